@@ -1,0 +1,90 @@
+/**
+ * buildApp(deps): wires plugins and modules onto one Fastify instance.
+ * main.ts calls it with real adapters; tests call it with the harness's.
+ */
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { registerErrorHandler, sendError } from './http/errors-plugin.js';
+import { AppError } from './http/errors.js';
+import { registerJsonBody } from './http/json-body.js';
+import { requestId } from './http/request-id.js';
+import { hasWebBuild, registerWebApp, sendSpaShell, WEB_BUILD_DIR, wantsSpaShell } from './http/web-app.js';
+import { healthRoutes } from './modules/health/routes.js';
+import type { Database } from './platform/db/database.js';
+import type { Store } from './platform/store/store.js';
+
+export const API_PREFIX = '/api/v1';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  store: Store;
+  /** Directory of the built web app; `null` serves no web app. Defaults to web/build when present. */
+  webRoot?: string | null;
+}
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    genReqId: requestId,
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandler(app);
+  registerJsonBody(app, config.JSON_MAX_DEPTH);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Bastion API', version: '1', description: 'Self-hosted AI agent platform.' },
+      servers: [{ url: config.PUBLIC_URL }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  const health = healthRoutes({ database: deps.database, store: deps.store, timeoutMs: 2_000 });
+  await app.register(health);
+  await app.register(health, { prefix: API_PREFIX });
+  app.get(
+    `${API_PREFIX}/openapi.json`,
+    { schema: { hide: true } },
+    async () => app.swagger(),
+  );
+
+  const webRoot = deps.webRoot === undefined ? (hasWebBuild(WEB_BUILD_DIR) ? WEB_BUILD_DIR : null) : deps.webRoot;
+  if (webRoot) await registerWebApp(app, webRoot);
+
+  app.setNotFoundHandler(async (request, reply) => {
+    if (webRoot && wantsSpaShell(request)) return sendSpaShell(reply);
+    return sendError(request, reply, new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`));
+  });
+
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([deps.database.close(), deps.store.close()]);
+  });
+
+  return app;
+}

@@ -1,0 +1,109 @@
+/**
+ * The `bastion` command: serve (default), migrate, worker, config check|example|docs.
+ */
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { renderEnvExample, renderVariableTable } from './config-docs.js';
+import { createLogger } from './http/logger.js';
+import { openDatabase } from './platform/db/database.js';
+import { migrate } from './platform/db/migrator.js';
+
+const USAGE = `Usage: bastion <command>
+
+Commands:
+  serve            start the HTTP server (default)
+  migrate          apply pending database migrations and exit
+  worker           run background job workers
+  config check     validate the environment and print a summary
+  config example   print a .env.example with every variable
+  config docs      print the variable table (markdown)
+  help             show this text`;
+
+export async function runCli(args: string[]): Promise<number> {
+  const [command = 'serve', sub] = args;
+  switch (command) {
+    case 'serve': {
+      const { serve } = await import('./main.js');
+      await serve(loadConfig());
+      return -1; // keep running
+    }
+    case 'migrate':
+      return runMigrate(loadConfig());
+    case 'worker':
+      return runWorker(loadConfig());
+    case 'config':
+      return runConfig(sub);
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return 0;
+    default:
+      console.error(`bastion: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function runMigrate(config: Config): Promise<number> {
+  const logger = createLogger(config.LOG_LEVEL);
+  const database = await openDatabase(config, logger);
+  try {
+    const { applied, current } = await migrate(database.db);
+    console.log(
+      applied.length === 0
+        ? `Database is up to date (version ${current}).`
+        : `Applied ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}; now at version ${current}.`,
+    );
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
+async function runWorker(config: Config): Promise<number> {
+  const logger = createLogger(config.LOG_LEVEL);
+  // The ingestion pipeline registers its queues here; until then there is nothing to consume.
+  logger.info('worker: no job queues are defined yet; exiting');
+  return 0;
+}
+
+function runConfig(sub: string | undefined): number {
+  if (sub === 'example') {
+    process.stdout.write(renderEnvExample());
+    return 0;
+  }
+  if (sub === 'docs') {
+    process.stdout.write(renderVariableTable());
+    return 0;
+  }
+  if (sub !== 'check') {
+    console.error(`bastion config: expected "check", "example" or "docs"`);
+    return 2;
+  }
+  const config = loadConfig();
+  console.log(
+    [
+      'Configuration is valid.',
+      `  environment: ${config.NODE_ENV}`,
+      `  listen:      ${config.HOST}:${config.PORT} (public URL ${config.PUBLIC_URL})`,
+      `  database:    ${config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.DATA_DIR}`}`,
+      `  store:       ${config.REDIS_URL ? 'Redis (REDIS_URL)' : 'in-memory (one process only)'}`,
+      `  master keys: ${config.MASTER_KEYS.length}`,
+    ].join('\n'),
+  );
+  return 0;
+}
+
+/** Runs the CLI and exits with its status; configuration errors print without a stack trace. */
+export async function main(args: string[]): Promise<void> {
+  try {
+    const code = await runCli(args);
+    if (code >= 0) process.exit(code);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    console.error(`bastion: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}

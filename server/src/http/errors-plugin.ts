@@ -1,0 +1,86 @@
+/**
+ * One error envelope for every 4xx/5xx: `{ error: { code, message, requestId } }`.
+ * Known failures map to stable codes; anything else is logged in full and answered
+ * with a generic 500 — never a stack trace, SQL text or library message.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { isDatabaseUnavailable } from '../platform/db/database.js';
+import { AppError, type ErrorDetail, type ErrorEnvelope } from './errors.js';
+
+/** Fastify's own error codes that are the client's fault. */
+const FASTIFY_CODES: Record<string, () => AppError> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () =>
+    new AppError('unsupported_media_type', 'Send the request body as application/json.'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new AppError('bad_request', 'Content-Length does not match the body.'),
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new AppError('payload_too_large', 'Request body is larger than the server accepts.'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new AppError('invalid_json', 'Request body is empty but declared as JSON.'),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new AppError('invalid_json', 'Request body is not valid JSON.'),
+  FST_ERR_BAD_URL: () => new AppError('bad_request', 'The request URL is malformed.'),
+};
+
+export function toAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    // A malformed id in the path cannot name an existing resource.
+    if ((error as { validationContext?: string }).validationContext === 'params') {
+      return new AppError('not_found', 'No such resource.');
+    }
+    const details: ErrorDetail[] = error.validation.map((issue) => ({
+      path: [
+        (error as { validationContext?: string }).validationContext,
+        ...issue.instancePath.split('/').filter(Boolean),
+      ]
+        .filter(Boolean)
+        .join('.'),
+      message: issue.message ?? 'invalid value',
+    }));
+    const first = details[0];
+    return new AppError(
+      'validation_failed',
+      first ? `Invalid request: ${first.path ? `${first.path}: ` : ''}${first.message}` : 'Invalid request.',
+      details,
+    );
+  }
+  const code = (error as FastifyError | undefined)?.code;
+  if (typeof code === 'string' && FASTIFY_CODES[code]) return FASTIFY_CODES[code]();
+  if (isDatabaseUnavailable(error)) {
+    return new AppError('service_unavailable', 'The database is unavailable; try again shortly.', undefined, { cause: error });
+  }
+  const status = (error as FastifyError | undefined)?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return status === 413
+      ? new AppError('payload_too_large', 'Request is larger than the server accepts.')
+      : new AppError('bad_request', 'The request could not be understood.');
+  }
+  return undefined;
+}
+
+export function envelope(request: FastifyRequest, error: AppError): ErrorEnvelope {
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      requestId: request.id,
+      ...(error.details ? { details: error.details } : {}),
+    },
+  };
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
+  if (error.status === 503) reply.header('retry-after', '5');
+  return reply.status(error.status).type('application/json; charset=utf-8').send(envelope(request, error));
+}
+
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => {
+    const known = toAppError(error);
+    if (known) {
+      if (known.status >= 500) request.log.warn({ err: error, code: known.code }, 'request failed: dependency unavailable');
+      else request.log.info({ code: known.code }, 'request rejected');
+      return sendError(request, reply, known);
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendError(request, reply, new AppError('internal_error', 'Something went wrong on our side; the error was logged.'));
+  });
+}

@@ -1,0 +1,55 @@
+/** Typed application errors: a stable `code` for clients, a `message` for people. */
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'invalid_json'
+  | 'validation_failed'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'service_unavailable'
+  | 'internal_error';
+
+const STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  invalid_json: 400,
+  validation_failed: 400,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  internal_error: 500,
+  service_unavailable: 503,
+};
+
+export interface ErrorDetail {
+  /** JSON path of the offending field, e.g. `name` or `items.0.id`. */
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'AppError';
+    this.status = STATUS[code];
+  }
+}
+
+/** The one error body every 4xx/5xx response carries. */
+export interface ErrorEnvelope {
+  error: { code: string; message: string; requestId: string; details?: ErrorDetail[] };
+}
+
+/** Raised by adapters when PostgreSQL or Redis cannot be reached; becomes a 503. */
+export function serviceUnavailable(component: 'database' | 'store', cause: unknown): AppError {
+  return new AppError('service_unavailable', `The ${component} is unavailable; try again shortly.`, undefined, { cause });
+}

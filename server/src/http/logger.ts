@@ -1,0 +1,67 @@
+/** pino logger with redaction: credentials never reach the logs. */
+import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
+
+/** Field names whose values are always replaced, at any of the first three levels. */
+const SENSITIVE_FIELDS = [
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'password',
+  'newPassword',
+  'currentPassword',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'idToken',
+  'secret',
+  'clientSecret',
+  'apiKey',
+  'masterKey',
+  'privateKey',
+  'totp',
+];
+
+const REDACT_PATHS = SENSITIVE_FIELDS.flatMap((field) => {
+  const f = /^[A-Za-z_$][\w$]*$/.test(field) ? field : `["${field}"]`;
+  const join = (prefix: string) => (f.startsWith('[') ? `${prefix}${f}` : `${prefix}.${f}`);
+  return [f, join('*'), join('*.*'), join('req.headers'), join('res.headers')];
+});
+
+/** Query parameters whose values are masked in logged URLs. */
+const SENSITIVE_QUERY = /^(token|access_token|refresh_token|id_token|code|state|password|secret|api_key|apikey|key|signature|sig)$/i;
+
+/** Masks the values of sensitive query parameters in a request URL. */
+export function redactUrl(url: string): string {
+  const index = url.indexOf('?');
+  if (index === -1) return url;
+  const params = url
+    .slice(index + 1)
+    .split('&')
+    .map((pair) => {
+      const [name = '', ...rest] = pair.split('=');
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // keep the raw name
+      }
+      return rest.length > 0 && SENSITIVE_QUERY.test(decoded) ? `${name}=[REDACTED]` : pair;
+    });
+  return `${url.slice(0, index)}?${params.join('&')}`;
+}
+
+export function loggerOptions(level: string): LoggerOptions {
+  return {
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    serializers: {
+      req: (req: { method: string; url: string; id: string }) => ({ method: req.method, url: redactUrl(req.url), id: req.id }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      err: pino.stdSerializers.err,
+    },
+  };
+}
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
+}

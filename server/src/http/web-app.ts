@@ -1,0 +1,39 @@
+/**
+ * Serves the built SvelteKit app (web/build): hashed assets cached forever, pages
+ * revalidated, and the SPA shell for any other GET that asks for HTML.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/** web/build, the same relative path from src/ and dist/. */
+export const WEB_BUILD_DIR = fileURLToPath(new URL('../../../web/build', import.meta.url));
+
+export function hasWebBuild(root: string): boolean {
+  return fs.existsSync(path.join(root, 'index.html'));
+}
+
+export async function registerWebApp(app: FastifyInstance, root: string): Promise<void> {
+  await app.register(fastifyStatic, {
+    root,
+    wildcard: false, // routes for the files that exist at start; no disk lookups for unknown paths
+    index: ['index.html'],
+    setHeaders: (res, filePath) => {
+      const immutable = filePath.includes(`${path.sep}_app${path.sep}immutable${path.sep}`);
+      res.setHeader('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+    },
+  });
+}
+
+/** True when the request is a browser navigation the SPA shell should answer. */
+export function wantsSpaShell(request: FastifyRequest): boolean {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  if (request.url.startsWith('/api/')) return false;
+  return (request.headers.accept ?? '').includes('text/html');
+}
+
+export function sendSpaShell(reply: FastifyReply): FastifyReply {
+  return reply.header('cache-control', 'no-cache').sendFile('index.html');
+}

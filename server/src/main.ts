@@ -1,0 +1,57 @@
+/**
+ * Process entry for `bastion serve`: open the backends, migrate, listen, and shut
+ * down gracefully on SIGTERM/SIGINT (stop accepting, drain in-flight requests up
+ * to SHUTDOWN_TIMEOUT_MS, close pools).
+ */
+import type { Logger } from 'pino';
+import { buildApp, type App } from './app.js';
+import type { Config } from './config.js';
+import { createLogger } from './http/logger.js';
+import { openDatabase } from './platform/db/database.js';
+import { migrate } from './platform/db/migrator.js';
+import { openStore } from './platform/store/open-store.js';
+
+export async function serve(config: Config): Promise<App> {
+  const logger = createLogger(config.LOG_LEVEL);
+  const database = await openDatabase(config, logger);
+  const { applied, current } = await migrate(database.db);
+  logger.info({ applied: applied.map((m) => `${m.version}_${m.name}`), schemaVersion: current }, 'database migrated');
+  const store = openStore(config, logger);
+  if (database.kind === 'pglite') logger.info({ dataDir: config.DATA_DIR }, 'using the embedded database (one process only)');
+  if (store.kind === 'memory') logger.info('using the in-memory store (one process only)');
+
+  const app = await buildApp({ config, logger, database, store });
+  await app.listen({ host: config.HOST, port: config.PORT });
+  installShutdown(app, config.SHUTDOWN_TIMEOUT_MS, logger);
+  return app;
+}
+
+function installShutdown(app: App, timeoutMs: number, logger: Logger): void {
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (closing) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    closing = true;
+    logger.info({ signal, timeoutMs }, 'shutting down: draining in-flight requests');
+    const timer = setTimeout(() => {
+      logger.warn('shutdown timeout reached: closing remaining connections');
+      app.server.closeAllConnections();
+    }, timeoutMs);
+    timer.unref();
+    app.close().then(
+      () => {
+        clearTimeout(timer);
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}

@@ -1,0 +1,89 @@
+/**
+ * The Kysely instance: PostgreSQL through a pg pool when DATABASE_URL is set,
+ * PGlite under DATA_DIR otherwise. Both speak the same SQL and run the same migrations.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
+import { PGliteDialect } from './pglite-dialect.js';
+import type { Schema } from './schema.js';
+
+export type Db = Kysely<Schema>;
+
+export interface Database {
+  readonly db: Db;
+  readonly kind: 'postgres' | 'pglite';
+  /** Resolves when the database answers a trivial query; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type DatabaseConfig = Pick<
+  Config,
+  'DATABASE_URL' | 'DATA_DIR' | 'DB_POOL_MAX' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_IDLE_TIMEOUT_MS' | 'DB_CONNECT_TIMEOUT_MS'
+>;
+
+/** Opens the configured database. Migrations are applied separately (see migrator.ts). */
+export async function openDatabase(config: DatabaseConfig, logger: Logger): Promise<Database> {
+  if (config.DATABASE_URL) return openPostgres(config.DATABASE_URL, config, logger);
+  const dir = path.join(config.DATA_DIR, 'pgdata');
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  return wrapPGlite(await PGlite.create({ dataDir: dir }));
+}
+
+/** Wraps an open PGlite instance (tests pass in-memory instances). */
+export function wrapPGlite(pglite: PGlite): Database {
+  const db = new Kysely<Schema>({ dialect: new PGliteDialect(pglite) });
+  return {
+    db,
+    kind: 'pglite',
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+export function openPostgres(url: string, config: Omit<DatabaseConfig, 'DATABASE_URL' | 'DATA_DIR'>, logger: Logger): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: config.DB_POOL_MAX,
+    idleTimeoutMillis: config.DB_IDLE_TIMEOUT_MS,
+    connectionTimeoutMillis: config.DB_CONNECT_TIMEOUT_MS,
+    statement_timeout: config.DB_STATEMENT_TIMEOUT_MS || undefined,
+    application_name: 'bastion',
+  });
+  // An idle client losing its server emits 'error' on the pool; without a listener
+  // Node would crash. The pool drops the client and the next query reconnects.
+  pool.on('error', (error) => logger.warn({ err: { message: error.message } }, 'database connection lost'));
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: 'postgres',
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
+
+/** True for errors that mean "the database cannot serve right now" rather than a bug. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (UNAVAILABLE_CODES.has(code)) return true;
+    // SQLSTATE classes 08 (connection), 53 (resources), 57 (operator intervention:
+    // shutdown, statement timeout / query_canceled).
+    if (/^(08|53|57)[0-9A-Z]{3}$/.test(code)) return true;
+  }
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    error.message,
+  );
+}

@@ -1,0 +1,20 @@
+/** Table types for Kysely. Each migration that adds a table adds its interface here. */
+import type { Generated } from 'kysely';
+
+export interface SchemaMigrationsTable {
+  version: number;
+  name: string;
+  checksum: string;
+  applied_at: Generated<Date>;
+}
+
+export interface InstanceSettingsTable {
+  key: string;
+  value: unknown;
+  updated_at: Generated<Date>;
+}
+
+export interface Schema {
+  schema_migrations: SchemaMigrationsTable;
+  instance_settings: InstanceSettingsTable;
+}

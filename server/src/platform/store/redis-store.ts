@@ -1,0 +1,141 @@
+/**
+ * Redis store (ioredis). Commands fail fast while Redis is down (no offline queue)
+ * and surface as 503 service_unavailable; the client keeps reconnecting, so the
+ * process recovers by itself when Redis returns.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { serviceUnavailable } from '../../http/errors.js';
+import { assertTtl, type Counter, type SetOptions, type Store } from './store.js';
+
+// Fixed-window counter: the expiry is set only when the key is created.
+const INCREMENT = `
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return {value, ttl}`;
+
+// ARGV: expectAbsent ('1'|'0'), expected, next, ttlMs ('0' = no expiry)
+const COMPARE_AND_SET = `
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+if tonumber(ARGV[4]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[3])
+end
+return 1`;
+
+interface ScriptedRedis extends Redis {
+  bastionIncrement(key: string, by: number, ttlMs: number): Promise<[number, number]>;
+  bastionCompareAndSet(key: string, expectAbsent: string, expected: string, next: string, ttlMs: number): Promise<number>;
+}
+
+export interface RedisStoreOptions {
+  url: string;
+  keyPrefix: string;
+  commandTimeoutMs: number;
+  logger: Logger;
+}
+
+export class RedisStore implements Store {
+  readonly kind = 'redis';
+  private readonly client: ScriptedRedis;
+  private lastErrorLog = 0;
+
+  constructor(options: RedisStoreOptions) {
+    const client = new Redis(options.url, {
+      keyPrefix: options.keyPrefix,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: options.commandTimeoutMs,
+      connectTimeout: options.commandTimeoutMs,
+      // Keep trying forever, backing off to 2 s between attempts.
+      retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
+    });
+    client.defineCommand('bastionIncrement', { numberOfKeys: 1, lua: INCREMENT });
+    client.defineCommand('bastionCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET });
+    client.on('error', (error: Error) => {
+      // A dead Redis emits an error per reconnect attempt: log at most every 10 s.
+      const now = Date.now();
+      if (now - this.lastErrorLog > 10_000) {
+        this.lastErrorLog = now;
+        options.logger.warn({ err: { message: error.message } }, 'redis connection error');
+      }
+    });
+    this.client = client as ScriptedRedis;
+  }
+
+  /** Resolves once connected (or rejects after the connect timeout); used at start. */
+  async ready(): Promise<void> {
+    await this.run(() => this.client.ping());
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.run(() => this.client.get(key));
+  }
+
+  async set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
+    assertTtl(options.ttlMs);
+    const result = await this.run(() => {
+      if (options.ttlMs && options.ifAbsent) return this.client.set(key, value, 'PX', options.ttlMs, 'NX');
+      if (options.ttlMs) return this.client.set(key, value, 'PX', options.ttlMs);
+      if (options.ifAbsent) return this.client.set(key, value, 'NX');
+      return this.client.set(key, value);
+    });
+    return result === 'OK';
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.run(() => this.client.del(key))) > 0;
+  }
+
+  async increment(key: string, options: { ttlMs: number; by?: number }): Promise<Counter> {
+    assertTtl(options.ttlMs);
+    const [value, ttlMs] = await this.run(() => this.client.bastionIncrement(key, options.by ?? 1, options.ttlMs));
+    return { value: Number(value), ttlMs: Number(ttlMs) };
+  }
+
+  async compareAndSet(key: string, expected: string | null, next: string, options: { ttlMs?: number } = {}): Promise<boolean> {
+    assertTtl(options.ttlMs);
+    const swapped = await this.run(() =>
+      this.client.bastionCompareAndSet(key, expected === null ? '1' : '0', expected ?? '', next, options.ttlMs ?? 0),
+    );
+    return swapped === 1;
+  }
+
+  async ttl(key: string): Promise<number | null> {
+    const ttl = await this.run(() => this.client.pttl(key));
+    if (ttl === -2) return null;
+    return ttl;
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.client.ping());
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  private async run<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      // Script errors (wrong type, bad argument) are bugs, not outages.
+      if (error instanceof Error && /^(ERR|WRONGTYPE)/.test(error.message)) throw error;
+      throw serviceUnavailable('store', error);
+    }
+  }
+}

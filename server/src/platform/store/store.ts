@@ -1,0 +1,48 @@
+/**
+ * Ephemeral shared state: sessions, rate-limit counters, lockouts, nonces, caches.
+ * Redis in production (shared by every API copy); a bounded in-memory map for one
+ * process. Both implementations pass the same contract test (store.contract.test.ts).
+ */
+
+export interface SetOptions {
+  /** Expire the key after this many milliseconds; no expiry when omitted. */
+  ttlMs?: number;
+  /** Only set when the key does not exist (a nonce or a lock). */
+  ifAbsent?: boolean;
+}
+
+export interface Counter {
+  /** The value after incrementing. */
+  value: number;
+  /** Milliseconds until the counter resets. */
+  ttlMs: number;
+}
+
+export interface Store {
+  readonly kind: 'redis' | 'memory';
+  get(key: string): Promise<string | null>;
+  /** Returns false only when `ifAbsent` was asked and the key already existed. */
+  set(key: string, value: string, options?: SetOptions): Promise<boolean>;
+  /** Returns true when a key was removed. */
+  delete(key: string): Promise<boolean>;
+  /**
+   * Atomically adds `by` (default 1) and returns the new value. The expiry is set
+   * when the counter is created and kept on later increments: a fixed window.
+   */
+  increment(key: string, options: { ttlMs: number; by?: number }): Promise<Counter>;
+  /**
+   * Atomically replaces the value when it equals `expected` (`null`: the key must
+   * be absent). Returns whether the swap happened.
+   */
+  compareAndSet(key: string, expected: string | null, next: string, options?: { ttlMs?: number }): Promise<boolean>;
+  /** Milliseconds left before expiry; `null` when the key is missing, `-1` when it never expires. */
+  ttl(key: string): Promise<number | null>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function assertTtl(ttlMs: number | undefined): void {
+  if (ttlMs !== undefined && (!Number.isInteger(ttlMs) || ttlMs <= 0)) {
+    throw new RangeError('ttlMs must be a positive integer');
+  }
+}
