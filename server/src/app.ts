@@ -82,9 +82,5 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return sendError(request, reply, new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`));
   });
 
-  app.addHook('onClose', async () => {
-    await Promise.allSettled([deps.database.close(), deps.store.close()]);
-  });
-
   return app;
 }

@@ -17,10 +17,16 @@ export async function serve(config: Config): Promise<App> {
   const { applied, current } = await migrate(database.db);
   logger.info({ applied: applied.map((m) => `${m.version}_${m.name}`), schemaVersion: current }, 'database migrated');
   const store = openStore(config, logger);
+  // Not fatal: /readyz reports the store until it connects, and requests get 503.
+  await store.ready().catch(() => logger.warn('store not reachable yet; will keep retrying'));
   if (database.kind === 'pglite') logger.info({ dataDir: config.DATA_DIR }, 'using the embedded database (one process only)');
   if (store.kind === 'memory') logger.info('using the in-memory store (one process only)');
 
   const app = await buildApp({ config, logger, database, store });
+  // The app does not own its backends (tests share them); the process does.
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([database.close(), store.close()]);
+  });
   await app.listen({ host: config.HOST, port: config.PORT });
   installShutdown(app, config.SHUTDOWN_TIMEOUT_MS, logger);
   return app;

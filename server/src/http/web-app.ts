@@ -20,6 +20,7 @@ export async function registerWebApp(app: FastifyInstance, root: string): Promis
     root,
     wildcard: false, // routes for the files that exist at start; no disk lookups for unknown paths
     index: ['index.html'],
+    cacheControl: false, // set below: immutable for hashed assets, revalidate the rest
     setHeaders: (res, filePath) => {
       const immutable = filePath.includes(`${path.sep}_app${path.sep}immutable${path.sep}`);
       res.setHeader('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');

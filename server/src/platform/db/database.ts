@@ -60,6 +60,9 @@ export function openPostgres(url: string, config: Omit<DatabaseConfig, 'DATABASE
   // An idle client losing its server emits 'error' on the pool; without a listener
   // Node would crash. The pool drops the client and the next query reconnects.
   pool.on('error', (error) => logger.warn({ err: { message: error.message } }, 'database connection lost'));
+  // A checked-out client has no pool listener; its in-flight query already rejects,
+  // so the event only needs to be absorbed rather than crash the process.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

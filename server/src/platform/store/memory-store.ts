@@ -79,6 +79,8 @@ export class MemoryStore implements Store {
 
   async ping(): Promise<void> {}
 
+  async ready(): Promise<void> {}
+
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.entries.clear();

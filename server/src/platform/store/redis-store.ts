@@ -73,9 +73,21 @@ export class RedisStore implements Store {
     this.client = client as ScriptedRedis;
   }
 
-  /** Resolves once connected (or rejects after the connect timeout); used at start. */
-  async ready(): Promise<void> {
-    await this.run(() => this.client.ping());
+  async ready(timeoutMs = 5_000): Promise<void> {
+    if (this.client.status !== 'ready') {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.client.off('ready', onReady);
+          reject(serviceUnavailable('store', new Error('timed out connecting to Redis')));
+        }, timeoutMs);
+        const onReady = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.client.once('ready', onReady);
+      });
+    }
+    await this.ping();
   }
 
   get(key: string): Promise<string | null> {

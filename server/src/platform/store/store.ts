@@ -38,6 +38,8 @@ export interface Store {
   /** Milliseconds left before expiry; `null` when the key is missing, `-1` when it never expires. */
   ttl(key: string): Promise<number | null>;
   ping(): Promise<void>;
+  /** Resolves once the store can serve (connected); rejects after `timeoutMs`. */
+  ready(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,65 @@
+/** Request ids and log redaction, read back from the app's real log output. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, LogCapture, type TestApp } from '../../test/harness.js';
+import { redactUrl } from './logger.js';
+
+const logs = new LogCapture();
+let t: TestApp;
+beforeAll(async () => {
+  t = await buildTestApp({
+    logs,
+    routes: (app) => {
+      app.post('/api/v1/probe/login', async (request) => {
+        request.log.info({ body: request.body, headers: request.headers }, 'probe received');
+        return { ok: true };
+      });
+    },
+  });
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('request ids', () => {
+  it('echoes a well-formed X-Request-Id and logs it', async () => {
+    const response = await t.app.inject({ url: '/healthz', headers: { 'x-request-id': 'edge-1234.abc:5' } });
+    expect(response.headers['x-request-id']).toBe('edge-1234.abc:5');
+    const records = logs.records().filter((r) => r.requestId === 'edge-1234.abc:5');
+    expect(records.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('replaces a malformed X-Request-Id with a fresh UUID', async () => {
+    for (const hostile of ['a'.repeat(200), 'bad id with spaces', '<script>', 'x\u00e9']) {
+      const response = await t.app.inject({ url: '/healthz', headers: { 'x-request-id': hostile } });
+      expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it('generates distinct ids when none is sent', async () => {
+    const [a, b] = await Promise.all([t.app.inject({ url: '/healthz' }), t.app.inject({ url: '/healthz' })]);
+    expect(a.headers['x-request-id']).not.toBe(b.headers['x-request-id']);
+  });
+});
+
+describe('log redaction', () => {
+  it('never writes credentials to the logs', async () => {
+    const secrets = ['Bearer-sekret-token-1', 'session=cookie-sekret-2', 'hunter2-sekret-3', 'bst_sekret_4', 'sekret-query-5', 'totp-sekret-6'];
+    await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/probe/login?token=${secrets[4]}&page=2`,
+      headers: { authorization: secrets[0]!, cookie: secrets[1]!, 'content-type': 'application/json' },
+      payload: { email: 'a@example.com', password: secrets[2], apiKey: secrets[3], nested: { secret: secrets[5] } },
+    });
+    expect(logs.text).toContain('probe received');
+    expect(logs.text).toContain('a@example.com');
+    expect(logs.text).toContain('page=2');
+    for (const secret of secrets) expect(logs.text).not.toContain(secret);
+    expect(logs.text).toContain('[REDACTED]');
+  });
+
+  it('masks sensitive query parameters in URLs', () => {
+    expect(redactUrl('/cb?code=abc&state=xyz&next=%2Fhome')).toBe('/cb?code=[REDACTED]&state=[REDACTED]&next=%2Fhome');
+    expect(redactUrl('/x?access_token=1&API_KEY=2')).toBe('/x?access_token=[REDACTED]&API_KEY=[REDACTED]');
+    expect(redactUrl('/plain')).toBe('/plain');
+  });
+});

@@ -1,0 +1,55 @@
+/** Serving the built web app: assets, caching and the SPA shell. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, tempDir, type TestApp } from '../../test/harness.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  const root = await tempDir('web');
+  await fs.mkdir(path.join(root, '_app', 'immutable'), { recursive: true });
+  await fs.writeFile(path.join(root, 'index.html'), '<!doctype html><title>Bastion</title>');
+  await fs.writeFile(path.join(root, '_app', 'immutable', 'app.abc123.js'), 'console.log(1)');
+  t = await buildTestApp({ webRoot: root });
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('web app', () => {
+  it('serves index.html at / with revalidation', async () => {
+    const response = await t.app.inject({ url: '/', headers: { accept: 'text/html' } });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toContain('<title>Bastion</title>');
+    expect(response.headers['cache-control']).toBe('no-cache');
+  });
+
+  it('caches hashed assets forever', async () => {
+    const response = await t.app.inject({ url: '/_app/immutable/app.abc123.js' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+  });
+
+  it('answers client-side routes with the SPA shell', async () => {
+    const response = await t.app.inject({ url: '/agents/42/chat', headers: { accept: 'text/html,*/*' } });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toContain('<title>Bastion</title>');
+  });
+
+  it('keeps the JSON 404 for the API, missing assets and non-HTML requests', async () => {
+    for (const [url, accept] of [
+      ['/api/v1/unknown', 'text/html'],
+      ['/_app/immutable/missing.js', '*/*'],
+      ['/agents/42', 'application/json'],
+      ['/../../etc/passwd', 'text/html'],
+    ] as const) {
+      const response = await t.app.inject({ url, headers: { accept } });
+      if (url.startsWith('/..')) {
+        expect(response.body).not.toContain('root:');
+        continue;
+      }
+      expect(response.statusCode, url).toBe(404);
+      expect(response.json().error.code).toBe('not_found');
+    }
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * Shared test harness: the real app on real backends.
+ *
+ * - Database: PGlite in memory, or a per-worker PostgreSQL database when
+ *   DATABASE_URL is set; created and migrated once per worker, emptied between tests.
+ * - Store: the in-memory store, or Redis under a per-worker key prefix when REDIS_URL is set.
+ */
+import { Writable } from 'node:stream';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'kysely';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { buildApp, type App } from '../src/app.js';
+import { loadConfig, type Config, type Env } from '../src/config.js';
+import { createLogger } from '../src/http/logger.js';
+import { openPostgres, wrapPGlite, type Database } from '../src/platform/db/database.js';
+import { migrate } from '../src/platform/db/migrator.js';
+import { MemoryStore } from '../src/platform/store/memory-store.js';
+import { RedisStore } from '../src/platform/store/redis-store.js';
+import type { Store } from '../src/platform/store/store.js';
+
+export const TEST_DATABASE_URL = process.env.DATABASE_URL || undefined;
+export const TEST_REDIS_URL = process.env.REDIS_URL || undefined;
+const WORKER = process.env.VITEST_POOL_ID ?? '0';
+
+export const silentLogger: Logger = createLogger('silent');
+
+/** A validated test configuration; the backends come from the harness, not from it. */
+export function testConfig(overrides: Env = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: os.tmpdir(), ...overrides });
+}
+
+/** Creates (or recreates) an empty PostgreSQL database next to DATABASE_URL's and returns its URL. */
+export async function createPostgresDatabase(name: string): Promise<string> {
+  if (!TEST_DATABASE_URL) throw new Error('DATABASE_URL is not set');
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  try {
+    // Names are built by tests from constants and the worker id, never from input.
+    const ident = admin.escapeIdentifier(name);
+    await admin.query(`drop database if exists ${ident} with (force)`);
+    await admin.query(`create database ${ident}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export function postgresDatabaseName(suffix: string): string {
+  const base = new URL(TEST_DATABASE_URL ?? 'postgres://x/test').pathname.slice(1) || 'test';
+  return `${base}_${suffix}_w${WORKER}`.toLowerCase();
+}
+
+const POOL = { DB_POOL_MAX: 5, DB_STATEMENT_TIMEOUT_MS: 15_000, DB_IDLE_TIMEOUT_MS: 10_000, DB_CONNECT_TIMEOUT_MS: 2_000 };
+
+/** Opens a brand-new, unmigrated database of the kind under test. */
+export async function freshDatabase(suffix: string): Promise<Database> {
+  if (TEST_DATABASE_URL) return openPostgres(await createPostgresDatabase(postgresDatabaseName(suffix)), POOL, silentLogger);
+  return wrapPGlite(await PGlite.create());
+}
+
+interface Shared {
+  database?: Promise<Database>;
+}
+const shared: Shared = ((globalThis as { __bastionTest?: Shared }).__bastionTest ??= {});
+
+/** The worker's migrated database, emptied of rows (schema_migrations excepted). */
+export async function testDatabase(): Promise<Database> {
+  shared.database ??= (async () => {
+    const database = await freshDatabase('shared');
+    await migrate(database.db);
+    return database;
+  })();
+  const database = await shared.database;
+  await truncateAll(database);
+  return database;
+}
+
+async function truncateAll(database: Database): Promise<void> {
+  const tables = await sql<{ tablename: string }>`
+    select tablename from pg_tables where schemaname = 'public' and tablename <> 'schema_migrations'`.execute(database.db);
+  if (tables.rows.length === 0) return;
+  await sql`truncate table ${sql.join(tables.rows.map((t) => sql.id(t.tablename)))} restart identity cascade`.execute(database.db);
+}
+
+/** A store of the kind under test, empty. Close it after the test. */
+export async function testStore(options: { now?: () => number } = {}): Promise<Store> {
+  if (!TEST_REDIS_URL) return new MemoryStore({ maxKeys: 10_000, sweepIntervalMs: 0, ...(options.now ? { now: options.now } : {}) });
+  const prefix = `bastion-test:w${WORKER}:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}:`;
+  const store = new RedisStore({ url: TEST_REDIS_URL, keyPrefix: prefix, commandTimeoutMs: 2_000, logger: silentLogger });
+  await store.ready();
+  return store;
+}
+
+/** Collects log lines written by the app so tests can read them. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    callback();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+  records(): Record<string, unknown>[] {
+    return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+}
+
+export interface TestAppOptions {
+  env?: Env;
+  store?: Store;
+  database?: Database;
+  logs?: LogCapture;
+  webRoot?: string | null;
+  /** Registers extra routes before the app is ready (probes for cross-cutting behaviour). */
+  routes?: (app: App) => void | Promise<void>;
+}
+
+export interface TestApp {
+  app: App;
+  config: Config;
+  database: Database;
+  store: Store;
+  close(): Promise<void>;
+}
+
+/** Boots the real app on the harness's backends. */
+export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const config = testConfig({ ...(options.logs ? { LOG_LEVEL: 'info' } : {}), ...options.env });
+  const logger = options.logs ? createLogger(config.LOG_LEVEL, options.logs) : silentLogger;
+  const database = options.database ?? (await testDatabase());
+  const ownStore = options.store === undefined;
+  const store = options.store ?? (await testStore());
+  const app = await buildApp({ config, logger, database, store, webRoot: options.webRoot ?? null });
+  await options.routes?.(app);
+  await app.ready();
+  return {
+    app,
+    config,
+    database,
+    store,
+    close: async () => {
+      await app.close();
+      if (ownStore) await store.close();
+    },
+  };
+}
+
+/** A TCP port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), `bastion-${prefix}-`));
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes. */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return true;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  return false;
+}
