@@ -56,6 +56,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reply.header('x-request-id', request.id);
   });
 
+  // While closing, answer in-flight requests with `Connection: close` so their
+  // keep-alive sockets end with the response instead of holding shutdown open.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',

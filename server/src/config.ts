@@ -167,8 +167,10 @@ export function loadConfig(env: Env = process.env): Config {
   const values = raw as Raw;
   const corsOrigins = parseOrigins(values.CORS_ORIGINS ?? '', problems);
   const masterKeys = parseMasterKeys(values.MASTER_KEYS, values.MASTER_KEY_ACTIVE, problems);
-  if (problems.length === 0 && values.NODE_ENV === 'production') {
-    problems.push(...productionProblems(env, values, corsOrigins, masterKeys));
+  if (values.NODE_ENV === 'production') {
+    // Add production refusals for variables that are not already reported as malformed.
+    const reported = new Set(problems.map((p) => p.split(':')[0]));
+    problems.push(...productionProblems(env, values, corsOrigins, masterKeys).filter((p) => !reported.has(p.split(':')[0])));
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return {

@@ -64,8 +64,7 @@ describe.runIf(hasRedisServer || process.env.CI)('Redis outage', () => {
     cleanups.push(() => stop(redis));
     const store = new RedisStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'outage:', commandTimeoutMs: 500, logger: silentLogger });
     await store.ready();
-    let t!: TestApp;
-    t = await buildTestApp({ store, routes: (app) => probeRoutes(app, () => t) });
+    const t: TestApp = await buildTestApp({ store, routes: (app) => probeRoutes(app, () => t) });
     cleanups.push(async () => {
       await t.close();
       await store.close();
@@ -93,8 +92,7 @@ describe.runIf(hasRedisServer || process.env.CI)('Redis outage', () => {
     const port = await freePort();
     const store = new RedisStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: '', commandTimeoutMs: 300, logger: silentLogger });
     await expect(store.ready(500)).rejects.toMatchObject({ code: 'service_unavailable' });
-    let t!: TestApp;
-    t = await buildTestApp({ store, routes: (app) => probeRoutes(app, () => t) });
+    const t: TestApp = await buildTestApp({ store, routes: (app) => probeRoutes(app, () => t) });
     cleanups.push(async () => {
       await t.close();
       await store.close();
@@ -118,8 +116,7 @@ if (TEST_DATABASE_URL) describe('PostgreSQL outage', () => {
       { DB_POOL_MAX: 3, DB_STATEMENT_TIMEOUT_MS: 5_000, DB_IDLE_TIMEOUT_MS: 30_000, DB_CONNECT_TIMEOUT_MS: 500 },
       silentLogger,
     );
-    let t!: TestApp;
-    t = await buildTestApp({ database, routes: (app) => probeRoutes(app, () => t) });
+    const t: TestApp = await buildTestApp({ database, routes: (app) => probeRoutes(app, () => t) });
     cleanups.push(async () => {
       await t.close();
       await database.close();

@@ -25,12 +25,13 @@ const subjects: Subject[] = [
     },
   },
 ];
-if (TEST_REDIS_URL) {
+const redisUrl = TEST_REDIS_URL;
+if (redisUrl) {
   subjects.push({
     name: 'redis',
     make: async () => {
       const store = new RedisStore({
-        url: TEST_REDIS_URL,
+        url: redisUrl,
         keyPrefix: `bastion-contract:${process.pid}:${Math.random().toString(36).slice(2)}:`,
         commandTimeoutMs: 2_000,
         logger: silentLogger,

@@ -1,0 +1,57 @@
+// ESLint flat config. Besides the recommended rules, two house rules are enforced
+// (see DESIGN.md "Rules of the house"): no string-built SQL, and `process.env` is
+// read only by server/src/config.ts.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const STRING_BUILT_SQL = [
+  {
+    selector: "CallExpression[callee.object.name='sql'][callee.property.name=/^(raw|lit)$/]",
+    message: 'No string-built SQL: use the sql`` template (values become bound parameters) or the query builder.',
+  },
+  {
+    selector: "CallExpression[callee.object.name='CompiledQuery'][callee.property.name='raw']",
+    message: 'No string-built SQL: CompiledQuery.raw is reserved for the migrator and the database driver.',
+  },
+  {
+    selector: "CallExpression[callee.property.name=/^(query|exec|unsafe)$/] > TemplateLiteral[expressions.length>0]",
+    message: 'No string-built SQL: pass values as parameters, not interpolated into the query text.',
+  },
+  {
+    selector: "CallExpression[callee.property.name=/^(query|exec|unsafe)$/] > BinaryExpression[operator='+']",
+    message: 'No string-built SQL: pass values as parameters, not concatenated into the query text.',
+  },
+];
+
+const PROCESS_ENV = {
+  object: 'process',
+  property: 'env',
+  message: 'Read configuration through server/src/config.ts (the only reader of process.env).',
+};
+
+export default tseslint.config(
+  {
+    ignores: ['**/node_modules/**', '**/dist/**', 'web/**', 'data/**', 'coverage/**'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', fetch: 'readonly' } },
+    rules: {
+      'no-restricted-syntax': ['error', ...STRING_BUILT_SQL],
+      'no-restricted-properties': ['error', PROCESS_ENV],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // The one reader of the environment; tests, test tooling and build scripts set up processes.
+    files: ['server/src/config.ts', 'server/test/**', 'server/**/*.test.ts', 'server/vitest.config.ts', 'scripts/**'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    // Migration scripts are multi-statement files from the repository; the PGlite driver
+    // issues fixed transaction statements. Both are reviewed constants, never input.
+    files: ['server/src/platform/db/migrator.ts', 'server/src/platform/db/pglite-dialect.ts'],
+    rules: { 'no-restricted-syntax': ['error', ...STRING_BUILT_SQL.filter((r) => !r.selector.includes('CompiledQuery'))] },
+  },
+);
