@@ -12,10 +12,10 @@ const ENTRY = ['--import', 'tsx', 'src/entry.ts'];
 
 /** The environment a spawned Bastion gets: the run's backends, nothing else from the parent. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LOG_LEVEL: 'info', ...extra };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LOG_LEVEL: 'info' };
   if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
   if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
-  return env;
+  return { ...env, ...extra };
 }
 
 function cli(args: string[], env: Record<string, string>) {
@@ -95,7 +95,7 @@ describe('bastion CLI', () => {
     const ok = cli(['config', 'check'], { DATA_DIR: '/tmp/bastion-cli' });
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain('Configuration is valid.');
-    const bad = cli(['config', 'check'], { NODE_ENV: 'production', CORS_ORIGINS: '*' });
+    const bad = cli(['config', 'check'], { NODE_ENV: 'production', CORS_ORIGINS: '*', DATABASE_URL: '', REDIS_URL: '' });
     expect(bad.status).toBe(1);
     for (const name of ['MASTER_KEYS', 'PUBLIC_URL', 'DATABASE_URL', 'REDIS_URL', 'CORS_ORIGINS']) expect(bad.stderr).toContain(name);
   });
