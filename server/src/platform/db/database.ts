@@ -37,10 +37,13 @@ export async function openDatabase(config: DatabaseConfig, logger: Logger): Prom
 
 /** Wraps an open PGlite instance (tests pass in-memory instances). */
 export function wrapPGlite(pglite: PGlite): Database {
-  const db = new Kysely<Schema>({ dialect: new PGliteDialect(pglite) });
+  return toDatabase(new Kysely<Schema>({ dialect: new PGliteDialect(pglite) }), 'pglite');
+}
+
+function toDatabase(db: Db, kind: Database['kind']): Database {
   return {
     db,
-    kind: 'pglite',
+    kind,
     ping: async () => {
       await sql`select 1`.execute(db);
     },
@@ -63,15 +66,7 @@ export function openPostgres(url: string, config: Omit<DatabaseConfig, 'DATABASE
   // A checked-out client has no pool listener; its in-flight query already rejects,
   // so the event only needs to be absorbed rather than crash the process.
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
-  return {
-    db,
-    kind: 'postgres',
-    ping: async () => {
-      await sql`select 1`.execute(db);
-    },
-    close: () => db.destroy(),
-  };
+  return toDatabase(new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
 }
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
