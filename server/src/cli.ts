@@ -87,7 +87,7 @@ function runConfig(sub: string | undefined): number {
       `  listen:      ${config.HOST}:${config.PORT} (public URL ${config.PUBLIC_URL})`,
       `  database:    ${config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.DATA_DIR}`}`,
       `  store:       ${config.REDIS_URL ? 'Redis (REDIS_URL)' : 'in-memory (one process only)'}`,
-      `  master keys: ${config.MASTER_KEYS.length}`,
+      `  master keys: ${config.MASTER_KEYS ? `${config.MASTER_KEYS.keys.length} configured, active "${config.MASTER_KEYS.activeId}"` : `generated key file in ${config.DATA_DIR}`}`,
     ].join('\n'),
   );
   return 0;

@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Env } from './config.js';
 import { renderEnvExample, renderVariableTable } from './config-docs.js';
@@ -35,9 +37,9 @@ describe('loadConfig', () => {
       PUBLIC_URL: 'http://127.0.0.1:3000',
       DB_POOL_MAX: 10,
       CORS_ORIGINS: [],
-      MASTER_KEYS: [],
     });
     expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.MASTER_KEYS).toBeUndefined();
     expect(config.REDIS_URL).toBeUndefined();
     expect(config.DATA_DIR).toMatch(/\/data$/);
   });
@@ -74,16 +76,31 @@ describe('loadConfig', () => {
     expect(message).not.toContain('hunter2');
   });
 
-  it('validates master keys: length, duplicates, randomness and the active id', () => {
+  it('validates master keys: length, duplicates, randomness and the active mark', () => {
     expect(problems({ MASTER_KEYS: `k1:${Buffer.alloc(16, 7).toString('base64')}` })[0]).toMatch(/exactly 32 bytes/);
-    expect(problems({ MASTER_KEYS: `k1:${KEY_A},k1:${KEY_B}` })[0]).toMatch(/duplicate key id "k1"/);
+    expect(problems({ MASTER_KEYS: `k1:${KEY_A},*k1:${KEY_B}` })[0]).toMatch(/duplicate key id "k1"/);
     expect(problems({ MASTER_KEYS: `k1:${Buffer.alloc(32, 0x61).toString('base64')}` })[0]).toMatch(/not random/);
     const sequential = Buffer.from(Array.from({ length: 32 }, (_, i) => i)).toString('base64');
     expect(problems({ MASTER_KEYS: `k1:${sequential}` })[0]).toMatch(/not random/);
-    expect(problems({ MASTER_KEYS: `k1:${KEY_A}`, MASTER_KEY_ACTIVE: 'k9' })[0]).toMatch(/MASTER_KEY_ACTIVE/);
-    const config = loadConfig({ MASTER_KEYS: `k1:${KEY_A},k2:${KEY_B}`, MASTER_KEY_ACTIVE: 'k1' });
-    expect(config.MASTER_KEYS.map((k) => k.id)).toEqual(['k2', 'k1']); // active last
-    expect(config.MASTER_KEYS[1]?.key.length).toBe(32);
+    expect(problems({ MASTER_KEYS: `k1:${KEY_A},k2:${KEY_B}` })[0]).toMatch(/mark the active key/);
+    expect(problems({ MASTER_KEYS: `*k1:${KEY_A},*k2:${KEY_B}` })[0]).toMatch(/mark exactly one/);
+    const config = loadConfig({ MASTER_KEYS: `*k1:${KEY_A}, k2:${KEY_B}` });
+    expect(config.MASTER_KEYS?.activeId).toBe('k1');
+    expect(config.MASTER_KEYS?.keys.map((k) => k.id)).toEqual(['k1', 'k2']);
+    expect(config.MASTER_KEYS?.keys[1]?.key.length).toBe(32);
+    expect(loadConfig({ MASTER_KEYS: `solo:${KEY_B}` }).MASTER_KEYS?.activeId).toBe('solo');
+  });
+
+  it('reads master keys from MASTER_KEYS_FILE and refuses a loose file mode in production', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastion-keys-'));
+    const file = path.join(dir, 'keys');
+    fs.writeFileSync(file, `# rotated 2026-11\nold:${KEY_A}\n*new:${KEY_B}\n`, { mode: 0o600 });
+    expect(loadConfig({ MASTER_KEYS_FILE: file }).MASTER_KEYS?.activeId).toBe('new');
+    expect(problems({ ...PRODUCTION, MASTER_KEYS: undefined, MASTER_KEYS_FILE: file })).toEqual([]);
+    fs.chmodSync(file, 0o644);
+    expect(problems({ ...PRODUCTION, MASTER_KEYS: undefined, MASTER_KEYS_FILE: file })[0]).toMatch(/chmod 600/);
+    expect(problems({ MASTER_KEYS_FILE: path.join(dir, 'missing') })[0]).toMatch(/cannot read/);
+    expect(problems({ MASTER_KEYS_FILE: file, MASTER_KEYS: `k1:${KEY_A}` })[0]).toMatch(/not both/);
   });
 
   it('accepts a secure production configuration', () => {
@@ -111,7 +128,7 @@ describe('loadConfig', () => {
 describe('generated configuration docs', () => {
   it('keeps .env.example in step with the schema', () => {
     const file = fs.readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
-    expect(file, 'run `npm run config:example` to regenerate .env.example').toBe(renderEnvExample());
+    expect(file, 'run `npm run config:docs` to regenerate .env.example').toBe(renderEnvExample());
   });
 
   it('keeps the README variable table in step with the schema', () => {

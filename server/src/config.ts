@@ -6,7 +6,9 @@
  * (`bastion config example|docs`) and a test keeps them in step.
  */
 import path from 'node:path';
+import fs from 'node:fs';
 import { z } from 'zod';
+import { parseMasterKeys, type MasterKeySet } from './platform/crypto/master-keys.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -118,14 +120,14 @@ export const variables = {
   MASTER_KEYS: {
     group: 'Secrets',
     schema: z.string().optional(),
-    doc: 'Comma-separated `id:base64key` master keys (32 random bytes each). Required in production.',
+    doc: 'Master keys as `id:base64key` (32 random bytes each), comma-separated, the active one marked `*id:…`. Required in production unless MASTER_KEYS_FILE is set. Unset in development: a key file is generated under DATA_DIR.',
     example: '',
     secret: true,
   },
-  MASTER_KEY_ACTIVE: {
+  MASTER_KEYS_FILE: {
     group: 'Secrets',
-    schema: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).optional(),
-    doc: 'Id of the master key used for new data; defaults to the last key in MASTER_KEYS.',
+    schema: z.string().min(1).optional(),
+    doc: 'Path of a file holding the master keys in the MASTER_KEYS format, one per line (mode 0600). `bastion keys rotate` edits it in place.',
     example: '',
   },
 } satisfies Record<string, Variable>;
@@ -134,16 +136,12 @@ type Variables = typeof variables;
 export type VariableName = keyof Variables;
 type Raw = { [K in VariableName]: z.output<Variables[K]['schema']> };
 
-export interface MasterKey {
-  id: string;
-  key: Buffer;
-}
-
 export interface Config extends Omit<Raw, 'CORS_ORIGINS' | 'MASTER_KEYS' | 'PUBLIC_URL' | 'DATA_DIR'> {
   PUBLIC_URL: string;
   DATA_DIR: string;
   CORS_ORIGINS: string[];
-  MASTER_KEYS: MasterKey[];
+  /** The configured master keys (MASTER_KEYS or MASTER_KEYS_FILE); undefined on the embedded default. */
+  MASTER_KEYS: MasterKeySet | undefined;
 }
 
 /** Thrown by `loadConfig`; the message names every bad variable and never a secret value. */
@@ -166,7 +164,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const values = raw as Raw;
   const corsOrigins = parseOrigins(values.CORS_ORIGINS ?? '', problems);
-  const masterKeys = parseMasterKeys(values.MASTER_KEYS, values.MASTER_KEY_ACTIVE, problems);
+  const masterKeys = readMasterKeys(values, values.NODE_ENV === 'production', problems);
   if (values.NODE_ENV === 'production') {
     // Add production refusals for variables that are not already reported as malformed.
     const reported = new Set(problems.map((p) => p.split(':')[0]));
@@ -207,42 +205,32 @@ function parseOrigins(value: string, problems: string[]): string[] {
   return origins;
 }
 
-function parseMasterKeys(value: string | undefined, active: string | undefined, problems: string[]): MasterKey[] {
-  if (!value) {
-    if (active) problems.push('MASTER_KEY_ACTIVE: set but MASTER_KEYS is empty');
-    return [];
+function readMasterKeys(values: Raw, production: boolean, problems: string[]): MasterKeySet | undefined {
+  if (values.MASTER_KEYS && values.MASTER_KEYS_FILE) {
+    problems.push('MASTER_KEYS_FILE: set either MASTER_KEYS or MASTER_KEYS_FILE, not both');
+    return undefined;
   }
-  const keys: MasterKey[] = [];
-  for (const [index, entry] of value.split(',').map((e) => e.trim()).entries()) {
-    const match = MASTER_KEY_ENTRY.exec(entry);
-    const key = match ? Buffer.from(match[2]!, match[2]!.includes('-') || match[2]!.includes('_') ? 'base64url' : 'base64') : undefined;
-    if (!match || !key || key.length !== 32) {
-      problems.push(`MASTER_KEYS: entry ${index + 1} must be id:base64 of exactly 32 bytes`);
-      continue;
+  if (values.MASTER_KEYS) return parseMasterKeys(values.MASTER_KEYS, 'MASTER_KEYS', problems);
+  if (!values.MASTER_KEYS_FILE) return undefined;
+  const file = path.resolve(values.MASTER_KEYS_FILE);
+  let text: string;
+  try {
+    if (production && (fs.statSync(file).mode & 0o077) !== 0) {
+      problems.push('MASTER_KEYS_FILE: the file is readable by group or others; chmod 600 it');
     }
-    if (keys.some((k) => k.id === match[1])) problems.push(`MASTER_KEYS: duplicate key id "${match[1]}"`);
-    else if (isWeakKey(key)) problems.push(`MASTER_KEYS: key "${match[1]}" is not random (generate one with \`openssl rand -base64 32\`)`);
-    else keys.push({ id: match[1]!, key });
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    problems.push('MASTER_KEYS_FILE: cannot read the file');
+    return undefined;
   }
-  if (active && !keys.some((k) => k.id === active)) {
-    problems.push(`MASTER_KEY_ACTIVE: no key with id "${active}" in MASTER_KEYS`);
-  }
-  if (active) keys.push(...keys.splice(keys.findIndex((k) => k.id === active), 1));
-  return keys;
-}
-
-/** A random 32-byte key has ~32 distinct byte values; placeholders like "aaaa…" or 0..31 don't. */
-function isWeakKey(key: Buffer): boolean {
-  const distinct = new Set(key).size;
-  const sequential = key.every((byte, i) => i === 0 || byte === ((key[i - 1]! + 1) & 0xff));
-  return distinct < 16 || sequential;
+  return parseMasterKeys(text, 'MASTER_KEYS_FILE', problems);
 }
 
 const PLACEHOLDER = /(changeme|change-me|example|secret|password|default|placeholder|xxxx)/i;
 
-function productionProblems(env: Env, values: Raw, cors: string[], keys: MasterKey[]): string[] {
+function productionProblems(env: Env, values: Raw, cors: string[], keys: MasterKeySet | undefined): string[] {
   const problems: string[] = [];
-  if (keys.length === 0) problems.push('MASTER_KEYS: required in production');
+  if (!keys) problems.push('MASTER_KEYS: required in production (or MASTER_KEYS_FILE)');
   if (!values.PUBLIC_URL) problems.push('PUBLIC_URL: required in production');
   else if (!values.PUBLIC_URL.startsWith('https://')) problems.push('PUBLIC_URL: must be https in production');
   if (!values.DATABASE_URL) problems.push('DATABASE_URL: required in production (the embedded database is for one process on one machine)');

@@ -14,7 +14,18 @@ export interface InstanceSettingsTable {
   updated_at: Generated<Date>;
 }
 
+export interface DataKeysTable {
+  id: string;
+  scope: 'instance' | 'workspace' | 'user';
+  owner_id: Generated<string>;
+  master_key_id: string;
+  wrapped_key: Buffer;
+  created_at: Generated<Date>;
+  rewrapped_at: Date | null;
+}
+
 export interface Schema {
   schema_migrations: SchemaMigrationsTable;
   instance_settings: InstanceSettingsTable;
+  data_keys: DataKeysTable;
 }

@@ -1,0 +1,166 @@
+/**
+ * Envelope encryption: records are sealed with AES-256-GCM under a per-owner data key
+ * (the instance, a workspace or a user); data keys are stored wrapped by the active
+ * master key. Each ciphertext carries a version byte and its data key id, and is bound
+ * to its table, column and row id, so a ciphertext copied to another row fails.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Db } from '../db/database.js';
+import { KEY_BYTES, open, seal } from './aead.js';
+import { CryptoError, type CryptoErrorCode } from './crypto-error.js';
+import {
+  deleteDataKeyByOwner,
+  findDataKeyById,
+  findDataKeyByOwner,
+  insertDataKey,
+  type DataKeyRow,
+  type KeyScope,
+} from './data-key-repo.js';
+import type { Keyring } from './keyring.js';
+
+export const CIPHERTEXT_VERSION = 1;
+const RECORD_HEADER_BYTES = 1 + 16; // version, data key id (uuid)
+const WRAP_HEADER_BYTES = 1; // version
+
+export type KeyOwner = { scope: 'instance' } | { scope: Exclude<KeyScope, 'instance'>; id: string };
+
+/** Where a ciphertext lives; it only decrypts there. */
+export interface Binding {
+  table: string;
+  column: string;
+  rowId: string;
+}
+
+export interface CryptoSecurityEvent {
+  type: 'crypto.decrypt_failed';
+  code: CryptoErrorCode;
+  table: string;
+  column: string;
+  rowId: string;
+  dataKeyId?: string;
+}
+
+export interface EncryptorOptions {
+  /** Receives failed decryptions (never the data); the security-events module records them. */
+  onSecurityEvent?: (event: CryptoSecurityEvent) => void;
+  /** How long unwrapped data keys stay in memory; bounds how long a shredded key lingers in other processes. */
+  cacheTtlMs?: number;
+  now?: () => number;
+}
+
+function ownerId(owner: KeyOwner): string {
+  return owner.scope === 'instance' ? '' : owner.id;
+}
+
+/** Associated data of a wrapped data key: binds it to its row and its master key. */
+export function wrapBinding(row: Pick<DataKeyRow, 'id' | 'scope' | 'owner_id'>, masterKeyId: string): Buffer {
+  return Buffer.from(`bastion/data-key\0${row.id}\0${row.scope}\0${row.owner_id}\0${masterKeyId}`, 'utf8');
+}
+
+function recordBinding(binding: Binding): Buffer {
+  return Buffer.from(`bastion/record\0${binding.table}\0${binding.column}\0${binding.rowId}`, 'utf8');
+}
+
+export function wrapDataKey(masterKey: Buffer, masterKeyId: string, row: Pick<DataKeyRow, 'id' | 'scope' | 'owner_id'>, dataKey: Buffer): Buffer {
+  return seal(masterKey, Buffer.from([CIPHERTEXT_VERSION]), dataKey, wrapBinding(row, masterKeyId));
+}
+
+export function unwrapDataKey(keyring: Keyring, row: DataKeyRow): Buffer {
+  const master = keyring.get(row.master_key_id);
+  if (!master) throw new CryptoError('unknown_master_key');
+  if (row.wrapped_key[0] !== CIPHERTEXT_VERSION) throw new CryptoError('unsupported_version');
+  const key = open(master.key, row.wrapped_key, WRAP_HEADER_BYTES, wrapBinding(row, master.id));
+  if (key.length !== KEY_BYTES) throw new CryptoError('malformed_ciphertext');
+  return key;
+}
+
+export class Encryptor {
+  private readonly cache = new Map<string, { key: Buffer; expiresAt: number }>();
+  private readonly now: () => number;
+  private readonly cacheTtlMs: number;
+
+  constructor(
+    private readonly db: Db,
+    private readonly keyring: Keyring,
+    private readonly options: EncryptorOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.cacheTtlMs = options.cacheTtlMs ?? 60_000;
+  }
+
+  /** Encrypts for `owner`, bound to `binding`. Creates the owner's data key on first use. */
+  async encrypt(owner: KeyOwner, binding: Binding, plaintext: string | Buffer): Promise<Buffer> {
+    const { id, key } = await this.ownerKey(owner);
+    const header = Buffer.alloc(RECORD_HEADER_BYTES);
+    header[0] = CIPHERTEXT_VERSION;
+    Buffer.from(id.replaceAll('-', ''), 'hex').copy(header, 1);
+    const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
+    return seal(key, header, data, recordBinding(binding));
+  }
+
+  /** Decrypts a ciphertext stored at `binding`; failures throw CryptoError and raise a security event. */
+  async decrypt(binding: Binding, blob: Buffer): Promise<Buffer> {
+    let dataKeyId: string | undefined;
+    try {
+      if (blob.length < RECORD_HEADER_BYTES) throw new CryptoError('malformed_ciphertext');
+      if (blob[0] !== CIPHERTEXT_VERSION) throw new CryptoError('unsupported_version');
+      dataKeyId = uuidFromBytes(blob.subarray(1, RECORD_HEADER_BYTES));
+      const key = await this.keyById(dataKeyId);
+      return open(key, blob, RECORD_HEADER_BYTES, recordBinding(binding));
+    } catch (error) {
+      if (error instanceof CryptoError) {
+        this.options.onSecurityEvent?.({ type: 'crypto.decrypt_failed', code: error.code, ...binding, ...(dataKeyId ? { dataKeyId } : {}) });
+      }
+      throw error;
+    }
+  }
+
+  async decryptText(binding: Binding, blob: Buffer): Promise<string> {
+    return (await this.decrypt(binding, blob)).toString('utf8');
+  }
+
+  /**
+   * Crypto-shredding: deletes the owner's data key, making everything encrypted for
+   * the owner unreadable. Returns whether a key existed.
+   */
+  async shred(owner: KeyOwner): Promise<boolean> {
+    const id = await deleteDataKeyByOwner(this.db, owner.scope, ownerId(owner));
+    if (id) this.cache.delete(id);
+    return id !== undefined;
+  }
+
+  private async ownerKey(owner: KeyOwner): Promise<{ id: string; key: Buffer }> {
+    const existing = await findDataKeyByOwner(this.db, owner.scope, ownerId(owner));
+    if (existing) return { id: existing.id, key: this.remember(existing.id, () => unwrapDataKey(this.keyring, existing)) };
+    const key = randomBytes(KEY_BYTES);
+    const row = { id: randomUUID(), scope: owner.scope, owner_id: ownerId(owner) };
+    const active = this.keyring.active;
+    const wrapped = wrapDataKey(active.key, active.id, row, key);
+    if (await insertDataKey(this.db, { ...row, master_key_id: active.id, wrapped_key: wrapped })) {
+      return { id: row.id, key: this.remember(row.id, () => key) };
+    }
+    return this.ownerKey(owner); // another writer created it first: use theirs
+  }
+
+  private async keyById(id: string): Promise<Buffer> {
+    const cached = this.cache.get(id);
+    if (cached && cached.expiresAt > this.now()) return cached.key;
+    const row = await findDataKeyById(this.db, id);
+    if (!row) throw new CryptoError('unknown_data_key');
+    return this.remember(id, () => unwrapDataKey(this.keyring, row));
+  }
+
+  private remember(id: string, load: () => Buffer): Buffer {
+    const cached = this.cache.get(id);
+    if (cached && cached.expiresAt > this.now()) return cached.key;
+    const key = load();
+    if (this.cache.size >= 10_000) this.cache.clear();
+    this.cache.set(id, { key, expiresAt: this.now() + this.cacheTtlMs });
+    return key;
+  }
+}
+
+function uuidFromBytes(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
