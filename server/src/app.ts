@@ -21,6 +21,7 @@ import { hasWebBuild, registerWebApp, sendSpaShell, WEB_BUILD_DIR, wantsSpaShell
 import { healthRoutes } from './modules/health/routes.js';
 import type { Database } from './platform/db/database.js';
 import type { Store } from './platform/store/store.js';
+import type { Encryptor } from './platform/crypto/envelope.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -29,6 +30,8 @@ export interface AppDeps {
   logger: Logger;
   database: Database;
   store: Store;
+  /** Envelope encryption for secrets and content at rest; modules take it from here. */
+  encryptor: Encryptor;
   /** Directory of the built web app; `null` serves no web app. Defaults to web/build when present. */
   webRoot?: string | null;
 }

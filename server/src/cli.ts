@@ -4,6 +4,7 @@
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { renderEnvExample, renderVariableTable } from './config-docs.js';
 import { createLogger } from './http/logger.js';
+import { KEYS_USAGE, runKeys } from './keys-cli.js';
 import { openDatabase } from './platform/db/database.js';
 import { migrate } from './platform/db/migrator.js';
 
@@ -16,6 +17,7 @@ Commands:
   config check     validate the environment and print a summary
   config example   print a .env.example with every variable
   config docs      print the variable table (markdown)
+${KEYS_USAGE}
   help             show this text`;
 
 export async function runCli(args: string[]): Promise<number> {
@@ -32,6 +34,8 @@ export async function runCli(args: string[]): Promise<number> {
       return runWorker(loadConfig());
     case 'config':
       return runConfig(sub);
+    case 'keys':
+      return runKeys(loadConfig(), args.slice(1));
     case 'help':
     case '--help':
     case '-h':

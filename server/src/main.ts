@@ -9,6 +9,9 @@ import type { Config } from './config.js';
 import { createLogger } from './http/logger.js';
 import { openDatabase } from './platform/db/database.js';
 import { migrate } from './platform/db/migrator.js';
+import { Encryptor } from './platform/crypto/envelope.js';
+import { loadKeyring } from './platform/crypto/keyring.js';
+import { findUnconfiguredMasterKeys } from './platform/crypto/rotation.js';
 import { openStore } from './platform/store/open-store.js';
 
 export async function serve(config: Config): Promise<App> {
@@ -16,13 +19,22 @@ export async function serve(config: Config): Promise<App> {
   const database = await openDatabase(config, logger);
   const { applied, current } = await migrate(database.db);
   logger.info({ applied: applied.map((m) => `${m.version}_${m.name}`), schemaVersion: current }, 'database migrated');
+  const { keyring } = loadKeyring(config, logger);
+  const unconfigured = await findUnconfiguredMasterKeys(database.db, keyring);
+  if (unconfigured.length > 0) {
+    // Not fatal (no crash loop): records under these keys fail to decrypt, each as a security event.
+    logger.error({ securityEvent: 'crypto.master_key_missing', masterKeyIds: unconfigured }, 'data keys are wrapped by master keys that are not configured');
+  }
+  const encryptor = new Encryptor(database.db, keyring, {
+    onSecurityEvent: (event) => logger.warn({ securityEvent: event }, 'decryption failed'),
+  });
   const store = openStore(config, logger);
   // Not fatal: /readyz reports the store until it connects, and requests get 503.
   await store.ready().catch(() => logger.warn('store not reachable yet; will keep retrying'));
   if (database.kind === 'pglite') logger.info({ dataDir: config.DATA_DIR }, 'using the embedded database (one process only)');
   if (store.kind === 'memory') logger.info('using the in-memory store (one process only)');
 
-  const app = await buildApp({ config, logger, database, store });
+  const app = await buildApp({ config, logger, database, store, encryptor });
   // The app does not own its backends (tests share them); the process does.
   app.addHook('onClose', async () => {
     await Promise.allSettled([database.close(), store.close()]);

@@ -19,6 +19,9 @@ import { loadConfig, type Config, type Env } from '../src/config.js';
 import { createLogger } from '../src/http/logger.js';
 import { openPostgres, wrapPGlite, type Database } from '../src/platform/db/database.js';
 import { migrate } from '../src/platform/db/migrator.js';
+import { Encryptor } from '../src/platform/crypto/envelope.js';
+import { Keyring } from '../src/platform/crypto/keyring.js';
+import { generateMasterKey } from '../src/platform/crypto/master-keys.js';
 import { MemoryStore } from '../src/platform/store/memory-store.js';
 import { RedisStore } from '../src/platform/store/redis-store.js';
 import type { Store } from '../src/platform/store/store.js';
@@ -26,6 +29,12 @@ import type { Store } from '../src/platform/store/store.js';
 export const TEST_DATABASE_URL = process.env.DATABASE_URL || undefined;
 export const TEST_REDIS_URL = process.env.REDIS_URL || undefined;
 const WORKER = process.env.VITEST_POOL_ID ?? '0';
+
+/** One random master key per test process. */
+export const testKeyring = (() => {
+  const key = generateMasterKey();
+  return new Keyring({ keys: [key], activeId: key.id });
+})();
 
 export const silentLogger: Logger = createLogger('silent');
 
@@ -141,7 +150,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const database = options.database ?? (await testDatabase());
   const ownStore = options.store === undefined;
   const store = options.store ?? (await testStore());
-  const app = await buildApp({ config, logger, database, store, webRoot: options.webRoot ?? null });
+  const encryptor = new Encryptor(database.db, testKeyring);
+  const app = await buildApp({ config, logger, database, store, encryptor, webRoot: options.webRoot ?? null });
   await options.routes?.(app);
   await app.ready();
   return {

@@ -24,9 +24,11 @@ export const MASTER_KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
  */
 export function parseMasterKeys(text: string, label: string, problems: string[]): MasterKeySet | undefined {
   const entries = text
-    .split(/[,\n]/)
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('#'))
+    .flatMap((line) => line.split(','))
     .map((e) => e.trim())
-    .filter((e) => e !== '' && !e.startsWith('#'));
+    .filter((e) => e !== '');
   const keys: MasterKey[] = [];
   const marked: string[] = [];
   const before = problems.length;

@@ -61,3 +61,8 @@ export async function assertRetirable(db: Db, keyring: Keyring, keyId: string): 
   const inUse = (await countKeysByMasterKey(db)).find((r) => r.master_key_id === keyId);
   if (inUse && inUse.count > 0) throw new KeyInUseError(keyId, inUse.count);
 }
+
+/** Master key ids that wrap data keys but are missing from the keyring (their records cannot be read). */
+export async function findUnconfiguredMasterKeys(db: Db, keyring: Keyring): Promise<string[]> {
+  return (await countKeysByMasterKey(db)).filter((r) => !keyring.get(r.master_key_id)).map((r) => r.master_key_id);
+}
