@@ -11,6 +11,7 @@ const KEY_B = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 41 + 7) % 24
 const PRODUCTION: Env = {
   NODE_ENV: 'production',
   PUBLIC_URL: 'https://bastion.example.org',
+  // secretlint-disable-next-line -- fake credentials of a test fixture
   DATABASE_URL: 'postgres://bastion:Vq8r2LkP0zXw9mNt@db.internal:5432/bastion',
   REDIS_URL: 'rediss://:Hs7dK2pQ9wErT5yU@cache.internal:6380',
   MASTER_KEYS: `k1:${KEY_A}`,
@@ -116,6 +117,7 @@ describe('loadConfig', () => {
     ['in-memory store', { REDIS_URL: undefined }, /REDIS_URL: required in production/],
     ['wildcard CORS', { CORS_ORIGINS: '*' }, /CORS_ORIGINS: wildcard/],
     ['http CORS origin', { CORS_ORIGINS: 'http://app.example.org' }, /must be https in production/],
+    // secretlint-disable-next-line -- a deliberately weak fake password
     ['default database password', { DATABASE_URL: 'postgres://bastion:changeme@db/bastion' }, /DATABASE_URL: the password is a default/],
     ['short redis password', { REDIS_URL: 'redis://:abc@cache:6379' }, /REDIS_URL: the password is a default or too short/],
   ])('refuses %s in production', (_label, change, expected) => {

@@ -56,6 +56,7 @@ describe('bastion serve', () => {
   }, 90_000);
 
   it('fails fast with every bad variable named and no secret echoed', () => {
+    // secretlint-disable-next-line -- fake credentials that must not be echoed
     const result = cli(['serve'], { PORT: 'x', DATABASE_URL: 'mysql://u:TopSecret99@h/db', DB_POOL_MAX: '-1' });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/PORT/);

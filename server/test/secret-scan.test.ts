@@ -1,0 +1,54 @@
+/**
+ * The secret scan CI runs (`npm run secrets`, secretlint over the whole tree) catches
+ * planted secrets: a third-party token, a Bastion token and a Bastion master key.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateMasterKey } from '../src/platform/crypto/master-keys.js';
+import { generateToken } from '../src/platform/crypto/tokens.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PLANT_DIR = path.join(ROOT, `.secret-scan-test-${process.pid}`);
+
+function scan() {
+  const result = spawnSync('npm', ['run', '--silent', 'secrets'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, out: result.stdout + result.stderr };
+}
+
+function plant(name: string, text: string): string {
+  fs.mkdirSync(PLANT_DIR, { recursive: true });
+  fs.writeFileSync(path.join(PLANT_DIR, name), text);
+  return name;
+}
+
+afterEach(() => {
+  fs.rmSync(PLANT_DIR, { recursive: true, force: true });
+});
+
+describe('secret scanning', () => {
+  it('passes on the repository as committed', () => {
+    const result = scan();
+    expect(result.status, result.out).toBe(0);
+  });
+
+  it.each([
+    ['a GitHub token', 'notes.md', () => `deploy with ghp_${'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8'} please`],
+    ['a Bastion API token', 'client.ts', () => `export const apiKey = '${generateToken('key').token}';`],
+    ['a Bastion master key in an env file', 'prod.env', () => {
+      const key = generateMasterKey();
+      return `NODE_ENV=production\nMASTER_KEYS=${key.id}:${key.key.toString('base64')}\n`;
+    }],
+    ['a Bastion master key file', 'master-keys', () => {
+      const key = generateMasterKey();
+      return `# keys\n*${key.id}:${key.key.toString('base64')}\n`;
+    }],
+  ])('fails on %s', (_label, file, content) => {
+    plant(file, content());
+    const result = scan();
+    expect(result.status).not.toBe(0);
+    expect(result.out).toContain(path.join(path.basename(PLANT_DIR), file));
+  });
+});
