@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type Env } from './config.js';
+import { ConfigError, entropyBits, loadConfig, type Env } from './config.js';
 import { renderEnvExample, renderVariableTable } from './config-docs.js';
 
 const KEY_A = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 73 + 11) % 251)).toString('base64');
@@ -119,11 +119,21 @@ describe('loadConfig', () => {
     ['http CORS origin', { CORS_ORIGINS: 'http://app.example.org' }, /must be https in production/],
     // secretlint-disable-next-line -- a deliberately weak fake password
     ['default database password', { DATABASE_URL: 'postgres://bastion:changeme@db/bastion' }, /DATABASE_URL: the password is a default/],
-    ['short redis password', { REDIS_URL: 'redis://:abc@cache:6379' }, /REDIS_URL: the password is a default or too short/],
+    ['short redis password', { REDIS_URL: 'redis://:abc@cache:6379' }, /REDIS_URL: the password is a default or too weak/],
+    ['low-entropy redis password', { REDIS_URL: 'redis://:aaaaaaaaaaaaaaaaaaaaaaaa1@cache:6379' }, /REDIS_URL: the password is a default or too weak/],
   ])('refuses %s in production', (_label, change, expected) => {
     const found = problems({ ...PRODUCTION, ...change });
     expect(found.join('\n')).toMatch(expected);
     expect(found.join('\n')).not.toMatch(/changeme|abc@/);
+  });
+});
+
+describe('entropyBits', () => {
+  it('scores random secrets high and repetitive or short ones low', () => {
+    expect(entropyBits('Vq8r2LkP0zXw9mNt')).toBeGreaterThan(90);
+    expect(entropyBits('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa')).toBeLessThan(10);
+    expect(entropyBits('abc')).toBeLessThan(20);
+    expect(entropyBits('')).toBe(0);
   });
 });
 

@@ -29,7 +29,6 @@ const url = (protocols: string[]) =>
   z.url({ protocol: new RegExp(`^(${protocols.join('|')})$`) });
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const MASTER_KEY_ENTRY = /^([A-Za-z0-9_-]{1,32}):([A-Za-z0-9+/_-]{43}=?)$/;
 
 /** Every environment variable Bastion reads, in documentation order. */
 export const variables = {
@@ -241,11 +240,24 @@ function productionProblems(env: Env, values: Raw, cors: string[], keys: MasterK
   }
   for (const name of ['DATABASE_URL', 'REDIS_URL'] as const) {
     const password = safePassword(env[name]);
-    if (password !== undefined && (PLACEHOLDER.test(password) || password.length < 12)) {
-      problems.push(`${name}: the password is a default or too short (12+ random characters)`);
+    if (password !== undefined && (PLACEHOLDER.test(password) || entropyBits(password) < MIN_PASSWORD_BITS)) {
+      problems.push(`${name}: the password is a default or too weak (use 16+ random characters)`);
     }
   }
   return problems;
+}
+
+const MIN_PASSWORD_BITS = 64;
+
+/**
+ * A rough upper bound of a typed secret's entropy: length (counting each distinct
+ * character at most twice, so "aaaa…" scores low) times log2 of the alphabet it draws on.
+ */
+export function entropyBits(secret: string): number {
+  const pool =
+    (/[a-z]/.test(secret) ? 26 : 0) + (/[A-Z]/.test(secret) ? 26 : 0) + (/[0-9]/.test(secret) ? 10 : 0) + (/[^A-Za-z0-9]/.test(secret) ? 33 : 0);
+  const effectiveLength = Math.min(secret.length, new Set(secret).size * 2);
+  return pool === 0 ? 0 : effectiveLength * Math.log2(pool);
 }
 
 function safePassword(value: string | undefined): string | undefined {
