@@ -16,6 +16,8 @@ const PRODUCTION: Env = {
   REDIS_URL: 'rediss://:Hs7dK2pQ9wErT5yU@cache.internal:6380',
   MASTER_KEYS: `k1:${KEY_A}`,
   CORS_ORIGINS: 'https://app.example.org',
+  // secretlint-disable-next-line -- fake credentials of a test fixture
+  SMTP_URL: 'smtp://bastion:Pw7xQ2mR9kL4vZ8n@mail.internal:587',
 };
 
 function problems(env: Env): string[] {
@@ -115,6 +117,7 @@ describe('loadConfig', () => {
     ['missing PUBLIC_URL', { PUBLIC_URL: undefined }, /PUBLIC_URL: required/],
     ['embedded database', { DATABASE_URL: undefined }, /DATABASE_URL: required in production/],
     ['in-memory store', { REDIS_URL: undefined }, /REDIS_URL: required in production/],
+    ['outbox mail', { SMTP_URL: undefined }, /SMTP_URL: required in production/],
     ['wildcard CORS', { CORS_ORIGINS: '*' }, /CORS_ORIGINS: wildcard/],
     ['http CORS origin', { CORS_ORIGINS: 'http://app.example.org' }, /must be https in production/],
     // secretlint-disable-next-line -- a deliberately weak fake password

@@ -129,6 +129,58 @@ export const variables = {
     doc: 'Path of a file holding the master keys in the MASTER_KEYS format, one per line (mode 0600). `bastion keys rotate` edits it in place.',
     example: '',
   },
+  REGISTRATION: {
+    group: 'Accounts',
+    schema: z.enum(['open', 'invite', 'closed']).default('invite'),
+    doc: '`open`: anyone may register; `invite`: only with an invitation from an admin (`bastion users invite`); `closed`: admins create accounts.',
+  },
+  REQUIRE_EMAIL_VERIFICATION: {
+    group: 'Accounts',
+    schema: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+    doc: 'Refuse sign-in until the email address is verified.',
+  },
+  REQUIRE_MFA: {
+    group: 'Accounts',
+    schema: z.enum(['none', 'admins', 'all']).default('admins'),
+    doc: 'Who must enrol TOTP two-factor authentication before using Bastion.',
+  },
+  PASSWORD_MIN_LENGTH: {
+    group: 'Accounts',
+    schema: int(8, 64, 15),
+    doc: 'Minimum password length in characters (NIST SP 800-63B-4: 15 for password-only accounts; never below 8).',
+  },
+  SESSION_IDLE_TIMEOUT_MINUTES: {
+    group: 'Accounts',
+    schema: int(1, 7 * 24 * 60, 30),
+    doc: 'A session unused for this long ends.',
+  },
+  SESSION_ABSOLUTE_TIMEOUT_HOURS: {
+    group: 'Accounts',
+    schema: int(1, 30 * 24, 12),
+    doc: 'A session ends this long after sign-in, however active.',
+  },
+  LOCKOUT_THRESHOLD: {
+    group: 'Accounts',
+    schema: int(3, 100, 5),
+    doc: 'Failed sign-ins (passwords or codes) on one account before it is locked temporarily.',
+  },
+  LOCKOUT_MINUTES: {
+    group: 'Accounts',
+    schema: int(1, 24 * 60, 15),
+    doc: 'First lock duration; each further lock within 24 h doubles it (capped at 24 h).',
+  },
+  SMTP_URL: {
+    group: 'Mail',
+    schema: url(['smtp', 'smtps']).optional(),
+    doc: 'SMTP server for outgoing mail (smtp://user:pass@host:587 uses STARTTLS; smtps:// is TLS). Unset: mail goes to the outbox table and the log.',
+    example: '',
+    secret: true,
+  },
+  MAIL_FROM: {
+    group: 'Mail',
+    schema: z.string().min(3).max(200).default('Bastion <bastion@localhost>'),
+    doc: 'From address of outgoing mail.',
+  },
 } satisfies Record<string, Variable>;
 
 type Variables = typeof variables;
@@ -234,6 +286,7 @@ function productionProblems(env: Env, values: Raw, cors: string[], keys: MasterK
   else if (!values.PUBLIC_URL.startsWith('https://')) problems.push('PUBLIC_URL: must be https in production');
   if (!values.DATABASE_URL) problems.push('DATABASE_URL: required in production (the embedded database is for one process on one machine)');
   if (!values.REDIS_URL) problems.push('REDIS_URL: required in production (the in-memory store is for one process only)');
+  if (!values.SMTP_URL) problems.push('SMTP_URL: required in production (the outbox cannot deliver reset and verification mail)');
   if (cors.includes('*')) problems.push('CORS_ORIGINS: wildcard "*" is refused in production; list exact origins');
   for (const origin of cors) {
     if (origin.startsWith('http://')) problems.push(`CORS_ORIGINS: "${origin}" must be https in production`);

@@ -24,8 +24,95 @@ export interface DataKeysTable {
   rewrapped_at: Date | null;
 }
 
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string;
+  role: 'admin' | 'member';
+  password_hash: string;
+  password_changed_at: Generated<Date>;
+  email_verified_at: Date | null;
+  totp_secret: Buffer | null;
+  totp_enabled_at: Date | null;
+  totp_last_step: string | null; // bigint comes back as a string
+  password_reset_required: Generated<boolean>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  ip: string;
+  user_agent: string;
+  created_at: Date;
+  last_seen_at: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+  revoked_reason: string | null;
+}
+
+export type AuthTokenKind = 'verify_email' | 'password_reset' | 'mfa_login' | 'not_me' | 'invite';
+
+export interface AuthTokensTable {
+  id: string;
+  user_id: string | null;
+  kind: AuthTokenKind;
+  token_hash: string;
+  email: string | null;
+  created_at: Date;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+export interface RecoveryCodesTable {
+  id: string;
+  user_id: string;
+  code_hash: string;
+  used_at: Date | null;
+}
+
+export interface SignInsTable {
+  id: string;
+  user_id: string;
+  at: Date;
+  ip: string;
+  network: string;
+  device: string;
+  hour: number;
+  score: number;
+  reasons: string[];
+}
+
+export interface MailOutboxTable {
+  id: string;
+  to_address: string;
+  subject: string;
+  text_body: Buffer;
+  html_body: Buffer;
+  created_at: Date;
+  sent_at: Date | null;
+}
+
+export interface SecurityEventsTable {
+  id: string;
+  type: string;
+  user_id: string | null;
+  ip: string | null;
+  details: Generated<unknown>;
+  created_at: Date;
+}
+
 export interface Schema {
   schema_migrations: SchemaMigrationsTable;
   instance_settings: InstanceSettingsTable;
   data_keys: DataKeysTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  auth_tokens: AuthTokensTable;
+  recovery_codes: RecoveryCodesTable;
+  sign_ins: SignInsTable;
+  mail_outbox: MailOutboxTable;
+  security_events: SecurityEventsTable;
 }
