@@ -22,6 +22,13 @@ import { healthRoutes } from './modules/health/routes.js';
 import type { Database } from './platform/db/database.js';
 import type { Store } from './platform/store/store.js';
 import type { Encryptor } from './platform/crypto/envelope.js';
+import fastifyCookie from '@fastify/cookie';
+import { cookiePolicy, registerAuthentication } from './http/authenticate.js';
+import { authRoutes } from './modules/auth/routes.js';
+import { LoginThrottle } from './modules/auth/throttle.js';
+import { SessionService } from './modules/sessions/service.js';
+import { systemClock, type Clock } from './platform/clock.js';
+import type { Mailer } from './platform/mail/mailer.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -32,6 +39,8 @@ export interface AppDeps {
   store: Store;
   /** Envelope encryption for secrets and content at rest; modules take it from here. */
   encryptor: Encryptor;
+  mailer: Mailer;
+  clock?: Clock;
   /** Directory of the built web app; `null` serves no web app. Defaults to web/build when present. */
   webRoot?: string | null;
 }
@@ -77,6 +86,45 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     transform: jsonSchemaTransform,
   });
+
+  // No page or API response leaks its URL (reset and invitation links) to other sites.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('referrer-policy', 'no-referrer');
+  });
+
+  const clock = deps.clock ?? systemClock;
+  const sessions = new SessionService(deps.database.db, deps.store, clock, {
+    idleMs: config.SESSION_IDLE_TIMEOUT_MINUTES * 60_000,
+    absoluteMs: config.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3_600_000,
+  });
+  const cookie = cookiePolicy(config.PUBLIC_URL, config.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3_600_000);
+  await app.register(fastifyCookie);
+  registerAuthentication(app, { sessions, cookie, publicOrigin: new URL(config.PUBLIC_URL).origin });
+  const authDeps = {
+    db: deps.database.db,
+    store: deps.store,
+    clock,
+    mailer: deps.mailer,
+    encryptor: deps.encryptor,
+    logger: deps.logger,
+    sessions,
+    throttle: new LoginThrottle(deps.store, clock, {
+      threshold: config.LOCKOUT_THRESHOLD,
+      lockMs: config.LOCKOUT_MINUTES * 60_000,
+      perIp: 100,
+      perIpAccount: 20,
+      windowMs: 15 * 60_000,
+    }),
+    settings: {
+      publicUrl: config.PUBLIC_URL,
+      registration: config.REGISTRATION,
+      requireEmailVerification: config.REQUIRE_EMAIL_VERIFICATION,
+      requireMfa: config.REQUIRE_MFA,
+      passwordMinLength: config.PASSWORD_MIN_LENGTH,
+      lockoutMinutes: config.LOCKOUT_MINUTES,
+    },
+  };
+  await app.register(authRoutes(authDeps, cookie), { prefix: API_PREFIX });
 
   const health = healthRoutes({ database: deps.database, store: deps.store, timeoutMs: 2_000 });
   await app.register(health);

@@ -13,6 +13,8 @@ import { Encryptor } from './platform/crypto/envelope.js';
 import { loadKeyring } from './platform/crypto/keyring.js';
 import { findUnconfiguredMasterKeys } from './platform/crypto/rotation.js';
 import { openStore } from './platform/store/open-store.js';
+import { systemClock } from './platform/clock.js';
+import { OutboxMailer, SmtpMailer } from './platform/mail/mailer.js';
 
 export async function serve(config: Config): Promise<App> {
   const logger = createLogger(config.LOG_LEVEL);
@@ -29,14 +31,18 @@ export async function serve(config: Config): Promise<App> {
     onSecurityEvent: (event) => logger.warn({ securityEvent: event }, 'decryption failed'),
   });
   const store = openStore(config, logger);
+  const mailer = config.SMTP_URL
+    ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM)
+    : new OutboxMailer(database.db, encryptor, systemClock, logger);
   // Not fatal: /readyz reports the store until it connects, and requests get 503.
   await store.ready().catch(() => logger.warn('store not reachable yet; will keep retrying'));
   if (database.kind === 'pglite') logger.info({ dataDir: config.DATA_DIR }, 'using the embedded database (one process only)');
   if (store.kind === 'memory') logger.info('using the in-memory store (one process only)');
 
-  const app = await buildApp({ config, logger, database, store, encryptor });
+  const app = await buildApp({ config, logger, database, store, encryptor, mailer });
   // The app does not own its backends (tests share them); the process does.
   app.addHook('onClose', async () => {
+    await mailer.close();
     await Promise.allSettled([database.close(), store.close()]);
   });
   await app.listen({ host: config.HOST, port: config.PORT });

@@ -22,6 +22,8 @@ import { migrate } from '../src/platform/db/migrator.js';
 import { Encryptor } from '../src/platform/crypto/envelope.js';
 import { Keyring } from '../src/platform/crypto/keyring.js';
 import { generateMasterKey } from '../src/platform/crypto/master-keys.js';
+import { systemClock, type Clock } from '../src/platform/clock.js';
+import { OutboxMailer, SmtpMailer } from '../src/platform/mail/mailer.js';
 import { MemoryStore } from '../src/platform/store/memory-store.js';
 import { RedisStore } from '../src/platform/store/redis-store.js';
 import type { Store } from '../src/platform/store/store.js';
@@ -131,12 +133,16 @@ export interface TestAppOptions {
   database?: Database;
   logs?: LogCapture;
   webRoot?: string | null;
+  clock?: Clock;
+  /** SMTP URL of a sink; default: the encrypted outbox. */
+  smtpUrl?: string;
   /** Registers extra routes before the app is ready (probes for cross-cutting behaviour). */
   routes?: (app: App) => void | Promise<void>;
 }
 
 export interface TestApp {
   app: App;
+  encryptor: Encryptor;
   config: Config;
   database: Database;
   store: Store;
@@ -151,11 +157,14 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const ownStore = options.store === undefined;
   const store = options.store ?? (await testStore());
   const encryptor = new Encryptor(database.db, testKeyring);
-  const app = await buildApp({ config, logger, database, store, encryptor, webRoot: options.webRoot ?? null });
+  const clock = options.clock ?? systemClock;
+  const mailer = options.smtpUrl ? new SmtpMailer(options.smtpUrl, config.MAIL_FROM) : new OutboxMailer(database.db, encryptor, clock, logger);
+  const app = await buildApp({ config, logger, database, store, encryptor, mailer, clock, webRoot: options.webRoot ?? null });
   await options.routes?.(app);
   await app.ready();
   return {
     app,
+    encryptor,
     config,
     database,
     store,

@@ -68,7 +68,8 @@ export function envelope(request: FastifyRequest, error: AppError): ErrorEnvelop
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
-  if (error.status === 503) reply.header('retry-after', '5');
+  if (error.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter))));
+  else if (error.status === 503) reply.header('retry-after', '5');
   return reply.status(error.status).type('application/json; charset=utf-8').send(envelope(request, error));
 }
 

@@ -8,6 +8,19 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'not_found'
   | 'method_not_allowed'
+  | 'weak_password'
+  | 'invalid_token'
+  | 'invalid_credentials'
+  | 'unauthenticated'
+  | 'csrf_failed'
+  | 'forbidden'
+  | 'email_not_verified'
+  | 'registration_closed'
+  | 'mfa_enrollment_required'
+  | 'password_reset_required'
+  | 'conflict'
+  | 'account_locked'
+  | 'rate_limited'
   | 'service_unavailable'
   | 'internal_error';
 
@@ -16,6 +29,19 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_json: 400,
   validation_failed: 400,
   not_found: 404,
+  weak_password: 400,
+  invalid_token: 400,
+  invalid_credentials: 401,
+  unauthenticated: 401,
+  csrf_failed: 403,
+  forbidden: 403,
+  email_not_verified: 403,
+  registration_closed: 403,
+  mfa_enrollment_required: 403,
+  password_reset_required: 403,
+  conflict: 409,
+  account_locked: 429,
+  rate_limited: 429,
   method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
@@ -31,6 +57,8 @@ export interface ErrorDetail {
 
 export class AppError extends Error {
   readonly status: number;
+  /** Seconds after which a retry may succeed (429/503), sent as Retry-After. */
+  retryAfter?: number;
 
   constructor(
     readonly code: ErrorCode,

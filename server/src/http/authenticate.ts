@@ -1,0 +1,87 @@
+/**
+ * Cookie sessions and CSRF for browsers.
+ *
+ * - The session cookie is `__Host-bastion_session` (Secure, HttpOnly, SameSite=Lax,
+ *   Path=/) — or `bastion_session` without Secure when PUBLIC_URL is plain-http localhost.
+ * - Every state-changing request must be same-origin by `Sec-Fetch-Site`/`Origin` when the
+ *   browser sends them; cookie-authenticated ones also need the session's CSRF token in
+ *   `X-CSRF-Token` (synchronizer token, ASVS 3.5.1). Requests carrying `Authorization`
+ *   (API keys, bearer tokens) do not use the cookie and are exempt.
+ */
+import type {} from '@fastify/cookie';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { App } from '../app.js';
+import { constantTimeEqual } from '../platform/crypto/tokens.js';
+import type { SessionService, SessionState } from '../modules/sessions/service.js';
+import { AppError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    session: SessionState | null;
+  }
+}
+
+export interface CookiePolicy {
+  name: string;
+  secure: boolean;
+  maxAgeSeconds: number;
+}
+
+export function cookiePolicy(publicUrl: string, absoluteTimeoutMs: number): CookiePolicy {
+  const url = new URL(publicUrl);
+  const plainLocalhost = url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  return {
+    name: plainLocalhost ? 'bastion_session' : '__Host-bastion_session',
+    secure: !plainLocalhost,
+    maxAgeSeconds: Math.floor(absoluteTimeoutMs / 1000),
+  };
+}
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export function registerAuthentication(app: App, options: { sessions: SessionService; cookie: CookiePolicy; publicOrigin: string }): void {
+  app.decorateRequest('session', null);
+  app.addHook('onRequest', async (request) => {
+    if (request.headers.authorization) return; // API credentials: the cookie is not consulted
+    const token = request.cookies[options.cookie.name];
+    if (token) request.session = await options.sessions.authenticate(token);
+    if (UNSAFE.has(request.method)) checkCsrf(request, options.publicOrigin);
+  });
+}
+
+function checkCsrf(request: FastifyRequest, publicOrigin: string): void {
+  const site = request.headers['sec-fetch-site'];
+  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') {
+    throw new AppError('csrf_failed', 'Cross-site request refused.');
+  }
+  const origin = request.headers.origin;
+  if (typeof origin === 'string' && origin !== publicOrigin) {
+    throw new AppError('csrf_failed', 'Cross-origin request refused.');
+  }
+  if (request.session) {
+    const token = request.headers['x-csrf-token'];
+    if (typeof token !== 'string' || !constantTimeEqual(token, request.session.csrfToken)) {
+      throw new AppError('csrf_failed', 'Missing or invalid CSRF token; fetch one from GET /api/v1/auth/csrf and send it in X-CSRF-Token.');
+    }
+  }
+}
+
+export function setSessionCookie(reply: FastifyReply, cookie: CookiePolicy, token: string): void {
+  reply.setCookie(cookie.name, token, {
+    path: '/',
+    httpOnly: true,
+    secure: cookie.secure,
+    sameSite: 'lax',
+    maxAge: cookie.maxAgeSeconds,
+  });
+}
+
+export function clearSessionCookie(reply: FastifyReply, cookie: CookiePolicy): void {
+  reply.clearCookie(cookie.name, { path: '/', httpOnly: true, secure: cookie.secure, sameSite: 'lax' });
+}
+
+/** The signed-in session, or 401. */
+export function requireSession(request: FastifyRequest): SessionState {
+  if (!request.session) throw new AppError('unauthenticated', 'Sign in first.');
+  return request.session;
+}

@@ -1,0 +1,86 @@
+/** What the account services need; app.ts builds it once. */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../../platform/clock.js';
+import type { Encryptor } from '../../platform/crypto/envelope.js';
+import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
+import type { Db } from '../../platform/db/database.js';
+import type { AuthTokenKind } from '../../platform/db/schema.js';
+import type { Mailer, MailMessage } from '../../platform/mail/mailer.js';
+import type { Store } from '../../platform/store/store.js';
+import { recordSecurityEvent, type SecurityEvent } from '../security-events/repo.js';
+import type { SessionService } from '../sessions/service.js';
+import type { LoginThrottle } from './throttle.js';
+import { findUsableToken, insertAuthToken, invalidateTokens, type AuthTokenRow } from './tokens-repo.js';
+
+export interface AuthSettings {
+  publicUrl: string;
+  registration: 'open' | 'invite' | 'closed';
+  requireEmailVerification: boolean;
+  requireMfa: 'none' | 'admins' | 'all';
+  passwordMinLength: number;
+  lockoutMinutes: number;
+}
+
+export interface AuthDeps {
+  db: Db;
+  store: Store;
+  clock: Clock;
+  mailer: Mailer;
+  encryptor: Encryptor;
+  logger: Logger;
+  sessions: SessionService;
+  throttle: LoginThrottle;
+  settings: AuthSettings;
+}
+
+const TOKEN_PREFIX: Record<AuthTokenKind, string> = {
+  verify_email: 'verify',
+  password_reset: 'reset',
+  mfa_login: 'mfa',
+  not_me: 'notme',
+  invite: 'invite',
+};
+
+/** Issues a single-use token (only its hash is stored), optionally replacing older ones. */
+export async function issueToken(
+  deps: AuthDeps,
+  kind: AuthTokenKind,
+  target: { userId: string | null; email?: string },
+  ttlMs: number,
+  options: { replace?: boolean } = {},
+): Promise<string> {
+  const now = deps.clock.now();
+  if (options.replace && target.userId) await invalidateTokens(deps.db, target.userId, kind, now);
+  const { token, hash } = generateToken(TOKEN_PREFIX[kind]);
+  await insertAuthToken(deps.db, {
+    id: randomUUID(),
+    user_id: target.userId,
+    kind,
+    token_hash: hash,
+    email: target.email ?? null,
+    created_at: now,
+    expires_at: new Date(now.getTime() + ttlMs),
+  });
+  return token;
+}
+
+export function findToken(deps: AuthDeps, kind: AuthTokenKind, token: string): Promise<AuthTokenRow | undefined> {
+  if (token.length > 200) return Promise.resolve(undefined);
+  return findUsableToken(deps.db, kind, hashToken(token), deps.clock.now());
+}
+
+/** A link into the web app; tokens travel in the fragment, so they never reach logs or Referer. */
+export function appLink(deps: AuthDeps, page: string, params: Record<string, string>): string {
+  return `${deps.settings.publicUrl}/${page}#${new URLSearchParams(params).toString()}`;
+}
+
+/** Sends without making the caller wait or fail: answers must not depend on mail delivery. */
+export function sendInBackground(deps: AuthDeps, message: MailMessage): void {
+  deps.mailer.send(message).catch((error: unknown) => deps.logger.error({ err: error, subject: message.subject }, 'mail delivery failed'));
+}
+
+export async function securityEvent(deps: AuthDeps, event: SecurityEvent): Promise<void> {
+  deps.logger.info({ securityEvent: event.type, userId: event.userId, ip: event.ip }, 'security event');
+  await recordSecurityEvent(deps.db, event, deps.clock.now());
+}

@@ -1,0 +1,89 @@
+/**
+ * TOTP enrolment and second-factor checks. The secret is envelope-encrypted under the
+ * user's data key and bound to users.totp_secret of that user; a code is accepted once
+ * (the last step is claimed atomically); recovery codes are hashed and single use.
+ */
+import { AppError } from '../../http/errors.js';
+import { claimTotpStep, disableTotp, enableTotp, findUserById, setPendingTotpSecret, type UserRow } from '../users/repo.js';
+import { securityEvent, sendInBackground, type AuthDeps } from './deps.js';
+import { mails } from './mail-templates.js';
+import { consumeRecoveryCode, countUnusedRecoveryCodes, deleteRecoveryCodes, replaceRecoveryCodes } from './mfa-repo.js';
+import { verifyPassword } from './passwords.js';
+import { accountKey } from './throttle.js';
+import { hashRecoveryCode, looksLikeRecoveryCode, matchTotp, newRecoveryCodes, newTotpSecret, totpQrSvgDataUrl, totpUri } from './totp.js';
+
+const binding = (userId: string) => ({ table: 'users', column: 'totp_secret', rowId: userId });
+
+async function secretOf(deps: AuthDeps, user: UserRow): Promise<string | null> {
+  if (!user.totp_secret) return null;
+  return deps.encryptor.decryptText(binding(user.id), Buffer.from(user.totp_secret));
+}
+
+/** Starts enrolment: a new secret (pending until confirmed), as an otpauth URI and a QR code. */
+export async function setupTotp(deps: AuthDeps, user: UserRow): Promise<{ otpauthUri: string; qrSvg: string; secret: string }> {
+  if (user.totp_enabled_at) throw new AppError('conflict', 'Two-factor authentication is already enabled; disable it first to enrol a new device.');
+  const secret = newTotpSecret();
+  const sealed = await deps.encryptor.encrypt({ scope: 'user', id: user.id }, binding(user.id), secret);
+  await setPendingTotpSecret(deps.db, user.id, sealed, deps.clock.now());
+  const otpauthUri = totpUri(secret, user.email);
+  return { otpauthUri, qrSvg: await totpQrSvgDataUrl(otpauthUri), secret };
+}
+
+/** Confirms enrolment with a first code; returns the recovery codes, shown once. */
+export async function confirmTotp(deps: AuthDeps, user: UserRow, code: string): Promise<string[]> {
+  const secret = await secretOf(deps, user);
+  if (user.totp_enabled_at || !secret) throw new AppError('conflict', 'Start enrolment first (POST /api/v1/auth/mfa/totp/setup).');
+  const step = await matchTotp(secret, code, deps.clock.now());
+  if (step === null) throw new AppError('invalid_credentials', 'Invalid code; check the time on your device and try the next code.');
+  if (!(await enableTotp(deps.db, user.id, step, deps.clock.now()))) throw new AppError('conflict', 'Two-factor authentication is already enabled.');
+  const codes = await issueRecoveryCodes(deps, user.id);
+  await securityEvent(deps, { type: 'auth.mfa_enabled', userId: user.id });
+  sendInBackground(deps, mails.mfaChanged(user.email, true));
+  return codes;
+}
+
+export async function disableTotpFor(deps: AuthDeps, user: UserRow, input: { password: string; code: string }, ip: string): Promise<void> {
+  if (!user.totp_enabled_at) throw new AppError('conflict', 'Two-factor authentication is not enabled.');
+  await deps.throttle.check(accountKey(user.email), ip);
+  const ok = (await verifyPassword(user.password_hash, input.password)) && (await verifySecondFactor(deps, user, input.code));
+  if (!ok) {
+    await deps.throttle.recordFailure(accountKey(user.email), ip);
+    throw new AppError('invalid_credentials', 'Invalid password or code.');
+  }
+  await disableTotp(deps.db, user.id, deps.clock.now());
+  await deleteRecoveryCodes(deps.db, user.id);
+  await securityEvent(deps, { type: 'auth.mfa_disabled', userId: user.id, ip });
+  sendInBackground(deps, mails.mfaChanged(user.email, false));
+}
+
+/** New recovery codes (the old ones stop working); needs a current TOTP code. */
+export async function regenerateRecoveryCodes(deps: AuthDeps, user: UserRow, code: string, ip: string): Promise<string[]> {
+  if (!user.totp_enabled_at) throw new AppError('conflict', 'Two-factor authentication is not enabled.');
+  await deps.throttle.check(accountKey(user.email), ip);
+  if (looksLikeRecoveryCode(code) || !(await verifySecondFactor(deps, user, code))) {
+    await deps.throttle.recordFailure(accountKey(user.email), ip);
+    throw new AppError('invalid_credentials', 'Invalid code; use a code from your authenticator app.');
+  }
+  const codes = await issueRecoveryCodes(deps, user.id);
+  await securityEvent(deps, { type: 'auth.recovery_codes_regenerated', userId: user.id, ip });
+  return codes;
+}
+
+/** A TOTP code (not seen before) or an unused recovery code. */
+export async function verifySecondFactor(deps: AuthDeps, user: UserRow, code: string): Promise<boolean> {
+  const trimmed = code.trim();
+  if (looksLikeRecoveryCode(trimmed)) return consumeRecoveryCode(deps.db, user.id, hashRecoveryCode(trimmed), deps.clock.now());
+  const fresh = await findUserById(deps.db, user.id);
+  const secret = fresh?.totp_enabled_at ? await secretOf(deps, fresh) : null;
+  if (!secret) return false;
+  const step = await matchTotp(secret, trimmed, deps.clock.now());
+  return step !== null && (await claimTotpStep(deps.db, user.id, step));
+}
+
+async function issueRecoveryCodes(deps: AuthDeps, userId: string): Promise<string[]> {
+  const codes = newRecoveryCodes();
+  await replaceRecoveryCodes(deps.db, userId, codes.map(hashRecoveryCode));
+  return codes;
+}
+
+export { countUnusedRecoveryCodes };

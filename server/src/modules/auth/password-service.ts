@@ -1,0 +1,71 @@
+/**
+ * Password reset (ASVS 6.4.1: random, short-lived, single use; the newest link wins)
+ * and password change. Both end other sessions and tell the owner by mail.
+ */
+import { AppError } from '../../http/errors.js';
+import { normalizeEmail } from '../users/email.js';
+import { findUserByEmail, findUserById, updatePasswordHash, type UserRow } from '../users/repo.js';
+import type { RequestContext } from '../sessions/service.js';
+import { appLink, findToken, issueToken, securityEvent, sendInBackground, type AuthDeps } from './deps.js';
+import { mails } from './mail-templates.js';
+import { assertPasswordAcceptable, hashPassword, verifyPassword } from './passwords.js';
+import { accountKey } from './throttle.js';
+import { consumeToken, invalidateTokens } from './tokens-repo.js';
+
+const RESET_TTL_MS = 30 * 60 * 1000;
+const HOUR = 60 * 60 * 1000;
+
+/** Mails a reset link if the account exists; the caller answers the same either way. */
+export async function requestPasswordReset(deps: AuthDeps, rawEmail: string, context: RequestContext): Promise<void> {
+  const email = normalizeEmail(rawEmail);
+  const perEmail = await deps.store.increment(`reset:email:${accountKey(email)}`, { ttlMs: HOUR });
+  const perIp = await deps.store.increment(`reset:ip:${context.ip}`, { ttlMs: HOUR });
+  if (perEmail.value > 5 || perIp.value > 20) {
+    const error = new AppError('rate_limited', 'Too many reset requests; try again later.');
+    error.retryAfter = Math.min(perEmail.ttlMs, perIp.ttlMs) / 1000;
+    throw error;
+  }
+  const user = await findUserByEmail(deps.db, email);
+  if (!user) return;
+  const token = await issueToken(deps, 'password_reset', { userId: user.id }, RESET_TTL_MS, { replace: true });
+  await securityEvent(deps, { type: 'auth.password_reset_requested', userId: user.id, ip: context.ip });
+  sendInBackground(deps, mails.passwordReset(user.email, appLink(deps, 'reset-password', { token })));
+}
+
+export async function resetPassword(deps: AuthDeps, input: { token: string; password: string }, context: RequestContext): Promise<void> {
+  const row = await findToken(deps, 'password_reset', input.token);
+  const user = row?.user_id ? await findUserById(deps.db, row.user_id) : undefined;
+  if (!row || !user) throw new AppError('invalid_token', 'This reset link is invalid, expired or already used; ask for a new one.');
+  assertPasswordAcceptable(input.password, { email: user.email, name: user.name, minLength: deps.settings.passwordMinLength });
+  const hash = await hashPassword(input.password);
+  const now = deps.clock.now();
+  if (!(await consumeToken(deps.db, row.id, now))) throw new AppError('invalid_token', 'This reset link was already used; ask for a new one.');
+  await updatePasswordHash(deps.db, user.id, hash, now, true);
+  await invalidateTokens(deps.db, user.id, 'password_reset', now);
+  await deps.sessions.revokeAll(user.id, 'password_reset');
+  await deps.throttle.unlock(accountKey(user.email)); // the owner proved control of the mailbox
+  await securityEvent(deps, { type: 'auth.password_reset', userId: user.id, ip: context.ip });
+  sendInBackground(deps, mails.passwordChanged(user.email));
+}
+
+/** Changes the password of a signed-in user; other sessions end (ASVS 7.4.3). */
+export async function changePassword(
+  deps: AuthDeps,
+  user: UserRow,
+  input: { currentPassword: string; newPassword: string },
+  context: RequestContext & { sessionId: string },
+): Promise<void> {
+  const account = accountKey(user.email);
+  await deps.throttle.check(account, context.ip);
+  if (!(await verifyPassword(user.password_hash, input.currentPassword))) {
+    await deps.throttle.recordFailure(account, context.ip);
+    throw new AppError('invalid_credentials', 'The current password is wrong.');
+  }
+  assertPasswordAcceptable(input.newPassword, { email: user.email, name: user.name, minLength: deps.settings.passwordMinLength });
+  await updatePasswordHash(deps.db, user.id, await hashPassword(input.newPassword), deps.clock.now(), true);
+  await deps.sessions.revokeAll(user.id, 'password_changed', context.sessionId);
+  await securityEvent(deps, { type: 'auth.password_changed', userId: user.id, ip: context.ip });
+  sendInBackground(deps, mails.passwordChanged(user.email));
+}
+
+export type { UserRow };

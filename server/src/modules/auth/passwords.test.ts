@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../http/errors.js';
+import { assertPasswordAcceptable, hashPassword, needsRehash, verifyPassword } from './passwords.js';
+
+const who = { email: 'ada.lovelace@example.org', name: 'Ada Lovelace', minLength: 15 };
+
+function rule(password: string, context = who): string | undefined {
+  try {
+    assertPasswordAcceptable(password, context);
+    return undefined;
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe('weak_password');
+    return (error as AppError).details?.[0]?.message;
+  }
+}
+
+describe('password policy', () => {
+  it('accepts long unrelated passphrases without composition rules', () => {
+    expect(rule('correct horse battery staple')).toBeUndefined();
+    expect(rule('violet tractor sings at dawn')).toBeUndefined();
+    expect(rule('çà et là, sous les tilleuls verts')).toBeUndefined();
+  });
+
+  it('counts Unicode code points after NFKC and never truncates', () => {
+    expect(rule('🦄🦄🦄🦄🦄🦄🦄🦄🦄🦄🦄🦄🦄🦄', who)).toBe('too_short'); // 14 code points
+    expect(rule('x'.repeat(1_025))).toBe('too_long');
+  });
+
+  it.each([
+    ['too_short', 'Tr0ub4dor&3'],
+    ['common', 'passwordpassword'],
+    ['common', '123456789987654321'],
+    ['personal', 'ada.lovelace tractor dawn 42'],
+    ['personal', 'lovelace violet tractor sings'],
+    ['guessable', 'aaaaaaaaaaaaaaaaaaaa'],
+    ['guessable', 'qwertyuiopasdfghjkl'],
+  ])('refuses %s: %s', (expected, password) => {
+    expect(rule(password)).toBe(expected);
+  });
+
+  it('honours a lower configured minimum, never below what the config allows', () => {
+    expect(rule('violet tractor', { ...who, minLength: 8 })).toBeUndefined();
+    expect(rule('letmein!', { ...who, minLength: 8 })).toBe('common');
+  });
+});
+
+describe('password hashing', () => {
+  it('hashes with argon2id at the configured parameters and verifies NFKC-equivalent input', async () => {
+    const stored = await hashPassword('ﬁne violet tractor at dawn'); // "ﬁ" ligature
+    expect(stored).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(needsRehash(stored)).toBe(false);
+    expect(await verifyPassword(stored, 'fine violet tractor at dawn')).toBe(true);
+    expect(await verifyPassword(stored, 'fine violet tractor at dusk')).toBe(false);
+    expect(await verifyPassword('not-a-hash', 'x')).toBe(false);
+    expect(needsRehash('$argon2id$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g')).toBe(true);
+  });
+});

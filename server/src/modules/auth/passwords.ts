@@ -1,0 +1,82 @@
+/**
+ * Password rules (NIST SP 800-63B-4, ASVS 6.2) and hashing (argon2id, OWASP parameters).
+ * Length counts Unicode code points after NFKC; nothing is truncated; there are no
+ * composition rules; common, guessable and personal passwords are refused with the reason.
+ */
+import { hash, verify } from '@node-rs/argon2';
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import * as common from '@zxcvbn-ts/language-common';
+import { AppError } from '../../http/errors.js';
+
+/** OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1 (~40 ms here). */
+export const ARGON2_PARAMS = { algorithm: 2 /* Argon2id */, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+export const PASSWORD_MAX_LENGTH = 1_024; // ASVS 6.2.9 asks ≥ 64; bound it so hashing stays cheap
+
+const commonPasswords: string[] = (common.dictionary as Record<string, string[]>)['passwords-common'] ?? [];
+const BLOCKLIST = new Set(commonPasswords);
+const zxcvbn = new ZxcvbnFactory({ dictionary: common.dictionary, graphs: common.adjacencyGraphs });
+
+export type PasswordRule = 'too_short' | 'too_long' | 'common' | 'guessable' | 'personal';
+
+export function normalizePassword(password: string): string {
+  return password.normalize('NFKC');
+}
+
+/** Throws `weak_password` naming the rule broken and how to fix it. */
+export function assertPasswordAcceptable(password: string, context: { email: string; name: string; minLength: number }): void {
+  const normalized = normalizePassword(password);
+  const length = [...normalized].length;
+  const fail = (rule: PasswordRule, message: string): never => {
+    throw new AppError('weak_password', message, [{ path: 'password', message: rule }]);
+  };
+  if (length < context.minLength) fail('too_short', `Use at least ${context.minLength} characters; a few unrelated words make a strong, memorable password.`);
+  if (length > PASSWORD_MAX_LENGTH) fail('too_long', `Use at most ${PASSWORD_MAX_LENGTH} characters.`);
+  const lower = normalized.toLowerCase();
+  const stripped = lower.replace(/[\d\W_]+$/u, '');
+  if (BLOCKLIST.has(lower) || (stripped.length >= 4 && BLOCKLIST.has(stripped))) {
+    fail('common', 'This password appears in lists of common or breached passwords; choose another.');
+  }
+  const personal = personalWords(context.email, context.name);
+  if (personal.some((word) => lower.includes(word))) {
+    fail('personal', 'The password must not contain your email address or name.');
+  }
+  const result = zxcvbn.check(normalized.slice(0, 256), personal);
+  if (result.score < 3) {
+    const hint = [result.feedback.warning, ...result.feedback.suggestions].filter(Boolean).join(' ');
+    fail('guessable', `This password is too easy to guess.${hint ? ` ${hint}` : ''} Add more unrelated words.`);
+  }
+}
+
+function personalWords(email: string, name: string): string[] {
+  const local = email.split('@')[0] ?? '';
+  return [email, local, ...name.split(/\s+/)]
+    .map((w) => w.normalize('NFKC').toLowerCase().trim())
+    .filter((w) => w.length >= 3);
+}
+
+export function hashPassword(password: string): Promise<string> {
+  return hash(normalizePassword(password), ARGON2_PARAMS);
+}
+
+export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
+  try {
+    return await verify(passwordHash, normalizePassword(password));
+  } catch {
+    return false;
+  }
+}
+
+/** True when a stored hash was made with other parameters and should be recomputed at sign-in. */
+export function needsRehash(passwordHash: string): boolean {
+  const match = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(passwordHash);
+  if (!match) return true;
+  return Number(match[1]) !== ARGON2_PARAMS.memoryCost || Number(match[2]) !== ARGON2_PARAMS.timeCost || Number(match[3]) !== ARGON2_PARAMS.parallelism;
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/** Verifies against a fixed dummy hash so unknown accounts cost the same time as known ones. */
+export async function burnPasswordCheck(password: string): Promise<void> {
+  dummyHash ??= hashPassword('bastion-dummy-password-for-timing-equalisation');
+  await verifyPassword(await dummyHash, password);
+}

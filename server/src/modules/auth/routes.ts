@@ -1,0 +1,210 @@
+/** /api/v1/auth/* and /api/v1/me: schemas and handlers; the rules live in the services. */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { clearSessionCookie, requireSession, setSessionCookie, type CookiePolicy } from '../../http/authenticate.js';
+import { AppError } from '../../http/errors.js';
+import { findUserById, type UserRow } from '../users/repo.js';
+import type { RequestContext } from '../sessions/service.js';
+import type { AuthDeps } from './deps.js';
+import { confirmTotp, countUnusedRecoveryCodes, disableTotpFor, regenerateRecoveryCodes, setupTotp } from './mfa-service.js';
+import { PASSWORD_MAX_LENGTH } from './passwords.js';
+import { changePassword, requestPasswordReset, resetPassword } from './password-service.js';
+import { disownSignIn, register, signIn, signInWithCode, verifyEmail, type SignInResult } from './service.js';
+
+const Email = z.string().trim().min(3).max(254).email().describe('Email address');
+const Password = z.string().min(1).max(PASSWORD_MAX_LENGTH * 4).describe('Password (NFKC-normalised; at least PASSWORD_MIN_LENGTH characters)');
+const Token = z.string().min(10).max(200).describe('Single-use token from a mailed link');
+const Code = z.string().trim().min(6).max(24).describe('6-digit TOTP code or a recovery code (XXXX-XXXX-XXXX-XXXX)');
+const Ok = z.object({ ok: z.literal(true) });
+const Accepted = z.object({ status: z.string().describe('What happens next') });
+
+const Me = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  name: z.string(),
+  role: z.enum(['admin', 'member']),
+  emailVerified: z.boolean(),
+  mfaEnabled: z.boolean(),
+  mfaEnrollmentRequired: z.boolean().describe('REQUIRE_MFA applies and TOTP is not enrolled: only MFA setup, /me and sign-out work'),
+  recoveryCodesLeft: z.number().int(),
+});
+
+const SessionView = z.object({
+  id: z.uuid(),
+  current: z.boolean(),
+  userAgent: z.string(),
+  ip: z.string(),
+  createdAt: z.string(),
+  lastSeenAt: z.string(),
+});
+
+const SignInResponse = z.union([
+  z.object({ mfaRequired: z.literal(false), user: Me }),
+  z.object({ mfaRequired: z.literal(true), mfaToken: z.string().describe('Send with a code to POST /auth/login/mfa within 5 minutes') }),
+]);
+
+function context(request: FastifyRequest): RequestContext {
+  const userAgent = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : '' };
+}
+
+function mfaEnrollmentRequired(deps: AuthDeps, user: UserRow): boolean {
+  if (user.totp_enabled_at) return false;
+  return deps.settings.requireMfa === 'all' || (deps.settings.requireMfa === 'admins' && user.role === 'admin');
+}
+
+/** The signed-in user; refuses (403) when MFA enrolment is required first, unless `enrolling`. */
+export async function currentUser(deps: AuthDeps, request: FastifyRequest, options: { enrolling?: boolean } = {}): Promise<UserRow> {
+  const session = requireSession(request);
+  const user = await findUserById(deps.db, session.userId);
+  if (!user) throw new AppError('unauthenticated', 'Sign in first.');
+  if (!options.enrolling && mfaEnrollmentRequired(deps, user)) {
+    throw new AppError('mfa_enrollment_required', 'Set up two-factor authentication before continuing (POST /api/v1/auth/mfa/totp/setup).');
+  }
+  return user;
+}
+
+async function meView(deps: AuthDeps, user: UserRow): Promise<z.infer<typeof Me>> {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    role: user.role,
+    emailVerified: user.email_verified_at !== null,
+    mfaEnabled: user.totp_enabled_at !== null,
+    mfaEnrollmentRequired: mfaEnrollmentRequired(deps, user),
+    recoveryCodesLeft: user.totp_enabled_at ? await countUnusedRecoveryCodes(deps.db, user.id) : 0,
+  };
+}
+
+async function answerSignIn(deps: AuthDeps, cookie: CookiePolicy, reply: FastifyReply, result: SignInResult) {
+  if (result.kind === 'mfa') return { mfaRequired: true as const, mfaToken: result.mfaToken };
+  setSessionCookie(reply, cookie, result.token);
+  return { mfaRequired: false as const, user: await meView(deps, result.user) };
+}
+
+/** Replaces the caller's session with a new one (privilege change: ASVS 7.2.4). */
+async function rotateSession(deps: AuthDeps, cookie: CookiePolicy, request: FastifyRequest, reply: FastifyReply, user: UserRow, reason: string) {
+  const session = requireSession(request);
+  await deps.sessions.revoke(user.id, session.id, reason);
+  const { token, state } = await deps.sessions.create(user.id, context(request));
+  setSessionCookie(reply, cookie, token);
+  request.session = state;
+}
+
+export function authRoutes(deps: AuthDeps, cookie: CookiePolicy): FastifyPluginAsyncZod {
+  return async (app) => {
+    const noStore = async (_request: FastifyRequest, reply: FastifyReply) => {
+      reply.header('cache-control', 'no-store'); // ASVS 14.3.2: sensitive responses are not cached
+    };
+    app.addHook('onRequest', noStore);
+    const tags = ['auth'];
+
+    app.post('/auth/register', { schema: { tags, summary: 'Create an account', body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(100), inviteToken: Token.optional() }), response: { 202: Accepted } } }, async (request, reply) => {
+      await register(deps, request.body);
+      return reply.status(202).send({ status: 'check_your_email' });
+    });
+
+    app.post('/auth/verify-email', { schema: { tags, summary: 'Confirm an email address', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request) => {
+      await verifyEmail(deps, request.body.token);
+      return { ok: true as const };
+    });
+
+    app.post('/auth/login', { schema: { tags, summary: 'Sign in with email and password', body: z.strictObject({ email: Email, password: Password }), response: { 200: SignInResponse } } }, async (request, reply) =>
+      answerSignIn(deps, cookie, reply, await signIn(deps, request.body, context(request))),
+    );
+
+    app.post('/auth/login/mfa', { schema: { tags, summary: 'Second step of sign-in', body: z.strictObject({ mfaToken: Token, code: Code }), response: { 200: SignInResponse } } }, async (request, reply) =>
+      answerSignIn(deps, cookie, reply, await signInWithCode(deps, request.body, context(request))),
+    );
+
+    app.post('/auth/logout', { schema: { tags, summary: 'End this session', response: { 200: Ok } } }, async (request, reply) => {
+      const session = requireSession(request);
+      await deps.sessions.revoke(session.userId, session.id, 'logout');
+      clearSessionCookie(reply, cookie);
+      return { ok: true as const };
+    });
+
+    app.post('/auth/logout-all', { schema: { tags, summary: 'End every session of this account, this one included', response: { 200: z.object({ ended: z.number().int() }) } } }, async (request, reply) => {
+      const session = requireSession(request);
+      const ended = await deps.sessions.revokeAll(session.userId, 'logout_all');
+      clearSessionCookie(reply, cookie);
+      return { ended };
+    });
+
+    app.get('/auth/sessions', { schema: { tags, summary: 'List active sessions', response: { 200: z.object({ sessions: z.array(SessionView) }) } } }, async (request) => {
+      const user = await currentUser(deps, request, { enrolling: true });
+      const rows = await deps.sessions.list(user.id);
+      return {
+        sessions: rows.map((row) => ({
+          id: row.id,
+          current: row.id === request.session?.id,
+          userAgent: row.user_agent,
+          ip: row.ip,
+          createdAt: row.created_at.toISOString(),
+          lastSeenAt: row.last_seen_at.toISOString(),
+        })),
+      };
+    });
+
+    app.delete('/auth/sessions/:id', { schema: { tags, summary: 'End one session', params: z.object({ id: z.uuid() }), response: { 200: Ok } } }, async (request, reply) => {
+      const user = await currentUser(deps, request, { enrolling: true });
+      if (!(await deps.sessions.revoke(user.id, request.params.id, 'revoked_by_user'))) throw new AppError('not_found', 'No such session.');
+      if (request.params.id === request.session?.id) clearSessionCookie(reply, cookie);
+      return { ok: true as const };
+    });
+
+    app.post('/auth/password/forgot', { schema: { tags, summary: 'Mail a password reset link', body: z.strictObject({ email: Email }), response: { 202: Accepted } } }, async (request, reply) => {
+      await requestPasswordReset(deps, request.body.email, context(request));
+      return reply.status(202).send({ status: 'sent_if_registered' });
+    });
+
+    app.post('/auth/password/reset', { schema: { tags, summary: 'Set a new password with a reset token', body: z.strictObject({ token: Token, password: Password }), response: { 200: Ok } } }, async (request, reply) => {
+      await resetPassword(deps, request.body, context(request));
+      clearSessionCookie(reply, cookie);
+      return { ok: true as const };
+    });
+
+    app.post('/auth/password/change', { schema: { tags, summary: 'Change the password; other sessions end', body: z.strictObject({ currentPassword: Password, newPassword: Password }), response: { 200: Ok } } }, async (request, reply) => {
+      const user = await currentUser(deps, request, { enrolling: true });
+      await changePassword(deps, user, request.body, { ...context(request), sessionId: requireSession(request).id });
+      await rotateSession(deps, cookie, request, reply, user, 'password_changed');
+      return { ok: true as const };
+    });
+
+    app.post('/auth/not-me', { schema: { tags, summary: 'Disown a sign-in: end all sessions and require a new password', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request, reply) => {
+      await disownSignIn(deps, request.body.token, context(request));
+      clearSessionCookie(reply, cookie);
+      return { ok: true as const };
+    });
+
+    app.post('/auth/mfa/totp/setup', { schema: { tags, summary: 'Start TOTP enrolment', response: { 200: z.object({ otpauthUri: z.string(), qrSvg: z.string().describe('data: URL of an SVG QR code'), secret: z.string() }) } } }, async (request) =>
+      setupTotp(deps, await currentUser(deps, request, { enrolling: true })),
+    );
+
+    app.post('/auth/mfa/totp/confirm', { schema: { tags, summary: 'Confirm TOTP enrolment; returns recovery codes once', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } }, async (request, reply) => {
+      const user = await currentUser(deps, request, { enrolling: true });
+      const recoveryCodes = await confirmTotp(deps, user, request.body.code);
+      await rotateSession(deps, cookie, request, reply, user, 'mfa_enabled');
+      return { recoveryCodes };
+    });
+
+    app.post('/auth/mfa/totp/disable', { schema: { tags, summary: 'Disable TOTP (password and code)', body: z.strictObject({ password: Password, code: Code }), response: { 200: Ok } } }, async (request) => {
+      await disableTotpFor(deps, await currentUser(deps, request), request.body, request.ip);
+      return { ok: true as const };
+    });
+
+    app.post('/auth/mfa/recovery-codes', { schema: { tags, summary: 'Replace the recovery codes (needs a TOTP code)', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } }, async (request) => ({
+      recoveryCodes: await regenerateRecoveryCodes(deps, await currentUser(deps, request), request.body.code, request.ip),
+    }));
+
+    app.get('/auth/csrf', { schema: { tags, summary: 'The CSRF token of this session (send it as X-CSRF-Token)', response: { 200: z.object({ token: z.string() }) } } }, async (request) => ({
+      token: requireSession(request).csrfToken,
+    }));
+
+    app.get('/me', { schema: { tags: ['users'], summary: 'The signed-in user', response: { 200: Me } } }, async (request) =>
+      meView(deps, await currentUser(deps, request, { enrolling: true })),
+    );
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * Sessions: opaque 256-bit tokens (`bst_sess_…`), only their SHA-256 stored. The live
+ * state sits in the store under the token hash (shared by every API copy) with idle and
+ * absolute expiry checked against the injected clock; the database keeps the record
+ * for listing and audit. ASVS 7.2.3 (≥128-bit), 7.3.1/7.3.2 (timeouts), 7.4.1 (server-side logout).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Clock } from '../../platform/clock.js';
+import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
+import type { Db } from '../../platform/db/database.js';
+import type { Store } from '../../platform/store/store.js';
+import { insertSession, listActiveSessions, revokeSessions, touchSession, type SessionRow } from './repo.js';
+
+export interface SessionState {
+  id: string;
+  userId: string;
+  csrfToken: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+}
+
+export interface RequestContext {
+  ip: string;
+  userAgent: string;
+}
+
+export interface SessionTimeouts {
+  idleMs: number;
+  absoluteMs: number;
+}
+
+const key = (tokenHash: string) => `session:${tokenHash}`;
+const TOUCH_EVERY_MS = 60_000; // write last-seen at most once a minute per session
+
+export class SessionService {
+  constructor(
+    private readonly db: Db,
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly timeouts: SessionTimeouts,
+  ) {}
+
+  /** Starts a session; the returned token goes in the cookie and nowhere else. */
+  async create(userId: string, context: RequestContext): Promise<{ token: string; state: SessionState }> {
+    const { token, hash } = generateToken('sess');
+    const now = this.clock.now().getTime();
+    const state: SessionState = {
+      id: randomUUID(),
+      userId,
+      csrfToken: randomBytes(32).toString('base64url'),
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + this.timeouts.absoluteMs,
+    };
+    await insertSession(this.db, {
+      id: state.id,
+      user_id: userId,
+      token_hash: hash,
+      ip: context.ip,
+      user_agent: context.userAgent.slice(0, 512),
+      created_at: new Date(now),
+      last_seen_at: new Date(now),
+      expires_at: new Date(state.expiresAt),
+    });
+    await this.save(hash, state);
+    return { token, state };
+  }
+
+  /** The live session for a cookie token, or null when unknown, idle too long or past its absolute limit. */
+  async authenticate(token: string): Promise<SessionState | null> {
+    if (!/^bst_sess_[A-Za-z0-9_-]{43}$/.test(token)) return null;
+    const hash = hashToken(token);
+    const raw = await this.store.get(key(hash));
+    if (!raw) return null;
+    const state = JSON.parse(raw) as SessionState;
+    const now = this.clock.now().getTime();
+    if (now >= state.expiresAt || now - state.lastSeenAt >= this.timeouts.idleMs) {
+      await this.store.delete(key(hash));
+      return null;
+    }
+    if (now - state.lastSeenAt >= TOUCH_EVERY_MS) {
+      state.lastSeenAt = now;
+      await this.save(hash, state);
+      await touchSession(this.db, state.id, new Date(now));
+    }
+    return state;
+  }
+
+  list(userId: string): Promise<SessionRow[]> {
+    return listActiveSessions(this.db, userId, this.clock.now());
+  }
+
+  /** Ends one session of a user; false when it is not theirs or already ended. */
+  async revoke(userId: string, sessionId: string, reason: string): Promise<boolean> {
+    const hashes = await revokeSessions(this.db, userId, { onlyId: sessionId }, reason, this.clock.now());
+    await this.forget(hashes);
+    return hashes.length > 0;
+  }
+
+  /** Ends every session of a user, optionally keeping one (the caller's). */
+  async revokeAll(userId: string, reason: string, exceptId?: string): Promise<number> {
+    const hashes = await revokeSessions(this.db, userId, exceptId ? { exceptId } : {}, reason, this.clock.now());
+    await this.forget(hashes);
+    return hashes.length;
+  }
+
+  private async save(hash: string, state: SessionState): Promise<void> {
+    const now = this.clock.now().getTime();
+    const ttlMs = Math.max(1, Math.min(state.expiresAt - now, this.timeouts.idleMs));
+    await this.store.set(key(hash), JSON.stringify(state), { ttlMs });
+  }
+
+  private async forget(hashes: string[]): Promise<void> {
+    await Promise.all(hashes.map((hash) => this.store.delete(key(hash))));
+  }
+}
