@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { renderEnvExample, renderVariableTable } from './config-docs.js';
 import { createLogger } from './http/logger.js';
 import { KEYS_USAGE, runKeys } from './keys-cli.js';
+import { runMailOutbox, runUsers, USERS_USAGE } from './users-cli.js';
 import { openDatabase } from './platform/db/database.js';
 import { migrate } from './platform/db/migrator.js';
 
@@ -18,6 +19,7 @@ Commands:
   config example   print a .env.example with every variable
   config docs      print the variable table (markdown)
 ${KEYS_USAGE}
+${USERS_USAGE}
   help             show this text`;
 
 export async function runCli(args: string[]): Promise<number> {
@@ -36,15 +38,19 @@ export async function runCli(args: string[]): Promise<number> {
       return runConfig(sub);
     case 'keys':
       return runKeys(loadConfig(), args.slice(1));
+    case 'users':
+      return runUsers(loadConfig(), args.slice(1));
+    case 'mail':
+      if (sub !== 'outbox') break;
+      return runMailOutbox(loadConfig());
     case 'help':
     case '--help':
     case '-h':
       console.log(USAGE);
       return 0;
-    default:
-      console.error(`bastion: unknown command "${command}"\n\n${USAGE}`);
-      return 2;
   }
+  console.error(`bastion: unknown command "${args.join(' ')}"\n\n${USAGE}`);
+  return 2;
 }
 
 async function runMigrate(config: Config): Promise<number> {

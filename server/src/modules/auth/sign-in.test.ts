@@ -232,7 +232,7 @@ describe('CSRF (ASVS 3.5.1)', () => {
     await createUser(t.database, { email: address });
     const browser = client();
     await browser.signIn(address, PASSWORD);
-    const attempts = [
+    const attempts: Record<string, string>[] = [
       { 'x-csrf-token': '' },
       { 'x-csrf-token': 'forged-token-value' },
       { origin: 'https://evil.example' },
