@@ -1,5 +1,10 @@
 /** Test helpers for accounts: create users directly, read links from mails. */
 import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import type { Env } from '../src/config.js';
+import { ManualClock } from '../src/platform/clock.js';
+import { buildTestApp, testDatabase, type TestApp } from './harness.js';
+import { SmtpSink } from './smtp-sink.js';
 import type { Database } from '../src/platform/db/database.js';
 import { hashPassword } from '../src/modules/auth/passwords.js';
 import { insertUser } from '../src/modules/users/repo.js';
@@ -28,4 +33,33 @@ export function tokenFrom(text: string): string {
   const match = /#(?:[^\s]*&)?token=([A-Za-z0-9_-]+)/.exec(text);
   if (!match) throw new Error(`no token link in mail:\n${text}`);
   return match[1]!;
+}
+
+/**
+ * Boots the app for account tests: a real SMTP sink, a manual clock moved a day ahead
+ * before each test (counters and locks from earlier tests are over), empty tables.
+ */
+export function useAccountsApp(env: Env): { readonly t: TestApp; sink: SmtpSink; clock: ManualClock } {
+  const sink = new SmtpSink();
+  const clock = new ManualClock();
+  let app: TestApp | undefined;
+  beforeAll(async () => {
+    app = await buildTestApp({ clock, smtpUrl: await sink.start(), env });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await sink.stop();
+  });
+  beforeEach(async () => {
+    await testDatabase();
+    clock.advance(24 * 60 * 60 * 1000);
+  });
+  return {
+    get t() {
+      if (!app) throw new Error('app not started');
+      return app;
+    },
+    sink,
+    clock,
+  };
 }

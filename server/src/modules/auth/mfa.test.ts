@@ -1,35 +1,19 @@
 /** TOTP enrolment, second-factor sign-in, replay, recovery codes and REQUIRE_MFA. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createUser, PASSWORD } from '../../../test/accounts.js';
+import { describe, expect, it } from 'vitest';
+import { createUser, PASSWORD, useAccountsApp } from '../../../test/accounts.js';
 import { BrowserClient } from '../../../test/browser-client.js';
-import { buildTestApp, testDatabase, type TestApp } from '../../../test/harness.js';
-import { SmtpSink } from '../../../test/smtp-sink.js';
-import { ManualClock } from '../../platform/clock.js';
 import { totpAt } from './totp.js';
 
-const sink = new SmtpSink();
-const clock = new ManualClock();
-let t: TestApp;
+const fixture = useAccountsApp({ REQUIRE_MFA: 'admins' });
+const { sink, clock } = fixture;
 let n = 0;
 const email = () => `mfa${++n}@example.org`;
-
-beforeAll(async () => {
-  t = await buildTestApp({ clock, smtpUrl: await sink.start(), env: { REQUIRE_MFA: 'admins' } });
-});
-afterAll(async () => {
-  await t.close();
-  await sink.stop();
-});
-beforeEach(async () => {
-  await testDatabase();
-  clock.advance(24 * 60 * 60 * 1000);
-});
 
 /** Signs in and enrols TOTP; returns the browser, the secret and the recovery codes. */
 async function enrolled(role: 'admin' | 'member' = 'member') {
   const address = email();
-  await createUser(t.database, { email: address, role });
-  const browser = new BrowserClient(t.app);
+  await createUser(fixture.t.database, { email: address, role });
+  const browser = new BrowserClient(fixture.t.app);
   expect((await browser.signIn(address, PASSWORD)).statusCode).toBe(200);
   const setup = await browser.post('/auth/mfa/totp/setup');
   expect(setup.statusCode).toBe(200);
@@ -48,7 +32,7 @@ async function enrolled(role: 'admin' | 'member' = 'member') {
 describe('TOTP', () => {
   it('stores the secret encrypted, never in clear', async () => {
     const { address, secret } = await enrolled();
-    const row = await t.database.db.selectFrom('users').select('totp_secret').where('email', '=', address).executeTakeFirstOrThrow();
+    const row = await fixture.t.database.db.selectFrom('users').select('totp_secret').where('email', '=', address).executeTakeFirstOrThrow();
     expect(Buffer.from(row.totp_secret!).toString('latin1')).not.toContain(secret);
     await sink.next(address, /Two-factor authentication enabled/);
   });
@@ -57,7 +41,7 @@ describe('TOTP', () => {
     const { address, secret } = await enrolled();
     clock.advance(60_000);
     const code = await totpAt(secret, clock.now());
-    const first = new BrowserClient(t.app);
+    const first = new BrowserClient(fixture.t.app);
     const step1 = await first.post('/auth/login', { email: address, password: PASSWORD });
     expect(step1.json()).toMatchObject({ mfaRequired: true });
     expect(first.sessionCookie).toBeUndefined();
@@ -65,7 +49,7 @@ describe('TOTP', () => {
     expect(step2.statusCode).toBe(200);
     expect(first.sessionCookie).toBeDefined();
 
-    const second = new BrowserClient(t.app);
+    const second = new BrowserClient(fixture.t.app);
     const again = await second.post('/auth/login', { email: address, password: PASSWORD });
     const replay = await second.post('/auth/login/mfa', { mfaToken: again.json().mfaToken, code });
     expect(replay.statusCode).toBe(401);
@@ -75,22 +59,22 @@ describe('TOTP', () => {
   it('accepts one step of drift but not two', async () => {
     const { address, secret } = await enrolled();
     clock.advance(120_000);
-    const browser = new BrowserClient(t.app);
+    const browser = new BrowserClient(fixture.t.app);
     const late = await totpAt(secret, new Date(clock.now().getTime() - 30_000));
     expect((await browser.signIn(address, PASSWORD, async () => late)).statusCode).toBe(200);
     clock.advance(120_000);
     const stale = await totpAt(secret, new Date(clock.now().getTime() - 90_000));
-    expect((await new BrowserClient(t.app).signIn(address, PASSWORD, async () => stale)).statusCode).toBe(401);
+    expect((await new BrowserClient(fixture.t.app).signIn(address, PASSWORD, async () => stale)).statusCode).toBe(401);
   });
 
   it('lets each recovery code sign in exactly once', async () => {
     const { address, codes } = await enrolled();
     expect(codes).toHaveLength(10);
     expect(new Set(codes).size).toBe(10);
-    expect((await new BrowserClient(t.app).signIn(address, PASSWORD, async () => codes[0]!.toLowerCase())).statusCode).toBe(200);
+    expect((await new BrowserClient(fixture.t.app).signIn(address, PASSWORD, async () => codes[0]!.toLowerCase())).statusCode).toBe(200);
     clock.advance(60_000);
-    expect((await new BrowserClient(t.app).signIn(address, PASSWORD, async () => codes[0]!)).statusCode).toBe(401);
-    const browser = new BrowserClient(t.app);
+    expect((await new BrowserClient(fixture.t.app).signIn(address, PASSWORD, async () => codes[0]!)).statusCode).toBe(401);
+    const browser = new BrowserClient(fixture.t.app);
     await browser.signIn(address, PASSWORD, async () => codes[1]!);
     expect((await browser.get('/me')).json().recoveryCodesLeft).toBe(8);
   });
@@ -99,12 +83,12 @@ describe('TOTP', () => {
     const { address, secret } = await enrolled();
     for (let i = 0; i < 5; i++) {
       clock.advance(60_000);
-      const browser = new BrowserClient(t.app);
+      const browser = new BrowserClient(fixture.t.app);
       const step = await browser.post('/auth/login', { email: address, password: PASSWORD });
       expect((await browser.post('/auth/login/mfa', { mfaToken: step.json().mfaToken, code: '000000' })).statusCode).toBe(401);
     }
     clock.advance(60_000);
-    const locked = await new BrowserClient(t.app).post('/auth/login', { email: address, password: PASSWORD });
+    const locked = await new BrowserClient(fixture.t.app).post('/auth/login', { email: address, password: PASSWORD });
     expect(locked.json().error.code).toBe('account_locked');
     expect(await totpAt(secret, clock.now())).toMatch(/^\d{6}$/);
   });
@@ -120,15 +104,15 @@ describe('TOTP', () => {
     clock.advance(60_000);
     expect((await browser.post('/auth/mfa/totp/disable', { password: PASSWORD, code: await totpAt(secret, clock.now()) })).statusCode).toBe(200);
     expect((await browser.get('/me')).json().mfaEnabled).toBe(false);
-    expect((await new BrowserClient(t.app).signIn(address, PASSWORD)).json().mfaRequired).toBe(false);
+    expect((await new BrowserClient(fixture.t.app).signIn(address, PASSWORD)).json().mfaRequired).toBe(false);
   });
 });
 
 describe('REQUIRE_MFA=admins', () => {
   it('asks admins to enrol before anything else, and not members', async () => {
     const admin = email();
-    await createUser(t.database, { email: admin, role: 'admin' });
-    const browser = new BrowserClient(t.app);
+    await createUser(fixture.t.database, { email: admin, role: 'admin' });
+    const browser = new BrowserClient(fixture.t.app);
     await browser.signIn(admin, PASSWORD);
     expect((await browser.get('/me')).json().mfaEnrollmentRequired).toBe(true);
     const blocked = await browser.post('/auth/mfa/recovery-codes', { code: '123456' });

@@ -2,32 +2,16 @@
  * Registration, sign-in and sessions through the real app, with a real SMTP exchange
  * and an injected clock. Each control has a test that fails without it.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createUser, PASSWORD, tokenFrom } from '../../../test/accounts.js';
+import { describe, expect, it } from 'vitest';
+import { createUser, PASSWORD, tokenFrom, useAccountsApp } from '../../../test/accounts.js';
 import { BrowserClient } from '../../../test/browser-client.js';
-import { buildTestApp, testDatabase, type TestApp } from '../../../test/harness.js';
-import { SmtpSink } from '../../../test/smtp-sink.js';
-import { ManualClock } from '../../platform/clock.js';
 
-const sink = new SmtpSink();
-const clock = new ManualClock();
-let t: TestApp;
+const fixture = useAccountsApp({ REGISTRATION: 'open', REQUIRE_MFA: 'none' });
+const { sink, clock } = fixture;
 let n = 0;
 const email = () => `person${++n}@example.org`;
 
-beforeAll(async () => {
-  t = await buildTestApp({ clock, smtpUrl: await sink.start(), env: { REGISTRATION: 'open', REQUIRE_MFA: 'none' } });
-});
-afterAll(async () => {
-  await t.close();
-  await sink.stop();
-});
-beforeEach(async () => {
-  await testDatabase(); // empty tables; the store is per app
-  clock.advance(24 * 60 * 60 * 1000); // a new day: counters and locks from earlier tests are over
-});
-
-const client = (ip = '10.0.0.7', userAgent?: string) => new BrowserClient(t.app, 'http://127.0.0.1:3000', userAgent, ip);
+const client = (ip = '10.0.0.7', userAgent?: string) => new BrowserClient(fixture.t.app, 'http://127.0.0.1:3000', userAgent, ip);
 
 describe('registration and email verification', () => {
   it('registers, mails a verification link, and signs in only once verified', async () => {
@@ -54,12 +38,12 @@ describe('registration and email verification', () => {
 
   it('answers the same for an email that already has an account, and tells its owner', async () => {
     const address = email();
-    await createUser(t.database, { email: address });
+    await createUser(fixture.t.database, { email: address });
     const response = await client().post('/auth/register', { email: address.toUpperCase(), password: 'another violet tractor song', name: 'Mallory' });
     expect(response.statusCode).toBe(202);
     expect(response.json()).toEqual({ status: 'check_your_email' });
     await sink.next(address, /Someone tried to register/);
-    const users = await t.database.db.selectFrom('users').select('name').where('email', '=', address).execute();
+    const users = await fixture.t.database.db.selectFrom('users').select('name').where('email', '=', address).execute();
     expect(users).toEqual([{ name: 'Test Person' }]);
   });
 
@@ -68,7 +52,7 @@ describe('registration and email verification', () => {
     const response = await client().post('/auth/register', { email: address, password: 'password12345678', name: 'Bob' });
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toMatchObject({ code: 'weak_password', details: [{ path: 'password', message: 'common' }] });
-    expect(await t.database.db.selectFrom('users').select('id').where('email', '=', address).execute()).toEqual([]);
+    expect(await fixture.t.database.db.selectFrom('users').select('id').where('email', '=', address).execute()).toEqual([]);
   });
 
   it('refuses hostile bodies with validation_failed', async () => {
@@ -83,7 +67,7 @@ describe('registration and email verification', () => {
 describe('sign-in without enumeration (ASVS 6.3.8)', () => {
   it('answers an unknown email exactly like a wrong password, after the same password work', async () => {
     const address = email();
-    await createUser(t.database, { email: address });
+    await createUser(fixture.t.database, { email: address });
     const started = performance.now();
     const unknown = await client('10.0.1.1').post('/auth/login', { email: email(), password: 'wrong horse battery staple' });
     const unknownMs = performance.now() - started;
@@ -106,7 +90,7 @@ describe('lockout', () => {
 
   it('slows, then locks an account after 5 failures, tells the owner, and unlocks after the lock time', async () => {
     const address = email();
-    await createUser(t.database, { email: address });
+    await createUser(fixture.t.database, { email: address });
     const attacker = client('198.51.100.9');
     await failTimes(attacker, address, 2);
     const hurried = await attacker.post('/auth/login', { email: address, password: 'another wrong guess' });
@@ -130,7 +114,7 @@ describe('lockout', () => {
 
   it('resets the failure count after a successful sign-in', async () => {
     const address = email();
-    await createUser(t.database, { email: address });
+    await createUser(fixture.t.database, { email: address });
     const browser = client('10.0.2.4');
     await failTimes(browser, address, 4);
     clock.advance(60_000);
@@ -144,7 +128,7 @@ describe('lockout', () => {
 describe('sessions', () => {
   it('issues a new session id at sign-in, ignoring one planted before (fixation, ASVS 7.2.4)', async () => {
     const address = email();
-    await createUser(t.database, { email: address });
+    await createUser(fixture.t.database, { email: address });
     const browser = client();
     const planted = 'bst_sess_' + 'A'.repeat(43);
     browser.cookies.set('bastion_session', planted);
@@ -158,7 +142,7 @@ describe('sessions', () => {
 
   it('sets a HttpOnly, SameSite=Lax cookie scoped to /', async () => {
     const address = email();
-    await createUser(t.database, { email: address });
+    await createUser(fixture.t.database, { email: address });
     const response = await client().post('/auth/login', { email: address, password: PASSWORD });
     const header = String(response.headers['set-cookie']);
     expect(header).toMatch(/bastion_session=bst_sess_/);
@@ -170,7 +154,7 @@ describe('sessions', () => {
 
   it('ends a session after 30 idle minutes and after 12 hours however active', async () => {
     const address = email();
-    await createUser(t.database, { email: address });
+    await createUser(fixture.t.database, { email: address });
     const browser = client();
     await browser.signIn(address, PASSWORD);
     clock.advance(29 * 60_000);
@@ -188,7 +172,7 @@ describe('sessions', () => {
 
   it('logs out server-side: the old cookie no longer works', async () => {
     const address = email();
-    await createUser(t.database, { email: address });
+    await createUser(fixture.t.database, { email: address });
     const browser = client();
     await browser.signIn(address, PASSWORD);
     const token = browser.sessionCookie!;
@@ -201,8 +185,8 @@ describe('sessions', () => {
   it('lists sessions, revokes one, and logout-all ends the others', async () => {
     const address = email();
     const other = email();
-    await createUser(t.database, { email: address });
-    await createUser(t.database, { email: other });
+    await createUser(fixture.t.database, { email: address });
+    await createUser(fixture.t.database, { email: other });
     const laptop = client('10.0.3.1', 'Laptop Firefox');
     const phone = client('10.0.3.2', 'Phone Safari');
     const stranger = client('10.0.3.3');
@@ -229,7 +213,7 @@ describe('sessions', () => {
 describe('CSRF (ASVS 3.5.1)', () => {
   it('refuses cookie-authenticated changes without the token, with a wrong one, or from another origin', async () => {
     const address = email();
-    await createUser(t.database, { email: address });
+    await createUser(fixture.t.database, { email: address });
     const browser = client();
     await browser.signIn(address, PASSWORD);
     const attempts: Record<string, string>[] = [
@@ -249,7 +233,7 @@ describe('CSRF (ASVS 3.5.1)', () => {
 
   it('refuses a cross-site sign-in attempt (login CSRF)', async () => {
     const address = email();
-    await createUser(t.database, { email: address });
+    await createUser(fixture.t.database, { email: address });
     const response = await client().post('/auth/login', { email: address, password: PASSWORD }, { origin: 'https://evil.example' });
     expect(response.statusCode).toBe(403);
   });
