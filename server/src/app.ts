@@ -25,6 +25,7 @@ import type { Encryptor } from './platform/crypto/envelope.js';
 import fastifyCookie from '@fastify/cookie';
 import { cookiePolicy, registerAuthentication } from './http/authenticate.js';
 import { authRoutes } from './modules/auth/routes.js';
+import { adminUserRoutes } from './modules/users/admin-routes.js';
 import { LoginThrottle } from './modules/auth/throttle.js';
 import { SessionService } from './modules/sessions/service.js';
 import { systemClock, type Clock } from './platform/clock.js';
@@ -125,6 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   };
   await app.register(authRoutes(authDeps, cookie), { prefix: API_PREFIX });
+  await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
 
   const health = healthRoutes({ database: deps.database, store: deps.store, timeoutMs: 2_000 });
   await app.register(health);

@@ -42,6 +42,7 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export function registerAuthentication(app: App, options: { sessions: SessionService; cookie: CookiePolicy; publicOrigin: string }): void {
   app.decorateRequest('session', null);
   app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/api/')) return; // static assets and the SPA shell need no session
     if (request.headers.authorization) return; // API credentials: the cookie is not consulted
     const token = request.cookies[options.cookie.name];
     if (token) request.session = await options.sessions.authenticate(token);

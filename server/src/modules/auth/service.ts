@@ -123,6 +123,7 @@ async function failAttempt(deps: AuthDeps, account: string, user: UserRow | unde
 async function completeSignIn(deps: AuthDeps, user: UserRow, context: RequestContext): Promise<SignInResult> {
   const failuresBefore = await deps.throttle.recordSuccess(accountKey(user.email));
   const { token, state } = await deps.sessions.create(user.id, context);
+  deps.logger.info({ userId: user.id, sessionId: state.id, ip: context.ip }, 'sign-in succeeded'); // ASVS 16.3.1
   await recordSignIn(deps, user, context, failuresBefore);
   return { kind: 'session', token, session: state, user };
 }

@@ -106,6 +106,27 @@ describe('lockout', () => {
     expect((await client('10.0.2.2').signIn(address, PASSWORD)).statusCode).toBe(200);
   });
 
+  it('lets an administrator unlock an account, and nobody else', async () => {
+    const address = email();
+    const userId = await createUser(fixture.t.database, { email: address });
+    const adminAddress = email();
+    await createUser(fixture.t.database, { email: adminAddress, role: 'admin' });
+    const member = email();
+    await createUser(fixture.t.database, { email: member });
+    await failTimes(client('198.51.100.11'), address, 5);
+    expect((await client('10.0.2.5').post('/auth/login', { email: address, password: PASSWORD })).json().error.code).toBe('account_locked');
+
+    const memberBrowser = client('10.0.2.6');
+    await memberBrowser.signIn(member, PASSWORD);
+    expect((await memberBrowser.post(`/admin/users/${userId}/unlock`)).json().error.code).toBe('forbidden');
+    expect((await client('10.0.2.7').post(`/admin/users/${userId}/unlock`)).statusCode).toBe(401);
+    const admin = client('10.0.2.8');
+    await admin.signIn(adminAddress, PASSWORD);
+    expect((await admin.post('/admin/users/5b0e3a0e-8f2c-4a57-9d42-3c8f0d4e9a11/unlock')).statusCode).toBe(404);
+    expect((await admin.post(`/admin/users/${userId}/unlock`)).statusCode).toBe(200);
+    expect((await client('10.0.2.5').signIn(address, PASSWORD)).statusCode).toBe(200);
+  });
+
   it('locks unknown emails the same way, so locks reveal nothing', async () => {
     const ghost = email();
     await failTimes(client('198.51.100.10'), ghost, 5);
