@@ -2,34 +2,33 @@
  * buildApp(deps): wires plugins and modules onto one Fastify instance.
  * main.ts calls it with real adapters; tests call it with the harness's.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { isUnknownVersion, type DeprecationRegistry } from './http/api-versions.js';
+import { cookiePolicy, registerAuthentication } from './http/authenticate.js';
 import { registerErrorHandler, sendError } from './http/errors-plugin.js';
 import { AppError } from './http/errors.js';
+import { registerBoundary, registerPrincipalLimits } from './http/hardening.js';
 import { registerJsonBody } from './http/json-body.js';
 import { requestId } from './http/request-id.js';
 import { hasWebBuild, registerWebApp, sendSpaShell, WEB_BUILD_DIR, wantsSpaShell } from './http/web-app.js';
-import { healthRoutes } from './modules/health/routes.js';
-import type { Database } from './platform/db/database.js';
-import type { Store } from './platform/store/store.js';
-import type { Encryptor } from './platform/crypto/envelope.js';
-import fastifyCookie from '@fastify/cookie';
-import { cookiePolicy, registerAuthentication } from './http/authenticate.js';
+import type { AuthDeps } from './modules/auth/deps.js';
 import { authRoutes } from './modules/auth/routes.js';
-import { adminUserRoutes } from './modules/users/admin-routes.js';
 import { LoginThrottle } from './modules/auth/throttle.js';
+import { CSP_REPORT_CONTENT_TYPES, cspReportRoutes } from './modules/csp-reports/routes.js';
+import { healthRoutes } from './modules/health/routes.js';
 import { SessionService } from './modules/sessions/service.js';
+import { adminUserRoutes } from './modules/users/admin-routes.js';
 import { systemClock, type Clock } from './platform/clock.js';
+import type { Encryptor } from './platform/crypto/envelope.js';
+import type { Database } from './platform/db/database.js';
 import type { Mailer } from './platform/mail/mailer.js';
+import type { Store } from './platform/store/store.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -44,17 +43,26 @@ export interface AppDeps {
   clock?: Clock;
   /** Directory of the built web app; `null` serves no web app. Defaults to web/build when present. */
   webRoot?: string | null;
+  /** Deprecated routes or versions (see http/api-versions.ts). */
+  deprecations?: DeprecationRegistry;
 }
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
+  const clock = deps.clock ?? systemClock;
+  const webRoot = deps.webRoot === undefined ? (hasWebBuild(WEB_BUILD_DIR) ? WEB_BUILD_DIR : null) : deps.webRoot;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: requestId,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.BODY_LIMIT_BYTES,
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    handlerTimeout: config.HTTP_HANDLER_TIMEOUT_MS,
+    http: { maxHeaderSize: config.HTTP_MAX_HEADER_BYTES },
+    trustProxy: config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((p) => p.trim()).filter(Boolean) : false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
@@ -63,7 +71,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
-  registerJsonBody(app, config.JSON_MAX_DEPTH);
+  registerJsonBody(app, config.JSON_MAX_DEPTH, CSP_REPORT_CONTENT_TYPES);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -79,29 +87,29 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (closing) reply.header('connection', 'close');
   });
 
+  const hardening = { config, store: deps.store, logger: deps.logger, webRoot, deprecations: deps.deprecations ?? new Map() };
+  await registerBoundary(app, hardening);
+
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Bastion API', version: '1', description: 'Self-hosted AI agent platform.' },
+      info: { title: 'Bastion API', version: '1', description: 'Self-hosted AI agent platform. Versioning policy: docs/api.md.' },
       servers: [{ url: config.PUBLIC_URL }],
     },
     transform: jsonSchemaTransform,
   });
 
-  // No page or API response leaks its URL (reset and invitation links) to other sites.
-  app.addHook('onSend', async (_request, reply) => {
-    reply.header('referrer-policy', 'no-referrer');
-  });
-
-  const clock = deps.clock ?? systemClock;
   const sessions = new SessionService(deps.database.db, deps.store, clock, {
     idleMs: config.SESSION_IDLE_TIMEOUT_MINUTES * 60_000,
     absoluteMs: config.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3_600_000,
   });
   const cookie = cookiePolicy(config.PUBLIC_URL, config.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3_600_000);
   await app.register(fastifyCookie);
-  registerAuthentication(app, { sessions, cookie, publicOrigin: new URL(config.PUBLIC_URL).origin });
-  const authDeps = {
+  const allowedOrigins = new Set([new URL(config.PUBLIC_URL).origin, ...config.CORS_ORIGINS.filter((o) => o !== '*')]);
+  registerAuthentication(app, { sessions, cookie, allowedOrigins });
+  registerPrincipalLimits(app, hardening);
+
+  const authDeps: AuthDeps = {
     db: deps.database.db,
     store: deps.store,
     clock,
@@ -127,21 +135,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   };
   await app.register(authRoutes(authDeps, cookie), { prefix: API_PREFIX });
   await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
+  await app.register(cspReportRoutes({ db: deps.database.db, clock }), { prefix: API_PREFIX });
 
   const health = healthRoutes({ database: deps.database, store: deps.store, timeoutMs: 2_000 });
   await app.register(health);
   await app.register(health, { prefix: API_PREFIX });
-  app.get(
-    `${API_PREFIX}/openapi.json`,
-    { schema: { hide: true } },
-    async () => app.swagger(),
-  );
+  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
-  const webRoot = deps.webRoot === undefined ? (hasWebBuild(WEB_BUILD_DIR) ? WEB_BUILD_DIR : null) : deps.webRoot;
   if (webRoot) await registerWebApp(app, webRoot);
 
   app.setNotFoundHandler(async (request, reply) => {
     if (webRoot && wantsSpaShell(request)) return sendSpaShell(reply);
+    if (isUnknownVersion(request.url)) {
+      return sendError(request, reply, new AppError('unknown_api_version', 'This API version does not exist; the current version is /api/v1 (see docs/api.md).'));
+    }
     return sendError(request, reply, new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`));
   });
 

@@ -66,6 +66,56 @@ export const variables = {
     schema: int(1, 1_000, 32),
     doc: 'Deepest nesting of objects/arrays accepted in a JSON body.',
   },
+  TRUSTED_PROXIES: {
+    group: 'HTTP',
+    schema: z.string().default(''),
+    doc: 'Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed. Empty: the client IP is the socket peer.',
+  },
+  HSTS_PRELOAD: {
+    group: 'HTTP',
+    schema: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    doc: 'Add `preload` to Strict-Transport-Security (sent when PUBLIC_URL is https). Only after submitting the domain to the preload list.',
+  },
+  HTTP_REQUEST_TIMEOUT_MS: {
+    group: 'HTTP',
+    schema: int(1_000, 3_600_000, 30_000),
+    doc: 'A request must be received completely within this time (socket level).',
+  },
+  HTTP_HEADERS_TIMEOUT_MS: {
+    group: 'HTTP',
+    schema: int(500, 600_000, 10_000),
+    doc: 'Request headers must arrive within this time (slow-loris protection).',
+  },
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: {
+    group: 'HTTP',
+    schema: int(100, 600_000, 5_000),
+    doc: 'Idle keep-alive connections are closed after this time.',
+  },
+  HTTP_HANDLER_TIMEOUT_MS: {
+    group: 'HTTP',
+    schema: int(100, 3_600_000, 30_000),
+    doc: 'A route that has not answered within this time gets 503 service_unavailable (routes may set their own).',
+  },
+  HTTP_MAX_HEADER_BYTES: {
+    group: 'HTTP',
+    schema: int(4_096, 65_536, 16_384),
+    doc: 'Largest total size of request headers (431 beyond).',
+  },
+  HTTP_MAX_URL_LENGTH: {
+    group: 'HTTP',
+    schema: int(256, 65_536, 8_192),
+    doc: 'Longest request URL accepted (414 uri_too_long beyond).',
+  },
+  HTTP_MAX_QUERY_PARAMS: {
+    group: 'HTTP',
+    schema: int(1, 1_000, 64),
+    doc: 'Most query-string parameters accepted (400 too_many_parameters beyond).',
+  },
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: {
+    group: 'HTTP',
+    schema: int(0, 60_000, 1_000),
+    doc: 'Shed load with 503 + Retry-After while the event loop lags more than this (0 disables).',
+  },
   CORS_ORIGINS: {
     group: 'HTTP',
     schema: z.string().default(''),

@@ -5,6 +5,11 @@
 import type { LightMyRequestResponse } from 'fastify';
 import type { App } from '../src/app.js';
 
+/** Each browser comes from its own address unless a test says otherwise, as on the internet. */
+export function randomIp(): string {
+  return `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+}
+
 export class BrowserClient {
   cookies = new Map<string, string>();
   csrf: string | undefined;
@@ -13,7 +18,7 @@ export class BrowserClient {
     private readonly app: App,
     private readonly origin = 'http://127.0.0.1:3000',
     readonly userAgent = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0',
-    readonly ip = '10.0.0.7',
+    readonly ip = randomIp(),
   ) {}
 
   async request(method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<LightMyRequestResponse> {

@@ -39,24 +39,33 @@ export function cookiePolicy(publicUrl: string, absoluteTimeoutMs: number): Cook
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-export function registerAuthentication(app: App, options: { sessions: SessionService; cookie: CookiePolicy; publicOrigin: string }): void {
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `false` for endpoints browsers post to on their own (CSP reports); they take no cookie action. */
+    csrf?: false;
+  }
+}
+
+export function registerAuthentication(app: App, options: { sessions: SessionService; cookie: CookiePolicy; allowedOrigins: Set<string> }): void {
   app.decorateRequest('session', null);
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/api/')) return; // static assets and the SPA shell need no session
     if (request.headers.authorization) return; // API credentials: the cookie is not consulted
     const token = request.cookies[options.cookie.name];
     if (token) request.session = await options.sessions.authenticate(token);
-    if (UNSAFE.has(request.method)) checkCsrf(request, options.publicOrigin);
+    if (UNSAFE.has(request.method) && request.routeOptions.config?.csrf !== false) checkCsrf(request, options.allowedOrigins);
   });
 }
 
-function checkCsrf(request: FastifyRequest, publicOrigin: string): void {
+function checkCsrf(request: FastifyRequest, allowedOrigins: Set<string>): void {
   const site = request.headers['sec-fetch-site'];
-  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') {
+  const origin = request.headers.origin;
+  // same-site (a sibling subdomain) is allowed only when its origin is listed in CORS_ORIGINS.
+  const siteAllowed = site === 'same-origin' || site === 'none' || (site === 'same-site' && typeof origin === 'string' && allowedOrigins.has(origin));
+  if (typeof site === 'string' && !siteAllowed) {
     throw new AppError('csrf_failed', 'Cross-site request refused.');
   }
-  const origin = request.headers.origin;
-  if (typeof origin === 'string' && origin !== publicOrigin) {
+  if (typeof origin === 'string' && !allowedOrigins.has(origin)) {
     throw new AppError('csrf_failed', 'Cross-origin request refused.');
   }
   if (request.session) {

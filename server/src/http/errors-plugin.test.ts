@@ -120,7 +120,8 @@ describe('ids and routes', () => {
   it('answers not_found for unknown routes and methods', async () => {
     expectEnvelope(await t.app.inject({ url: '/api/v1/nothing-here' }), 404, 'not_found');
     expectEnvelope(await t.app.inject({ method: 'DELETE', url: '/healthz' }), 404, 'not_found');
-    expectEnvelope(await t.app.inject({ url: '/api/v2/healthz' }), 404, 'not_found');
+    expectEnvelope(await t.app.inject({ url: '/api/v2/healthz' }), 404, 'unknown_api_version');
+    expectEnvelope(await t.app.inject({ url: '/api/latest/me' }), 404, 'unknown_api_version');
   });
 });
 

@@ -6,6 +6,9 @@ export type ErrorCode =
   | 'validation_failed'
   | 'unsupported_media_type'
   | 'payload_too_large'
+  | 'uri_too_long'
+  | 'too_many_parameters'
+  | 'unknown_api_version'
   | 'not_found'
   | 'method_not_allowed'
   | 'weak_password'
@@ -44,6 +47,9 @@ const STATUS: Record<ErrorCode, number> = {
   rate_limited: 429,
   method_not_allowed: 405,
   payload_too_large: 413,
+  uri_too_long: 414,
+  too_many_parameters: 400,
+  unknown_api_version: 404,
   unsupported_media_type: 415,
   internal_error: 500,
   service_unavailable: 503,

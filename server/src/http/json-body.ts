@@ -23,10 +23,10 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
   return false;
 }
 
-export function registerJsonBody(app: FastifyInstance, maxDepth: number): void {
+export function registerJsonBody(app: FastifyInstance, maxDepth: number, extraJsonTypes: string[] = []): void {
   app.removeAllContentTypeParsers();
   const parse = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  app.addContentTypeParser(['application/json', ...extraJsonTypes], { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
     if (jsonDepthExceeds(text, maxDepth)) {
       done(new AppError('invalid_json', `JSON body is nested deeper than ${maxDepth} levels.`), undefined);

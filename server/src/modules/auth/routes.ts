@@ -101,21 +101,21 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy): FastifyPluginA
     app.addHook('onRequest', noStore);
     const tags = ['auth'];
 
-    app.post('/auth/register', { schema: { tags, summary: 'Create an account', body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(100), inviteToken: Token.optional() }), response: { 202: Accepted } } }, async (request, reply) => {
+    app.post('/auth/register', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Create an account', body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(100), inviteToken: Token.optional() }), response: { 202: Accepted } } }, async (request, reply) => {
       await register(deps, request.body);
       return reply.status(202).send({ status: 'check_your_email' });
     });
 
-    app.post('/auth/verify-email', { schema: { tags, summary: 'Confirm an email address', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request) => {
+    app.post('/auth/verify-email', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Confirm an email address', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request) => {
       await verifyEmail(deps, request.body.token);
       return { ok: true as const };
     });
 
-    app.post('/auth/login', { schema: { tags, summary: 'Sign in with email and password', body: z.strictObject({ email: Email, password: Password }), response: { 200: SignInResponse } } }, async (request, reply) =>
+    app.post('/auth/login', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Sign in with email and password', body: z.strictObject({ email: Email, password: Password }), response: { 200: SignInResponse } } }, async (request, reply) =>
       answerSignIn(deps, cookie, reply, await signIn(deps, request.body, context(request))),
     );
 
-    app.post('/auth/login/mfa', { schema: { tags, summary: 'Second step of sign-in', body: z.strictObject({ mfaToken: Token, code: Code }), response: { 200: SignInResponse } } }, async (request, reply) =>
+    app.post('/auth/login/mfa', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Second step of sign-in', body: z.strictObject({ mfaToken: Token, code: Code }), response: { 200: SignInResponse } } }, async (request, reply) =>
       answerSignIn(deps, cookie, reply, await signInWithCode(deps, request.body, context(request))),
     );
 
@@ -155,12 +155,12 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy): FastifyPluginA
       return { ok: true as const };
     });
 
-    app.post('/auth/password/forgot', { schema: { tags, summary: 'Mail a password reset link', body: z.strictObject({ email: Email }), response: { 202: Accepted } } }, async (request, reply) => {
+    app.post('/auth/password/forgot', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Mail a password reset link', body: z.strictObject({ email: Email }), response: { 202: Accepted } } }, async (request, reply) => {
       await requestPasswordReset(deps, request.body.email, context(request));
       return reply.status(202).send({ status: 'sent_if_registered' });
     });
 
-    app.post('/auth/password/reset', { schema: { tags, summary: 'Set a new password with a reset token', body: z.strictObject({ token: Token, password: Password }), response: { 200: Ok } } }, async (request, reply) => {
+    app.post('/auth/password/reset', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Set a new password with a reset token', body: z.strictObject({ token: Token, password: Password }), response: { 200: Ok } } }, async (request, reply) => {
       await resetPassword(deps, request.body, context(request));
       clearSessionCookie(reply, cookie);
       return { ok: true as const };
@@ -173,7 +173,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy): FastifyPluginA
       return { ok: true as const };
     });
 
-    app.post('/auth/not-me', { schema: { tags, summary: 'Disown a sign-in: end all sessions and require a new password', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request, reply) => {
+    app.post('/auth/not-me', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Disown a sign-in: end all sessions and require a new password', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request, reply) => {
       await disownSignIn(deps, request.body.token, context(request));
       clearSessionCookie(reply, cookie);
       return { ok: true as const };

@@ -4,14 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createUser, PASSWORD, tokenFrom, useAccountsApp } from '../../../test/accounts.js';
-import { BrowserClient } from '../../../test/browser-client.js';
+import { BrowserClient, randomIp } from '../../../test/browser-client.js';
 
 const fixture = useAccountsApp({ REGISTRATION: 'open', REQUIRE_MFA: 'none' });
 const { sink, clock } = fixture;
 let n = 0;
 const email = () => `person${++n}@example.org`;
 
-const client = (ip = '10.0.0.7', userAgent?: string) => new BrowserClient(fixture.t.app, 'http://127.0.0.1:3000', userAgent, ip);
+const client = (ip = randomIp(), userAgent?: string) => new BrowserClient(fixture.t.app, 'http://127.0.0.1:3000', userAgent, ip);
 
 describe('registration and email verification', () => {
   it('registers, mails a verification link, and signs in only once verified', async () => {

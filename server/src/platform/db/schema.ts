@@ -104,6 +104,19 @@ export interface SecurityEventsTable {
   created_at: Date;
 }
 
+export interface CspReportsTable {
+  id: string;
+  document_uri: string;
+  blocked_uri: string;
+  directive: string;
+  source_file: string;
+  line: number | null;
+  disposition: string;
+  user_agent: string;
+  ip: string;
+  created_at: Date;
+}
+
 export interface Schema {
   schema_migrations: SchemaMigrationsTable;
   instance_settings: InstanceSettingsTable;
@@ -115,4 +128,5 @@ export interface Schema {
   sign_ins: SignInsTable;
   mail_outbox: MailOutboxTable;
   security_events: SecurityEventsTable;
+  csp_reports: CspReportsTable;
 }

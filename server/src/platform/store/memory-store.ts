@@ -1,5 +1,5 @@
 /** In-process store for a single Bastion process: LRU-bounded, TTL-evicted, clock injected. */
-import { assertTtl, type Counter, type SetOptions, type Store } from './store.js';
+import { assertTtl, gcra, type Counter, type RateDecision, type SetOptions, type Store } from './store.js';
 
 export type Clock = () => number;
 
@@ -69,6 +69,14 @@ export class MemoryStore implements Store {
     if (current !== expected) return false;
     this.write(key, { value: next, expiresAt: options.ttlMs ? this.now() + options.ttlMs : null });
     return true;
+  }
+
+  async consumeRate(key: string, limit: number, windowMs: number): Promise<RateDecision> {
+    const now = this.now();
+    const stored = this.live(key);
+    const { decision, newTat } = gcra(stored ? Number(stored.value) : null, now, limit, windowMs);
+    if (newTat !== null) this.write(key, { value: String(newTat), expiresAt: Math.ceil(newTat) });
+    return decision;
   }
 
   async ttl(key: string): Promise<number | null> {

@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { serviceUnavailable } from '../../http/errors.js';
-import { assertTtl, type Counter, type SetOptions, type Store } from './store.js';
+import { assertTtl, type Counter, type RateDecision, type SetOptions, type Store } from './store.js';
 
 // Fixed-window counter: the expiry is set only when the key is created.
 const INCREMENT = `
@@ -33,7 +33,25 @@ else
 end
 return 1`;
 
+// GCRA with Redis's own clock, so every API instance agrees on time.
+// ARGV: limit, windowMs. Returns {allowed, remaining, resetMs, retryAfterMs}.
+const CONSUME_RATE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local interval = window / limit
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local candidate = tat + interval
+if candidate - now > window then
+  return {0, 0, math.ceil(tat - now), math.ceil(candidate - now - window)}
+end
+redis.call('SET', KEYS[1], tostring(candidate), 'PX', math.max(1, math.ceil(candidate - now)))
+return {1, math.floor((window - (candidate - now)) / interval), math.ceil(candidate - now), 0}`;
+
 interface ScriptedRedis extends Redis {
+  bastionConsumeRate(key: string, limit: number, windowMs: number): Promise<[number, number, number, number]>;
   bastionIncrement(key: string, by: number, ttlMs: number): Promise<[number, number]>;
   bastionCompareAndSet(key: string, expectAbsent: string, expected: string, next: string, ttlMs: number): Promise<number>;
 }
@@ -62,6 +80,7 @@ export class RedisStore implements Store {
     });
     client.defineCommand('bastionIncrement', { numberOfKeys: 1, lua: INCREMENT });
     client.defineCommand('bastionCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET });
+    client.defineCommand('bastionConsumeRate', { numberOfKeys: 1, lua: CONSUME_RATE });
     client.on('error', (error: Error) => {
       // A dead Redis emits an error per reconnect attempt: log at most every 10 s.
       const now = Date.now();
@@ -121,6 +140,11 @@ export class RedisStore implements Store {
       this.client.bastionCompareAndSet(key, expected === null ? '1' : '0', expected ?? '', next, options.ttlMs ?? 0),
     );
     return swapped === 1;
+  }
+
+  async consumeRate(key: string, limit: number, windowMs: number): Promise<RateDecision> {
+    const [allowed, remaining, resetMs, retryAfterMs] = await this.run(() => this.client.bastionConsumeRate(key, limit, windowMs));
+    return { allowed: allowed === 1, remaining: Number(remaining), resetMs: Number(resetMs), retryAfterMs: Number(retryAfterMs) };
   }
 
   async ttl(key: string): Promise<number | null> {

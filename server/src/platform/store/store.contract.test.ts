@@ -113,6 +113,23 @@ describe.each(subjects)('Store contract: $name', (subject) => {
     await expect(store.increment('k', { ttlMs: -5 })).rejects.toThrow(RangeError);
   });
 
+  it('rate-limits with GCRA: a burst up to the limit, then a steady refill', async () => {
+    const decisions = [];
+    for (let i = 0; i < 6; i++) decisions.push(await store.consumeRate('rl', 5, 1_000));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, true, false]);
+    expect(decisions.map((d) => d.remaining).slice(0, 5)).toEqual([4, 3, 2, 1, 0]);
+    expect(decisions[5]!.retryAfterMs).toBeGreaterThan(0);
+    expect(decisions[5]!.retryAfterMs).toBeLessThanOrEqual(200);
+    await subject.advance(250); // one interval (1000 / 5 = 200 ms) refills one request
+    expect((await store.consumeRate('rl', 5, 1_000)).allowed).toBe(true);
+    expect((await store.consumeRate('rl', 5, 1_000)).allowed).toBe(false);
+  });
+
+  it('never lets more than the limit through under concurrency', async () => {
+    const decisions = await Promise.all(Array.from({ length: 40 }, () => store.consumeRate('burst', 10, 60_000)));
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(10);
+  });
+
   it('answers ping', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });

@@ -18,6 +18,16 @@ export interface Counter {
   ttlMs: number;
 }
 
+export interface RateDecision {
+  allowed: boolean;
+  /** Requests still allowed right now. */
+  remaining: number;
+  /** Milliseconds until the full quota is back. */
+  resetMs: number;
+  /** Milliseconds to wait before the next request can pass (0 when allowed). */
+  retryAfterMs: number;
+}
+
 export interface Store {
   readonly kind: 'redis' | 'memory';
   get(key: string): Promise<string | null>;
@@ -35,6 +45,11 @@ export interface Store {
    * be absent). Returns whether the swap happened.
    */
   compareAndSet(key: string, expected: string | null, next: string, options?: { ttlMs?: number }): Promise<boolean>;
+  /**
+   * Rate limiting with GCRA (generic cell rate algorithm): at most `limit` requests per
+   * `windowMs`, with bursts up to `limit`, smoothly refilled. Atomic across processes.
+   */
+  consumeRate(key: string, limit: number, windowMs: number): Promise<RateDecision>;
   /** Milliseconds left before expiry; `null` when the key is missing, `-1` when it never expires. */
   ttl(key: string): Promise<number | null>;
   ping(): Promise<void>;
@@ -47,4 +62,17 @@ export function assertTtl(ttlMs: number | undefined): void {
   if (ttlMs !== undefined && (!Number.isInteger(ttlMs) || ttlMs <= 0)) {
     throw new RangeError('ttlMs must be a positive integer');
   }
+}
+
+/** GCRA step shared by the implementations: `tat` is the stored theoretical arrival time. */
+export function gcra(tat: number | null, now: number, limit: number, windowMs: number): { decision: RateDecision; newTat: number | null } {
+  const interval = windowMs / limit;
+  const start = Math.max(tat ?? now, now);
+  const candidate = start + interval;
+  if (candidate - now > windowMs) {
+    const retryAfterMs = Math.ceil(candidate - now - windowMs);
+    return { decision: { allowed: false, remaining: 0, resetMs: Math.ceil(start - now), retryAfterMs }, newTat: null };
+  }
+  const remaining = Math.floor((windowMs - (candidate - now)) / interval);
+  return { decision: { allowed: true, remaining, resetMs: Math.ceil(candidate - now), retryAfterMs: 0 }, newTat: candidate };
 }

@@ -1,0 +1,65 @@
+/**
+ * The request boundary, in hook order: request-line limits, overload shedding, CORS,
+ * security headers, and (after authentication) rate limits and deprecation headers.
+ * Every header and limit is listed with its reason in docs/security-model.md.
+ */
+import fastifyCors from '@fastify/cors';
+import underPressure from '@fastify/under-pressure';
+import type { Logger } from 'pino';
+import type { App } from '../app.js';
+import type { Config } from '../config.js';
+import type { Store } from '../platform/store/store.js';
+import { deprecationHook, markDeprecatedRoutes, type DeprecationRegistry } from './api-versions.js';
+import { AppError } from './errors.js';
+import { sendError } from './errors-plugin.js';
+import { rateLimitHook } from './rate-limit.js';
+import { requestLimitsHook } from './request-limits.js';
+import { buildHeaderSets, securityHeadersHook } from './security-headers.js';
+
+export interface HardeningOptions {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  webRoot: string | null;
+  deprecations: DeprecationRegistry;
+}
+
+/** Hooks that run before authentication. */
+export async function registerBoundary(app: App, options: HardeningOptions): Promise<void> {
+  const { config } = options;
+  app.server.headersTimeout = config.HTTP_HEADERS_TIMEOUT_MS;
+  app.addHook('onRequest', requestLimitsHook({ maxUrlLength: config.HTTP_MAX_URL_LENGTH, maxQueryParams: config.HTTP_MAX_QUERY_PARAMS }));
+  app.addHook('onSend', securityHeadersHook(buildHeaderSets({ publicUrl: config.PUBLIC_URL, hstsPreload: config.HSTS_PRELOAD, webRoot: options.webRoot })));
+
+  if (config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS > 0) {
+    await app.register(underPressure, {
+      maxEventLoopDelay: config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
+      sampleInterval: 250,
+      retryAfter: 5,
+      exposeStatusRoute: false,
+      pressureHandler: (request, reply) => {
+        void sendError(request, reply, new AppError('service_unavailable', 'The server is overloaded; retry shortly.'));
+      },
+    });
+  }
+
+  const allowed = new Set(config.CORS_ORIGINS.filter((o) => o !== '*'));
+  await app.register(fastifyCors, {
+    // Exact allow-list; unknown origins get no CORS headers at all.
+    origin: (origin, callback) => callback(null, origin !== undefined && (allowed.has(origin) || config.CORS_ORIGINS.includes('*'))),
+    credentials: !config.CORS_ORIGINS.includes('*'), // never `*` with credentials
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['content-type', 'authorization', 'x-csrf-token', 'x-request-id'],
+    exposedHeaders: ['x-request-id', 'ratelimit', 'ratelimit-policy', 'retry-after', 'deprecation', 'sunset', 'link'],
+    maxAge: 600,
+    strictPreflight: true,
+  });
+
+  app.addHook('onRoute', markDeprecatedRoutes(options.deprecations));
+}
+
+/** Hooks that need the authenticated principal. */
+export function registerPrincipalLimits(app: App, options: HardeningOptions): void {
+  app.addHook('onRequest', rateLimitHook(options.store));
+  app.addHook('onRequest', deprecationHook(options.deprecations, options.store, options.logger));
+}

@@ -1,0 +1,56 @@
+/**
+ * Rate limiting per principal and per endpoint class, atomically in the store (GCRA in
+ * Redis via Lua, so limits hold across API instances). Policies live here, in one place.
+ * Every limited response carries the IETF RateLimit-Policy / RateLimit headers
+ * (draft-ietf-httpapi-ratelimit-headers); refusals are 429 rate_limited with Retry-After.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Store } from '../platform/store/store.js';
+import { AppError } from './errors.js';
+
+export const RATE_LIMIT_POLICIES = {
+  /** Sign-in, registration, resets: strict (the auth throttles add per-account limits). */
+  auth: { limit: 20, windowMs: 60_000 },
+  /** Chat messages and uploads (their issues): moderate. */
+  chat: { limit: 60, windowMs: 60_000 },
+  upload: { limit: 30, windowMs: 60_000 },
+  /** Other state changes. */
+  write: { limit: 120, windowMs: 60_000 },
+  /** Reads: generous. */
+  read: { limit: 600, windowMs: 60_000 },
+  /** Browser reports (CSP): per IP, small. */
+  report: { limit: 30, windowMs: 60_000 },
+} as const;
+
+export type RateLimitPolicy = keyof typeof RATE_LIMIT_POLICIES;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Endpoint class for rate limiting; `false` exempts the route (health probes). */
+    rateLimit?: RateLimitPolicy | false;
+  }
+}
+
+/** Who is asking: the signed-in user, else the client IP (from trusted proxies only). */
+export function principalOf(request: FastifyRequest): string {
+  return request.session ? `u:${request.session.userId}` : `ip:${request.ip}`;
+}
+
+export function rateLimitHook(store: Store) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (!request.url.startsWith('/api/')) return;
+    const configured = request.routeOptions.config?.rateLimit;
+    if (configured === false || !request.routeOptions.url) return; // exempt, or no route (404)
+    const name: RateLimitPolicy = configured ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');
+    const policy = RATE_LIMIT_POLICIES[name];
+    const decision = await store.consumeRate(`rl:${name}:${principalOf(request)}`, policy.limit, policy.windowMs);
+    const windowS = policy.windowMs / 1000;
+    reply.header('ratelimit-policy', `"${name}";q=${policy.limit};w=${windowS}`);
+    reply.header('ratelimit', `"${name}";r=${decision.remaining};t=${Math.ceil(decision.resetMs / 1000)}`);
+    if (!decision.allowed) {
+      const error = new AppError('rate_limited', 'Too many requests; slow down and retry after the time in Retry-After.');
+      error.retryAfter = decision.retryAfterMs / 1000;
+      throw error;
+    }
+  };
+}
