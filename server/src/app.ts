@@ -61,7 +61,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     handlerTimeout: config.HTTP_HANDLER_TIMEOUT_MS,
-    http: { maxHeaderSize: config.HTTP_MAX_HEADER_BYTES },
+    // Node checks header/request timeouts every connectionsCheckingInterval: keep it short.
+    http: { maxHeaderSize: config.HTTP_MAX_HEADER_BYTES, connectionsCheckingInterval: 1_000 },
     trustProxy: config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((p) => p.trim()).filter(Boolean) : false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',

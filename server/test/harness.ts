@@ -14,7 +14,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { buildApp, type App } from '../src/app.js';
+import { buildApp, type App, type AppDeps } from '../src/app.js';
 import { loadConfig, type Config, type Env } from '../src/config.js';
 import { createLogger } from '../src/http/logger.js';
 import { openPostgres, wrapPGlite, type Database } from '../src/platform/db/database.js';
@@ -136,6 +136,7 @@ export interface TestAppOptions {
   clock?: Clock;
   /** SMTP URL of a sink; default: the encrypted outbox. */
   smtpUrl?: string;
+  deprecations?: AppDeps['deprecations'];
   /** Registers extra routes before the app is ready (probes for cross-cutting behaviour). */
   routes?: (app: App) => void | Promise<void>;
 }
@@ -159,7 +160,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const encryptor = new Encryptor(database.db, testKeyring);
   const clock = options.clock ?? systemClock;
   const mailer = options.smtpUrl ? new SmtpMailer(options.smtpUrl, config.MAIL_FROM) : new OutboxMailer(database.db, encryptor, clock, logger);
-  const app = await buildApp({ config, logger, database, store, encryptor, mailer, clock, webRoot: options.webRoot ?? null });
+  const app = await buildApp({ config, logger, database, store, encryptor, mailer, clock, webRoot: options.webRoot ?? null, ...(options.deprecations ? { deprecations: options.deprecations } : {}) });
   await options.routes?.(app);
   await app.ready();
   return {

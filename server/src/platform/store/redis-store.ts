@@ -66,9 +66,11 @@ export interface RedisStoreOptions {
 export class RedisStore implements Store {
   readonly kind = 'redis';
   private readonly client: ScriptedRedis;
+  readonly prefix: string;
   private lastErrorLog = 0;
 
   constructor(options: RedisStoreOptions) {
+    this.prefix = options.keyPrefix;
     const client = new Redis(options.url, {
       keyPrefix: options.keyPrefix,
       enableOfflineQueue: false,

@@ -1,0 +1,162 @@
+/** CORS, request-line limits, header size, slow clients, handler timeout and overload shedding. */
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser, PASSWORD } from '../../test/accounts.js';
+import { BrowserClient } from '../../test/browser-client.js';
+import { buildTestApp, type TestApp } from '../../test/harness.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await buildTestApp({
+    env: { CORS_ORIGINS: 'https://app.example.org', HTTP_MAX_URL_LENGTH: '512', HTTP_MAX_QUERY_PARAMS: '10', REQUIRE_MFA: 'none' },
+    routes: (app) => {
+      app.get('/api/v1/probe/slow', { handlerTimeout: 200 }, async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        return { late: true };
+      });
+    },
+  });
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('CORS', () => {
+  it('answers an allowed origin with credentials and Vary: Origin', async () => {
+    const response = await t.app.inject({ url: '/api/v1/healthz', headers: { origin: 'https://app.example.org' } });
+    expect(response.headers['access-control-allow-origin']).toBe('https://app.example.org');
+    expect(response.headers['access-control-allow-credentials']).toBe('true');
+    expect(String(response.headers.vary)).toMatch(/Origin/i);
+  });
+
+  it('caches preflights for a bounded time', async () => {
+    const response = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/auth/login',
+      headers: { origin: 'https://app.example.org', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    expect(response.statusCode).toBe(204);
+    expect(response.headers['access-control-max-age']).toBe('600');
+    expect(String(response.headers['access-control-allow-methods'])).toContain('POST');
+  });
+
+  it('gives other origins no CORS headers at all, and refuses their state changes', async () => {
+    for (const origin of ['https://evil.example', 'https://app.example.org.evil.example', 'http://app.example.org', 'null']) {
+      const response = await t.app.inject({ url: '/api/v1/healthz', headers: { origin } });
+      expect(response.headers['access-control-allow-origin'], origin).toBeUndefined();
+      expect(response.headers['access-control-allow-credentials']).toBeUndefined();
+    }
+    const address = 'cors@example.org';
+    await createUser(t.database, { email: address });
+    const browser = new BrowserClient(t.app);
+    await browser.signIn(address, PASSWORD);
+    const forged = await browser.post('/auth/logout-all', {}, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
+    expect(forged.statusCode).toBe(403);
+    const fromAllowed = await browser.post('/auth/logout-all', {}, { origin: 'https://app.example.org', 'sec-fetch-site': 'same-site' });
+    expect(fromAllowed.statusCode).toBe(200);
+  });
+});
+
+describe('request limits', () => {
+  it('refuses long URLs with 414 and too many parameters with 400', async () => {
+    const long = await t.app.inject({ url: `/api/v1/healthz?q=${'a'.repeat(600)}` });
+    expect(long.statusCode).toBe(414);
+    expect(long.json().error.code).toBe('uri_too_long');
+    const many = await t.app.inject({ url: `/api/v1/healthz?${Array.from({ length: 11 }, (_, i) => `p${i}=1`).join('&')}` });
+    expect(many.statusCode).toBe(400);
+    expect(many.json().error.code).toBe('too_many_parameters');
+    expect((await t.app.inject({ url: `/api/v1/healthz?${Array.from({ length: 10 }, (_, i) => `p${i}=1`).join('&')}` })).statusCode).toBe(200);
+  });
+
+  it('answers a handler that runs too long with 503 service_unavailable', async () => {
+    const response = await t.app.inject({ url: '/api/v1/probe/slow' });
+    expect(response.statusCode).toBe(503);
+    expect(response.json().error.code).toBe('service_unavailable');
+  });
+});
+
+describe('slow and oversized clients (real sockets)', () => {
+  let server: TestApp;
+  let port: number;
+  beforeAll(async () => {
+    server = await buildTestApp({ env: { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000', HTTP_MAX_HEADER_BYTES: '8192' } });
+    await server.app.listen({ host: '127.0.0.1', port: 0 });
+    port = (server.app.server.address() as net.AddressInfo).port;
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  function rawRequest(text: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk.toString()));
+      socket.on('end', () => resolve(data));
+      socket.on('close', () => resolve(data));
+      socket.on('error', reject);
+    });
+  }
+
+  it('refuses oversized headers with 431', async () => {
+    const answer = await rawRequest(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10_000)}\r\nConnection: close\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 431/);
+  });
+
+  it('keeps serving others while slow-loris connections trickle headers, then drops them', async () => {
+    const slow = Array.from({ length: 30 }, () => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+      const timer = setInterval(() => socket.writable && socket.write('X-Slow: a\r\n'), 200);
+      const closed = new Promise<number>((resolve) => {
+        const opened = Date.now();
+        socket.on('close', () => {
+          clearInterval(timer);
+          resolve(Date.now() - opened);
+        });
+      });
+      return { socket, closed };
+    });
+    const started = performance.now();
+    for (let i = 0; i < 5; i++) expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    const lifetimes = await Promise.all(slow.map((s) => s.closed));
+    for (const lifetime of lifetimes) expect(lifetime).toBeLessThan(4_000); // closed by the headers timeout
+  }, 15_000);
+});
+
+describe('overload', () => {
+  it('sheds load with 503 and Retry-After while the event loop lags', async () => {
+    const loaded = await buildTestApp({
+      env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '100' },
+      routes: (app) => {
+        app.get('/api/v1/probe/block', async () => {
+          const until = Date.now() + 600;
+          while (Date.now() < until) {
+            // busy: the event loop cannot turn
+          }
+          return { ok: true };
+        });
+      },
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await loaded.app.inject({ url: '/api/v1/healthz' })).statusCode).toBe(200);
+      await loaded.app.inject({ url: '/api/v1/probe/block' });
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the overdue sampler runs first and sees the lag
+      const shed = await loaded.app.inject({ url: '/api/v1/healthz' });
+      expect(shed.statusCode).toBe(503);
+      expect(shed.json().error.code).toBe('service_unavailable');
+      expect(shed.headers['retry-after']).toBeDefined();
+      let recovered = false;
+      for (let i = 0; i < 20 && !recovered; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        recovered = (await loaded.app.inject({ url: '/api/v1/healthz' })).statusCode === 200;
+      }
+      expect(recovered).toBe(true);
+    } finally {
+      await loaded.close();
+    }
+  }, 15_000);
+});
