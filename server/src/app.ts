@@ -16,6 +16,7 @@ import { AppError } from './http/errors.js';
 import { registerBoundary, registerPrincipalLimits } from './http/hardening.js';
 import { registerJsonBody } from './http/json-body.js';
 import { requestId } from './http/request-id.js';
+import { lazyChildLogger } from './http/logger.js';
 import { hasWebBuild, registerWebApp, sendSpaShell, WEB_BUILD_DIR, wantsSpaShell } from './http/web-app.js';
 import type { AuthDeps } from './modules/auth/deps.js';
 import { authRoutes } from './modules/auth/routes.js';
@@ -56,11 +57,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: requestId,
+    childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger as Logger, bindings, options),
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
-    handlerTimeout: config.HTTP_HANDLER_TIMEOUT_MS,
     // Node checks header/request timeouts every connectionsCheckingInterval: keep it short.
     http: { maxHeaderSize: config.HTTP_MAX_HEADER_BYTES, connectionsCheckingInterval: 1_000 },
     trustProxy: config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((p) => p.trim()).filter(Boolean) : false,
@@ -73,20 +74,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
   registerJsonBody(app, config.JSON_MAX_DEPTH, CSP_REPORT_CONTENT_TYPES);
-
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
-
-  // While closing, answer in-flight requests with `Connection: close` so their
-  // keep-alive sockets end with the response instead of holding shutdown open.
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
-  });
 
   const hardening = { config, store: deps.store, logger: deps.logger, webRoot, deprecations: deps.deprecations ?? new Map() };
   await registerBoundary(app, hardening);

@@ -116,6 +116,11 @@ export const variables = {
     schema: int(0, 60_000, 1_000),
     doc: 'Shed load with 503 + Retry-After while the event loop lags more than this (0 disables).',
   },
+  RATE_LIMIT_SCALE: {
+    group: 'HTTP',
+    schema: z.coerce.number().min(0.01).max(100_000).default(1),
+    doc: 'Multiplies every rate-limit budget (e.g. 2 doubles them); the classes are listed in docs/security-model.md.',
+  },
   CORS_ORIGINS: {
     group: 'HTTP',
     schema: z.string().default(''),

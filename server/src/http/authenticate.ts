@@ -48,12 +48,19 @@ declare module 'fastify' {
 
 export function registerAuthentication(app: App, options: { sessions: SessionService; cookie: CookiePolicy; allowedOrigins: Set<string> }): void {
   app.decorateRequest('session', null);
-  app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/api/')) return; // static assets and the SPA shell need no session
-    if (request.headers.authorization) return; // API credentials: the cookie is not consulted
+  // Callback style so non-API requests (assets, pages) cost no promise.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!request.url.startsWith('/api/')) return done(); // static assets and the SPA shell need no session
+    if (request.headers.authorization) return done(); // API credentials: the cookie is not consulted
     const token = request.cookies[options.cookie.name];
-    if (token) request.session = await options.sessions.authenticate(token);
-    if (UNSAFE.has(request.method) && request.routeOptions.config?.csrf !== false) checkCsrf(request, options.allowedOrigins);
+    const resolved = token ? options.sessions.authenticate(token) : Promise.resolve(null);
+    resolved
+      .then((session) => {
+        request.session = session;
+        if (UNSAFE.has(request.method) && request.routeOptions.config?.csrf !== false) checkCsrf(request, options.allowedOrigins);
+        done();
+      })
+      .catch(done);
   });
 }
 

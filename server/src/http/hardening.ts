@@ -29,7 +29,14 @@ export async function registerBoundary(app: App, options: HardeningOptions): Pro
   const { config } = options;
   app.server.headersTimeout = config.HTTP_HEADERS_TIMEOUT_MS;
   app.addHook('onRequest', requestLimitsHook({ maxUrlLength: config.HTTP_MAX_URL_LENGTH, maxQueryParams: config.HTTP_MAX_QUERY_PARAMS }));
-  app.addHook('onSend', securityHeadersHook(buildHeaderSets({ publicUrl: config.PUBLIC_URL, hstsPreload: config.HSTS_PRELOAD, webRoot: options.webRoot })));
+  // While closing, answer in-flight requests with `Connection: close` so their
+  // keep-alive sockets end with the response instead of holding shutdown open.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  const headers = buildHeaderSets({ publicUrl: config.PUBLIC_URL, hstsPreload: config.HSTS_PRELOAD, webRoot: options.webRoot });
+  app.addHook('onSend', securityHeadersHook(headers, () => closing));
 
   if (config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS > 0) {
     await app.register(underPressure, {
@@ -56,10 +63,21 @@ export async function registerBoundary(app: App, options: HardeningOptions): Pro
   });
 
   app.addHook('onRoute', markDeprecatedRoutes(options.deprecations));
+  // Handler timeout on API routes (a route may set its own); static files and probes need none.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/api/') && route.handlerTimeout === undefined) route.handlerTimeout = config.HTTP_HANDLER_TIMEOUT_MS;
+  });
 }
 
 /** Hooks that need the authenticated principal. */
 export function registerPrincipalLimits(app: App, options: HardeningOptions): void {
-  app.addHook('onRequest', rateLimitHook(options.store));
-  app.addHook('onRequest', deprecationHook(options.deprecations, options.store, options.logger));
+  const limit = rateLimitHook(options.store, options.config.RATE_LIMIT_SCALE);
+  const deprecate = deprecationHook(options.deprecations, options.store, options.logger);
+  // Callback style so non-API requests (assets, pages) cost no promise.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!request.url.startsWith('/api/')) return done();
+    limit(request, reply)
+      .then(() => deprecate(request, reply))
+      .then(() => done(), done);
+  });
 }

@@ -24,7 +24,7 @@ const SENSITIVE_FIELDS = [
 const REDACT_PATHS = SENSITIVE_FIELDS.flatMap((field) => {
   const f = /^[A-Za-z_$][\w$]*$/.test(field) ? field : `["${field}"]`;
   const join = (prefix: string) => (f.startsWith('[') ? `${prefix}${f}` : `${prefix}.${f}`);
-  return [f, join('*'), join('*.*'), join('req.headers'), join('res.headers')];
+  return [f, join('*'), join('*.*')]; // *.* covers req.headers.x and res.headers.x
 });
 
 /** Query parameters whose values are masked in logged URLs. */
@@ -65,3 +65,25 @@ export function loggerOptions(level: string): LoggerOptions {
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
 }
+
+/**
+ * Fastify `childLoggerFactory`: the per-request child logger is created on first use, so
+ * requests that log nothing (LOG_LEVEL above info) do not pay for a pino child per request.
+ */
+export function lazyChildLogger(logger: Logger, bindings: Record<string, unknown>, options: object): Logger {
+  let child: Logger | undefined;
+  const real = (): Logger => (child ??= logger.child(bindings, options));
+  return new Proxy(logger, {
+    get(target, property) {
+      if (typeof property === 'string' && property in LEVEL_METHODS) {
+        // A disabled level is a no-op on the parent too: skip creating the child.
+        if (!target.isLevelEnabled(property)) return noop;
+      }
+      const value = Reflect.get(real(), property) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(real()) : value;
+    },
+  });
+}
+
+const LEVEL_METHODS = { fatal: 1, error: 1, warn: 1, info: 1, debug: 1, trace: 1 };
+const noop = (): void => undefined;

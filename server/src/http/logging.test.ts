@@ -28,10 +28,10 @@ describe('request ids', () => {
     expect(records.length).toBeGreaterThanOrEqual(2);
   });
 
-  it('replaces a malformed X-Request-Id with a fresh UUID', async () => {
+  it('replaces a malformed X-Request-Id with a fresh id', async () => {
     for (const hostile of ['a'.repeat(200), 'bad id with spaces', '<script>', 'x\u00e9']) {
       const response = await t.app.inject({ url: '/healthz', headers: { 'x-request-id': hostile } });
-      expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(response.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     }
   });
 

@@ -36,13 +36,14 @@ export function principalOf(request: FastifyRequest): string {
   return request.session ? `u:${request.session.userId}` : `ip:${request.ip}`;
 }
 
-export function rateLimitHook(store: Store) {
+export function rateLimitHook(store: Store, scale = 1) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!request.url.startsWith('/api/')) return;
     const configured = request.routeOptions.config?.rateLimit;
     if (configured === false || !request.routeOptions.url) return; // exempt, or no route (404)
     const name: RateLimitPolicy = configured ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');
-    const policy = RATE_LIMIT_POLICIES[name];
+    const base = RATE_LIMIT_POLICIES[name];
+    const policy = { limit: Math.max(1, Math.round(base.limit * scale)), windowMs: base.windowMs };
     const decision = await store.consumeRate(`rl:${name}:${principalOf(request)}`, policy.limit, policy.windowMs);
     const windowS = policy.windowMs / 1000;
     reply.header('ratelimit-policy', `"${name}";q=${policy.limit};w=${windowS}`);

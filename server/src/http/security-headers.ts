@@ -79,12 +79,19 @@ export function buildHeaderSets(options: { publicUrl: string; hstsPreload: boole
   };
 }
 
-/** onSend hook: picks the precomputed set by content type and path; API responses are not cached. */
-export function securityHeadersHook(sets: HeaderSets) {
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const type = String(reply.getHeader('content-type') ?? '');
-    const set = type.startsWith('text/html') ? (TOKEN_PAGES.test(request.url) ? sets.tokenHtml : sets.html) : sets.api;
+/**
+ * onSend hook (callback style: no promise per response): picks the precomputed set by
+ * content type and path, adds the request id, and keeps API responses out of caches.
+ */
+export function securityHeadersHook(sets: HeaderSets, isClosing: () => boolean) {
+  return (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void => {
+    const type = reply.getHeader('content-type');
+    const html = typeof type === 'string' && type.startsWith('text/html');
+    const set = html ? (TOKEN_PAGES.test(request.url) ? sets.tokenHtml : sets.html) : sets.api;
     for (const [name, value] of set) reply.header(name, value);
-    if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    reply.header('x-request-id', request.id);
+    if (!html && request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    if (isClosing()) reply.header('connection', 'close');
+    done(null, payload);
   };
 }

@@ -1,0 +1,158 @@
+/**
+ * HTTP benchmark with wrk (-t1 -c100 -d10s), every figure a ratio to bare Fastify measured
+ * in the same run:
+ *  1. the cost of Bastion's headers and boundary hooks on a route with no I/O (/healthz);
+ *  2. an authenticated read (GET /api/v1/me: session in Redis, rate-limit check in Redis,
+ *     one primary-key query in PostgreSQL, all hardening on), also compared with a
+ *     hand-written minimal route doing the same I/O. A CPU profile of Bastion during (2)
+ *     says where the time goes.
+ *
+ *   DATABASE_URL=postgres://…/db REDIS_URL=redis://… npm run bench:http
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../server/src/config.js';
+import { hashPassword } from '../server/src/modules/auth/passwords.js';
+import { insertUser } from '../server/src/modules/users/repo.js';
+import { hashToken } from '../server/src/platform/crypto/tokens.js';
+import { createLogger } from '../server/src/http/logger.js';
+import { openDatabase } from '../server/src/platform/db/database.js';
+import { migrate } from '../server/src/platform/db/migrator.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DATABASE_URL = process.env.DATABASE_URL;
+const REDIS_URL = process.env.REDIS_URL;
+if (!DATABASE_URL || !REDIS_URL) throw new Error('set DATABASE_URL and REDIS_URL (the benchmark measures the production backends)');
+const DURATION = process.env.BENCH_SECONDS ?? '10';
+const PASSWORD = 'violet tractor sings at dawn';
+const EMAIL = 'bench-reader@example.org';
+
+interface WrkResult { rps: number; p50: number; p99: number; non2xx: number }
+
+function wrk(url: string, headers: string[] = []): WrkResult {
+  const args = ['-t1', '-c100', `-d${DURATION}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+  const out = execFileSync('wrk', args, { encoding: 'utf8' });
+  const ms = (label: string) => {
+    const m = new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    if (!m) return NaN;
+    const v = Number(m[1]);
+    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+  };
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    p50: ms('50%'),
+    p99: ms('99%'),
+    non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
+  };
+}
+
+async function waitUp(url: string): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    try {
+      if ((await fetch(url)).status < 500) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+function start(args: string[], env: Record<string, string> = {}, cwd = ROOT): ChildProcess {
+  return spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** Top functions by self time from a V8 .cpuprofile. */
+function summariseProfile(file: string): string[] {
+  const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[]; samples: number[] };
+  const total = profile.samples.length;
+  const byFunction = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const where = node.callFrame.url.replace(/^.*node_modules\//, '').replace(`file://${ROOT}`, '') || '(native)';
+    const key = `${node.callFrame.functionName || '(anonymous)'} — ${where}`;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + (node.hitCount ?? 0));
+  }
+  const byPackage = new Map<string, number>();
+  for (const [key, hits] of byFunction) {
+    const where = key.split(' — ')[1]!;
+    const pkg = where.startsWith('/server/') ? 'bastion' : where.startsWith('node:') ? where.split('/')[0]! : where.startsWith('(') ? where : where.split('/').slice(0, where.startsWith('@') ? 2 : 1).join('/');
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + hits);
+  }
+  const pct = (n: number) => `${((n / total) * 100).toFixed(1)}%`;
+  return [
+    '| where (package) | share of samples |',
+    '|---|---:|',
+    ...[...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, v]) => `| ${k} | ${pct(v)} |`),
+    '',
+    '| top functions (self time) | share |',
+    '|---|---:|',
+    ...[...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => `| ${k.replaceAll('|', '\\|')} | ${pct(v)} |`),
+  ];
+}
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastion-bench-http-'));
+const profileDir = path.join(dataDir, 'profile');
+const env = { DATA_DIR: dataDir, PORT: '3921', LOG_LEVEL: 'warn', REQUIRE_MFA: 'none', REGISTRATION: 'closed', DATABASE_URL, REDIS_URL, RATE_LIMIT_SCALE: '100000', DB_POOL_MAX: '10' };
+
+// Seed one user; sign in through the API to get a real session.
+const config = loadConfig(env);
+const database = await openDatabase(config, createLogger('silent'));
+await migrate(database.db);
+await insertUser(database.db, { id: crypto.randomUUID(), email: EMAIL, name: 'Bench Reader', role: 'member', password_hash: await hashPassword(PASSWORD), email_verified_at: new Date(), created_at: new Date() });
+const user = await database.db.selectFrom('users').select('id').where('email', '=', EMAIL).executeTakeFirstOrThrow();
+await database.close();
+
+const bare = start(['bench/servers/bare-fastify.mjs', '3920']);
+await waitUp('http://127.0.0.1:3920/healthz');
+const baseline = wrk('http://127.0.0.1:3920/healthz');
+await stop(bare);
+
+let bastion = start(['--import', 'tsx', 'src/entry.ts', 'serve'], env, path.join(ROOT, 'server'));
+await waitUp('http://127.0.0.1:3921/healthz');
+const hardened = wrk('http://127.0.0.1:3921/healthz');
+await stop(bastion);
+
+bastion = start(['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx', 'src/entry.ts', 'serve'], env, path.join(ROOT, 'server'));
+await waitUp('http://127.0.0.1:3921/healthz');
+const login = await fetch('http://127.0.0.1:3921/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) });
+const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+if (!cookie.includes('bst_sess_')) throw new Error(`sign-in failed: ${login.status}`);
+const read = wrk('http://127.0.0.1:3921/api/v1/me', [`Cookie: ${cookie}`]);
+await stop(bastion);
+
+const token = cookie.split('=')[1]!;
+const minimal = start(['bench/servers/minimal-read.mjs', '3922', DATABASE_URL, REDIS_URL, `bastion:session:${hashToken(token)}`, user.id]);
+await waitUp('http://127.0.0.1:3922/me');
+const minimalRead = wrk('http://127.0.0.1:3922/me');
+await stop(minimal);
+
+const profile = fs.readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+const ratio = (r: WrkResult) => (r.rps / baseline.rps).toFixed(2);
+const row = (label: string, r: WrkResult, extra = '') => `| ${label} | ${r.rps.toFixed(0)} | ${ratio(r)}× | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non2xx} | ${extra} |`;
+const report = [
+  `# HTTP benchmark (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, wrk -t1 -c100 -d${DURATION}s, PostgreSQL + Redis)`,
+  '',
+  '| scenario | req/s | vs bare Fastify | p50 ms | p99 ms | non-2xx | note |',
+  '|---|---:|---:|---:|---:|---:|---|',
+  row('bare Fastify, static JSON', baseline, 'baseline'),
+  row('Bastion /healthz (headers, CORS, limits, overload guard)', hardened, 'bar ≥ 0.90×'),
+  row('minimal route: Redis GET + pk query', minimalRead, ''),
+  row('Bastion GET /api/v1/me (session, rate limit, pk query, all hardening)', read, `bar ≥ 0.25×; ${(read.rps / minimalRead.rps).toFixed(2)}× the minimal route (bar ≥ 0.9×)`),
+  '',
+  '## Where the time goes (CPU profile of Bastion during GET /api/v1/me)',
+  '',
+  ...(profile ? summariseProfile(path.join(profileDir, profile)) : ['(no profile written)']),
+  '',
+].join('\n');
+fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'http-postgres.md'), report);
+console.log(report);
+fs.rmSync(dataDir, { recursive: true, force: true });
