@@ -132,7 +132,7 @@ describe('overload', () => {
       env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '100' },
       routes: (app) => {
         app.get('/api/v1/probe/block', async () => {
-          const until = Date.now() + 600;
+          const until = Date.now() + 1_500;
           while (Date.now() < until) {
             // busy: the event loop cannot turn
           }
@@ -144,8 +144,12 @@ describe('overload', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect((await loaded.app.inject({ url: '/api/v1/healthz' })).statusCode).toBe(200);
       await loaded.app.inject({ url: '/api/v1/probe/block' });
-      await new Promise((resolve) => setTimeout(resolve, 20)); // the overdue sampler runs first and sees the lag
-      const shed = await loaded.app.inject({ url: '/api/v1/healthz' });
+      // The sampler (every 250 ms) must see the lag: poll briefly for the first shed answer.
+      let shed = await loaded.app.inject({ url: '/api/v1/healthz' });
+      for (let i = 0; i < 20 && shed.statusCode !== 503; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        shed = await loaded.app.inject({ url: '/api/v1/healthz' });
+      }
       expect(shed.statusCode).toBe(503);
       expect(shed.json().error.code).toBe('service_unavailable');
       expect(shed.headers['retry-after']).toBeDefined();
