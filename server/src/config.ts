@@ -116,6 +116,11 @@ export const variables = {
     schema: int(0, 60_000, 1_000),
     doc: 'Shed load with 503 + Retry-After while the event loop lags more than this (0 disables).',
   },
+  OVERLOAD_MAX_HEAP_BYTES: {
+    group: 'HTTP',
+    schema: z.coerce.number().int().min(0).default(0),
+    doc: 'Shed load with 503 + Retry-After while the V8 heap in use exceeds this many bytes (0 disables; set it below the container memory limit).',
+  },
   RATE_LIMIT_SCALE: {
     group: 'HTTP',
     schema: z.coerce.number().min(0.01).max(100_000).default(1),

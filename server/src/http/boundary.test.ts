@@ -127,6 +127,21 @@ describe('slow and oversized clients (real sockets)', () => {
 });
 
 describe('overload', () => {
+  it('sheds load while the heap is above OVERLOAD_MAX_HEAP_BYTES', async () => {
+    const tight = await buildTestApp({ env: { OVERLOAD_MAX_HEAP_BYTES: '1000000' } }); // far below any real heap
+    try {
+      let response = await tight.app.inject({ url: '/api/v1/healthz' });
+      for (let i = 0; i < 30 && response.statusCode !== 503; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        response = await tight.app.inject({ url: '/api/v1/healthz' });
+      }
+      expect(response.statusCode).toBe(503);
+      expect(response.json().error.code).toBe('service_unavailable');
+    } finally {
+      await tight.close();
+    }
+  });
+
   it('sheds load with 503 and Retry-After while the event loop lags', async () => {
     const loaded = await buildTestApp({
       env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '100' },

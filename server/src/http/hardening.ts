@@ -38,9 +38,10 @@ export async function registerBoundary(app: App, options: HardeningOptions): Pro
   const headers = buildHeaderSets({ publicUrl: config.PUBLIC_URL, hstsPreload: config.HSTS_PRELOAD, webRoot: options.webRoot });
   app.addHook('onSend', securityHeadersHook(headers, () => closing));
 
-  if (config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS > 0) {
+  if (config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS > 0 || config.OVERLOAD_MAX_HEAP_BYTES > 0) {
     await app.register(underPressure, {
       maxEventLoopDelay: config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapUsedBytes: config.OVERLOAD_MAX_HEAP_BYTES,
       sampleInterval: 250,
       retryAfter: 5,
       exposeStatusRoute: false,
