@@ -116,12 +116,14 @@ await waitUp('http://127.0.0.1:3920/healthz');
 const baseline = wrk('http://127.0.0.1:3920/healthz');
 await stop(bare);
 
-let bastion = start(['--import', 'tsx', 'src/entry.ts', 'serve'], env, path.join(ROOT, 'server'));
+// The compiled server, as in production (npm start runs dist/ too).
+execFileSync('npm', ['run', 'build', '-w', 'server'], { cwd: ROOT, stdio: 'ignore' });
+let bastion = start(['dist/entry.js', 'serve'], env, path.join(ROOT, 'server'));
 await waitUp('http://127.0.0.1:3921/healthz');
 const hardened = wrk('http://127.0.0.1:3921/healthz');
 await stop(bastion);
 
-bastion = start(['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx', 'src/entry.ts', 'serve'], env, path.join(ROOT, 'server'));
+bastion = start(['--cpu-prof', `--cpu-prof-dir=${profileDir}`, 'dist/entry.js', 'serve'], env, path.join(ROOT, 'server'));
 await waitUp('http://127.0.0.1:3921/healthz');
 const login = await fetch('http://127.0.0.1:3921/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) });
 const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;

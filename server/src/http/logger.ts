@@ -79,6 +79,10 @@ export function lazyChildLogger(logger: Logger, bindings: Record<string, unknown
         // A disabled level is a no-op on the parent too: skip creating the child.
         if (!target.isLevelEnabled(property)) return noop;
       }
+      if (property === 'isLevelEnabled' || property === 'level' || property === 'levels') {
+        const value = Reflect.get(target, property) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      }
       const value = Reflect.get(real(), property) as unknown;
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(real()) : value;
     },
