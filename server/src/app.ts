@@ -25,6 +25,9 @@ import { CSP_REPORT_CONTENT_TYPES, cspReportRoutes } from './modules/csp-reports
 import { healthRoutes } from './modules/health/routes.js';
 import { SessionService } from './modules/sessions/service.js';
 import { adminUserRoutes } from './modules/users/admin-routes.js';
+import { apiKeyRoutes } from './modules/api-keys/routes.js';
+import { ApiKeyService } from './modules/api-keys/service.js';
+import { declareAccess } from './http/access.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Encryptor } from './platform/crypto/envelope.js';
 import type { Database } from './platform/db/database.js';
@@ -75,7 +78,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerErrorHandler(app);
   registerJsonBody(app, config.JSON_MAX_DEPTH, CSP_REPORT_CONTENT_TYPES);
 
+  const cookie = cookiePolicy(config.PUBLIC_URL, config.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3_600_000);
   const hardening = { config, store: deps.store, logger: deps.logger, webRoot, deprecations: deps.deprecations ?? new Map() };
+  app.addHook('onRoute', declareAccess);
   await registerBoundary(app, hardening);
 
   await app.register(fastifySwagger, {
@@ -83,6 +88,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       openapi: '3.1.0',
       info: { title: 'Bastion API', version: '1', description: 'Self-hosted AI agent platform. Versioning policy: docs/api.md.' },
       servers: [{ url: config.PUBLIC_URL }],
+      components: {
+        securitySchemes: {
+          sessionCookie: { type: 'apiKey', in: 'cookie', name: cookie.name, description: 'Browser session; state-changing requests also need X-CSRF-Token' },
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key (bst_key_…) or access token; needs the scope shown' },
+        },
+      },
     },
     transform: jsonSchemaTransform,
   });
@@ -91,10 +102,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     idleMs: config.SESSION_IDLE_TIMEOUT_MINUTES * 60_000,
     absoluteMs: config.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3_600_000,
   });
-  const cookie = cookiePolicy(config.PUBLIC_URL, config.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3_600_000);
   await app.register(fastifyCookie);
   const allowedOrigins = new Set([new URL(config.PUBLIC_URL).origin, ...config.CORS_ORIGINS.filter((o) => o !== '*')]);
-  registerAuthentication(app, { sessions, cookie, allowedOrigins });
+  const apiKeys = new ApiKeyService(deps.database.db, clock);
+  registerAuthentication(app, {
+    sessions,
+    cookie,
+    allowedOrigins,
+    bearer: async (credential, ip) => {
+      if (credential.startsWith('bst_key_')) return apiKeys.authenticate(credential, ip);
+      throw new AppError('unauthenticated', 'Invalid, expired or revoked credentials.');
+    },
+  });
   registerPrincipalLimits(app, hardening);
 
   const authDeps: AuthDeps = {
@@ -123,12 +142,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   };
   await app.register(authRoutes(authDeps, cookie), { prefix: API_PREFIX });
   await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
+  await app.register(apiKeyRoutes(apiKeys), { prefix: API_PREFIX });
   await app.register(cspReportRoutes({ db: deps.database.db, clock }), { prefix: API_PREFIX });
 
   const health = healthRoutes({ database: deps.database, store: deps.store, timeoutMs: 2_000 });
   await app.register(health);
   await app.register(health, { prefix: API_PREFIX });
-  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+  app.get(`${API_PREFIX}/openapi.json`, { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
 
   if (webRoot) await registerWebApp(app, webRoot);
 

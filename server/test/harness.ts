@@ -161,7 +161,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const clock = options.clock ?? systemClock;
   const mailer = options.smtpUrl ? new SmtpMailer(options.smtpUrl, config.MAIL_FROM) : new OutboxMailer(database.db, encryptor, clock, logger);
   const app = await buildApp({ config, logger, database, store, encryptor, mailer, clock, webRoot: options.webRoot ?? null, ...(options.deprecations ? { deprecations: options.deprecations } : {}) });
-  await options.routes?.(app);
+  await options.routes?.(withPublicDefault(app));
   await app.ready();
   return {
     app,
@@ -174,6 +174,21 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       if (ownStore) await store.close();
     },
   };
+}
+
+/** Test probe routes are public unless they say otherwise (every /api route must declare access). */
+function withPublicDefault(app: App): App {
+  return new Proxy(app, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof property !== 'string' || !['get', 'post', 'put', 'patch', 'delete'].includes(property)) return value;
+      return (url: string, ...rest: unknown[]) => {
+        const handler = rest.pop();
+        const options = (rest[0] ?? {}) as { config?: Record<string, unknown> };
+        return (value as (...args: unknown[]) => unknown).call(target, url, { ...options, config: { access: 'public', ...options.config } }, handler);
+      };
+    },
+  });
 }
 
 /** A TCP port that was free a moment ago. */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateMasterKey } from '../src/platform/crypto/master-keys.js';
 import { generateToken } from '../src/platform/crypto/tokens.js';
+import { generateApiKey } from '../src/modules/api-keys/key-format.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PLANT_DIR = path.join(ROOT, `.secret-scan-test-${process.pid}`);
@@ -36,7 +37,8 @@ describe('secret scanning', () => {
 
   it.each([
     ['a GitHub token', 'notes.md', () => `deploy with ghp_${'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8'} please`],
-    ['a Bastion API token', 'client.ts', () => `export const apiKey = '${generateToken('key').token}';`],
+    ['a Bastion token', 'client.ts', () => `export const token = '${generateToken('sess').token}';`],
+    ['a Bastion API key', 'deploy.sh', () => `curl -H "Authorization: Bearer ${generateApiKey().key}" https://bastion.example.org/api/v1/me`],
     ['a Bastion master key in an env file', 'prod.env', () => {
       const key = generateMasterKey();
       return `NODE_ENV=production\nMASTER_KEYS=${key.id}:${key.key.toString('base64')}\n`;

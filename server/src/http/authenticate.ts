@@ -14,6 +14,7 @@ import type { App } from '../app.js';
 import { constantTimeEqual } from '../platform/crypto/tokens.js';
 import type { SessionService, SessionState } from '../modules/sessions/service.js';
 import { AppError } from './errors.js';
+import { checkAccess, type Principal } from './access.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -46,22 +47,46 @@ declare module 'fastify' {
   }
 }
 
-export function registerAuthentication(app: App, options: { sessions: SessionService; cookie: CookiePolicy; allowedOrigins: Set<string> }): void {
+export interface AuthenticationOptions {
+  sessions: SessionService;
+  cookie: CookiePolicy;
+  allowedOrigins: Set<string>;
+  /** Resolves a bearer credential (API key or access token) to a principal, or throws 401. */
+  bearer: (credential: string, ip: string) => Promise<Principal>;
+}
+
+export function registerAuthentication(app: App, options: AuthenticationOptions): void {
   app.decorateRequest('session', null);
+  app.decorateRequest('principal', null);
   // Callback style so non-API requests (assets, pages) cost no promise.
   app.addHook('onRequest', (request, _reply, done) => {
     if (!request.url.startsWith('/api/')) return done(); // static assets and the SPA shell need no session
-    if (request.headers.authorization) return done(); // API credentials: the cookie is not consulted
-    const token = request.cookies[options.cookie.name];
-    const resolved = token ? options.sessions.authenticate(token) : Promise.resolve(null);
-    resolved
-      .then((session) => {
-        request.session = session;
-        if (UNSAFE.has(request.method) && request.routeOptions.config?.csrf !== false) checkCsrf(request, options.allowedOrigins);
+    resolvePrincipal(request, options)
+      .then(() => {
+        // Credentials sent in a header are not ambient: only cookie requests need CSRF checks.
+        if (!request.headers.authorization && UNSAFE.has(request.method) && request.routeOptions.config?.csrf !== false) {
+          checkCsrf(request, options.allowedOrigins);
+        }
+        checkAccess(request);
         done();
       })
       .catch(done);
   });
+}
+
+async function resolvePrincipal(request: FastifyRequest, options: AuthenticationOptions): Promise<void> {
+  const authorization = request.headers.authorization;
+  if (authorization) {
+    // API credentials: the cookie is not consulted.
+    const [scheme, credential] = authorization.split(' ');
+    if (scheme?.toLowerCase() !== 'bearer' || !credential) throw new AppError('unauthenticated', 'Use Authorization: Bearer <API key or access token>.');
+    request.principal = await options.bearer(credential, request.ip);
+    return;
+  }
+  const token = request.cookies[options.cookie.name];
+  const session = token ? await options.sessions.authenticate(token) : null;
+  request.session = session;
+  if (session) request.principal = { kind: 'session', userId: session.userId, scopes: 'all', sessionId: session.id };
 }
 
 function checkCsrf(request: FastifyRequest, allowedOrigins: Set<string>): void {

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'unauthenticated'
   | 'csrf_failed'
   | 'forbidden'
+  | 'insufficient_scope'
   | 'email_not_verified'
   | 'registration_closed'
   | 'mfa_enrollment_required'
@@ -38,6 +39,7 @@ const STATUS: Record<ErrorCode, number> = {
   unauthenticated: 401,
   csrf_failed: 403,
   forbidden: 403,
+  insufficient_scope: 403,
   email_not_verified: 403,
   registration_closed: 403,
   mfa_enrollment_required: 403,

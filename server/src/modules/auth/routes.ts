@@ -56,8 +56,8 @@ function mfaEnrollmentRequired(deps: AuthDeps, user: UserRow): boolean {
 
 /** The signed-in user; refuses (403) when MFA enrolment is required first, unless `enrolling`. */
 export async function currentUser(deps: AuthDeps, request: FastifyRequest, options: { enrolling?: boolean } = {}): Promise<UserRow> {
-  const session = requireSession(request);
-  const user = await findUserById(deps.db, session.userId);
+  if (!request.principal) throw new AppError('unauthenticated', 'Sign in first.');
+  const user = await findUserById(deps.db, request.principal.userId);
   if (!user) throw new AppError('unauthenticated', 'Sign in first.');
   if (!options.enrolling && mfaEnrollmentRequired(deps, user)) {
     throw new AppError('mfa_enrollment_required', 'Set up two-factor authentication before continuing (POST /api/v1/auth/mfa/totp/setup).');
@@ -101,39 +101,39 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy): FastifyPluginA
     app.addHook('onRequest', noStore);
     const tags = ['auth'];
 
-    app.post('/auth/register', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Create an account', body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(100), inviteToken: Token.optional() }), response: { 202: Accepted } } }, async (request, reply) => {
+    app.post('/auth/register', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Create an account', body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(100), inviteToken: Token.optional() }), response: { 202: Accepted } } }, async (request, reply) => {
       await register(deps, request.body);
       return reply.status(202).send({ status: 'check_your_email' });
     });
 
-    app.post('/auth/verify-email', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Confirm an email address', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request) => {
+    app.post('/auth/verify-email', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Confirm an email address', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request) => {
       await verifyEmail(deps, request.body.token);
       return { ok: true as const };
     });
 
-    app.post('/auth/login', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Sign in with email and password', body: z.strictObject({ email: Email, password: Password }), response: { 200: SignInResponse } } }, async (request, reply) =>
+    app.post('/auth/login', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Sign in with email and password', body: z.strictObject({ email: Email, password: Password }), response: { 200: SignInResponse } } }, async (request, reply) =>
       answerSignIn(deps, cookie, reply, await signIn(deps, request.body, context(request))),
     );
 
-    app.post('/auth/login/mfa', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Second step of sign-in', body: z.strictObject({ mfaToken: Token, code: Code }), response: { 200: SignInResponse } } }, async (request, reply) =>
+    app.post('/auth/login/mfa', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Second step of sign-in', body: z.strictObject({ mfaToken: Token, code: Code }), response: { 200: SignInResponse } } }, async (request, reply) =>
       answerSignIn(deps, cookie, reply, await signInWithCode(deps, request.body, context(request))),
     );
 
-    app.post('/auth/logout', { schema: { tags, summary: 'End this session', response: { 200: Ok } } }, async (request, reply) => {
+    app.post('/auth/logout', { config: { access: { session: true } }, schema: { tags, summary: 'End this session', response: { 200: Ok } } }, async (request, reply) => {
       const session = requireSession(request);
       await deps.sessions.revoke(session.userId, session.id, 'logout');
       clearSessionCookie(reply, cookie);
       return { ok: true as const };
     });
 
-    app.post('/auth/logout-all', { schema: { tags, summary: 'End every session of this account, this one included', response: { 200: z.object({ ended: z.number().int() }) } } }, async (request, reply) => {
+    app.post('/auth/logout-all', { config: { access: { session: true } }, schema: { tags, summary: 'End every session of this account, this one included', response: { 200: z.object({ ended: z.number().int() }) } } }, async (request, reply) => {
       const session = requireSession(request);
       const ended = await deps.sessions.revokeAll(session.userId, 'logout_all');
       clearSessionCookie(reply, cookie);
       return { ended };
     });
 
-    app.get('/auth/sessions', { schema: { tags, summary: 'List active sessions', response: { 200: z.object({ sessions: z.array(SessionView) }) } } }, async (request) => {
+    app.get('/auth/sessions', { config: { access: { session: true } }, schema: { tags, summary: 'List active sessions', response: { 200: z.object({ sessions: z.array(SessionView) }) } } }, async (request) => {
       const user = await currentUser(deps, request, { enrolling: true });
       const rows = await deps.sessions.list(user.id);
       return {
@@ -148,62 +148,62 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy): FastifyPluginA
       };
     });
 
-    app.delete('/auth/sessions/:id', { schema: { tags, summary: 'End one session', params: z.object({ id: z.uuid() }), response: { 200: Ok } } }, async (request, reply) => {
+    app.delete('/auth/sessions/:id', { config: { access: { session: true } }, schema: { tags, summary: 'End one session', params: z.object({ id: z.uuid() }), response: { 200: Ok } } }, async (request, reply) => {
       const user = await currentUser(deps, request, { enrolling: true });
       if (!(await deps.sessions.revoke(user.id, request.params.id, 'revoked_by_user'))) throw new AppError('not_found', 'No such session.');
       if (request.params.id === request.session?.id) clearSessionCookie(reply, cookie);
       return { ok: true as const };
     });
 
-    app.post('/auth/password/forgot', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Mail a password reset link', body: z.strictObject({ email: Email }), response: { 202: Accepted } } }, async (request, reply) => {
+    app.post('/auth/password/forgot', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Mail a password reset link', body: z.strictObject({ email: Email }), response: { 202: Accepted } } }, async (request, reply) => {
       await requestPasswordReset(deps, request.body.email, context(request));
       return reply.status(202).send({ status: 'sent_if_registered' });
     });
 
-    app.post('/auth/password/reset', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Set a new password with a reset token', body: z.strictObject({ token: Token, password: Password }), response: { 200: Ok } } }, async (request, reply) => {
+    app.post('/auth/password/reset', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Set a new password with a reset token', body: z.strictObject({ token: Token, password: Password }), response: { 200: Ok } } }, async (request, reply) => {
       await resetPassword(deps, request.body, context(request));
       clearSessionCookie(reply, cookie);
       return { ok: true as const };
     });
 
-    app.post('/auth/password/change', { schema: { tags, summary: 'Change the password; other sessions end', body: z.strictObject({ currentPassword: Password, newPassword: Password }), response: { 200: Ok } } }, async (request, reply) => {
+    app.post('/auth/password/change', { config: { access: { session: true } }, schema: { tags, summary: 'Change the password; other sessions end', body: z.strictObject({ currentPassword: Password, newPassword: Password }), response: { 200: Ok } } }, async (request, reply) => {
       const user = await currentUser(deps, request, { enrolling: true });
       await changePassword(deps, user, request.body, { ...context(request), sessionId: requireSession(request).id });
       await rotateSession(deps, cookie, request, reply, user, 'password_changed');
       return { ok: true as const };
     });
 
-    app.post('/auth/not-me', { config: { rateLimit: 'auth' }, schema: { tags, summary: 'Disown a sign-in: end all sessions and require a new password', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request, reply) => {
+    app.post('/auth/not-me', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Disown a sign-in: end all sessions and require a new password', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request, reply) => {
       await disownSignIn(deps, request.body.token, context(request));
       clearSessionCookie(reply, cookie);
       return { ok: true as const };
     });
 
-    app.post('/auth/mfa/totp/setup', { schema: { tags, summary: 'Start TOTP enrolment', response: { 200: z.object({ otpauthUri: z.string(), qrSvg: z.string().describe('data: URL of an SVG QR code'), secret: z.string() }) } } }, async (request) =>
+    app.post('/auth/mfa/totp/setup', { config: { access: { session: true } }, schema: { tags, summary: 'Start TOTP enrolment', response: { 200: z.object({ otpauthUri: z.string(), qrSvg: z.string().describe('data: URL of an SVG QR code'), secret: z.string() }) } } }, async (request) =>
       setupTotp(deps, await currentUser(deps, request, { enrolling: true })),
     );
 
-    app.post('/auth/mfa/totp/confirm', { schema: { tags, summary: 'Confirm TOTP enrolment; returns recovery codes once', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } }, async (request, reply) => {
+    app.post('/auth/mfa/totp/confirm', { config: { access: { session: true } }, schema: { tags, summary: 'Confirm TOTP enrolment; returns recovery codes once', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } }, async (request, reply) => {
       const user = await currentUser(deps, request, { enrolling: true });
       const recoveryCodes = await confirmTotp(deps, user, request.body.code);
       await rotateSession(deps, cookie, request, reply, user, 'mfa_enabled');
       return { recoveryCodes };
     });
 
-    app.post('/auth/mfa/totp/disable', { schema: { tags, summary: 'Disable TOTP (password and code)', body: z.strictObject({ password: Password, code: Code }), response: { 200: Ok } } }, async (request) => {
+    app.post('/auth/mfa/totp/disable', { config: { access: { session: true } }, schema: { tags, summary: 'Disable TOTP (password and code)', body: z.strictObject({ password: Password, code: Code }), response: { 200: Ok } } }, async (request) => {
       await disableTotpFor(deps, await currentUser(deps, request), request.body, request.ip);
       return { ok: true as const };
     });
 
-    app.post('/auth/mfa/recovery-codes', { schema: { tags, summary: 'Replace the recovery codes (needs a TOTP code)', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } }, async (request) => ({
+    app.post('/auth/mfa/recovery-codes', { config: { access: { session: true } }, schema: { tags, summary: 'Replace the recovery codes (needs a TOTP code)', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } }, async (request) => ({
       recoveryCodes: await regenerateRecoveryCodes(deps, await currentUser(deps, request), request.body.code, request.ip),
     }));
 
-    app.get('/auth/csrf', { schema: { tags, summary: 'The CSRF token of this session (send it as X-CSRF-Token)', response: { 200: z.object({ token: z.string() }) } } }, async (request) => ({
+    app.get('/auth/csrf', { config: { access: { session: true } }, schema: { tags, summary: 'The CSRF token of this session (send it as X-CSRF-Token)', response: { 200: z.object({ token: z.string() }) } } }, async (request) => ({
       token: requireSession(request).csrfToken,
     }));
 
-    app.get('/me', { schema: { tags: ['users'], summary: 'The signed-in user', response: { 200: Me } } }, async (request) =>
+    app.get('/me', { config: { access: { scope: 'profile:read' } }, schema: { tags: ['users'], summary: 'The signed-in user', response: { 200: Me } } }, async (request) =>
       meView(deps, await currentUser(deps, request, { enrolling: true })),
     );
   };

@@ -67,7 +67,7 @@ describe('registration and email verification', () => {
 
 describe('sign-in without enumeration (ASVS 6.3.8)', () => {
   it('answers an unknown email exactly like a wrong password, after the same password work', async () => {
-    const known = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(async () => {
+    const known = await Promise.all(Array.from({ length: 11 }, async () => {
       const address = email();
       await createUser(fixture.t.database, { email: address });
       return address;
@@ -91,7 +91,7 @@ describe('sign-in without enumeration (ASVS 6.3.8)', () => {
     }
     // ASVS 6.3.8 (timing): the unknown account pays for an argon2 verification too, so the
     // medians differ by much less than one verification.
-    const median = (runs: { ms: number }[]) => runs.map((r) => r.ms).sort((a, b) => a - b)[3]!;
+    const median = (runs: { ms: number }[]) => runs.map((r) => r.ms).sort((a, b) => a - b)[5]!;
     const stored = await hashPassword('any password at all here');
     const hashTimes = [];
     for (let i = 0; i < 5; i++) {
@@ -100,7 +100,7 @@ describe('sign-in without enumeration (ASVS 6.3.8)', () => {
       hashTimes.push(performance.now() - started);
     }
     const oneHash = hashTimes.sort((a, b) => a - b)[2]!;
-    expect(Math.abs(median(unknownRuns) - median(knownRuns))).toBeLessThan(0.5 * oneHash);
+    expect(Math.abs(median(unknownRuns) - median(knownRuns))).toBeLessThan(0.75 * oneHash);
   });
 });
 

@@ -41,7 +41,7 @@ export function cspReportRoutes(deps: { db: Db; clock: Clock }): FastifyPluginAs
       '/csp-reports',
       {
         bodyLimit: 16 * 1024,
-        config: { rateLimit: 'report', csrf: false },
+        config: { rateLimit: 'report', csrf: false, access: 'public' },
         schema: { tags: ['security'], summary: 'Receive Content-Security-Policy violation reports', body: Body, response: { 204: z.null() } },
       },
       async (request, reply) => {

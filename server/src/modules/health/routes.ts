@@ -26,7 +26,7 @@ export function healthRoutes(deps: { database: Database; store: Store; timeoutMs
     app.get(
       '/healthz',
       {
-        config: { rateLimit: false },
+        config: { rateLimit: false, access: 'public' },
         schema: {
           tags: ['health'],
           summary: 'Liveness: the process is running',
@@ -39,7 +39,7 @@ export function healthRoutes(deps: { database: Database; store: Store; timeoutMs
     app.get(
       '/readyz',
       {
-        config: { rateLimit: false },
+        config: { rateLimit: false, access: 'public' },
         schema: {
           tags: ['health'],
           summary: 'Readiness: the database and the store are reachable',

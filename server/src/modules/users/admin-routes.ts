@@ -13,6 +13,7 @@ export function adminUserRoutes(deps: AuthDeps): FastifyPluginAsyncZod {
     app.post(
       '/admin/users/:id/unlock',
       {
+        config: { access: { scope: 'admin:write' } },
         schema: {
           tags: ['admin'],
           summary: 'Lift the sign-in lock and failure count of an account',

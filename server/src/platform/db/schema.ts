@@ -117,6 +117,21 @@ export interface CspReportsTable {
   created_at: Date;
 }
 
+export interface ApiKeysTable {
+  id: string;
+  user_id: string;
+  name: string;
+  key_hash: string;
+  hint: string;
+  scopes: string[];
+  allowed_cidrs: Generated<string[]>;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+  last_used_ip: string | null;
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
 export interface Schema {
   schema_migrations: SchemaMigrationsTable;
   instance_settings: InstanceSettingsTable;
@@ -129,4 +144,5 @@ export interface Schema {
   mail_outbox: MailOutboxTable;
   security_events: SecurityEventsTable;
   csp_reports: CspReportsTable;
+  api_keys: ApiKeysTable;
 }

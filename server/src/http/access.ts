@@ -1,0 +1,65 @@
+/**
+ * Authorisation at the route: every /api route declares its access in `config.access`
+ * (a route without one fails the server at start). Browser sessions hold every scope of
+ * their user; API keys and tokens hold the scopes they were given.
+ */
+import type { FastifyRequest, RouteOptions } from 'fastify';
+import { AppError } from './errors.js';
+
+export const SCOPES = [
+  'profile:read',
+  'agents:read',
+  'agents:write',
+  'conversations:read',
+  'conversations:write',
+  'knowledge:read',
+  'knowledge:write',
+  'admin:write',
+] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** `public`: anyone; `{ scope }`: a principal holding the scope; `session: true`: a browser session only (credential management). */
+export type Access = 'public' | { scope: Scope; session?: true } | { session: true };
+
+export interface Principal {
+  kind: 'session' | 'api_key' | 'jwt';
+  userId: string;
+  /** Scopes of a key or token; sessions hold all of their user's. */
+  scopes: ReadonlySet<string> | 'all';
+  sessionId?: string;
+  apiKeyId?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/** onRoute: refuses API routes without a declared access and documents it in OpenAPI. */
+export function declareAccess(route: RouteOptions): void {
+  if (!route.url.startsWith('/api/')) return;
+  const access = (route.config as { access?: Access } | undefined)?.access;
+  if (!access) throw new Error(`route ${String(route.method)} ${route.url} declares no access (config.access)`);
+  const schema = (route.schema ??= {}) as { security?: Record<string, string[]>[] };
+  if (access === 'public') schema.security = [];
+  else if ('scope' in access && !access.session) schema.security = [{ sessionCookie: [] }, { bearerAuth: [access.scope] }];
+  else schema.security = [{ sessionCookie: [] }];
+}
+
+/** Checks the request's principal against the route's access; throws 401/403. */
+export function checkAccess(request: FastifyRequest): void {
+  const access = request.routeOptions.config?.access;
+  if (!access || access === 'public') return;
+  const principal = request.principal;
+  if (!principal) throw new AppError('unauthenticated', 'Sign in or send credentials (Authorization: Bearer …).');
+  if (access.session && principal.kind !== 'session') {
+    throw new AppError('insufficient_scope', 'This endpoint manages credentials and needs a browser session.');
+  }
+  if ('scope' in access && principal.scopes !== 'all' && !principal.scopes.has(access.scope)) {
+    throw new AppError('insufficient_scope', `This credential lacks the "${access.scope}" scope.`);
+  }
+}

@@ -1,0 +1,27 @@
+/** Queries on api_keys; no rules here. */
+import type { Selectable } from 'kysely';
+import type { Db } from '../../platform/db/database.js';
+import type { ApiKeysTable } from '../../platform/db/schema.js';
+
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+
+export async function insertApiKey(db: Db, row: Omit<ApiKeyRow, 'last_used_at' | 'last_used_ip' | 'revoked_at'>): Promise<void> {
+  await db.insertInto('api_keys').values(row).execute();
+}
+
+export function findApiKeyByHash(db: Db, keyHash: string): Promise<ApiKeyRow | undefined> {
+  return db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
+}
+
+export function listApiKeys(db: Db, userId: string): Promise<ApiKeyRow[]> {
+  return db.selectFrom('api_keys').selectAll().where('user_id', '=', userId).where('revoked_at', 'is', null).orderBy('created_at', 'desc').execute();
+}
+
+export async function revokeApiKey(db: Db, userId: string, id: string, now: Date): Promise<boolean> {
+  const result = await db.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function recordApiKeyUse(db: Db, id: string, ip: string, now: Date): Promise<void> {
+  await db.updateTable('api_keys').set({ last_used_at: now, last_used_ip: ip }).where('id', '=', id).execute();
+}
