@@ -27,6 +27,9 @@ import { SessionService } from './modules/sessions/service.js';
 import { adminUserRoutes } from './modules/users/admin-routes.js';
 import { apiKeyRoutes } from './modules/api-keys/routes.js';
 import { ApiKeyService } from './modules/api-keys/service.js';
+import { SigningKeys } from './modules/tokens/signing-keys.js';
+import { TokenService } from './modules/tokens/service.js';
+import { jwksRoute, tokenRoutes } from './modules/tokens/routes.js';
 import { declareAccess } from './http/access.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Encryptor } from './platform/crypto/envelope.js';
@@ -104,13 +107,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(fastifyCookie);
   const allowedOrigins = new Set([new URL(config.PUBLIC_URL).origin, ...config.CORS_ORIGINS.filter((o) => o !== '*')]);
-  const apiKeys = new ApiKeyService(deps.database.db, clock);
+  const apiKeys = new ApiKeyService(deps.database.db, clock, deps.store);
+  const signingKeys = new SigningKeys(deps.database.db, deps.encryptor, clock, config.JWT_ACCESS_TTL_SECONDS * 1000);
+  const tokens = new TokenService(deps.database.db, deps.store, clock, signingKeys, sessions, {
+    issuer: config.PUBLIC_URL,
+    audience: `${config.PUBLIC_URL}/api`,
+    accessTtlSeconds: config.JWT_ACCESS_TTL_SECONDS,
+    refreshTtlMs: config.REFRESH_TOKEN_TTL_DAYS * 24 * 3_600_000,
+  }, { db: deps.database.db, clock, logger: deps.logger });
   registerAuthentication(app, {
     sessions,
     cookie,
     allowedOrigins,
     bearer: async (credential, ip) => {
       if (credential.startsWith('bst_key_')) return apiKeys.authenticate(credential, ip);
+      if (credential.split('.').length === 3) return tokens.verify(credential);
       throw new AppError('unauthenticated', 'Invalid, expired or revoked credentials.');
     },
   });
@@ -143,6 +154,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(authRoutes(authDeps, cookie), { prefix: API_PREFIX });
   await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
   await app.register(apiKeyRoutes(apiKeys), { prefix: API_PREFIX });
+  await app.register(tokenRoutes(tokens), { prefix: API_PREFIX });
+  await app.register(jwksRoute(signingKeys));
   await app.register(cspReportRoutes({ db: deps.database.db, clock }), { prefix: API_PREFIX });
 
   const health = healthRoutes({ database: deps.database, store: deps.store, timeoutMs: 2_000 });

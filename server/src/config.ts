@@ -229,6 +229,16 @@ export const variables = {
     schema: int(1, 24 * 60, 15),
     doc: 'First lock duration; each further lock within 24 h doubles it (capped at 24 h).',
   },
+  JWT_ACCESS_TTL_SECONDS: {
+    group: 'Accounts',
+    schema: int(60, 3_600, 600),
+    doc: 'Lifetime of JWT access tokens (POST /api/v1/auth/token).',
+  },
+  REFRESH_TOKEN_TTL_DAYS: {
+    group: 'Accounts',
+    schema: int(1, 365, 30),
+    doc: 'Lifetime of refresh tokens; each use replaces the token.',
+  },
   SMTP_URL: {
     group: 'Mail',
     schema: url(['smtp', 'smtps']).optional(),

@@ -11,12 +11,16 @@ import { countKeysByMasterKey } from './platform/crypto/data-key-repo.js';
 import { loadKeyring, writeKeyFile, type KeySource } from './platform/crypto/keyring.js';
 import { formatMasterKeys, generateMasterKey, type MasterKeySet } from './platform/crypto/master-keys.js';
 import { assertRetirable, rewrapDataKeys } from './platform/crypto/rotation.js';
+import { Encryptor } from './platform/crypto/envelope.js';
+import { systemClock } from './platform/clock.js';
+import { SigningKeys } from './modules/tokens/signing-keys.js';
 
 export const KEYS_USAGE = `  keys generate    print a new random master key (id:base64)
   keys status      show the master keys and how many data keys each wraps
   keys rotate      add a new master key and make it active
   keys rewrap      re-wrap every data key to the active master key (online, resumable)
-  keys retire ID   remove a master key that no data key uses any more`;
+  keys retire ID   remove a master key that no data key uses any more
+  keys rotate-jwt  start signing access tokens with a new key (old keys verify until their tokens expire)`;
 
 export async function runKeys(config: Config, args: string[]): Promise<number> {
   const [sub, id] = args;
@@ -56,6 +60,13 @@ export async function runKeys(config: Config, args: string[]): Promise<number> {
         console.log(`Re-wrapped ${result.rewrapped} data key(s) to "${keyring.active.id}" (${result.skipped} already done elsewhere).`);
         return 0;
       });
+    case 'rotate-jwt':
+      return withDatabase(config, async (database) => {
+        const keys = new SigningKeys(database.db, new Encryptor(database.db, keyring), systemClock, config.JWT_ACCESS_TTL_SECONDS * 1000);
+        const kid = await keys.rotate();
+        console.log(`New JWT signing key "${kid}". Running servers switch to it within a minute; previous keys stay in /.well-known/jwks.json until their last tokens expire (${config.JWT_ACCESS_TTL_SECONDS} s).`);
+        return 0;
+      });
     case 'retire': {
       if (!id) {
         console.error('bastion keys retire: give the id of the key to retire');
@@ -74,7 +85,7 @@ export async function runKeys(config: Config, args: string[]): Promise<number> {
       });
     }
     default:
-      console.error(`bastion keys: expected one of generate, status, rotate, rewrap, retire\n${KEYS_USAGE}`);
+      console.error(`bastion keys: expected one of generate, status, rotate, rewrap, retire, rotate-jwt\n${KEYS_USAGE}`);
       return 2;
   }
 }

@@ -92,6 +92,17 @@ describe('bastion keys', () => {
     expect(fs.existsSync('/nonexistent-bastion')).toBe(false);
   });
 
+  it('rotates the JWT signing key', async () => {
+    const env: Record<string, string> = { DATA_DIR: await tempDir('jwt') };
+    if (TEST_DATABASE_URL) env.DATABASE_URL = await createPostgresDatabase(postgresDatabaseName('jwt'));
+    const first = keys(['rotate-jwt'], env);
+    expect(first.status, first.out).toBe(0);
+    const second = keys(['rotate-jwt'], env);
+    const kid = (out: string) => /New JWT signing key "([^"]+)"/.exec(out)?.[1];
+    expect(kid(first.out)).toBeDefined();
+    expect(kid(second.out)).not.toBe(kid(first.out));
+  }, 60_000);
+
   it('generates distinct valid keys', () => {
     const a = keys(['generate'], {}).out.trim();
     const b = keys(['generate'], {}).out.trim();

@@ -10,6 +10,7 @@ import type { Principal, Scope } from '../../http/access.js';
 import type { Clock } from '../../platform/clock.js';
 import { hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
+import type { Store } from '../../platform/store/store.js';
 import { findUserById } from '../users/repo.js';
 import { generateApiKey, isWellFormedApiKey } from './key-format.js';
 import { findApiKeyByHash, insertApiKey, listApiKeys, recordApiKeyUse, revokeApiKey, type ApiKeyRow } from './repo.js';
@@ -49,6 +50,7 @@ export class ApiKeyService {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    private readonly store: Store,
   ) {}
 
   async create(userId: string, input: NewApiKey): Promise<{ key: string; row: ApiKeyRow }> {
@@ -77,8 +79,11 @@ export class ApiKeyService {
     return listApiKeys(this.db, userId);
   }
 
-  revoke(userId: string, id: string): Promise<boolean> {
-    return revokeApiKey(this.db, userId, id, this.clock.now());
+  async revoke(userId: string, id: string): Promise<boolean> {
+    const revoked = await revokeApiKey(this.db, userId, id, this.clock.now());
+    // Access tokens minted from this key stop working too (they check this marker).
+    if (revoked) await this.store.set(`revoked:api_key:${id}`, '1', { ttlMs: 2 * 60 * 60 * 1000 });
+    return revoked;
   }
 
   /** The principal for a bearer API key, or an `unauthenticated` error with one fixed message. */

@@ -28,14 +28,14 @@ export async function touchSession(db: Db, id: string, now: Date): Promise<void>
   await db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', id).execute();
 }
 
-/** Revokes sessions of a user (all, or all but one); returns the token hashes revoked. */
+/** Revokes sessions of a user (all, or all but one); returns the ids and token hashes revoked. */
 export async function revokeSessions(
   db: Db,
   userId: string,
   filter: { onlyId?: string; exceptId?: string },
   reason: string,
   now: Date,
-): Promise<string[]> {
+): Promise<{ id: string; token_hash: string }[]> {
   let query = db
     .updateTable('sessions')
     .set({ revoked_at: now, revoked_reason: reason })
@@ -43,6 +43,5 @@ export async function revokeSessions(
     .where('revoked_at', 'is', null);
   if (filter.onlyId) query = query.where('id', '=', filter.onlyId);
   if (filter.exceptId) query = query.where('id', '<>', filter.exceptId);
-  const rows = await query.returning('token_hash').execute();
-  return rows.map((r) => r.token_hash);
+  return query.returning(['id', 'token_hash']).execute();
 }

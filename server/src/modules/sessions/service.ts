@@ -31,6 +31,8 @@ export interface SessionTimeouts {
 }
 
 const key = (tokenHash: string) => `session:${tokenHash}`;
+const revokedKey = (sessionId: string) => `revoked:session:${sessionId}`;
+const REVOKED_MEMORY_MS = 2 * 60 * 60 * 1000;
 const TOUCH_EVERY_MS = 60_000; // write last-seen at most once a minute per session
 
 export class SessionService {
@@ -93,16 +95,16 @@ export class SessionService {
 
   /** Ends one session of a user; false when it is not theirs or already ended. */
   async revoke(userId: string, sessionId: string, reason: string): Promise<boolean> {
-    const hashes = await revokeSessions(this.db, userId, { onlyId: sessionId }, reason, this.clock.now());
-    await this.forget(hashes);
-    return hashes.length > 0;
+    const revoked = await revokeSessions(this.db, userId, { onlyId: sessionId }, reason, this.clock.now());
+    await this.forget(revoked);
+    return revoked.length > 0;
   }
 
   /** Ends every session of a user, optionally keeping one (the caller's). */
   async revokeAll(userId: string, reason: string, exceptId?: string): Promise<number> {
-    const hashes = await revokeSessions(this.db, userId, exceptId ? { exceptId } : {}, reason, this.clock.now());
-    await this.forget(hashes);
-    return hashes.length;
+    const revoked = await revokeSessions(this.db, userId, exceptId ? { exceptId } : {}, reason, this.clock.now());
+    await this.forget(revoked);
+    return revoked.length;
   }
 
   private async save(hash: string, state: SessionState): Promise<void> {
@@ -111,7 +113,18 @@ export class SessionService {
     await this.store.set(key(hash), JSON.stringify(state), { ttlMs });
   }
 
-  private async forget(hashes: string[]): Promise<void> {
-    await Promise.all(hashes.map((hash) => this.store.delete(key(hash))));
+  /** True when the session was ended (access tokens derived from it must stop working). */
+  async isRevoked(sessionId: string): Promise<boolean> {
+    return (await this.store.get(revokedKey(sessionId))) !== null;
+  }
+
+  private async forget(sessions: { id: string; token_hash: string }[]): Promise<void> {
+    await Promise.all(
+      sessions.flatMap((s) => [
+        this.store.delete(key(s.token_hash)),
+        // Remembered for longer than any access token or refresh chain check needs.
+        this.store.set(revokedKey(s.id), '1', { ttlMs: REVOKED_MEMORY_MS }),
+      ]),
+    );
   }
 }

@@ -132,6 +132,28 @@ export interface ApiKeysTable {
   revoked_at: Date | null;
 }
 
+export interface JwtKeysTable {
+  kid: string;
+  private_key: Buffer;
+  public_jwk: unknown;
+  created_at: Date;
+  retired_at: Date | null;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  family_id: string;
+  user_id: string;
+  token_hash: string;
+  scopes: string[];
+  session_id: string | null;
+  api_key_id: string | null;
+  created_at: Date;
+  expires_at: Date;
+  used_at: Date | null;
+  revoked_at: Date | null;
+}
+
 export interface Schema {
   schema_migrations: SchemaMigrationsTable;
   instance_settings: InstanceSettingsTable;
@@ -145,4 +167,6 @@ export interface Schema {
   security_events: SecurityEventsTable;
   csp_reports: CspReportsTable;
   api_keys: ApiKeysTable;
+  jwt_keys: JwtKeysTable;
+  refresh_tokens: RefreshTokensTable;
 }

@@ -1,0 +1,157 @@
+/**
+ * Access tokens (JWT, RFC 9068 `at+jwt`, EdDSA) and refresh tokens (opaque, hashed,
+ * rotated on every use; reusing a spent one revokes its whole family — RFC 9700 §4.14).
+ *
+ * Verification pins the algorithm, requires iss/aud/exp/nbf/iat/jti/sub with a 30 s skew,
+ * refuses unknown `kid`s and `crit` headers, and refuses tokens whose session or API key
+ * was revoked since they were issued.
+ */
+import { randomUUID } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { SCOPES, type Principal } from '../../http/access.js';
+import { AppError } from '../../http/errors.js';
+import type { Clock } from '../../platform/clock.js';
+import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
+import type { Db } from '../../platform/db/database.js';
+import type { Store } from '../../platform/store/store.js';
+import { securityEvent, type AuthDeps } from '../auth/deps.js';
+import type { SessionService } from '../sessions/service.js';
+import { JWT_ALG, type SigningKeys } from './signing-keys.js';
+
+export const CLOCK_SKEW_SECONDS = 30;
+
+export interface TokenSettings {
+  issuer: string;
+  audience: string;
+  accessTtlSeconds: number;
+  refreshTtlMs: number;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+  tokenType: 'Bearer';
+}
+
+const invalid = () => new AppError('unauthenticated', 'Invalid, expired or revoked credentials.');
+
+export class TokenService {
+  constructor(
+    private readonly db: Db,
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly keys: SigningKeys,
+    private readonly sessions: SessionService,
+    private readonly settings: TokenSettings,
+    private readonly deps: Pick<AuthDeps, 'db' | 'clock' | 'logger'>,
+  ) {}
+
+  /** Issues an access token and a new refresh token family for a principal. */
+  async issue(principal: Principal): Promise<TokenPair> {
+    const scopes = principal.scopes === 'all' ? [...SCOPES] : [...principal.scopes];
+    return this.issuePair({ userId: principal.userId, scopes, sessionId: principal.sessionId ?? null, apiKeyId: principal.apiKeyId ?? null, familyId: randomUUID() });
+  }
+
+  /** Exchanges a refresh token for a new pair; a reused token revokes its family. */
+  async refresh(refreshToken: string, ip: string): Promise<TokenPair> {
+    if (refreshToken.length > 200) throw invalid();
+    const now = this.clock.now();
+    const row = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', hashToken(refreshToken)).executeTakeFirst();
+    if (!row || row.revoked_at || row.expires_at <= now) throw invalid();
+    if (row.used_at) {
+      await this.revokeFamily(row.family_id);
+      await securityEvent(this.deps as AuthDeps, { type: 'auth.refresh_token_reused', userId: row.user_id, ip, details: { familyId: row.family_id } });
+      throw invalid();
+    }
+    const claimed = await this.db.updateTable('refresh_tokens').set({ used_at: now }).where('id', '=', row.id).where('used_at', 'is', null).executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) !== 1) {
+      await this.revokeFamily(row.family_id); // two concurrent uses: one of them is a thief
+      throw invalid();
+    }
+    if (row.session_id) {
+      const session = await this.db.selectFrom('sessions').select(['revoked_at', 'expires_at']).where('id', '=', row.session_id).executeTakeFirst();
+      if (!session || session.revoked_at || session.expires_at <= now) throw invalid();
+    }
+    if (row.api_key_id) {
+      const key = await this.db.selectFrom('api_keys').select(['revoked_at', 'expires_at']).where('id', '=', row.api_key_id).executeTakeFirst();
+      if (!key || key.revoked_at || (key.expires_at && key.expires_at <= now)) throw invalid();
+    }
+    return this.issuePair({ userId: row.user_id, scopes: row.scopes, sessionId: row.session_id, apiKeyId: row.api_key_id, familyId: row.family_id });
+  }
+
+  /** Revokes the family of a refresh token (RFC 7009: unknown tokens are not an error). */
+  async revoke(refreshToken: string): Promise<void> {
+    const row = await this.db.selectFrom('refresh_tokens').select('family_id').where('token_hash', '=', hashToken(refreshToken.slice(0, 200))).executeTakeFirst();
+    if (row) await this.revokeFamily(row.family_id);
+  }
+
+  /** Verifies a bearer access token and returns its principal, or throws 401. */
+  async verify(token: string): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, async (header) => {
+        const key = header.kid ? await this.keys.publicKey(header.kid) : undefined;
+        if (!key) throw new joseErrors.JWKSNoMatchingKey();
+        return key;
+      }, {
+        algorithms: [JWT_ALG],
+        issuer: this.settings.issuer,
+        audience: this.settings.audience,
+        typ: 'at+jwt',
+        clockTolerance: CLOCK_SKEW_SECONDS,
+        requiredClaims: ['iss', 'aud', 'sub', 'exp', 'nbf', 'iat', 'jti'],
+        currentDate: this.clock.now(),
+        maxTokenAge: this.settings.accessTtlSeconds + CLOCK_SKEW_SECONDS,
+      }));
+    } catch {
+      throw invalid();
+    }
+    const sessionId = typeof payload.sid === 'string' ? payload.sid : undefined;
+    const apiKeyId = typeof payload.akid === 'string' ? payload.akid : undefined;
+    if (sessionId && (await this.sessions.isRevoked(sessionId))) throw invalid();
+    if (apiKeyId && (await this.store.get(`revoked:api_key:${apiKeyId}`)) !== null) throw invalid();
+    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
+    return { kind: 'jwt', userId: payload.sub!, scopes: new Set(scopes), ...(sessionId ? { sessionId } : {}), ...(apiKeyId ? { apiKeyId } : {}) };
+  }
+
+  private async issuePair(input: { userId: string; scopes: string[]; sessionId: string | null; apiKeyId: string | null; familyId: string }): Promise<TokenPair> {
+    const now = this.clock.now();
+    const seconds = Math.floor(now.getTime() / 1000);
+    const { kid, privateKey } = await this.keys.signingKey();
+    const accessToken = await new SignJWT({
+      scope: input.scopes.join(' '),
+      ...(input.sessionId ? { sid: input.sessionId } : {}),
+      ...(input.apiKeyId ? { akid: input.apiKeyId } : {}),
+    })
+      .setProtectedHeader({ alg: JWT_ALG, kid, typ: 'at+jwt' })
+      .setIssuer(this.settings.issuer)
+      .setAudience(this.settings.audience)
+      .setSubject(input.userId)
+      .setIssuedAt(seconds)
+      .setNotBefore(seconds)
+      .setExpirationTime(seconds + this.settings.accessTtlSeconds)
+      .setJti(randomUUID())
+      .sign(privateKey);
+    const { token: refreshToken, hash } = generateToken('rfsh');
+    await this.db
+      .insertInto('refresh_tokens')
+      .values({
+        id: randomUUID(),
+        family_id: input.familyId,
+        user_id: input.userId,
+        token_hash: hash,
+        scopes: input.scopes,
+        session_id: input.sessionId,
+        api_key_id: input.apiKeyId,
+        created_at: now,
+        expires_at: new Date(now.getTime() + this.settings.refreshTtlMs),
+      })
+      .execute();
+    return { accessToken, refreshToken, expiresIn: this.settings.accessTtlSeconds, tokenType: 'Bearer' };
+  }
+
+  private async revokeFamily(familyId: string): Promise<void> {
+    await this.db.updateTable('refresh_tokens').set({ revoked_at: this.clock.now() }).where('family_id', '=', familyId).where('revoked_at', 'is', null).execute();
+  }
+}
