@@ -6,6 +6,13 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from './errors.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body exactly as received (JSON requests only). */
+    rawBody?: string;
+  }
+}
+
 /** Returns the deepest nesting of objects/arrays in a JSON text, stopping early past `limit`. */
 export function jsonDepthExceeds(text: string, limit: number): boolean {
   let depth = 0;
@@ -32,6 +39,8 @@ export function registerJsonBody(app: FastifyInstance, maxDepth: number, extraJs
       done(new AppError('invalid_json', `JSON body is nested deeper than ${maxDepth} levels.`), undefined);
       return;
     }
+    // Kept for signature verification (src/http/request-signature.ts), which hashes the exact bytes.
+    request.rawBody = text;
     parse(request, text, (error, value) => {
       if (error) done(new AppError('invalid_json', 'Request body is not valid JSON.'), undefined);
       else done(null, value);
