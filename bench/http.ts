@@ -67,8 +67,16 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+
 function start(args: string[], env: Record<string, string> = {}, cwd = ROOT): ChildProcess {
-  return spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return track(spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'inherit'] }));
+}
+
+function track(child: ChildProcess): ChildProcess {
+  children.push(child);
+  return child;
 }
 
 /** Top functions by self time from a V8 .cpuprofile. */
@@ -129,6 +137,15 @@ const login = await fetch('http://127.0.0.1:3921/api/v1/auth/login', { method: '
 const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
 if (!cookie.includes('bst_sess_')) throw new Error(`sign-in failed: ${login.status}`);
 const read = wrk('http://127.0.0.1:3921/api/v1/me', [`Cookie: ${cookie}`]);
+const unauthenticated = wrk('http://127.0.0.1:3921/api/v1/healthz');
+// The same read with the other credential types.
+const csrf = ((await (await fetch('http://127.0.0.1:3921/api/v1/auth/csrf', { headers: { cookie, connection: 'close' } })).json()) as { token: string }).token;
+const post = (url: string, body: unknown, headers: Record<string, string>) =>
+  fetch(`http://127.0.0.1:3921${url}`, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'http://127.0.0.1:3921', connection: 'close', ...headers }, body: JSON.stringify(body) });
+const apiKey = ((await (await post('/api/v1/api-keys', { name: 'bench', scopes: ['profile:read'] }, { cookie, 'x-csrf-token': csrf })).json()) as { key: string }).key;
+const jwt = ((await (await post('/api/v1/auth/token', { grantType: 'session' }, { cookie, 'x-csrf-token': csrf })).json()) as { accessToken: string }).accessToken;
+const readWithKey = wrk('http://127.0.0.1:3921/api/v1/me', [`Authorization: Bearer ${apiKey}`]);
+const readWithJwt = wrk('http://127.0.0.1:3921/api/v1/me', [`Authorization: Bearer ${jwt}`]);
 await stop(bastion);
 
 const token = cookie.split('=')[1]!;
@@ -149,6 +166,16 @@ const report = [
   row('Bastion /healthz (headers, CORS, limits, overload guard)', hardened, 'bar ≥ 0.90×'),
   row('minimal route: Redis GET + pk query', minimalRead, ''),
   row('Bastion GET /api/v1/me (session, rate limit, pk query, all hardening)', read, `bar ≥ 0.25×; ${(read.rps / minimalRead.rps).toFixed(2)}× the minimal route (bar ≥ 0.9×)`),
+  '',
+  '## One authenticated read per credential type (GET /api/v1/me), vs the unauthenticated route in the same run',
+  '',
+  '| credential | req/s | vs unauthenticated (GET /api/v1/healthz) | p50 ms | p99 ms | non-2xx |',
+  '|---|---:|---:|---:|---:|---:|',
+  ...([['none: GET /api/v1/healthz', unauthenticated], ['session cookie', read], ['API key', readWithKey], ['JWT access token', readWithJwt]] as const).map(
+    ([label, r]) => `| ${label} | ${r.rps.toFixed(0)} | ${(r.rps / unauthenticated.rps).toFixed(2)}× | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non2xx} |`,
+  ),
+  '',
+  'Signed requests protect webhooks (their route arrives with agents); they cost one HMAC and one store write per request.',
   '',
   '## Where the time goes (CPU profile of Bastion during GET /api/v1/me)',
   '',

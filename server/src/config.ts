@@ -88,8 +88,8 @@ export const variables = {
   },
   HTTP_KEEP_ALIVE_TIMEOUT_MS: {
     group: 'HTTP',
-    schema: int(100, 600_000, 5_000),
-    doc: 'Idle keep-alive connections are closed after this time.',
+    schema: int(100, 600_000, 72_000),
+    doc: 'Idle keep-alive connections are closed after this time; keep it longer than your load balancer’s idle timeout (else it sees resets).',
   },
   HTTP_HANDLER_TIMEOUT_MS: {
     group: 'HTTP',
