@@ -30,6 +30,8 @@ import { ApiKeyService } from './modules/api-keys/service.js';
 import { SigningKeys } from './modules/tokens/signing-keys.js';
 import { TokenService } from './modules/tokens/service.js';
 import { jwksRoute, tokenRoutes } from './modules/tokens/routes.js';
+import { OidcService } from './modules/oidc/service.js';
+import { oidcRoutes } from './modules/oidc/routes.js';
 import { declareAccess } from './http/access.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Encryptor } from './platform/crypto/envelope.js';
@@ -155,6 +157,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
   await app.register(apiKeyRoutes(apiKeys), { prefix: API_PREFIX });
   await app.register(tokenRoutes(tokens), { prefix: API_PREFIX });
+  if (config.OIDC_ISSUER && config.OIDC_CLIENT_ID && config.OIDC_CLIENT_SECRET) {
+    const oidc = new OidcService(authDeps, {
+      issuer: config.OIDC_ISSUER,
+      clientId: config.OIDC_CLIENT_ID,
+      clientSecret: config.OIDC_CLIENT_SECRET,
+      redirectUri: `${config.PUBLIC_URL}${API_PREFIX}/auth/oidc/callback`,
+      jitProvisioning: config.OIDC_JIT_PROVISIONING,
+    });
+    await app.register(oidcRoutes(oidc, cookie, config.PUBLIC_URL), { prefix: API_PREFIX });
+  }
   await app.register(jwksRoute(signingKeys));
   await app.register(cspReportRoutes({ db: deps.database.db, clock }), { prefix: API_PREFIX });
 

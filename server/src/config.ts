@@ -239,6 +239,19 @@ export const variables = {
     schema: int(1, 365, 30),
     doc: 'Lifetime of refresh tokens; each use replaces the token.',
   },
+  OIDC_ISSUER: {
+    group: 'Single sign-on',
+    schema: url(['https', 'http']).optional(),
+    doc: 'OpenID Connect issuer URL (discovery at /.well-known/openid-configuration). Unset: no SSO. Must be https except on loopback.',
+    example: '',
+  },
+  OIDC_CLIENT_ID: { group: 'Single sign-on', schema: z.string().min(1).max(200).optional(), doc: 'Client id registered at the identity provider.', example: '' },
+  OIDC_CLIENT_SECRET: { group: 'Single sign-on', schema: z.string().min(1).max(500).optional(), doc: 'Client secret registered at the identity provider.', example: '', secret: true },
+  OIDC_JIT_PROVISIONING: {
+    group: 'Single sign-on',
+    schema: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    doc: 'Create an account at first SSO sign-in for a verified email that has none.',
+  },
   SMTP_URL: {
     group: 'Mail',
     schema: url(['smtp', 'smtps']).optional(),
@@ -356,6 +369,8 @@ function productionProblems(env: Env, values: Raw, cors: string[], keys: MasterK
   else if (!values.PUBLIC_URL.startsWith('https://')) problems.push('PUBLIC_URL: must be https in production');
   if (!values.DATABASE_URL) problems.push('DATABASE_URL: required in production (the embedded database is for one process on one machine)');
   if (!values.REDIS_URL) problems.push('REDIS_URL: required in production (the in-memory store is for one process only)');
+  if (values.OIDC_ISSUER && (!values.OIDC_CLIENT_ID || !values.OIDC_CLIENT_SECRET)) problems.push('OIDC_CLIENT_ID: OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET');
+  if (values.OIDC_ISSUER?.startsWith('http://')) problems.push('OIDC_ISSUER: must be https in production');
   if (!values.SMTP_URL) problems.push('SMTP_URL: required in production (the outbox cannot deliver reset and verification mail)');
   if (cors.includes('*')) problems.push('CORS_ORIGINS: wildcard "*" is refused in production; list exact origins');
   for (const origin of cors) {

@@ -40,6 +40,7 @@ const TOKEN_PREFIX: Record<AuthTokenKind, string> = {
   mfa_login: 'mfa',
   not_me: 'notme',
   invite: 'invite',
+  oidc_link: 'link',
 };
 
 /** Issues a single-use token (only its hash is stored), optionally replacing older ones. */
@@ -48,7 +49,7 @@ export async function issueToken(
   kind: AuthTokenKind,
   target: { userId: string | null; email?: string },
   ttlMs: number,
-  options: { replace?: boolean } = {},
+  options: { replace?: boolean; payload?: unknown } = {},
 ): Promise<string> {
   const now = deps.clock.now();
   if (options.replace && target.userId) await invalidateTokens(deps.db, target.userId, kind, now);
@@ -61,6 +62,7 @@ export async function issueToken(
     email: target.email ?? null,
     created_at: now,
     expires_at: new Date(now.getTime() + ttlMs),
+    payload: options.payload === undefined ? null : JSON.stringify(options.payload),
   });
   return token;
 }

@@ -120,7 +120,7 @@ async function failAttempt(deps: AuthDeps, account: string, user: UserRow | unde
 }
 
 /** Issues a fresh session (ASVS 7.2.4: new id at every sign-in) and scores the sign-in. */
-async function completeSignIn(deps: AuthDeps, user: UserRow, context: RequestContext): Promise<SignInResult> {
+export async function completeSignIn(deps: AuthDeps, user: UserRow, context: RequestContext): Promise<SignInResult> {
   const failuresBefore = await deps.throttle.recordSuccess(accountKey(user.email));
   const { token, state } = await deps.sessions.create(user.id, context);
   deps.logger.info({ userId: user.id, sessionId: state.id, ip: context.ip }, 'sign-in succeeded'); // ASVS 16.3.1

@@ -53,7 +53,7 @@ export interface SessionsTable {
   revoked_reason: string | null;
 }
 
-export type AuthTokenKind = 'verify_email' | 'password_reset' | 'mfa_login' | 'not_me' | 'invite';
+export type AuthTokenKind = 'verify_email' | 'password_reset' | 'mfa_login' | 'not_me' | 'invite' | 'oidc_link';
 
 export interface AuthTokensTable {
   id: string;
@@ -64,6 +64,7 @@ export interface AuthTokensTable {
   created_at: Date;
   expires_at: Date;
   used_at: Date | null;
+  payload: unknown | null;
 }
 
 export interface RecoveryCodesTable {
@@ -154,6 +155,14 @@ export interface RefreshTokensTable {
   revoked_at: Date | null;
 }
 
+export interface UserIdentitiesTable {
+  issuer: string;
+  subject: string;
+  user_id: string;
+  email: string | null;
+  created_at: Date;
+}
+
 export interface Schema {
   schema_migrations: SchemaMigrationsTable;
   instance_settings: InstanceSettingsTable;
@@ -169,4 +178,5 @@ export interface Schema {
   api_keys: ApiKeysTable;
   jwt_keys: JwtKeysTable;
   refresh_tokens: RefreshTokensTable;
+  user_identities: UserIdentitiesTable;
 }

@@ -1,0 +1,42 @@
+/** /api/v1/auth/oidc/*: single sign-on through the configured OpenID Connect provider. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { setSessionCookie, type CookiePolicy } from '../../http/authenticate.js';
+import { AppError } from '../../http/errors.js';
+import type { OidcService } from './service.js';
+
+const FLOW_COOKIE = 'bastion_oidc';
+const FLOW_PATH = '/api/v1/auth/oidc';
+
+export function oidcRoutes(oidc: OidcService, cookie: CookiePolicy, publicUrl: string): FastifyPluginAsyncZod {
+  return async (app) => {
+    const tags = ['sso'];
+    app.get('/auth/oidc/start', { config: { access: 'public', rateLimit: 'auth' }, schema: { tags, summary: 'Start single sign-on (redirects to the identity provider)' } }, async (_request, reply) => {
+      // Query parameters are ignored on purpose: the only redirect target is the configured one.
+      const { url, browserCookie } = await oidc.start();
+      reply.setCookie(FLOW_COOKIE, browserCookie, { path: FLOW_PATH, httpOnly: true, secure: cookie.secure, sameSite: 'lax', maxAge: 600 });
+      return reply.redirect(url, 302);
+    });
+
+    app.get('/auth/oidc/callback', { config: { access: 'public', rateLimit: 'auth' }, schema: { tags, summary: 'Where the identity provider sends the browser back' } }, async (request, reply) => {
+      reply.clearCookie(FLOW_COOKIE, { path: FLOW_PATH, httpOnly: true, secure: cookie.secure, sameSite: 'lax' });
+      const userAgent = request.headers['user-agent'];
+      try {
+        const result = await oidc.callback(new URL(request.url, publicUrl), request.cookies[FLOW_COOKIE], { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : '' });
+        if (result.kind === 'link_pending') return reply.redirect(`${publicUrl}/sign-in#sso=link_pending`, 303);
+        if (result.kind === 'mfa') return reply.redirect(`${publicUrl}/sign-in#sso=error`, 303);
+        setSessionCookie(reply, cookie, result.token);
+        return reply.redirect(`${publicUrl}/`, 303);
+      } catch (error) {
+        const code = error instanceof AppError ? error.code : 'internal_error';
+        if (!(error instanceof AppError)) request.log.error({ err: error }, 'oidc callback failed');
+        return reply.redirect(`${publicUrl}/sign-in#error=${code}`, 303);
+      }
+    });
+
+    app.post('/auth/oidc/link', { config: { access: 'public', rateLimit: 'auth' }, schema: { tags, summary: 'Confirm linking a single sign-on identity to your account', body: z.strictObject({ token: z.string().min(10).max(200) }), response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
+      await oidc.confirmLink(request.body.token);
+      return { ok: true as const };
+    });
+  };
+}

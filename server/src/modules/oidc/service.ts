@@ -1,0 +1,157 @@
+/**
+ * OpenID Connect single sign-on (openid-client): authorization code flow with PKCE (S256),
+ * `state` and `nonce` bound to the browser by a short-lived cookie, exact redirect URI,
+ * `iss` checked (RFC 9207), ID token validated by openid-client. Users are keyed by
+ * issuer + subject. An existing account is linked only when the provider says the email
+ * is verified AND the owner confirms by mail; accounts are created just in time only when
+ * configured. The session is the same kind as a password sign-in.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import * as client from 'openid-client';
+import { AppError } from '../../http/errors.js';
+import { appLink, findToken, issueToken, securityEvent, sendInBackground, type AuthDeps } from '../auth/deps.js';
+import { hashPassword } from '../auth/passwords.js';
+import { completeSignIn, type SignInResult } from '../auth/service.js';
+import { consumeToken } from '../auth/tokens-repo.js';
+import type { RequestContext } from '../sessions/service.js';
+import { normalizeEmail } from '../users/email.js';
+import { findUserByEmail, findUserById, insertUser } from '../users/repo.js';
+
+export interface OidcSettings {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  jitProvisioning: boolean;
+}
+
+interface Flow {
+  verifier: string;
+  nonce: string;
+  browser: string; // SHA-256 of the binding cookie
+}
+
+const FLOW_TTL_MS = 10 * 60 * 1000;
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+const failed = (why: string) => new AppError('invalid_token', `Single sign-on failed: ${why}. Start again.`);
+
+export class OidcService {
+  private config: Promise<client.Configuration> | undefined;
+
+  constructor(
+    private readonly deps: AuthDeps,
+    private readonly settings: OidcSettings,
+  ) {}
+
+  private configuration(): Promise<client.Configuration> {
+    const issuer = new URL(this.settings.issuer);
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname);
+    this.config ??= client
+      .discovery(issuer, this.settings.clientId, this.settings.clientSecret, undefined, loopback && issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : undefined)
+      .catch((error: unknown) => {
+        this.config = undefined;
+        throw error;
+      });
+    return this.config;
+  }
+
+  /** Starts a sign-in: returns the provider URL and the browser-binding cookie value. */
+  async start(): Promise<{ url: string; browserCookie: string }> {
+    const config = await this.configuration();
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const browserCookie = randomBytes(32).toString('base64url');
+    const flow: Flow = { verifier, nonce, browser: sha256(browserCookie) };
+    await this.deps.store.set(`oidc:${sha256(state)}`, JSON.stringify(flow), { ttlMs: FLOW_TTL_MS });
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: this.settings.redirectUri,
+      scope: 'openid email profile',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    return { url: url.href, browserCookie };
+  }
+
+  /** Completes a sign-in from the provider's redirect. */
+  async callback(callbackUrl: URL, browserCookie: string | undefined, context: RequestContext): Promise<SignInResult | { kind: 'link_pending' }> {
+    const state = callbackUrl.searchParams.get('state');
+    if (!state || state.length > 200) throw failed('missing state');
+    const key = `oidc:${sha256(state)}`;
+    const raw = await this.deps.store.get(key);
+    if (!raw) throw failed('unknown or expired state');
+    await this.deps.store.delete(key); // single use
+    const flow = JSON.parse(raw) as Flow;
+    if (!browserCookie || sha256(browserCookie) !== flow.browser) throw failed('the sign-in was started in another browser');
+    const config = await this.configuration();
+    let claims: client.IDToken;
+    let userinfo: client.UserInfoResponse;
+    try {
+      const callback = new URL(this.settings.redirectUri);
+      callback.search = callbackUrl.search;
+      const tokens = await client.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: flow.verifier,
+        expectedState: state,
+        expectedNonce: flow.nonce,
+        idTokenExpected: true,
+      });
+      claims = tokens.claims()!;
+      userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+    } catch (error) {
+      this.deps.logger.warn({ err: { message: (error as Error).message } }, 'oidc callback refused');
+      throw failed('the provider response did not validate');
+    }
+    return this.signInIdentity(claims.iss, claims.sub, userinfo, context);
+  }
+
+  private async signInIdentity(issuer: string, subject: string, userinfo: client.UserInfoResponse, context: RequestContext): Promise<SignInResult | { kind: 'link_pending' }> {
+    const { db, clock } = this.deps;
+    const identity = await db.selectFrom('user_identities').select('user_id').where('issuer', '=', issuer).where('subject', '=', subject).executeTakeFirst();
+    if (identity) {
+      const user = await findUserById(db, identity.user_id);
+      if (!user) throw failed('the linked account no longer exists');
+      return completeSignIn(this.deps, user, context);
+    }
+    const email = typeof userinfo.email === 'string' ? normalizeEmail(userinfo.email) : undefined;
+    const verified = userinfo.email_verified === true;
+    if (!email || !verified) {
+      await securityEvent(this.deps, { type: 'auth.oidc_unverified_email', ip: context.ip, details: { issuer, subject } });
+      throw failed('the identity provider did not confirm a verified email address');
+    }
+    const existing = await findUserByEmail(db, email);
+    if (existing) {
+      // No silent account takeover: the owner confirms the link by mail.
+      const token = await issueToken(this.deps, 'oidc_link', { userId: existing.id }, 30 * 60 * 1000, { payload: { issuer, subject, email } });
+      sendInBackground(this.deps, {
+        to: existing.email,
+        subject: 'Link a single sign-on identity to your Bastion account?',
+        text: `Someone signed in with ${issuer} as ${email}. If it was you, confirm to link it: ${appLink(this.deps, 'link-identity', { token })}\n\nIf not, ignore this mail.\n\n— Bastion`,
+        html: `<p>Someone signed in with single sign-on as this address. If it was you, <a href="${appLink(this.deps, 'link-identity', { token }).replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">confirm to link it</a>.</p><p>If not, ignore this mail.</p><p>— Bastion</p>`,
+      });
+      return { kind: 'link_pending' };
+    }
+    if (!this.settings.jitProvisioning) throw failed('no Bastion account uses this email; ask an administrator for an invitation');
+    const now = clock.now();
+    const id = randomUUID();
+    const name = typeof userinfo.name === 'string' ? userinfo.name.slice(0, 100) : email.split('@')[0]!;
+    // An unusable password: federated accounts sign in through their provider (or reset a password).
+    await insertUser(db, { id, email, name, role: 'member', password_hash: await hashPassword(randomBytes(32).toString('base64url')), email_verified_at: now, created_at: now });
+    await db.insertInto('user_identities').values({ issuer, subject, user_id: id, email, created_at: now }).execute();
+    return completeSignIn(this.deps, (await findUserById(db, id))!, context);
+  }
+
+  /** The owner confirms linking an identity (from the mailed link, while signed in or not). */
+  async confirmLink(token: string): Promise<void> {
+    const row = await findToken(this.deps, 'oidc_link', token);
+    if (!row?.user_id || !(await consumeToken(this.deps.db, row.id, this.deps.clock.now()))) throw new AppError('invalid_token', 'This link is invalid or has expired.');
+    const payload = (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as { issuer: string; subject: string; email: string };
+    await this.deps.db
+      .insertInto('user_identities')
+      .values({ issuer: payload.issuer, subject: payload.subject, user_id: row.user_id, email: payload.email, created_at: this.deps.clock.now() })
+      .onConflict((oc) => oc.columns(['issuer', 'subject']).doNothing())
+      .execute();
+    await securityEvent(this.deps, { type: 'auth.oidc_identity_linked', userId: row.user_id, details: { issuer: payload.issuer } });
+  }
+}
