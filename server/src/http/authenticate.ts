@@ -19,7 +19,15 @@ import { checkAccess, type Principal } from './access.js';
 declare module 'fastify' {
   interface FastifyRequest {
     session: SessionState | null;
+    /** A credential that failed to authenticate; reported after rate limiting. */
+    authError?: unknown;
   }
+}
+
+/** Reports a failed credential, then checks the route's access (runs after the rate limit). */
+export function authorizeRequest(request: FastifyRequest): void {
+  if (request.authError) throw request.authError;
+  checkAccess(request);
 }
 
 export interface CookiePolicy {
@@ -62,12 +70,15 @@ export function registerAuthentication(app: App, options: AuthenticationOptions)
   app.addHook('onRequest', (request, _reply, done) => {
     if (!request.url.startsWith('/api/')) return done(); // static assets and the SPA shell need no session
     resolvePrincipal(request, options)
+      .catch((error: unknown) => {
+        // Answered after the rate limit (see authorizeRequest), so guessing credentials is limited too.
+        request.authError = error;
+      })
       .then(() => {
         // Credentials sent in a header are not ambient: only cookie requests need CSRF checks.
         if (!request.headers.authorization && UNSAFE.has(request.method) && request.routeOptions.config?.csrf !== false) {
           checkCsrf(request, options.allowedOrigins);
         }
-        checkAccess(request);
         done();
       })
       .catch(done);

@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import type { Store } from '../platform/store/store.js';
 import { deprecationHook, markDeprecatedRoutes, type DeprecationRegistry } from './api-versions.js';
 import { AppError } from './errors.js';
+import { authorizeRequest } from './authenticate.js';
 import { sendError } from './errors-plugin.js';
 import { rateLimitHook } from './rate-limit.js';
 import { requestLimitsHook } from './request-limits.js';
@@ -78,6 +79,7 @@ export function registerPrincipalLimits(app: App, options: HardeningOptions): vo
   app.addHook('onRequest', (request, reply, done) => {
     if (!request.url.startsWith('/api/')) return done();
     limit(request, reply)
+      .then(() => authorizeRequest(request))
       .then(() => deprecate(request, reply))
       .then(() => done(), done);
   });

@@ -85,6 +85,17 @@ describe('rate limits', () => {
     expect((await bob.request('GET', '/probe/limited')).statusCode).toBe(200); // same IP, other user
   });
 
+  it('limits guessing of bearer credentials like any other request', async () => {
+    const ip = '10.77.0.5';
+    const statuses: number[] = [];
+    for (let i = 0; i < REPORT_LIMIT + 1; i++) {
+      const response = await pair.a.app.inject({ url: '/api/v1/probe/limited', remoteAddress: ip, headers: { authorization: `Bearer bst_key_${'A'.repeat(43)}_00000000` } });
+      statuses.push(response.statusCode);
+    }
+    expect(statuses.slice(0, REPORT_LIMIT).every((s) => s === 401)).toBe(true);
+    expect(statuses.at(-1)).toBe(429);
+  });
+
   it('limits sign-in attempts per client strictly', async () => {
     const ip = '10.77.0.3';
     const statuses: number[] = [];
