@@ -163,6 +163,16 @@ export interface UserIdentitiesTable {
   created_at: Date;
 }
 
+export interface SigningSecretsTable {
+  id: string;
+  owner_type: string;
+  owner_id: string;
+  secret: Buffer;
+  hint: string;
+  created_at: Date;
+  expires_at: Date | null;
+}
+
 export interface Schema {
   schema_migrations: SchemaMigrationsTable;
   instance_settings: InstanceSettingsTable;
@@ -179,4 +189,5 @@ export interface Schema {
   jwt_keys: JwtKeysTable;
   refresh_tokens: RefreshTokensTable;
   user_identities: UserIdentitiesTable;
+  signing_secrets: SigningSecretsTable;
 }
