@@ -155,8 +155,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   };
   await app.register(authRoutes(authDeps, cookie), { prefix: API_PREFIX });
   await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
-  await app.register(apiKeyRoutes(apiKeys), { prefix: API_PREFIX });
-  await app.register(tokenRoutes(tokens), { prefix: API_PREFIX });
+  await app.register(apiKeyRoutes(apiKeys, authDeps), { prefix: API_PREFIX });
+  await app.register(tokenRoutes(tokens, authDeps), { prefix: API_PREFIX });
   if (config.OIDC_ISSUER && config.OIDC_CLIENT_ID && config.OIDC_CLIENT_SECRET) {
     const oidc = new OidcService(authDeps, {
       issuer: config.OIDC_ISSUER,

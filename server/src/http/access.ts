@@ -63,3 +63,12 @@ export function checkAccess(request: FastifyRequest): void {
     throw new AppError('insufficient_scope', `This credential lacks the "${access.scope}" scope.`);
   }
 }
+
+/**
+ * True for requests routed to an /api route. Uses the matched route, not the raw URL:
+ * the router decodes the path (`/%61pi/…` reaches `/api/…`), so a prefix test on the
+ * raw URL could be bypassed.
+ */
+export function isApiRoute(request: FastifyRequest): boolean {
+  return request.routeOptions.url?.startsWith('/api/') ?? false;
+}

@@ -14,7 +14,7 @@ import type { App } from '../app.js';
 import { constantTimeEqual } from '../platform/crypto/tokens.js';
 import type { SessionService, SessionState } from '../modules/sessions/service.js';
 import { AppError } from './errors.js';
-import { checkAccess, type Principal } from './access.js';
+import { checkAccess, isApiRoute, type Principal } from './access.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -68,7 +68,7 @@ export function registerAuthentication(app: App, options: AuthenticationOptions)
   app.decorateRequest('principal', null);
   // Callback style so non-API requests (assets, pages) cost no promise.
   app.addHook('onRequest', (request, _reply, done) => {
-    if (!request.url.startsWith('/api/')) return done(); // static assets and the SPA shell need no session
+    if (!isApiRoute(request)) return done(); // static assets and the SPA shell need no session
     resolvePrincipal(request, options)
       .catch((error: unknown) => {
         // Answered after the rate limit (see authorizeRequest), so guessing credentials is limited too.

@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import type { Store } from '../platform/store/store.js';
 import { deprecationHook, markDeprecatedRoutes, type DeprecationRegistry } from './api-versions.js';
 import { AppError } from './errors.js';
+import { isApiRoute } from './access.js';
 import { authorizeRequest } from './authenticate.js';
 import { sendError } from './errors-plugin.js';
 import { rateLimitHook } from './rate-limit.js';
@@ -77,7 +78,7 @@ export function registerPrincipalLimits(app: App, options: HardeningOptions): vo
   const deprecate = deprecationHook(options.deprecations, options.store, options.logger);
   // Callback style so non-API requests (assets, pages) cost no promise.
   app.addHook('onRequest', (request, reply, done) => {
-    if (!request.url.startsWith('/api/')) return done();
+    if (!isApiRoute(request)) return done();
     limit(request, reply)
       .then(() => authorizeRequest(request))
       .then(() => deprecate(request, reply))

@@ -96,6 +96,17 @@ describe('rate limits', () => {
     expect(statuses.at(-1)).toBe(429);
   });
 
+  it('cannot be bypassed by percent-encoding the path', async () => {
+    const ip = '10.77.0.6';
+    const statuses: number[] = [];
+    for (let i = 0; i < REPORT_LIMIT + 1; i++) {
+      statuses.push((await pair.a.app.inject({ url: i % 2 ? '/%61pi/v1/probe/limited' : '/api/v1/probe/%6cimited', remoteAddress: ip })).statusCode);
+    }
+    expect(statuses.at(-1)).toBe(429);
+    const me = await pair.a.app.inject({ url: '/%61pi/v1/me', remoteAddress: '10.77.0.7' });
+    expect(me.statusCode).toBe(401);
+  });
+
   it('limits sign-in attempts per client strictly', async () => {
     const ip = '10.77.0.3';
     const statuses: number[] = [];

@@ -7,6 +7,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Store } from '../platform/store/store.js';
 import { AppError } from './errors.js';
+import { isApiRoute } from './access.js';
 
 export const RATE_LIMIT_POLICIES = {
   /** Sign-in, registration, resets: strict (the auth throttles add per-account limits). */
@@ -38,7 +39,7 @@ export function principalOf(request: FastifyRequest): string {
 
 export function rateLimitHook(store: Store, scale = 1) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (!request.url.startsWith('/api/')) return;
+    if (!isApiRoute(request)) return;
     const configured = request.routeOptions.config?.rateLimit;
     if (configured === false || !request.routeOptions.url) return; // exempt, or no route (404)
     const name: RateLimitPolicy = configured ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');

@@ -90,7 +90,7 @@ export function securityHeadersHook(sets: HeaderSets, isClosing: () => boolean) 
     const set = html ? (TOKEN_PAGES.test(request.url) ? sets.tokenHtml : sets.html) : sets.api;
     for (const [name, value] of set) reply.header(name, value);
     reply.header('x-request-id', request.id);
-    if (!html && request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    if (!html && (request.url.startsWith('/api/') || request.routeOptions.url?.startsWith('/api/')) && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     if (isClosing()) reply.header('connection', 'close');
     done(null, payload);
   };

@@ -6,6 +6,8 @@ import { requireSession } from '../../http/authenticate.js';
 import { AppError } from '../../http/errors.js';
 import type { ApiKeyRow } from './repo.js';
 import type { ApiKeyService } from './service.js';
+import type { AuthDeps } from '../auth/deps.js';
+import { currentUser } from '../auth/routes.js';
 
 const ApiKeyView = z.object({
   id: z.uuid(),
@@ -33,7 +35,7 @@ function view(row: ApiKeyRow): z.infer<typeof ApiKeyView> {
   };
 }
 
-export function apiKeyRoutes(keys: ApiKeyService): FastifyPluginAsyncZod {
+export function apiKeyRoutes(keys: ApiKeyService, authDeps: AuthDeps): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['api-keys'];
     app.get('/api-keys', { config: { access: { session: true } }, schema: { tags, summary: 'List your API keys', response: { 200: z.object({ apiKeys: z.array(ApiKeyView) }) } } }, async (request) => ({
@@ -57,7 +59,8 @@ export function apiKeyRoutes(keys: ApiKeyService): FastifyPluginAsyncZod {
         },
       },
       async (request, reply) => {
-        const { key, row } = await keys.create(requireSession(request).userId, {
+        const user = await currentUser(authDeps, request); // refuses while MFA enrolment is required
+        const { key, row } = await keys.create(user.id, {
           name: request.body.name,
           scopes: request.body.scopes,
           expiresAt: request.body.expiresAt ? new Date(request.body.expiresAt) : undefined,

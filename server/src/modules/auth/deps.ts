@@ -86,3 +86,14 @@ export async function securityEvent(deps: AuthDeps, event: SecurityEvent): Promi
   deps.logger.info({ securityEvent: event.type, userId: event.userId, ip: event.ip }, 'security event');
   await recordSecurityEvent(deps.db, event, deps.clock.now());
 }
+
+/**
+ * On evidence of compromise (password reset, "this wasn't me"): revoke the user's API keys
+ * and refresh tokens as well as their sessions, so nothing minted by an intruder survives.
+ */
+export async function revokeMachineCredentials(deps: AuthDeps, userId: string): Promise<void> {
+  const now = deps.clock.now();
+  const keys = await deps.db.updateTable('api_keys').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).returning('id').execute();
+  await Promise.all(keys.map((k) => deps.store.set(`revoked:api_key:${k.id}`, '1', { ttlMs: 2 * 60 * 60 * 1000 })));
+  await deps.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+}

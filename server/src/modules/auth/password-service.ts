@@ -6,7 +6,7 @@ import { AppError } from '../../http/errors.js';
 import { normalizeEmail } from '../users/email.js';
 import { findUserByEmail, findUserById, updatePasswordHash, type UserRow } from '../users/repo.js';
 import type { RequestContext } from '../sessions/service.js';
-import { appLink, findToken, issueToken, securityEvent, sendInBackground, type AuthDeps } from './deps.js';
+import { appLink, findToken, issueToken, revokeMachineCredentials, securityEvent, sendInBackground, type AuthDeps } from './deps.js';
 import { mails } from './mail-templates.js';
 import { assertPasswordAcceptable, hashPassword, verifyPassword } from './passwords.js';
 import { accountKey } from './throttle.js';
@@ -43,6 +43,7 @@ export async function resetPassword(deps: AuthDeps, input: { token: string; pass
   await updatePasswordHash(deps.db, user.id, hash, now, true);
   await invalidateTokens(deps.db, user.id, 'password_reset', now);
   await deps.sessions.revokeAll(user.id, 'password_reset');
+  await revokeMachineCredentials(deps, user.id);
   await deps.throttle.unlock(accountKey(user.email)); // the owner proved control of the mailbox
   await securityEvent(deps, { type: 'auth.password_reset', userId: user.id, ip: context.ip });
   sendInBackground(deps, mails.passwordChanged(user.email));

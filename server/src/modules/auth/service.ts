@@ -8,7 +8,7 @@ import { AppError } from '../../http/errors.js';
 import { normalizeEmail } from '../users/email.js';
 import { findUserByEmail, findUserById, insertUser, markEmailVerified, setPasswordResetRequired, updatePasswordHash, type UserRow } from '../users/repo.js';
 import type { RequestContext, SessionState } from '../sessions/service.js';
-import { appLink, findToken, issueToken, securityEvent, sendInBackground, type AuthDeps } from './deps.js';
+import { appLink, findToken, issueToken, revokeMachineCredentials, securityEvent, sendInBackground, type AuthDeps } from './deps.js';
 import { mails } from './mail-templates.js';
 import { verifySecondFactor } from './mfa-service.js';
 import { assertPasswordAcceptable, burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from './passwords.js';
@@ -28,19 +28,25 @@ export async function register(
   const email = normalizeEmail(input.email);
   const name = input.name.normalize('NFKC').trim();
   if (deps.settings.registration === 'closed') throw new AppError('registration_closed', 'Registration is closed; ask an administrator for an account.');
-  const invite = input.inviteToken ? await findToken(deps, 'invite', input.inviteToken) : undefined;
-  if (deps.settings.registration === 'invite' && (!invite || invite.email !== email)) {
+  const found = input.inviteToken ? await findToken(deps, 'invite', input.inviteToken) : undefined;
+  // An invitation counts only for the address it was sent to (it proves that mailbox).
+  const invite = found && found.email === email ? found : undefined;
+  if (deps.settings.registration === 'invite' && !invite) {
     throw new AppError('registration_closed', 'Registration needs an invitation for this email address; ask an administrator.');
   }
   assertPasswordAcceptable(input.password, { email, name, minLength: deps.settings.passwordMinLength });
   const now = deps.clock.now();
   const id = randomUUID();
+  const passwordHash = await hashPassword(input.password);
+  if (invite && !(await consumeToken(deps.db, invite.id, now))) {
+    throw new AppError('invalid_token', 'This invitation was already used.');
+  }
   const inserted = await insertUser(deps.db, {
     id,
     email,
     name,
     role: 'member',
-    password_hash: await hashPassword(input.password),
+    password_hash: passwordHash,
     email_verified_at: invite ? now : null, // an invitation mailed to the address proves it
     created_at: now,
   });
@@ -49,8 +55,7 @@ export async function register(
     sendInBackground(deps, mails.alreadyRegistered(email, appLink(deps, 'forgot-password', {})));
     return;
   }
-  if (invite) await consumeToken(deps.db, invite.id, now);
-  else await sendVerification(deps, { id, email, name });
+  if (!invite) await sendVerification(deps, { id, email, name });
 }
 
 export async function sendVerification(deps: AuthDeps, user: { id: string; email: string; name: string }): Promise<void> {
@@ -156,6 +161,7 @@ export async function disownSignIn(deps: AuthDeps, token: string, context: Reque
   const user = await findUserById(deps.db, row.user_id);
   if (!user) throw new AppError('invalid_token', 'This link is invalid or was already used.');
   await deps.sessions.revokeAll(user.id, 'sign_in_disowned');
+  await revokeMachineCredentials(deps, user.id);
   await setPasswordResetRequired(deps.db, user.id, now);
   await securityEvent(deps, { type: 'auth.sign_in_disowned', userId: user.id, ip: context.ip });
   const reset = await issueToken(deps, 'password_reset', { userId: user.id }, 30 * 60 * 1000, { replace: true });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createUser, PASSWORD, tokenFrom, useAccountsApp } from '../../../test/accounts.js';
 import { BrowserClient, randomIp } from '../../../test/browser-client.js';
 import { hashPassword, verifyPassword } from './passwords.js';
+import { generateToken } from '../../platform/crypto/tokens.js';
 
 const fixture = useAccountsApp({ REGISTRATION: 'open', REQUIRE_MFA: 'none' });
 const { sink, clock } = fixture;
@@ -46,6 +47,25 @@ describe('registration and email verification', () => {
     await sink.next(address, /Someone tried to register/);
     const users = await fixture.t.database.db.selectFrom('users').select('name').where('email', '=', address).execute();
     expect(users).toEqual([{ name: 'Test Person' }]);
+  });
+
+  it('counts an invitation only for the address it was sent to', async () => {
+    const invited = email();
+    const { token, hash } = generateToken('invite');
+    await fixture.t.database.db
+      .insertInto('auth_tokens')
+      .values({ id: crypto.randomUUID(), user_id: null, kind: 'invite', token_hash: hash, email: invited, created_at: clock.now(), expires_at: new Date(clock.now().getTime() + 3_600_000), payload: null })
+      .execute();
+    const victim = email();
+    expect((await client().post('/auth/register', { email: victim, password: PASSWORD, name: 'Mallory', inviteToken: token })).statusCode).toBe(202);
+    const row = await fixture.t.database.db.selectFrom('users').select('email_verified_at').where('email', '=', victim).executeTakeFirstOrThrow();
+    expect(row.email_verified_at).toBeNull(); // the invite for another address proves nothing
+    await sink.next(victim, /Verify your email/);
+    expect((await client().post('/auth/register', { email: invited, password: PASSWORD, name: 'Invited' , inviteToken: token })).statusCode).toBe(202);
+    expect((await client().post('/auth/register', { email: invited.replace('@', '+2@'), password: PASSWORD, name: 'Again', inviteToken: token })).statusCode).toBe(202);
+    const verified = await fixture.t.database.db.selectFrom('users').select(['email', 'email_verified_at']).where('email', 'in', [invited, invited.replace('@', '+2@')]).execute();
+    expect(verified.find((u) => u.email === invited)?.email_verified_at).not.toBeNull();
+    expect(verified.find((u) => u.email !== invited)?.email_verified_at ?? null).toBeNull();
   });
 
   it('refuses weak passwords with the rule and keeps nothing', async () => {

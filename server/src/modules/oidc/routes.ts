@@ -24,7 +24,7 @@ export function oidcRoutes(oidc: OidcService, cookie: CookiePolicy, publicUrl: s
       try {
         const result = await oidc.callback(new URL(request.url, publicUrl), request.cookies[FLOW_COOKIE], { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : '' });
         if (result.kind === 'link_pending') return reply.redirect(`${publicUrl}/sign-in#sso=link_pending`, 303);
-        if (result.kind === 'mfa') return reply.redirect(`${publicUrl}/sign-in#sso=error`, 303);
+        if (result.kind === 'mfa') return reply.redirect(`${publicUrl}/sign-in#${new URLSearchParams({ mfaToken: result.mfaToken }).toString()}`, 303);
         setSessionCookie(reply, cookie, result.token);
         return reply.redirect(`${publicUrl}/`, 303);
       } catch (error) {

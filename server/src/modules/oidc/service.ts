@@ -112,6 +112,11 @@ export class OidcService {
     if (identity) {
       const user = await findUserById(db, identity.user_id);
       if (!user) throw failed('the linked account no longer exists');
+      if (user.password_reset_required) throw new AppError('password_reset_required', 'This account needs a new password first.');
+      if (user.totp_enabled_at) {
+        // Bastion's second factor still applies: finish with POST /auth/login/mfa.
+        return { kind: 'mfa', mfaToken: await issueToken(this.deps, 'mfa_login', { userId: user.id }, 5 * 60 * 1000) };
+      }
       return completeSignIn(this.deps, user, context);
     }
     const email = typeof userinfo.email === 'string' ? normalizeEmail(userinfo.email) : undefined;

@@ -83,7 +83,13 @@ export class SessionService {
     }
     if (now - state.lastSeenAt >= TOUCH_EVERY_MS) {
       state.lastSeenAt = now;
+      // A revocation may have deleted the session since we read it: never write it back.
+      if (await this.isRevoked(state.id)) return null;
       await this.save(hash, state);
+      if (await this.isRevoked(state.id)) {
+        await this.store.delete(key(hash));
+        return null;
+      }
       await touchSession(this.db, state.id, new Date(now));
     }
     return state;

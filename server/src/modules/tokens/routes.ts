@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { AppError } from '../../http/errors.js';
 import type { SigningKeys } from './signing-keys.js';
 import type { TokenService } from './service.js';
+import type { AuthDeps } from '../auth/deps.js';
+import { currentUser } from '../auth/routes.js';
 
 const TokenPair = z.object({
   accessToken: z.string().describe('JWT (EdDSA, typ at+jwt); send as Authorization: Bearer'),
@@ -12,7 +14,7 @@ const TokenPair = z.object({
   tokenType: z.literal('Bearer'),
 });
 
-export function tokenRoutes(tokens: TokenService): FastifyPluginAsyncZod {
+export function tokenRoutes(tokens: TokenService, authDeps: AuthDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/auth/token',
@@ -37,6 +39,7 @@ export function tokenRoutes(tokens: TokenService): FastifyPluginAsyncZod {
         if (!principal || principal.kind !== expected) {
           throw new AppError('unauthenticated', body.grantType === 'session' ? 'Sign in first.' : 'Send the API key as Authorization: Bearer bst_key_….');
         }
+        await currentUser(authDeps, request); // refuses while MFA enrolment is required
         return tokens.issue(principal);
       },
     );

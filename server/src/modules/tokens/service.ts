@@ -77,7 +77,10 @@ export class TokenService {
       const key = await this.db.selectFrom('api_keys').select(['revoked_at', 'expires_at']).where('id', '=', row.api_key_id).executeTakeFirst();
       if (!key || key.revoked_at || (key.expires_at && key.expires_at <= now)) throw invalid();
     }
-    return this.issuePair({ userId: row.user_id, scopes: row.scopes, sessionId: row.session_id, apiKeyId: row.api_key_id, familyId: row.family_id });
+    const user = await this.db.selectFrom('users').select('password_reset_required').where('id', '=', row.user_id).executeTakeFirst();
+    if (!user || user.password_reset_required) throw invalid();
+    // The family keeps the lifetime of its first token: refreshing does not extend it.
+    return this.issuePair({ userId: row.user_id, scopes: row.scopes, sessionId: row.session_id, apiKeyId: row.api_key_id, familyId: row.family_id, expiresAt: row.expires_at });
   }
 
   /** Revokes the family of a refresh token (RFC 7009: unknown tokens are not an error). */
@@ -115,7 +118,7 @@ export class TokenService {
     return { kind: 'jwt', userId: payload.sub!, scopes: new Set(scopes), ...(sessionId ? { sessionId } : {}), ...(apiKeyId ? { apiKeyId } : {}) };
   }
 
-  private async issuePair(input: { userId: string; scopes: string[]; sessionId: string | null; apiKeyId: string | null; familyId: string }): Promise<TokenPair> {
+  private async issuePair(input: { userId: string; scopes: string[]; sessionId: string | null; apiKeyId: string | null; familyId: string; expiresAt?: Date }): Promise<TokenPair> {
     const now = this.clock.now();
     const seconds = Math.floor(now.getTime() / 1000);
     const { kid, privateKey } = await this.keys.signingKey();
@@ -145,7 +148,7 @@ export class TokenService {
         session_id: input.sessionId,
         api_key_id: input.apiKeyId,
         created_at: now,
-        expires_at: new Date(now.getTime() + this.settings.refreshTtlMs),
+        expires_at: input.expiresAt ?? new Date(now.getTime() + this.settings.refreshTtlMs),
       })
       .execute();
     return { accessToken, refreshToken, expiresIn: this.settings.accessTtlSeconds, tokenType: 'Bearer' };

@@ -23,7 +23,7 @@ export interface SigningKey {
 export class SigningKeys {
   private active: Promise<SigningKey> | undefined;
   private activeLoadedAt = 0;
-  private readonly publicKeys = new Map<string, { key: VerifyKey; jwk: JWK }>();
+  private publicKeys = new Map<string, { key: VerifyKey; jwk: JWK }>();
   private loadedAt = 0;
 
   constructor(
@@ -105,11 +105,13 @@ export class SigningKeys {
       .select(['kid', 'public_jwk'])
       .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', cutoff)]))
       .execute();
-    this.publicKeys.clear();
+    // Build the new map, then swap: verifiers never see a half-loaded key set.
+    const next = new Map<string, { key: VerifyKey; jwk: JWK }>();
     for (const row of rows) {
       const jwk = (typeof row.public_jwk === 'string' ? JSON.parse(row.public_jwk) : row.public_jwk) as JWK;
-      this.publicKeys.set(row.kid, { key: await importJWK(jwk, JWT_ALG), jwk });
+      next.set(row.kid, { key: await importJWK(jwk, JWT_ALG), jwk });
     }
+    this.publicKeys = next;
     this.loadedAt = now.getTime();
   }
 }

@@ -4,7 +4,7 @@ import { createHmac, KeyObject, sign, type webcrypto } from 'node:crypto';
 type CryptoKey = webcrypto.CryptoKey;
 import { generateKeyPair, SignJWT, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createUser, PASSWORD, useAccountsApp } from '../../../test/accounts.js';
+import { createUser, PASSWORD, tokenFrom, useAccountsApp } from '../../../test/accounts.js';
 import { BrowserClient } from '../../../test/browser-client.js';
 import { SigningKeys } from './signing-keys.js';
 
@@ -187,6 +187,17 @@ describe('refresh tokens', () => {
     expect((await fixture.t.app.inject({ method: 'POST', url: '/api/v1/auth/token/revoke', payload: { refreshToken: b.refreshToken } })).statusCode).toBe(200);
     expect((await fixture.t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { grantType: 'refresh_token', refreshToken: b.refreshToken } })).statusCode).toBe(401);
     expect((await fixture.t.app.inject({ method: 'POST', url: '/api/v1/auth/token/revoke', payload: { refreshToken: 'unknown-token-value' } })).statusCode).toBe(200);
+  });
+
+  it('die, with API keys, when the password is reset (evidence of compromise)', async () => {
+    const { browser, refreshToken, address } = await sessionTokens();
+    const { key } = (await browser.post('/api-keys', { name: 'intruder', scopes: ['profile:read'] })).json();
+    expect((await me(key)).statusCode).toBe(200);
+    await fixture.t.app.inject({ method: 'POST', url: '/api/v1/auth/password/forgot', payload: { email: address } });
+    const token = tokenFrom((await fixture.sink.next(address, /Reset your Bastion password/)).text);
+    expect((await fixture.t.app.inject({ method: 'POST', url: '/api/v1/auth/password/reset', payload: { token, password: 'amber lighthouse hums softly' } })).statusCode).toBe(200);
+    expect((await me(key)).statusCode).toBe(401);
+    expect((await fixture.t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { grantType: 'refresh_token', refreshToken } })).statusCode).toBe(401);
   });
 
   it('refuse a session grant without a session', async () => {
