@@ -25,11 +25,15 @@ export async function requestPasswordReset(deps: AuthDeps, rawEmail: string, con
     error.retryAfter = Math.min(perEmail.ttlMs, perIp.ttlMs) / 1000;
     throw error;
   }
-  const user = await findUserByEmail(deps.db, email);
-  if (!user) return;
-  const token = await issueToken(deps, 'password_reset', { userId: user.id }, RESET_TTL_MS, { replace: true });
-  await securityEvent(deps, { type: 'auth.password_reset_requested', userId: user.id, ip: context.ip });
-  sendInBackground(deps, mails.passwordReset(user.email, appLink(deps, 'reset-password', { token })));
+  // The answer must not depend on whether the account exists, in content or in time:
+  // the lookup and the token work happen after the response.
+  void (async () => {
+    const user = await findUserByEmail(deps.db, email);
+    if (!user) return;
+    const token = await issueToken(deps, 'password_reset', { userId: user.id }, RESET_TTL_MS, { replace: true });
+    await securityEvent(deps, { type: 'auth.password_reset_requested', userId: user.id, ip: context.ip });
+    sendInBackground(deps, mails.passwordReset(user.email, appLink(deps, 'reset-password', { token })));
+  })().catch((error: unknown) => deps.logger.error({ err: error }, 'password reset request failed'));
 }
 
 export async function resetPassword(deps: AuthDeps, input: { token: string; password: string }, context: RequestContext): Promise<void> {
