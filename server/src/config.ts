@@ -407,3 +407,25 @@ function safePassword(value: string | undefined): string | undefined {
     return undefined;
   }
 }
+
+/** What the test harness takes from the environment: the run's backends, the worker and tools. */
+export interface TestRunSettings {
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  workerId: string;
+  redisServerBin: string;
+  ci: boolean;
+  /** PATH handed to spawned Bastion processes. */
+  path: string | undefined;
+}
+
+export function testRunSettings(env: Env = process.env): TestRunSettings {
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    workerId: env.VITEST_POOL_ID ?? '0',
+    redisServerBin: env.REDIS_SERVER_BIN ?? 'redis-server',
+    ci: Boolean(env.CI),
+    path: env.PATH,
+  };
+}

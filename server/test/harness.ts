@@ -12,10 +12,9 @@ import path from 'node:path';
 import fs from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
-import pg from 'pg';
 import type { Logger } from 'pino';
 import { buildApp, type App, type AppDeps } from '../src/app.js';
-import { loadConfig, type Config, type Env } from '../src/config.js';
+import { loadConfig, testRunSettings, type Config, type Env } from '../src/config.js';
 import { createLogger } from '../src/http/logger.js';
 import { openPostgres, wrapPGlite, type Database } from '../src/platform/db/database.js';
 import { migrate } from '../src/platform/db/migrator.js';
@@ -28,9 +27,10 @@ import { MemoryStore } from '../src/platform/store/memory-store.js';
 import { RedisStore } from '../src/platform/store/redis-store.js';
 import type { Store } from '../src/platform/store/store.js';
 
-export const TEST_DATABASE_URL = process.env.DATABASE_URL || undefined;
-export const TEST_REDIS_URL = process.env.REDIS_URL || undefined;
-const WORKER = process.env.VITEST_POOL_ID ?? '0';
+export const TEST_RUN = testRunSettings();
+export const TEST_DATABASE_URL = TEST_RUN.databaseUrl;
+export const TEST_REDIS_URL = TEST_RUN.redisUrl;
+const WORKER = TEST_RUN.workerId;
 
 /** One random master key per test process. */
 export const testKeyring = (() => {
@@ -45,21 +45,19 @@ export function testConfig(overrides: Env = {}): Config {
   return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: os.tmpdir(), ...overrides });
 }
 
+const POOL = { DB_POOL_MAX: 5, DB_STATEMENT_TIMEOUT_MS: 15_000, DB_IDLE_TIMEOUT_MS: 10_000, DB_CONNECT_TIMEOUT_MS: 2_000 };
+
 /** Creates (or recreates) an empty PostgreSQL database next to DATABASE_URL's and returns its URL. */
 export async function createPostgresDatabase(name: string): Promise<string> {
   if (!TEST_DATABASE_URL) throw new Error('DATABASE_URL is not set');
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
+  if (!/^[a-z0-9_]{1,63}$/.test(name)) throw new Error(`unexpected database name ${name}`);
+  const admin = openPostgres(TEST_DATABASE_URL, { ...POOL, DB_POOL_MAX: 1 }, silentLogger);
   try {
-    // Names are built by tests from constants and the worker id, never from input.
-    const ident = admin.escapeIdentifier(name);
-    // DDL cannot take bound parameters; the identifier is escaped and test-made.
-    // eslint-disable-next-line no-restricted-syntax
-    await admin.query(`drop database if exists ${ident} with (force)`);
-    // eslint-disable-next-line no-restricted-syntax
-    await admin.query(`create database ${ident}`);
+    // DDL takes no bound parameters: the name goes through sql.id (quoted identifier).
+    await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
+    await sql`create database ${sql.id(name)}`.execute(admin.db);
   } finally {
-    await admin.end();
+    await admin.close();
   }
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${name}`;
@@ -71,7 +69,6 @@ export function postgresDatabaseName(suffix: string): string {
   return `${base}_${suffix}_w${WORKER}`.toLowerCase();
 }
 
-const POOL = { DB_POOL_MAX: 5, DB_STATEMENT_TIMEOUT_MS: 15_000, DB_IDLE_TIMEOUT_MS: 10_000, DB_CONNECT_TIMEOUT_MS: 2_000 };
 
 /** Opens a brand-new, unmigrated database of the kind under test. */
 export async function freshDatabase(suffix: string): Promise<Database> {

@@ -14,14 +14,14 @@ import { migrate } from '../src/platform/db/migrator.js';
 import { Encryptor } from '../src/platform/crypto/envelope.js';
 import { Keyring, readKeyFile } from '../src/platform/crypto/keyring.js';
 import { generateMasterKey } from '../src/platform/crypto/master-keys.js';
-import { createPostgresDatabase, postgresDatabaseName, silentLogger, tempDir, TEST_DATABASE_URL } from './harness.js';
+import { createPostgresDatabase, postgresDatabaseName, silentLogger, tempDir, TEST_DATABASE_URL, TEST_RUN } from './harness.js';
 
 const SERVER_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 function keys(args: string[], env: Record<string, string>) {
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/entry.ts', 'keys', ...args], {
     cwd: SERVER_DIR,
-    env: { PATH: process.env.PATH, ...env },
+    env: { PATH: TEST_RUN.path, ...env },
     encoding: 'utf8',
     timeout: 60_000,
   });

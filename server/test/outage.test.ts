@@ -17,12 +17,13 @@ import {
   postgresDatabaseName,
   silentLogger,
   TEST_DATABASE_URL,
+  TEST_RUN,
   waitFor,
   type TestApp,
 } from './harness.js';
 import { TcpProxy } from './tcp-proxy.js';
 
-const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? 'redis-server';
+const REDIS_SERVER = TEST_RUN.redisServerBin;
 const hasRedisServer = spawnSync(REDIS_SERVER, ['--version']).status === 0;
 
 function probeRoutes(app: App, deps: () => TestApp): void {
@@ -57,7 +58,7 @@ afterAll(async () => {
 });
 
 // redis-server is on every CI machine; a developer machine without it cannot run this file.
-describe.runIf(hasRedisServer || process.env.CI)('Redis outage', () => {
+describe.runIf(hasRedisServer || TEST_RUN.ci)('Redis outage', () => {
   it('turns readiness and store-backed requests to 503 and recovers when Redis returns', async () => {
     const port = await freePort();
     let redis = await startRedis(port);

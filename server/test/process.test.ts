@@ -5,16 +5,16 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildTestApp, freePort, tempDir, waitFor } from './harness.js';
+import { buildTestApp, freePort, tempDir, TEST_DATABASE_URL, TEST_REDIS_URL, TEST_RUN, waitFor } from './harness.js';
 
 const SERVER_DIR = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = ['--import', 'tsx', 'src/entry.ts'];
 
 /** The environment a spawned Bastion gets: the run's backends, nothing else from the parent. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LOG_LEVEL: 'info' };
-  if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
-  if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
+  const env: NodeJS.ProcessEnv = { PATH: TEST_RUN.path, LOG_LEVEL: 'info' };
+  if (TEST_DATABASE_URL) env.DATABASE_URL = TEST_DATABASE_URL;
+  if (TEST_REDIS_URL) env.REDIS_URL = TEST_REDIS_URL;
   return { ...env, ...extra };
 }
 

@@ -12,14 +12,14 @@ import { openDatabase } from '../src/platform/db/database.js';
 import { readOutbox } from '../src/platform/mail/mailer.js';
 import { tokenFrom } from './accounts.js';
 import { BrowserClient } from './browser-client.js';
-import { buildTestApp, createPostgresDatabase, postgresDatabaseName, silentLogger, tempDir, TEST_DATABASE_URL } from './harness.js';
+import { buildTestApp, createPostgresDatabase, postgresDatabaseName, silentLogger, tempDir, TEST_DATABASE_URL, TEST_RUN } from './harness.js';
 
 const SERVER_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 function bastion(args: string[], env: Record<string, string>, input?: string) {
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/entry.ts', ...args], {
     cwd: SERVER_DIR,
-    env: { PATH: process.env.PATH, ...env },
+    env: { PATH: TEST_RUN.path, ...env },
     encoding: 'utf8',
     timeout: 60_000,
     ...(input !== undefined ? { input } : {}),
