@@ -4,9 +4,8 @@
  * printed for the operator to set, since a process cannot change its environment.
  */
 import type { Config } from './config.js';
+import { withDatabase } from './cli-database.js';
 import { createLogger } from './http/logger.js';
-import { openDatabase, type Database } from './platform/db/database.js';
-import { migrate } from './platform/db/migrator.js';
 import { countKeysByMasterKey } from './platform/crypto/data-key-repo.js';
 import { loadKeyring, writeKeyFile, type KeySource } from './platform/crypto/keyring.js';
 import { formatMasterKeys, generateMasterKey, type MasterKeySet } from './platform/crypto/master-keys.js';
@@ -101,14 +100,4 @@ function save(source: KeySource, set: MasterKeySet, done: string): void {
     return;
   }
   console.log(`${done} Set this value in every deployment (it is a secret):\nMASTER_KEYS=${formatMasterKeys(set)}`);
-}
-
-async function withDatabase(config: Config, run: (database: Database) => Promise<number>): Promise<number> {
-  const database = await openDatabase(config, createLogger('warn'));
-  try {
-    await migrate(database.db);
-    return await run(database);
-  } finally {
-    await database.close();
-  }
 }
