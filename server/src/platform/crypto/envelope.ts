@@ -98,8 +98,12 @@ export class Encryptor {
     return seal(key, header, data, recordBinding(binding));
   }
 
-  /** Decrypts a ciphertext stored at `binding`; failures throw CryptoError and raise a security event. */
-  async decrypt(binding: Binding, blob: Buffer): Promise<Buffer> {
+  /**
+   * Decrypts a ciphertext stored at `binding`; failures throw CryptoError and raise a
+   * security event. Takes a Buffer or a plain Uint8Array (PGlite returns bytea as one).
+   */
+  async decrypt(binding: Binding, stored: Buffer | Uint8Array): Promise<Buffer> {
+    const blob = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
     let dataKeyId: string | undefined;
     try {
       if (blob.length < RECORD_HEADER_BYTES) throw new CryptoError('malformed_ciphertext');
@@ -115,7 +119,7 @@ export class Encryptor {
     }
   }
 
-  async decryptText(binding: Binding, blob: Buffer): Promise<string> {
+  async decryptText(binding: Binding, blob: Buffer | Uint8Array): Promise<string> {
     return (await this.decrypt(binding, blob)).toString('utf8');
   }
 
