@@ -1,0 +1,220 @@
+/**
+ * Outbound HTTP: every request Bastion makes to the outside world (LLM providers, the
+ * `fetch_url` agent tool) goes through here, so each gets the SSRF guard, a deadline,
+ * bounded retries and, when given one, a circuit breaker.
+ *
+ * Uses the `undici` package's fetch with its own Agent rather than the global fetch:
+ * the Agent is where the guarded DNS lookup plugs in, and the global fetch bundles a
+ * different undici version that is not guaranteed to accept this Agent.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { systemClock, type Clock } from '../clock.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import { NetError, isNetError } from './errors.js';
+import { isRedirect, redirectedRequest } from './redirects.js';
+import { isRetryableStatus, retryDelayMs } from './retry.js';
+import { addressPolicy, guardedLookup, type AddressPolicy, type AllowList } from './ssrf-guard.js';
+import { checkTarget } from './target.js';
+
+export { readTextLimited } from './read-text.js';
+
+export interface OutboundOptions {
+  /** Non-public destinations the administrator allows (see parseAllowList). */
+  allow: AllowList;
+  /** default connect timeout */
+  connectTimeoutMs?: number;
+  clock?: Clock;
+  /** injectable for tests: sleep used between retries */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Source of retry jitter in [0, 1); injectable for tests. */
+  random?: () => number;
+}
+
+export interface OutboundRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+  /** time allowed until response headers arrive, per attempt */
+  timeoutMs: number;
+  /** retries on network errors, 408, 429, 500, 502, 503, 504 — full-jitter exponential backoff (base 250 ms, cap 4 s), honours Retry-After (seconds or HTTP date) up to the cap; default 0 */
+  maxRetries?: number;
+  /** counted once per logical request: success on a <500 non-429 final response, failure otherwise (a caller abort counts as neither) */
+  breaker?: CircuitBreaker;
+}
+
+const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> => delay(ms, undefined, { signal });
+
+/** The outbound HTTP client; one per process (it owns a connection pool). */
+export class OutboundHttp {
+  private readonly agent: Agent;
+  private readonly policy: AddressPolicy;
+  private readonly clock: Clock;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(options: OutboundOptions) {
+    this.policy = addressPolicy(options.allow);
+    this.clock = options.clock ?? systemClock;
+    this.sleep = options.sleep ?? defaultSleep;
+    this.random = options.random ?? Math.random;
+    this.agent = new Agent({ connect: { lookup: guardedLookup(options.allow), timeout: options.connectTimeoutMs ?? 10_000 } });
+  }
+
+  /** Returns the final WHATWG Response (body unread) — including non-2xx responses after retries are exhausted. Throws NetError for invalid_url (only http: and https:, no credentials in URL), blocked_address, timeout, network, circuit_open, aborted (caller's signal). Redirects are NOT followed automatically (redirect: 'manual'). */
+  async fetch(url: string, request: OutboundRequest): Promise<Response> {
+    const target = checkTarget(url, this.policy);
+    return this.withBreaker(request, () => this.exchange(target, request));
+  }
+
+  /**
+   * Like fetch but follows up to `maxRedirects` (default 3) redirects, re-checking each hop's URL through the guard; used by the fetch_url tool.
+   * Past the limit the last redirect response is returned as is. Credentials headers
+   * are dropped when a hop changes origin. The breaker, if any, judges the whole chain once.
+   */
+  async fetchFollowing(url: string, request: OutboundRequest & { maxRedirects?: number }): Promise<Response> {
+    const maxRedirects = request.maxRedirects ?? 3;
+    let target = checkTarget(url, this.policy);
+    return this.withBreaker(request, async () => {
+      let hopRequest = request;
+      for (let hop = 0; ; hop++) {
+        const response = await this.exchange(target, hopRequest);
+        const location = response.headers.get('location');
+        if (!isRedirect(response.status) || location === null || hop >= maxRedirects) return response;
+        await discard(response);
+        const next = checkTarget(location, this.policy, target);
+        hopRequest = redirectedRequest(hopRequest, response.status, target, next);
+        target = next;
+      }
+    });
+  }
+
+  /** Closes pooled connections; in-flight requests finish first. */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  /** Consults the breaker once for a logical request and reports its outcome. */
+  private async withBreaker(request: OutboundRequest, run: () => Promise<Response>): Promise<Response> {
+    const breaker = request.breaker;
+    if (!breaker) return run();
+    breaker.before();
+    try {
+      const response = await run();
+      if (response.status < 500 && response.status !== 429) breaker.success();
+      else breaker.failure();
+      return response;
+    } catch (error) {
+      // A user pressing stop says nothing about the upstream's health.
+      if (isNetError(error, 'aborted')) breaker.release();
+      else breaker.failure();
+      throw error;
+    }
+  }
+
+  /** One request with its retries; returns the last response once retries run out. */
+  private async exchange(url: URL, request: OutboundRequest): Promise<Response> {
+    const maxRetries = request.maxRetries ?? 0;
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= maxRetries;
+      let response: Response;
+      try {
+        response = await this.attempt(url, request);
+      } catch (error) {
+        // Only connection-level failures are retried: a timeout already cost the
+        // caller a full deadline, and a refused address will be refused again.
+        if (last || !isNetError(error, 'network')) throw error;
+        await this.pause(retryDelayMs(attempt, null, this.clock.now(), this.random), request.signal);
+        continue;
+      }
+      if (last || !isRetryableStatus(response.status)) return response;
+      const wait = retryDelayMs(attempt, response.headers.get('retry-after'), this.clock.now(), this.random);
+      await discard(response);
+      await this.pause(wait, request.signal);
+    }
+  }
+
+  /** A single attempt, bounded by `timeoutMs` until the response headers arrive. */
+  private async attempt(url: URL, request: OutboundRequest): Promise<Response> {
+    const caller = request.signal;
+    if (caller?.aborted) throw abortedError(caller.reason);
+    // Our own timer rather than AbortSignal.timeout: it must be cleared once headers
+    // arrive, or it would later abort the caller's reading of a long (streamed) body.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), request.timeoutMs);
+    const signal = caller ? AbortSignal.any([caller, deadline.signal]) : deadline.signal;
+    try {
+      const response = await undiciFetch(url, {
+        method: request.method ?? 'GET',
+        headers: request.headers,
+        body: request.body,
+        signal,
+        redirect: 'manual',
+        dispatcher: this.agent,
+      });
+      return response;
+    } catch (error) {
+      if (caller?.aborted) throw abortedError(error);
+      if (deadline.signal.aborted) throw timeoutError(url, request.timeoutMs, error);
+      throw classifyFailure(url, request.timeoutMs, error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Waits between retries; a caller abort while waiting ends the request. */
+  private async pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await this.sleep(ms, signal);
+    } catch (error) {
+      if (signal?.aborted) throw abortedError(error);
+      throw error;
+    }
+    if (signal?.aborted) throw abortedError(signal.reason);
+  }
+}
+
+/** Releases a response we will not read, so its connection goes back to the pool. */
+async function discard(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => undefined);
+}
+
+function abortedError(cause: unknown): NetError {
+  return new NetError('aborted', 'The request was cancelled', { cause });
+}
+
+function timeoutError(url: URL, ms: number, cause: unknown): NetError {
+  return new NetError('timeout', `${url.host} did not respond within ${ms} ms`, { cause });
+}
+
+/**
+ * Maps what undici threw (`TypeError: fetch failed` with the real error somewhere in
+ * its `cause` chain) to a NetError. The guard's own refusal is found and passed on, so
+ * a blocked address is reported as such rather than as a generic network failure.
+ */
+function classifyFailure(url: URL, timeoutMs: number, error: unknown): NetError {
+  const causes = causeChain(error);
+  const refusal = causes.find((cause): cause is NetError => cause instanceof NetError);
+  if (refusal) return refusal;
+  const code = causes.map((cause) => (cause as { code?: unknown }).code).find((c): c is string => typeof c === 'string');
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') {
+    return timeoutError(url, timeoutMs, error);
+  }
+  // The code (ECONNREFUSED, ENOTFOUND, ...) helps an admin and reveals nothing secret.
+  return new NetError('network', `Could not reach ${url.host}${code ? ` (${code})` : ''}`, { cause: error });
+}
+
+/** The error, its causes, and the members of any AggregateError (Happy Eyeballs), breadth-first. */
+function causeChain(error: unknown): object[] {
+  const seen: object[] = [];
+  const queue: unknown[] = [error];
+  while (queue.length > 0 && seen.length < 20) {
+    const next = queue.shift();
+    if (typeof next !== 'object' || next === null || seen.includes(next)) continue;
+    seen.push(next);
+    queue.push((next as { cause?: unknown }).cause);
+    if (next instanceof AggregateError) queue.push(...(next.errors as unknown[]));
+  }
+  return seen;
+}

@@ -1,0 +1,119 @@
+import type { LookupAddress } from 'node:dns';
+import { describe, expect, it } from 'vitest';
+import { NetError } from './errors.js';
+import { parseCidr, parseIp } from './ip-address.js';
+import { addressPolicy, guardedLookup, isPublicAddress, parseAllowList, type AllowList } from './ssrf-guard.js';
+
+describe('isPublicAddress', () => {
+  it.each([
+    '127.0.0.1', '127.255.255.254', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1',
+    '169.254.169.254', '100.64.0.1', '0.0.0.0', '0.1.2.3', '224.0.0.1', '255.255.255.255', '240.0.0.1',
+    '192.0.2.1', '198.18.0.1',
+    '::', '::1', '0:0:0:0:0:0:0:1', '[::1]', 'fe80::1', 'fe80::1%eth0', 'fc00::1', 'fd00:ec2::254', 'ff02::1',
+    '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:169.254.169.254', '::ffff:10.0.0.1', '::127.0.0.1',
+    '64:ff9b::127.0.0.1', '64:ff9b::a9fe:a9fe', '64:ff9b:1::1', '2002:7f00:1::', '2002:c0a8:101::1',
+    '2001:db8::1', '2001::1', '100::1',
+    'localhost', '', 'not-an-ip', '2130706433', '0x7f.1', '127.1', '1.2.3',
+  ])('refuses %s', (ip) => {
+    expect(isPublicAddress(ip)).toBe(false);
+  });
+
+  it.each([
+    '8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '169.253.0.1', '2606:4700:4700::1111',
+    '2a00:1450:4001::200e', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1',
+  ])('accepts %s', (ip) => {
+    expect(isPublicAddress(ip)).toBe(true);
+  });
+});
+
+describe('ip parsing', () => {
+  it('reads every IPv6 spelling of one address as the same bytes', () => {
+    const expected = parseIp('::ffff:127.0.0.1');
+    expect(parseIp('::ffff:7f00:1')).toEqual(expected);
+    expect(parseIp('0:0:0:0:0:ffff:7f00:0001')).toEqual(expected);
+  });
+
+  it('parses CIDRs and rejects bad prefixes', () => {
+    expect(parseCidr('10.0.0.0/8')?.prefix).toBe(8);
+    expect(parseCidr('::1')?.prefix).toBe(128);
+    expect(parseCidr('10.0.0.0/33')).toBeNull();
+    expect(parseCidr('10.0.0.0/x')).toBeNull();
+  });
+});
+
+describe('parseAllowList', () => {
+  it('splits hosts from addresses and ranges', () => {
+    expect(parseAllowList('localhost,127.0.0.1/32, LLM.Internal.\n[::1] 10.0.0.0/8,,')).toEqual({
+      hosts: ['localhost', 'llm.internal'],
+      cidrs: ['127.0.0.1/32', '[::1]', '10.0.0.0/8'],
+    });
+    expect(parseAllowList('')).toEqual({ hosts: [], cidrs: [] });
+  });
+
+  it('rejects entries that are neither', () => {
+    expect(() => parseAllowList('localhost,10.0.0.0/99')).toThrow(RangeError);
+    expect(() => parseAllowList('llm.internal:8080')).toThrow(/llm\.internal:8080/);
+    expect(() => parseAllowList('http://llm.internal')).toThrow(RangeError);
+  });
+
+  it('allows by host, by range, and IPv4 ranges cover their mapped IPv6 form', () => {
+    const policy = addressPolicy(parseAllowList('llm.internal,10.0.0.0/8'));
+    expect(policy('LLM.internal.', '192.168.1.1')).toBe(true);
+    expect(policy('other.internal', '10.9.9.9')).toBe(true);
+    expect(policy('other.internal', '::ffff:10.9.9.9')).toBe(true);
+    expect(policy('other.internal', '192.168.1.1')).toBe(false);
+    expect(policy('other.internal', '8.8.8.8')).toBe(true);
+  });
+});
+
+/** A resolver returning fixed answers, standing in for DNS (a rebinding attacker's, say). */
+function fakeResolver(answers: Record<string, LookupAddress[]>) {
+  return (hostname: string, _options: unknown, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => {
+    callback(null, answers[hostname] ?? []);
+  };
+}
+
+function lookup(allow: AllowList, hostname: string, all: boolean) {
+  const resolve = fakeResolver({
+    'rebind.example': [{ address: '127.0.0.1', family: 4 }],
+    'metadata.example': [{ address: 'fd00:ec2::254', family: 6 }],
+    'mixed.example': [{ address: '10.0.0.5', family: 4 }, { address: '93.184.216.34', family: 4 }],
+    'public.example': [{ address: '93.184.216.34', family: 4 }, { address: '2606:2800:220:1::1', family: 6 }],
+  });
+  return new Promise<{ error: NodeJS.ErrnoException | null; address: unknown; family: unknown }>((resolveResult) => {
+    guardedLookup(allow, resolve)(hostname, { all }, (error, address, family) => resolveResult({ error, address, family }));
+  });
+}
+
+describe('guardedLookup', () => {
+  const none = parseAllowList('');
+
+  it('refuses a name that resolves to a private address', async () => {
+    for (const host of ['rebind.example', 'metadata.example']) {
+      const { error } = await lookup(none, host, false);
+      expect(error).toBeInstanceOf(NetError);
+      expect((error as NetError).code).toBe('blocked_address');
+    }
+  });
+
+  it('passes public answers through, in both lookup shapes', async () => {
+    expect(await lookup(none, 'public.example', false)).toMatchObject({ error: null, address: '93.184.216.34', family: 4 });
+    const all = await lookup(none, 'public.example', true);
+    expect(all.address).toHaveLength(2);
+  });
+
+  it('drops refused addresses from a mixed answer', async () => {
+    expect(await lookup(none, 'mixed.example', true)).toMatchObject({ error: null, address: [{ address: '93.184.216.34', family: 4 }] });
+  });
+
+  it('allows a private answer when the name or the address is allow-listed', async () => {
+    expect((await lookup(parseAllowList('rebind.example'), 'rebind.example', false)).address).toBe('127.0.0.1');
+    expect((await lookup(parseAllowList('127.0.0.0/8'), 'rebind.example', false)).address).toBe('127.0.0.1');
+    expect((await lookup(parseAllowList('127.0.0.0/8'), 'metadata.example', false)).error).toBeInstanceOf(NetError);
+  });
+
+  it('reports an empty answer as a resolution failure, not a refusal', async () => {
+    const { error } = await lookup(none, 'nowhere.example', false);
+    expect(error?.code).toBe('ENOTFOUND');
+  });
+});
