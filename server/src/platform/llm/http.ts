@@ -1,0 +1,351 @@
+/**
+ * HTTP plumbing shared by the OpenAI and Anthropic providers: the injected fetch, the
+ * mapping of HTTP statuses and network failures to ProviderError codes, an idle deadline
+ * between response chunks and the caller's abort signal.
+ *
+ * Error messages are safe to show: a status, a code and at most 200 characters of the
+ * provider's own error message (with anything key-like redacted) — never request
+ * headers, the API key or raw bodies.
+ */
+import { parseSse, type SseEvent } from './sse.js';
+import { ProviderError, type ProviderErrorCode } from './types.js';
+
+/** The fetch the providers use; the network layer passes its guarded fetch here. */
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal },
+) => Promise<Response>;
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+
+/** Largest error or non-streamed JSON body read from a provider. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+const MAX_JSON_BODY_BYTES = 8 * 1024 * 1024;
+const MAX_MESSAGE_CHARS = 200;
+
+/** A ProviderError from an HTTP status; `retryAfterMs` comes from Retry-After when sent. */
+export class HttpProviderError extends ProviderError {
+  constructor(
+    code: ProviderErrorCode,
+    message: string,
+    readonly status: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(code, message);
+  }
+}
+
+export function codeForStatus(status: number): ProviderErrorCode {
+  if (status === 401 || status === 403) return 'provider_auth_failed';
+  if (status === 429) return 'provider_rate_limited';
+  if (status === 408 || status >= 500) return 'provider_unavailable';
+  if (status >= 400) return 'provider_bad_request';
+  return 'provider_protocol_error';
+}
+
+/** Appends a path to a base URL, keeping the base's query (Azure's `?api-version=`). */
+export function joinUrl(base: string, path: string): string {
+  const url = new URL(base);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
+  return url.toString();
+}
+
+/** Makes a provider-supplied message short, single-line and free of anything key-like. */
+export function safeMessage(text: string, secrets: Array<string | undefined> = []): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret && secret.length >= 4) out = out.split(secret).join('[redacted]');
+  }
+  out = out
+    .replace(/\b(sk|pk|rk)[-_][A-Za-z0-9*_-]{6,}/g, '[redacted]')
+    .replace(/\bBearer\s+\S+/gi, 'Bearer [redacted]')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (out.length > MAX_MESSAGE_CHARS) out = `${out.slice(0, MAX_MESSAGE_CHARS - 1)}…`;
+  return out;
+}
+
+/** The human message inside an OpenAI-, Anthropic- or Ollama-style error body. */
+export function providerErrorMessage(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const error = (body as { error?: unknown }).error;
+  if (typeof error === 'string') return error;
+  if (error && typeof error === 'object') {
+    const message = (error as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+  }
+  const message = (body as { message?: unknown }).message;
+  if (typeof message === 'string') return message;
+  return undefined;
+}
+
+function parseRetryAfter(headers: Headers): number | undefined {
+  const ms = headers.get('retry-after-ms');
+  if (ms && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms));
+  const value = headers.get('retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - Date.now());
+}
+
+interface NetErrorLike {
+  name: 'NetError';
+  code: string;
+}
+
+function isNetError(err: unknown): err is NetErrorLike {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { name?: unknown }).name === 'NetError' &&
+    typeof (err as { code?: unknown }).code === 'string'
+  );
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  if (signal.reason !== undefined) return signal.reason;
+  const error = new Error('The operation was aborted.');
+  error.name = 'AbortError';
+  return error;
+}
+
+/** A short, safe code for a low-level network failure (e.g. ECONNREFUSED), if any. */
+function causeCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export interface ExchangeOptions {
+  fetch: FetchLike;
+  idleTimeoutMs: number;
+  signal?: AbortSignal;
+  /** Values to redact from any provider message (the API key). */
+  secrets?: Array<string | undefined>;
+}
+
+type Phase = 'connect' | 'stream';
+
+/**
+ * One HTTP exchange with a provider. Every wait (response headers, each body chunk) is
+ * bounded by the idle timeout and ends at once when the caller's signal aborts. `close()`
+ * tears the connection down; call it in a `finally`.
+ */
+export class Exchange {
+  private readonly controller = new AbortController();
+  private timedOut: ProviderError | undefined;
+  private readonly onCallerAbort = () => this.controller.abort(this.options.signal?.reason);
+
+  constructor(private readonly options: ExchangeOptions) {
+    options.signal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  close(): void {
+    this.options.signal?.removeEventListener('abort', this.onCallerAbort);
+    if (!this.controller.signal.aborted) this.controller.abort(new ProviderError('provider_unavailable', 'The exchange was closed.'));
+  }
+
+  /** Sends the request; resolves with a 2xx response, throws a mapped ProviderError otherwise. */
+  async send(url: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<Response> {
+    let late = false;
+    const pending = this.options.fetch(url, { ...init, signal: this.controller.signal });
+    // A fetch that ignores the signal may still answer after we gave up: drop that body.
+    pending.then(
+      (res) => {
+        if (late) res.body?.cancel().catch(() => undefined);
+      },
+      () => undefined,
+    );
+    let res: Response;
+    try {
+      res = await this.guard(pending, 'connect');
+    } catch (err) {
+      late = true;
+      throw err;
+    }
+    if (!res.ok) throw await this.httpError(res);
+    return res;
+  }
+
+  /** The response body as server-sent events, each read bounded by the idle timeout. */
+  events(res: Response): AsyncGenerator<SseEvent, void, undefined> {
+    if (!res.body) throw new ProviderError('provider_protocol_error', 'The provider sent an empty response.');
+    return parseSse(this.chunks(res.body));
+  }
+
+  /** The response body as JSON (bounded); invalid JSON is a protocol error. */
+  async json(res: Response): Promise<unknown> {
+    const text = await this.text(res, MAX_JSON_BODY_BYTES, true);
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ProviderError('provider_protocol_error', 'The provider sent a response that is not valid JSON.');
+    }
+  }
+
+  /** Maps an error thrown while waiting on the provider to what the caller should see. */
+  mapError(err: unknown, phase: Phase): unknown {
+    if (err instanceof ProviderError) return err;
+    const signal = this.options.signal;
+    if (signal?.aborted) return abortReason(signal);
+    if (this.timedOut) return this.timedOut;
+    if (isNetError(err)) {
+      switch (err.code) {
+        case 'aborted':
+          return err;
+        case 'blocked_address':
+          return new ProviderError('provider_blocked', 'The provider address is not allowed by the network policy.');
+        case 'timeout':
+          return new ProviderError('provider_timeout', 'The provider did not answer in time.');
+        default:
+          return new ProviderError('provider_unavailable', `Could not reach the provider (${safeMessage(err.code)}).`);
+      }
+    }
+    const name = (err as { name?: unknown } | null)?.name;
+    if (name === 'TimeoutError') return new ProviderError('provider_timeout', 'The provider did not answer in time.');
+    if (name === 'AbortError') return err;
+    const code = causeCode(err);
+    const suffix = code ? ` (${code})` : '';
+    return phase === 'connect'
+      ? new ProviderError('provider_unavailable', `Could not reach the provider${suffix}.`)
+      : new ProviderError('provider_unavailable', `The connection to the provider was lost mid-stream${suffix}.`);
+  }
+
+  /** Races a wait against the idle timeout and the caller's signal. */
+  private guard<T>(promise: Promise<T>, phase: Phase): Promise<T> {
+    const signal = this.controller.signal;
+    return new Promise<T>((resolve, reject) => {
+      const fail = () => reject(this.mapError(signal.reason, phase));
+      if (signal.aborted) {
+        promise.catch(() => undefined);
+        fail();
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.timedOut = new ProviderError(
+          'provider_timeout',
+          phase === 'connect'
+            ? `The provider did not answer within ${this.options.idleTimeoutMs} ms.`
+            : `The provider stream stalled for more than ${this.options.idleTimeoutMs} ms.`,
+        );
+        this.controller.abort(this.timedOut);
+      }, this.options.idleTimeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        cleanup();
+        fail();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (value) => {
+          cleanup();
+          resolve(value);
+        },
+        (err: unknown) => {
+          cleanup();
+          reject(this.mapError(err, phase));
+        },
+      );
+    });
+  }
+
+  private async *chunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+    const reader = body.getReader();
+    let finished = false;
+    try {
+      for (;;) {
+        const { done, value } = await this.guard(reader.read(), 'stream');
+        if (done) {
+          finished = true;
+          return;
+        }
+        yield value;
+      }
+    } finally {
+      if (!finished) reader.cancel().catch(() => undefined);
+      try {
+        reader.releaseLock();
+      } catch {
+        // a read is still pending on a fetch that ignores the signal; the cancel above ends it
+      }
+    }
+  }
+
+  /** Reads at most `limit` bytes of the body as text; beyond the limit is an error or cut. */
+  private async text(res: Response, limit: number, strict: boolean): Promise<string> {
+    if (!res.body) return '';
+    const decoder = new TextDecoder();
+    let text = '';
+    let bytes = 0;
+    for await (const chunk of this.chunks(res.body)) {
+      bytes += chunk.byteLength;
+      if (bytes > limit) {
+        if (strict) throw new ProviderError('provider_protocol_error', 'The provider response is too large.');
+        break;
+      }
+      text += decoder.decode(chunk, { stream: true });
+    }
+    return text + decoder.decode();
+  }
+
+  private async httpError(res: Response): Promise<ProviderError> {
+    const code = codeForStatus(res.status);
+    let detail: string | undefined;
+    try {
+      const text = await this.text(res, MAX_ERROR_BODY_BYTES, false);
+      try {
+        detail = providerErrorMessage(JSON.parse(text));
+      } catch {
+        detail = undefined; // not JSON (an HTML error page, a proxy): show the status only
+      }
+    } catch (err) {
+      // The caller cancelled while we read the error body: that wins.
+      if (!(err instanceof ProviderError)) throw err;
+    }
+    const message = detail ? safeMessage(detail, this.options.secrets ?? []) : '';
+    const status = `The provider answered HTTP ${res.status}`;
+    return new HttpProviderError(code, message ? `${status}: ${message}` : `${status}.`, res.status, parseRetryAfter(res.headers));
+  }
+}
+
+/** Parses one stream chunk's JSON; anything else is a protocol error. */
+export function parseChunk(data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    throw new ProviderError('provider_protocol_error', 'The provider sent a malformed stream chunk.');
+  }
+}
+
+/** Throws the caller's abort reason when the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortReason(signal);
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The response is a JSON document rather than an event stream. */
+export function isJsonResponse(res: Response): boolean {
+  return /^application\/(.+\+)?json\b/i.test(res.headers.get('content-type') ?? '');
+}
+
+/** Model ids from an OpenAI-, Anthropic- or Ollama-style model list. */
+export function modelIds(body: unknown): string[] | undefined {
+  const list = isObject(body) && Array.isArray(body.data) ? body.data : isObject(body) && Array.isArray(body.models) ? body.models : undefined;
+  if (!list) return undefined;
+  return list
+    .map((m: unknown) => (isObject(m) ? (typeof m.id === 'string' ? m.id : typeof m.name === 'string' ? m.name : undefined) : undefined))
+    .filter((id): id is string => id !== undefined);
+}
