@@ -33,6 +33,23 @@ import { jwksRoute, tokenRoutes } from './modules/tokens/routes.js';
 import { OidcService } from './modules/oidc/service.js';
 import { oidcRoutes } from './modules/oidc/routes.js';
 import { declareAccess } from './http/access.js';
+import { agentRoutes } from './modules/agents/routes.js';
+import { AgentService } from './modules/agents/service.js';
+import { Cancellations } from './modules/chat/cancellation.js';
+import { markAbandoned } from './modules/chat/repo.js';
+import { noKnowledge, type Retriever } from './modules/chat/retriever.js';
+import { chatRoutes } from './modules/chat/routes.js';
+import { ChatService } from './modules/chat/service.js';
+import { providerRoutes } from './modules/providers/routes.js';
+import { ProviderService } from './modules/providers/service.js';
+import { cacheStatsRoute } from './modules/admin/cache-routes.js';
+import { workspaceRoutes } from './modules/workspaces/routes.js';
+import { WorkspaceService } from './modules/workspaces/service.js';
+import { UsageService } from './modules/workspaces/usage.js';
+import { BreakerRegistry } from './platform/net/circuit-breaker.js';
+import { OutboundHttp } from './platform/net/outbound.js';
+import { parseAllowList } from './platform/net/ssrf-guard.js';
+import { CacheStats, JsonCache } from './platform/store/cache.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Encryptor } from './platform/crypto/envelope.js';
 import type { Database } from './platform/db/database.js';
@@ -54,6 +71,8 @@ export interface AppDeps {
   webRoot?: string | null;
   /** Deprecated routes or versions (see http/api-versions.ts). */
   deprecations?: DeprecationRegistry;
+  /** Knowledge retrieval for agents; the knowledge module provides it. */
+  retriever?: Retriever;
 }
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
@@ -168,6 +187,37 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await app.register(oidcRoutes(oidc, cookie, config.PUBLIC_URL), { prefix: API_PREFIX });
   }
   await app.register(jwksRoute(signingKeys));
+
+  const workspaces = new WorkspaceService(deps.database.db, clock, deps.mailer, config.PUBLIC_URL);
+  const usage = new UsageService(deps.database.db, clock);
+  const outbound = new OutboundHttp({ allow: parseAllowList(config.OUTBOUND_ALLOW_PRIVATE) });
+  app.addHook('onClose', () => outbound.close());
+  const breakers = new BreakerRegistry({ failureThreshold: config.PROVIDER_BREAKER_THRESHOLD, cooldownMs: config.PROVIDER_BREAKER_COOLDOWN_MS });
+  const providers = new ProviderService(deps.database.db, deps.encryptor, clock, workspaces, outbound, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES });
+  const cacheStats = new CacheStats();
+  const agents = new AgentService(deps.database.db, clock, workspaces, providers, new JsonCache(deps.store, 'agent', cacheStats, 10 * 60_000));
+  const chat = new ChatService({
+    db: deps.database.db,
+    encryptor: deps.encryptor,
+    clock,
+    logger: deps.logger,
+    agents,
+    providers,
+    usage,
+    retriever: deps.retriever ?? noKnowledge,
+    outbound,
+    cancellations: new Cancellations(deps.store),
+    responseCache: config.LLM_CACHE_TTL_SECONDS > 0 ? new JsonCache(deps.store, 'llm', cacheStats, config.LLM_CACHE_TTL_SECONDS * 1000) : null,
+  });
+  // Answers left streaming by a process that stopped mid-answer are kept as incomplete.
+  app.addHook('onReady', async () => {
+    await markAbandoned(deps.database.db, new Date(clock.now().getTime() - 15 * 60_000));
+  });
+  await app.register(workspaceRoutes(workspaces, usage), { prefix: API_PREFIX });
+  await app.register(providerRoutes(providers, workspaces), { prefix: API_PREFIX });
+  await app.register(agentRoutes(agents, workspaces), { prefix: API_PREFIX });
+  await app.register(chatRoutes(chat, workspaces), { prefix: API_PREFIX });
+  await app.register(cacheStatsRoute(authDeps, cacheStats), { prefix: API_PREFIX });
   await app.register(cspReportRoutes({ db: deps.database.db, clock }), { prefix: API_PREFIX });
 
   const health = healthRoutes({ database: deps.database, store: deps.store, timeoutMs: 2_000 });

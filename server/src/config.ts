@@ -264,6 +264,37 @@ export const variables = {
     schema: z.string().min(3).max(200).default('Bastion <bastion@localhost>'),
     doc: 'From address of outgoing mail.',
   },
+  OUTBOUND_ALLOW_PRIVATE: {
+    group: 'Agents and providers',
+    schema: z.string().max(2000).default(''),
+    doc: 'Comma-separated hosts or CIDR ranges that outbound calls (LLM providers, fetch_url) may reach although private, loopback or link-local, e.g. "ollama.internal,10.0.5.0/24". Empty: only public addresses.',
+    example: '',
+  },
+  PROVIDER_TIMEOUT_MS: {
+    group: 'Agents and providers',
+    schema: z.coerce.number().int().min(1_000).max(600_000).default(60_000),
+    doc: 'Time an LLM provider has to start answering, per attempt.',
+  },
+  PROVIDER_MAX_RETRIES: {
+    group: 'Agents and providers',
+    schema: z.coerce.number().int().min(0).max(5).default(2),
+    doc: 'Retries (with jittered backoff) on provider 429, 5xx and network errors before the answer starts.',
+  },
+  PROVIDER_BREAKER_THRESHOLD: {
+    group: 'Agents and providers',
+    schema: z.coerce.number().int().min(1).max(1_000).default(5),
+    doc: 'Consecutive failed calls after which a provider connection is skipped (circuit open) for PROVIDER_BREAKER_COOLDOWN_MS.',
+  },
+  PROVIDER_BREAKER_COOLDOWN_MS: {
+    group: 'Agents and providers',
+    schema: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+    doc: 'How long an open circuit refuses calls before one trial call is let through.',
+  },
+  LLM_CACHE_TTL_SECONDS: {
+    group: 'Agents and providers',
+    schema: z.coerce.number().int().min(0).max(30 * 86_400).default(3_600),
+    doc: 'Lifetime of cached answers to deterministic requests (temperature 0, same model and messages), per workspace; 0 disables the cache. Agents can opt out.',
+  },
 } satisfies Record<string, Variable>;
 
 type Variables = typeof variables;

@@ -8,6 +8,10 @@ import { AppError } from './errors.js';
 
 export const SCOPES = [
   'profile:read',
+  'workspaces:read',
+  'workspaces:write',
+  'providers:read',
+  'providers:write',
   'agents:read',
   'agents:write',
   'conversations:read',

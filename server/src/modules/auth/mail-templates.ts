@@ -8,7 +8,7 @@ function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-function compose(to: string, subject: string, lines: string[], link?: { url: string; label: string }): MailMessage {
+export function compose(to: string, subject: string, lines: string[], link?: { url: string; label: string }): MailMessage {
   const text = [...lines, ...(link ? ['', `${link.label}: ${link.url}`] : []), '', '— Bastion'].join('\n');
   const html = [
     ...lines.map((line) => `<p>${escapeHtml(line)}</p>`),

@@ -173,6 +173,107 @@ export interface SigningSecretsTable {
   expires_at: Date | null;
 }
 
+export type WorkspaceRole = 'owner' | 'admin' | 'member' | 'viewer';
+
+export interface WorkspacesTable {
+  id: string;
+  name: string;
+  personal_owner_id: string | null;
+  monthly_token_budget: string | null; // bigint comes back as a string
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface WorkspaceMembersTable {
+  workspace_id: string;
+  user_id: string;
+  role: WorkspaceRole;
+  created_at: Date;
+}
+
+export interface WorkspaceInvitationsTable {
+  id: string;
+  workspace_id: string;
+  email: string;
+  role: Exclude<WorkspaceRole, 'owner'>;
+  token_hash: string;
+  invited_by: string | null;
+  created_at: Date;
+  expires_at: Date;
+  accepted_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface WorkspaceUsageTable {
+  workspace_id: string;
+  period: string; // date as YYYY-MM-DD
+  input_tokens: Generated<string>;
+  output_tokens: Generated<string>;
+}
+
+export interface ProviderConnectionsTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  kind: 'openai' | 'anthropic';
+  base_url: string;
+  default_model: string | null;
+  credentials: Buffer | null;
+  credential_hint: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface AgentsTable {
+  id: string;
+  workspace_id: string;
+  current_version: number;
+  created_by: string | null;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+export interface AgentVersionsTable {
+  agent_id: string;
+  version: number;
+  config: unknown;
+  created_by: string | null;
+  created_at: Date;
+}
+
+export interface ConversationsTable {
+  id: string;
+  workspace_id: string;
+  user_id: string;
+  agent_id: string;
+  agent_version: number;
+  source: 'chat' | 'run' | 'webhook';
+  title: Buffer | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type MessageStatus = 'complete' | 'streaming' | 'incomplete' | 'failed';
+
+export interface MessagesTable {
+  id: string;
+  seq: Generated<string>;
+  conversation_id: string;
+  workspace_id: string;
+  role: 'user' | 'assistant';
+  content: Buffer;
+  status: MessageStatus;
+  stop_reason: string | null;
+  agent_version: number | null;
+  model: string | null;
+  input_tokens: Generated<number>;
+  output_tokens: Generated<number>;
+  superseded: Generated<boolean>;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export interface Schema {
   schema_migrations: SchemaMigrationsTable;
   instance_settings: InstanceSettingsTable;
@@ -190,4 +291,13 @@ export interface Schema {
   refresh_tokens: RefreshTokensTable;
   user_identities: UserIdentitiesTable;
   signing_secrets: SigningSecretsTable;
+  workspaces: WorkspacesTable;
+  workspace_members: WorkspaceMembersTable;
+  workspace_invitations: WorkspaceInvitationsTable;
+  workspace_usage: WorkspaceUsageTable;
+  provider_connections: ProviderConnectionsTable;
+  agents: AgentsTable;
+  agent_versions: AgentVersionsTable;
+  conversations: ConversationsTable;
+  messages: MessagesTable;
 }

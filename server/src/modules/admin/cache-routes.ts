@@ -1,0 +1,28 @@
+/** GET /api/v1/admin/caches: hit and miss counts of this process's caches (instance admins). */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../../http/errors.js';
+import type { CacheStats } from '../../platform/store/cache.js';
+import type { AuthDeps } from '../auth/deps.js';
+import { currentUser } from '../auth/routes.js';
+
+export function cacheStatsRoute(deps: AuthDeps, stats: CacheStats): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/admin/caches',
+      {
+        config: { access: { scope: 'admin:write' } },
+        schema: {
+          tags: ['admin'],
+          summary: 'Cache hits and misses since this process started (agent configurations, LLM responses)',
+          response: { 200: z.object({ caches: z.record(z.string(), z.object({ hits: z.number(), misses: z.number() })) }) },
+        },
+      },
+      async (request) => {
+        const user = await currentUser(deps, request);
+        if (user.role !== 'admin') throw new AppError('forbidden', 'Only administrators can read cache statistics.');
+        return { caches: stats.snapshot() };
+      },
+    );
+  };
+}

@@ -1,0 +1,59 @@
+/** An agent's configuration: one schema validates input, types the service and documents the API. */
+import { z } from 'zod';
+
+export const TOOLS = ['search_knowledge', 'fetch_url', 'calculator'] as const;
+export type ToolName = (typeof TOOLS)[number];
+
+export const Retrieval = z.strictObject({
+  topK: z.number().int().min(1).max(50).default(5).describe('Passages retrieved per query'),
+  minScore: z.number().min(0).max(1).default(0.2).describe('Passages scoring below are dropped'),
+});
+
+export const Limits = z.strictObject({
+  maxSteps: z.number().int().min(1).max(20).default(5).describe('Model turns per answer (each tool round is one)'),
+  maxWallTimeMs: z.number().int().min(1_000).max(600_000).default(120_000).describe('Time per answer, tools included'),
+  maxTokens: z.number().int().min(1).max(1_000_000).default(16_000).describe('Input + output tokens per answer, all steps'),
+});
+
+export const AgentConfig = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  description: z.string().max(1_000).default(''),
+  providerConnectionId: z.uuid().nullable().default(null).describe('null: the built-in extractive provider (no network, no key)'),
+  model: z.string().trim().min(1).max(200).default('extractive').describe('Model name at the provider, e.g. gpt-4o-mini, claude-sonnet-4-5, llama3.1'),
+  systemPrompt: z.string().max(20_000).default('You are a helpful assistant. Answer from the provided sources when there are any and cite them.'),
+  temperature: z.number().min(0).max(2).default(0.2),
+  maxOutputTokens: z.number().int().min(1).max(64_000).default(1_024),
+  knowledgeBaseIds: z.array(z.uuid()).max(20).default([]),
+  tools: z
+    .array(z.enum(TOOLS))
+    .max(TOOLS.length)
+    .default([])
+    .refine((tools) => new Set(tools).size === tools.length, 'each tool once')
+    .describe('Tools the model may call; anything else it asks for is refused'),
+  retrieval: Retrieval.default({ topK: 5, minScore: 0.2 }),
+  limits: Limits.default({ maxSteps: 5, maxWallTimeMs: 120_000, maxTokens: 16_000 }),
+  cacheResponses: z.boolean().default(true).describe('Reuse answers to identical deterministic requests (temperature 0)'),
+});
+export type AgentConfig = z.infer<typeof AgentConfig>;
+
+/** PATCH: any subset of the fields; the result is validated as a whole. */
+export const AgentPatch = z.strictObject({
+  name: z.string().trim().min(1).max(100).optional(),
+  description: z.string().max(1_000).optional(),
+  providerConnectionId: z.uuid().nullable().optional(),
+  model: z.string().trim().min(1).max(200).optional(),
+  systemPrompt: z.string().max(20_000).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  maxOutputTokens: z.number().int().min(1).max(64_000).optional(),
+  knowledgeBaseIds: z.array(z.uuid()).max(20).optional(),
+  tools: z.array(z.enum(TOOLS)).max(TOOLS.length).optional(),
+  retrieval: Retrieval.partial().optional(),
+  limits: Limits.partial().optional(),
+  cacheResponses: z.boolean().optional(),
+});
+export type AgentPatch = z.infer<typeof AgentPatch>;
+
+export function applyPatch(current: AgentConfig, patch: AgentPatch): AgentConfig {
+  const merged = { ...current, ...patch, retrieval: { ...current.retrieval, ...patch.retrieval }, limits: { ...current.limits, ...patch.limits } };
+  return AgentConfig.parse(merged);
+}

@@ -1,0 +1,106 @@
+/**
+ * Agents: CRUD where every change is a new immutable version. The configuration a
+ * chat turn runs with is cached on the store (shared by every API copy) and dropped
+ * on change, so an edit takes effect everywhere on the next turn.
+ */
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../../http/errors.js';
+import type { Clock } from '../../platform/clock.js';
+import type { Db } from '../../platform/db/database.js';
+import type { JsonCache } from '../../platform/store/cache.js';
+import type { ProviderService } from '../providers/service.js';
+import type { WorkspaceContext, WorkspaceService } from '../workspaces/service.js';
+import { AgentConfig, applyPatch, type AgentPatch } from './config.js';
+import * as repo from './repo.js';
+
+export interface Agent {
+  id: string;
+  workspaceId: string;
+  version: number;
+  config: AgentConfig;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const LIST_LIMIT = 500;
+
+function toAgent(row: repo.AgentWithConfig): Agent {
+  return { id: row.id, workspaceId: row.workspace_id, version: row.current_version, config: AgentConfig.parse(row.config), createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+export class AgentService {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly workspaces: WorkspaceService,
+    private readonly providers: ProviderService,
+    private readonly cache: JsonCache<{ workspaceId: string; version: number; config: AgentConfig; createdAt: string; updatedAt: string }>,
+  ) {}
+
+  async list(context: WorkspaceContext): Promise<Agent[]> {
+    this.workspaces.require(context, 'agents.read');
+    return (await repo.listAgents(this.db, context.workspaceId, LIST_LIMIT)).map(toAgent);
+  }
+
+  /** The agent's current version; served from the cache when warm. */
+  async get(context: WorkspaceContext, id: string): Promise<Agent> {
+    this.workspaces.require(context, 'agents.read');
+    const cached = await this.cache.getOrLoad(id, async () => {
+      const row = await repo.findAgent(this.db, context.workspaceId, id);
+      if (!row) return null;
+      const agent = toAgent(row);
+      return { workspaceId: agent.workspaceId, version: agent.version, config: agent.config, createdAt: agent.createdAt.toISOString(), updatedAt: agent.updatedAt.toISOString() };
+    });
+    // The cache is keyed by agent id alone: tenancy is checked on what it holds.
+    if (!cached || cached.workspaceId !== context.workspaceId) throw new AppError('not_found', 'No such agent.');
+    return { id, workspaceId: cached.workspaceId, version: cached.version, config: AgentConfig.parse(cached.config), createdAt: new Date(cached.createdAt), updatedAt: new Date(cached.updatedAt) };
+  }
+
+  async create(context: WorkspaceContext, config: AgentConfig): Promise<Agent> {
+    this.workspaces.require(context, 'agents.write');
+    await this.checkReferences(context, config);
+    const now = this.clock.now();
+    const id = randomUUID();
+    await repo.insertAgent(
+      this.db,
+      { id, workspace_id: context.workspaceId, current_version: 1, created_by: context.userId, created_at: now, updated_at: now, deleted_at: null },
+      { agent_id: id, version: 1, config, created_by: context.userId, created_at: now },
+    );
+    return { id, workspaceId: context.workspaceId, version: 1, config, createdAt: now, updatedAt: now };
+  }
+
+  async update(context: WorkspaceContext, id: string, patch: AgentPatch): Promise<Agent> {
+    this.workspaces.require(context, 'agents.write');
+    const current = await this.get(context, id);
+    const config = applyPatch(current.config, patch);
+    await this.checkReferences(context, config);
+    const now = this.clock.now();
+    const added = await repo.addVersion(this.db, context.workspaceId, id, current.version, { agent_id: id, version: current.version + 1, config, created_by: context.userId, created_at: now });
+    await this.cache.delete(id);
+    if (!added) throw new AppError('conflict', 'The agent changed while you were editing it; reload and try again.');
+    return { ...current, version: current.version + 1, config, updatedAt: now };
+  }
+
+  async delete(context: WorkspaceContext, id: string): Promise<void> {
+    this.workspaces.require(context, 'agents.write');
+    const deleted = await repo.softDeleteAgent(this.db, context.workspaceId, id, this.clock.now());
+    await this.cache.delete(id);
+    if (!deleted) throw new AppError('not_found', 'No such agent.');
+  }
+
+  async versions(context: WorkspaceContext, id: string): Promise<repo.AgentVersionRow[]> {
+    this.workspaces.require(context, 'agents.read');
+    const rows = await repo.listVersions(this.db, context.workspaceId, id);
+    if (rows.length === 0) throw new AppError('not_found', 'No such agent.');
+    return rows;
+  }
+
+  private async checkReferences(context: WorkspaceContext, config: AgentConfig): Promise<void> {
+    if (config.providerConnectionId === null) return;
+    try {
+      await this.providers.get({ ...context, role: 'viewer' }, config.providerConnectionId);
+    } catch {
+      throw new AppError('validation_failed', 'providerConnectionId does not name a connection of this workspace.', [{ path: 'providerConnectionId', message: 'unknown connection' }]);
+    }
+  }
+}

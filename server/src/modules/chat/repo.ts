@@ -1,0 +1,81 @@
+/**
+ * Queries on conversations and messages. Every query filters by workspace, and
+ * conversations also by their owner: a conversation is private to the person who
+ * started it.
+ */
+import type { Selectable } from 'kysely';
+import type { Db } from '../../platform/db/database.js';
+import type { ConversationsTable, MessagesTable } from '../../platform/db/schema.js';
+
+export type ConversationRow = Selectable<ConversationsTable>;
+export type MessageRow = Selectable<MessagesTable>;
+
+export interface Owner {
+  workspaceId: string;
+  userId: string;
+}
+
+export async function insertConversation(db: Db, row: ConversationRow): Promise<void> {
+  await db.insertInto('conversations').values(row).execute();
+}
+
+export function listConversations(db: Db, owner: Owner, limit: number, before?: Date): Promise<ConversationRow[]> {
+  let query = db.selectFrom('conversations').selectAll().where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId);
+  if (before) query = query.where('updated_at', '<', before);
+  return query.orderBy('updated_at', 'desc').limit(limit).execute();
+}
+
+export function findConversation(db: Db, owner: Owner, id: string): Promise<ConversationRow | undefined> {
+  return db.selectFrom('conversations').selectAll().where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId).where('id', '=', id).executeTakeFirst();
+}
+
+export async function touchConversation(db: Db, owner: Owner, id: string, changes: { agent_version?: number; title?: Buffer }, now: Date): Promise<void> {
+  await db.updateTable('conversations').set({ ...changes, updated_at: now }).where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId).where('id', '=', id).execute();
+}
+
+export async function deleteConversation(db: Db, owner: Owner, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('conversations').where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId).where('id', '=', id).executeTakeFirst();
+  return Number(result.numDeletedRows) === 1;
+}
+
+export async function insertMessage(db: Db, row: Omit<MessageRow, 'seq' | 'input_tokens' | 'output_tokens' | 'superseded'>): Promise<void> {
+  await db.insertInto('messages').values(row).execute();
+}
+
+export async function updateMessage(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  changes: Partial<Pick<MessageRow, 'content' | 'status' | 'stop_reason' | 'input_tokens' | 'output_tokens' | 'model' | 'updated_at'>>,
+): Promise<void> {
+  await db.updateTable('messages').set(changes).where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+}
+
+/** The latest `limit` messages, oldest first. */
+export async function listMessages(db: Db, workspaceId: string, conversationId: string, includeSuperseded: boolean, limit: number): Promise<MessageRow[]> {
+  let query = db.selectFrom('messages').selectAll().where('workspace_id', '=', workspaceId).where('conversation_id', '=', conversationId);
+  if (!includeSuperseded) query = query.where('superseded', '=', false);
+  return (await query.orderBy('seq', 'desc').limit(limit).execute()).reverse();
+}
+
+/** Hides the conversation's last assistant answer (kept for the record) before a regeneration. */
+export async function supersedeLastAnswer(db: Db, workspaceId: string, conversationId: string): Promise<MessageRow | undefined> {
+  const last = await db
+    .selectFrom('messages')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('conversation_id', '=', conversationId)
+    .where('superseded', '=', false)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (!last || last.role !== 'assistant' || last.status === 'streaming') return undefined;
+  await db.updateTable('messages').set({ superseded: true }).where('id', '=', last.id).execute();
+  return last;
+}
+
+/** Answers left `streaming` by a process that died mid-answer become `incomplete`. */
+export async function markAbandoned(db: Db, olderThan: Date): Promise<number> {
+  const result = await db.updateTable('messages').set({ status: 'incomplete', stop_reason: 'interrupted' }).where('status', '=', 'streaming').where('updated_at', '<', olderThan).executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}

@@ -1,0 +1,340 @@
+/**
+ * Conversations and answers. The user's message is stored before any provider call;
+ * the answer is stored as a `streaming` row at once, checkpointed while it streams,
+ * and finished as complete, incomplete (cancelled, disconnected, a limit, a provider
+ * failure after some text) or failed — a partial answer is never lost. Message text
+ * and titles are envelope-encrypted under the workspace's key.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { AppError } from '../../http/errors.js';
+import type { Clock } from '../../platform/clock.js';
+import type { Encryptor } from '../../platform/crypto/envelope.js';
+import type { Db } from '../../platform/db/database.js';
+import type { ChatEvent, ChatRequest, Passage } from '../../platform/llm/types.js';
+import type { OutboundHttp } from '../../platform/net/outbound.js';
+import type { JsonCache } from '../../platform/store/cache.js';
+import type { Agent, AgentService } from '../agents/service.js';
+import type { ProviderService } from '../providers/service.js';
+import type { WorkspaceContext } from '../workspaces/service.js';
+import type { UsageService } from '../workspaces/usage.js';
+import { runAgentLoop, type LoopEvent, type LoopResult, type ToolTrace } from './agent-loop.js';
+import type { Cancellations } from './cancellation.js';
+import { buildMessages, newBoundary, type HistoryMessage } from './prompt.js';
+import * as repo from './repo.js';
+import { cachedStream, type CachedTurn } from './response-cache.js';
+import type { Retriever } from './retriever.js';
+
+const CHECKPOINT_MS = 1_000;
+const HISTORY_LIMIT = 41;
+const MESSAGES_LIMIT = 1_000;
+
+export interface StoredContent {
+  text: string;
+  citations: Passage[];
+  toolCalls: ToolTrace[];
+}
+
+export interface Message extends StoredContent {
+  id: string;
+  role: 'user' | 'assistant';
+  status: repo.MessageRow['status'];
+  stopReason: string | null;
+  agentVersion: number | null;
+  model: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  createdAt: Date;
+}
+
+export interface Conversation {
+  id: string;
+  agentId: string;
+  agentVersion: number;
+  source: repo.ConversationRow['source'];
+  title: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type ChatStreamEvent = LoopEvent | { type: 'message'; message: Message; answerId: string } | { type: 'citations'; citations: Passage[] } | { type: 'done'; message: Message; error?: { code: string; message: string } };
+
+export interface AnswerOptions {
+  /** Aborts the answer (e.g. the client went away); its string reason is recorded. */
+  signal?: AbortSignal;
+  emit?: (event: ChatStreamEvent) => void;
+}
+
+export interface ChatDeps {
+  db: Db;
+  encryptor: Encryptor;
+  clock: Clock;
+  logger: Logger;
+  agents: AgentService;
+  providers: ProviderService;
+  usage: UsageService;
+  retriever: Retriever;
+  outbound: OutboundHttp;
+  cancellations: Cancellations;
+  /** null: the response cache is off. */
+  responseCache: JsonCache<CachedTurn> | null;
+}
+
+const contentBinding = (id: string) => ({ table: 'messages', column: 'content', rowId: id });
+const titleBinding = (id: string) => ({ table: 'conversations', column: 'title', rowId: id });
+
+export class ChatService {
+  constructor(private readonly deps: ChatDeps) {}
+
+  private owner(context: WorkspaceContext): repo.Owner {
+    return { workspaceId: context.workspaceId, userId: context.userId };
+  }
+
+  async listConversations(context: WorkspaceContext, limit: number, before?: Date): Promise<Conversation[]> {
+    const rows = await repo.listConversations(this.deps.db, this.owner(context), limit, before);
+    return Promise.all(rows.map((row) => this.conversation(row)));
+  }
+
+  async createConversation(context: WorkspaceContext, agentId: string, source: repo.ConversationRow['source'] = 'chat'): Promise<Conversation> {
+    const agent = await this.deps.agents.get(context, agentId);
+    const now = this.deps.clock.now();
+    const row: repo.ConversationRow = { id: randomUUID(), workspace_id: context.workspaceId, user_id: context.userId, agent_id: agent.id, agent_version: agent.version, source, title: null, created_at: now, updated_at: now };
+    await repo.insertConversation(this.deps.db, row);
+    return this.conversation(row);
+  }
+
+  async getConversation(context: WorkspaceContext, id: string): Promise<Conversation> {
+    return this.conversation(await this.findConversation(context, id));
+  }
+
+  async deleteConversation(context: WorkspaceContext, id: string): Promise<void> {
+    if (!(await repo.deleteConversation(this.deps.db, this.owner(context), id))) throw new AppError('not_found', 'No such conversation.');
+  }
+
+  async messages(context: WorkspaceContext, id: string, includeSuperseded = false): Promise<Message[]> {
+    await this.findConversation(context, id);
+    const rows = await repo.listMessages(this.deps.db, context.workspaceId, id, includeSuperseded, MESSAGES_LIMIT);
+    return Promise.all(rows.map((row) => this.message(row)));
+  }
+
+  async cancel(context: WorkspaceContext, id: string): Promise<{ cancelled: boolean }> {
+    await this.findConversation(context, id);
+    return { cancelled: await this.deps.cancellations.cancel(id, Date.now()) };
+  }
+
+  /** Stores the user's message, then answers it. */
+  async send(context: WorkspaceContext, conversationId: string, text: string, options: AnswerOptions = {}): Promise<{ userMessage: Message; answer: Message; error?: { code: string; message: string } }> {
+    const conversation = await this.findConversation(context, conversationId);
+    const agent = await this.agentOf(context, conversation);
+    await this.deps.usage.assertWithinBudget(context);
+    const now = this.deps.clock.now();
+    const userRow = await this.insert(context, conversation.id, 'user', { text, citations: [], toolCalls: [] }, 'complete', now, agent);
+    if (!conversation.title) await repo.touchConversation(this.deps.db, this.owner(context), conversation.id, { title: await this.sealTitle(context, conversation.id, text) }, now);
+    const userMessage = await this.message(userRow);
+    const { answer, error } = await this.answer(context, conversation, agent, text, options, userMessage);
+    return { userMessage, answer, ...(error ? { error } : {}) };
+  }
+
+  /** Answers the last user message again; the previous answer is kept but hidden. */
+  async regenerate(context: WorkspaceContext, conversationId: string, options: AnswerOptions = {}): Promise<{ answer: Message; error?: { code: string; message: string } }> {
+    const conversation = await this.findConversation(context, conversationId);
+    const agent = await this.agentOf(context, conversation);
+    await this.deps.usage.assertWithinBudget(context);
+    const superseded = await repo.supersedeLastAnswer(this.deps.db, context.workspaceId, conversation.id);
+    if (!superseded) throw new AppError('conflict', 'There is no finished answer to regenerate.');
+    const history = await this.history(context, conversation.id);
+    const last = history.at(-1);
+    if (!last || last.role !== 'user') throw new AppError('conflict', 'There is no question to answer again.');
+    return this.answer(context, conversation, agent, last.text, options);
+  }
+
+  private async answer(
+    context: WorkspaceContext,
+    conversation: repo.ConversationRow,
+    agent: Agent,
+    question: string,
+    options: AnswerOptions,
+    userMessage?: Message,
+  ): Promise<{ answer: Message; error?: { code: string; message: string } }> {
+    const { config } = agent;
+    const emit = options.emit ?? (() => undefined);
+    const history = await this.history(context, conversation.id);
+    const answerRow = await this.insert(context, conversation.id, 'assistant', { text: '', citations: [], toolCalls: [] }, 'streaming', this.deps.clock.now(), agent);
+    if (userMessage) emit({ type: 'message', message: userMessage, answerId: answerRow.id });
+
+    const tracked = this.deps.cancellations.track(conversation.id, Date.now());
+    const wallClock = new AbortController();
+    const timer = setTimeout(() => wallClock.abort('max_wall_time'), config.limits.maxWallTimeMs);
+    const signal = AbortSignal.any([tracked.signal, wallClock.signal, ...(options.signal ? [options.signal] : [])]);
+    const checkpoint = new Checkpointer((text) => this.saveContent(context, answerRow.id, { text, citations: [], toolCalls: [] }, 'streaming'));
+    let result: LoopResult | undefined;
+    try {
+      const passages = config.knowledgeBaseIds.length > 0 ? await this.retrieve(context, agent, question) : [];
+      const provider = await this.deps.providers.providerFor(context.workspaceId, config.providerConnectionId);
+      const boundary = newBoundary();
+      const cache = this.deps.responseCache;
+      const stream = cache && config.cacheResponses && config.temperature === 0
+        ? (request: ChatRequest): AsyncIterable<ChatEvent> => cachedStream(provider, cache, { workspaceId: context.workspaceId, connectionId: config.providerConnectionId, boundary }, request)
+        : (request: ChatRequest) => provider.stream(request);
+      let text = '';
+      result = await runAgentLoop({
+        config,
+        messages: buildMessages(config, boundary, history, passages),
+        passages,
+        boundary,
+        stream,
+        tools: { workspaceId: context.workspaceId, retriever: this.deps.retriever, outbound: this.deps.outbound },
+        signal,
+        emit: (event) => {
+          if (event.type === 'delta') {
+            text += event.text;
+            checkpoint.offer(text);
+          }
+          emit(event);
+        },
+        beforeStep: () => this.deps.usage.assertWithinBudget(context),
+        recordUsage: (input, output) => this.deps.usage.record(context.workspaceId, input, output),
+      });
+    } catch (error) {
+      if (!(error instanceof AppError)) this.deps.logger.error({ err: error, conversationId: conversation.id }, 'answer failed');
+      const failure = error instanceof AppError ? { code: error.code, message: error.message } : { code: 'internal_error', message: 'The answer failed; try again.' };
+      result = { text: '', citations: [], toolCalls: [], inputTokens: 0, outputTokens: 0, status: 'failed', stopReason: failure.code, error: failure };
+    } finally {
+      clearTimeout(timer);
+      tracked.done();
+      await checkpoint.settle();
+    }
+    const now = this.deps.clock.now();
+    await this.saveContent(context, answerRow.id, { text: result.text, citations: result.citations, toolCalls: result.toolCalls }, result.status, {
+      stop_reason: result.stopReason,
+      input_tokens: result.inputTokens,
+      output_tokens: result.outputTokens,
+    });
+    await repo.touchConversation(this.deps.db, this.owner(context), conversation.id, { agent_version: agent.version }, now);
+    const answer: Message = {
+      ...(await this.message(answerRow)),
+      text: result.text,
+      citations: result.citations,
+      toolCalls: result.toolCalls,
+      status: result.status,
+      stopReason: result.stopReason,
+      inputTokens: result.inputTokens,
+      outputTokens: result.outputTokens,
+    };
+    if (result.citations.length > 0) emit({ type: 'citations', citations: result.citations });
+    emit({ type: 'done', message: answer, ...(result.error ? { error: result.error } : {}) });
+    return { answer, ...(result.error ? { error: result.error } : {}) };
+  }
+
+  private async retrieve(context: WorkspaceContext, agent: Agent, question: string): Promise<Passage[]> {
+    const found = await this.deps.retriever.search({ workspaceId: context.workspaceId, knowledgeBaseIds: agent.config.knowledgeBaseIds, query: question.slice(0, 1_000), ...agent.config.retrieval });
+    return found.map((passage, index) => ({ ...passage, id: String(index + 1) }));
+  }
+
+  private async agentOf(context: WorkspaceContext, conversation: repo.ConversationRow): Promise<Agent> {
+    try {
+      return await this.deps.agents.get({ ...context, role: 'viewer' }, conversation.agent_id);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'not_found') throw new AppError('conflict', 'The agent of this conversation was deleted; start a conversation with another agent.');
+      throw error;
+    }
+  }
+
+  private async findConversation(context: WorkspaceContext, id: string): Promise<repo.ConversationRow> {
+    const row = await repo.findConversation(this.deps.db, this.owner(context), id);
+    if (!row) throw new AppError('not_found', 'No such conversation.');
+    return row;
+  }
+
+  private async history(context: WorkspaceContext, conversationId: string): Promise<HistoryMessage[]> {
+    const rows = await repo.listMessages(this.deps.db, context.workspaceId, conversationId, false, HISTORY_LIMIT);
+    const finished = rows.filter((row) => row.status !== 'streaming' && row.status !== 'failed');
+    return Promise.all(finished.map(async (row) => ({ role: row.role, text: (await this.content(row)).text })));
+  }
+
+  private async insert(context: WorkspaceContext, conversationId: string, role: 'user' | 'assistant', content: StoredContent, status: repo.MessageRow['status'], now: Date, agent: Agent): Promise<repo.MessageRow> {
+    const id = randomUUID();
+    const row = {
+      id,
+      conversation_id: conversationId,
+      workspace_id: context.workspaceId,
+      role,
+      content: await this.deps.encryptor.encrypt({ scope: 'workspace', id: context.workspaceId }, contentBinding(id), JSON.stringify(content)),
+      status,
+      stop_reason: null,
+      agent_version: agent.version,
+      model: role === 'assistant' ? agent.config.model : null,
+      created_at: now,
+      updated_at: now,
+    };
+    await repo.insertMessage(this.deps.db, row);
+    return { ...row, seq: '0', input_tokens: 0, output_tokens: 0, superseded: false };
+  }
+
+  private async saveContent(context: WorkspaceContext, id: string, content: StoredContent, status: repo.MessageRow['status'], extra: Partial<repo.MessageRow> = {}): Promise<void> {
+    const sealed = await this.deps.encryptor.encrypt({ scope: 'workspace', id: context.workspaceId }, contentBinding(id), JSON.stringify(content));
+    await repo.updateMessage(this.deps.db, context.workspaceId, id, { ...extra, content: sealed, status, updated_at: this.deps.clock.now() });
+  }
+
+  private sealTitle(context: WorkspaceContext, conversationId: string, text: string): Promise<Buffer> {
+    const title = text.replace(/\s+/g, ' ').trim().slice(0, 80);
+    return this.deps.encryptor.encrypt({ scope: 'workspace', id: context.workspaceId }, titleBinding(conversationId), title);
+  }
+
+  private async content(row: repo.MessageRow): Promise<StoredContent> {
+    return JSON.parse(await this.deps.encryptor.decryptText(contentBinding(row.id), row.content)) as StoredContent;
+  }
+
+  private async message(row: repo.MessageRow): Promise<Message> {
+    const content = await this.content(row);
+    return {
+      id: row.id,
+      role: row.role,
+      ...content,
+      status: row.status,
+      stopReason: row.stop_reason,
+      agentVersion: row.agent_version,
+      model: row.model,
+      inputTokens: row.input_tokens,
+      outputTokens: row.output_tokens,
+      createdAt: row.created_at,
+    };
+  }
+
+  private async conversation(row: repo.ConversationRow): Promise<Conversation> {
+    return {
+      id: row.id,
+      agentId: row.agent_id,
+      agentVersion: row.agent_version,
+      source: row.source,
+      title: row.title ? await this.deps.encryptor.decryptText(titleBinding(row.id), row.title) : null,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+}
+
+/** Saves the partial answer at most once per second, one write at a time. */
+class Checkpointer {
+  private pending: string | null = null;
+  private last = 0;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(private readonly save: (text: string) => Promise<void>) {}
+
+  offer(text: string): void {
+    this.pending = text;
+    const now = Date.now();
+    if (now - this.last < CHECKPOINT_MS) return;
+    this.last = now;
+    this.running = this.running.then(async () => {
+      const next = this.pending;
+      this.pending = null;
+      if (next !== null) await this.save(next).catch(() => undefined); // the final save reports errors
+    });
+  }
+
+  async settle(): Promise<void> {
+    await this.running;
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Provider connections: per-workspace LLM endpoints with envelope-encrypted
+ * credentials (the workspace's data key). Builds the provider for a call: every
+ * request goes through platform/net (SSRF guard, timeout, retries, a circuit
+ * breaker per connection). A null connection is the built-in offline `extractive`.
+ */
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../../http/errors.js';
+import type { Clock } from '../../platform/clock.js';
+import type { Encryptor } from '../../platform/crypto/envelope.js';
+import { maskSecret } from '../../platform/crypto/tokens.js';
+import type { Db } from '../../platform/db/database.js';
+import type { FetchLike } from '../../platform/llm/http.js';
+import { createProvider } from '../../platform/llm/index.js';
+import { ProviderError, type LlmProvider } from '../../platform/llm/types.js';
+import type { BreakerRegistry } from '../../platform/net/circuit-breaker.js';
+import type { OutboundHttp } from '../../platform/net/outbound.js';
+import type { WorkspaceContext, WorkspaceService } from '../workspaces/service.js';
+import * as repo from './repo.js';
+
+export type ProviderKind = repo.ConnectionRow['kind'];
+
+export const DEFAULT_BASE_URLS: Record<ProviderKind, string> = {
+  openai: 'https://api.openai.com/v1',
+  anthropic: 'https://api.anthropic.com',
+};
+
+export interface ConnectionInput {
+  name: string;
+  kind: ProviderKind;
+  baseUrl?: string | undefined;
+  apiKey?: string | null | undefined;
+  defaultModel?: string | null | undefined;
+}
+
+export interface ProviderCallSettings {
+  timeoutMs: number;
+  maxRetries: number;
+}
+
+const binding = (id: string) => ({ table: 'provider_connections', column: 'credentials', rowId: id });
+
+export class ProviderService {
+  private readonly extractive: LlmProvider;
+
+  constructor(
+    private readonly db: Db,
+    private readonly encryptor: Encryptor,
+    private readonly clock: Clock,
+    private readonly workspaces: WorkspaceService,
+    private readonly outbound: OutboundHttp,
+    private readonly breakers: BreakerRegistry,
+    private readonly settings: ProviderCallSettings,
+  ) {
+    this.extractive = createProvider('extractive', { fetch: () => Promise.reject(new Error('the extractive provider makes no calls')) });
+  }
+
+  list(context: WorkspaceContext): Promise<repo.ConnectionRow[]> {
+    this.workspaces.require(context, 'providers.read');
+    return repo.listConnections(this.db, context.workspaceId);
+  }
+
+  async get(context: WorkspaceContext, id: string): Promise<repo.ConnectionRow> {
+    this.workspaces.require(context, 'providers.read');
+    const row = await repo.findConnection(this.db, context.workspaceId, id);
+    if (!row) throw new AppError('not_found', 'No such provider connection.');
+    return row;
+  }
+
+  async create(context: WorkspaceContext, input: ConnectionInput): Promise<repo.ConnectionRow> {
+    this.workspaces.require(context, 'providers.write');
+    const now = this.clock.now();
+    const id = randomUUID();
+    const row: repo.ConnectionRow = {
+      id,
+      workspace_id: context.workspaceId,
+      name: input.name,
+      kind: input.kind,
+      base_url: normalizeBaseUrl(input.baseUrl ?? DEFAULT_BASE_URLS[input.kind]),
+      default_model: input.defaultModel ?? null,
+      credentials: input.apiKey ? await this.seal(context.workspaceId, id, input.apiKey) : null,
+      credential_hint: input.apiKey ? maskSecret(input.apiKey) : null,
+      created_at: now,
+      updated_at: now,
+    };
+    await repo.insertConnection(this.db, row);
+    return row;
+  }
+
+  async update(context: WorkspaceContext, id: string, changes: Partial<ConnectionInput>): Promise<repo.ConnectionRow> {
+    this.workspaces.require(context, 'providers.write');
+    await this.get(context, id);
+    await repo.updateConnection(this.db, context.workspaceId, id, {
+      ...(changes.name !== undefined ? { name: changes.name } : {}),
+      ...(changes.baseUrl !== undefined ? { base_url: normalizeBaseUrl(changes.baseUrl) } : {}),
+      ...(changes.defaultModel !== undefined ? { default_model: changes.defaultModel } : {}),
+      ...(changes.apiKey !== undefined
+        ? changes.apiKey === null
+          ? { credentials: null, credential_hint: null }
+          : { credentials: await this.seal(context.workspaceId, id, changes.apiKey), credential_hint: maskSecret(changes.apiKey) }
+        : {}),
+      updated_at: this.clock.now(),
+    });
+    this.breakers.delete(id); // new settings deserve a fresh chance
+    return this.get(context, id);
+  }
+
+  async delete(context: WorkspaceContext, id: string): Promise<void> {
+    this.workspaces.require(context, 'providers.write');
+    await this.get(context, id);
+    const users = await repo.countAgentsUsing(this.db, context.workspaceId, id);
+    if (users > 0) throw new AppError('conflict', `${users} agent(s) use this connection; point them at another one first.`);
+    await repo.deleteConnection(this.db, context.workspaceId, id);
+    this.breakers.delete(id);
+  }
+
+  /** Calls the provider's cheapest endpoint; answers what went wrong in words a person can act on. */
+  async test(context: WorkspaceContext, id: string): Promise<{ ok: boolean; models?: string[]; error?: { code: string; message: string } }> {
+    this.workspaces.require(context, 'providers.write');
+    const provider = await this.providerFor(context.workspaceId, id);
+    try {
+      const result = await provider.test(AbortSignal.timeout(this.settings.timeoutMs));
+      return { ok: true, ...(result.models ? { models: result.models.slice(0, 200) } : {}) };
+    } catch (error) {
+      if (error instanceof ProviderError) return { ok: false, error: { code: error.code, message: error.message } };
+      throw error;
+    }
+  }
+
+  /** The provider for a call; `null` is the built-in extractive provider. */
+  async providerFor(workspaceId: string, connectionId: string | null): Promise<LlmProvider> {
+    if (connectionId === null) return this.extractive;
+    const row = await repo.findConnection(this.db, workspaceId, connectionId);
+    if (!row) throw new AppError('not_found', 'The agent’s provider connection no longer exists.');
+    const apiKey = row.credentials ? await this.encryptor.decryptText(binding(row.id), row.credentials) : undefined;
+    return createProvider(row.kind, { baseUrl: row.base_url, ...(apiKey ? { apiKey } : {}), fetch: this.fetchFor(row.id) });
+  }
+
+  private fetchFor(connectionId: string): FetchLike {
+    const breaker = this.breakers.get(connectionId);
+    return (url, init) => this.outbound.fetch(url, { ...init, timeoutMs: this.settings.timeoutMs, maxRetries: this.settings.maxRetries, breaker });
+  }
+
+  private seal(workspaceId: string, id: string, apiKey: string): Promise<Buffer> {
+    return this.encryptor.encrypt({ scope: 'workspace', id: workspaceId }, binding(id), apiKey);
+  }
+}
+
+/** http(s) only, no credentials in the URL (they belong in the encrypted key), no trailing slash. */
+export function normalizeBaseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new AppError('validation_failed', 'baseUrl must be an absolute http(s) URL.', [{ path: 'baseUrl', message: 'not a URL' }]);
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.hash) {
+    throw new AppError('validation_failed', 'baseUrl must be an http(s) URL without credentials or fragment; put the key in apiKey.', [{ path: 'baseUrl', message: 'not allowed' }]);
+  }
+  return url.toString().replace(/\/+$/, '');
+}

@@ -1,0 +1,30 @@
+/**
+ * What each workspace role may do: the one table every service consults. Roles are
+ * ordered; each includes what the ones below it may do, plus the actions listed here.
+ */
+import type { WorkspaceRole } from '../../platform/db/schema.js';
+
+export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const satisfies readonly WorkspaceRole[];
+
+export const PERMISSIONS = {
+  /** See the workspace, its agents, and chat with them (own conversations only). */
+  'workspace.read': ['owner', 'admin', 'member', 'viewer'],
+  'chat.use': ['owner', 'admin', 'member', 'viewer'],
+  'agents.read': ['owner', 'admin', 'member', 'viewer'],
+  'providers.read': ['owner', 'admin', 'member', 'viewer'],
+  'members.read': ['owner', 'admin', 'member', 'viewer'],
+  /** Build and change agents. */
+  'agents.write': ['owner', 'admin', 'member'],
+  /** Credentials, people, budgets. */
+  'providers.write': ['owner', 'admin'],
+  'members.write': ['owner', 'admin'],
+  'workspace.write': ['owner', 'admin'],
+  /** Make or unmake owners and admins. */
+  'members.promote': ['owner'],
+} as const satisfies Record<string, readonly WorkspaceRole[]>;
+
+export type Permission = keyof typeof PERMISSIONS;
+
+export function can(role: WorkspaceRole, permission: Permission): boolean {
+  return (PERMISSIONS[permission] as readonly WorkspaceRole[]).includes(role);
+}

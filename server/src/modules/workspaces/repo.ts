@@ -1,0 +1,151 @@
+/** Queries on workspaces, members, invitations and usage; no rules here. */
+import type { Selectable } from 'kysely';
+import { sql } from 'kysely';
+import type { Db } from '../../platform/db/database.js';
+import type { WorkspaceInvitationsTable, WorkspaceRole, WorkspacesTable } from '../../platform/db/schema.js';
+
+export type WorkspaceRow = Selectable<WorkspacesTable>;
+export type InvitationRow = Selectable<WorkspaceInvitationsTable>;
+export type MembershipRow = WorkspaceRow & { role: WorkspaceRole };
+
+export async function insertWorkspace(db: Db, row: WorkspaceRow, ownerId: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const inserted = await trx.insertInto('workspaces').values(row).onConflict((oc) => oc.column('personal_owner_id').doNothing()).executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) !== 1) return false;
+    await trx.insertInto('workspace_members').values({ workspace_id: row.id, user_id: ownerId, role: 'owner', created_at: row.created_at }).execute();
+    return true;
+  });
+}
+
+export function findPersonalWorkspace(db: Db, userId: string): Promise<MembershipRow | undefined> {
+  return db
+    .selectFrom('workspaces as w')
+    .innerJoin('workspace_members as m', (j) => j.onRef('m.workspace_id', '=', 'w.id').on('m.user_id', '=', userId))
+    .selectAll('w')
+    .select('m.role')
+    .where('w.personal_owner_id', '=', userId)
+    .executeTakeFirst();
+}
+
+/** The workspace with the caller's role in it; undefined when the caller is not a member. */
+export function findMembership(db: Db, workspaceId: string, userId: string): Promise<MembershipRow | undefined> {
+  return db
+    .selectFrom('workspaces as w')
+    .innerJoin('workspace_members as m', 'm.workspace_id', 'w.id')
+    .selectAll('w')
+    .select('m.role')
+    .where('w.id', '=', workspaceId)
+    .where('m.user_id', '=', userId)
+    .executeTakeFirst();
+}
+
+export function listMemberships(db: Db, userId: string): Promise<MembershipRow[]> {
+  return db
+    .selectFrom('workspaces as w')
+    .innerJoin('workspace_members as m', 'm.workspace_id', 'w.id')
+    .selectAll('w')
+    .select('m.role')
+    .where('m.user_id', '=', userId)
+    .orderBy('w.created_at')
+    .execute();
+}
+
+export async function updateWorkspace(db: Db, id: string, changes: { name?: string; monthly_token_budget?: string | null }, now: Date): Promise<void> {
+  await db.updateTable('workspaces').set({ ...changes, updated_at: now }).where('id', '=', id).execute();
+}
+
+export function listMembers(db: Db, workspaceId: string) {
+  return db
+    .selectFrom('workspace_members as m')
+    .innerJoin('users as u', 'u.id', 'm.user_id')
+    .select(['m.user_id', 'm.role', 'm.created_at', 'u.email', 'u.name'])
+    .where('m.workspace_id', '=', workspaceId)
+    .orderBy('m.created_at')
+    .execute();
+}
+
+export function findMemberRole(db: Db, workspaceId: string, userId: string): Promise<{ role: WorkspaceRole } | undefined> {
+  return db.selectFrom('workspace_members').select('role').where('workspace_id', '=', workspaceId).where('user_id', '=', userId).executeTakeFirst();
+}
+
+export async function countOwners(db: Db, workspaceId: string): Promise<number> {
+  const row = await db.selectFrom('workspace_members').select((eb) => eb.fn.countAll<string>().as('n')).where('workspace_id', '=', workspaceId).where('role', '=', 'owner').executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function setMemberRole(db: Db, workspaceId: string, userId: string, role: WorkspaceRole): Promise<void> {
+  await db.updateTable('workspace_members').set({ role }).where('workspace_id', '=', workspaceId).where('user_id', '=', userId).execute();
+}
+
+export async function removeMember(db: Db, workspaceId: string, userId: string): Promise<boolean> {
+  const result = await db.deleteFrom('workspace_members').where('workspace_id', '=', workspaceId).where('user_id', '=', userId).executeTakeFirst();
+  return Number(result.numDeletedRows) === 1;
+}
+
+export async function insertInvitation(db: Db, row: Omit<InvitationRow, 'accepted_at' | 'revoked_at'>): Promise<void> {
+  await db.insertInto('workspace_invitations').values(row).execute();
+}
+
+export function listOpenInvitations(db: Db, workspaceId: string, now: Date): Promise<InvitationRow[]> {
+  return db
+    .selectFrom('workspace_invitations')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .orderBy('created_at', 'desc')
+    .execute();
+}
+
+export async function revokeInvitation(db: Db, workspaceId: string, id: string, now: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('workspace_invitations')
+    .set({ revoked_at: now })
+    .where('id', '=', id)
+    .where('workspace_id', '=', workspaceId)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Marks a usable invitation accepted and adds the member, atomically; undefined when the token is unusable. */
+export async function acceptInvitation(db: Db, tokenHash: string, userId: string, email: string, now: Date): Promise<InvitationRow | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const invitation = await trx
+      .updateTable('workspace_invitations')
+      .set({ accepted_at: now })
+      .where('token_hash', '=', tokenHash)
+      .where('email', '=', email)
+      .where('accepted_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returningAll()
+      .executeTakeFirst();
+    if (!invitation) return undefined;
+    await trx
+      .insertInto('workspace_members')
+      .values({ workspace_id: invitation.workspace_id, user_id: userId, role: invitation.role, created_at: now })
+      .onConflict((oc) => oc.columns(['workspace_id', 'user_id']).doNothing())
+      .execute();
+    return invitation;
+  });
+}
+
+export async function addUsage(db: Db, workspaceId: string, period: string, input: number, output: number): Promise<void> {
+  await db
+    .insertInto('workspace_usage')
+    .values({ workspace_id: workspaceId, period, input_tokens: String(input), output_tokens: String(output) })
+    .onConflict((oc) =>
+      oc.columns(['workspace_id', 'period']).doUpdateSet({
+        input_tokens: sql`workspace_usage.input_tokens + excluded.input_tokens`,
+        output_tokens: sql`workspace_usage.output_tokens + excluded.output_tokens`,
+      }),
+    )
+    .execute();
+}
+
+export function findUsage(db: Db, workspaceId: string, period: string) {
+  return db.selectFrom('workspace_usage').select(['input_tokens', 'output_tokens']).where('workspace_id', '=', workspaceId).where('period', '=', period).executeTakeFirst();
+}

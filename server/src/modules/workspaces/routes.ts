@@ -1,0 +1,149 @@
+/** /api/v1/workspaces: workspaces, members, invitations and usage. */
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../../http/errors.js';
+import { ROLES } from './permissions.js';
+import type { InvitationRow, MembershipRow } from './repo.js';
+import type { WorkspaceService } from './service.js';
+import type { UsageService } from './usage.js';
+
+export const WORKSPACE_HEADER = 'x-workspace-id';
+
+/** The principal's user id; routes using it declare a scope, so a principal is present. */
+export function callerId(request: FastifyRequest): string {
+  if (!request.principal) throw new AppError('unauthenticated', 'Sign in or send credentials (Authorization: Bearer …).');
+  return request.principal.userId;
+}
+
+/** X-Workspace-Id as sent, or undefined for the personal workspace. */
+export function workspaceHeader(request: FastifyRequest): string | undefined {
+  const value = request.headers[WORKSPACE_HEADER];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+const Role = z.enum(ROLES);
+const WorkspaceView = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  personal: z.boolean().describe('The caller’s personal workspace (cannot be shared)'),
+  role: Role.describe('The caller’s role here'),
+  monthlyTokenBudget: z.number().nullable().describe('Tokens per calendar month (UTC); null: unlimited'),
+  createdAt: z.string(),
+});
+const MemberView = z.object({ userId: z.uuid(), email: z.string(), name: z.string(), role: Role, joinedAt: z.string() });
+const InvitationView = z.object({ id: z.uuid(), email: z.string(), role: Role, expiresAt: z.string(), createdAt: z.string() });
+const UsageView = z.object({ period: z.string(), inputTokens: z.number(), outputTokens: z.number(), budget: z.number().nullable() });
+const Id = z.object({ id: z.uuid() });
+const Ok = z.object({ ok: z.literal(true) });
+
+function view(row: MembershipRow): z.infer<typeof WorkspaceView> {
+  return {
+    id: row.id,
+    name: row.name,
+    personal: row.personal_owner_id !== null,
+    role: row.role,
+    monthlyTokenBudget: row.monthly_token_budget === null ? null : Number(row.monthly_token_budget),
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+function invitationView(row: InvitationRow): z.infer<typeof InvitationView> {
+  return { id: row.id, email: row.email, role: row.role, expiresAt: row.expires_at.toISOString(), createdAt: row.created_at.toISOString() };
+}
+
+export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageService): FastifyPluginAsyncZod {
+  return async (app) => {
+    const tags = ['workspaces'];
+    const read = { access: { scope: 'workspaces:read' as const } };
+    const write = { access: { scope: 'workspaces:write' as const } };
+
+    app.get('/workspaces', { config: read, schema: { tags, summary: 'List the workspaces you belong to', response: { 200: z.object({ workspaces: z.array(WorkspaceView) }) } } }, async (request) => {
+      await workspaces.personal(callerId(request));
+      return { workspaces: (await workspaces.list(callerId(request))).map(view) };
+    });
+
+    app.post(
+      '/workspaces',
+      { config: write, schema: { tags, summary: 'Create a shared workspace; you become its owner', body: z.strictObject({ name: z.string().trim().min(1).max(100) }), response: { 201: WorkspaceView } } },
+      async (request, reply) => reply.status(201).send(view(await workspaces.create(callerId(request), request.body.name))),
+    );
+
+    app.get('/workspaces/:id', { config: read, schema: { tags, summary: 'A workspace you belong to', params: Id, response: { 200: WorkspaceView } } }, async (request) => {
+      const context = await workspaces.resolve(callerId(request), request.params.id, 'workspace.read');
+      return view({ ...context.workspace, role: context.role });
+    });
+
+    app.patch(
+      '/workspaces/:id',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Rename a workspace or set its monthly token budget (owner, admin)',
+          params: Id,
+          body: z.strictObject({ name: z.string().trim().min(1).max(100).optional(), monthlyTokenBudget: z.number().int().min(0).max(1e12).nullable().optional() }),
+          response: { 200: WorkspaceView },
+        },
+      },
+      async (request) => view(await workspaces.update(await workspaces.resolve(callerId(request), request.params.id, 'workspace.write'), request.body)),
+    );
+
+    app.get('/workspaces/:id/usage', { config: read, schema: { tags, summary: 'Tokens used this month and the budget', params: Id, response: { 200: UsageView } } }, async (request) =>
+      usage.summary(await workspaces.resolve(callerId(request), request.params.id, 'workspace.read')),
+    );
+
+    app.get('/workspaces/:id/members', { config: read, schema: { tags, summary: 'Members and their roles', params: Id, response: { 200: z.object({ members: z.array(MemberView) }) } } }, async (request) => {
+      const rows = await workspaces.members(await workspaces.resolve(callerId(request), request.params.id, 'members.read'));
+      return { members: rows.map((m) => ({ userId: m.user_id, email: m.email, name: m.name, role: m.role, joinedAt: m.created_at.toISOString() })) };
+    });
+
+    const Member = z.object({ id: z.uuid(), userId: z.uuid() });
+    app.patch(
+      '/workspaces/:id/members/:userId',
+      { config: write, schema: { tags, summary: 'Change a member’s role (owners manage owners and admins)', params: Member, body: z.strictObject({ role: Role }), response: { 200: Ok } } },
+      async (request) => {
+        await workspaces.changeRole(await workspaces.resolve(callerId(request), request.params.id, 'members.read'), request.params.userId, request.body.role);
+        return { ok: true as const };
+      },
+    );
+
+    app.delete('/workspaces/:id/members/:userId', { config: write, schema: { tags, summary: 'Remove a member, or leave (your own id)', params: Member, response: { 200: Ok } } }, async (request) => {
+      await workspaces.removeMember(await workspaces.resolve(callerId(request), request.params.id, 'members.read'), request.params.userId);
+      return { ok: true as const };
+    });
+
+    app.get('/workspaces/:id/invitations', { config: read, schema: { tags, summary: 'Open invitations (owner, admin)', params: Id, response: { 200: z.object({ invitations: z.array(InvitationView) }) } } }, async (request) => ({
+      invitations: (await workspaces.invitations(await workspaces.resolve(callerId(request), request.params.id, 'members.read'))).map(invitationView),
+    }));
+
+    app.post(
+      '/workspaces/:id/invitations',
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Invite someone by email: a single-use link valid 7 days (owner, admin)',
+          params: Id,
+          body: z.strictObject({ email: z.email().max(254), role: z.enum(['admin', 'member', 'viewer']).default('member') }),
+          response: { 201: InvitationView },
+        },
+      },
+      async (request, reply) => {
+        const context = await workspaces.resolve(callerId(request), request.params.id, 'members.read');
+        return reply.status(201).send(invitationView(await workspaces.invite(context, request.body.email, request.body.role)));
+      },
+    );
+
+    app.delete('/workspaces/:id/invitations/:invitationId', { config: write, schema: { tags, summary: 'Revoke an invitation', params: z.object({ id: z.uuid(), invitationId: z.uuid() }), response: { 200: Ok } } }, async (request) => {
+      await workspaces.revokeInvitation(await workspaces.resolve(callerId(request), request.params.id, 'members.read'), request.params.invitationId);
+      return { ok: true as const };
+    });
+
+    app.post(
+      '/workspaces/invitations/accept',
+      { config: write, schema: { tags, summary: 'Join a workspace with the token from an invitation mail', body: z.strictObject({ token: z.string().min(10).max(200) }), response: { 200: WorkspaceView } } },
+      async (request) => view(await workspaces.accept(callerId(request), request.body.token)),
+    );
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * Workspaces: tenancy, roles, invitations and token budgets. Every other module asks
+ * this service for the caller's workspace context and checks a permission on it;
+ * a workspace the caller is not a member of does not exist for them (404).
+ */
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../../http/errors.js';
+import type { Clock } from '../../platform/clock.js';
+import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
+import type { Db } from '../../platform/db/database.js';
+import type { WorkspaceRole } from '../../platform/db/schema.js';
+import type { Mailer } from '../../platform/mail/mailer.js';
+import { normalizeEmail } from '../users/email.js';
+import { findUserById } from '../users/repo.js';
+import { workspaceMails } from './mails.js';
+import { can, type Permission } from './permissions.js';
+import * as repo from './repo.js';
+
+const INVITATION_TTL_MS = 7 * 24 * 3_600_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface WorkspaceContext {
+  workspaceId: string;
+  userId: string;
+  role: WorkspaceRole;
+  workspace: repo.WorkspaceRow;
+}
+
+export class WorkspaceService {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly mailer: Mailer,
+    private readonly publicUrl: string,
+  ) {}
+
+  /** The user's personal workspace, created on first need (sign-up, first API call). */
+  async personal(userId: string): Promise<repo.MembershipRow> {
+    const existing = await repo.findPersonalWorkspace(this.db, userId);
+    if (existing) return existing;
+    const now = this.clock.now();
+    await repo.insertWorkspace(this.db, { id: randomUUID(), name: 'Personal', personal_owner_id: userId, monthly_token_budget: null, created_at: now, updated_at: now }, userId);
+    const created = await repo.findPersonalWorkspace(this.db, userId);
+    if (!created) throw new AppError('not_found', 'No such user.');
+    return created;
+  }
+
+  /** The caller's workspace for this request: the X-Workspace-Id header, else the personal one. */
+  async resolve(userId: string, workspaceId: string | undefined, permission: Permission): Promise<WorkspaceContext> {
+    let membership: repo.MembershipRow | undefined;
+    if (workspaceId === undefined) membership = await this.personal(userId);
+    else {
+      if (!UUID.test(workspaceId)) throw new AppError('validation_failed', 'X-Workspace-Id must be a workspace id (a UUID).');
+      membership = await repo.findMembership(this.db, workspaceId.toLowerCase(), userId);
+    }
+    if (!membership) throw new AppError('not_found', 'No such workspace.');
+    const context = { workspaceId: membership.id, userId, role: membership.role, workspace: membership };
+    this.require(context, permission);
+    return context;
+  }
+
+  require(context: WorkspaceContext, permission: Permission): void {
+    if (!can(context.role, permission)) {
+      throw new AppError('forbidden', `Your role in this workspace (${context.role}) does not allow this (${permission}).`);
+    }
+  }
+
+  list(userId: string): Promise<repo.MembershipRow[]> {
+    return repo.listMemberships(this.db, userId);
+  }
+
+  async create(userId: string, name: string): Promise<repo.MembershipRow> {
+    const now = this.clock.now();
+    const id = randomUUID();
+    await repo.insertWorkspace(this.db, { id, name, personal_owner_id: null, monthly_token_budget: null, created_at: now, updated_at: now }, userId);
+    return (await repo.findMembership(this.db, id, userId))!;
+  }
+
+  async update(context: WorkspaceContext, changes: { name?: string; monthlyTokenBudget?: number | null }): Promise<repo.MembershipRow> {
+    this.require(context, 'workspace.write');
+    await repo.updateWorkspace(
+      this.db,
+      context.workspaceId,
+      {
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.monthlyTokenBudget !== undefined ? { monthly_token_budget: changes.monthlyTokenBudget === null ? null : String(changes.monthlyTokenBudget) } : {}),
+      },
+      this.clock.now(),
+    );
+    return (await repo.findMembership(this.db, context.workspaceId, context.userId))!;
+  }
+
+  members(context: WorkspaceContext) {
+    return repo.listMembers(this.db, context.workspaceId);
+  }
+
+  async changeRole(context: WorkspaceContext, userId: string, role: WorkspaceRole): Promise<void> {
+    this.require(context, 'members.write');
+    const target = await repo.findMemberRole(this.db, context.workspaceId, userId);
+    if (!target) throw new AppError('not_found', 'No such member.');
+    // Only owners touch owners and admins, and only owners make them.
+    if (target.role === 'owner' || target.role === 'admin' || role === 'owner' || role === 'admin') this.require(context, 'members.promote');
+    if (target.role === 'owner' && role !== 'owner' && (await repo.countOwners(this.db, context.workspaceId)) <= 1) {
+      throw new AppError('conflict', 'A workspace needs at least one owner; make someone else owner first.');
+    }
+    await repo.setMemberRole(this.db, context.workspaceId, userId, role);
+  }
+
+  async removeMember(context: WorkspaceContext, userId: string): Promise<void> {
+    const target = await repo.findMemberRole(this.db, context.workspaceId, userId);
+    if (!target) throw new AppError('not_found', 'No such member.');
+    if (userId !== context.userId) {
+      this.require(context, 'members.write');
+      if (target.role === 'owner' || target.role === 'admin') this.require(context, 'members.promote');
+    }
+    if (context.workspace.personal_owner_id === userId) throw new AppError('conflict', 'The owner of a personal workspace cannot leave it.');
+    if (target.role === 'owner' && (await repo.countOwners(this.db, context.workspaceId)) <= 1) {
+      throw new AppError('conflict', 'A workspace needs at least one owner; make someone else owner first.');
+    }
+    await repo.removeMember(this.db, context.workspaceId, userId);
+  }
+
+  /** Mails a single-use link valid for 7 days; only its hash is stored. */
+  async invite(context: WorkspaceContext, email: string, role: Exclude<WorkspaceRole, 'owner'>): Promise<repo.InvitationRow> {
+    this.require(context, 'members.write');
+    if (role === 'admin') this.require(context, 'members.promote');
+    if (context.workspace.personal_owner_id) throw new AppError('conflict', 'Personal workspaces cannot be shared; create a workspace to invite people.');
+    const now = this.clock.now();
+    const { token, hash } = generateToken('inv');
+    const row = {
+      id: randomUUID(),
+      workspace_id: context.workspaceId,
+      email: normalizeEmail(email),
+      role,
+      token_hash: hash,
+      invited_by: context.userId,
+      created_at: now,
+      expires_at: new Date(now.getTime() + INVITATION_TTL_MS),
+    };
+    await repo.insertInvitation(this.db, row);
+    await this.mailer.send(workspaceMails.invitation(row.email, context.workspace.name, `${this.publicUrl}/invitations#token=${token}`));
+    return { ...row, accepted_at: null, revoked_at: null };
+  }
+
+  invitations(context: WorkspaceContext): Promise<repo.InvitationRow[]> {
+    this.require(context, 'members.write');
+    return repo.listOpenInvitations(this.db, context.workspaceId, this.clock.now());
+  }
+
+  async revokeInvitation(context: WorkspaceContext, id: string): Promise<void> {
+    this.require(context, 'members.write');
+    if (!(await repo.revokeInvitation(this.db, context.workspaceId, id, this.clock.now()))) throw new AppError('not_found', 'No such invitation.');
+  }
+
+  /** Joins the invitation's workspace; the token must be unused, unexpired and addressed to the caller's email. */
+  async accept(userId: string, token: string): Promise<repo.MembershipRow> {
+    const user = await findUserById(this.db, userId);
+    const invitation = user && (await repo.acceptInvitation(this.db, hashToken(token), userId, normalizeEmail(user.email), this.clock.now()));
+    if (!invitation) throw new AppError('invalid_token', 'This invitation link is invalid, used, expired or addressed to another email address.');
+    return (await repo.findMembership(this.db, invitation.workspace_id, userId))!;
+  }
+}
