@@ -1,5 +1,6 @@
 /** An agent's configuration: one schema validates input, types the service and documents the API. */
 import { z } from 'zod';
+import { AppError } from '../../http/errors.js';
 
 export const TOOLS = ['search_knowledge', 'fetch_url', 'calculator'] as const;
 export type ToolName = (typeof TOOLS)[number];
@@ -46,7 +47,11 @@ export const AgentPatch = z.strictObject({
   temperature: z.number().min(0).max(2).optional(),
   maxOutputTokens: z.number().int().min(1).max(64_000).optional(),
   knowledgeBaseIds: z.array(z.uuid()).max(20).optional(),
-  tools: z.array(z.enum(TOOLS)).max(TOOLS.length).optional(),
+  tools: z
+    .array(z.enum(TOOLS))
+    .max(TOOLS.length)
+    .refine((tools) => new Set(tools).size === tools.length, 'each tool once')
+    .optional(),
   retrieval: Retrieval.partial().optional(),
   limits: Limits.partial().optional(),
   cacheResponses: z.boolean().optional(),
@@ -55,5 +60,10 @@ export type AgentPatch = z.infer<typeof AgentPatch>;
 
 export function applyPatch(current: AgentConfig, patch: AgentPatch): AgentConfig {
   const merged = { ...current, ...patch, retrieval: { ...current.retrieval, ...patch.retrieval }, limits: { ...current.limits, ...patch.limits } };
-  return AgentConfig.parse(merged);
+  const parsed = AgentConfig.safeParse(merged);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+    throw new AppError('validation_failed', 'The changed configuration is not valid.', details);
+  }
+  return parsed.data;
 }

@@ -7,12 +7,12 @@ export type AgentRow = Selectable<AgentsTable>;
 export type AgentVersionRow = Selectable<AgentVersionsTable>;
 export type AgentWithConfig = AgentRow & { config: unknown };
 
+/** Agents with their current configuration, fetched per agent by primary key (cost follows the page size, not the history). */
 function withCurrentConfig(db: Db) {
   return db
     .selectFrom('agents as a')
-    .innerJoin('agent_versions as v', (j) => j.onRef('v.agent_id', '=', 'a.id').onRef('v.version', '=', 'a.current_version'))
     .selectAll('a')
-    .select('v.config');
+    .select((eb) => eb.selectFrom('agent_versions as v').select('v.config').whereRef('v.agent_id', '=', 'a.id').whereRef('v.version', '=', 'a.current_version').as('config'));
 }
 
 export async function insertAgent(db: Db, agent: AgentRow, version: AgentVersionRow): Promise<void> {
