@@ -83,3 +83,24 @@ describe('agents', () => {
     expect((await user.get(`/agents/${agent.id}/versions`)).json().versions).toHaveLength(1);
   });
 });
+
+describe('OpenAPI', () => {
+  it('documents the workspace, provider, agent and chat endpoints with request examples', async () => {
+    const doc = (await chat.t.app.inject({ url: '/api/v1/openapi.json' })).json();
+    const body = (path: string, method: string) => doc.paths[path]?.[method]?.requestBody?.content?.['application/json'];
+    for (const [path, method] of [
+      ['/api/v1/workspaces', 'post'],
+      ['/api/v1/provider-connections', 'post'],
+      ['/api/v1/agents', 'post'],
+      ['/api/v1/agents/{id}', 'patch'],
+      ['/api/v1/conversations/{id}/messages', 'post'],
+      ['/api/v1/agents/{id}/runs', 'post'],
+    ] as const) {
+      const media = body(path, method);
+      expect(media?.schema, `${method} ${path}`).toBeDefined();
+      expect(media.example ?? media.examples, `${method} ${path} example`).toBeTruthy();
+    }
+    expect(doc.paths['/api/v1/conversations/{id}/messages'].post.description).toContain('text/event-stream');
+    expect(doc.paths['/api/v1/agents'].get.security).toEqual([{ sessionCookie: [] }, { bearerAuth: ['agents:read'] }]);
+  });
+});

@@ -59,7 +59,9 @@ export function providerRoutes(providers: ProviderService, workspaces: Workspace
         schema: {
           tags,
           summary: 'Add a provider connection (owner, admin)',
-          body: z.strictObject({ name: Fields.name, kind: Kind, baseUrl: Fields.baseUrl.optional(), apiKey: Fields.apiKey.optional(), defaultModel: Fields.defaultModel.optional() }),
+          body: z
+            .strictObject({ name: Fields.name, kind: Kind, baseUrl: Fields.baseUrl.optional(), apiKey: Fields.apiKey.optional(), defaultModel: Fields.defaultModel.optional() })
+            .meta({ examples: [{ name: 'Local Ollama', kind: 'openai', baseUrl: 'http://ollama.internal:11434/v1', defaultModel: 'llama3.1' }] }),
           response: { 201: ConnectionView },
         },
       },

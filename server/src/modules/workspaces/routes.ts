@@ -65,7 +65,7 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
 
     app.post(
       '/workspaces',
-      { config: write, schema: { tags, summary: 'Create a shared workspace; you become its owner', body: z.strictObject({ name: z.string().trim().min(1).max(100) }), response: { 201: WorkspaceView } } },
+      { config: write, schema: { tags, summary: 'Create a shared workspace; you become its owner', body: z.strictObject({ name: z.string().trim().min(1).max(100) }).meta({ examples: [{ name: 'Support team' }] }), response: { 201: WorkspaceView } } },
       async (request, reply) => reply.status(201).send(view(await workspaces.create(callerId(request), request.body.name))),
     );
 
