@@ -26,7 +26,6 @@ export type ErrorCode =
   | 'account_locked'
   | 'rate_limited'
   | 'budget_exhausted'
-  | 'provider_error'
   | 'service_unavailable'
   | 'internal_error';
 
@@ -50,7 +49,6 @@ const STATUS: Record<ErrorCode, number> = {
   account_locked: 429,
   rate_limited: 429,
   budget_exhausted: 402,
-  provider_error: 502,
   method_not_allowed: 405,
   payload_too_large: 413,
   uri_too_long: 414,
