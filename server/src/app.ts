@@ -43,6 +43,9 @@ import { ChatService } from './modules/chat/service.js';
 import { providerRoutes } from './modules/providers/routes.js';
 import { ProviderService } from './modules/providers/service.js';
 import { cacheStatsRoute } from './modules/admin/cache-routes.js';
+import { SigningSecretService } from './modules/signing-secrets/service.js';
+import { webhookRoutes } from './modules/webhooks/routes.js';
+import { WebhookService } from './modules/webhooks/service.js';
 import { workspaceRoutes } from './modules/workspaces/routes.js';
 import { WorkspaceService } from './modules/workspaces/service.js';
 import { UsageService } from './modules/workspaces/usage.js';
@@ -217,6 +220,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(providerRoutes(providers, workspaces), { prefix: API_PREFIX });
   await app.register(agentRoutes(agents, workspaces), { prefix: API_PREFIX });
   await app.register(chatRoutes(chat, workspaces), { prefix: API_PREFIX });
+  const webhooks = new WebhookService({
+    db: deps.database.db,
+    store: deps.store,
+    clock,
+    logger: deps.logger,
+    secrets: new SigningSecretService(deps.database.db, deps.encryptor, clock),
+    agents,
+    workspaces,
+    chat,
+    outbound,
+  });
+  await app.register(webhookRoutes(webhooks, workspaces), { prefix: API_PREFIX });
   await app.register(cacheStatsRoute(authDeps, cacheStats), { prefix: API_PREFIX });
   await app.register(cspReportRoutes({ db: deps.database.db, clock }), { prefix: API_PREFIX });
 

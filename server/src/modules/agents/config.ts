@@ -34,6 +34,12 @@ export const AgentConfig = z.strictObject({
   retrieval: Retrieval.default({ topK: 5, minScore: 0.2 }),
   limits: Limits.default({ maxSteps: 5, maxWallTimeMs: 120_000, maxTokens: 16_000 }),
   cacheResponses: z.boolean().default(true).describe('Reuse answers to identical deterministic requests (temperature 0)'),
+  callbackUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(2_000)
+    .nullable()
+    .default(null)
+    .describe('Where results of webhook-triggered runs are POSTed, signed with the agent’s webhook secret (Bastion-Signature)'),
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
 
@@ -55,6 +61,7 @@ export const AgentPatch = z.strictObject({
   retrieval: Retrieval.partial().optional(),
   limits: Limits.partial().optional(),
   cacheResponses: z.boolean().optional(),
+  callbackUrl: z.url({ protocol: /^https?$/ }).max(2_000).nullable().optional(),
 });
 export type AgentPatch = z.infer<typeof AgentPatch>;
 

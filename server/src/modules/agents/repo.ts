@@ -63,3 +63,11 @@ export function listVersions(db: Db, workspaceId: string, id: string): Promise<A
     .orderBy('v.version', 'desc')
     .execute();
 }
+
+/**
+ * An agent by id alone, for signed webhooks: the signature, checked against the agent's
+ * own secret, is what authenticates the caller, so there is no workspace to filter by yet.
+ */
+export function findAgentForWebhook(db: Db, id: string): Promise<AgentRow | undefined> {
+  return db.selectFrom('agents').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+}

@@ -67,6 +67,12 @@ export class SigningSecretService {
     return (await this.validSecrets(owner))[0];
   }
 
+  /** Deletes every secret of the owner (signing disabled); returns how many there were. */
+  async revoke(owner: SecretOwner): Promise<number> {
+    const result = await this.db.deleteFrom('signing_secrets').where('owner_type', '=', owner.type).where('owner_id', '=', owner.id).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   /** Deletes expired secrets (housekeeping). */
   async purgeExpired(): Promise<number> {
     const result = await this.db.deleteFrom('signing_secrets').where('expires_at', '<=', this.clock.now()).executeTakeFirst();
