@@ -36,7 +36,6 @@ import { declareAccess } from './http/access.js';
 import { agentRoutes } from './modules/agents/routes.js';
 import { AgentService } from './modules/agents/service.js';
 import { Cancellations } from './modules/chat/cancellation.js';
-import { markAbandoned } from './modules/chat/repo.js';
 import { noKnowledge, type Retriever } from './modules/chat/retriever.js';
 import { chatRoutes } from './modules/chat/routes.js';
 import { ChatService } from './modules/chat/service.js';
@@ -47,9 +46,12 @@ import { SigningSecretService } from './modules/signing-secrets/service.js';
 import { webhookRoutes } from './modules/webhooks/routes.js';
 import { WebhookService } from './modules/webhooks/service.js';
 import { workspaceRoutes } from './modules/workspaces/routes.js';
+import { workspaceSsoRoutes } from './modules/workspaces/sso-routes.js';
+import { WorkspaceSsoService } from './modules/workspaces/sso.js';
 import { WorkspaceService } from './modules/workspaces/service.js';
 import { UsageService } from './modules/workspaces/usage.js';
 import { BreakerRegistry } from './platform/net/circuit-breaker.js';
+import { guardedFetch } from './platform/net/fetch-adapter.js';
 import { OutboundHttp } from './platform/net/outbound.js';
 import { parseAllowList } from './platform/net/ssrf-guard.js';
 import { CacheStats, JsonCache } from './platform/store/cache.js';
@@ -179,16 +181,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
   await app.register(apiKeyRoutes(apiKeys, authDeps), { prefix: API_PREFIX });
   await app.register(tokenRoutes(tokens, authDeps), { prefix: API_PREFIX });
-  if (config.OIDC_ISSUER && config.OIDC_CLIENT_ID && config.OIDC_CLIENT_SECRET) {
-    const oidc = new OidcService(authDeps, {
-      issuer: config.OIDC_ISSUER,
-      clientId: config.OIDC_CLIENT_ID,
-      clientSecret: config.OIDC_CLIENT_SECRET,
-      redirectUri: `${config.PUBLIC_URL}${API_PREFIX}/auth/oidc/callback`,
-      jitProvisioning: config.OIDC_JIT_PROVISIONING,
-    });
-    await app.register(oidcRoutes(oidc, cookie, config.PUBLIC_URL), { prefix: API_PREFIX });
-  }
   await app.register(jwksRoute(signingKeys));
 
   const workspaces = new WorkspaceService(deps.database.db, clock, deps.mailer, config.PUBLIC_URL);
@@ -212,10 +204,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     cancellations: new Cancellations(deps.store),
     responseCache: config.LLM_CACHE_TTL_SECONDS > 0 ? new JsonCache(deps.store, 'llm', cacheStats, config.LLM_CACHE_TTL_SECONDS * 1000) : null,
   });
-  // Answers left streaming by a process that stopped mid-answer are kept as incomplete.
-  app.addHook('onReady', async () => {
-    await markAbandoned(deps.database.db, new Date(clock.now().getTime() - 15 * 60_000));
-  });
   await app.register(workspaceRoutes(workspaces, usage), { prefix: API_PREFIX });
   await app.register(providerRoutes(providers, workspaces), { prefix: API_PREFIX });
   await app.register(agentRoutes(agents, workspaces), { prefix: API_PREFIX });
@@ -232,6 +220,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     outbound,
   });
   await app.register(webhookRoutes(webhooks, workspaces), { prefix: API_PREFIX });
+
+  const workspaceSso = new WorkspaceSsoService(deps.database.db, deps.encryptor, clock, workspaces, config.PUBLIC_URL);
+  await app.register(workspaceSsoRoutes(workspaceSso, workspaces), { prefix: API_PREFIX });
+  const oidc = new OidcService(authDeps, {
+    redirectUri: `${config.PUBLIC_URL}${API_PREFIX}/auth/oidc/callback`,
+    instance:
+      config.OIDC_ISSUER && config.OIDC_CLIENT_ID && config.OIDC_CLIENT_SECRET
+        ? { issuer: config.OIDC_ISSUER, clientId: config.OIDC_CLIENT_ID, clientSecret: config.OIDC_CLIENT_SECRET, jitProvisioning: config.OIDC_JIT_PROVISIONING }
+        : null,
+    workspaceProvider: (workspaceId) => workspaceSso.provider(workspaceId),
+    addMember: (workspaceId, userId, role) => workspaceSso.addMember(workspaceId, userId, role),
+    guardedFetch: guardedFetch(outbound, 10_000),
+  });
+  await app.register(oidcRoutes(oidc, cookie, config.PUBLIC_URL), { prefix: API_PREFIX });
   await app.register(cacheStatsRoute(authDeps, cacheStats), { prefix: API_PREFIX });
   await app.register(cspReportRoutes({ db: deps.database.db, clock }), { prefix: API_PREFIX });
 

@@ -26,7 +26,7 @@ export class ApiClient {
     return { authorization: `Bearer ${this.key}`, ...(this.workspaceId ? { 'x-workspace-id': this.workspaceId } : {}), ...extra };
   }
 
-  request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+  request(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
     return this.t.app.inject({
       method,
       url: `/api/v1${url}`,

@@ -11,12 +11,28 @@ const FLOW_PATH = '/api/v1/auth/oidc';
 export function oidcRoutes(oidc: OidcService, cookie: CookiePolicy, publicUrl: string): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['sso'];
-    app.get('/auth/oidc/start', { config: { access: 'public', rateLimit: 'auth' }, schema: { tags, summary: 'Start single sign-on (redirects to the identity provider)' } }, async (_request, reply) => {
-      // Query parameters are ignored on purpose: the only redirect target is the configured one.
-      const { url, browserCookie } = await oidc.start();
-      reply.setCookie(FLOW_COOKIE, browserCookie, { path: FLOW_PATH, httpOnly: true, secure: cookie.secure, sameSite: 'lax', maxAge: 600 });
-      return reply.redirect(url, 302);
-    });
+    app.get(
+      '/auth/oidc/start',
+      {
+        config: { access: 'public', rateLimit: 'auth' },
+        schema: {
+          tags,
+          summary: 'Start single sign-on (redirects to the identity provider): the instance’s, or a workspace’s with ?workspace=<id>',
+          querystring: z.object({ workspace: z.uuid().optional() }),
+        },
+      },
+      async (request, reply) => {
+        // Only `workspace` is read: the redirect target is always the configured callback.
+        try {
+          const { url, browserCookie } = await oidc.start(request.query.workspace ?? null);
+          reply.setCookie(FLOW_COOKIE, browserCookie, { path: FLOW_PATH, httpOnly: true, secure: cookie.secure, sameSite: 'lax', maxAge: 600 });
+          return reply.redirect(url, 302);
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          return reply.redirect(`${publicUrl}/sign-in#error=${error.code}`, 303);
+        }
+      },
+    );
 
     app.get('/auth/oidc/callback', { config: { access: 'public', rateLimit: 'auth' }, schema: { tags, summary: 'Where the identity provider sends the browser back' } }, async (request, reply) => {
       reply.clearCookie(FLOW_COOKIE, { path: FLOW_PATH, httpOnly: true, secure: cookie.secure, sameSite: 'lax' });

@@ -5,6 +5,12 @@
  * issuer + subject. An existing account is linked only when the provider says the email
  * is verified AND the owner confirms by mail; accounts are created just in time only when
  * configured. The session is the same kind as a password sign-in.
+ *
+ * Providers come from the environment (instance-wide) or from a workspace's own
+ * settings (workspace-sso.ts): the flow remembers which one it started with. Workspace
+ * providers never create accounts (their issuer is chosen by a workspace admin, not the
+ * operator); they sign in linked identities and, when enabled, add the person to the
+ * workspace. Their discovery and token calls go through the SSRF-guarded client.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import * as client from 'openid-client';
@@ -17,55 +23,97 @@ import type { RequestContext } from '../sessions/service.js';
 import { normalizeEmail } from '../users/email.js';
 import { findUserByEmail, findUserById, insertUser } from '../users/repo.js';
 
-export interface OidcSettings {
+export interface OidcProviderSettings {
   issuer: string;
   clientId: string;
   clientSecret: string;
-  redirectUri: string;
+  /** Instance provider: create accounts at first sign-in. Workspace provider: add the person to the workspace. */
   jitProvisioning: boolean;
+  /** Set for a workspace's provider. */
+  workspace?: { id: string; defaultRole: 'member' | 'viewer' };
+}
+
+export interface OidcOptions {
+  redirectUri: string;
+  /** The instance-wide provider (OIDC_* variables), if configured. */
+  instance: OidcProviderSettings | null;
+  /** A workspace's provider, if it configured one. */
+  workspaceProvider: (workspaceId: string) => Promise<OidcProviderSettings | null>;
+  /** Adds a member to a workspace (no-op when already one). */
+  addMember: (workspaceId: string, userId: string, role: 'member' | 'viewer') => Promise<void>;
+  /** fetch for workspace providers (SSRF-guarded). */
+  guardedFetch: client.CustomFetch;
 }
 
 interface Flow {
   verifier: string;
   nonce: string;
   browser: string; // SHA-256 of the binding cookie
+  workspaceId: string | null;
 }
+
+const MAX_CONFIGURATIONS = 1_000;
 
 const FLOW_TTL_MS = 10 * 60 * 1000;
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 const failed = (why: string) => new AppError('invalid_token', `Single sign-on failed: ${why}. Start again.`);
 
 export class OidcService {
-  private config: Promise<client.Configuration> | undefined;
+  /** Discovered configurations by provider settings (a changed secret discovers anew). */
+  private readonly configs = new Map<string, Promise<client.Configuration>>();
 
   constructor(
     private readonly deps: AuthDeps,
-    private readonly settings: OidcSettings,
+    private readonly options: OidcOptions,
   ) {}
 
-  private configuration(): Promise<client.Configuration> {
-    const issuer = new URL(this.settings.issuer);
-    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname);
-    this.config ??= client
-      .discovery(issuer, this.settings.clientId, this.settings.clientSecret, undefined, loopback && issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : undefined)
-      .catch((error: unknown) => {
-        this.config = undefined;
-        throw error;
-      });
-    return this.config;
+  private async settingsFor(workspaceId: string | null): Promise<OidcProviderSettings> {
+    const settings = workspaceId ? await this.options.workspaceProvider(workspaceId) : this.options.instance;
+    if (!settings) throw new AppError('not_found', workspaceId ? 'This workspace has no single sign-on.' : 'Single sign-on is not configured.');
+    return settings;
   }
 
-  /** Starts a sign-in: returns the provider URL and the browser-binding cookie value. */
-  async start(): Promise<{ url: string; browserCookie: string }> {
-    const config = await this.configuration();
+  private configuration(settings: OidcProviderSettings): Promise<client.Configuration> {
+    const key = sha256(JSON.stringify([settings.workspace?.id ?? null, settings.issuer, settings.clientId, settings.clientSecret]));
+    const cached = this.configs.get(key);
+    if (cached) return cached;
+    const issuer = new URL(settings.issuer);
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname);
+    const execute = loopback && issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [];
+    const options: client.DiscoveryRequestOptions = { execute, ...(settings.workspace ? { [client.customFetch]: this.options.guardedFetch } : {}) };
+    const pending = client
+      .discovery(issuer, settings.clientId, settings.clientSecret, undefined, options)
+      .then((config) => {
+        if (settings.workspace) config[client.customFetch] = this.options.guardedFetch;
+        return config;
+      })
+      .catch((error: unknown) => {
+        this.configs.delete(key);
+        throw error;
+      });
+    if (this.configs.size >= MAX_CONFIGURATIONS) this.configs.delete(this.configs.keys().next().value!);
+    this.configs.set(key, pending);
+    return pending;
+  }
+
+  /** Starts a sign-in (instance provider, or the workspace's): the provider URL and the browser-binding cookie value. */
+  async start(workspaceId: string | null = null): Promise<{ url: string; browserCookie: string }> {
+    const settings = await this.settingsFor(workspaceId);
+    let config: client.Configuration;
+    try {
+      config = await this.configuration(settings);
+    } catch (error) {
+      this.deps.logger.warn({ err: { message: (error as Error).message }, workspaceId }, 'oidc discovery failed');
+      throw new AppError('service_unavailable', 'The identity provider could not be reached; try again shortly.');
+    }
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
     const browserCookie = randomBytes(32).toString('base64url');
-    const flow: Flow = { verifier, nonce, browser: sha256(browserCookie) };
+    const flow: Flow = { verifier, nonce, browser: sha256(browserCookie), workspaceId };
     await this.deps.store.set(`oidc:${sha256(state)}`, JSON.stringify(flow), { ttlMs: FLOW_TTL_MS });
     const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: this.settings.redirectUri,
+      redirect_uri: this.options.redirectUri,
       scope: 'openid email profile',
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
@@ -85,11 +133,14 @@ export class OidcService {
     await this.deps.store.delete(key); // single use
     const flow = JSON.parse(raw) as Flow;
     if (!browserCookie || sha256(browserCookie) !== flow.browser) throw failed('the sign-in was started in another browser');
-    const config = await this.configuration();
+    const settings = await this.settingsFor(flow.workspaceId ?? null).catch(() => {
+      throw failed('single sign-on was turned off meanwhile');
+    });
     let claims: client.IDToken;
     let userinfo: client.UserInfoResponse;
     try {
-      const callback = new URL(this.settings.redirectUri);
+      const config = await this.configuration(settings);
+      const callback = new URL(this.options.redirectUri);
       callback.search = callbackUrl.search;
       const tokens = await client.authorizationCodeGrant(config, callback, {
         pkceCodeVerifier: flow.verifier,
@@ -103,15 +154,16 @@ export class OidcService {
       this.deps.logger.warn({ err: { message: (error as Error).message } }, 'oidc callback refused');
       throw failed('the provider response did not validate');
     }
-    return this.signInIdentity(claims.iss, claims.sub, userinfo, context);
+    return this.signInIdentity(claims.iss, claims.sub, userinfo, context, settings);
   }
 
-  private async signInIdentity(issuer: string, subject: string, userinfo: client.UserInfoResponse, context: RequestContext): Promise<SignInResult | { kind: 'link_pending' }> {
+  private async signInIdentity(issuer: string, subject: string, userinfo: client.UserInfoResponse, context: RequestContext, settings: OidcProviderSettings): Promise<SignInResult | { kind: 'link_pending' }> {
     const { db, clock } = this.deps;
     const identity = await db.selectFrom('user_identities').select('user_id').where('issuer', '=', issuer).where('subject', '=', subject).executeTakeFirst();
     if (identity) {
       const user = await findUserById(db, identity.user_id);
       if (!user) throw failed('the linked account no longer exists');
+      if (settings.workspace && settings.jitProvisioning) await this.options.addMember(settings.workspace.id, user.id, settings.workspace.defaultRole);
       if (user.password_reset_required) throw new AppError('password_reset_required', 'This account needs a new password first.');
       if (user.totp_enabled_at) {
         // Bastion's second factor still applies: finish with POST /auth/login/mfa.
@@ -137,7 +189,8 @@ export class OidcService {
       });
       return { kind: 'link_pending' };
     }
-    if (!this.settings.jitProvisioning) throw failed('no Bastion account uses this email; ask an administrator for an invitation');
+    // Workspace providers never create accounts: their issuer is not chosen by the operator.
+    if (settings.workspace || !settings.jitProvisioning) throw failed('no Bastion account uses this email; ask an administrator for an invitation');
     const now = clock.now();
     const id = randomUUID();
     const name = typeof userinfo.name === 'string' ? userinfo.name.slice(0, 100) : email.split('@')[0]!;

@@ -149,3 +149,7 @@ export async function addUsage(db: Db, workspaceId: string, period: string, inpu
 export function findUsage(db: Db, workspaceId: string, period: string) {
   return db.selectFrom('workspace_usage').select(['input_tokens', 'output_tokens']).where('workspace_id', '=', workspaceId).where('period', '=', period).executeTakeFirst();
 }
+
+export async function addMember(db: Db, workspaceId: string, userId: string, role: WorkspaceRole, now: Date): Promise<void> {
+  await db.insertInto('workspace_members').values({ workspace_id: workspaceId, user_id: userId, role, created_at: now }).onConflict((oc) => oc.columns(['workspace_id', 'user_id']).doNothing()).execute();
+}

@@ -274,6 +274,18 @@ export interface MessagesTable {
   updated_at: Date;
 }
 
+export interface WorkspaceSsoTable {
+  workspace_id: string;
+  issuer: string;
+  client_id: string;
+  client_secret: Buffer;
+  client_secret_hint: string;
+  jit_provisioning: boolean;
+  default_role: 'member' | 'viewer';
+  created_at: Date;
+  updated_at: Date;
+}
+
 export interface Schema {
   schema_migrations: SchemaMigrationsTable;
   instance_settings: InstanceSettingsTable;
@@ -300,4 +312,5 @@ export interface Schema {
   agent_versions: AgentVersionsTable;
   conversations: ConversationsTable;
   messages: MessagesTable;
+  workspace_sso: WorkspaceSsoTable;
 }
