@@ -3,6 +3,7 @@ import http from 'node:http';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { NO_ANSWER } from '../../platform/llm/extractive.js';
+import { markAbandoned } from './repo.js';
 import { apiUser } from '../../../test/api-client.js';
 import { parseEvents, PROVIDER_KEY, setUpChat, useChatApp } from '../../../test/chat-fixture.js';
 import { DEFAULT_TEXT, tokens } from '../../../test/fake-llm.js';
@@ -248,6 +249,19 @@ describe('chat', () => {
     expect(run.json()).toMatchObject({ answer: { text: 'Summary done.', status: 'complete' } });
     const conversation = (await client.get(`/conversations/${run.json().conversationId}`)).json();
     expect(conversation.source).toBe('run');
+  });
+
+  it('marks answers left streaming by a stopped process as incomplete, keeping their text', async () => {
+    const { client, conversationId } = await setUpChat(chat);
+    chat.fake.enqueue({ kind: 'text', text: 'Half an answer' });
+    await client.post(`/conversations/${conversationId}/messages`, { content: 'Go' });
+    const db = chat.t.database.db;
+    const old = new Date(Date.now() - 60 * 60_000);
+    await db.updateTable('messages').set({ status: 'streaming', updated_at: old }).where('conversation_id', '=', conversationId).where('role', '=', 'assistant').execute();
+    expect(await markAbandoned(db, new Date(Date.now() - 15 * 60_000))).toBe(1);
+    const answer = (await client.get(`/conversations/${conversationId}/messages`)).json().messages.at(-1);
+    expect(answer).toMatchObject({ status: 'incomplete', stopReason: 'interrupted', text: 'Half an answer' });
+    expect(await markAbandoned(db, new Date(Date.now() - 15 * 60_000))).toBe(0);
   });
 
   it('refuses hostile input with clear 4xx errors and writes nothing', async () => {
