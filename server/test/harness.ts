@@ -40,9 +40,13 @@ export const testKeyring = (() => {
 
 export const silentLogger: Logger = createLogger('silent');
 
-/** A validated test configuration; the backends come from the harness, not from it. */
+/**
+ * A validated test configuration; the backends come from the harness, not from it. Load
+ * shedding is off unless a test turns it on: PGlite runs on the test's event loop, and a
+ * long query in one test would otherwise make another test's app answer 503.
+ */
 export function testConfig(overrides: Env = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: os.tmpdir(), ...overrides });
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: os.tmpdir(), OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', ...overrides });
 }
 
 const POOL = { DB_POOL_MAX: 5, DB_STATEMENT_TIMEOUT_MS: 15_000, DB_IDLE_TIMEOUT_MS: 10_000, DB_CONNECT_TIMEOUT_MS: 2_000 };
