@@ -36,13 +36,18 @@ import { declareAccess } from './http/access.js';
 import { agentRoutes } from './modules/agents/routes.js';
 import { AgentService } from './modules/agents/service.js';
 import { Cancellations } from './modules/chat/cancellation.js';
-import { noKnowledge, type Retriever } from './modules/chat/retriever.js';
 import { chatRoutes } from './modules/chat/routes.js';
 import { ChatService } from './modules/chat/service.js';
 import { providerRoutes } from './modules/providers/routes.js';
 import { ProviderService } from './modules/providers/service.js';
 import { cacheStatsRoute } from './modules/admin/cache-routes.js';
 import { SigningSecretService } from './modules/signing-secrets/service.js';
+import { createPipeline, createScanners, extractLimits } from './modules/knowledge/ingestion.js';
+import { KnowledgeRetrieval, type SearchHit } from './modules/knowledge/retrieval.js';
+import { knowledgeRoutes } from './modules/knowledge/routes.js';
+import { KnowledgeService } from './modules/knowledge/service.js';
+import { MemoryQueue } from './platform/queue/memory-queue.js';
+import type { JobQueue } from './platform/queue/queue.js';
 import { webhookRoutes } from './modules/webhooks/routes.js';
 import { WebhookService } from './modules/webhooks/service.js';
 import { workspaceRoutes } from './modules/workspaces/routes.js';
@@ -76,8 +81,10 @@ export interface AppDeps {
   webRoot?: string | null;
   /** Deprecated routes or versions (see http/api-versions.ts). */
   deprecations?: DeprecationRegistry;
-  /** Knowledge retrieval for agents; the knowledge module provides it. */
-  retriever?: Retriever;
+  /** The job queue (BullMQ on Redis, or in-process); default: a new in-process queue owned by the app. */
+  queue?: JobQueue;
+  /** Re-enqueue documents left unfinished by a previous stop, when the app is ready (`bastion serve`). */
+  recoverIngestion?: boolean;
 }
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
@@ -190,7 +197,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const breakers = new BreakerRegistry({ failureThreshold: config.PROVIDER_BREAKER_THRESHOLD, cooldownMs: config.PROVIDER_BREAKER_COOLDOWN_MS });
   const providers = new ProviderService(deps.database.db, deps.encryptor, clock, workspaces, outbound, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES });
   const cacheStats = new CacheStats();
-  const agents = new AgentService(deps.database.db, clock, workspaces, providers, new JsonCache(deps.store, 'agent', cacheStats, 10 * 60_000));
+  const retrieval = new KnowledgeRetrieval(deps.database.db, new JsonCache<SearchHit[]>(deps.store, 'retrieval', cacheStats, 60_000));
+  const agents = new AgentService(deps.database.db, clock, workspaces, providers, new JsonCache(deps.store, 'agent', cacheStats, 10 * 60_000), (workspaceId, ids) =>
+    retrieval.existingBases(workspaceId, ids),
+  );
   const chat = new ChatService({
     db: deps.database.db,
     encryptor: deps.encryptor,
@@ -199,7 +209,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     agents,
     providers,
     usage,
-    retriever: deps.retriever ?? noKnowledge,
+    retriever: retrieval,
     outbound,
     cancellations: new Cancellations(deps.store),
     responseCache: config.LLM_CACHE_TTL_SECONDS > 0 ? new JsonCache(deps.store, 'llm', cacheStats, config.LLM_CACHE_TTL_SECONDS * 1000) : null,
@@ -220,6 +230,30 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     outbound,
   });
   await app.register(webhookRoutes(webhooks, workspaces), { prefix: API_PREFIX });
+
+  const queue = deps.queue ?? new MemoryQueue();
+  if (!deps.queue) app.addHook('onClose', () => queue.close());
+  const scanners = createScanners(config, deps.logger);
+  const pipeline = createPipeline({ config, db: deps.database.db, encryptor: deps.encryptor, clock, logger: deps.logger, queue, scanners });
+  if (config.INGEST_IN_PROCESS) pipeline.start(config.INGEST_CONCURRENCY);
+  if (deps.recoverIngestion) {
+    app.addHook('onReady', async () => {
+      const requeued = await pipeline.recover();
+      if (requeued > 0) deps.logger.info({ requeued }, 'unfinished documents enqueued again');
+    });
+  }
+  const knowledge = new KnowledgeService({
+    db: deps.database.db,
+    encryptor: deps.encryptor,
+    clock,
+    logger: deps.logger,
+    workspaces,
+    scanners,
+    outbound,
+    pipeline,
+    settings: { maxFileBytes: config.UPLOAD_MAX_BYTES, workspaceQuotaBytes: config.WORKSPACE_STORAGE_QUOTA_BYTES, extractLimits: extractLimits(config), urlTimeoutMs: 20_000 },
+  });
+  await app.register(knowledgeRoutes(knowledge, retrieval, workspaces, config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });
 
   const workspaceSso = new WorkspaceSsoService(deps.database.db, deps.encryptor, clock, workspaces, config.PUBLIC_URL);
   await app.register(workspaceSsoRoutes(workspaceSso, workspaces), { prefix: API_PREFIX });

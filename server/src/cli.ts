@@ -14,7 +14,7 @@ const USAGE = `Usage: bastion <command>
 Commands:
   serve            start the HTTP server (default)
   migrate          apply pending database migrations and exit
-  worker           run background job workers
+  worker           run ingestion workers (needs REDIS_URL and DATABASE_URL)
   config check     validate the environment and print a summary
   config example   print a .env.example with every variable
   config docs      print the variable table (markdown)
@@ -32,8 +32,10 @@ export async function runCli(args: string[]): Promise<number> {
     }
     case 'migrate':
       return runMigrate(loadConfig());
-    case 'worker':
+    case 'worker': {
+      const { runWorker } = await import('./worker.js');
       return runWorker(loadConfig());
+    }
     case 'config':
       return runConfig(sub);
     case 'keys':
@@ -67,13 +69,6 @@ async function runMigrate(config: Config): Promise<number> {
   } finally {
     await database.close();
   }
-}
-
-async function runWorker(config: Config): Promise<number> {
-  const logger = createLogger(config.LOG_LEVEL);
-  // The ingestion pipeline registers its queues here; until then there is nothing to consume.
-  logger.info('worker: no job queues are defined yet; exiting');
-  return 0;
 }
 
 function runConfig(sub: string | undefined): number {

@@ -14,6 +14,7 @@ import { Encryptor } from './platform/crypto/envelope.js';
 import { loadKeyring } from './platform/crypto/keyring.js';
 import { findUnconfiguredMasterKeys } from './platform/crypto/rotation.js';
 import { openStore } from './platform/store/open-store.js';
+import { openQueue } from './platform/queue/open-queue.js';
 import { systemClock } from './platform/clock.js';
 import { OutboxMailer, SmtpMailer } from './platform/mail/mailer.js';
 
@@ -44,9 +45,11 @@ export async function serve(config: Config): Promise<App> {
   if (database.kind === 'pglite') logger.info({ dataDir: config.DATA_DIR }, 'using the embedded database (one process only)');
   if (store.kind === 'memory') logger.info('using the in-memory store (one process only)');
 
-  const app = await buildApp({ config, logger, database, store, encryptor, mailer });
+  const queue = openQueue(config.REDIS_URL);
+  const app = await buildApp({ config, logger, database, store, encryptor, mailer, queue, recoverIngestion: true });
   // The app does not own its backends (tests share them); the process does.
   app.addHook('onClose', async () => {
+    await queue.close();
     await mailer.close();
     await Promise.allSettled([database.close(), store.close()]);
   });

@@ -111,8 +111,10 @@ describe('bastion CLI', () => {
     expect(second.stdout).toMatch(/up to date/);
   }, 60_000);
 
-  it('worker starts and exits cleanly; unknown commands exit 2 with usage', () => {
-    expect(cli(['worker'], {}).status).toBe(0);
+  it('worker refuses the embedded defaults with a clear message; unknown commands exit 2 with usage', () => {
+    const worker = cli(['worker'], {});
+    expect(worker.status).toBe(2);
+    expect(worker.stderr).toContain('needs REDIS_URL and DATABASE_URL');
     const unknown = cli(['frobnicate'], {});
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('Usage: bastion');

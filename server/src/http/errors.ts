@@ -26,6 +26,11 @@ export type ErrorCode =
   | 'account_locked'
   | 'rate_limited'
   | 'budget_exhausted'
+  | 'invalid_filename'
+  | 'unsupported_file_type'
+  | 'invalid_file'
+  | 'malware_detected'
+  | 'quota_exceeded'
   | 'service_unavailable'
   | 'internal_error';
 
@@ -49,6 +54,11 @@ const STATUS: Record<ErrorCode, number> = {
   account_locked: 429,
   rate_limited: 429,
   budget_exhausted: 402,
+  invalid_filename: 400,
+  unsupported_file_type: 415,
+  invalid_file: 422,
+  malware_detected: 422,
+  quota_exceeded: 413,
   method_not_allowed: 405,
   payload_too_large: 413,
   uri_too_long: 414,

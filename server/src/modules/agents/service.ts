@@ -35,6 +35,8 @@ export class AgentService {
     private readonly workspaces: WorkspaceService,
     private readonly providers: ProviderService,
     private readonly cache: JsonCache<{ workspaceId: string; version: number; config: AgentConfig; createdAt: string; updatedAt: string }>,
+    /** The ids among `ids` that name knowledge bases of the workspace. */
+    private readonly knowledgeBases: (workspaceId: string, ids: string[]) => Promise<string[]>,
   ) {}
 
   async list(context: WorkspaceContext): Promise<Agent[]> {
@@ -96,6 +98,11 @@ export class AgentService {
   }
 
   private async checkReferences(context: WorkspaceContext, config: AgentConfig): Promise<void> {
+    const found = new Set(await this.knowledgeBases(context.workspaceId, config.knowledgeBaseIds));
+    const missing = config.knowledgeBaseIds.filter((id) => !found.has(id));
+    if (missing.length > 0) {
+      throw new AppError('validation_failed', 'knowledgeBaseIds must name knowledge bases of this workspace.', missing.map((id) => ({ path: 'knowledgeBaseIds', message: `unknown ${id}` })));
+    }
     if (config.providerConnectionId === null) return;
     try {
       await this.providers.get({ ...context, role: 'viewer' }, config.providerConnectionId);

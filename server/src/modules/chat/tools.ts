@@ -4,6 +4,7 @@
  * refused. Results are untrusted data, bounded in size, and delimited as such in the
  * prompt (see prompt.ts).
  */
+import { htmlToText } from '../../platform/documents/html.js';
 import type { Passage, ToolCall, ToolSpec } from '../../platform/llm/types.js';
 import { NetError } from '../../platform/net/errors.js';
 import { readTextLimited, type OutboundHttp } from '../../platform/net/outbound.js';
@@ -99,7 +100,7 @@ async function fetchUrl(url: string, context: ToolContext): Promise<ToolOutcome>
       return { ok: false, content: `The URL returned ${type || 'an unknown type'}, not text.` };
     }
     const body = await readTextLimited(response, FETCH_MAX_BYTES);
-    const text = /html/i.test(type) ? htmlToText(body) : body;
+    const text = /html/i.test(type) ? htmlToText(body).text : body;
     const truncated = text.length > FETCH_MAX_CHARS ? `${text.slice(0, FETCH_MAX_CHARS)}\n[truncated]` : text;
     return { ok: response.ok, content: `HTTP ${response.status}\n${truncated}` };
   } catch (error) {
@@ -109,22 +110,4 @@ async function fetchUrl(url: string, context: ToolContext): Promise<ToolOutcome>
     }
     throw error;
   }
-}
-
-/** Text of an HTML page: scripts, styles and tags dropped, entities for the common cases. */
-export function htmlToText(html: string): string {
-  return html
-    .replace(/<(script|style|noscript|template)\b[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(/<!--[\s\S]*?-->/g, ' ')
-    .replace(/<(br|\/p|\/div|\/h[1-6]|\/li|\/tr)\b[^>]*>/gi, '\n')
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/&nbsp;/g, ' ')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&amp;/g, '&')
-    .replace(/[ \t\f\v]+/g, ' ')
-    .replace(/\n\s*\n+/g, '\n\n')
-    .trim();
 }

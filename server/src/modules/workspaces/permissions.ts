@@ -13,8 +13,10 @@ export const PERMISSIONS = {
   'agents.read': ['owner', 'admin', 'member', 'viewer'],
   'providers.read': ['owner', 'admin', 'member', 'viewer'],
   'members.read': ['owner', 'admin', 'member', 'viewer'],
+  'knowledge.read': ['owner', 'admin', 'member', 'viewer'],
   /** Build and change agents. */
   'agents.write': ['owner', 'admin', 'member'],
+  'knowledge.write': ['owner', 'admin', 'member'],
   /** Credentials, people, budgets. */
   'providers.write': ['owner', 'admin'],
   'members.write': ['owner', 'admin'],

@@ -286,6 +286,58 @@ export interface WorkspaceSsoTable {
   updated_at: Date;
 }
 
+export interface KnowledgeBasesTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: Generated<string>;
+  version: Generated<string>; // bigint comes back as a string
+  created_by: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type DocumentStatus = 'pending' | 'scanning' | 'processing' | 'ready' | 'failed' | 'quarantined';
+
+export interface DocumentsTable {
+  id: string;
+  knowledge_base_id: string;
+  workspace_id: string;
+  filename: string;
+  source: 'upload' | 'url';
+  source_url: string | null;
+  declared_type: string | null;
+  kind: 'txt' | 'md' | 'html' | 'pdf' | 'docx' | 'csv' | 'json';
+  size_bytes: string; // bigint
+  content_hash: string;
+  status: DocumentStatus;
+  error_code: string | null;
+  error_message: string | null;
+  attempts: Generated<number>;
+  title: string | null;
+  chunk_count: Generated<number>;
+  created_by: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface DocumentBlobsTable {
+  document_id: string;
+  data: Buffer;
+}
+
+export interface ChunksTable {
+  id: string;
+  document_id: string;
+  knowledge_base_id: string;
+  workspace_id: string;
+  position: number;
+  heading: string | null;
+  text: string;
+  start_char: number;
+  end_char: number;
+}
+
 export interface Schema {
   schema_migrations: SchemaMigrationsTable;
   instance_settings: InstanceSettingsTable;
@@ -313,4 +365,8 @@ export interface Schema {
   conversations: ConversationsTable;
   messages: MessagesTable;
   workspace_sso: WorkspaceSsoTable;
+  knowledge_bases: KnowledgeBasesTable;
+  documents: DocumentsTable;
+  document_blobs: DocumentBlobsTable;
+  chunks: ChunksTable;
 }

@@ -1,0 +1,106 @@
+/**
+ * The ingestion pipeline: scan (ClamAV, when it could not be asked at upload) → extract
+ * text → chunk → index, one job per document on the job queue. The database is the
+ * source of truth: each stage moves the document's status only forward, a job that runs
+ * twice finds the work done, and on start every unfinished document is enqueued again.
+ * Failures a retry cannot fix (a bad document) fail at once with the reason; others are
+ * retried with backoff and, once the queue gives up, recorded as failed with the reason.
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFile, rm, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Clock } from '../../platform/clock.js';
+import type { Encryptor } from '../../platform/crypto/envelope.js';
+import type { Db } from '../../platform/db/database.js';
+import { chunkText } from '../../platform/documents/chunk.js';
+import { DocumentError } from '../../platform/documents/errors.js';
+import { extractText, type ExtractLimits } from '../../platform/documents/extract.js';
+import type { JobQueue } from '../../platform/queue/queue.js';
+import type { Scanner } from '../../platform/scan/scanner.js';
+import { recordSecurityEvent } from '../security-events/repo.js';
+import { DOCUMENT_ERRORS } from './intake.js';
+import * as repo from './repo.js';
+
+export const INGEST_JOB = 'ingest';
+
+export interface PipelineDeps {
+  db: Db;
+  encryptor: Encryptor;
+  clock: Clock;
+  logger: Logger;
+  queue: JobQueue;
+  clamav: Scanner | null;
+  extractLimits: ExtractLimits;
+  chunking: { maxTokens: number; overlapTokens: number };
+  attempts: number;
+}
+
+const blobBinding = (documentId: string) => ({ table: 'document_blobs', column: 'data', rowId: documentId });
+
+export class IngestionPipeline {
+  constructor(private readonly deps: PipelineDeps) {
+    deps.queue.onFailure((event) => {
+      if (event.job.name !== INGEST_JOB || !event.final) return;
+      const { documentId } = event.job.data as { documentId: string };
+      void repo
+        .setStatus(deps.db, documentId, 'failed', deps.clock.now(), { error_code: 'ingestion_failed', error_message: `Gave up after ${event.job.attempt} attempts: ${event.error.message.slice(0, 300)}`, attempts: event.job.attempt })
+        .catch((error: unknown) => deps.logger.error({ err: error, documentId }, 'could not record a failed ingestion'));
+    });
+  }
+
+  enqueue(documentId: string): Promise<void> {
+    return this.deps.queue.add(INGEST_JOB, { documentId }, { jobId: documentId, attempts: this.deps.attempts, backoffMs: 2_000 });
+  }
+
+  /** Consumes ingestion jobs in this process (the API's embedded mode, or `bastion worker`). */
+  start(concurrency: number): void {
+    this.deps.queue.process<{ documentId: string }>(INGEST_JOB, (job) => this.ingest(job.data.documentId, job.attempt), { concurrency });
+  }
+
+  /** Enqueues every document left unfinished by a stop or a crash; returns how many. */
+  async recover(): Promise<number> {
+    const unfinished = await repo.unfinishedDocuments(this.deps.db, 10_000);
+    for (const { id } of unfinished) await this.enqueue(id);
+    return unfinished.length;
+  }
+
+  /** Runs the remaining stages of one document; idempotent. */
+  async ingest(documentId: string, attempt = 1): Promise<void> {
+    const { db, clock } = this.deps;
+    const document = await repo.findDocumentForIngestion(db, documentId);
+    if (!document || ['ready', 'failed', 'quarantined'].includes(document.status)) return;
+    const sealed = await repo.loadBlobForIngestion(db, documentId);
+    if (!sealed) return void (await repo.setStatus(db, documentId, 'failed', clock.now(), { error_code: 'ingestion_failed', error_message: 'The original is missing.' }));
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bastion-ingest-'));
+    const file = path.join(dir, 'original');
+    try {
+      await writeFile(file, await this.deps.encryptor.decrypt(blobBinding(documentId), sealed), { mode: 0o600 });
+      if (document.status === 'scanning' || document.status === 'pending') {
+        if (this.deps.clamav) {
+          // Unavailable scanners throw: the job is retried and the document stays in `scanning` (fail closed).
+          const verdict = await this.deps.clamav.scan({ path: file, size: Number(document.size_bytes), filename: document.filename });
+          if (!verdict.clean) {
+            await repo.quarantine(db, documentId, verdict.reason, clock.now());
+            await recordSecurityEvent(db, { type: 'knowledge.document_quarantined', userId: document.created_by, details: { documentId, workspaceId: document.workspace_id, reason: verdict.reason } }, clock.now());
+            return;
+          }
+        }
+        await repo.setStatus(db, documentId, 'processing', clock.now(), { attempts: attempt });
+      }
+      let extracted;
+      try {
+        extracted = await extractText(file, document.kind, this.deps.extractLimits);
+      } catch (error) {
+        if (!(error instanceof DocumentError)) throw error;
+        await repo.setStatus(db, documentId, 'failed', clock.now(), { error_code: error.code, error_message: DOCUMENT_ERRORS[error.code].message, attempts: attempt });
+        return;
+      }
+      const chunks = chunkText(extracted.text, this.deps.chunking).map((c) => ({ position: c.position, heading: c.heading ?? null, text: c.text, start_char: c.startChar, end_char: c.endChar }));
+      await repo.saveChunks(db, { ...document, status: 'processing' }, chunks, extracted.title?.slice(0, 300) ?? null, clock.now(), randomUUID);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Queries on knowledge bases, documents, their encrypted originals and chunks. Every
+ * query a request makes filters by workspace; the ingestion worker works by document id
+ * (the job carries no caller) and says so in the function name.
+ */
+import type { Selectable } from 'kysely';
+import { sql } from 'kysely';
+import type { Db } from '../../platform/db/database.js';
+import type { ChunksTable, DocumentsTable, DocumentStatus, KnowledgeBasesTable } from '../../platform/db/schema.js';
+
+export type BaseRow = Selectable<KnowledgeBasesTable>;
+export type DocumentRow = Selectable<DocumentsTable>;
+export type ChunkRow = Selectable<ChunksTable>;
+
+const bump = (db: Db, id: string, now: Date) =>
+  db.updateTable('knowledge_bases').set({ version: sql`version + 1`, updated_at: now }).where('id', '=', id).execute();
+
+export async function insertBase(db: Db, row: Omit<BaseRow, 'version'>): Promise<void> {
+  await db.insertInto('knowledge_bases').values(row).execute();
+}
+
+export function listBases(db: Db, workspaceId: string): Promise<BaseRow[]> {
+  return db.selectFrom('knowledge_bases').selectAll().where('workspace_id', '=', workspaceId).orderBy('created_at').limit(500).execute();
+}
+
+export function findBase(db: Db, workspaceId: string, id: string): Promise<BaseRow | undefined> {
+  return db.selectFrom('knowledge_bases').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+}
+
+export async function updateBase(db: Db, workspaceId: string, id: string, changes: { name?: string; description?: string }, now: Date): Promise<void> {
+  await db.updateTable('knowledge_bases').set({ ...changes, version: sql`version + 1`, updated_at: now }).where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+}
+
+/** Deletes the base; documents, originals and chunks go with it (cascade). */
+export async function deleteBase(db: Db, workspaceId: string, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('knowledge_bases').where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+  return Number(result.numDeletedRows) === 1;
+}
+
+/** Versions of the given bases of the workspace (unknown ids are absent). */
+export function baseVersions(db: Db, workspaceId: string, ids: string[]): Promise<{ id: string; version: string }[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db.selectFrom('knowledge_bases').select(['id', 'version']).where('workspace_id', '=', workspaceId).where('id', 'in', ids).execute();
+}
+
+export async function workspaceStorageBytes(db: Db, workspaceId: string): Promise<number> {
+  const row = await db.selectFrom('documents').select((eb) => eb.fn.coalesce(eb.fn.sum<string>('size_bytes'), sql<string>`0`).as('total')).where('workspace_id', '=', workspaceId).executeTakeFirstOrThrow();
+  return Number(row.total);
+}
+
+export function findDuplicate(db: Db, baseId: string, contentHash: string): Promise<DocumentRow | undefined> {
+  return db.selectFrom('documents').selectAll().where('knowledge_base_id', '=', baseId).where('content_hash', '=', contentHash).executeTakeFirst();
+}
+
+/** The document and its encrypted original, atomically; false when the same content is already in the base. */
+export async function insertDocument(db: Db, row: DocumentRow, blob: Buffer): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const inserted = await trx.insertInto('documents').values(row).onConflict((oc) => oc.columns(['knowledge_base_id', 'content_hash']).doNothing()).executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) !== 1) return false;
+    await trx.insertInto('document_blobs').values({ document_id: row.id, data: blob }).execute();
+    await bump(trx, row.knowledge_base_id, row.created_at);
+    return true;
+  });
+}
+
+export function listDocuments(db: Db, workspaceId: string, baseId: string): Promise<DocumentRow[]> {
+  return db.selectFrom('documents').selectAll().where('workspace_id', '=', workspaceId).where('knowledge_base_id', '=', baseId).orderBy('created_at', 'desc').limit(1_000).execute();
+}
+
+export function findDocument(db: Db, workspaceId: string, baseId: string, id: string): Promise<DocumentRow | undefined> {
+  return db.selectFrom('documents').selectAll().where('workspace_id', '=', workspaceId).where('knowledge_base_id', '=', baseId).where('id', '=', id).executeTakeFirst();
+}
+
+export async function deleteDocument(db: Db, workspaceId: string, baseId: string, id: string, now: Date): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const result = await trx.deleteFrom('documents').where('workspace_id', '=', workspaceId).where('knowledge_base_id', '=', baseId).where('id', '=', id).executeTakeFirst();
+    if (Number(result.numDeletedRows) !== 1) return false;
+    await bump(trx, baseId, now);
+    return true;
+  });
+}
+
+// ---- ingestion worker (by document id) ----
+
+export function findDocumentForIngestion(db: Db, id: string): Promise<DocumentRow | undefined> {
+  return db.selectFrom('documents').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function loadBlobForIngestion(db: Db, documentId: string): Promise<Buffer | undefined> {
+  return (await db.selectFrom('document_blobs').select('data').where('document_id', '=', documentId).executeTakeFirst())?.data;
+}
+
+/** Moves a document to `status` unless it already reached a final state (jobs can run twice). */
+export async function setStatus(db: Db, id: string, status: DocumentStatus, now: Date, fields: { error_code?: string | null; error_message?: string | null; title?: string | null; attempts?: number } = {}): Promise<boolean> {
+  const result = await db
+    .updateTable('documents')
+    .set({ status, updated_at: now, ...fields })
+    .where('id', '=', id)
+    .where('status', 'not in', ['ready', 'failed', 'quarantined'])
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Quarantine: the original is deleted, the document stays as the record of what happened. */
+export async function quarantine(db: Db, id: string, reason: string, now: Date): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const moved = await setStatus(trx, id, 'quarantined', now, { error_code: 'malware_detected', error_message: reason });
+    if (moved) await trx.deleteFrom('document_blobs').where('document_id', '=', id).execute();
+    return moved;
+  });
+}
+
+/** Replaces the document's chunks and marks it ready, in one transaction (a rerun replaces, never duplicates). */
+export async function saveChunks(db: Db, document: DocumentRow, chunks: Omit<ChunkRow, 'id' | 'document_id' | 'knowledge_base_id' | 'workspace_id'>[], title: string | null, now: Date, newId: () => string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const current = await trx.selectFrom('documents').select('status').where('id', '=', document.id).forUpdate().executeTakeFirst();
+    if (!current || current.status !== 'processing') return false;
+    await trx.deleteFrom('chunks').where('document_id', '=', document.id).execute();
+    for (let i = 0; i < chunks.length; i += 500) {
+      await trx
+        .insertInto('chunks')
+        .values(chunks.slice(i, i + 500).map((c) => ({ ...c, id: newId(), document_id: document.id, knowledge_base_id: document.knowledge_base_id, workspace_id: document.workspace_id })))
+        .execute();
+    }
+    await trx.updateTable('documents').set({ status: 'ready', chunk_count: chunks.length, title, error_code: null, error_message: null, updated_at: now }).where('id', '=', document.id).execute();
+    await bump(trx, document.knowledge_base_id, now);
+    return true;
+  });
+}
+
+export function unfinishedDocuments(db: Db, limit: number): Promise<{ id: string }[]> {
+  return db.selectFrom('documents').select('id').where('status', 'in', ['pending', 'scanning', 'processing']).orderBy('created_at').limit(limit).execute();
+}
+
+export interface ChunkHit {
+  chunk_id: string;
+  document_id: string;
+  knowledge_base_id: string;
+  filename: string;
+  title: string | null;
+  position: number;
+  heading: string | null;
+  text: string;
+  score: number;
+}
+
+/** Full-text search over the chunks of the given bases of the workspace, best first; score in [0, 1). */
+export function searchChunks(db: Db, workspaceId: string, baseIds: string[], query: string, limit: number): Promise<ChunkHit[]> {
+  if (baseIds.length === 0) return Promise.resolve([]);
+  const tsquery = sql`websearch_to_tsquery('english', ${query})`;
+  return db
+    .selectFrom('chunks as c')
+    .innerJoin('documents as d', 'd.id', 'c.document_id')
+    .select([
+      'c.id as chunk_id',
+      'c.document_id',
+      'c.knowledge_base_id',
+      'd.filename',
+      'd.title',
+      'c.position',
+      'c.heading',
+      'c.text',
+      sql<number>`ts_rank_cd(c.tsv, ${tsquery}, 32)`.as('score'), // 32: rank / (rank + 1)
+    ])
+    .where('c.workspace_id', '=', workspaceId)
+    .where('c.knowledge_base_id', 'in', baseIds)
+    .where('d.status', '=', 'ready')
+    .where(sql<boolean>`c.tsv @@ ${tsquery}`)
+    .orderBy('score', 'desc')
+    .orderBy('c.id')
+    .limit(limit)
+    .execute();
+}

@@ -1,0 +1,160 @@
+/** /api/v1/knowledge-bases: bases, documents (multipart upload or {url}) and search, in the caller's workspace. */
+import fastifyMultipart from '@fastify/multipart';
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../../http/errors.js';
+import type { WorkspaceService } from '../workspaces/service.js';
+import { callerId, workspaceHeader } from '../workspaces/routes.js';
+import type { BaseRow, DocumentRow } from './repo.js';
+import type { KnowledgeRetrieval } from './retrieval.js';
+import type { KnowledgeService } from './service.js';
+
+const BaseView = z.object({ id: z.uuid(), name: z.string(), description: z.string(), version: z.number().int().describe('Changes whenever the base or its documents change'), createdAt: z.string(), updatedAt: z.string() });
+const DocumentView = z.object({
+  id: z.uuid(),
+  knowledgeBaseId: z.uuid(),
+  filename: z.string(),
+  kind: z.enum(['txt', 'md', 'html', 'pdf', 'docx', 'csv', 'json']),
+  source: z.enum(['upload', 'url']),
+  sourceUrl: z.string().nullable(),
+  sizeBytes: z.number().int(),
+  contentHash: z.string().describe('SHA-256 of the original'),
+  status: z.enum(['pending', 'scanning', 'processing', 'ready', 'failed', 'quarantined']),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  title: z.string().nullable(),
+  chunkCount: z.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+const Hit = z.object({
+  documentId: z.uuid(),
+  knowledgeBaseId: z.uuid(),
+  chunkId: z.uuid(),
+  filename: z.string(),
+  title: z.string().nullable(),
+  position: z.number().int().describe('Chunk order in the document, from 0'),
+  heading: z.string().nullable(),
+  text: z.string(),
+  score: z.number().describe('Relative to the best hit (1.0)'),
+});
+
+function baseView(row: BaseRow): z.infer<typeof BaseView> {
+  return { id: row.id, name: row.name, description: row.description, version: Number(row.version), createdAt: row.created_at.toISOString(), updatedAt: row.updated_at.toISOString() };
+}
+
+export function documentView(row: DocumentRow): z.infer<typeof DocumentView> {
+  return {
+    id: row.id,
+    knowledgeBaseId: row.knowledge_base_id,
+    filename: row.filename,
+    kind: row.kind,
+    source: row.source,
+    sourceUrl: row.source_url,
+    sizeBytes: Number(row.size_bytes),
+    contentHash: row.content_hash,
+    status: row.status,
+    error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
+    title: row.title,
+    chunkCount: row.chunk_count,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+const UrlBody = z.strictObject({ url: z.url({ protocol: /^https?$/ }).max(2_000) });
+
+export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: KnowledgeRetrieval, workspaces: WorkspaceService, maxFileBytes: number): FastifyPluginAsyncZod {
+  return async (app) => {
+    // Only here: uploads stream part by part, one file per request, bounded.
+    // preservePath: the filename as sent, so names with directories are refused, not silently cut.
+    await app.register(fastifyMultipart, { preservePath: true, limits: { files: 1, fileSize: maxFileBytes + 1, fields: 4, parts: 5, fieldSize: 1_000, headerPairs: 50 } });
+    const tags = ['knowledge'];
+    const read = { access: { scope: 'knowledge:read' as const } };
+    const write = { access: { scope: 'knowledge:write' as const } };
+    const Id = z.object({ id: z.uuid() });
+    const DocId = z.object({ id: z.uuid(), docId: z.uuid() });
+    const context = (request: FastifyRequest, permission: 'knowledge.read' | 'knowledge.write') => workspaces.resolve(callerId(request), workspaceHeader(request), permission);
+
+    app.get('/knowledge-bases', { config: read, schema: { tags, summary: 'Knowledge bases of the workspace', response: { 200: z.object({ knowledgeBases: z.array(BaseView) }) } } }, async (request) => ({
+      knowledgeBases: (await knowledge.list(await context(request, 'knowledge.read'))).map(baseView),
+    }));
+
+    app.post(
+      '/knowledge-bases',
+      { config: write, schema: { tags, summary: 'Create a knowledge base', body: z.strictObject({ name: z.string().trim().min(1).max(100), description: z.string().max(1_000).optional() }).meta({ examples: [{ name: 'Handbook', description: 'Policies and how-tos' }] }), response: { 201: BaseView } } },
+      async (request, reply) => reply.status(201).send(baseView(await knowledge.create(await context(request, 'knowledge.write'), request.body))),
+    );
+
+    app.get('/knowledge-bases/:id', { config: read, schema: { tags, summary: 'One knowledge base', params: Id, response: { 200: BaseView } } }, async (request) => baseView(await knowledge.get(await context(request, 'knowledge.read'), request.params.id)));
+
+    app.patch(
+      '/knowledge-bases/:id',
+      { config: write, schema: { tags, summary: 'Rename or describe a knowledge base', params: Id, body: z.strictObject({ name: z.string().trim().min(1).max(100).optional(), description: z.string().max(1_000).optional() }), response: { 200: BaseView } } },
+      async (request) => baseView(await knowledge.update(await context(request, 'knowledge.write'), request.params.id, request.body)),
+    );
+
+    app.delete('/knowledge-bases/:id', { config: write, schema: { tags, summary: 'Delete a knowledge base with its documents, originals and index', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
+      await knowledge.delete(await context(request, 'knowledge.write'), request.params.id);
+      return { ok: true as const };
+    });
+
+    app.get('/knowledge-bases/:id/documents', { config: read, schema: { tags, summary: 'Documents, newest first, with their ingestion status', params: Id, response: { 200: z.object({ documents: z.array(DocumentView) }) } } }, async (request) => ({
+      documents: (await knowledge.documents(await context(request, 'knowledge.read'), request.params.id)).map(documentView),
+    }));
+
+    app.post(
+      '/knowledge-bases/:id/documents',
+      {
+        config: { ...write, rateLimit: 'upload' },
+        schema: {
+          tags,
+          summary: 'Add a document: a multipart upload (one part named "file"), or JSON {"url": "https://…"}',
+          description: 'Accepted: txt, md, html, pdf, docx, csv, json, detected from the content. The file is checked (type, size, quota, malware, a trial read) before anything is stored; then it is ingested in the background (status scanning → processing → ready).',
+          params: Id,
+          response: { 202: DocumentView },
+        },
+      },
+      async (request, reply) => {
+        const ctx = await context(request, 'knowledge.write');
+        if (request.isMultipart()) {
+          const part = await request.file();
+          if (!part || part.fieldname !== 'file') throw new AppError('validation_failed', 'Send the document as a multipart part named "file".', [{ path: 'file', message: 'missing' }]);
+          const row = await knowledge.upload(ctx, request.params.id, { filename: part.filename, mimetype: part.mimetype, stream: part.file });
+          return reply.status(202).send(documentView(row));
+        }
+        const body = UrlBody.safeParse(request.body);
+        if (!body.success) throw new AppError('validation_failed', 'Send a multipart upload, or JSON {"url": "https://…"}.', body.error.issues.map((issue) => ({ path: issue.path.join('.') || 'body', message: issue.message })));
+        return reply.status(202).send(documentView(await knowledge.addUrl(ctx, request.params.id, body.data.url)));
+      },
+    );
+
+    app.get('/knowledge-bases/:id/documents/:docId', { config: read, schema: { tags, summary: 'One document and its status', params: DocId, response: { 200: DocumentView } } }, async (request) =>
+      documentView(await knowledge.document(await context(request, 'knowledge.read'), request.params.id, request.params.docId)),
+    );
+
+    app.delete('/knowledge-bases/:id/documents/:docId', { config: write, schema: { tags, summary: 'Delete a document, its original, chunks and index entries', params: DocId, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
+      await knowledge.deleteDocument(await context(request, 'knowledge.write'), request.params.id, request.params.docId);
+      return { ok: true as const };
+    });
+
+    app.post(
+      '/knowledge-bases/:id/search',
+      {
+        config: { ...read, rateLimit: 'read' },
+        schema: {
+          tags,
+          summary: 'Search the base: ranked chunks with document, chunk and position for citations',
+          params: Id,
+          body: z.strictObject({ query: z.string().trim().min(1).max(1_000), topK: z.number().int().min(1).max(50).default(5) }).meta({ examples: [{ query: 'refund policy for annual plans', topK: 5 }] }),
+          response: { 200: z.object({ results: z.array(Hit) }) },
+        },
+      },
+      async (request) => {
+        const ctx = await context(request, 'knowledge.read');
+        await knowledge.get(ctx, request.params.id);
+        return { results: await retrieval.hits(ctx.workspaceId, [request.params.id], request.body.query, request.body.topK) };
+      },
+    );
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * Knowledge bases and their documents. Uploads and URLs go through the intake checks,
+ * are stored (original envelope-encrypted under the workspace key) and handed to the
+ * ingestion pipeline. Deleting a document or a base removes its original, chunks and
+ * index entries in the same transaction, and bumps the base version that keys the
+ * retrieval cache.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { AppError } from '../../http/errors.js';
+import type { Clock } from '../../platform/clock.js';
+import type { Encryptor } from '../../platform/crypto/envelope.js';
+import type { Db } from '../../platform/db/database.js';
+import type { ExtractLimits } from '../../platform/documents/extract.js';
+import { NetError } from '../../platform/net/errors.js';
+import type { OutboundHttp } from '../../platform/net/outbound.js';
+import { recordSecurityEvent } from '../security-events/repo.js';
+import type { WorkspaceContext, WorkspaceService } from '../workspaces/service.js';
+import { check, receive, type IntakeScanners } from './intake.js';
+import type { IngestionPipeline } from './pipeline.js';
+import * as repo from './repo.js';
+
+export interface KnowledgeSettings {
+  maxFileBytes: number;
+  workspaceQuotaBytes: number;
+  extractLimits: ExtractLimits;
+  urlTimeoutMs: number;
+}
+
+export interface KnowledgeDeps {
+  db: Db;
+  encryptor: Encryptor;
+  clock: Clock;
+  logger: Logger;
+  workspaces: WorkspaceService;
+  scanners: IntakeScanners;
+  outbound: OutboundHttp;
+  pipeline: IngestionPipeline;
+  settings: KnowledgeSettings;
+}
+
+export const blobBinding = (documentId: string) => ({ table: 'document_blobs', column: 'data', rowId: documentId });
+
+export class KnowledgeService {
+  constructor(private readonly deps: KnowledgeDeps) {}
+
+  list(context: WorkspaceContext): Promise<repo.BaseRow[]> {
+    this.deps.workspaces.require(context, 'knowledge.read');
+    return repo.listBases(this.deps.db, context.workspaceId);
+  }
+
+  async get(context: WorkspaceContext, id: string): Promise<repo.BaseRow> {
+    this.deps.workspaces.require(context, 'knowledge.read');
+    const base = await repo.findBase(this.deps.db, context.workspaceId, id);
+    if (!base) throw new AppError('not_found', 'No such knowledge base.');
+    return base;
+  }
+
+  async create(context: WorkspaceContext, input: { name: string; description?: string | undefined }): Promise<repo.BaseRow> {
+    this.deps.workspaces.require(context, 'knowledge.write');
+    const now = this.deps.clock.now();
+    const id = randomUUID();
+    await repo.insertBase(this.deps.db, { id, workspace_id: context.workspaceId, name: input.name, description: input.description ?? '', created_by: context.userId, created_at: now, updated_at: now });
+    return this.get(context, id);
+  }
+
+  async update(context: WorkspaceContext, id: string, changes: { name?: string | undefined; description?: string | undefined }): Promise<repo.BaseRow> {
+    this.deps.workspaces.require(context, 'knowledge.write');
+    await this.get(context, id);
+    await repo.updateBase(this.deps.db, context.workspaceId, id, { ...(changes.name !== undefined ? { name: changes.name } : {}), ...(changes.description !== undefined ? { description: changes.description } : {}) }, this.deps.clock.now());
+    return this.get(context, id);
+  }
+
+  async delete(context: WorkspaceContext, id: string): Promise<void> {
+    this.deps.workspaces.require(context, 'knowledge.write');
+    if (!(await repo.deleteBase(this.deps.db, context.workspaceId, id))) throw new AppError('not_found', 'No such knowledge base.');
+  }
+
+  async documents(context: WorkspaceContext, baseId: string): Promise<repo.DocumentRow[]> {
+    await this.get(context, baseId);
+    return repo.listDocuments(this.deps.db, context.workspaceId, baseId);
+  }
+
+  async document(context: WorkspaceContext, baseId: string, id: string): Promise<repo.DocumentRow> {
+    this.deps.workspaces.require(context, 'knowledge.read');
+    const document = await repo.findDocument(this.deps.db, context.workspaceId, baseId, id);
+    if (!document) throw new AppError('not_found', 'No such document.');
+    return document;
+  }
+
+  async deleteDocument(context: WorkspaceContext, baseId: string, id: string): Promise<void> {
+    this.deps.workspaces.require(context, 'knowledge.write');
+    if (!(await repo.deleteDocument(this.deps.db, context.workspaceId, baseId, id, this.deps.clock.now()))) throw new AppError('not_found', 'No such document.');
+  }
+
+  /** An uploaded file (a multipart part's stream). */
+  async upload(context: WorkspaceContext, baseId: string, part: { filename: string; mimetype?: string | undefined; stream: Readable }): Promise<repo.DocumentRow> {
+    this.deps.workspaces.require(context, 'knowledge.write');
+    await this.get(context, baseId);
+    const file = await receive(part.stream, this.deps.settings.maxFileBytes);
+    try {
+      return await this.store(context, baseId, file, { filename: part.filename, declaredType: part.mimetype, source: 'upload', sourceUrl: null });
+    } finally {
+      await file.discard();
+    }
+  }
+
+  /** A document fetched from a URL through the SSRF guard (size, time and redirect limits). */
+  async addUrl(context: WorkspaceContext, baseId: string, url: string): Promise<repo.DocumentRow> {
+    this.deps.workspaces.require(context, 'knowledge.write');
+    await this.get(context, baseId);
+    let response: Response;
+    try {
+      response = await this.deps.outbound.fetchFollowing(url, { method: 'GET', headers: { accept: 'text/html, text/plain, text/markdown, text/csv, application/json, application/pdf, application/vnd.openxmlformats-officedocument.wordprocessingml.document;q=0.9' }, timeoutMs: this.deps.settings.urlTimeoutMs, maxRedirects: 3 });
+    } catch (error) {
+      if (error instanceof NetError) throw new AppError('validation_failed', `The URL could not be fetched: ${error.message}`, [{ path: 'url', message: error.code }]);
+      throw error;
+    }
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      throw new AppError('validation_failed', `The URL answered HTTP ${response.status}.`, [{ path: 'url', message: 'http_error' }]);
+    }
+    const declaredType = response.headers.get('content-type')?.split(';')[0]?.trim();
+    const file = await receive(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), this.deps.settings.maxFileBytes);
+    try {
+      return await this.store(context, baseId, file, { filename: filenameFromUrl(url, declaredType), declaredType, source: 'url', sourceUrl: url });
+    } finally {
+      await file.discard();
+    }
+  }
+
+  private async store(
+    context: WorkspaceContext,
+    baseId: string,
+    file: Awaited<ReturnType<typeof receive>>,
+    meta: { filename: string; declaredType: string | undefined; source: 'upload' | 'url'; sourceUrl: string | null },
+  ): Promise<repo.DocumentRow> {
+    const checked = await check(file, meta, this.deps.scanners, this.deps.settings.extractLimits, (reason, scanner) =>
+      recordSecurityEvent(this.deps.db, { type: 'knowledge.malware_refused', userId: context.userId, details: { workspaceId: context.workspaceId, knowledgeBaseId: baseId, reason, scanner, sha256: file.sha256, size: file.size } }, this.deps.clock.now()),
+    );
+    const used = await repo.workspaceStorageBytes(this.deps.db, context.workspaceId);
+    if (used + file.size > this.deps.settings.workspaceQuotaBytes) {
+      throw new AppError('quota_exceeded', `This workspace’s document storage (${this.deps.settings.workspaceQuotaBytes} bytes) would be exceeded; delete documents first.`);
+    }
+    const duplicate = await repo.findDuplicate(this.deps.db, baseId, file.sha256);
+    if (duplicate) throw new AppError('conflict', `This knowledge base already has this document (${duplicate.id}).`, [{ path: 'documentId', message: duplicate.id }]);
+    const now = this.deps.clock.now();
+    const id = randomUUID();
+    const sealed = await this.deps.encryptor.encrypt({ scope: 'workspace', id: context.workspaceId }, blobBinding(id), await readFile(file.path));
+    const row: repo.DocumentRow = {
+      id,
+      knowledge_base_id: baseId,
+      workspace_id: context.workspaceId,
+      filename: checked.filename,
+      source: meta.source,
+      source_url: meta.sourceUrl,
+      declared_type: meta.declaredType?.slice(0, 200) ?? null,
+      kind: checked.kind,
+      size_bytes: String(file.size),
+      content_hash: file.sha256,
+      status: checked.scanned ? 'processing' : 'scanning',
+      error_code: null,
+      error_message: null,
+      attempts: 0,
+      title: null,
+      chunk_count: 0,
+      created_by: context.userId,
+      created_at: now,
+      updated_at: now,
+    };
+    if (!(await repo.insertDocument(this.deps.db, row, sealed))) throw new AppError('conflict', 'This knowledge base already has this document.');
+    await this.deps.pipeline.enqueue(id);
+    return row;
+  }
+}
+
+/** A display name for a fetched document: the last path segment, with an extension matching its type. */
+export function filenameFromUrl(url: string, declaredType: string | undefined): string {
+  const last = decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? '').replace(/[^\w.\- ]/g, '_').slice(0, 100);
+  const byType: Record<string, string> = { 'text/html': 'html', 'application/xhtml+xml': 'html', 'text/plain': 'txt', 'text/markdown': 'md', 'text/csv': 'csv', 'application/json': 'json', 'application/pdf': 'pdf', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx' };
+  const extension = (declaredType && byType[declaredType]) ?? 'html';
+  const base = last.replace(/\.[a-z0-9]{1,5}$/i, '') || 'page';
+  return `${base}.${extension}`;
+}

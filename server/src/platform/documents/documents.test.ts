@@ -1,0 +1,132 @@
+/** Document handling against hostile inputs: bombs, traversal, entities, spinning PDFs, mislabelled files. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { zipSync, type Zippable } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chunkText } from './chunk.js';
+import { detectKind } from './detect.js';
+import { extractText, neutralizeCsvCell, type ExtractLimits } from './extract.js';
+import { normalizeFilename } from './filename.js';
+
+const LIMITS: ExtractLimits = { maxChars: 1_000_000, pdfTimeoutMs: 10_000, pdfMaxMemoryMb: 128, zipMaxEntries: 500, zipMaxTotalBytes: 20 * 1024 * 1024, zipMaxRatio: 100 };
+let dir: string;
+let n = 0;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'bastion-docs-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function file(content: Uint8Array | string): Promise<string> {
+  const target = path.join(dir, `f${++n}`);
+  await writeFile(target, content);
+  return target;
+}
+
+const CONTENT_TYPES = '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"></Types>';
+function docx(documentXml: string, extra: Zippable = {}): Uint8Array {
+  return zipSync({ '[Content_Types].xml': new TextEncoder().encode(CONTENT_TYPES), 'word/document.xml': new TextEncoder().encode(documentXml), ...extra });
+}
+const paragraph = (text: string, style?: string) => `<w:p>${style ? `<w:pPr><w:pStyle w:val="${style}"/></w:pPr>` : ''}<w:r><w:t>${text}</w:t></w:r></w:p>`;
+const body = (...paragraphs: string[]) => `<?xml version="1.0"?><w:document xmlns:w="x"><w:body>${paragraphs.join('')}</w:body></w:document>`;
+
+/** A minimal valid PDF with one page of text; byte offsets computed for the xref table. */
+function pdf(text: string): string {
+  const stream = `BT /F1 12 Tf 72 720 Td (${text}) Tj ET`;
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ];
+  let out = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((object, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${object}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
+  return `${out}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+}
+
+describe('documents', () => {
+  it('detects kinds from content and extracts text with structure', async () => {
+    const word = await file(docx(body(paragraph('Install', 'Heading1'), paragraph('Run the installer &amp; reboot.'))));
+    expect(await detectKind({ path: word, extension: 'docx' })).toBe('docx');
+    expect((await extractText(word, 'docx', LIMITS)).text).toBe('# Install\n\nRun the installer & reboot.');
+
+    const paper = await file(pdf('Quarterly revenue grew by twelve percent'));
+    expect(await detectKind({ path: paper, extension: 'pdf', declaredType: 'application/pdf' })).toBe('pdf');
+    expect((await extractText(paper, 'pdf', LIMITS)).text).toContain('Quarterly revenue grew by twelve percent');
+
+    const page = await file('<!doctype html><title>T</title><script>alert(1)</script><h2>Part</h2><p>Body &amp; soul</p>');
+    expect(await extractText(page, 'html', LIMITS)).toEqual({ title: 'T', text: '## Part\n\nBody & soul' });
+
+    const sheet = await file('name,formula\nAda,=HYPERLINK("http://evil")\nBob,+1+2');
+    expect((await extractText(sheet, 'csv', LIMITS)).text).toContain(`'=HYPERLINK`);
+    expect(neutralizeCsvCell('@SUM(A1)')).toBe("'@SUM(A1)");
+    expect(neutralizeCsvCell('plain')).toBe('plain');
+  });
+
+  it('refuses mislabelled, empty and binary files', async () => {
+    const exe = await file(Buffer.concat([Buffer.from('MZ\x90\x00', 'latin1'), Buffer.alloc(64, 0xff)]));
+    await expect(detectKind({ path: exe, extension: 'pdf' })).rejects.toMatchObject({ code: 'unsupported_type' });
+    const paper = await file(pdf('x'));
+    await expect(detectKind({ path: paper, extension: 'docx' })).rejects.toMatchObject({ code: 'type_mismatch' });
+    await expect(detectKind({ path: paper, extension: 'pdf', declaredType: 'text/html' })).rejects.toMatchObject({ code: 'type_mismatch' });
+    await expect(detectKind({ path: await file('{oops'), extension: 'json' })).rejects.toMatchObject({ code: 'type_mismatch' });
+    await expect(detectKind({ path: await file(''), extension: 'txt' })).rejects.toMatchObject({ code: 'empty_file' });
+    await expect(detectKind({ path: await file('hi'), extension: 'exe' })).rejects.toMatchObject({ code: 'unsupported_type' });
+    const zip = await file(zipSync({ 'readme.txt': new TextEncoder().encode('hi') }));
+    await expect(detectKind({ path: zip, extension: 'docx' })).rejects.toMatchObject({ code: 'type_mismatch' });
+  });
+
+  it('refuses zip bombs, traversal and XML entities in docx without inflating or resolving them', async () => {
+    const zeros = new Uint8Array(30 * 1024 * 1024);
+    const bomb = await file(docx(body(paragraph('hi')), { 'word/media/big.bin': [zeros, { level: 9 }] }));
+    const started = Date.now();
+    await expect(extractText(bomb, 'docx', LIMITS)).rejects.toMatchObject({ code: 'archive_limits' });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    const many = await file(docx(body(paragraph('hi')), Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`word/x${i}.xml`, new Uint8Array(1)]))));
+    await expect(extractText(many, 'docx', LIMITS)).rejects.toMatchObject({ code: 'archive_limits' });
+    const traversal = await file(docx(body(paragraph('hi')), { '../evil.sh': new TextEncoder().encode('boom') }));
+    await expect(extractText(traversal, 'docx', LIMITS)).rejects.toMatchObject({ code: 'path_traversal' });
+    const xxe = await file(docx(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><w:document xmlns:w="x"><w:body>${paragraph('&xxe;')}</w:body></w:document>`));
+    await expect(extractText(xxe, 'docx', LIMITS)).rejects.toMatchObject({ code: 'xml_entities' });
+  });
+
+  it('cuts off a PDF parse that takes too long, in its worker thread', async () => {
+    const pages = Array.from({ length: 400 }, (_, i) => `page ${i}`).join(' ');
+    const slow = await file(pdf(pages));
+    const started = Date.now();
+    await expect(extractText(slow, 'pdf', { ...LIMITS, pdfTimeoutMs: 1 })).rejects.toMatchObject({ code: 'parse_timeout' });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await expect(extractText(await file('%PDF-1.4\ngarbage without objects'), 'pdf', LIMITS)).rejects.toMatchObject({ code: 'parse_failed' });
+  });
+
+  it('normalises filenames and refuses path or control characters', () => {
+    expect(normalizeFilename('Report Q3.PDF')).toEqual({ name: 'Report Q3.PDF', extension: 'pdf' });
+    for (const bad of ['../etc/passwd', 'a\u0000b.txt', 'x'.repeat(300), '', '..', 'dir/file.txt', 'c:\\boot.ini']) {
+      expect(() => normalizeFilename(bad), JSON.stringify(bad).slice(0, 20)).toThrow(expect.objectContaining({ code: 'invalid_filename' }));
+    }
+  });
+
+  it('chunks by headings and paragraphs within the budget, with overlap, deterministically', () => {
+    const long = Array.from({ length: 120 }, (_, i) => `word${i}`).join(' ');
+    const text = `# Guide\n\nIntro paragraph.\n\n## Install\n\n${long}.\n\nAfter install.\n\n## Use\n\nRun it.`;
+    const chunks = chunkText(text, { maxTokens: 50, overlapTokens: 10 });
+    expect(chunks.map((c) => c.position)).toEqual(chunks.map((_, i) => i));
+    expect(chunks[0]).toMatchObject({ heading: 'Guide', text: 'Intro paragraph.' });
+    const install = chunks.filter((c) => c.heading === 'Guide > Install');
+    expect(install.length).toBeGreaterThan(2);
+    for (const chunk of chunks) expect(chunk.text.split(/\s+/).length).toBeLessThanOrEqual(60);
+    expect(install[1]!.text.startsWith(install[0]!.text.split(/\s+/).slice(-10).join(' '))).toBe(true);
+    expect(chunks.at(-1)).toMatchObject({ heading: 'Guide > Use', text: 'Run it.' });
+    expect(chunkText(text, { maxTokens: 50, overlapTokens: 10 })).toEqual(chunks);
+  });
+});
