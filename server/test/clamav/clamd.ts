@@ -42,6 +42,8 @@ export interface StartedClamd {
 export interface ClamdTestOptions {
   /** clamd's StreamMaxLength (default 64M, above the largest test file). */
   streamMaxLength?: string;
+  /** TCP port to listen on (default: a free one), for apps configured before clamd starts. */
+  port?: number;
 }
 
 export function findClamd(): string | null {
@@ -105,7 +107,7 @@ export async function startClamd(options: ClamdTestOptions = {}): Promise<Starte
   const binary = findClamd();
   if (!binary) return null;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastion-clamd-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const config = writeConfig(dir, port, options);
   const logFile = path.join(dir, 'clamd.log');
   const started = Date.now();

@@ -18,12 +18,13 @@ import { chunkText } from '../../platform/documents/chunk.js';
 import { DocumentError } from '../../platform/documents/errors.js';
 import { extractText, type ExtractLimits } from '../../platform/documents/extract.js';
 import type { JobQueue } from '../../platform/queue/queue.js';
-import type { Scanner } from '../../platform/scan/scanner.js';
+import { ScannerUnavailableError, type Scanner } from '../../platform/scan/scanner.js';
 import { recordSecurityEvent } from '../security-events/repo.js';
 import { DOCUMENT_ERRORS } from './intake.js';
 import * as repo from './repo.js';
 
 export const INGEST_JOB = 'ingest';
+const SCANNER_RETRY_MS = 60_000;
 
 export interface PipelineDeps {
   db: Db;
@@ -44,14 +45,20 @@ export class IngestionPipeline {
     deps.queue.onFailure((event) => {
       if (event.job.name !== INGEST_JOB || !event.final) return;
       const { documentId } = event.job.data as { documentId: string };
+      if (event.error instanceof ScannerUnavailableError) {
+        // Fail closed without giving up: the document stays in `scanning` and is tried again later.
+        deps.logger.warn({ documentId }, 'scanner still unavailable; document held in scanning');
+        void this.enqueue(documentId, SCANNER_RETRY_MS).catch((error: unknown) => deps.logger.error({ err: error, documentId }, 'could not re-enqueue a held document'));
+        return;
+      }
       void repo
         .setStatus(deps.db, documentId, 'failed', deps.clock.now(), { error_code: 'ingestion_failed', error_message: `Gave up after ${event.job.attempt} attempts: ${event.error.message.slice(0, 300)}`, attempts: event.job.attempt })
         .catch((error: unknown) => deps.logger.error({ err: error, documentId }, 'could not record a failed ingestion'));
     });
   }
 
-  enqueue(documentId: string): Promise<void> {
-    return this.deps.queue.add(INGEST_JOB, { documentId }, { jobId: documentId, attempts: this.deps.attempts, backoffMs: 2_000 });
+  enqueue(documentId: string, delayMs = 0): Promise<void> {
+    return this.deps.queue.add(INGEST_JOB, { documentId }, { jobId: documentId, attempts: this.deps.attempts, backoffMs: 2_000, ...(delayMs > 0 ? { delayMs } : {}) });
   }
 
   /** Consumes ingestion jobs in this process (the API's embedded mode, or `bastion worker`). */
