@@ -101,7 +101,17 @@ async function truncateAll(database: Database): Promise<void> {
   const tables = await sql<{ tablename: string }>`
     select tablename from pg_tables where schemaname = 'public' and tablename <> 'schema_migrations'`.execute(database.db);
   if (tables.rows.length === 0) return;
-  await sql`truncate table ${sql.join(tables.rows.map((t) => sql.id(t.tablename)))} restart identity cascade`.execute(database.db);
+  // Background work of the previous test (an ingestion job, a webhook run) may still hold
+  // row locks; truncate then loses a deadlock. Try again: that work finds its rows gone.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sql`truncate table ${sql.join(tables.rows.map((t) => sql.id(t.tablename)))} restart identity cascade`.execute(database.db);
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '40P01' || attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
 }
 
 /** A store of the kind under test, empty. Close it after the test. */

@@ -112,7 +112,7 @@ describe('bastion CLI', () => {
   }, 60_000);
 
   it('worker refuses the embedded defaults with a clear message; unknown commands exit 2 with usage', () => {
-    const worker = cli(['worker'], {});
+    const worker = cli(['worker'], { DATABASE_URL: '', REDIS_URL: '' });
     expect(worker.status).toBe(2);
     expect(worker.stderr).toContain('needs REDIS_URL and DATABASE_URL');
     const unknown = cli(['frobnicate'], {});

@@ -161,6 +161,7 @@ describe('knowledge bases', () => {
     const baseId = await base(client);
     const first = await upload(client, baseId, 'a.txt', `alpha ${'a '.repeat(80_000)}`, 'text/plain');
     expect(first.statusCode).toBe(202);
+    await ready(client, baseId, first.json().id);
     const second = await upload(client, baseId, 'b.txt', `beta ${'b '.repeat(80_000)}`, 'text/plain');
     expect(second.statusCode).toBe(413);
     expect(second.json().error.code).toBe('quota_exceeded');
