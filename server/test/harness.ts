@@ -148,6 +148,8 @@ export interface TestAppOptions {
   /** SMTP URL of a sink; default: the encrypted outbox. */
   smtpUrl?: string;
   deprecations?: AppDeps['deprecations'];
+  /** Re-enqueue unfinished documents when ready, as `bastion serve` does. */
+  recoverIngestion?: boolean;
   /** Registers extra routes before the app is ready (probes for cross-cutting behaviour). */
   routes?: (app: App) => void | Promise<void>;
 }
@@ -171,7 +173,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const encryptor = new Encryptor(database.db, testKeyring);
   const clock = options.clock ?? systemClock;
   const mailer = options.smtpUrl ? new SmtpMailer(options.smtpUrl, config.MAIL_FROM) : new OutboxMailer(database.db, encryptor, clock, logger);
-  const app = await buildApp({ config, logger, database, store, encryptor, mailer, clock, webRoot: options.webRoot ?? null, ...(options.deprecations ? { deprecations: options.deprecations } : {}) });
+  const app = await buildApp({ config, logger, database, store, encryptor, mailer, clock, webRoot: options.webRoot ?? null, ...(options.deprecations ? { deprecations: options.deprecations } : {}), ...(options.recoverIngestion ? { recoverIngestion: true } : {}) });
   await options.routes?.(withPublicDefault(app));
   await app.ready();
   return {

@@ -144,10 +144,21 @@ export interface ChunkHit {
   score: number;
 }
 
+/**
+ * The query as an OR of its words (letters and digits only, so the text is always a valid
+ * tsquery): questions in natural language carry words the answer does not contain, and
+ * ranking, not matching every word, decides what comes first.
+ */
+export function anyWordQuery(query: string): string {
+  const words = query.toLowerCase().match(/[\p{L}\p{N}]{2,}/gu) ?? [];
+  return [...new Set(words)].slice(0, 32).join(' | ');
+}
+
 /** Full-text search over the chunks of the given bases of the workspace, best first; score in [0, 1). */
 export function searchChunks(db: Db, workspaceId: string, baseIds: string[], query: string, limit: number): Promise<ChunkHit[]> {
-  if (baseIds.length === 0) return Promise.resolve([]);
-  const tsquery = sql`websearch_to_tsquery('english', ${query})`;
+  const terms = anyWordQuery(query);
+  if (baseIds.length === 0 || terms === '') return Promise.resolve([]);
+  const tsquery = sql`to_tsquery('english', ${terms})`;
   return db
     .selectFrom('chunks as c')
     .innerJoin('documents as d', 'd.id', 'c.document_id')
