@@ -13,7 +13,7 @@ import {
   isJsonResponse,
   isObject,
   joinUrl,
-  modelIds,
+  listModels,
   parseChunk,
   safeMessage,
   throwIfAborted,
@@ -280,16 +280,7 @@ export class AnthropicProvider implements LlmProvider {
 
   async test(signal?: AbortSignal): Promise<{ ok: true; models?: string[] }> {
     throwIfAborted(signal);
-    const exchange = this.exchange(signal);
-    try {
-      const res = await exchange.send(joinUrl(this.options.baseUrl, '/v1/models'), {
-        method: 'GET',
-        headers: this.headers('application/json'),
-      });
-      return { ok: true, models: modelIds(await exchange.json(res)) };
-    } finally {
-      exchange.close();
-    }
+    return listModels(this.exchange(signal), joinUrl(this.options.baseUrl, '/v1/models'), this.headers('application/json'));
   }
 }
 

@@ -349,3 +349,13 @@ export function modelIds(body: unknown): string[] | undefined {
     .map((m: unknown) => (isObject(m) ? (typeof m.id === 'string' ? m.id : typeof m.name === 'string' ? m.name : undefined) : undefined))
     .filter((id): id is string => id !== undefined);
 }
+
+/** The providers' cheapest call: GET a models list through one exchange. */
+export async function listModels(exchange: Exchange, url: string, headers: Record<string, string>): Promise<{ ok: true; models?: string[] }> {
+  try {
+    const res = await exchange.send(url, { method: 'GET', headers });
+    return { ok: true, models: modelIds(await exchange.json(res)) };
+  } finally {
+    exchange.close();
+  }
+}

@@ -14,7 +14,7 @@ import {
   isJsonResponse,
   isObject,
   joinUrl,
-  modelIds,
+  listModels,
   parseChunk,
   providerErrorMessage,
   safeMessage,
@@ -251,16 +251,7 @@ export class OpenAiProvider implements LlmProvider {
 
   async test(signal?: AbortSignal): Promise<{ ok: true; models?: string[] }> {
     throwIfAborted(signal);
-    const exchange = this.exchange(signal);
-    try {
-      const res = await exchange.send(joinUrl(this.options.baseUrl, '/models'), {
-        method: 'GET',
-        headers: this.headers('application/json'),
-      });
-      return { ok: true, models: modelIds(await exchange.json(res)) };
-    } finally {
-      exchange.close();
-    }
+    return listModels(this.exchange(signal), joinUrl(this.options.baseUrl, '/models'), this.headers('application/json'));
   }
 }
 
