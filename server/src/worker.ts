@@ -21,7 +21,7 @@ export async function runWorker(config: Config): Promise<number> {
   const database = await openDatabase(config, logger);
   const { keyring } = loadKeyring(config, logger);
   const encryptor = new Encryptor(database.db, keyring, { onSecurityEvent: (event) => logger.warn({ securityEvent: event }, 'decryption failed') });
-  const queue = openQueue(config.REDIS_URL);
+  const queue = openQueue(config.REDIS_URL, { prefix: `${config.REDIS_KEY_PREFIX}queue` });
   const pipeline = createPipeline({ config, db: database.db, encryptor, clock: systemClock, logger, queue, scanners: createScanners(config, logger) });
   pipeline.start(config.INGEST_CONCURRENCY);
   const requeued = await pipeline.recover();

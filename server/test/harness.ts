@@ -32,11 +32,12 @@ export const TEST_DATABASE_URL = TEST_RUN.databaseUrl;
 export const TEST_REDIS_URL = TEST_RUN.redisUrl;
 const WORKER = TEST_RUN.workerId;
 
-/** One random master key per test process. */
-export const testKeyring = (() => {
+/** One random master key per test process (as a set, for child processes' MASTER_KEYS). */
+export const testMasterKeys = (() => {
   const key = generateMasterKey();
-  return new Keyring({ keys: [key], activeId: key.id });
+  return { keys: [key], activeId: key.id };
 })();
+export const testKeyring = new Keyring(testMasterKeys);
 
 export const silentLogger: Logger = createLogger('silent');
 
@@ -150,6 +151,8 @@ export interface TestAppOptions {
   deprecations?: AppDeps['deprecations'];
   /** Re-enqueue unfinished documents when ready, as `bastion serve` does. */
   recoverIngestion?: boolean;
+  /** The job queue (default: an in-process one owned by the app). */
+  queue?: AppDeps['queue'];
   /** Registers extra routes before the app is ready (probes for cross-cutting behaviour). */
   routes?: (app: App) => void | Promise<void>;
 }
@@ -173,7 +176,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const encryptor = new Encryptor(database.db, testKeyring);
   const clock = options.clock ?? systemClock;
   const mailer = options.smtpUrl ? new SmtpMailer(options.smtpUrl, config.MAIL_FROM) : new OutboxMailer(database.db, encryptor, clock, logger);
-  const app = await buildApp({ config, logger, database, store, encryptor, mailer, clock, webRoot: options.webRoot ?? null, ...(options.deprecations ? { deprecations: options.deprecations } : {}), ...(options.recoverIngestion ? { recoverIngestion: true } : {}) });
+  const app = await buildApp({ config, logger, database, store, encryptor, mailer, clock, webRoot: options.webRoot ?? null, ...(options.deprecations ? { deprecations: options.deprecations } : {}), ...(options.recoverIngestion ? { recoverIngestion: true } : {}), ...(options.queue ? { queue: options.queue } : {}) });
   await options.routes?.(withPublicDefault(app));
   await app.ready();
   return {
