@@ -128,9 +128,10 @@ export class ChatService {
     const agent = await this.agentOf(context, conversation);
     await this.deps.usage.assertWithinBudget(context);
     const now = this.deps.clock.now();
-    const userRow = await this.insert(context, conversation.id, 'user', { text, citations: [], toolCalls: [] }, 'complete', now, agent);
+    const content: StoredContent = { text, citations: [], toolCalls: [] };
+    const userRow = await this.insert(context, conversation.id, 'user', content, 'complete', now, agent);
     if (!conversation.title) await repo.touchConversation(this.deps.db, this.owner(context), conversation.id, { title: await this.sealTitle(context, conversation.id, text) }, now);
-    const userMessage = await this.message(userRow);
+    const userMessage = this.toMessage(userRow, content); // no need to decrypt what was just written
     const { answer, error } = await this.answer(context, conversation, agent, text, options, userMessage);
     return { userMessage, answer, ...(error ? { error } : {}) };
   }
@@ -158,8 +159,11 @@ export class ChatService {
   ): Promise<{ answer: Message; error?: { code: string; message: string } }> {
     const { config } = agent;
     const emit = options.emit ?? (() => undefined);
-    const history = await this.history(context, conversation.id);
-    const answerRow = await this.insert(context, conversation.id, 'assistant', { text: '', citations: [], toolCalls: [] }, 'streaming', this.deps.clock.now(), agent);
+    // Independent reads and writes before the provider call run together: they are the time to first token.
+    const [history, answerRow] = await Promise.all([
+      this.history(context, conversation.id), // leaves out the `streaming` row inserted beside it
+      this.insert(context, conversation.id, 'assistant', { text: '', citations: [], toolCalls: [] }, 'streaming', this.deps.clock.now(), agent),
+    ]);
     if (userMessage) emit({ type: 'message', message: userMessage, answerId: answerRow.id });
 
     const tracked = this.deps.cancellations.track(conversation.id, Date.now());
@@ -169,8 +173,10 @@ export class ChatService {
     const checkpoint = new Checkpointer((text) => this.saveContent(context, answerRow.id, { text, citations: [], toolCalls: [] }, 'streaming'));
     let result: LoopResult | undefined;
     try {
-      const passages = config.knowledgeBaseIds.length > 0 ? await this.retrieve(context, agent, question) : [];
-      const provider = await this.deps.providers.providerFor(context.workspaceId, config.providerConnectionId);
+      const [passages, provider] = await Promise.all([
+        config.knowledgeBaseIds.length > 0 ? this.retrieve(context, agent, question) : Promise.resolve([]),
+        this.deps.providers.providerFor(context.workspaceId, config.providerConnectionId),
+      ]);
       const boundary = newBoundary();
       const cache = this.deps.responseCache;
       const stream = cache && config.cacheResponses && config.temperature === 0
@@ -212,7 +218,7 @@ export class ChatService {
     });
     await repo.touchConversation(this.deps.db, this.owner(context), conversation.id, { agent_version: agent.version }, now);
     const answer: Message = {
-      ...(await this.message(answerRow)),
+      ...this.toMessage(answerRow, { text: '', citations: [], toolCalls: [] }),
       text: result.text,
       citations: result.citations,
       toolCalls: result.toolCalls,
@@ -286,7 +292,10 @@ export class ChatService {
   }
 
   private async message(row: repo.MessageRow): Promise<Message> {
-    const content = await this.content(row);
+    return this.toMessage(row, await this.content(row));
+  }
+
+  private toMessage(row: repo.MessageRow, content: StoredContent): Message {
     return {
       id: row.id,
       role: row.role,
