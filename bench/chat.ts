@@ -192,11 +192,35 @@ class RssSampler {
   }
 }
 
+/** utime + stime of every PostgreSQL and Redis process on the machine by pid, in seconds. */
+function servicesCpuSeconds(): Map<number, number> {
+  const byPid = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (comm === 'postgres' || comm.startsWith('redis-server')) byPid.set(Number(entry), cpuSeconds(Number(entry)));
+    } catch {
+      // gone
+    }
+  }
+  return byPid;
+}
+
+/** CPU seconds PostgreSQL and Redis spent between two snapshots (processes that exited in between are missed). */
+function servicesDelta(start: Map<number, number>, end: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of end) total += Math.max(0, seconds - (start.get(pid) ?? 0));
+  return total;
+}
+
 interface CpuSnapshot {
   at: number;
   bastion: number;
   fake: number;
   self: number;
+  services: Map<number, number>;
   machine: { busy: number; total: number };
 }
 
@@ -204,7 +228,7 @@ let bastionPid = 0;
 let fakePid = 0;
 function cpuSnapshot(): CpuSnapshot {
   const usage = process.cpuUsage();
-  return { at: performance.now(), bastion: bastionPid ? cpuSeconds(bastionPid) : NaN, fake: cpuSeconds(fakePid), self: (usage.user + usage.system) / 1e6, machine: machineJiffies() };
+  return { at: performance.now(), bastion: bastionPid ? cpuSeconds(bastionPid) : NaN, fake: cpuSeconds(fakePid), self: (usage.user + usage.system) / 1e6, services: servicesCpuSeconds(), machine: machineJiffies() };
 }
 
 /** PostgreSQL's own counters for the bench database (statements in autocommit are one transaction each). */
@@ -729,24 +753,25 @@ for (const line of logLines) {
 
 const answersPerSecond = (p: Phase) => p.completedInWindow / p.seconds;
 const tokensPerSecond = (p: Phase) => p.tokensInWindow / p.seconds;
-const cpuShare = (p: Phase, which: 'bastion' | 'fake' | 'self') => {
+const cpuShare = (p: Phase, which: 'bastion' | 'fake' | 'self' | 'services') => {
   const { start, end } = p.cpu;
   if (!start || !end) return '–';
-  return `${(((end[which] - start[which]) / ((end.at - start.at) / 1000)) * 100).toFixed(0)}%`;
+  const used = which === 'services' ? servicesDelta(start.services, end.services) : end[which] - start[which];
+  return `${((used / ((end.at - start.at) / 1000)) * 100).toFixed(0)}%`;
 };
 const machineBusy = (p: Phase) => {
   const { start, end } = p.cpu;
   if (!start || !end) return '–';
   return `${(((end.machine.busy - start.machine.busy) / (end.machine.total - start.machine.total)) * 100).toFixed(0)}%`;
 };
-/** Busy time of everything but Bastion, the fake and the load generator (PostgreSQL, Redis, and anything else running), in % of one core. */
+/** Busy time of everything but Bastion, the fake, the load generator, PostgreSQL and Redis (other processes, the kernel), in % of one core. */
 const restOfMachine = (p: Phase) => {
   const { start, end } = p.cpu;
   if (!start || !end) return '–';
   const cores = os.cpus().length;
   const machine = ((end.machine.busy - start.machine.busy) / (end.machine.total - start.machine.total)) * cores;
   const seconds = (end.at - start.at) / 1000;
-  const ours = (end.fake - start.fake + (end.self - start.self) + (Number.isFinite(end.bastion - start.bastion) ? end.bastion - start.bastion : 0)) / seconds;
+  const ours = (end.fake - start.fake + (end.self - start.self) + servicesDelta(start.services, end.services) + (Number.isFinite(end.bastion - start.bastion) ? end.bastion - start.bastion : 0)) / seconds;
   return `${Math.max(0, (machine - ours) * 100).toFixed(0)}%`;
 };
 const memory = (p: Phase) => {
@@ -850,13 +875,13 @@ const report = [
   '',
   '## CPU during the window (share of one core; the machine has ' + os.cpus().length + ')',
   '',
-  '| phase | Bastion | fake provider | load generator | the rest (PostgreSQL, Redis, other processes) | whole machine busy (of all cores) | load generator event-loop p99 ms |',
-  '|---|---:|---:|---:|---:|---:|---:|',
+  '| phase | Bastion | fake provider | load generator | PostgreSQL + Redis | everything else | whole machine busy (of all cores) | load generator event-loop p99 ms |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|',
   ...[baseline, streaming, cached, flatOut, profiled].map(
-    (p) => `| ${p.label} | ${p.label.includes('baseline') ? '(idle)' : cpuShare(p, 'bastion')} | ${cpuShare(p, 'fake')} | ${cpuShare(p, 'self')} | ${restOfMachine(p)} | ${machineBusy(p)} | ${ms(p.loopDelayP99Ms)} |`,
+    (p) => `| ${p.label} | ${p.label.includes('baseline') ? '(idle)' : cpuShare(p, 'bastion')} | ${cpuShare(p, 'fake')} | ${cpuShare(p, 'self')} | ${cpuShare(p, 'services')} | ${restOfMachine(p)} | ${machineBusy(p)} | ${ms(p.loopDelayP99Ms)} |`,
   ),
   '',
-  'A large "rest" in a Bastion phase compared with the others (PostgreSQL and Redis take roughly 15–25% of a core at 100 streams) means something else was running on the machine: the figures of that phase are disturbed.',
+  'More than a few % under "everything else" means other work was running on the machine during that phase (the kernel and idle daemons take 1–5%): its latency figures are disturbed.',
   '',
   '## Memory (Bastion RSS, VmRSS sampled every ' + RSS_INTERVAL_MS / 1000 + ' s)',
   '',
