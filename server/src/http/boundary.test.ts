@@ -144,10 +144,12 @@ describe('overload', () => {
 
   it('sheds load with 503 and Retry-After while the event loop lags', async () => {
     const loaded = await buildTestApp({
-      env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '100' },
+      // The guard compares the mean lag of a sampling window: one 3 s block among up to ~25
+      // normal samples still averages above 50 ms wherever the window falls.
+      env: { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '50' },
       routes: (app) => {
         app.get('/api/v1/probe/block', async () => {
-          const until = Date.now() + 1_500;
+          const until = Date.now() + 3_000;
           while (Date.now() < until) {
             // busy: the event loop cannot turn
           }
