@@ -42,8 +42,10 @@ import { providerRoutes } from './modules/providers/routes.js';
 import { ProviderService } from './modules/providers/service.js';
 import { cacheStatsRoute } from './modules/admin/cache-routes.js';
 import { SigningSecretService } from './modules/signing-secrets/service.js';
+import { ChunkEmbeddings } from './modules/knowledge/embeddings.js';
 import { createPipeline, createScanners, extractLimits } from './modules/knowledge/ingestion.js';
 import { KnowledgeRetrieval, type SearchHit } from './modules/knowledge/retrieval.js';
+import { ProviderResolver } from './modules/providers/resolver.js';
 import { knowledgeRoutes } from './modules/knowledge/routes.js';
 import { KnowledgeService } from './modules/knowledge/service.js';
 import { MemoryQueue } from './platform/queue/memory-queue.js';
@@ -195,9 +197,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const outbound = new OutboundHttp({ allow: parseAllowList(config.OUTBOUND_ALLOW_PRIVATE) });
   app.addHook('onClose', () => outbound.close());
   const breakers = new BreakerRegistry({ failureThreshold: config.PROVIDER_BREAKER_THRESHOLD, cooldownMs: config.PROVIDER_BREAKER_COOLDOWN_MS });
-  const providers = new ProviderService(deps.database.db, deps.encryptor, clock, workspaces, outbound, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES });
+  const resolver = new ProviderResolver(deps.database.db, deps.encryptor, outbound, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES });
+  const providers = new ProviderService(deps.database.db, deps.encryptor, clock, workspaces, resolver);
   const cacheStats = new CacheStats();
-  const retrieval = new KnowledgeRetrieval(deps.database.db, new JsonCache<SearchHit[]>(deps.store, 'retrieval', cacheStats, 60_000));
+  const embeddings = new ChunkEmbeddings(deps.database.db, resolver);
+  const retrieval = new KnowledgeRetrieval(deps.database.db, new JsonCache<SearchHit[]>(deps.store, 'retrieval', cacheStats, 60_000), embeddings, deps.logger);
   const agents = new AgentService(deps.database.db, clock, workspaces, providers, new JsonCache(deps.store, 'agent', cacheStats, 10 * 60_000), (workspaceId, ids) =>
     retrieval.existingBases(workspaceId, ids),
   );
@@ -234,7 +238,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const queue = deps.queue ?? new MemoryQueue();
   if (!deps.queue) app.addHook('onClose', () => queue.close());
   const scanners = createScanners(config, deps.logger);
-  const pipeline = createPipeline({ config, db: deps.database.db, encryptor: deps.encryptor, clock, logger: deps.logger, queue, scanners });
+  const pipeline = createPipeline({ config, db: deps.database.db, encryptor: deps.encryptor, clock, logger: deps.logger, queue, scanners, embeddings });
   if (config.INGEST_IN_PROCESS) pipeline.start(config.INGEST_CONCURRENCY);
   if (deps.recoverIngestion) {
     app.addHook('onReady', async () => {
@@ -251,6 +255,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     scanners,
     outbound,
     pipeline,
+    embeddings,
     settings: { maxFileBytes: config.UPLOAD_MAX_BYTES, workspaceQuotaBytes: config.WORKSPACE_STORAGE_QUOTA_BYTES, extractLimits: extractLimits(config), urlTimeoutMs: 20_000 },
   });
   await app.register(knowledgeRoutes(knowledge, retrieval, workspaces, config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });

@@ -5,11 +5,16 @@
  */
 import type { Config } from './config.js';
 import { createLogger } from './http/logger.js';
+import { ChunkEmbeddings } from './modules/knowledge/embeddings.js';
 import { createPipeline, createScanners } from './modules/knowledge/ingestion.js';
+import { ProviderResolver } from './modules/providers/resolver.js';
 import { systemClock } from './platform/clock.js';
 import { Encryptor } from './platform/crypto/envelope.js';
 import { loadKeyring } from './platform/crypto/keyring.js';
 import { openDatabase } from './platform/db/database.js';
+import { BreakerRegistry } from './platform/net/circuit-breaker.js';
+import { OutboundHttp } from './platform/net/outbound.js';
+import { parseAllowList } from './platform/net/ssrf-guard.js';
 import { openQueue } from './platform/queue/open-queue.js';
 
 export async function runWorker(config: Config): Promise<number> {
@@ -22,7 +27,12 @@ export async function runWorker(config: Config): Promise<number> {
   const { keyring } = loadKeyring(config, logger);
   const encryptor = new Encryptor(database.db, keyring, { onSecurityEvent: (event) => logger.warn({ securityEvent: event }, 'decryption failed') });
   const queue = openQueue(config.REDIS_URL, { prefix: `${config.REDIS_KEY_PREFIX}queue` });
-  const pipeline = createPipeline({ config, db: database.db, encryptor, clock: systemClock, logger, queue, scanners: createScanners(config, logger) });
+  // Embeddings go through the same guarded outbound client and per-connection breakers as the API's.
+  const outbound = new OutboundHttp({ allow: parseAllowList(config.OUTBOUND_ALLOW_PRIVATE) });
+  const breakers = new BreakerRegistry({ failureThreshold: config.PROVIDER_BREAKER_THRESHOLD, cooldownMs: config.PROVIDER_BREAKER_COOLDOWN_MS });
+  const resolver = new ProviderResolver(database.db, encryptor, outbound, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES });
+  const embeddings = new ChunkEmbeddings(database.db, resolver);
+  const pipeline = createPipeline({ config, db: database.db, encryptor, clock: systemClock, logger, queue, scanners: createScanners(config, logger), embeddings });
   pipeline.start(config.INGEST_CONCURRENCY);
   const requeued = await pipeline.recover();
   logger.info({ concurrency: config.INGEST_CONCURRENCY, requeued }, 'worker started');
@@ -32,6 +42,7 @@ export async function runWorker(config: Config): Promise<number> {
   });
   logger.info('worker stopping: letting running jobs finish');
   await queue.close(config.SHUTDOWN_TIMEOUT_MS);
+  await outbound.close();
   await database.close();
   return 0;
 }

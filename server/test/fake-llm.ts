@@ -3,6 +3,8 @@
  *
  * - OpenAI: `POST /v1/chat/completions` (streamed with `stream: true`, else one JSON
  *   completion) and `GET /v1/models`;
+ * - OpenAI embeddings: `POST /v1/embeddings` with `fakeEmbedding` vectors (queued failures
+ *   apply to it too);
  * - Anthropic: `POST /v1/messages` (streamed or not) and `GET /v1/models` (Anthropic's
  *   list shape when the request carries `x-api-key` or `anthropic-version`).
  *
@@ -60,6 +62,27 @@ export interface FakeLlm {
 
 export const DEFAULT_TEXT = 'Hello from the fake model.';
 export const FAKE_MODELS = ['fake-model-1', 'fake-model-2'];
+export const FAKE_EMBEDDING_DIMS = 64;
+
+/** Words the fake embedding model treats as one meaning, so vector search can find what full-text search cannot. */
+const SYNONYMS: Record<string, string> = { automobile: 'car', vehicle: 'car', cars: 'car', physician: 'doctor', doctors: 'doctor', purchase: 'buy', bought: 'buy', refund: 'reimburse', reimbursement: 'reimburse' };
+
+/**
+ * A deterministic bag-of-meanings embedding: each word (after SYNONYMS) adds to one of
+ * `dims` buckets chosen by its hash; the vector is L2-normalised. Similar texts share
+ * buckets, so cosine similarity ranks them close, like a real embedding model would.
+ */
+export function fakeEmbedding(text: string, dims = FAKE_EMBEDDING_DIMS): number[] {
+  const vector = new Array<number>(dims).fill(0);
+  for (const raw of text.toLowerCase().match(/[a-z0-9]{3,}/g) ?? []) {
+    const word = SYNONYMS[raw] ?? raw;
+    let h = 2166136261;
+    for (let i = 0; i < word.length; i++) h = Math.imul(h ^ word.charCodeAt(i), 16777619) >>> 0;
+    vector[h % dims]! += 1;
+  }
+  const norm = Math.hypot(...vector) || 1;
+  return vector.map((x) => x / norm);
+}
 
 /** A text of `n` distinct words: "word1 word2 … wordN". */
 export function tokens(n: number): string {
@@ -168,6 +191,23 @@ export async function startFakeLlm(): Promise<FakeLlm> {
         return;
       }
       json(res, 200, protocol === 'anthropic' ? anthropicModels() : openAiModels());
+      return;
+    }
+    if (req.method === 'POST' && path === '/v1/embeddings') {
+      const head = queue[0];
+      if (head && head.kind !== 'text' && head.kind !== 'tool_call') {
+        queue.shift();
+        await failure(res, 'openai', head, false);
+        return;
+      }
+      const input: unknown[] = Array.isArray(body?.input) ? body.input : [body?.input];
+      const dims = typeof body?.dimensions === 'number' ? body.dimensions : FAKE_EMBEDDING_DIMS;
+      json(res, 200, {
+        object: 'list',
+        model: body?.model,
+        data: input.map((text, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(String(text), dims) })),
+        usage: { prompt_tokens: input.length, total_tokens: input.length },
+      });
       return;
     }
     const protocol: Protocol | undefined =

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { buildApp, type App, type AppDeps } from '../src/app.js';
 import { loadConfig, testRunSettings, type Config, type Env } from '../src/config.js';
 import { createLogger } from '../src/http/logger.js';
-import { openPostgres, wrapPGlite, type Database } from '../src/platform/db/database.js';
+import { openPostgres, PGLITE_OPTIONS, wrapPGlite, type Database } from '../src/platform/db/database.js';
 import { migrate } from '../src/platform/db/migrator.js';
 import { Encryptor } from '../src/platform/crypto/envelope.js';
 import { Keyring } from '../src/platform/crypto/keyring.js';
@@ -78,7 +78,7 @@ export function postgresDatabaseName(suffix: string): string {
 /** Opens a brand-new, unmigrated database of the kind under test. */
 export async function freshDatabase(suffix: string): Promise<Database> {
   if (TEST_DATABASE_URL) return openPostgres(await createPostgresDatabase(postgresDatabaseName(suffix)), POOL, silentLogger);
-  return wrapPGlite(await PGlite.create());
+  return wrapPGlite(await PGlite.create(PGLITE_OPTIONS));
 }
 
 interface Shared {

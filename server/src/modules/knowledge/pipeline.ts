@@ -20,10 +20,14 @@ import { extractText, type ExtractLimits } from '../../platform/documents/extrac
 import type { JobQueue } from '../../platform/queue/queue.js';
 import { ScannerUnavailableError, type Scanner } from '../../platform/scan/scanner.js';
 import { recordSecurityEvent } from '../security-events/repo.js';
+import type { ChunkEmbeddings } from './embeddings.js';
 import { DOCUMENT_ERRORS } from './intake.js';
 import * as repo from './repo.js';
 
 export const INGEST_JOB = 'ingest';
+/** Embeds a base's chunks that have no vector for its model (after the model changed). */
+export const EMBED_JOB = 'embed-base';
+const EMBED_PAGE = 256;
 const SCANNER_RETRY_MS = 60_000;
 
 export interface PipelineDeps {
@@ -36,6 +40,7 @@ export interface PipelineDeps {
   extractLimits: ExtractLimits;
   chunking: { maxTokens: number; overlapTokens: number };
   attempts: number;
+  embeddings: ChunkEmbeddings;
 }
 
 const blobBinding = (documentId: string) => ({ table: 'document_blobs', column: 'data', rowId: documentId });
@@ -43,6 +48,10 @@ const blobBinding = (documentId: string) => ({ table: 'document_blobs', column: 
 export class IngestionPipeline {
   constructor(private readonly deps: PipelineDeps) {
     deps.queue.onFailure((event) => {
+      if (event.job.name === EMBED_JOB && event.final) {
+        deps.logger.error({ err: { message: event.error.message }, knowledgeBaseId: (event.job.data as { baseId: string }).baseId }, 'embedding backfill gave up; vector search misses older chunks until the model is set again');
+        return;
+      }
       if (event.job.name !== INGEST_JOB || !event.final) return;
       const { documentId } = event.job.data as { documentId: string };
       if (event.error instanceof ScannerUnavailableError) {
@@ -61,9 +70,30 @@ export class IngestionPipeline {
     return this.deps.queue.add(INGEST_JOB, { documentId }, { jobId: documentId, attempts: this.deps.attempts, backoffMs: 2_000, ...(delayMs > 0 ? { delayMs } : {}) });
   }
 
+  enqueueEmbedding(baseId: string): Promise<void> {
+    return this.deps.queue.add(EMBED_JOB, { baseId }, { jobId: `embed-${baseId}-${Date.now()}`, attempts: this.deps.attempts, backoffMs: 5_000 });
+  }
+
   /** Consumes ingestion jobs in this process (the API's embedded mode, or `bastion worker`). */
   start(concurrency: number): void {
     this.deps.queue.process<{ documentId: string }>(INGEST_JOB, (job) => this.ingest(job.data.documentId, job.attempt), { concurrency });
+    this.deps.queue.process<{ baseId: string }>(EMBED_JOB, async (job) => void (await this.backfill(job.data.baseId)), { concurrency: 1 });
+  }
+
+  /** Embeds, page by page, the base's chunks without a vector for its current model; idempotent. */
+  async backfill(baseId: string): Promise<number> {
+    const { db, embeddings } = this.deps;
+    let done = 0;
+    for (;;) {
+      const base = await repo.findBaseForIngestion(db, baseId);
+      if (!base?.embedding_connection_id || !base.embedding_model || !(await embeddings.available())) return done;
+      const target = { workspaceId: base.workspace_id, connectionId: base.embedding_connection_id, model: base.embedding_model };
+      const page = await embeddings.missing(baseId, target.model, EMBED_PAGE);
+      if (page.length === 0) return done;
+      const vectors = await embeddings.embed(target, page.map((c) => c.text));
+      await embeddings.store(db, page.map((c, i) => ({ chunkId: c.id, knowledgeBaseId: baseId, workspaceId: base.workspace_id, model: target.model, vector: vectors[i]! })));
+      done += page.length;
+    }
   }
 
   /** Enqueues every document left unfinished by a stop or a crash; returns how many. */
@@ -105,9 +135,20 @@ export class IngestionPipeline {
         return;
       }
       const chunks = chunkText(extracted.text, this.deps.chunking).map((c) => ({ position: c.position, heading: c.heading ?? null, text: c.text, start_char: c.startChar, end_char: c.endChar }));
-      await repo.saveChunks(db, { ...document, status: 'processing' }, chunks, extracted.title?.slice(0, 300) ?? null, clock.now(), randomUUID);
+      const vectors = await this.vectorsFor(document.knowledge_base_id, chunks);
+      await repo.saveChunks(db, { ...document, status: 'processing' }, chunks, extracted.title?.slice(0, 300) ?? null, clock.now(), randomUUID, vectors);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  /** Vectors for the chunks when the base names an embedding model (provider errors retry the job). */
+  private async vectorsFor(baseId: string, chunks: { heading: string | null; text: string }[]): Promise<Parameters<typeof repo.saveChunks>[6]> {
+    const { db, embeddings } = this.deps;
+    const base = await repo.findBaseForIngestion(db, baseId);
+    if (!base?.embedding_connection_id || !base.embedding_model || chunks.length === 0 || !(await embeddings.available())) return undefined;
+    const target = { workspaceId: base.workspace_id, connectionId: base.embedding_connection_id, model: base.embedding_model };
+    const values = await embeddings.embed(target, chunks.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text)));
+    return { model: target.model, values, store: (trx, rows) => embeddings.store(trx, rows) };
   }
 }

@@ -27,7 +27,7 @@ export function findBase(db: Db, workspaceId: string, id: string): Promise<BaseR
   return db.selectFrom('knowledge_bases').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
 }
 
-export async function updateBase(db: Db, workspaceId: string, id: string, changes: { name?: string; description?: string }, now: Date): Promise<void> {
+export async function updateBase(db: Db, workspaceId: string, id: string, changes: { name?: string; description?: string; embedding_connection_id?: string | null; embedding_model?: string | null }, now: Date): Promise<void> {
   await db.updateTable('knowledge_bases').set({ ...changes, version: sql`version + 1`, updated_at: now }).where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
 }
 
@@ -37,10 +37,22 @@ export async function deleteBase(db: Db, workspaceId: string, id: string): Promi
   return Number(result.numDeletedRows) === 1;
 }
 
-/** Versions of the given bases of the workspace (unknown ids are absent). */
-export function baseVersions(db: Db, workspaceId: string, ids: string[]): Promise<{ id: string; version: string }[]> {
+export interface BaseVersion {
+  id: string;
+  version: string;
+  embedding_connection_id: string | null;
+  embedding_model: string | null;
+}
+
+/** Versions (and embedding models) of the given bases of the workspace (unknown ids are absent). */
+export function baseVersions(db: Db, workspaceId: string, ids: string[]): Promise<BaseVersion[]> {
   if (ids.length === 0) return Promise.resolve([]);
-  return db.selectFrom('knowledge_bases').select(['id', 'version']).where('workspace_id', '=', workspaceId).where('id', 'in', ids).execute();
+  return db.selectFrom('knowledge_bases').select(['id', 'version', 'embedding_connection_id', 'embedding_model']).where('workspace_id', '=', workspaceId).where('id', 'in', ids).execute();
+}
+
+/** The base of a document being ingested (the job carries no caller). */
+export function findBaseForIngestion(db: Db, id: string): Promise<BaseRow | undefined> {
+  return db.selectFrom('knowledge_bases').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 export async function workspaceStorageBytes(db: Db, workspaceId: string): Promise<number> {
@@ -110,17 +122,30 @@ export async function quarantine(db: Db, id: string, reason: string, now: Date):
   });
 }
 
-/** Replaces the document's chunks and marks it ready, in one transaction (a rerun replaces, never duplicates). */
-export async function saveChunks(db: Db, document: DocumentRow, chunks: Omit<ChunkRow, 'id' | 'document_id' | 'knowledge_base_id' | 'workspace_id'>[], title: string | null, now: Date, newId: () => string): Promise<boolean> {
+/**
+ * Replaces the document's chunks (and their vectors, when given: one per chunk) and marks
+ * it ready, in one transaction (a rerun replaces, never duplicates).
+ */
+export async function saveChunks(
+  db: Db,
+  document: DocumentRow,
+  chunks: Omit<ChunkRow, 'id' | 'document_id' | 'knowledge_base_id' | 'workspace_id'>[],
+  title: string | null,
+  now: Date,
+  newId: () => string,
+  vectors?: { model: string; values: number[][]; store: (trx: Db, rows: { chunkId: string; knowledgeBaseId: string; workspaceId: string; model: string; vector: number[] }[]) => Promise<void> },
+): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const current = await trx.selectFrom('documents').select('status').where('id', '=', document.id).forUpdate().executeTakeFirst();
     if (!current || current.status !== 'processing') return false;
     await trx.deleteFrom('chunks').where('document_id', '=', document.id).execute();
-    for (let i = 0; i < chunks.length; i += 500) {
-      await trx
-        .insertInto('chunks')
-        .values(chunks.slice(i, i + 500).map((c) => ({ ...c, id: newId(), document_id: document.id, knowledge_base_id: document.knowledge_base_id, workspace_id: document.workspace_id })))
-        .execute();
+    const rows = chunks.map((c) => ({ ...c, id: newId(), document_id: document.id, knowledge_base_id: document.knowledge_base_id, workspace_id: document.workspace_id }));
+    for (let i = 0; i < rows.length; i += 500) {
+      await trx.insertInto('chunks').values(rows.slice(i, i + 500)).execute();
+      if (vectors) {
+        const slice = rows.slice(i, i + 500).map((row, j) => ({ chunkId: row.id, knowledgeBaseId: row.knowledge_base_id, workspaceId: row.workspace_id, model: vectors.model, vector: vectors.values[i + j]! }));
+        await vectors.store(trx, slice);
+      }
     }
     await trx.updateTable('documents').set({ status: 'ready', chunk_count: chunks.length, title, error_code: null, error_message: null, updated_at: now }).where('id', '=', document.id).execute();
     await bump(trx, document.knowledge_base_id, now);
@@ -144,41 +169,15 @@ export interface ChunkHit {
   score: number;
 }
 
-/**
- * The query as an OR of its words (letters and digits only, so the text is always a valid
- * tsquery): questions in natural language carry words the answer does not contain, and
- * ranking, not matching every word, decides what comes first.
- */
-export function anyWordQuery(query: string): string {
-  const words = query.toLowerCase().match(/[\p{L}\p{N}]{2,}/gu) ?? [];
-  return [...new Set(words)].slice(0, 32).join(' | ');
-}
-
-/** Full-text search over the chunks of the given bases of the workspace, best first; score in [0, 1). */
-export function searchChunks(db: Db, workspaceId: string, baseIds: string[], query: string, limit: number): Promise<ChunkHit[]> {
-  const terms = anyWordQuery(query);
-  if (baseIds.length === 0 || terms === '') return Promise.resolve([]);
-  const tsquery = sql`to_tsquery('english', ${terms})`;
+/** Chunks by id with their documents, inside the workspace (for hits found by vector search). */
+export function chunkHits(db: Db, workspaceId: string, ids: string[]): Promise<Omit<ChunkHit, 'score'>[]> {
+  if (ids.length === 0) return Promise.resolve([]);
   return db
     .selectFrom('chunks as c')
     .innerJoin('documents as d', 'd.id', 'c.document_id')
-    .select([
-      'c.id as chunk_id',
-      'c.document_id',
-      'c.knowledge_base_id',
-      'd.filename',
-      'd.title',
-      'c.position',
-      'c.heading',
-      'c.text',
-      sql<number>`ts_rank_cd(c.tsv, ${tsquery}, 32)`.as('score'), // 32: rank / (rank + 1)
-    ])
+    .select(['c.id as chunk_id', 'c.document_id', 'c.knowledge_base_id', 'd.filename', 'd.title', 'c.position', 'c.heading', 'c.text'])
     .where('c.workspace_id', '=', workspaceId)
-    .where('c.knowledge_base_id', 'in', baseIds)
+    .where('c.id', 'in', ids)
     .where('d.status', '=', 'ready')
-    .where(sql<boolean>`c.tsv @@ ${tsquery}`)
-    .orderBy('score', 'desc')
-    .orderBy('c.id')
-    .limit(limit)
     .execute();
 }

@@ -1,6 +1,8 @@
 /**
  * Retrieval for agents and the search endpoint: PostgreSQL full-text search over the
- * chunks of the given bases, strictly inside the caller's workspace. Results are cached
+ * chunks of the given bases, strictly inside the caller's workspace, fused by reciprocal
+ * rank fusion with vector search where a base names an embedding model and the database
+ * has pgvector (a provider failure at query time falls back to full text). Results are cached
  * for a minute under a key made of the bases' versions and the query, so any change to
  * a base (a document added, processed or deleted) makes new keys at once. Scores are
  * relative to the best hit of the query (full-text ranks have no absolute scale), so an
@@ -11,7 +13,10 @@ import type { Db } from '../../platform/db/database.js';
 import type { Passage } from '../../platform/llm/types.js';
 import type { JsonCache } from '../../platform/store/cache.js';
 import type { RetrievalQuery, Retriever } from '../chat/retriever.js';
-import { baseVersions, searchChunks, type ChunkHit } from './repo.js';
+import type { Logger } from 'pino';
+import { reciprocalRankFusion, type ChunkEmbeddings } from './embeddings.js';
+import { FullTextSearch } from './fulltext.js';
+import { baseVersions, chunkHits, type BaseVersion, type ChunkHit } from './repo.js';
 
 export interface SearchHit {
   documentId: string;
@@ -30,10 +35,16 @@ function toHit(row: ChunkHit): SearchHit {
 }
 
 export class KnowledgeRetrieval implements Retriever {
+  private readonly fullText: FullTextSearch;
+
   constructor(
     private readonly db: Db,
     private readonly cache: JsonCache<SearchHit[]>,
-  ) {}
+    private readonly embeddings: ChunkEmbeddings | null = null,
+    private readonly logger: Logger | null = null,
+  ) {
+    this.fullText = new FullTextSearch(db);
+  }
 
   /** The ids among `ids` that name bases of the workspace. */
   async existingBases(workspaceId: string, ids: string[]): Promise<string[]> {
@@ -47,12 +58,50 @@ export class KnowledgeRetrieval implements Retriever {
     const scope = versions.map((v) => `${v.id}@${v.version}`).sort();
     const key = createHash('sha256').update(JSON.stringify([workspaceId, scope, query, topK, minScore])).digest('hex');
     const cached = await this.cache.getOrLoad(key, async () => {
-      const rows = (await searchChunks(this.db, workspaceId, versions.map((v) => v.id), query, topK)).map(toHit);
-      // Full-text ranks have no fixed scale: scores are relative to the best hit (1.0).
+      const vectorLists = await this.vectorLists(workspaceId, versions, query, topK * 2);
+      const fullText = (await this.fullText.search(workspaceId, versions.map((v) => v.id), query, vectorLists.length > 0 ? topK * 2 : topK)).map(toHit);
+      const rows = vectorLists.length > 0 ? await this.fuse(workspaceId, fullText, vectorLists, topK) : fullText;
+      // Neither rank has a fixed scale: scores are relative to the best hit (1.0).
       const best = Math.max(...rows.map((hit) => hit.score), Number.MIN_VALUE);
       return rows.map((hit) => ({ ...hit, score: Number((hit.score / best).toFixed(4)) })).filter((hit) => hit.score >= minScore);
     });
     return cached ?? [];
+  }
+
+  /** Chunk ids nearest to the query, one list per embedding model among the bases. */
+  private async vectorLists(workspaceId: string, bases: BaseVersion[], query: string, limit: number): Promise<string[][]> {
+    const embedded = bases.filter((b) => b.embedding_connection_id && b.embedding_model);
+    if (!this.embeddings || embedded.length === 0 || !(await this.embeddings.available())) return [];
+    const groups = new Map<string, { connectionId: string; model: string; baseIds: string[] }>();
+    for (const base of embedded) {
+      const key = `${base.embedding_connection_id}\n${base.embedding_model}`;
+      const group = groups.get(key) ?? { connectionId: base.embedding_connection_id!, model: base.embedding_model!, baseIds: [] };
+      group.baseIds.push(base.id);
+      groups.set(key, group);
+    }
+    const lists: string[][] = [];
+    for (const group of groups.values()) {
+      try {
+        const [vector] = await this.embeddings.embed({ workspaceId, connectionId: group.connectionId, model: group.model }, [query.slice(0, 8_000)]);
+        lists.push((await this.embeddings.nearest(workspaceId, group.baseIds, group.model, vector!, limit)).map((hit) => hit.chunkId));
+      } catch (error) {
+        // Search still answers from full text; the provider's trouble is logged once per query.
+        this.logger?.warn({ err: { message: (error as Error).message }, model: group.model }, 'query embedding failed; full-text results only');
+      }
+    }
+    return lists;
+  }
+
+  /** Reciprocal rank fusion of the full-text list and the vector lists. */
+  private async fuse(workspaceId: string, fullText: SearchHit[], vectorLists: string[][], topK: number): Promise<SearchHit[]> {
+    const fused = [...reciprocalRankFusion([fullText.map((h) => h.chunkId), ...vectorLists])].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, topK);
+    const known = new Map(fullText.map((hit) => [hit.chunkId, hit]));
+    const missing = fused.map(([id]) => id).filter((id) => !known.has(id));
+    for (const row of await chunkHits(this.db, workspaceId, missing)) known.set(row.chunk_id, toHit({ ...row, score: 0 }));
+    return fused.flatMap(([id, score]) => {
+      const hit = known.get(id);
+      return hit ? [{ ...hit, score }] : [];
+    });
   }
 
   /** The chat port: passages with citation-ready sources. */

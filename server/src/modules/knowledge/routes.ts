@@ -10,7 +10,18 @@ import type { BaseRow, DocumentRow } from './repo.js';
 import type { KnowledgeRetrieval } from './retrieval.js';
 import type { KnowledgeService } from './service.js';
 
-const BaseView = z.object({ id: z.uuid(), name: z.string(), description: z.string(), version: z.number().int().describe('Changes whenever the base or its documents change'), createdAt: z.string(), updatedAt: z.string() });
+const Embedding = z
+  .strictObject({ connectionId: z.uuid().describe('An OpenAI-compatible provider connection of the workspace'), model: z.string().trim().min(1).max(200).describe('e.g. text-embedding-3-small') })
+  .describe('The embedding model for vector search (needs pgvector); null: full-text search only');
+const BaseView = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  description: z.string(),
+  embedding: Embedding.nullable(),
+  version: z.number().int().describe('Changes whenever the base or its documents change'),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
 const DocumentView = z.object({
   id: z.uuid(),
   knowledgeBaseId: z.uuid(),
@@ -40,7 +51,8 @@ const Hit = z.object({
 });
 
 function baseView(row: BaseRow): z.infer<typeof BaseView> {
-  return { id: row.id, name: row.name, description: row.description, version: Number(row.version), createdAt: row.created_at.toISOString(), updatedAt: row.updated_at.toISOString() };
+  const embedding = row.embedding_connection_id && row.embedding_model ? { connectionId: row.embedding_connection_id, model: row.embedding_model } : null;
+  return { id: row.id, name: row.name, description: row.description, embedding, version: Number(row.version), createdAt: row.created_at.toISOString(), updatedAt: row.updated_at.toISOString() };
 }
 
 export function documentView(row: DocumentRow): z.infer<typeof DocumentView> {
@@ -82,7 +94,7 @@ export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: Knowledg
 
     app.post(
       '/knowledge-bases',
-      { config: write, schema: { tags, summary: 'Create a knowledge base', body: z.strictObject({ name: z.string().trim().min(1).max(100), description: z.string().max(1_000).optional() }).meta({ examples: [{ name: 'Handbook', description: 'Policies and how-tos' }] }), response: { 201: BaseView } } },
+      { config: write, schema: { tags, summary: 'Create a knowledge base', body: z.strictObject({ name: z.string().trim().min(1).max(100), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() }).meta({ examples: [{ name: 'Handbook', description: 'Policies and how-tos' }] }), response: { 201: BaseView } } },
       async (request, reply) => reply.status(201).send(baseView(await knowledge.create(await context(request, 'knowledge.write'), request.body))),
     );
 
@@ -90,7 +102,7 @@ export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: Knowledg
 
     app.patch(
       '/knowledge-bases/:id',
-      { config: write, schema: { tags, summary: 'Rename or describe a knowledge base', params: Id, body: z.strictObject({ name: z.string().trim().min(1).max(100).optional(), description: z.string().max(1_000).optional() }), response: { 200: BaseView } } },
+      { config: write, schema: { tags, summary: 'Rename or describe a knowledge base, or change its embedding model (existing chunks are embedded again in the background)', params: Id, body: z.strictObject({ name: z.string().trim().min(1).max(100).optional(), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() }), response: { 200: BaseView } } },
       async (request) => baseView(await knowledge.update(await context(request, 'knowledge.write'), request.params.id, request.body)),
     );
 

@@ -16,8 +16,10 @@ import type { Db } from '../../platform/db/database.js';
 import type { ExtractLimits } from '../../platform/documents/extract.js';
 import { NetError } from '../../platform/net/errors.js';
 import type { OutboundHttp } from '../../platform/net/outbound.js';
+import { findConnection } from '../providers/repo.js';
 import { recordSecurityEvent } from '../security-events/repo.js';
 import type { WorkspaceContext, WorkspaceService } from '../workspaces/service.js';
+import type { ChunkEmbeddings } from './embeddings.js';
 import { check, receive, type IntakeScanners } from './intake.js';
 import type { IngestionPipeline } from './pipeline.js';
 import * as repo from './repo.js';
@@ -38,8 +40,12 @@ export interface KnowledgeDeps {
   scanners: IntakeScanners;
   outbound: OutboundHttp;
   pipeline: IngestionPipeline;
+  embeddings: ChunkEmbeddings;
   settings: KnowledgeSettings;
 }
+
+/** The embedding model a base's chunks are indexed with (null: full-text search only). */
+export type EmbeddingChoice = { connectionId: string; model: string } | null;
 
 export const blobBinding = (documentId: string) => ({ table: 'document_blobs', column: 'data', rowId: documentId });
 
@@ -58,19 +64,51 @@ export class KnowledgeService {
     return base;
   }
 
-  async create(context: WorkspaceContext, input: { name: string; description?: string | undefined }): Promise<repo.BaseRow> {
+  async create(context: WorkspaceContext, input: { name: string; description?: string | undefined; embedding?: EmbeddingChoice | undefined }): Promise<repo.BaseRow> {
     this.deps.workspaces.require(context, 'knowledge.write');
+    const embedding = input.embedding ? await this.checkEmbedding(context, input.embedding) : null;
     const now = this.deps.clock.now();
     const id = randomUUID();
-    await repo.insertBase(this.deps.db, { id, workspace_id: context.workspaceId, name: input.name, description: input.description ?? '', created_by: context.userId, created_at: now, updated_at: now });
+    await repo.insertBase(this.deps.db, { id, workspace_id: context.workspaceId, name: input.name, description: input.description ?? '', embedding_connection_id: embedding?.connectionId ?? null, embedding_model: embedding?.model ?? null, created_by: context.userId, created_at: now, updated_at: now });
     return this.get(context, id);
   }
 
-  async update(context: WorkspaceContext, id: string, changes: { name?: string | undefined; description?: string | undefined }): Promise<repo.BaseRow> {
+  /**
+   * Renames or describes a base, or changes its embedding model: vectors of the old model
+   * are dropped and the existing chunks are embedded again in the background.
+   */
+  async update(context: WorkspaceContext, id: string, changes: { name?: string | undefined; description?: string | undefined; embedding?: EmbeddingChoice | undefined }): Promise<repo.BaseRow> {
     this.deps.workspaces.require(context, 'knowledge.write');
-    await this.get(context, id);
-    await repo.updateBase(this.deps.db, context.workspaceId, id, { ...(changes.name !== undefined ? { name: changes.name } : {}), ...(changes.description !== undefined ? { description: changes.description } : {}) }, this.deps.clock.now());
+    const before = await this.get(context, id);
+    const embedding = changes.embedding ? await this.checkEmbedding(context, changes.embedding) : changes.embedding;
+    await repo.updateBase(
+      this.deps.db,
+      context.workspaceId,
+      id,
+      {
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.description !== undefined ? { description: changes.description } : {}),
+        ...(embedding !== undefined ? { embedding_connection_id: embedding?.connectionId ?? null, embedding_model: embedding?.model ?? null } : {}),
+      },
+      this.deps.clock.now(),
+    );
+    if (embedding !== undefined && (embedding?.model ?? null) !== before.embedding_model) {
+      await this.deps.embeddings.dropOtherModels(id, embedding?.model ?? null);
+      if (embedding) await this.deps.pipeline.enqueueEmbedding(id);
+    }
     return this.get(context, id);
+  }
+
+  /** The connection must be this workspace's, able to embed, and the database must have pgvector. */
+  private async checkEmbedding(context: WorkspaceContext, choice: { connectionId: string; model: string }): Promise<{ connectionId: string; model: string }> {
+    this.deps.workspaces.require(context, 'providers.read');
+    if (!(await this.deps.embeddings.available())) {
+      throw new AppError('validation_failed', 'Vector search is not available on this server: its PostgreSQL has no pgvector extension. Full-text search works without it.', [{ path: 'embedding', message: 'vector_search_unavailable' }]);
+    }
+    const connection = await findConnection(this.deps.db, context.workspaceId, choice.connectionId);
+    if (!connection) throw new AppError('validation_failed', 'No such provider connection in this workspace.', [{ path: 'embedding.connectionId', message: 'not_found' }]);
+    if (connection.kind !== 'openai') throw new AppError('validation_failed', `A ${connection.kind} connection cannot compute embeddings; use an OpenAI-compatible one.`, [{ path: 'embedding.connectionId', message: 'no_embeddings' }]);
+    return choice;
   }
 
   async delete(context: WorkspaceContext, id: string): Promise<void> {

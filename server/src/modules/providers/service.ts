@@ -1,8 +1,7 @@
 /**
  * Provider connections: per-workspace LLM endpoints with envelope-encrypted
- * credentials (the workspace's data key). Builds the provider for a call: every
- * request goes through platform/net (SSRF guard, timeout, retries, a circuit
- * breaker per connection). A null connection is the built-in offline `extractive`.
+ * credentials (the workspace's data key). The provider for a call comes from
+ * ProviderResolver; a null connection is the built-in offline `extractive`.
  */
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../http/errors.js';
@@ -10,13 +9,12 @@ import type { Clock } from '../../platform/clock.js';
 import type { Encryptor } from '../../platform/crypto/envelope.js';
 import { maskSecret } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
-import type { FetchLike } from '../../platform/llm/http.js';
-import { createProvider } from '../../platform/llm/index.js';
 import { ProviderError, type LlmProvider } from '../../platform/llm/types.js';
-import type { BreakerRegistry } from '../../platform/net/circuit-breaker.js';
-import type { OutboundHttp } from '../../platform/net/outbound.js';
 import type { WorkspaceContext, WorkspaceService } from '../workspaces/service.js';
 import * as repo from './repo.js';
+import { credentialsBinding, type ProviderResolver } from './resolver.js';
+
+export type { ProviderCallSettings } from './resolver.js';
 
 export type ProviderKind = repo.ConnectionRow['kind'];
 
@@ -33,26 +31,21 @@ export interface ConnectionInput {
   defaultModel?: string | null | undefined;
 }
 
-export interface ProviderCallSettings {
-  timeoutMs: number;
-  maxRetries: number;
-}
-
-const binding = (id: string) => ({ table: 'provider_connections', column: 'credentials', rowId: id });
+const binding = credentialsBinding;
 
 export class ProviderService {
-  private readonly extractive: LlmProvider;
+  private readonly breakers;
+  private readonly settings;
 
   constructor(
     private readonly db: Db,
     private readonly encryptor: Encryptor,
     private readonly clock: Clock,
     private readonly workspaces: WorkspaceService,
-    private readonly outbound: OutboundHttp,
-    private readonly breakers: BreakerRegistry,
-    private readonly settings: ProviderCallSettings,
+    private readonly resolver: ProviderResolver,
   ) {
-    this.extractive = createProvider('extractive', { fetch: () => Promise.reject(new Error('the extractive provider makes no calls')) });
+    this.breakers = resolver.breakers;
+    this.settings = resolver.settings;
   }
 
   list(context: WorkspaceContext): Promise<repo.ConnectionRow[]> {
@@ -128,17 +121,8 @@ export class ProviderService {
   }
 
   /** The provider for a call; `null` is the built-in extractive provider. */
-  async providerFor(workspaceId: string, connectionId: string | null): Promise<LlmProvider> {
-    if (connectionId === null) return this.extractive;
-    const row = await repo.findConnection(this.db, workspaceId, connectionId);
-    if (!row) throw new AppError('not_found', 'The agent’s provider connection no longer exists.');
-    const apiKey = row.credentials ? await this.encryptor.decryptText(binding(row.id), row.credentials) : undefined;
-    return createProvider(row.kind, { baseUrl: row.base_url, ...(apiKey ? { apiKey } : {}), fetch: this.fetchFor(row.id) });
-  }
-
-  private fetchFor(connectionId: string): FetchLike {
-    const breaker = this.breakers.get(connectionId);
-    return (url, init) => this.outbound.fetch(url, { ...init, timeoutMs: this.settings.timeoutMs, maxRetries: this.settings.maxRetries, breaker });
+  providerFor(workspaceId: string, connectionId: string | null): Promise<LlmProvider> {
+    return this.resolver.providerFor(workspaceId, connectionId);
   }
 
   private seal(workspaceId: string, id: string, apiKey: string): Promise<Buffer> {

@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -32,8 +33,11 @@ export async function openDatabase(config: DatabaseConfig, logger: Logger): Prom
   if (config.DATABASE_URL) return openPostgres(config.DATABASE_URL, config, logger);
   const dir = path.join(config.DATA_DIR, 'pgdata');
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  return wrapPGlite(await PGlite.create({ dataDir: dir }));
+  return wrapPGlite(await PGlite.create({ dataDir: dir, ...PGLITE_OPTIONS }));
 }
+
+/** PGlite with pgvector, so the embedded database has vector search too. */
+export const PGLITE_OPTIONS = { extensions: { vector } } satisfies PGliteOptions;
 
 /** Wraps an open PGlite instance (tests pass in-memory instances). */
 export function wrapPGlite(pglite: PGlite): Database {

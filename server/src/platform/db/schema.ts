@@ -292,9 +292,20 @@ export interface KnowledgeBasesTable {
   name: string;
   description: Generated<string>;
   version: Generated<string>; // bigint comes back as a string
+  embedding_connection_id: Generated<string | null>;
+  embedding_model: Generated<string | null>;
   created_by: string | null;
   created_at: Date;
   updated_at: Date;
+}
+
+/** Exists only where pgvector is available (migration 0013); `embedding` is pgvector's text form. */
+export interface ChunkEmbeddingsTable {
+  chunk_id: string;
+  knowledge_base_id: string;
+  workspace_id: string;
+  model: string;
+  embedding: string;
 }
 
 export type DocumentStatus = 'pending' | 'scanning' | 'processing' | 'ready' | 'failed' | 'quarantined';
@@ -366,6 +377,7 @@ export interface Schema {
   messages: MessagesTable;
   workspace_sso: WorkspaceSsoTable;
   knowledge_bases: KnowledgeBasesTable;
+  chunk_embeddings: ChunkEmbeddingsTable;
   documents: DocumentsTable;
   document_blobs: DocumentBlobsTable;
   chunks: ChunksTable;

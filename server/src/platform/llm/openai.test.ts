@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { collect, startFakeLlm, tokens, type FakeLlm } from '../../../test/fake-llm.js';
+import { collect, fakeEmbedding, startFakeLlm, tokens, type FakeLlm } from '../../../test/fake-llm.js';
 import type { FetchLike } from './http.js';
 import { HttpProviderError } from './http.js';
-import { OpenAiProvider } from './openai.js';
+import { embeddingVectors, OpenAiProvider } from './openai.js';
 import { ProviderError, type ChatEvent, type ChatRequest } from './types.js';
 
 const realFetch: FetchLike = (url, init) => fetch(url, init);
@@ -327,5 +327,40 @@ describe('OpenAiProvider.test', () => {
   it('maps a 401 to provider_auth_failed', async () => {
     fake.enqueue({ kind: 'error', status: 401 });
     await expect(provider().test()).rejects.toMatchObject({ code: 'provider_auth_failed' });
+  });
+});
+
+describe('OpenAiProvider embeddings', () => {
+  it('posts the inputs to /embeddings with the key and returns the vectors in input order', async () => {
+    const vectors = await provider().embed({ model: 'embed-1', input: ['the car', 'a doctor'] });
+    expect(vectors).toEqual([fakeEmbedding('the car'), fakeEmbedding('a doctor')]);
+    const request = fake.requests.at(-1)!;
+    expect(request.path).toBe('/v1/embeddings');
+    expect(request.headers.authorization).toBe(`Bearer ${API_KEY}`);
+    expect(request.body).toEqual({ model: 'embed-1', input: ['the car', 'a doctor'], encoding_format: 'float' });
+  });
+
+  it('orders items by index', () => {
+    expect(embeddingVectors({ data: [{ index: 1, embedding: [0, 1] }, { index: 0, embedding: [1, 0] }] }, 2)).toEqual([[1, 0], [0, 1]]);
+  });
+
+  it('refuses unusable responses as a protocol error', () => {
+    const bad: unknown[] = [
+      null,
+      { data: 'x' },
+      { data: [{ embedding: [1] }] }, // one vector for two inputs
+      { data: [{ embedding: [1, 2] }, { embedding: [1] }] }, // different lengths
+      { data: [{ embedding: [1, 'x'] }, { embedding: [1, 2] }] },
+      { data: [{ embedding: [1, null] }, { embedding: [1, 2] }] },
+      { data: [{ index: 0, embedding: [1] }, { index: 0, embedding: [2] }] }, // duplicate index
+      { data: [{ index: 5, embedding: [1] }, { index: 0, embedding: [2] }] },
+      { data: [{ embedding: [] }, { embedding: [] }] },
+    ];
+    for (const body of bad) expect(() => embeddingVectors(body, 2), JSON.stringify(body)).toThrow(ProviderError);
+  });
+
+  it('maps provider failures like chat calls do', async () => {
+    fake.enqueue({ kind: 'error', status: 401 });
+    await expect(provider().embed({ model: 'embed-1', input: ['x'] })).rejects.toMatchObject({ code: 'provider_auth_failed' });
   });
 });

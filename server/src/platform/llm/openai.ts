@@ -26,6 +26,7 @@ import {
   type ChatEvent,
   type ChatMessage,
   type ChatRequest,
+  type EmbedRequest,
   type FinishReason,
   type LlmProvider,
   type ToolCall,
@@ -181,6 +182,25 @@ export class OpenAiProvider implements LlmProvider {
     });
   }
 
+  /** `POST /embeddings`: vectors in input order, all of one length, finite numbers only. */
+  async embed(request: EmbedRequest): Promise<number[][]> {
+    throwIfAborted(request.signal);
+    if (request.input.length === 0) return [];
+    const exchange = this.exchange(request.signal);
+    try {
+      const res = await exchange.send(joinUrl(this.options.baseUrl, '/embeddings'), {
+        method: 'POST',
+        headers: { ...this.headers('application/json'), 'content-type': 'application/json' },
+        body: JSON.stringify({ model: request.model, input: request.input, encoding_format: 'float' }),
+      });
+      return embeddingVectors(await exchange.json(res), request.input.length);
+    } catch (err) {
+      throw exchange.mapError(err, 'connect');
+    } finally {
+      exchange.close();
+    }
+  }
+
   async *stream(request: ChatRequest): AsyncGenerator<ChatEvent, void, undefined> {
     throwIfAborted(request.signal);
     const exchange = this.exchange(request.signal);
@@ -286,4 +306,22 @@ function* completionEvents(body: unknown): Generator<ChatEvent> {
   let finish = typeof choice.finish_reason === 'string' ? mapFinishReason(choice.finish_reason) : 'stop';
   if (taken.length > 0 && finish === 'stop') finish = 'tool_calls';
   yield { type: 'done', finishReason: finish };
+}
+
+/** The `data` of an embeddings response, ordered by `index` and checked. */
+export function embeddingVectors(body: unknown, expected: number): number[][] {
+  const bad = (why: string) => new ProviderError('provider_protocol_error', `The provider sent an unusable embeddings response: ${why}.`);
+  if (!isObject(body) || !Array.isArray(body.data)) throw bad('no data');
+  if (body.data.length !== expected) throw bad(`${body.data.length} vectors for ${expected} inputs`);
+  const vectors: number[][] = new Array<number[]>(expected);
+  body.data.forEach((item: unknown, i: number) => {
+    if (!isObject(item) || !Array.isArray(item.embedding)) throw bad('an item without an embedding');
+    const index = typeof item.index === 'number' ? item.index : i;
+    if (!Number.isInteger(index) || index < 0 || index >= expected || vectors[index]) throw bad('indexes out of order');
+    if (!item.embedding.every((x: unknown) => typeof x === 'number' && Number.isFinite(x))) throw bad('a value that is not a finite number');
+    vectors[index] = item.embedding as number[];
+  });
+  const dims = vectors[0]!.length;
+  if (dims === 0 || dims > 4_000 || vectors.some((v) => v.length !== dims)) throw bad('vectors of different or unsupported lengths');
+  return vectors;
 }

@@ -61,7 +61,18 @@ export interface LlmProvider {
   stream(request: ChatRequest): AsyncIterable<ChatEvent>;
   /** Cheap call proving the credentials and endpoint work (lists models or equivalent). */
   test(signal?: AbortSignal): Promise<{ ok: true; models?: string[] }>;
+  /** Embedding vectors, one per input in order; absent on providers without embeddings. */
+  embed?(request: EmbedRequest): Promise<number[][]>;
 }
+
+export interface EmbedRequest {
+  model: string;
+  input: string[];
+  signal?: AbortSignal;
+}
+
+/** Most inputs one embeddings call carries (OpenAI accepts 2,048; smaller batches fail less). */
+export const EMBED_BATCH = 64;
 
 export type ProviderErrorCode =
   | 'provider_unavailable' // network error, 5xx after retries, circuit open

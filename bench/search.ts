@@ -1,0 +1,126 @@
+/**
+ * Retrieval latency over a large index on PostgreSQL: BENCH_CHUNKS chunks (default 100k)
+ * in one knowledge base, inserted directly, then 10 concurrent loops of
+ * `KnowledgeRetrieval.hits` with the result cache off, for BENCH_SECONDS each, against a
+ * `select 1` round trip measured in the same run (the baseline).
+ * Two corpora: `zipf` (a 20,000-word vocabulary with Zipf-distributed frequencies, like
+ * prose) and `narrow` (111 words: every query matches a large share of the chunks — the
+ * worst case for full-text ranking). Queries are natural-language questions of 3–8 words.
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/search.ts
+ * (DATABASE_URL names the admin database: a fresh database is created and dropped.)
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { loadConfig } from '../server/src/config.js';
+import { createLogger } from '../server/src/http/logger.js';
+import { KnowledgeRetrieval } from '../server/src/modules/knowledge/retrieval.js';
+import { openDatabase } from '../server/src/platform/db/database.js';
+import { migrate } from '../server/src/platform/db/migrator.js';
+import type { JsonCache } from '../server/src/platform/store/cache.js';
+
+const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CORPORA = (process.env.BENCH_CORPORA ?? 'zipf,narrow').split(',');
+const DB_NAME = 'bastion_bench_search';
+const dbUrl = new URL(ADMIN_URL);
+dbUrl.pathname = `/${DB_NAME}`;
+
+let seed = 7;
+const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const NARROW = 'account answer archive audit backup balance billing branch budget cache calendar capacity certificate channel checkout client cluster compliance contract credit customer dashboard database deadline delivery deploy device discount domain driver encryption engine estimate export feature firewall forecast gateway hardware incident inventory invoice kernel ledger license limit load mailbox manager margin meeting migration mobile monitor network notice office onboarding order outage partner password payment payroll pipeline policy portal pricing printer privacy product project quota rebate recovery refund region release renewal report request retention revenue review router schedule schema security server service shipping signature storage subscription supplier support survey tariff ticket timeline token training transfer upgrade vendor version voucher warehouse warranty webhook workflow'.split(' ');
+const SYLLABLES = 'ka lo mi nu pe ra si to vu ze bra cle dri fro glu pla sto tri ve xo an el in or us'.split(' ');
+const ZIPF = Array.from({ length: 20_000 }, (_, i) => {
+  let n = i + 7;
+  let w = '';
+  while (n > 0) {
+    w += SYLLABLES[n % SYLLABLES.length];
+    n = Math.floor(n / SYLLABLES.length);
+  }
+  return w;
+});
+// Zipf: P(rank r) ∝ 1/r, drawn by inverting the harmonic CDF approximately.
+const zipfWord = () => ZIPF[Math.min(ZIPF.length - 1, Math.floor(Math.exp(rand() * Math.log(ZIPF.length))) - 1)]!;
+const narrowWord = () => NARROW[Math.floor(rand() * rand() * NARROW.length)]!;
+const QUESTION = ['what', 'is', 'the', 'how', 'do', 'i', 'when', 'does', 'a', 'of', 'for'];
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const noCache = { getOrLoad: (_key: string, load: () => Promise<unknown>) => load() } as unknown as JsonCache<never>;
+
+async function loop(fn: () => Promise<unknown>): Promise<{ lat: number[]; rps: number }> {
+  const lat: number[] = [];
+  const end = Date.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      while (Date.now() < end) {
+        const t = performance.now();
+        await fn();
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  return { lat, rps: lat.length / SECONDS };
+}
+
+const admin = new pg.Client({ connectionString: ADMIN_URL });
+await admin.connect();
+const rows: string[] = [];
+const f = (n: number) => n.toFixed(1);
+for (const corpus of CORPORA) {
+  await admin.query('DROP DATABASE IF EXISTS bastion_bench_search WITH (FORCE)');
+  await admin.query('CREATE DATABASE bastion_bench_search');
+  const config = loadConfig({ DATABASE_URL: dbUrl.toString(), DATA_DIR: fs.mkdtempSync(`${os.tmpdir()}/bastion-bench-search-`) });
+  const database = await openDatabase(config, createLogger('silent'));
+  const db = database.db;
+  await migrate(db);
+  const word = corpus === 'zipf' ? zipfWord : narrowWord;
+  const sentence = (n: number) => Array.from({ length: n }, word).join(' ') + '.';
+  const now = new Date();
+  const userId = randomUUID();
+  const workspaceId = randomUUID();
+  const baseId = randomUUID();
+  await db.insertInto('users').values({ id: userId, email: `search-bench-${userId}@example.org`, name: 'Search bench', role: 'member', password_hash: 'unused', email_verified_at: now, created_at: now } as never).execute();
+  await db.insertInto('workspaces').values({ id: workspaceId, name: 'bench', personal_owner_id: userId, monthly_token_budget: null, created_at: now, updated_at: now }).execute();
+  await db.insertInto('knowledge_bases').values({ id: baseId, workspace_id: workspaceId, name: 'bench', description: '', created_by: userId, created_at: now, updated_at: now }).execute();
+  const t0 = performance.now();
+  for (let done = 0; done < CHUNKS; done += 1000) {
+    const docId = randomUUID();
+    await db.insertInto('documents').values({ id: docId, knowledge_base_id: baseId, workspace_id: workspaceId, filename: `doc-${done}.txt`, source: 'upload', source_url: null, declared_type: 'text/plain', kind: 'txt', size_bytes: '0', content_hash: docId, status: 'ready', error_code: null, error_message: null, attempts: 0, title: null, chunk_count: 1000, created_by: userId, created_at: now, updated_at: now }).execute();
+    await db
+      .insertInto('chunks')
+      .values(Array.from({ length: Math.min(1000, CHUNKS - done) }, (_, p) => {
+        let text = '';
+        while (text.length < 300 + rand() * 900) text += sentence(8 + Math.floor(rand() * 12)) + ' ';
+        return { id: randomUUID(), document_id: docId, knowledge_base_id: baseId, workspace_id: workspaceId, position: p, heading: rand() < 0.3 ? sentence(3) : null, text, start_char: 0, end_char: text.length };
+      }))
+      .execute();
+  }
+  await sql`analyze`.execute(db);
+  const loadS = (performance.now() - t0) / 1000;
+  const retrieval = new KnowledgeRetrieval(db, noCache);
+  const question = () => {
+    const n = 3 + Math.floor(rand() * 6);
+    return Array.from({ length: n }, () => (rand() < 0.4 ? QUESTION[Math.floor(rand() * QUESTION.length)]! : word())).join(' ');
+  };
+  if (process.env.BENCH_EXPLAIN) {
+    const q = question();
+    console.log(corpus, JSON.stringify(q));
+    await retrieval.hits(workspaceId, [baseId], q, 5);
+  }
+  const baseline = await loop(() => sql`select 1`.execute(db));
+  const search = await loop(() => retrieval.hits(workspaceId, [baseId], question(), 5));
+  rows.push(`| ${corpus} | select 1 (baseline) | ${baseline.rps.toFixed(0)} | ${f(pct(baseline.lat, 50))} | ${f(pct(baseline.lat, 95))} | 1.00× |`);
+  rows.push(`| ${corpus} | search, topK 5 | ${search.rps.toFixed(0)} | ${f(pct(search.lat, 50))} | ${f(pct(search.lat, 95))} | ${(pct(search.lat, 95) / pct(baseline.lat, 95)).toFixed(1)}× |`);
+  console.error(`${corpus}: ${CHUNKS} chunks loaded in ${loadS.toFixed(1)} s`);
+  await database.close();
+}
+if (!process.env.BENCH_KEEP) await admin.query('DROP DATABASE IF EXISTS bastion_bench_search WITH (FORCE)');
+await admin.end();
+console.log(`# Search benchmark (${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} cores, PostgreSQL, load average ${os.loadavg()[0]!.toFixed(2)})\n`);
+console.log(`${CHUNKS} chunks in one base; 10 concurrent loops for ${SECONDS} s; result cache off; questions of 3–8 words.\n`);
+console.log('| corpus | query | per s | p50 ms | p95 ms | p95 vs baseline |\n|---|---|---:|---:|---:|---:|');
+console.log(rows.join('\n'));

@@ -1,0 +1,47 @@
+/**
+ * Builds the LLM provider for a workspace's connection: decrypts its key and routes every
+ * request through platform/net (SSRF guard, timeout, retries, a circuit breaker per
+ * connection). Shared by the API (chat, retrieval) and `bastion worker` (embeddings).
+ */
+import { AppError } from '../../http/errors.js';
+import type { Encryptor } from '../../platform/crypto/envelope.js';
+import type { Db } from '../../platform/db/database.js';
+import type { FetchLike } from '../../platform/llm/http.js';
+import { createProvider } from '../../platform/llm/index.js';
+import type { LlmProvider } from '../../platform/llm/types.js';
+import type { BreakerRegistry } from '../../platform/net/circuit-breaker.js';
+import type { OutboundHttp } from '../../platform/net/outbound.js';
+import * as repo from './repo.js';
+
+export interface ProviderCallSettings {
+  timeoutMs: number;
+  maxRetries: number;
+}
+
+export const credentialsBinding = (id: string) => ({ table: 'provider_connections', column: 'credentials', rowId: id });
+
+export class ProviderResolver {
+  private readonly extractive: LlmProvider = createProvider('extractive', { fetch: () => Promise.reject(new Error('the extractive provider makes no calls')) });
+
+  constructor(
+    private readonly db: Db,
+    private readonly encryptor: Encryptor,
+    private readonly outbound: OutboundHttp,
+    readonly breakers: BreakerRegistry,
+    readonly settings: ProviderCallSettings,
+  ) {}
+
+  /** The provider for a call; `null` is the built-in extractive provider. */
+  async providerFor(workspaceId: string, connectionId: string | null): Promise<LlmProvider> {
+    if (connectionId === null) return this.extractive;
+    const row = await repo.findConnection(this.db, workspaceId, connectionId);
+    if (!row) throw new AppError('not_found', 'The provider connection no longer exists.');
+    const apiKey = row.credentials ? await this.encryptor.decryptText(credentialsBinding(row.id), row.credentials) : undefined;
+    return createProvider(row.kind, { baseUrl: row.base_url, ...(apiKey ? { apiKey } : {}), fetch: this.fetchFor(row.id) });
+  }
+
+  private fetchFor(connectionId: string): FetchLike {
+    const breaker = this.breakers.get(connectionId);
+    return (url, init) => this.outbound.fetch(url, { ...init, timeoutMs: this.settings.timeoutMs, maxRetries: this.settings.maxRetries, breaker });
+  }
+}
