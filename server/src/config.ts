@@ -329,6 +329,11 @@ export const variables = {
     schema: z.coerce.number().int().min(1).max(64).default(2),
     doc: 'Documents ingested at once per worker process.',
   },
+  QUEUE_LOCK_MS: {
+    group: 'Knowledge',
+    schema: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+    doc: 'With Redis: how long a job stays claimed by a worker that stopped answering. Jobs of a crashed worker run again after about 1.5× this.',
+  },
   INGEST_ATTEMPTS: {
     group: 'Knowledge',
     schema: z.coerce.number().int().min(1).max(20).default(5),

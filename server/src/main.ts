@@ -45,7 +45,7 @@ export async function serve(config: Config): Promise<App> {
   if (database.kind === 'pglite') logger.info({ dataDir: config.DATA_DIR }, 'using the embedded database (one process only)');
   if (store.kind === 'memory') logger.info('using the in-memory store (one process only)');
 
-  const queue = openQueue(config.REDIS_URL, { prefix: `${config.REDIS_KEY_PREFIX}queue` });
+  const queue = openQueue(config.REDIS_URL, { prefix: `${config.REDIS_KEY_PREFIX}queue`, lockDurationMs: config.QUEUE_LOCK_MS, stalledIntervalMs: Math.ceil(config.QUEUE_LOCK_MS / 2) });
   const app = await buildApp({ config, logger, database, store, encryptor, mailer, queue, recoverIngestion: true });
   // The app does not own its backends (tests share them); the process does.
   app.addHook('onClose', async () => {

@@ -26,7 +26,7 @@ export async function runWorker(config: Config): Promise<number> {
   const database = await openDatabase(config, logger);
   const { keyring } = loadKeyring(config, logger);
   const encryptor = new Encryptor(database.db, keyring, { onSecurityEvent: (event) => logger.warn({ securityEvent: event }, 'decryption failed') });
-  const queue = openQueue(config.REDIS_URL, { prefix: `${config.REDIS_KEY_PREFIX}queue` });
+  const queue = openQueue(config.REDIS_URL, { prefix: `${config.REDIS_KEY_PREFIX}queue`, lockDurationMs: config.QUEUE_LOCK_MS, stalledIntervalMs: Math.ceil(config.QUEUE_LOCK_MS / 2) });
   // Embeddings go through the same guarded outbound client and per-connection breakers as the API's.
   const outbound = new OutboundHttp({ allow: parseAllowList(config.OUTBOUND_ALLOW_PRIVATE) });
   const breakers = new BreakerRegistry({ failureThreshold: config.PROVIDER_BREAKER_THRESHOLD, cooldownMs: config.PROVIDER_BREAKER_COOLDOWN_MS });

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { zipSync, type Zippable } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pdfDocument } from '../../../test/uploads.js';
 import { chunkText } from './chunk.js';
 import { detectKind } from './detect.js';
 import { extractText, neutralizeCsvCell, type ExtractLimits } from './extract.js';
@@ -33,26 +34,7 @@ function docx(documentXml: string, extra: Zippable = {}): Uint8Array {
 const paragraph = (text: string, style?: string) => `<w:p>${style ? `<w:pPr><w:pStyle w:val="${style}"/></w:pPr>` : ''}<w:r><w:t>${text}</w:t></w:r></w:p>`;
 const body = (...paragraphs: string[]) => `<?xml version="1.0"?><w:document xmlns:w="x"><w:body>${paragraphs.join('')}</w:body></w:document>`;
 
-/** A minimal valid PDF with one page of text; byte offsets computed for the xref table. */
-function pdf(text: string): string {
-  const stream = `BT /F1 12 Tf 72 720 Td (${text}) Tj ET`;
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
-    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
-  ];
-  let out = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  objects.forEach((object, i) => {
-    offsets.push(out.length);
-    out += `${i + 1} 0 obj\n${object}\nendobj\n`;
-  });
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
-  return `${out}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-}
+const pdf = (text: string) => pdfDocument([text]);
 
 describe('documents', () => {
   it('detects kinds from content and extracts text with structure', async () => {
