@@ -1,5 +1,6 @@
 /** Multipart bodies for upload tests, built by hand so tests control every byte (filenames included). */
 import { randomBytes } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 
 export function multipart(filename: string, content: Buffer | string, type = 'application/octet-stream', field = 'file'): { payload: Buffer; headers: Record<string, string> } {
   const boundary = `----bastion${randomBytes(8).toString('hex')}`;
@@ -33,4 +34,22 @@ export function pdfDocument(pages: string[]): string {
   const xref = out.length;
   out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
   return `${out}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+}
+
+/** A small PDF whose one content stream inflates (FlateDecode) to `inflatedBytes` of spaces. */
+export function pdfBomb(inflatedBytes: number): Buffer {
+  const deflated = deflateSync(Buffer.alloc(inflatedBytes, 0x20), { level: 9 });
+  const objects = ['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R] /Count 1 >>', '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>'];
+  let head = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((object, i) => {
+    offsets.push(head.length);
+    head += `${i + 1} 0 obj\n${object}\nendobj\n`;
+  });
+  offsets.push(head.length);
+  head += `4 0 obj\n<< /Length ${deflated.length} /Filter /FlateDecode >>\nstream\n`;
+  const tail = '\nendstream\nendobj\n';
+  const xref = head.length + deflated.length + tail.length;
+  const trailer = `xref\n0 5\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.concat([Buffer.from(head), deflated, Buffer.from(tail + trailer)]);
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { zipSync, type Zippable } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pdfDocument } from '../../../test/uploads.js';
+import { pdfBomb, pdfDocument } from '../../../test/uploads.js';
 import { chunkText } from './chunk.js';
 import { detectKind } from './detect.js';
 import { extractText, neutralizeCsvCell, type ExtractLimits } from './extract.js';
@@ -82,12 +82,26 @@ describe('documents', () => {
     await expect(extractText(xxe, 'docx', LIMITS)).rejects.toMatchObject({ code: 'xml_entities' });
   });
 
+  it('refuses a small PDF that inflates beyond the memory budget, before it grows the process', async () => {
+    const bomb = await file(pdfBomb(600 * 1024 * 1024)); // ~0.6 MB on disk, 600 MB inflated
+    let peak = 0;
+    const before = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+    try {
+      await expect(extractText(bomb, 'pdf', { ...LIMITS, pdfMaxMemoryMb: 64 })).rejects.toMatchObject({ code: 'too_large' });
+    } finally {
+      clearInterval(sampler);
+    }
+    // Unguarded, pdf.js inflated it all: about 1.2 GB more resident memory.
+    expect((peak - before) / 1024 ** 2).toBeLessThan(600);
+  }, 30_000);
+
   it('cuts off a PDF parse that takes too long, in its worker thread', async () => {
-    const pages = Array.from({ length: 400 }, (_, i) => `page ${i}`).join(' ');
-    const slow = await file(pdf(pages));
+    // 4,000 pages take seconds to parse here; the limit is half a second.
+    const slow = await file(pdfDocument(Array.from({ length: 4_000 }, (_, i) => `Page ${i} of a document that keeps the parser busy`)));
     const started = Date.now();
-    await expect(extractText(slow, 'pdf', { ...LIMITS, pdfTimeoutMs: 1 })).rejects.toMatchObject({ code: 'parse_timeout' });
-    expect(Date.now() - started).toBeLessThan(2_000);
+    await expect(extractText(slow, 'pdf', { ...LIMITS, pdfTimeoutMs: 500 })).rejects.toMatchObject({ code: 'parse_timeout' });
+    expect(Date.now() - started).toBeLessThan(2_500);
     await expect(extractText(await file('%PDF-1.4\ngarbage without objects'), 'pdf', LIMITS)).rejects.toMatchObject({ code: 'parse_failed' });
   });
 

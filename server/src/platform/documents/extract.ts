@@ -46,6 +46,23 @@ function csvText(text: string): string {
  */
 const PDF_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
+// Typed arrays live outside the V8 heap, so resourceLimits does not bound them: a small PDF
+// whose streams inflate to gigabytes would grow the whole process. Refuse any single
+// typed-array allocation over the budget before pdf.js is loaded.
+const limit = workerData.maxArrayBytes;
+for (const name of ['ArrayBuffer', 'SharedArrayBuffer', 'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array']) {
+  const Original = globalThis[name];
+  if (!Original) continue;
+  const size = Original.BYTES_PER_ELEMENT || 1;
+  const Guarded = new Proxy(Original, {
+    construct(target, args, newTarget) {
+      if (typeof args[0] === 'number' && args[0] * size > limit) throw new RangeError('allocation over the document memory budget');
+      if (args[0] && typeof args[0].length === 'number' && !(args[0] instanceof ArrayBuffer) && args[0].length * size > limit) throw new RangeError('allocation over the document memory budget');
+      return Reflect.construct(target, args, newTarget === Guarded ? target : newTarget);
+    },
+  });
+  globalThis[name] = Guarded;
+}
 (async () => {
   try {
     const { getDocument } = await import(workerData.pdfjs);
@@ -59,7 +76,7 @@ const { parentPort, workerData } = require('node:worker_threads');
     const title = meta && meta.info && typeof meta.info.Title === 'string' ? meta.info.Title : undefined;
     parentPort.postMessage({ ok: true, text: pages.join('\\n\\n'), title });
   } catch (error) {
-    parentPort.postMessage({ ok: false, encrypted: Boolean(error && error.name === 'PasswordException'), reason: String(error && error.message) });
+    parentPort.postMessage({ ok: false, encrypted: Boolean(error && error.name === 'PasswordException'), tooLarge: /memory budget/.test(String(error && error.message)), reason: String(error && error.message) });
   }
 })();
 `;
@@ -68,7 +85,7 @@ const PDFJS = import.meta.resolve('pdfjs-dist/legacy/build/pdf.mjs');
 function pdfText(data: Uint8Array, limits: ExtractLimits, signal?: AbortSignal): Promise<ExtractedDocument> {
   const worker = new Worker(PDF_WORKER, {
     eval: true,
-    workerData: { data, pdfjs: PDFJS },
+    workerData: { data, pdfjs: PDFJS, maxArrayBytes: limits.pdfMaxMemoryMb * 1024 * 1024 },
     resourceLimits: { maxOldGenerationSizeMb: limits.pdfMaxMemoryMb, maxYoungGenerationSizeMb: 32 },
   });
   return new Promise<ExtractedDocument>((resolve, reject) => {
@@ -85,9 +102,11 @@ function pdfText(data: Uint8Array, limits: ExtractLimits, signal?: AbortSignal):
     const timer = setTimeout(() => finish(new DocumentError('parse_timeout', 'The document took too long to read and was refused.')), limits.pdfTimeoutMs);
     const onAbort = () => finish(new DocumentError('parse_timeout', 'Reading the document was cancelled.'));
     signal?.addEventListener('abort', onAbort, { once: true });
-    worker.once('message', (message: { ok: boolean; text?: string; title?: string; encrypted?: boolean }) => {
+    worker.once('message', (message: { ok: boolean; text?: string; title?: string; encrypted?: boolean; tooLarge?: boolean }) => {
       if (message.ok) finish({ text: message.text ?? '', ...(message.title ? { title: message.title.slice(0, 300) } : {}) });
-      else finish(message.encrypted ? new DocumentError('encrypted', 'Encrypted documents cannot be read; upload an unprotected copy.') : new DocumentError('parse_failed', 'The document could not be read.'));
+      else if (message.encrypted) finish(new DocumentError('encrypted', 'Encrypted documents cannot be read; upload an unprotected copy.'));
+      else if (message.tooLarge) finish(new DocumentError('too_large', 'The document expands beyond the memory allowed for reading it and was refused.'));
+      else finish(new DocumentError('parse_failed', 'The document could not be read.'));
     });
     // Out of memory (resourceLimits) or a crash in the parser.
     worker.once('error', () => finish(new DocumentError('parse_failed', 'The document could not be read within the memory allowed.')));
