@@ -1,27 +1,77 @@
 /**
- * HTML to text without executing anything: scripts, styles and embedded objects are
- * dropped with their content, headings become markdown `#` lines (so chunking sees the
- * structure), tags are removed and the common entities decoded.
+ * HTML to text without executing anything, through a real HTML parser (htmlparser2: the
+ * tokenizer browsers' rules describe, entities decoded, implied end tags closed).
+ * Dropped with their content: scripts, styles, embedded objects, templates, SVG/MathML,
+ * and everything a reader would not see — elements with `hidden`, `aria-hidden="true"`,
+ * an inline style that hides them, or hidden inputs — because text only a model reads is
+ * a prompt-injection vector. Headings become markdown `#` lines (chunking sees the
+ * structure) and block elements end lines.
  */
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', '#39': "'" };
+import { Parser } from 'htmlparser2';
+
+const DROPPED = new Set(['script', 'style', 'noscript', 'template', 'iframe', 'object', 'embed', 'svg', 'math', 'head', 'title', 'select', 'button', 'canvas', 'audio', 'video']);
+const BLOCK = new Set(['p', 'div', 'li', 'tr', 'section', 'article', 'blockquote', 'pre', 'ul', 'ol', 'table', 'header', 'footer', 'main', 'nav', 'aside', 'dl', 'dt', 'dd', 'figure', 'form', 'hr']);
+const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'source', 'track', 'wbr']);
+const HIDING_STYLE = /(^|;)\s*(display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|opacity\s*:\s*0(\.0*)?\s*(;|$)|font-size\s*:\s*0(px|em|rem|%)?\s*(;|$))/i;
+
+export function isHidden(name: string, attributes: Record<string, string>): boolean {
+  if ('hidden' in attributes) return true;
+  if (attributes['aria-hidden']?.toLowerCase() === 'true') return true;
+  if (name === 'input' && attributes.type?.toLowerCase() === 'hidden') return true;
+  return HIDING_STYLE.test(attributes.style ?? '');
+}
 
 export function htmlToText(html: string): { text: string; title?: string } {
-  const title = /<title[^>]*>([\s\S]*?)<\/title\s*>/i.exec(html)?.[1];
-  const text = html
-    .replace(/<(script|style|noscript|template|iframe|object|embed|svg|head|title)\b[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(/<!--[\s\S]*?-->/g, ' ')
-    .replace(/<h([1-6])\b[^>]*>([\s\S]*?)<\/h\1\s*>/gi, (_m, level: string, inner: string) => `\n\n${'#'.repeat(Number(level))} ${inner.replace(/<[^>]+>/g, ' ').trim()}\n\n`)
-    .replace(/<(br|\/p|\/div|\/li|\/tr|\/section|\/article|\/blockquote|\/pre)\b[^>]*>/gi, '\n')
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/&(#\d+|#x[0-9a-f]+|[a-z]+\d*);/gi, (entity, name: string) => {
-      if (name.startsWith('#x') || name.startsWith('#X')) return String.fromCodePoint(Number.parseInt(name.slice(2), 16) || 32);
-      if (name.startsWith('#')) return name === '#39' ? "'" : String.fromCodePoint(Number(name.slice(1)) || 32);
-      return ENTITIES[name.toLowerCase()] ?? entity;
-    })
-    .replace(/[ \t\f\v]+/g, ' ')
+  let out = '';
+  let title = '';
+  let inTitle = 0;
+  let skipping = 0; // depth inside a dropped or hidden element
+  let heading: { level: number; start: number } | null = null;
+  const parser = new Parser(
+    {
+      onopentag(name, attributes) {
+        if (name === 'title') inTitle++;
+        if (skipping > 0) {
+          if (!VOID.has(name)) skipping++;
+          return;
+        }
+        if (DROPPED.has(name) || isHidden(name, attributes)) {
+          if (!VOID.has(name)) skipping = 1;
+          return;
+        }
+        if (/^h[1-6]$/.test(name)) {
+          out += '\n\n';
+          heading = { level: Number(name[1]), start: out.length };
+        } else if (name === 'br') out += '\n';
+        else if (name === 'img' && attributes.alt) out += ` ${attributes.alt} `;
+      },
+      ontext(text) {
+        if (inTitle > 0) title += text;
+        if (skipping === 0) out += text;
+      },
+      onclosetag(name, implied) {
+        if (name === 'title') inTitle = Math.max(0, inTitle - 1);
+        if (skipping > 0) {
+          if (!VOID.has(name) || !implied) skipping--;
+          return;
+        }
+        if (heading && /^h[1-6]$/.test(name)) {
+          const inner = out.slice(heading.start).replace(/\s+/g, ' ').trim();
+          out = `${out.slice(0, heading.start)}${'#'.repeat(heading.level)} ${inner}\n\n`;
+          heading = null;
+        } else if (BLOCK.has(name)) out += '\n';
+      },
+    },
+    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true, recognizeSelfClosing: false },
+  );
+  parser.write(html);
+  parser.end();
+  const text = out
+    .replace(/\u00a0/g, ' ')
+    .replace(/[ \t\f\v\r]+/g, ' ')
     .replace(/ *\n */g, '\n')
     .replace(/\n{3,}/g, '\n\n')
     .trim();
-  const cleanTitle = title ? htmlToText(title.replace(/<title[^>]*>/i, '')).text.slice(0, 300) : undefined;
+  const cleanTitle = title.replace(/\s+/g, ' ').trim().slice(0, 300);
   return cleanTitle ? { text, title: cleanTitle } : { text };
 }
