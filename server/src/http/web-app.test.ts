@@ -1,15 +1,19 @@
 /** Serving the built web app: assets, caching and the SPA shell. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, tempDir, type TestApp } from '../../test/harness.js';
 
 let t: TestApp;
+const ASSET = `console.log(${JSON.stringify('x'.repeat(2_000))});`;
 beforeAll(async () => {
   const root = await tempDir('web');
   await fs.mkdir(path.join(root, '_app', 'immutable'), { recursive: true });
   await fs.writeFile(path.join(root, 'index.html'), '<!doctype html><title>Bastion</title>');
-  await fs.writeFile(path.join(root, '_app', 'immutable', 'app.abc123.js'), 'console.log(1)');
+  await fs.writeFile(path.join(root, '_app', 'immutable', 'app.abc123.js'), ASSET);
+  await fs.writeFile(path.join(root, '_app', 'immutable', 'app.abc123.js.br'), brotliCompressSync(ASSET));
+  await fs.writeFile(path.join(root, '_app', 'immutable', 'app.abc123.js.gz'), gzipSync(ASSET));
   t = await buildTestApp({ webRoot: root });
 });
 afterAll(async () => {
@@ -28,6 +32,20 @@ describe('web app', () => {
     const response = await t.app.inject({ url: '/_app/immutable/app.abc123.js' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+  });
+
+  it('serves the precompressed variant the client accepts, and says it varies', async () => {
+    const url = '/_app/immutable/app.abc123.js';
+    const br = await t.app.inject({ url, headers: { 'accept-encoding': 'gzip, deflate, br' } });
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(br.rawPayload.equals(brotliCompressSync(ASSET))).toBe(true);
+    expect(String(br.headers.vary)).toMatch(/accept-encoding/i);
+    expect(br.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    const gz = await t.app.inject({ url, headers: { 'accept-encoding': 'gzip' } });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    const plain = await t.app.inject({ url, headers: { 'accept-encoding': 'identity' } });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body).toBe(ASSET);
   });
 
   it('answers client-side routes with the SPA shell', async () => {

@@ -1,6 +1,7 @@
 /**
  * Serves the built SvelteKit app (web/build): hashed assets cached forever, pages
- * revalidated, and the SPA shell for any other GET that asks for HTML.
+ * revalidated, precompressed brotli/gzip variants when the client accepts them, and the
+ * SPA shell for any other GET that asks for HTML.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,10 +17,18 @@ export function hasWebBuild(root: string): boolean {
 }
 
 export async function registerWebApp(app: FastifyInstance, root: string): Promise<void> {
+  // The same URL answers brotli, gzip or identity: caches must key on Accept-Encoding.
+  // (Set on the reply so it merges with CORS's `Vary: Origin` instead of being overwritten.)
+  app.addHook('onSend', async (request, reply) => {
+    if (request.url.startsWith('/api/')) return;
+    const vary = String(reply.getHeader('vary') ?? '');
+    if (!/accept-encoding/i.test(vary)) reply.header('vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding');
+  });
   await app.register(fastifyStatic, {
     root,
     wildcard: false, // routes for the files that exist at start; no disk lookups for unknown paths
     index: ['index.html'],
+    preCompressed: true, // the build writes .br and .gz beside each asset: no compression per request
     cacheControl: false, // set below: immutable for hashed assets, revalidate the rest
     setHeaders: (res, filePath) => {
       const immutable = filePath.includes(`${path.sep}_app${path.sep}immutable${path.sep}`);
