@@ -186,7 +186,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       lockoutMinutes: config.LOCKOUT_MINUTES,
     },
   };
-  await app.register(authRoutes(authDeps, cookie), { prefix: API_PREFIX });
+  await app.register(authRoutes(authDeps, cookie, { ssoEnabled: Boolean(config.OIDC_ISSUER && config.OIDC_CLIENT_ID && config.OIDC_CLIENT_SECRET) }), { prefix: API_PREFIX });
   await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
   await app.register(apiKeyRoutes(apiKeys, authDeps), { prefix: API_PREFIX });
   await app.register(tokenRoutes(tokens, authDeps), { prefix: API_PREFIX });

@@ -12,6 +12,8 @@ import { isApiRoute } from './access.js';
 export const RATE_LIMIT_POLICIES = {
   /** Sign-in, registration, resets: strict (the auth throttles add per-account limits). */
   auth: { limit: 20, windowMs: 60_000 },
+  /** The live password-strength meter (debounced keystrokes): its own budget, so typing never uses up sign-in attempts. */
+  'password-check': { limit: 60, windowMs: 60_000 },
   /** Chat messages and uploads (their issues): moderate. */
   chat: { limit: 60, windowMs: 60_000 },
   upload: { limit: 30, windowMs: 60_000 },

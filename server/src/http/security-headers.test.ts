@@ -19,6 +19,7 @@ beforeAll(async () => {
     `<!doctype html><html><head><meta http-equiv="content-security-policy" content="default-src 'self'; script-src 'self' ${SCRIPT_HASH}; base-uri 'self'"><title>Bastion</title></head></html>`,
   );
   await fs.writeFile(path.join(root, '_app', 'immutable', 'app.js'), 'export {}');
+  await fs.writeFile(path.join(root, 'service-worker.js'), 'self.addEventListener("fetch", () => {})');
   http = await buildTestApp({ webRoot: root });
   https = await buildTestApp({ webRoot: root, env: { PUBLIC_URL: 'https://bastion.example.org', HSTS_PRELOAD: 'true' } });
 });
@@ -75,6 +76,30 @@ describe.each(SAMPLES)('%s (%s)', (_label, url, type) => {
       expect(h['referrer-policy']).toBe('no-referrer');
     }
     if (url.startsWith('/api/')) expect(h['cache-control']).toBe('no-store');
+  });
+});
+
+describe('revalidated pages and the service worker', () => {
+  it('gives a 304 for a page the page policy, not the API one (browsers merge it into the cached page)', async () => {
+    const first = await https.app.inject({ url: '/', headers: { accept: 'text/html' } });
+    const etag = String(first.headers.etag);
+    expect(etag).toBeTruthy();
+    const again = await https.app.inject({ url: '/', headers: { accept: 'text/html', 'if-none-match': etag } });
+    expect(again.statusCode).toBe(304);
+    expect(directives(String(again.headers['content-security-policy'])).get('script-src')).toBe(`'self' ${SCRIPT_HASH}`);
+    const asset = await https.app.inject({ url: '/_app/immutable/app.js' });
+    const assetAgain = await https.app.inject({ url: '/_app/immutable/app.js', headers: { 'if-none-match': String(asset.headers.etag) } });
+    expect(assetAgain.statusCode).toBe(304);
+    expect(assetAgain.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+  });
+
+  it('lets the service worker fetch from its own origin only', async () => {
+    const response = await https.app.inject({ url: '/service-worker.js' });
+    expect(response.statusCode).toBe(200);
+    const csp = directives(String(response.headers['content-security-policy']));
+    expect(csp.get('connect-src')).toBe("'self'");
+    expect(csp.get('default-src')).toBe("'none'");
+    expect(response.headers['cache-control']).toBe('no-cache');
   });
 });
 

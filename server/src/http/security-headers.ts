@@ -35,7 +35,12 @@ export interface HeaderSets {
   api: [string, string][];
   html: [string, string][];
   tokenHtml: [string, string][];
+  /** The service worker script: its CSP governs its own fetches (it caches the app). */
+  serviceWorker: [string, string][];
 }
+
+export const SERVICE_WORKER_PATH = '/service-worker.js';
+const SERVICE_WORKER_CSP = "default-src 'none'; connect-src 'self'; frame-ancestors 'none'";
 
 /** Reads the CSP SvelteKit put in index.html (with its script hashes) and builds the header policy. */
 export function webAppCsp(webRoot: string | null): string {
@@ -76,6 +81,7 @@ export function buildHeaderSets(options: { publicUrl: string; hstsPreload: boole
     api: Object.entries({ ...common, 'content-security-policy': API_CSP, 'referrer-policy': 'no-referrer' }),
     html: Object.entries({ ...common, ...reporting, 'content-security-policy': htmlCsp, 'referrer-policy': 'strict-origin-when-cross-origin' }),
     tokenHtml: Object.entries({ ...common, ...reporting, 'content-security-policy': htmlCsp, 'referrer-policy': 'no-referrer' }),
+    serviceWorker: Object.entries({ ...common, 'content-security-policy': SERVICE_WORKER_CSP, 'referrer-policy': 'no-referrer' }),
   };
 }
 
@@ -86,8 +92,11 @@ export function buildHeaderSets(options: { publicUrl: string; hstsPreload: boole
 export function securityHeadersHook(sets: HeaderSets, isClosing: () => boolean) {
   return (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void => {
     const type = reply.getHeader('content-type');
-    const html = typeof type === 'string' && type.startsWith('text/html');
-    const set = html ? (TOKEN_PAGES.test(request.url) ? sets.tokenHtml : sets.html) : sets.api;
+    // A 304 has no content type; browsers merge its headers into the cached page, so a page
+    // revalidated with the API policy would load with every script blocked.
+    const page = reply.statusCode === 304 && !request.url.startsWith('/api/') && !request.url.startsWith('/_app/');
+    const html = page || (typeof type === 'string' && type.startsWith('text/html'));
+    const set = html ? (TOKEN_PAGES.test(request.url) ? sets.tokenHtml : sets.html) : request.url === SERVICE_WORKER_PATH ? sets.serviceWorker : sets.api;
     for (const [name, value] of set) reply.header(name, value);
     reply.header('x-request-id', request.id);
     if (!html && (request.url.startsWith('/api/') || request.routeOptions.url?.startsWith('/api/')) && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');

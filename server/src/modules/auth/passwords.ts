@@ -22,29 +22,44 @@ export function normalizePassword(password: string): string {
   return password.normalize('NFKC');
 }
 
-/** Throws `weak_password` naming the rule broken and how to fix it. */
-export function assertPasswordAcceptable(password: string, context: { email: string; name: string; minLength: number }): void {
+export interface PasswordContext {
+  email: string;
+  name: string;
+  minLength: number;
+}
+
+/** The policy's answer: `score` is zxcvbn's 0–4, capped at 2 when a rule fails, for strength meters. */
+export type PasswordVerdict = { ok: true; score: number } | { ok: false; rule: PasswordRule; message: string; score: number };
+
+/** Judges a password against every rule, in order; the first rule broken is named with how to fix it. */
+export function checkPassword(password: string, context: PasswordContext): PasswordVerdict {
   const normalized = normalizePassword(password);
   const length = [...normalized].length;
-  const fail = (rule: PasswordRule, message: string): never => {
-    throw new AppError('weak_password', message, [{ path: 'password', message: rule }]);
-  };
-  if (length < context.minLength) fail('too_short', `Use at least ${context.minLength} characters; a few unrelated words make a strong, memorable password.`);
-  if (length > PASSWORD_MAX_LENGTH) fail('too_long', `Use at most ${PASSWORD_MAX_LENGTH} characters.`);
+  const personal = personalWords(context.email, context.name);
+  // zxcvbn's cost grows with length: it judges the first 256 characters only.
+  const result = zxcvbn.check(normalized.slice(0, 256), personal);
+  const fail = (rule: PasswordRule, message: string): PasswordVerdict => ({ ok: false, rule, message, score: Math.min(result.score, 2) });
+  if (length < context.minLength) return fail('too_short', `Use at least ${context.minLength} characters; a few unrelated words make a strong, memorable password.`);
+  if (length > PASSWORD_MAX_LENGTH) return fail('too_long', `Use at most ${PASSWORD_MAX_LENGTH} characters.`);
   const lower = normalized.toLowerCase();
   const stripped = lower.replace(/[\d\W_]+$/u, '');
   if (BLOCKLIST.has(lower) || (stripped.length >= 4 && BLOCKLIST.has(stripped))) {
-    fail('common', 'This password appears in lists of common or breached passwords; choose another.');
+    return fail('common', 'This password appears in lists of common or breached passwords; choose another.');
   }
-  const personal = personalWords(context.email, context.name);
   if (personal.some((word) => lower.includes(word))) {
-    fail('personal', 'The password must not contain your email address or name.');
+    return fail('personal', 'The password must not contain your email address or name.');
   }
-  const result = zxcvbn.check(normalized.slice(0, 256), personal);
   if (result.score < 3) {
     const hint = [result.feedback.warning, ...result.feedback.suggestions].filter(Boolean).join(' ');
-    fail('guessable', `This password is too easy to guess.${hint ? ` ${hint}` : ''} Add more unrelated words.`);
+    return fail('guessable', `This password is too easy to guess.${hint ? ` ${hint}` : ''} Add more unrelated words.`);
   }
+  return { ok: true, score: result.score };
+}
+
+/** Throws `weak_password` naming the rule broken and how to fix it. */
+export function assertPasswordAcceptable(password: string, context: PasswordContext): void {
+  const verdict = checkPassword(password, context);
+  if (!verdict.ok) throw new AppError('weak_password', verdict.message, [{ path: 'password', message: verdict.rule }]);
 }
 
 function personalWords(email: string, name: string): string[] {

@@ -8,7 +8,7 @@ import { findUserById, type UserRow } from '../users/repo.js';
 import type { RequestContext } from '../sessions/service.js';
 import type { AuthDeps } from './deps.js';
 import { confirmTotp, countUnusedRecoveryCodes, disableTotpFor, regenerateRecoveryCodes, setupTotp } from './mfa-service.js';
-import { PASSWORD_MAX_LENGTH } from './passwords.js';
+import { checkPassword, PASSWORD_MAX_LENGTH } from './passwords.js';
 import { changePassword, requestPasswordReset, resetPassword } from './password-service.js';
 import { disownSignIn, register, signIn, signInWithCode, verifyEmail, type SignInResult } from './service.js';
 
@@ -93,7 +93,20 @@ async function rotateSession(deps: AuthDeps, cookie: CookiePolicy, request: Fast
   request.session = state;
 }
 
-export function authRoutes(deps: AuthDeps, cookie: CookiePolicy): FastifyPluginAsyncZod {
+const PasswordVerdictView = z.object({
+  ok: z.boolean().describe('True when the password meets every rule'),
+  rule: z.enum(['too_short', 'too_long', 'common', 'guessable', 'personal']).optional().describe('The first rule broken'),
+  message: z.string().optional().describe('What is wrong and how to fix it'),
+  score: z.number().int().min(0).max(4).describe('Strength 0–4 (zxcvbn), at most 2 when a rule is broken'),
+});
+
+/** What the sign-in page needs to know before anyone signs in. */
+export interface AuthPageOptions {
+  /** An instance-wide OpenID Connect provider is configured (GET /auth/oidc/start works). */
+  ssoEnabled?: boolean;
+}
+
+export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: AuthPageOptions = {}): FastifyPluginAsyncZod {
   return async (app) => {
     const noStore = async (_request: FastifyRequest, reply: FastifyReply) => {
       reply.header('cache-control', 'no-store'); // ASVS 14.3.2: sensitive responses are not cached
@@ -104,6 +117,23 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy): FastifyPluginA
     app.post('/auth/register', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Create an account', body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(100), inviteToken: Token.optional() }), response: { 202: Accepted } } }, async (request, reply) => {
       await register(deps, request.body);
       return reply.status(202).send({ status: 'check_your_email' });
+    });
+
+    app.get('/auth/options', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'How people can sign in here (for the sign-in page)', response: { 200: z.object({ registration: z.enum(['open', 'invite', 'closed']), sso: z.boolean().describe('Single sign-on through GET /auth/oidc/start'), passwordMinLength: z.number().int() }) } } }, async () => ({
+      registration: deps.settings.registration,
+      sso: pageOptions.ssoEnabled === true,
+      passwordMinLength: deps.settings.passwordMinLength,
+    }));
+
+    // The same rules as registration and resets, for a live strength meter (the client never ships zxcvbn's dictionaries).
+    app.post('/auth/password/check', { config: { rateLimit: 'password-check', access: 'public' }, schema: { tags, summary: 'Judge a candidate password by the server’s rules; stores and logs nothing', body: z.strictObject({ password: z.string().min(1).max(PASSWORD_MAX_LENGTH).describe('Candidate password'), email: z.string().trim().max(254).optional().describe('Email it must not contain (ignored when signed in: the account’s is used)'), name: z.string().trim().max(100).optional().describe('Name it must not contain (ignored when signed in)') }), response: { 200: PasswordVerdictView } } }, async (request) => {
+      const user = request.principal ? await findUserById(deps.db, request.principal.userId) : undefined;
+      const verdict = checkPassword(request.body.password, {
+        email: user?.email ?? request.body.email ?? '',
+        name: user?.name ?? request.body.name ?? '',
+        minLength: deps.settings.passwordMinLength,
+      });
+      return verdict.ok ? { ok: true, score: verdict.score } : verdict;
     });
 
     app.post('/auth/verify-email', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Confirm an email address', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request) => {
