@@ -1,7 +1,8 @@
 /**
  * HTTP benchmark with wrk (-t1 -c100 -d10s), every figure a ratio to bare Fastify measured
  * in the same run:
- *  1. the cost of Bastion's headers and boundary hooks on a route with no I/O (/healthz);
+ *  1. the cost of Bastion's headers and boundary hooks on a route with no I/O (/healthz),
+ *     and of the Prometheus latency hook on the same route (METRICS_TOKEN set);
  *  2. an authenticated read (GET /api/v1/me: session in Redis, rate-limit check in Redis,
  *     one primary-key query in PostgreSQL, all hardening on), also compared with a
  *     hand-written minimal route doing the same I/O. A CPU profile of Bastion during (2)
@@ -132,6 +133,11 @@ let bastion = start(['dist/entry.js', 'serve'], env, path.join(ROOT, 'server'));
 await waitUp('http://127.0.0.1:3921/healthz');
 const hardened = wrk('http://127.0.0.1:3921/healthz');
 await stop(bastion);
+// The same with metrics on: every response observed in the latency histogram.
+bastion = start(['dist/entry.js', 'serve'], { ...env, METRICS_TOKEN: crypto.randomUUID() + crypto.randomUUID() }, path.join(ROOT, 'server'));
+await waitUp('http://127.0.0.1:3921/healthz');
+const withMetrics = wrk('http://127.0.0.1:3921/healthz');
+await stop(bastion);
 
 bastion = start(['--cpu-prof', `--cpu-prof-dir=${profileDir}`, 'dist/entry.js', 'serve'], env, path.join(ROOT, 'server'));
 await waitUp('http://127.0.0.1:3921/healthz');
@@ -189,6 +195,7 @@ const report = [
   '|---|---:|---:|---:|---:|---:|---|',
   row('bare Fastify, static JSON', baseline, 'baseline'),
   row('Bastion /healthz (headers, CORS, limits, overload guard)', hardened, 'bar ≥ 0.90×'),
+  row('Bastion /healthz with metrics on (METRICS_TOKEN)', withMetrics, `${(withMetrics.rps / hardened.rps).toFixed(2)}× metrics off`),
   row('minimal route: Redis GET + pk query', minimalRead, ''),
   row('Bastion GET /api/v1/me (session, rate limit, pk query, all hardening)', read, `bar ≥ 0.25×; ${(read.rps / minimalRead.rps).toFixed(2)}× the minimal route (bar ≥ 0.9×)`),
   '',

@@ -41,6 +41,13 @@ import { ChatService } from './modules/chat/service.js';
 import { providerRoutes } from './modules/providers/routes.js';
 import { ProviderService } from './modules/providers/service.js';
 import { cacheStatsRoute } from './modules/admin/cache-routes.js';
+import { AuditKeys } from './modules/audit/keys.js';
+import { auditRoutes } from './modules/audit/routes.js';
+import { AuditLog } from './modules/audit/service.js';
+import { Monitoring } from './modules/monitoring/index.js';
+import { alertRoutes } from './modules/monitoring/routes.js';
+import { watchDecryption, watchSessionRevocations } from './modules/security-events/observers.js';
+import { securityEventRoutes } from './modules/security-events/routes.js';
 import { SigningSecretService } from './modules/signing-secrets/service.js';
 import { ChunkEmbeddings } from './modules/knowledge/embeddings.js';
 import { createPipeline, createScanners, extractLimits } from './modules/knowledge/ingestion.js';
@@ -48,8 +55,13 @@ import { KnowledgeRetrieval, type SearchHit } from './modules/knowledge/retrieva
 import { ProviderResolver } from './modules/providers/resolver.js';
 import { knowledgeRoutes } from './modules/knowledge/routes.js';
 import { KnowledgeService } from './modules/knowledge/service.js';
+import { EMBED_JOB, INGEST_JOB } from './modules/knowledge/pipeline.js';
 import { MemoryQueue } from './platform/queue/memory-queue.js';
+import { isExposed, registerMetrics } from './platform/metrics/exposure.js';
+import { Metrics } from './platform/metrics/metrics.js';
+import { observeProviders } from './platform/metrics/providers.js';
 import type { JobQueue } from './platform/queue/queue.js';
+import { createPrivacy, registerPrivacyGate } from './modules/privacy/module.js';
 import { webhookRoutes } from './modules/webhooks/routes.js';
 import { WebhookService } from './modules/webhooks/service.js';
 import { workspaceRoutes } from './modules/workspaces/routes.js';
@@ -64,7 +76,7 @@ import { parseAllowList } from './platform/net/ssrf-guard.js';
 import { CacheStats, JsonCache } from './platform/store/cache.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Encryptor } from './platform/crypto/envelope.js';
-import type { Database } from './platform/db/database.js';
+import type { Database, Db } from './platform/db/database.js';
 import type { Mailer } from './platform/mail/mailer.js';
 import type { Store } from './platform/store/store.js';
 
@@ -87,6 +99,8 @@ export interface AppDeps {
   queue?: JobQueue;
   /** Re-enqueue documents left unfinished by a previous stop, when the app is ready (`bastion serve`). */
   recoverIngestion?: boolean;
+  /** Prometheus registry and metrics; default: new ones owned by this app (one registry per app instance). */
+  metrics?: Metrics;
 }
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
@@ -115,9 +129,26 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
   registerJsonBody(app, config.JSON_MAX_DEPTH, CSP_REPORT_CONTENT_TYPES);
+  // Security monitoring: request context for events, the address block, answer counting.
+  const monitoring = new Monitoring({ config, db: deps.database.db, store: deps.store, clock, logger: deps.logger, mailer: deps.mailer });
+  const securityEvents = monitoring.events;
+  monitoring.registerBoundary(app);
+  watchDecryption(deps.encryptor, securityEvents);
+  // Before any route, so every route (and the not-found handler) is timed.
+  const exposure = { token: config.METRICS_TOKEN, port: config.METRICS_PORT, host: config.METRICS_HOST };
+  const metrics = deps.metrics ?? new Metrics({ defaults: isExposed(exposure) });
+  registerMetrics(app, metrics, exposure);
+  metrics.observePool(() => deps.database.poolStats?.()); // PGlite has no pool: the family stays empty
 
   const cookie = cookiePolicy(config.PUBLIC_URL, config.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3_600_000);
-  const hardening = { config, store: deps.store, logger: deps.logger, webRoot, deprecations: deps.deprecations ?? new Map() };
+  const hardening = {
+    config,
+    store: deps.store,
+    logger: deps.logger,
+    webRoot,
+    deprecations: deps.deprecations ?? new Map(),
+    onRateLimited: (policy: string) => metrics.rateLimited.inc({ policy }),
+  };
   app.addHook('onRoute', declareAccess);
   await registerBoundary(app, hardening);
 
@@ -142,14 +173,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(fastifyCookie);
   const allowedOrigins = new Set([new URL(config.PUBLIC_URL).origin, ...config.CORS_ORIGINS.filter((o) => o !== '*')]);
-  const apiKeys = new ApiKeyService(deps.database.db, clock, deps.store);
+  watchSessionRevocations(sessions, securityEvents);
+  const apiKeys = new ApiKeyService(deps.database.db, clock, deps.store, securityEvents);
   const signingKeys = new SigningKeys(deps.database.db, deps.encryptor, clock, config.JWT_ACCESS_TTL_SECONDS * 1000);
   const tokens = new TokenService(deps.database.db, deps.store, clock, signingKeys, sessions, {
     issuer: config.PUBLIC_URL,
     audience: `${config.PUBLIC_URL}/api`,
     accessTtlSeconds: config.JWT_ACCESS_TTL_SECONDS,
     refreshTtlMs: config.REFRESH_TOKEN_TTL_DAYS * 24 * 3_600_000,
-  }, { db: deps.database.db, clock, logger: deps.logger });
+  }, { db: deps.database.db, clock, logger: deps.logger, securityEvents });
   registerAuthentication(app, {
     sessions,
     cookie,
@@ -159,8 +191,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       if (credential.split('.').length === 3) return tokens.verify(credential);
       throw new AppError('unauthenticated', 'Invalid, expired or revoked credentials.');
     },
+    onFailure: (kind) => metrics.authFailures.inc({ kind }),
   });
   registerPrincipalLimits(app, hardening);
+  // After the principal is known, before any route it guards: 403 consent_required until the policies in force are accepted.
+  const policies = registerPrivacyGate(app, { db: deps.database.db, clock });
 
   const authDeps: AuthDeps = {
     db: deps.database.db,
@@ -185,21 +220,34 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       passwordMinLength: config.PASSWORD_MIN_LENGTH,
       lockoutMinutes: config.LOCKOUT_MINUTES,
     },
+    onSignInFailure: (factor) => metrics.authFailures.inc({ kind: factor }),
+    securityEvents,
   };
+  const audit = new AuditLog(deps.database.db, new AuditKeys(deps.database.db, deps.encryptor, clock), clock, deps.logger, {
+    checkpointEvery: config.AUDIT_CHECKPOINT_EVERY,
+    checkpointIntervalMs: config.AUDIT_CHECKPOINT_MINUTES * 60_000,
+  });
+  let stopCheckpoints = (): void => undefined;
+  app.addHook('onReady', async () => void (stopCheckpoints = audit.startSchedule()));
+  app.addHook('onClose', async () => stopCheckpoints());
   await app.register(authRoutes(authDeps, cookie, { ssoEnabled: Boolean(config.OIDC_ISSUER && config.OIDC_CLIENT_ID && config.OIDC_CLIENT_SECRET) }), { prefix: API_PREFIX });
   await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
-  await app.register(apiKeyRoutes(apiKeys, authDeps), { prefix: API_PREFIX });
+  await app.register(apiKeyRoutes(apiKeys, authDeps, audit), { prefix: API_PREFIX });
   await app.register(tokenRoutes(tokens, authDeps), { prefix: API_PREFIX });
   await app.register(jwksRoute(signingKeys));
 
-  const workspaces = new WorkspaceService(deps.database.db, clock, deps.mailer, config.PUBLIC_URL);
+  const workspaces = new WorkspaceService(deps.database.db, clock, deps.mailer, config.PUBLIC_URL, securityEvents);
   const usage = new UsageService(deps.database.db, clock);
   const outbound = new OutboundHttp({ allow: parseAllowList(config.OUTBOUND_ALLOW_PRIVATE) });
   app.addHook('onClose', () => outbound.close());
   const breakers = new BreakerRegistry({ failureThreshold: config.PROVIDER_BREAKER_THRESHOLD, cooldownMs: config.PROVIDER_BREAKER_COOLDOWN_MS });
-  const resolver = new ProviderResolver(deps.database.db, deps.encryptor, outbound, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES });
+  const resolver = observeProviders(
+    new ProviderResolver(deps.database.db, deps.encryptor, outbound, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES }),
+    metrics,
+  );
   const providers = new ProviderService(deps.database.db, deps.encryptor, clock, workspaces, resolver);
   const cacheStats = new CacheStats();
+  metrics.observeCaches(cacheStats);
   const embeddings = new ChunkEmbeddings(deps.database.db, resolver);
   const retrieval = new KnowledgeRetrieval(deps.database.db, new JsonCache<SearchHit[]>(deps.store, 'retrieval', cacheStats, 60_000), embeddings, deps.logger);
   const agents = new AgentService(deps.database.db, clock, workspaces, providers, new JsonCache(deps.store, 'agent', cacheStats, 10 * 60_000), (workspaceId, ids) =>
@@ -218,9 +266,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     cancellations: new Cancellations(deps.store),
     responseCache: config.LLM_CACHE_TTL_SECONDS > 0 ? new JsonCache(deps.store, 'llm', cacheStats, config.LLM_CACHE_TTL_SECONDS * 1000) : null,
   });
-  await app.register(workspaceRoutes(workspaces, usage), { prefix: API_PREFIX });
-  await app.register(providerRoutes(providers, workspaces), { prefix: API_PREFIX });
-  await app.register(agentRoutes(agents, workspaces), { prefix: API_PREFIX });
+  await app.register(workspaceRoutes(workspaces, usage, audit), { prefix: API_PREFIX });
+  await app.register(providerRoutes(providers, workspaces, audit), { prefix: API_PREFIX });
+  await app.register(agentRoutes(agents, workspaces, audit), { prefix: API_PREFIX });
   await app.register(chatRoutes(chat, workspaces), { prefix: API_PREFIX });
   const webhooks = new WebhookService({
     db: deps.database.db,
@@ -232,13 +280,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     workspaces,
     chat,
     outbound,
+    events: securityEvents,
   });
   await app.register(webhookRoutes(webhooks, workspaces), { prefix: API_PREFIX });
+  monitoring.attach(app, { outbound, apiKeys, poolStats: () => deps.database.poolStats?.() });
+  await app.register(securityEventRoutes(authDeps), { prefix: API_PREFIX });
+  await app.register(alertRoutes(authDeps, monitoring.alerts, securityEvents), { prefix: API_PREFIX });
 
   const queue = deps.queue ?? new MemoryQueue();
   if (!deps.queue) app.addHook('onClose', () => queue.close());
+  metrics.observeQueue(queue, [INGEST_JOB, EMBED_JOB]);
   const scanners = createScanners(config, deps.logger);
-  const pipeline = createPipeline({ config, db: deps.database.db, encryptor: deps.encryptor, clock, logger: deps.logger, queue, scanners, embeddings });
+  const pipeline = createPipeline({ config, db: deps.database.db, encryptor: deps.encryptor, clock, logger: deps.logger, queue, scanners, embeddings, securityEvents });
   if (config.INGEST_IN_PROCESS) pipeline.start(config.INGEST_CONCURRENCY);
   if (deps.recoverIngestion) {
     app.addHook('onReady', async () => {
@@ -256,12 +309,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     outbound,
     pipeline,
     embeddings,
+    securityEvents,
     settings: { maxFileBytes: config.UPLOAD_MAX_BYTES, workspaceQuotaBytes: config.WORKSPACE_STORAGE_QUOTA_BYTES, extractLimits: extractLimits(config), urlTimeoutMs: 20_000 },
   });
-  await app.register(knowledgeRoutes(knowledge, retrieval, workspaces, config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });
+  await app.register(knowledgeRoutes(knowledge, retrieval, workspaces, audit, config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });
 
   const workspaceSso = new WorkspaceSsoService(deps.database.db, deps.encryptor, clock, workspaces, config.PUBLIC_URL);
   await app.register(workspaceSsoRoutes(workspaceSso, workspaces), { prefix: API_PREFIX });
+  // Erasure pseudonymises the user's audit entries (and records user.erased) in its own transaction.
+  const pseudonymiseActor = (trx: Db, userId: string, pseudonym: string) => audit.eraseUser(trx, userId, pseudonym);
+  await createPrivacy({ ...authDeps, config, encryptor: deps.encryptor, queue, policies, pseudonymiseActor }).register(app, API_PREFIX);
   const oidc = new OidcService(authDeps, {
     redirectUri: `${config.PUBLIC_URL}${API_PREFIX}/auth/oidc/callback`,
     instance:
@@ -273,7 +330,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     guardedFetch: guardedFetch(outbound, 10_000),
   });
   await app.register(oidcRoutes(oidc, cookie, config.PUBLIC_URL), { prefix: API_PREFIX });
-  await app.register(cacheStatsRoute(authDeps, cacheStats), { prefix: API_PREFIX });
+  await app.register(cacheStatsRoute(authDeps, cacheStats, audit), { prefix: API_PREFIX });
+  await app.register(auditRoutes(authDeps, audit), { prefix: API_PREFIX });
   await app.register(cspReportRoutes({ db: deps.database.db, clock }), { prefix: API_PREFIX });
 
   const health = healthRoutes({ database: deps.database, store: deps.store, timeoutMs: 2_000 });

@@ -4,9 +4,11 @@
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { renderEnvExample, renderVariableTable } from './config-docs.js';
 import { createLogger } from './http/logger.js';
+import { AUDIT_USAGE, runAudit } from './audit-cli.js';
 import { KEYS_USAGE, runKeys } from './keys-cli.js';
 import { runMailOutbox, runUsers, USERS_USAGE } from './users-cli.js';
 import { openDatabase } from './platform/db/database.js';
+import { RETENTION_USAGE, runRetention } from './modules/privacy/retention-cli.js';
 import { migrate } from './platform/db/migrator.js';
 
 const USAGE = `Usage: bastion <command>
@@ -20,6 +22,8 @@ Commands:
   config docs      print the variable table (markdown)
 ${KEYS_USAGE}
 ${USERS_USAGE}
+${AUDIT_USAGE}
+${RETENTION_USAGE}
   help             show this text`;
 
 export async function runCli(args: string[]): Promise<number> {
@@ -42,6 +46,10 @@ export async function runCli(args: string[]): Promise<number> {
       return runKeys(loadConfig(), args.slice(1));
     case 'users':
       return runUsers(loadConfig(), args.slice(1));
+    case 'audit':
+      return runAudit(loadConfig(), args.slice(1));
+    case 'retention':
+      return runRetention(loadConfig(), args.slice(1));
     case 'mail':
       if (sub !== 'outbox') break;
       return runMailOutbox(loadConfig());

@@ -349,6 +349,201 @@ export const variables = {
     schema: z.coerce.number().int().min(32).max(4_096).default(256),
     doc: 'Heap limit of the PDF parsing worker thread.',
   },
+  METRICS_TOKEN: {
+    group: 'Monitoring',
+    schema: z
+      .string()
+      .refine((v) => /^[\x21-\x7e]{32,512}$/.test(v), '32 to 512 printable characters without spaces (e.g. `openssl rand -hex 32`)')
+      .optional(),
+    doc: 'Serves Prometheus metrics at GET /metrics on the main port to `Authorization: Bearer <token>` only. Unset (and no METRICS_PORT): /metrics answers 404.',
+    example: '',
+    secret: true,
+  },
+  METRICS_PORT: {
+    group: 'Monitoring',
+    schema: z.coerce.number().int().min(1).max(65535).optional(),
+    doc: 'Serves GET /metrics (and nothing else) on a second listener at METRICS_HOST:METRICS_PORT, for a scraper inside the private network. Asks for METRICS_TOKEN too when it is set.',
+    example: '',
+  },
+  METRICS_HOST: {
+    group: 'Monitoring',
+    schema: z.string().min(1).default('127.0.0.1'),
+    doc: 'Interface of the METRICS_PORT listener; keep it private (loopback, or the pod/host address your Prometheus reaches).',
+  },
+  MONITOR_WINDOW_MINUTES: {
+    group: 'Security monitoring',
+    schema: int(1, 1_440, 15),
+    doc: 'Sliding window of the sign-in rules (credential stuffing, password spraying, brute force) and of API-key address counting.',
+  },
+  MONITOR_STUFFING_ACCOUNTS: {
+    group: 'Security monitoring',
+    schema: int(2, 100_000, 10),
+    doc: 'Credential stuffing: distinct accounts failing to sign in from one IP within the window.',
+  },
+  MONITOR_STUFFING_NETWORK_ACCOUNTS: {
+    group: 'Security monitoring',
+    schema: int(2, 100_000, 25),
+    doc: 'Credential stuffing: distinct accounts failing from one /24 (IPv4) or /48 (IPv6) network within the window.',
+  },
+  MONITOR_SPRAYING_ACCOUNTS: {
+    group: 'Security monitoring',
+    schema: int(2, 100_000, 10),
+    doc: 'Password spraying: distinct accounts failing with the same (keyed, 16-bit) password prefix within the window.',
+  },
+  MONITOR_BRUTE_FORCE_FAILURES: {
+    group: 'Security monitoring',
+    schema: int(2, 100_000, 10),
+    doc: 'Brute force: failed sign-ins on one account (from any address) within the window.',
+  },
+  MONITOR_API_KEY_IPS: {
+    group: 'Security monitoring',
+    schema: int(0, 100_000, 5),
+    doc: 'An API key used from this many new addresses within the window raises an alert; 0 turns the rule off.',
+  },
+  MONITOR_TRAFFIC_WINDOW_SECONDS: {
+    group: 'Security monitoring',
+    schema: int(10, 3_600, 60),
+    doc: 'Window of the per-principal traffic rules (enumeration, request volume, error ratio).',
+  },
+  MONITOR_ENUMERATION_RESPONSES: {
+    group: 'Security monitoring',
+    schema: int(0, 1_000_000, 50),
+    doc: 'Enumeration: 403/404 answers to one principal (user, API key or IP) within the traffic window; 0 turns the rule off.',
+  },
+  MONITOR_REQUESTS_PER_PRINCIPAL: {
+    group: 'Security monitoring',
+    schema: int(0, 10_000_000, 3_000),
+    doc: 'Unusual volume: API requests by one principal within the traffic window; 0 turns the rule off.',
+  },
+  MONITOR_ERROR_RATIO: {
+    group: 'Security monitoring',
+    schema: z.coerce.number().min(0).max(1).default(0.5),
+    doc: 'Unusual error ratio: share of 4xx/5xx answers to one principal within the traffic window (checked once MONITOR_ERROR_MIN errors were seen); 0 turns the rule off.',
+  },
+  MONITOR_ERROR_MIN: {
+    group: 'Security monitoring',
+    schema: int(1, 1_000_000, 100),
+    doc: 'Errors one principal must have had within the traffic window before its error ratio is judged.',
+  },
+  MONITOR_SAMPLE_SECONDS: {
+    group: 'Security monitoring',
+    schema: int(0, 3_600, 30),
+    doc: 'How often event-loop lag, heap use and database-pool waiters are sampled; 0 turns resource alerts off.',
+  },
+  MONITOR_EVENT_LOOP_LAG_MS: {
+    group: 'Security monitoring',
+    schema: int(0, 600_000, 1_000),
+    doc: 'Resource pressure: alert when the event loop lagged this long (p99 since the last sample); 0 turns it off.',
+  },
+  MONITOR_HEAP_USED_RATIO: {
+    group: 'Security monitoring',
+    schema: z.coerce.number().min(0).max(1).default(0.9),
+    doc: 'Resource pressure: alert when the V8 heap holds this share of its limit; 0 turns it off.',
+  },
+  MONITOR_DB_POOL_WAITING: {
+    group: 'Security monitoring',
+    schema: int(0, 100_000, 10),
+    doc: 'Resource pressure: alert when this many queries wait for a PostgreSQL connection; 0 turns it off.',
+  },
+  MONITOR_RESPONSES: {
+    group: 'Security monitoring',
+    schema: z
+      .string()
+      .max(500)
+      .default('')
+      .refine(
+        (v) => v.split(',').map((e) => e.trim()).filter(Boolean).every((e) => /^(credential_stuffing|enumeration|request_volume)=block_ip$|^api_key_many_ips=revoke_api_key$/.test(e)),
+        'comma-separated rule=action pairs: credential_stuffing=block_ip, enumeration=block_ip, request_volume=block_ip, api_key_many_ips=revoke_api_key',
+      ),
+    doc: 'Automatic responses, off unless listed: `credential_stuffing=block_ip`, `enumeration=block_ip`, `request_volume=block_ip` (the address gets 403 ip_blocked for MONITOR_BLOCK_MINUTES), `api_key_many_ips=revoke_api_key`.',
+  },
+  MONITOR_BLOCK_MINUTES: {
+    group: 'Security monitoring',
+    schema: int(1, 10_080, 15),
+    doc: 'How long a block_ip response blocks an address (or a /24, /48 network for network-wide stuffing).',
+  },
+  ALERT_DEDUP_MINUTES: {
+    group: 'Security monitoring',
+    schema: int(1, 10_080, 60),
+    doc: 'A rule firing again for the same key within this time updates the open alert (count, last seen) instead of raising a new one.',
+  },
+  ALERT_SINK_MAX_PER_HOUR: {
+    group: 'Security monitoring',
+    schema: int(1, 100_000, 30),
+    doc: 'Alerts each sink (email, webhook) delivers per hour at most; the rest are only logged and listed.',
+  },
+  ALERT_EMAIL_TO: {
+    group: 'Security monitoring',
+    schema: z.email().max(320).optional(),
+    doc: 'Address that receives new alerts by mail (through SMTP_URL). Unset: no alert mail.',
+    example: '',
+  },
+  ALERT_WEBHOOK_URL: {
+    group: 'Security monitoring',
+    schema: url(['http', 'https']).max(2_000).optional(),
+    doc: 'URL that receives new alerts as a signed JSON POST (Bastion-Signature, like agent webhooks; through the SSRF guard, so a private address must be in OUTBOUND_ALLOW_PRIVATE). Needs ALERT_WEBHOOK_SECRET.',
+    example: '',
+  },
+  ALERT_WEBHOOK_SECRET: {
+    group: 'Security monitoring',
+    schema: z
+      .string()
+      .refine((v) => /^[\x21-\x7e]{32,512}$/.test(v), '32 to 512 printable characters without spaces (e.g. `openssl rand -hex 32`)')
+      .optional(),
+    doc: 'Secret the alert webhook is signed with (HMAC-SHA256); the receiver verifies with it.',
+    example: '',
+    secret: true,
+  },
+  ERASURE_GRACE_DAYS: {
+    group: 'Privacy',
+    schema: int(0, 90, 7),
+    doc: 'Days between an account deletion request (DELETE /api/v1/me) and the erasure; the owner can cancel until then. 0 erases at the next privacy job run.',
+  },
+  PRIVACY_JOB_INTERVAL_SECONDS: {
+    group: 'Privacy',
+    schema: int(0, 86_400, 3_600),
+    doc: 'How often each instance runs the erasure and retention jobs (safe on many instances at once); 0 turns the schedule off (run `bastion retention run` from cron instead).',
+  },
+  RETENTION_CONVERSATIONS_DAYS: {
+    group: 'Privacy',
+    schema: int(0, 36_500, 0),
+    doc: 'Delete conversations (and their messages) not updated for this many days; 0 keeps them forever.',
+  },
+  RETENTION_UPLOADS_DAYS: {
+    group: 'Privacy',
+    schema: int(0, 36_500, 0),
+    doc: 'Delete knowledge-base documents (originals, chunks) uploaded this many days ago; 0 keeps them forever.',
+  },
+  RETENTION_SECURITY_EVENTS_DAYS: {
+    group: 'Privacy',
+    schema: int(0, 36_500, 365),
+    doc: 'Delete security events older than this many days; 0 keeps them forever.',
+  },
+  RETENTION_AUDIT_DAYS: {
+    group: 'Privacy',
+    schema: int(0, 36_500, 0),
+    doc: 'Audit log entries older than this many days are pseudonymised (never deleted: the chain must verify); 0 leaves them as they are.',
+  },
+  RETENTION_SESSIONS_DAYS: {
+    group: 'Privacy',
+    schema: int(0, 36_500, 90),
+    doc: 'Delete session records and sign-in history this many days after the session ended; 0 keeps them forever.',
+  },
+  RETENTION_EXPORTS_DAYS: {
+    group: 'Privacy',
+    schema: int(0, 36_500, 30),
+    doc: 'Delete data export records this many days after they were requested (archives themselves are gone after download or 24 h); 0 keeps the records forever.',
+  },
+  AUDIT_CHECKPOINT_EVERY: {
+    group: 'Audit',
+    schema: int(1, 1_000_000, 100),
+    doc: 'Sign a checkpoint of the audit log every this many entries: entries cut off the end of the log up to a checkpoint are then detected by `bastion audit verify`.',
+  },
+  AUDIT_CHECKPOINT_MINUTES: {
+    group: 'Audit',
+    schema: int(0, 1_440, 10),
+    doc: 'Also sign a checkpoint this often when entries were added since the last one; 0: only every AUDIT_CHECKPOINT_EVERY entries.',
+  },
 } satisfies Record<string, Variable>;
 
 type Variables = typeof variables;
@@ -389,6 +584,8 @@ export function loadConfig(env: Env = process.env): Config {
     const reported = new Set(problems.map((p) => p.split(':')[0]));
     problems.push(...productionProblems(env, values, corsOrigins, masterKeys).filter((p) => !reported.has(p.split(':')[0])));
   }
+  if (values.METRICS_PORT !== undefined && values.METRICS_PORT === values.PORT) problems.push('METRICS_PORT: must differ from PORT (metrics get a listener of their own)');
+  if (values.ALERT_WEBHOOK_URL && !values.ALERT_WEBHOOK_SECRET) problems.push('ALERT_WEBHOOK_SECRET: ALERT_WEBHOOK_URL needs a secret to sign alerts with');
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...values,
@@ -403,7 +600,8 @@ function describeIssue(error: z.ZodError, secret: boolean): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid value';
   // Zod messages may quote the received value; secrets get a fixed message instead.
-  if (secret) return issue.code === 'invalid_format' ? 'not a valid URL of the expected kind' : 'invalid value';
+  // Our own refinements' messages (code `custom`) never quote the value.
+  if (secret) return issue.code === 'custom' ? issue.message : issue.code === 'invalid_format' ? 'not a valid URL of the expected kind' : 'invalid value';
   return issue.message;
 }
 
@@ -460,6 +658,9 @@ function productionProblems(env: Env, values: Raw, cors: string[], keys: MasterK
   if (cors.includes('*')) problems.push('CORS_ORIGINS: wildcard "*" is refused in production; list exact origins');
   for (const origin of cors) {
     if (origin.startsWith('http://')) problems.push(`CORS_ORIGINS: "${origin}" must be https in production`);
+  }
+  if (values.METRICS_TOKEN && (PLACEHOLDER.test(values.METRICS_TOKEN) || entropyBits(values.METRICS_TOKEN) < MIN_PASSWORD_BITS)) {
+    problems.push('METRICS_TOKEN: the token is a default or too weak (use `openssl rand -hex 32`)');
   }
   for (const name of ['DATABASE_URL', 'REDIS_URL'] as const) {
     const password = safePassword(env[name]);

@@ -8,12 +8,14 @@ import { createLogger } from './http/logger.js';
 import { ChunkEmbeddings } from './modules/knowledge/embeddings.js';
 import { createPipeline, createScanners } from './modules/knowledge/ingestion.js';
 import { ProviderResolver } from './modules/providers/resolver.js';
+import { SecurityEvents } from './modules/security-events/service.js';
 import { systemClock } from './platform/clock.js';
 import { Encryptor } from './platform/crypto/envelope.js';
 import { loadKeyring } from './platform/crypto/keyring.js';
 import { openDatabase } from './platform/db/database.js';
 import { BreakerRegistry } from './platform/net/circuit-breaker.js';
 import { OutboundHttp } from './platform/net/outbound.js';
+import { MemoryStore } from './platform/store/memory-store.js';
 import { parseAllowList } from './platform/net/ssrf-guard.js';
 import { openQueue } from './platform/queue/open-queue.js';
 
@@ -32,7 +34,9 @@ export async function runWorker(config: Config): Promise<number> {
   const breakers = new BreakerRegistry({ failureThreshold: config.PROVIDER_BREAKER_THRESHOLD, cooldownMs: config.PROVIDER_BREAKER_COOLDOWN_MS });
   const resolver = new ProviderResolver(database.db, encryptor, outbound, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES });
   const embeddings = new ChunkEmbeddings(database.db, resolver);
-  const pipeline = createPipeline({ config, db: database.db, encryptor, clock: systemClock, logger, queue, scanners: createScanners(config, logger), embeddings });
+  // Quarantines are stored and logged here; the API's detector does not see this process's events.
+  const securityEvents = new SecurityEvents({ db: database.db, store: new MemoryStore({ maxKeys: 10_000, sweepIntervalMs: 0 }), clock: systemClock, logger });
+  const pipeline = createPipeline({ config, db: database.db, encryptor, clock: systemClock, logger, queue, scanners: createScanners(config, logger), embeddings, securityEvents });
   pipeline.start(config.INGEST_CONCURRENCY);
   const requeued = await pipeline.recover();
   logger.info({ concurrency: config.INGEST_CONCURRENCY, requeued }, 'worker started');

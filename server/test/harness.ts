@@ -106,7 +106,11 @@ async function truncateAll(database: Database): Promise<void> {
   // row locks; truncate then loses a deadlock. Try again: that work finds its rows gone.
   for (let attempt = 1; ; attempt++) {
     try {
-      await sql`truncate table ${sql.join(tables.rows.map((t) => sql.id(t.tablename)))} restart identity cascade`.execute(database.db);
+      // Replica mode skips triggers: the audit tables refuse TRUNCATE otherwise (migrations/0014_audit.sql).
+      await database.db.transaction().execute(async (trx) => {
+        await sql`set local session_replication_role = replica`.execute(trx);
+        await sql`truncate table ${sql.join(tables.rows.map((t) => sql.id(t.tablename)))} restart identity cascade`.execute(trx);
+      });
       return;
     } catch (error) {
       if ((error as { code?: string }).code !== '40P01' || attempt >= 5) throw error;

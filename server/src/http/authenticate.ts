@@ -61,6 +61,18 @@ export interface AuthenticationOptions {
   allowedOrigins: Set<string>;
   /** Resolves a bearer credential (API key or access token) to a principal, or throws 401. */
   bearer: (credential: string, ip: string) => Promise<Principal>;
+  /** Told of each refused bearer credential (metrics), by kind only. */
+  onFailure?: (kind: CredentialKind) => void;
+}
+
+export type CredentialKind = 'api_key' | 'access_token' | 'malformed_credential';
+
+/** What a refused Authorization header held, judged by its shape (never its value). */
+export function credentialKind(authorization: string): CredentialKind {
+  const [scheme, credential] = authorization.split(' ');
+  if (scheme?.toLowerCase() !== 'bearer' || !credential) return 'malformed_credential';
+  if (credential.startsWith('bst_key_')) return 'api_key';
+  return credential.split('.').length === 3 ? 'access_token' : 'malformed_credential';
 }
 
 export function registerAuthentication(app: App, options: AuthenticationOptions): void {
@@ -73,6 +85,8 @@ export function registerAuthentication(app: App, options: AuthenticationOptions)
       .catch((error: unknown) => {
         // Answered after the rate limit (see authorizeRequest), so guessing credentials is limited too.
         request.authError = error;
+        const authorization = request.headers.authorization;
+        if (authorization && error instanceof AppError && error.code === 'unauthenticated') options.onFailure?.(credentialKind(authorization));
       })
       .then(() => {
         // Credentials sent in a header are not ambient: only cookie requests need CSRF checks.

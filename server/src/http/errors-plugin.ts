@@ -68,7 +68,15 @@ export function envelope(request: FastifyRequest, error: AppError): ErrorEnvelop
   };
 }
 
+const sentCodes = new WeakMap<FastifyRequest, string>();
+
+/** The error code this request was answered with, if any (read by the security monitor). */
+export function errorCodeOf(request: FastifyRequest): string | undefined {
+  return sentCodes.get(request);
+}
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
+  sentCodes.set(request, error.code);
   if (error.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter))));
   else if (error.status === 503) reply.header('retry-after', '5');
   return reply.status(error.status).type('application/json; charset=utf-8').send(envelope(request, error));

@@ -16,12 +16,16 @@ export type ErrorCode =
   | 'invalid_credentials'
   | 'unauthenticated'
   | 'csrf_failed'
+  | 'ip_blocked'
   | 'forbidden'
   | 'insufficient_scope'
   | 'email_not_verified'
   | 'registration_closed'
   | 'mfa_enrollment_required'
   | 'password_reset_required'
+  | 'consent_required'
+  | 'reauthentication_required'
+  | 'export_expired'
   | 'conflict'
   | 'account_locked'
   | 'rate_limited'
@@ -44,12 +48,16 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_credentials: 401,
   unauthenticated: 401,
   csrf_failed: 403,
+  ip_blocked: 403,
   forbidden: 403,
   insufficient_scope: 403,
   email_not_verified: 403,
   registration_closed: 403,
   mfa_enrollment_required: 403,
   password_reset_required: 403,
+  consent_required: 403,
+  reauthentication_required: 403,
+  export_expired: 410,
   conflict: 409,
   account_locked: 429,
   rate_limited: 429,

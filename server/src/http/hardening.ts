@@ -14,7 +14,7 @@ import { AppError } from './errors.js';
 import { isApiRoute } from './access.js';
 import { authorizeRequest } from './authenticate.js';
 import { sendError } from './errors-plugin.js';
-import { rateLimitHook } from './rate-limit.js';
+import { rateLimitHook, type RateLimitPolicy } from './rate-limit.js';
 import { requestLimitsHook } from './request-limits.js';
 import { buildHeaderSets, securityHeadersHook } from './security-headers.js';
 
@@ -24,6 +24,8 @@ export interface HardeningOptions {
   logger: Logger;
   webRoot: string | null;
   deprecations: DeprecationRegistry;
+  /** Told of each 429 rate_limited refusal (metrics). */
+  onRateLimited?: (policy: RateLimitPolicy) => void;
 }
 
 /** Hooks that run before authentication. */
@@ -74,7 +76,7 @@ export async function registerBoundary(app: App, options: HardeningOptions): Pro
 
 /** Hooks that need the authenticated principal. */
 export function registerPrincipalLimits(app: App, options: HardeningOptions): void {
-  const limit = rateLimitHook(options.store, options.config.RATE_LIMIT_SCALE);
+  const limit = rateLimitHook(options.store, options.config.RATE_LIMIT_SCALE, options.onRateLimited);
   const deprecate = deprecationHook(options.deprecations, options.store, options.logger);
   // Callback style so non-API requests (assets, pages) cost no promise.
   app.addHook('onRequest', (request, reply, done) => {

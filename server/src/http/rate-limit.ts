@@ -39,7 +39,8 @@ export function principalOf(request: FastifyRequest): string {
   return request.session ? `u:${request.session.userId}` : `ip:${request.ip}`;
 }
 
-export function rateLimitHook(store: Store, scale = 1) {
+/** `onLimited` is told of each refusal (the rate-limit counter in metrics). */
+export function rateLimitHook(store: Store, scale = 1, onLimited?: (policy: RateLimitPolicy) => void) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!isApiRoute(request)) return;
     const configured = request.routeOptions.config?.rateLimit;
@@ -52,6 +53,7 @@ export function rateLimitHook(store: Store, scale = 1) {
     reply.header('ratelimit-policy', `"${name}";q=${policy.limit};w=${windowS}`);
     reply.header('ratelimit', `"${name}";r=${decision.remaining};t=${Math.ceil(decision.resetMs / 1000)}`);
     if (!decision.allowed) {
+      onLimited?.(name);
       const error = new AppError('rate_limited', 'Too many requests; slow down and retry after the time in Retry-After.');
       error.retryAfter = decision.retryAfterMs / 1000;
       throw error;

@@ -3,10 +3,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../http/errors.js';
 import type { CacheStats } from '../../platform/store/cache.js';
+import { requestActor } from '../audit/request.js';
+import type { AuditLog } from '../audit/service.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { currentUser } from '../auth/routes.js';
 
-export function cacheStatsRoute(deps: AuthDeps, stats: CacheStats): FastifyPluginAsyncZod {
+export function cacheStatsRoute(deps: AuthDeps, stats: CacheStats, audit: AuditLog): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/admin/caches',
@@ -21,6 +23,7 @@ export function cacheStatsRoute(deps: AuthDeps, stats: CacheStats): FastifyPlugi
       async (request) => {
         const user = await currentUser(deps, request);
         if (user.role !== 'admin') throw new AppError('forbidden', 'Only administrators can read cache statistics.');
+        await audit.record({ ...requestActor(request), action: 'admin.cache.read' });
         return { caches: stats.snapshot() };
       },
     );

@@ -1,6 +1,8 @@
 /** /api/v1/agents: agents of the caller's workspace, with their version history. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { requestActor } from '../audit/request.js';
+import type { AuditLog } from '../audit/service.js';
 import type { WorkspaceService } from '../workspaces/service.js';
 import { callerId, workspaceHeader } from '../workspaces/routes.js';
 import { AgentConfig, AgentPatch } from './config.js';
@@ -20,7 +22,7 @@ function view(agent: Agent): z.infer<typeof AgentView> {
 
 const EXAMPLE = { name: 'Support assistant', providerConnectionId: null, systemPrompt: 'Answer from the handbook and cite it.', tools: ['search_knowledge', 'calculator'], temperature: 0 };
 
-export function agentRoutes(agents: AgentService, workspaces: WorkspaceService): FastifyPluginAsyncZod {
+export function agentRoutes(agents: AgentService, workspaces: WorkspaceService, audit: AuditLog): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['agents'];
     const read = { access: { scope: 'agents:read' as const } };
@@ -35,7 +37,12 @@ export function agentRoutes(agents: AgentService, workspaces: WorkspaceService):
     app.post(
       '/agents',
       { config: write, schema: { tags, summary: 'Create an agent (version 1)', body: AgentConfig.meta({ examples: [EXAMPLE] }), response: { 201: AgentView } } },
-      async (request, reply) => reply.status(201).send(view(await agents.create(await context(request, 'agents.write'), request.body))),
+      async (request, reply) => {
+        const workspace = await context(request, 'agents.write');
+        const agent = await agents.create(workspace, request.body);
+        await audit.record({ ...requestActor(request), action: 'agent.created', workspaceId: workspace.workspaceId, target: { type: 'agent', id: agent.id }, details: { version: agent.version } });
+        return reply.status(201).send(view(agent));
+      },
     );
 
     app.get('/agents/:id', { config: read, schema: { tags, summary: 'An agent at its current version', params: Id, response: { 200: AgentView } } }, async (request) =>
@@ -45,11 +52,18 @@ export function agentRoutes(agents: AgentService, workspaces: WorkspaceService):
     app.patch(
       '/agents/:id',
       { config: write, schema: { tags, summary: 'Change an agent: creates a new immutable version', params: Id, body: AgentPatch.meta({ examples: [{ temperature: 0.7, tools: ['fetch_url'] }] }), response: { 200: AgentView } } },
-      async (request) => view(await agents.update(await context(request, 'agents.write'), request.params.id, request.body)),
+      async (request) => {
+        const workspace = await context(request, 'agents.write');
+        const agent = await agents.update(workspace, request.params.id, request.body);
+        await audit.record({ ...requestActor(request), action: 'agent.updated', workspaceId: workspace.workspaceId, target: { type: 'agent', id: agent.id }, details: { version: agent.version, fields: Object.keys(request.body).sort() } });
+        return view(agent);
+      },
     );
 
     app.delete('/agents/:id', { config: write, schema: { tags, summary: 'Delete an agent (its conversations stay readable)', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await agents.delete(await context(request, 'agents.write'), request.params.id);
+      const workspace = await context(request, 'agents.write');
+      await agents.delete(workspace, request.params.id);
+      await audit.record({ ...requestActor(request), action: 'agent.deleted', workspaceId: workspace.workspaceId, target: { type: 'agent', id: request.params.id } });
       return { ok: true as const };
     });
 

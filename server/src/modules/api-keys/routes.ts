@@ -6,6 +6,8 @@ import { requireSession } from '../../http/authenticate.js';
 import { AppError } from '../../http/errors.js';
 import type { ApiKeyRow } from './repo.js';
 import type { ApiKeyService } from './service.js';
+import { requestActor } from '../audit/request.js';
+import type { AuditLog } from '../audit/service.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { currentUser } from '../auth/routes.js';
 
@@ -35,7 +37,7 @@ function view(row: ApiKeyRow): z.infer<typeof ApiKeyView> {
   };
 }
 
-export function apiKeyRoutes(keys: ApiKeyService, authDeps: AuthDeps): FastifyPluginAsyncZod {
+export function apiKeyRoutes(keys: ApiKeyService, authDeps: AuthDeps, audit: AuditLog): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['api-keys'];
     app.get('/api-keys', { config: { access: { session: true } }, schema: { tags, summary: 'List your API keys', response: { 200: z.object({ apiKeys: z.array(ApiKeyView) }) } } }, async (request) => ({
@@ -66,12 +68,14 @@ export function apiKeyRoutes(keys: ApiKeyService, authDeps: AuthDeps): FastifyPl
           expiresAt: request.body.expiresAt ? new Date(request.body.expiresAt) : undefined,
           allowedCidrs: request.body.allowedCidrs,
         });
+        await audit.record({ ...requestActor(request), action: 'api_key.created', target: { type: 'api_key', id: row.id }, details: { scopes: row.scopes, expiresAt: row.expires_at } });
         return reply.status(201).send({ ...view(row), key });
       },
     );
 
     app.delete('/api-keys/:id', { config: { access: { session: true } }, schema: { tags, summary: 'Revoke an API key', params: z.object({ id: z.uuid() }), response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
       if (!(await keys.revoke(requireSession(request).userId, request.params.id))) throw new AppError('not_found', 'No such API key.');
+      await audit.record({ ...requestActor(request), action: 'api_key.revoked', target: { type: 'api_key', id: request.params.id } });
       return { ok: true as const };
     });
   };

@@ -11,6 +11,7 @@ import type { Clock } from '../../platform/clock.js';
 import { hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
 import type { Store } from '../../platform/store/store.js';
+import type { SecurityEventSink } from '../security-events/service.js';
 import { findUserById } from '../users/repo.js';
 import { generateApiKey, isWellFormedApiKey } from './key-format.js';
 import { findApiKeyByHash, insertApiKey, listApiKeys, recordApiKeyUse, revokeApiKey, type ApiKeyRow } from './repo.js';
@@ -51,6 +52,7 @@ export class ApiKeyService {
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly store: Store,
+    private readonly events?: SecurityEventSink,
   ) {}
 
   async create(userId: string, input: NewApiKey): Promise<{ key: string; row: ApiKeyRow }> {
@@ -72,6 +74,7 @@ export class ApiKeyService {
       created_at: now,
     };
     await insertApiKey(this.db, row);
+    await this.events?.record({ type: 'api_key.created', userId, details: { keyId: row.id, name: row.name, scopes: row.scopes } });
     return { key, row: { ...row, last_used_at: null, last_used_ip: null, revoked_at: null } };
   }
 
@@ -79,10 +82,11 @@ export class ApiKeyService {
     return listApiKeys(this.db, userId);
   }
 
-  async revoke(userId: string, id: string): Promise<boolean> {
+  async revoke(userId: string, id: string, by: 'owner' | 'monitor' = 'owner'): Promise<boolean> {
     const revoked = await revokeApiKey(this.db, userId, id, this.clock.now());
     // Access tokens minted from this key stop working too (they check this marker).
     if (revoked) await this.store.set(`revoked:api_key:${id}`, '1', { ttlMs: 2 * 60 * 60 * 1000 });
+    if (revoked) await this.events?.record({ type: 'api_key.revoked', userId, details: { keyId: id, by } });
     return revoked;
   }
 
@@ -97,6 +101,10 @@ export class ApiKeyService {
     if (!user || user.password_reset_required) throw refused();
     if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > USE_RECORD_INTERVAL_MS || row.last_used_ip !== ip) {
       await recordApiKeyUse(this.db, row.id, ip, now);
+    }
+    if (row.last_used_ip && row.last_used_ip !== ip) {
+      // Once per key and address per minute: a key bouncing between two hosts is not a flood of rows.
+      await this.events?.recordSampled({ type: 'api_key.new_ip', userId: row.user_id, apiKeyId: row.id, ip, details: { keyId: row.id, previousIp: row.last_used_ip } }, `${row.id}:${ip}`);
     }
     return { kind: 'api_key', userId: row.user_id, scopes: new Set(row.scopes), apiKeyId: row.id };
   }

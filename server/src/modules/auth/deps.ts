@@ -9,6 +9,7 @@ import type { AuthTokenKind } from '../../platform/db/schema.js';
 import type { Mailer, MailMessage } from '../../platform/mail/mailer.js';
 import type { Store } from '../../platform/store/store.js';
 import { recordSecurityEvent, type SecurityEvent } from '../security-events/repo.js';
+import type { SecurityEventSink } from '../security-events/service.js';
 import type { SessionService } from '../sessions/service.js';
 import type { LoginThrottle } from './throttle.js';
 import { findUsableToken, insertAuthToken, invalidateTokens, type AuthTokenRow } from './tokens-repo.js';
@@ -32,7 +33,13 @@ export interface AuthDeps {
   sessions: SessionService;
   throttle: LoginThrottle;
   settings: AuthSettings;
+  /** Told of each failed sign-in step, by factor only (metrics). */
+  onSignInFailure?: (factor: SignInFactor) => void;
+  /** The security-event stream (stored, logged, watched by the monitor). */
+  securityEvents?: SecurityEventSink;
 }
+
+export type SignInFactor = 'password' | 'second_factor';
 
 const TOKEN_PREFIX: Record<AuthTokenKind, string> = {
   verify_email: 'verify',
@@ -82,7 +89,8 @@ export function sendInBackground(deps: AuthDeps, message: MailMessage): void {
   deps.mailer.send(message).catch((error: unknown) => deps.logger.error({ err: error, subject: message.subject }, 'mail delivery failed'));
 }
 
-export async function securityEvent(deps: AuthDeps, event: SecurityEvent): Promise<void> {
+export async function securityEvent(deps: Pick<AuthDeps, 'db' | 'clock' | 'logger' | 'securityEvents'>, event: SecurityEvent): Promise<void> {
+  if (deps.securityEvents) return deps.securityEvents.record(event);
   deps.logger.info({ securityEvent: event.type, userId: event.userId, ip: event.ip }, 'security event');
   await recordSecurityEvent(deps.db, event, deps.clock.now());
 }

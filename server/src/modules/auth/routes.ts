@@ -28,6 +28,7 @@ const Me = z.object({
   mfaEnabled: z.boolean(),
   mfaEnrollmentRequired: z.boolean().describe('REQUIRE_MFA applies and TOTP is not enrolled: only MFA setup, /me and sign-out work'),
   recoveryCodesLeft: z.number().int(),
+  erasureScheduledAt: z.string().nullable().describe('When the account will be erased (DELETE /me); null when no deletion is pending'),
 });
 
 const SessionView = z.object({
@@ -75,6 +76,7 @@ async function meView(deps: AuthDeps, user: UserRow): Promise<z.infer<typeof Me>
     mfaEnabled: user.totp_enabled_at !== null,
     mfaEnrollmentRequired: mfaEnrollmentRequired(deps, user),
     recoveryCodesLeft: user.totp_enabled_at ? await countUnusedRecoveryCodes(deps.db, user.id) : 0,
+    erasureScheduledAt: user.erasure_scheduled_at?.toISOString() ?? null,
   };
 }
 
@@ -114,7 +116,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     app.addHook('onRequest', noStore);
     const tags = ['auth'];
 
-    app.post('/auth/register', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Create an account', body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(100), inviteToken: Token.optional() }), response: { 202: Accepted } } }, async (request, reply) => {
+    app.post('/auth/register', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Create an account', body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(100), inviteToken: Token.optional(), acceptedPolicies: z.array(z.strictObject({ kind: z.enum(['privacy', 'terms']), version: z.number().int().positive() })).max(2).optional().describe('Policy versions in force that the person accepts (required once published; see modules/privacy)') }), response: { 202: Accepted } } }, async (request, reply) => {
       await register(deps, request.body);
       return reply.status(202).send({ status: 'check_your_email' });
     });

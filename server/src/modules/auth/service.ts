@@ -8,7 +8,7 @@ import { AppError } from '../../http/errors.js';
 import { normalizeEmail } from '../users/email.js';
 import { findUserByEmail, findUserById, insertUser, markEmailVerified, setPasswordResetRequired, updatePasswordHash, type UserRow } from '../users/repo.js';
 import type { RequestContext, SessionState } from '../sessions/service.js';
-import { appLink, findToken, issueToken, revokeMachineCredentials, securityEvent, sendInBackground, type AuthDeps } from './deps.js';
+import { appLink, findToken, issueToken, revokeMachineCredentials, securityEvent, sendInBackground, type AuthDeps, type SignInFactor } from './deps.js';
 import { mails } from './mail-templates.js';
 import { verifySecondFactor } from './mfa-service.js';
 import { assertPasswordAcceptable, burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from './passwords.js';
@@ -78,7 +78,7 @@ export async function signIn(deps: AuthDeps, input: { email: string; password: s
   const user = await findUserByEmail(deps.db, email);
   const valid = user ? await verifyPassword(user.password_hash, input.password) : (await burnPasswordCheck(input.password), false);
   if (!user || !valid) {
-    await failAttempt(deps, account, user, context, 'password');
+    await failAttempt(deps, account, user, context, 'password', input.password);
     throw new AppError('invalid_credentials', INVALID_CREDENTIALS);
   }
   if (needsRehash(user.password_hash)) {
@@ -115,9 +115,18 @@ export async function signInWithCode(deps: AuthDeps, input: { mfaToken: string; 
   return completeSignIn(deps, user, context);
 }
 
-async function failAttempt(deps: AuthDeps, account: string, user: UserRow | undefined, context: RequestContext, factor: string): Promise<void> {
+async function failAttempt(deps: AuthDeps, account: string, user: UserRow | undefined, context: RequestContext, factor: SignInFactor, password?: string): Promise<void> {
+  deps.onSignInFailure?.(factor);
   const { locked } = await deps.throttle.recordFailure(account, context.ip);
-  await securityEvent(deps, { type: 'auth.sign_in_failed', userId: user?.id ?? null, ip: context.ip, details: { factor, locked } });
+  // The monitor's spraying rule gets a truncated keyed prefix of the password, never the password.
+  const passwordPrefix = password === undefined ? undefined : await deps.securityEvents?.passwordPrefix(password);
+  await securityEvent(deps, {
+    type: 'auth.sign_in_failed',
+    userId: user?.id ?? null,
+    ip: context.ip,
+    details: { factor, locked, account },
+    signals: { account, ...(passwordPrefix ? { passwordPrefix } : {}) },
+  });
   if (locked && user) {
     await securityEvent(deps, { type: 'auth.account_locked', userId: user.id, ip: context.ip });
     sendInBackground(deps, mails.accountLocked(user.email, deps.settings.lockoutMinutes, appLink(deps, 'forgot-password', {})));
@@ -128,7 +137,7 @@ async function failAttempt(deps: AuthDeps, account: string, user: UserRow | unde
 export async function completeSignIn(deps: AuthDeps, user: UserRow, context: RequestContext): Promise<SignInResult> {
   const failuresBefore = await deps.throttle.recordSuccess(accountKey(user.email));
   const { token, state } = await deps.sessions.create(user.id, context);
-  deps.logger.info({ userId: user.id, sessionId: state.id, ip: context.ip }, 'sign-in succeeded'); // ASVS 16.3.1
+  await securityEvent(deps, { type: 'auth.sign_in_succeeded', userId: user.id, ip: context.ip, details: { sessionId: state.id } }); // ASVS 16.3.1
   await recordSignIn(deps, user, context, failuresBefore);
   return { kind: 'session', token, session: state, user };
 }

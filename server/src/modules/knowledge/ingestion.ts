@@ -9,6 +9,7 @@ import type { JobQueue } from '../../platform/queue/queue.js';
 import { BuiltInScanner } from '../../platform/scan/builtin.js';
 import { ClamdScanner } from '../../platform/scan/clamd.js';
 import { ScannerUnavailableError, type Scanner, type ScanTarget, type ScanVerdict } from '../../platform/scan/scanner.js';
+import type { SecurityEventSink } from '../security-events/service.js';
 import type { ChunkEmbeddings } from './embeddings.js';
 import type { IntakeScanners } from './intake.js';
 import { IngestionPipeline } from './pipeline.js';
@@ -44,7 +45,7 @@ export function createScanners(config: Config, logger: Logger): IntakeScanners {
   return { builtin: new BuiltInScanner(), clamav: clamd && config.CLAMD_FAIL_OPEN ? new FailOpen(clamd, logger) : clamd };
 }
 
-export function createPipeline(deps: { config: Config; db: Db; encryptor: Encryptor; clock: Clock; logger: Logger; queue: JobQueue; scanners: IntakeScanners; embeddings: ChunkEmbeddings }): IngestionPipeline {
+export function createPipeline(deps: { config: Config; db: Db; encryptor: Encryptor; clock: Clock; logger: Logger; queue: JobQueue; scanners: IntakeScanners; embeddings: ChunkEmbeddings; securityEvents: SecurityEventSink }): IngestionPipeline {
   return new IngestionPipeline({
     db: deps.db,
     encryptor: deps.encryptor,
@@ -56,5 +57,6 @@ export function createPipeline(deps: { config: Config; db: Db; encryptor: Encryp
     chunking: CHUNKING,
     attempts: deps.config.INGEST_ATTEMPTS,
     embeddings: deps.embeddings,
+    securityEvents: deps.securityEvents,
   });
 }

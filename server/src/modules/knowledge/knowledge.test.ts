@@ -98,6 +98,9 @@ describe('knowledge bases', () => {
     expect((await client.post(`/knowledge-bases/${baseId}/search`, { query: 'refund annual plan' })).json().results).toEqual([]);
     const db = chat.t.database.db;
     expect(await db.selectFrom('chunks').select('id').where('document_id', '=', uploaded.json().id).execute()).toEqual([]);
+    // The audit log has the upload and the deletion.
+    const audited = await db.selectFrom('audit_entries').select('action').where('target_id', '=', uploaded.json().id).orderBy('seq').execute();
+    expect(audited.map((e) => e.action)).toEqual(['knowledge.document.added', 'knowledge.document.deleted']);
     expect(await db.selectFrom('document_blobs').select('document_id').where('document_id', '=', uploaded.json().id).execute()).toEqual([]);
   });
 

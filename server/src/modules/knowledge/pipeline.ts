@@ -19,7 +19,7 @@ import { DocumentError } from '../../platform/documents/errors.js';
 import { extractText, type ExtractLimits } from '../../platform/documents/extract.js';
 import type { JobQueue } from '../../platform/queue/queue.js';
 import { ScannerUnavailableError, type Scanner } from '../../platform/scan/scanner.js';
-import { recordSecurityEvent } from '../security-events/repo.js';
+import type { SecurityEventSink } from '../security-events/service.js';
 import type { ChunkEmbeddings } from './embeddings.js';
 import { DOCUMENT_ERRORS } from './intake.js';
 import * as repo from './repo.js';
@@ -41,6 +41,7 @@ export interface PipelineDeps {
   chunking: { maxTokens: number; overlapTokens: number };
   attempts: number;
   embeddings: ChunkEmbeddings;
+  securityEvents: SecurityEventSink;
 }
 
 const blobBinding = (documentId: string) => ({ table: 'document_blobs', column: 'data', rowId: documentId });
@@ -120,7 +121,7 @@ export class IngestionPipeline {
           const verdict = await this.deps.clamav.scan({ path: file, size: Number(document.size_bytes), filename: document.filename });
           if (!verdict.clean) {
             await repo.quarantine(db, documentId, verdict.reason, clock.now());
-            await recordSecurityEvent(db, { type: 'knowledge.document_quarantined', userId: document.created_by, details: { documentId, workspaceId: document.workspace_id, reason: verdict.reason } }, clock.now());
+            await this.deps.securityEvents.record({ type: 'knowledge.document_quarantined', userId: document.created_by, details: { documentId, workspaceId: document.workspace_id, reason: verdict.reason } });
             return;
           }
         }

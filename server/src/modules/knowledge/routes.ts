@@ -4,6 +4,8 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../http/errors.js';
+import { requestActor } from '../audit/request.js';
+import type { AuditLog } from '../audit/service.js';
 import type { WorkspaceService } from '../workspaces/service.js';
 import { callerId, workspaceHeader } from '../workspaces/routes.js';
 import type { BaseRow, DocumentRow } from './repo.js';
@@ -76,7 +78,7 @@ export function documentView(row: DocumentRow): z.infer<typeof DocumentView> {
 
 const UrlBody = z.strictObject({ url: z.url({ protocol: /^https?$/ }).max(2_000) });
 
-export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: KnowledgeRetrieval, workspaces: WorkspaceService, maxFileBytes: number): FastifyPluginAsyncZod {
+export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: KnowledgeRetrieval, workspaces: WorkspaceService, audit: AuditLog, maxFileBytes: number): FastifyPluginAsyncZod {
   return async (app) => {
     // Only here: uploads stream part by part, one file per request, bounded.
     // preservePath: the filename as sent, so names with directories are refused, not silently cut.
@@ -95,7 +97,12 @@ export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: Knowledg
     app.post(
       '/knowledge-bases',
       { config: write, schema: { tags, summary: 'Create a knowledge base', body: z.strictObject({ name: z.string().trim().min(1).max(100), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() }).meta({ examples: [{ name: 'Handbook', description: 'Policies and how-tos' }] }), response: { 201: BaseView } } },
-      async (request, reply) => reply.status(201).send(baseView(await knowledge.create(await context(request, 'knowledge.write'), request.body))),
+      async (request, reply) => {
+        const ctx = await context(request, 'knowledge.write');
+        const base = await knowledge.create(ctx, request.body);
+        await audit.record({ ...requestActor(request), action: 'knowledge.base.created', workspaceId: ctx.workspaceId, target: { type: 'knowledge_base', id: base.id } });
+        return reply.status(201).send(baseView(base));
+      },
     );
 
     app.get('/knowledge-bases/:id', { config: read, schema: { tags, summary: 'One knowledge base', params: Id, response: { 200: BaseView } } }, async (request) => baseView(await knowledge.get(await context(request, 'knowledge.read'), request.params.id)));
@@ -103,11 +110,18 @@ export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: Knowledg
     app.patch(
       '/knowledge-bases/:id',
       { config: write, schema: { tags, summary: 'Rename or describe a knowledge base, or change its embedding model (existing chunks are embedded again in the background)', params: Id, body: z.strictObject({ name: z.string().trim().min(1).max(100).optional(), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() }), response: { 200: BaseView } } },
-      async (request) => baseView(await knowledge.update(await context(request, 'knowledge.write'), request.params.id, request.body)),
+      async (request) => {
+        const ctx = await context(request, 'knowledge.write');
+        const base = await knowledge.update(ctx, request.params.id, request.body);
+        await audit.record({ ...requestActor(request), action: 'knowledge.base.updated', workspaceId: ctx.workspaceId, target: { type: 'knowledge_base', id: base.id }, details: { fields: Object.keys(request.body).sort() } });
+        return baseView(base);
+      },
     );
 
     app.delete('/knowledge-bases/:id', { config: write, schema: { tags, summary: 'Delete a knowledge base with its documents, originals and index', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await knowledge.delete(await context(request, 'knowledge.write'), request.params.id);
+      const ctx = await context(request, 'knowledge.write');
+      await knowledge.delete(ctx, request.params.id);
+      await audit.record({ ...requestActor(request), action: 'knowledge.base.deleted', workspaceId: ctx.workspaceId, target: { type: 'knowledge_base', id: request.params.id } });
       return { ok: true as const };
     });
 
@@ -133,11 +147,14 @@ export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: Knowledg
           const part = await request.file();
           if (!part || part.fieldname !== 'file') throw new AppError('validation_failed', 'Send the document as a multipart part named "file".', [{ path: 'file', message: 'missing' }]);
           const row = await knowledge.upload(ctx, request.params.id, { filename: part.filename, mimetype: part.mimetype, stream: part.file });
+          await audit.record({ ...requestActor(request), action: 'knowledge.document.added', workspaceId: ctx.workspaceId, target: { type: 'document', id: row.id }, details: { knowledgeBaseId: row.knowledge_base_id, source: 'upload', sizeBytes: Number(row.size_bytes) } });
           return reply.status(202).send(documentView(row));
         }
         const body = UrlBody.safeParse(request.body);
         if (!body.success) throw new AppError('validation_failed', 'Send a multipart upload, or JSON {"url": "https://…"}.', body.error.issues.map((issue) => ({ path: issue.path.join('.') || 'body', message: issue.message })));
-        return reply.status(202).send(documentView(await knowledge.addUrl(ctx, request.params.id, body.data.url)));
+        const row = await knowledge.addUrl(ctx, request.params.id, body.data.url);
+        await audit.record({ ...requestActor(request), action: 'knowledge.document.added', workspaceId: ctx.workspaceId, target: { type: 'document', id: row.id }, details: { knowledgeBaseId: row.knowledge_base_id, source: 'url', sizeBytes: Number(row.size_bytes) } });
+        return reply.status(202).send(documentView(row));
       },
     );
 
@@ -146,7 +163,9 @@ export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: Knowledg
     );
 
     app.delete('/knowledge-bases/:id/documents/:docId', { config: write, schema: { tags, summary: 'Delete a document, its original, chunks and index entries', params: DocId, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await knowledge.deleteDocument(await context(request, 'knowledge.write'), request.params.id, request.params.docId);
+      const ctx = await context(request, 'knowledge.write');
+      await knowledge.deleteDocument(ctx, request.params.id, request.params.docId);
+      await audit.record({ ...requestActor(request), action: 'knowledge.document.deleted', workspaceId: ctx.workspaceId, target: { type: 'document', id: request.params.docId }, details: { knowledgeBaseId: request.params.id } });
       return { ok: true as const };
     });
 

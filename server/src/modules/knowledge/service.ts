@@ -17,7 +17,7 @@ import type { ExtractLimits } from '../../platform/documents/extract.js';
 import { NetError } from '../../platform/net/errors.js';
 import type { OutboundHttp } from '../../platform/net/outbound.js';
 import { findConnection } from '../providers/repo.js';
-import { recordSecurityEvent } from '../security-events/repo.js';
+import type { SecurityEventSink } from '../security-events/service.js';
 import type { WorkspaceContext, WorkspaceService } from '../workspaces/service.js';
 import type { ChunkEmbeddings } from './embeddings.js';
 import { check, receive, type IntakeScanners } from './intake.js';
@@ -41,6 +41,7 @@ export interface KnowledgeDeps {
   outbound: OutboundHttp;
   pipeline: IngestionPipeline;
   embeddings: ChunkEmbeddings;
+  securityEvents: SecurityEventSink;
   settings: KnowledgeSettings;
 }
 
@@ -176,7 +177,7 @@ export class KnowledgeService {
     meta: { filename: string; declaredType: string | undefined; source: 'upload' | 'url'; sourceUrl: string | null },
   ): Promise<repo.DocumentRow> {
     const checked = await check(file, meta, this.deps.scanners, this.deps.settings.extractLimits, (reason, scanner) =>
-      recordSecurityEvent(this.deps.db, { type: 'knowledge.malware_refused', userId: context.userId, details: { workspaceId: context.workspaceId, knowledgeBaseId: baseId, reason, scanner, sha256: file.sha256, size: file.size } }, this.deps.clock.now()),
+      this.deps.securityEvents.record({ type: 'knowledge.malware_refused', userId: context.userId, details: { workspaceId: context.workspaceId, knowledgeBaseId: baseId, reason, scanner, sha256: file.sha256, size: file.size } }),
     );
     const used = await repo.workspaceStorageBytes(this.deps.db, context.workspaceId);
     if (used + file.size > this.deps.settings.workspaceQuotaBytes) {

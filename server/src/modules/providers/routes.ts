@@ -1,6 +1,8 @@
 /** /api/v1/provider-connections: LLM endpoints of the caller's workspace. Keys are write-only. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { requestActor } from '../audit/request.js';
+import type { AuditLog } from '../audit/service.js';
 import type { WorkspaceService } from '../workspaces/service.js';
 import { callerId, workspaceHeader } from '../workspaces/routes.js';
 import type { ConnectionRow } from './repo.js';
@@ -39,7 +41,7 @@ function view(row: ConnectionRow): z.infer<typeof ConnectionView> {
   };
 }
 
-export function providerRoutes(providers: ProviderService, workspaces: WorkspaceService): FastifyPluginAsyncZod {
+export function providerRoutes(providers: ProviderService, workspaces: WorkspaceService, audit: AuditLog): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['provider-connections'];
     const read = { access: { scope: 'providers:read' as const } };
@@ -65,7 +67,11 @@ export function providerRoutes(providers: ProviderService, workspaces: Workspace
           response: { 201: ConnectionView },
         },
       },
-      async (request, reply) => reply.status(201).send(view(await providers.create(await context(request, 'providers.write'), request.body))),
+      async (request, reply) => {
+        const connection = await providers.create(await context(request, 'providers.write'), request.body);
+        await audit.record({ ...requestActor(request), action: 'provider.connection.created', workspaceId: connection.workspace_id, target: { type: 'provider_connection', id: connection.id }, details: { kind: connection.kind, withKey: connection.credential_hint !== null } });
+        return reply.status(201).send(view(connection));
+      },
     );
 
     app.get('/provider-connections/:id', { config: read, schema: { tags, summary: 'One provider connection', params: Id, response: { 200: ConnectionView } } }, async (request) =>
@@ -88,7 +94,9 @@ export function providerRoutes(providers: ProviderService, workspaces: Workspace
     );
 
     app.delete('/provider-connections/:id', { config: write, schema: { tags, summary: 'Delete a connection no agent uses', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await providers.delete(await context(request, 'providers.write'), request.params.id);
+      const workspace = await context(request, 'providers.write');
+      await providers.delete(workspace, request.params.id);
+      await audit.record({ ...requestActor(request), action: 'provider.connection.deleted', workspaceId: workspace.workspaceId, target: { type: 'provider_connection', id: request.params.id } });
       return { ok: true as const };
     });
 

@@ -44,7 +44,7 @@ export class TokenService {
     private readonly keys: SigningKeys,
     private readonly sessions: SessionService,
     private readonly settings: TokenSettings,
-    private readonly deps: Pick<AuthDeps, 'db' | 'clock' | 'logger'>,
+    private readonly deps: Pick<AuthDeps, 'db' | 'clock' | 'logger' | 'securityEvents'>,
   ) {}
 
   /** Issues an access token and a new refresh token family for a principal. */
@@ -61,7 +61,7 @@ export class TokenService {
     if (!row || row.revoked_at || row.expires_at <= now) throw invalid();
     if (row.used_at) {
       await this.revokeFamily(row.family_id);
-      await securityEvent(this.deps as AuthDeps, { type: 'auth.refresh_token_reused', userId: row.user_id, ip, details: { familyId: row.family_id } });
+      await securityEvent(this.deps, { type: 'auth.refresh_token_reused', userId: row.user_id, ip, details: { familyId: row.family_id } });
       throw invalid();
     }
     const claimed = await this.db.updateTable('refresh_tokens').set({ used_at: now }).where('id', '=', row.id).where('used_at', 'is', null).executeTakeFirst();

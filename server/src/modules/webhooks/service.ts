@@ -16,6 +16,7 @@ import { SIGNATURE_HEADER, signRequest } from '../../sdk/sign.js';
 import { findAgentForWebhook } from '../agents/repo.js';
 import type { AgentService } from '../agents/service.js';
 import type { ChatService, Message } from '../chat/service.js';
+import type { SecurityEventSink } from '../security-events/service.js';
 import type { SigningSecretService } from '../signing-secrets/service.js';
 import type { WorkspaceContext, WorkspaceService } from '../workspaces/service.js';
 
@@ -39,6 +40,8 @@ export interface WebhookDeps {
   workspaces: WorkspaceService;
   chat: ChatService;
   outbound: OutboundHttp;
+  /** Signature failures become security events (sampled per agent and address). */
+  events?: SecurityEventSink;
 }
 
 const owner = (agentId: string) => ({ type: 'agent_webhook', id: agentId });
@@ -66,8 +69,16 @@ export class WebhookService {
   async receive(agentId: string, signed: { method: string; url: string; body: string; header: string | undefined }, input: string): Promise<{ conversationId: string }> {
     const agent = await findAgentForWebhook(this.deps.db, agentId);
     const secrets = agent ? await this.deps.secrets.validSecrets(owner(agentId)) : [];
-    if (secrets.length === 0) throw new AppError('unauthenticated', 'Invalid request signature: no such webhook.');
-    await verifyRequestSignature(signed, secrets, this.deps.store, this.deps.clock);
+    try {
+      if (secrets.length === 0) throw new AppError('unauthenticated', 'Invalid request signature: no such webhook.');
+      await verifyRequestSignature(signed, secrets, this.deps.store, this.deps.clock);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'unauthenticated') {
+        const reason = error.message.replace(/^Invalid request signature: /, '').replace(/\.$/, '');
+        await this.deps.events?.recordSampled({ type: 'webhook.signature_failed', details: { agentId, reason } }, `${agentId}:${reason}`);
+      }
+      throw error;
+    }
     if (!agent!.created_by) throw new AppError('conflict', 'The agent’s creator no longer exists; rotate the webhook secret from an active account.');
     let context: WorkspaceContext;
     try {

@@ -3,6 +3,8 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../http/errors.js';
+import { requestActor } from '../audit/request.js';
+import type { AuditLog } from '../audit/service.js';
 import { ROLES } from './permissions.js';
 import type { InvitationRow, MembershipRow } from './repo.js';
 import type { WorkspaceService } from './service.js';
@@ -52,7 +54,7 @@ function invitationView(row: InvitationRow): z.infer<typeof InvitationView> {
   return { id: row.id, email: row.email, role: row.role, expiresAt: row.expires_at.toISOString(), createdAt: row.created_at.toISOString() };
 }
 
-export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageService): FastifyPluginAsyncZod {
+export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageService, audit: AuditLog): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['workspaces'];
     const read = { access: { scope: 'workspaces:read' as const } };
@@ -104,12 +106,14 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
       { config: write, schema: { tags, summary: 'Change a member’s role (owners manage owners and admins)', params: Member, body: z.strictObject({ role: Role }), response: { 200: Ok } } },
       async (request) => {
         await workspaces.changeRole(await workspaces.resolve(callerId(request), request.params.id, 'members.read'), request.params.userId, request.body.role);
+        await audit.record({ ...requestActor(request), action: 'workspace.member.role_changed', workspaceId: request.params.id, target: { type: 'workspace_member' }, subjectId: request.params.userId, details: { role: request.body.role } });
         return { ok: true as const };
       },
     );
 
     app.delete('/workspaces/:id/members/:userId', { config: write, schema: { tags, summary: 'Remove a member, or leave (your own id)', params: Member, response: { 200: Ok } } }, async (request) => {
       await workspaces.removeMember(await workspaces.resolve(callerId(request), request.params.id, 'members.read'), request.params.userId);
+      await audit.record({ ...requestActor(request), action: 'workspace.member.removed', workspaceId: request.params.id, target: { type: 'workspace_member' }, subjectId: request.params.userId });
       return { ok: true as const };
     });
 
@@ -131,12 +135,16 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
       },
       async (request, reply) => {
         const context = await workspaces.resolve(callerId(request), request.params.id, 'members.read');
-        return reply.status(201).send(invitationView(await workspaces.invite(context, request.body.email, request.body.role)));
+        const invitation = await workspaces.invite(context, request.body.email, request.body.role);
+        // The invitee's address stays out of the log: the invitation id leads to it while it exists.
+        await audit.record({ ...requestActor(request), action: 'workspace.invitation.created', workspaceId: request.params.id, target: { type: 'workspace_invitation', id: invitation.id }, details: { role: invitation.role } });
+        return reply.status(201).send(invitationView(invitation));
       },
     );
 
     app.delete('/workspaces/:id/invitations/:invitationId', { config: write, schema: { tags, summary: 'Revoke an invitation', params: z.object({ id: z.uuid(), invitationId: z.uuid() }), response: { 200: Ok } } }, async (request) => {
       await workspaces.revokeInvitation(await workspaces.resolve(callerId(request), request.params.id, 'members.read'), request.params.invitationId);
+      await audit.record({ ...requestActor(request), action: 'workspace.invitation.revoked', workspaceId: request.params.id, target: { type: 'workspace_invitation', id: request.params.invitationId } });
       return { ok: true as const };
     });
 

@@ -15,6 +15,7 @@ import { findUserById } from '../users/repo.js';
 import { workspaceMails } from './mails.js';
 import { can, type Permission } from './permissions.js';
 import * as repo from './repo.js';
+import type { SecurityEventSink } from '../security-events/service.js';
 
 const INVITATION_TTL_MS = 7 * 24 * 3_600_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -32,6 +33,7 @@ export class WorkspaceService {
     private readonly clock: Clock,
     private readonly mailer: Mailer,
     private readonly publicUrl: string,
+    private readonly events?: SecurityEventSink,
   ) {}
 
   /** The user's personal workspace, created on first need (sign-up, first API call). */
@@ -61,6 +63,8 @@ export class WorkspaceService {
 
   require(context: WorkspaceContext, permission: Permission): void {
     if (!can(context.role, permission)) {
+      // ASVS 16.3.2: authorisation failures are logged (recording never throws).
+      void this.events?.record({ type: 'access.permission_denied', userId: context.userId, details: { workspaceId: context.workspaceId, role: context.role, permission } });
       throw new AppError('forbidden', `Your role in this workspace (${context.role}) does not allow this (${permission}).`);
     }
   }

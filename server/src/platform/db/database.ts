@@ -21,6 +21,8 @@ export interface Database {
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Pool occupancy for monitoring; absent on PGlite (no pool). */
+  poolStats?(): { total: number; idle: number; waiting: number };
 }
 
 type DatabaseConfig = Pick<
@@ -44,7 +46,7 @@ export function wrapPGlite(pglite: PGlite): Database {
   return toDatabase(new Kysely<Schema>({ dialect: new PGliteDialect(pglite) }), 'pglite');
 }
 
-function toDatabase(db: Db, kind: Database['kind']): Database {
+function toDatabase(db: Db, kind: Database['kind'], pool?: pg.Pool): Database {
   return {
     db,
     kind,
@@ -52,6 +54,7 @@ function toDatabase(db: Db, kind: Database['kind']): Database {
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
+    ...(pool ? { poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }) } : {}),
   };
 }
 
@@ -70,7 +73,7 @@ export function openPostgres(url: string, config: Omit<DatabaseConfig, 'DATABASE
   // A checked-out client has no pool listener; its in-flight query already rejects,
   // so the event only needs to be absorbed rather than crash the process.
   pool.on('connect', (client) => client.on('error', () => undefined));
-  return toDatabase(new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+  return toDatabase(new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }), 'postgres', pool);
 }
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);

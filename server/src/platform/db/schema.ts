@@ -38,6 +38,8 @@ export interface UsersTable {
   password_reset_required: Generated<boolean>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  erasure_requested_at: Generated<Date | null>;
+  erasure_scheduled_at: Generated<Date | null>;
 }
 
 export interface SessionsTable {
@@ -103,6 +105,23 @@ export interface SecurityEventsTable {
   ip: string | null;
   details: Generated<unknown>;
   created_at: Date;
+  severity: Generated<string>;
+  actor_key_id: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+}
+
+export interface SecurityAlertsTable {
+  id: string;
+  rule: string;
+  key: string;
+  severity: string;
+  first_seen_at: Date;
+  last_seen_at: Date;
+  count: number;
+  details: Generated<unknown>;
+  acknowledged_at: Date | null;
+  acknowledged_by: string | null;
 }
 
 export interface CspReportsTable {
@@ -349,6 +368,85 @@ export interface ChunksTable {
   end_char: number;
 }
 
+export type ExportStatus = 'pending' | 'ready' | 'downloaded' | 'expired' | 'failed';
+
+export interface DataExportsTable {
+  id: string;
+  user_id: string;
+  status: ExportStatus;
+  token_hash: string | null;
+  archive: Buffer | null;
+  size_bytes: string | null; // bigint comes back as a string
+  created_at: Date;
+  completed_at: Date | null;
+  expires_at: Date | null;
+  downloaded_at: Date | null;
+}
+
+export type PolicyKind = 'privacy' | 'terms';
+
+export interface PolicyVersionsTable {
+  kind: PolicyKind;
+  version: number;
+  sha256: string;
+  text: string;
+  published_at: Date;
+}
+
+export interface PolicyAcceptancesTable {
+  user_id: string;
+  kind: PolicyKind;
+  version: number;
+  sha256: string;
+  accepted_at: Date;
+}
+
+export type ConsentPurpose = 'product_analytics' | 'improve_prompts';
+
+export interface ConsentRecordsTable {
+  id: string;
+  user_id: string;
+  purpose: ConsentPurpose;
+  granted: boolean;
+  policy_version: number | null;
+  recorded_at: Date;
+}
+
+export interface AuditEntriesTable {
+  seq: string; // bigint comes back as a string
+  at: Date;
+  actor_type: 'user' | 'api_key' | 'system';
+  actor_key_id: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  workspace_id: string | null;
+  request_id: string | null;
+  details: unknown;
+  personal_digest: string;
+  prev_hash: string;
+  hash: string;
+  actor_id: string | null;
+  actor_ip: string | null;
+  subject_id: string | null;
+  personal_salt: string | null;
+  pseudonymised_at: Date | null;
+}
+
+export interface AuditCheckpointsTable {
+  seq: string; // bigint comes back as a string
+  hash: string;
+  at: Date;
+  key_id: string;
+  signature: string;
+}
+
+export interface AuditKeysTable {
+  id: string;
+  secret: Buffer;
+  created_at: Date;
+}
+
 export interface Schema {
   schema_migrations: SchemaMigrationsTable;
   instance_settings: InstanceSettingsTable;
@@ -360,6 +458,7 @@ export interface Schema {
   sign_ins: SignInsTable;
   mail_outbox: MailOutboxTable;
   security_events: SecurityEventsTable;
+  security_alerts: SecurityAlertsTable;
   csp_reports: CspReportsTable;
   api_keys: ApiKeysTable;
   jwt_keys: JwtKeysTable;
@@ -381,4 +480,11 @@ export interface Schema {
   documents: DocumentsTable;
   document_blobs: DocumentBlobsTable;
   chunks: ChunksTable;
+  data_exports: DataExportsTable;
+  policy_versions: PolicyVersionsTable;
+  policy_acceptances: PolicyAcceptancesTable;
+  consent_records: ConsentRecordsTable;
+  audit_entries: AuditEntriesTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  audit_keys: AuditKeysTable;
 }

@@ -24,7 +24,23 @@ export function fragmentParams(): URLSearchParams {
   return new URLSearchParams(location.hash.replace(/^#/, ''));
 }
 
-/** Drops the fragment from the address bar and history, so a token does not linger. */
+/**
+ * Drops the fragment from the address bar and history, so a token does not linger. Pages
+ * call this while they first render, when SvelteKit's router may not be ready yet (its
+ * replaceState throws then): try again once it is, and fall back to the History API.
+ */
 export function clearFragment(): void {
-  if (location.hash) replaceState(location.pathname + location.search, {});
+  if (!location.hash) return;
+  const url = location.pathname + location.search;
+  try {
+    replaceState(url, {});
+  } catch {
+    setTimeout(() => {
+      try {
+        replaceState(url, {});
+      } catch {
+        history.replaceState(history.state, '', url);
+      }
+    }, 0);
+  }
 }
