@@ -6,6 +6,7 @@
  * Throughout: no CSP violation, no uncaught error, no dialog, CSRF token on every
  * state-changing call of a signed-in page.
  */
+import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium, screenshot, watchedContext, type OpenBrowser, type Watch } from './browser.js';
@@ -230,16 +231,24 @@ describe(`the main journey (${TEST_RUN.databaseUrl ? 'PostgreSQL' : 'embedded'} 
     await page.getByRole('heading', { name: 'Privacy' }).waitFor();
     const answer = page.waitForResponse((response) => response.url().endsWith('/api/v1/me/export') && response.request().method() === 'POST');
     await page.getByRole('button', { name: 'Request a data export', exact: true }).click();
-    const status = (await answer).status();
-    if (status === 404) {
-      // The export API (server/src/modules/privacy) has not landed: the screen says so.
-      await page.getByText('Not available on this server yet.').first().waitFor();
-      console.warn('e2e: POST /api/v1/me/export answers 404: asserted the privacy screen’s "not available" state');
-    } else {
-      expect(status).toBeLessThan(300);
-      await page.getByText('Export requested.').waitFor();
-    }
+    expect((await answer).status()).toBe(202);
+    await page.getByText('Export requested.').waitFor();
     await screenshot(page, 'privacy');
+  });
+
+  it('downloads the export once through the mailed link', async () => {
+    const mail = await stack.sink.next(EMAIL, /export is ready/i, 30_000);
+    const link = linkIn(mail.text);
+    expect(new URL(link).pathname).toBe('/exports');
+    await page.goto(link);
+    const downloading = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Download my data', exact: true }).click();
+    const download = await downloading;
+    expect(download.suggestedFilename()).toMatch(/^bastion-export-.*\.zip$/);
+    const bytes = await readFile((await download.path())!);
+    expect(bytes.subarray(0, 2).toString()).toBe('PK'); // a ZIP archive
+    await page.getByText('Downloaded.').waitFor();
+    expect(page.url(), 'the token is dropped from the address bar').not.toContain('token=');
   });
 
   it('sent the CSRF token with every state-changing call of a signed-in page, and the server refuses one without it', async () => {

@@ -116,6 +116,10 @@ export async function send(method: string, path: string, body?: unknown, options
     resetCsrf();
     await goto(signInUrl());
   }
+  // A new privacy policy or terms version must be accepted first: the privacy page asks.
+  if (error.code === 'consent_required' && location.pathname !== '/privacy') {
+    await goto(`/privacy?next=${encodeURIComponent(location.pathname + location.search)}`);
+  }
   throw error;
 }
 

@@ -8,6 +8,17 @@ export interface Me {
   mfaEnabled: boolean;
   mfaEnrollmentRequired: boolean;
   recoveryCodesLeft: number;
+  /** When a requested account deletion happens; null when none is pending. */
+  erasureScheduledAt?: string | null;
+}
+
+/** A privacy policy or terms version (modules/privacy). */
+export interface Policy {
+  kind: 'privacy' | 'terms';
+  version: number;
+  sha256: string;
+  text: string;
+  publishedAt: string;
 }
 
 export type SignInResponse = { mfaRequired: false; user: Me } | { mfaRequired: true; mfaToken: string };
