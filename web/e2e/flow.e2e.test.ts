@@ -139,14 +139,44 @@ describe(`the main journey (${TEST_RUN.databaseUrl ? 'PostgreSQL' : 'embedded'} 
     await expect.poll(() => page.getByTestId('signed-in-as').innerText()).toBe(EMAIL);
   });
 
-  it('creates a provider connection to the fake LLM, a knowledge base and an agent using it', async () => {
-    // Set up through the API with the browser's own session (cookie + CSRF token), the calls the
-    // agents and knowledge screens make; the screens under test here are upload, chat and citations.
-    const connection = await browserApi.json<{ id: string }>('POST', '/provider-connections', { name: 'Fake LLM', kind: 'openai', baseUrl: `${stack.fake.url}/v1`, apiKey: 'sk-e2e-fake-provider-key', defaultModel: 'fake-model-1' });
-    const base = await browserApi.json<{ id: string }>('POST', '/knowledge-bases', { name: 'Handbook', description: 'Company policies' });
-    const agent = await browserApi.json<{ id: string }>('POST', '/agents', { name: 'Policy helper', providerConnectionId: connection.id, model: 'fake-model-1', knowledgeBaseIds: [base.id] });
-    state.knowledgeBaseId = base.id;
-    state.agentId = agent.id;
+  it('adds a provider connection to the fake LLM on the workspace screen; the key is never shown again', async () => {
+    const key = 'sk-e2e-fake-provider-key-7f3a9c';
+    await page.goto('/workspace');
+    await page.getByText('No provider connections.').waitFor();
+    await page.getByLabel('Connection name').fill('Fake LLM');
+    await page.getByLabel('Kind').selectOption('openai');
+    await page.getByLabel('Base URL').fill(`${stack.fake.url}/v1`);
+    await page.getByLabel('API key').fill(key);
+    await page.getByLabel('Default model').fill('fake-model-1');
+    await page.getByRole('button', { name: 'Add connection', exact: true }).click();
+    await page.getByRole('button', { name: 'Test Fake LLM', exact: true }).waitFor();
+    expect(await page.locator('body').innerText()).not.toContain(key);
+    expect(await page.getByLabel('API key').inputValue(), 'the form forgets the key').toBe('');
+  });
+
+  it('creates a knowledge base and an agent that uses it, on their screens', async () => {
+    await page.goto('/knowledge');
+    await page.getByLabel('Name').fill('Handbook');
+    await page.getByLabel('Description').fill('Company policies');
+    await page.getByRole('button', { name: 'Create knowledge base', exact: true }).click();
+    await page.waitForURL(/\/knowledge\/[0-9a-f-]{36}$/);
+    state.knowledgeBaseId = new URL(page.url()).pathname.split('/').pop()!;
+
+    await page.goto('/agents/new');
+    await page.getByLabel('Name').fill('Policy helper');
+    const provider = page.getByLabel('Provider connection');
+    await expect.poll(async () => (await provider.locator('option').allInnerTexts()).join('|')).toContain('Fake LLM');
+    await provider.selectOption({ label: 'Fake LLM (openai)' });
+    await page.getByLabel('Model').fill('fake-model-1');
+    await page.getByLabel('System prompt').fill('Answer from the handbook and cite it.');
+    await page.getByRole('checkbox', { name: 'Handbook' }).check();
+    await page.getByRole('button', { name: 'Create agent', exact: true }).click();
+    await page.waitForURL(/\/agents\/[0-9a-f-]{36}$/);
+    state.agentId = new URL(page.url()).pathname.split('/').pop()!;
+    const agent = await browserApi.json<{ config: { model: string; knowledgeBaseIds: string[]; providerConnectionId: string | null } }>('GET', `/agents/${state.agentId}`);
+    expect(agent.config).toMatchObject({ model: 'fake-model-1', knowledgeBaseIds: [state.knowledgeBaseId], systemPrompt: 'Answer from the handbook and cite it.' });
+    expect(agent.config.providerConnectionId).not.toBeNull();
+    await screenshot(page, 'agent');
   });
 
   it('uploads a document on the knowledge screen and waits until it shows ready', async () => {
@@ -160,12 +190,14 @@ describe(`the main journey (${TEST_RUN.databaseUrl ? 'PostgreSQL' : 'embedded'} 
 
   it('asks a question in the chat and sees the streamed answer, whose citation opens the source passage', async () => {
     stack.fake.enqueue({ kind: 'text', text: 'Claim the refund for rail tickets within **30 days** of the journey [1].', chunkDelayMs: 40 });
-    const conversation = await browserApi.json<{ id: string }>('POST', '/conversations', { agentId: state.agentId });
-    state.conversationId = conversation.id;
-    await page.goto(`/chat/${conversation.id}`);
+    // A new conversation from /chat, keyboard-first: pick the agent, type, Enter.
+    await page.goto('/chat');
+    await page.getByLabel('Agent').selectOption({ label: 'Policy helper' });
+    const stream = page.waitForResponse((r) => /\/conversations\/[0-9a-f-]{36}\/messages$/.test(r.url()) && r.request().method() === 'POST');
     await page.getByLabel('Message').fill('How long do I have to claim a refund for rail tickets?');
-    const stream = page.waitForResponse((r) => r.url().endsWith(`/conversations/${conversation.id}/messages`) && r.request().method() === 'POST');
-    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page.getByLabel('Message').press('Enter');
+    await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
+    state.conversationId = new URL(page.url()).pathname.split('/').pop()!;
     expect((await stream).headers()['content-type']).toContain('text/event-stream');
     const answer = page.locator('[data-testid="message"][data-role="assistant"]').last();
     // Streaming: the answer is on screen, busy, before it is complete.
