@@ -237,7 +237,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(jwksRoute(signingKeys));
 
   const workspaces = new WorkspaceService(deps.database.db, clock, deps.mailer, config.PUBLIC_URL, securityEvents);
-  const usage = new UsageService(deps.database.db, clock);
+  const usage = new UsageService(deps.database.db, clock, (workspaceId, tokens) => monitoring.spend.observe(workspaceId, tokens));
   const outbound = new OutboundHttp({ allow: parseAllowList(config.OUTBOUND_ALLOW_PRIVATE) });
   app.addHook('onClose', () => outbound.close());
   const breakers = new BreakerRegistry({ failureThreshold: config.PROVIDER_BREAKER_THRESHOLD, cooldownMs: config.PROVIDER_BREAKER_COOLDOWN_MS });

@@ -445,6 +445,16 @@ export const variables = {
     schema: int(0, 100_000, 10),
     doc: 'Resource pressure: alert when this many queries wait for a PostgreSQL connection; 0 turns it off.',
   },
+  MONITOR_SPEND_MIN_TOKENS: {
+    group: 'Security monitoring',
+    schema: int(0, 1_000_000_000, 200_000),
+    doc: 'Provider spend: a workspace must use at least this many tokens in an hour before its spend is compared with its baseline; 0 turns the rule off.',
+  },
+  MONITOR_SPEND_FACTOR: {
+    group: 'Security monitoring',
+    schema: int(2, 1_000, 5),
+    doc: 'Provider spend: alert when a workspace uses this many times its mean hourly tokens of the previous 24 hours.',
+  },
   MONITOR_RESPONSES: {
     group: 'Security monitoring',
     schema: z

@@ -13,6 +13,7 @@ import { verifyRequestSignature } from '../../http/request-signature.js';
 import { MemoryStore } from '../../platform/store/memory-store.js';
 import { AlertService } from './alerts.js';
 import { PressureSampler } from './pressure.js';
+import { SpendWatch } from './spend.js';
 import type { AlertNotice, AlertSink } from './sinks.js';
 
 const SECRET = 'alert-webhook-secret-0123456789abcdef0123456789';
@@ -164,5 +165,45 @@ describe('resource pressure', () => {
     const raised = await alerts.list({ status: 'all', limit: 10 });
     expect(raised.map((a) => (a.details as { resource: string }).resource).sort()).toEqual(['db_pool', 'event_loop', 'heap']);
     await store.close();
+  });
+});
+
+describe('provider spend per workspace', () => {
+  const HOUR = 3_600_000;
+  async function setUp() {
+    const store = await testStore();
+    const alerts = new AlertService({ db: fixture.t.database.db, store, clock: fixture.clock, logger: silentLogger, sinks: [], dedupMs: 60_000, sinkMaxPerHour: 10 });
+    const spend = new SpendWatch(store, fixture.clock, alerts, { minTokens: 20_000, factor: 5 });
+    const raised = async (workspaceId: string) => (await fixture.t.database.db.selectFrom('security_alerts').select(['rule', 'details']).where('rule', '=', 'provider_spend').where('key', '=', `workspace:${workspaceId}`).execute());
+    return { spend, raised };
+  }
+
+  it('alerts once when an hour’s tokens pass both the floor and 5× the workspace’s 24-hour mean', async () => {
+    const { spend, raised } = await setUp();
+    const workspaceId = crypto.randomUUID();
+    for (let hour = 0; hour < 24; hour++) {
+      await spend.observe(workspaceId, 6_000); // a steady 6k tokens an hour
+      fixture.clock.advance(HOUR);
+    }
+    for (let i = 0; i < 4; i++) await spend.observe(workspaceId, 6_000); // 24k: over the floor, 4× the mean
+    expect(await raised(workspaceId)).toEqual([]);
+    for (let i = 0; i < 3; i++) await spend.observe(workspaceId, 6_000); // 42k: 7× the mean
+    const alerts = await raised(workspaceId);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.details).toMatchObject({ tokensThisHour: 30_000, baselinePerHour: 6_000, factor: 5 });
+    fixture.clock.advance(HOUR);
+  });
+
+  it('stays silent on steady spend, and on a new workspace while it has no baseline', async () => {
+    const { spend, raised } = await setUp();
+    const steady = crypto.randomUUID();
+    for (let hour = 0; hour < 30; hour++) {
+      await spend.observe(steady, 25_000 + (hour % 3) * 5_000); // over the floor every hour, near its mean
+      fixture.clock.advance(HOUR);
+    }
+    const fresh = crypto.randomUUID();
+    await spend.observe(fresh, 500_000); // far over the floor, but no 24-hour history to judge by
+    expect(await raised(steady)).toEqual([]);
+    expect(await raised(fresh)).toEqual([]);
   });
 });

@@ -20,6 +20,7 @@ import { Detector } from './detector.js';
 import { PressureSampler } from './pressure.js';
 import { ipBlockHook, parseResponses, Responder } from './responses.js';
 import { EmailSink, WebhookSink, type AlertSink } from './sinks.js';
+import { SpendWatch } from './spend.js';
 import { trafficHook } from './traffic.js';
 import { SlidingWindows } from './windows.js';
 
@@ -37,6 +38,7 @@ export class Monitoring {
   readonly alerts: AlertService;
   readonly detector: Detector;
   readonly windows: SlidingWindows;
+  readonly spend: SpendWatch;
   private readonly sinks: AlertSink[] = [];
   private readonly actions;
   private responder: Responder | undefined;
@@ -64,6 +66,7 @@ export class Monitoring {
       },
     });
     this.events.subscribe(this.detector.onEvent);
+    this.spend = new SpendWatch(deps.store, deps.clock, this.alerts, { minTokens: config.MONITOR_SPEND_MIN_TOKENS, factor: config.MONITOR_SPEND_FACTOR });
   }
 
   /** Hooks that run before authentication: the request context for events, then the address block. */

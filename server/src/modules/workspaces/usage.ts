@@ -20,6 +20,8 @@ export class UsageService {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    /** Told of every recorded use (the provider-spend rule of monitoring). */
+    private readonly onUsage?: (workspaceId: string, tokens: number) => Promise<void>,
   ) {}
 
   period(): string {
@@ -45,5 +47,6 @@ export class UsageService {
   async record(workspaceId: string, inputTokens: number, outputTokens: number): Promise<void> {
     if (inputTokens === 0 && outputTokens === 0) return;
     await addUsage(this.db, workspaceId, this.period(), inputTokens, outputTokens);
+    await this.onUsage?.(workspaceId, inputTokens + outputTokens);
   }
 }
