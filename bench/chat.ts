@@ -122,7 +122,7 @@ const env: Record<string, string> = {
   LOG_LEVEL: 'warn',
   REQUIRE_MFA: 'none',
   REGISTRATION: 'closed',
-  OUTBOUND_ALLOW_PRIVATE: '127.0.0.1',
+  OUTBOUND_ALLOW_PRIVATE_PROVIDERS: '127.0.0.1:*',
   RATE_LIMIT_SCALE: '1000',
   LLM_CACHE_TTL_SECONDS: String(Math.max(900, SECONDS * 4)),
   REDIS_KEY_PREFIX: `bench-chat-${RUN}:`,

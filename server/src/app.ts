@@ -11,15 +11,18 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { isUnknownVersion, type DeprecationRegistry } from './http/api-versions.js';
 import { cookiePolicy, registerAuthentication } from './http/authenticate.js';
+import { clientErrorHandler, Drain, expectationFailedHandler, frameworkErrorHandler } from './http/early-errors.js';
 import { registerErrorHandler, sendError } from './http/errors-plugin.js';
-import { AppError } from './http/errors.js';
+import { AppError, noRoute } from './http/errors.js';
 import { registerBoundary, registerPrincipalLimits } from './http/hardening.js';
 import { registerJsonBody } from './http/json-body.js';
 import { requestId } from './http/request-id.js';
+import { buildHeaderSets } from './http/security-headers.js';
 import { lazyChildLogger } from './http/logger.js';
 import { hasWebBuild, registerWebApp, sendSpaShell, WEB_BUILD_DIR, wantsSpaShell } from './http/web-app.js';
 import type { AuthDeps } from './modules/auth/deps.js';
 import { authRoutes } from './modules/auth/routes.js';
+import { registerMfaGate } from './modules/auth/mfa-gate.js';
 import { LoginThrottle } from './modules/auth/throttle.js';
 import { CSP_REPORT_CONTENT_TYPES, cspReportRoutes } from './modules/csp-reports/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
@@ -71,8 +74,7 @@ import { WorkspaceService } from './modules/workspaces/service.js';
 import { UsageService } from './modules/workspaces/usage.js';
 import { BreakerRegistry } from './platform/net/circuit-breaker.js';
 import { guardedFetch } from './platform/net/fetch-adapter.js';
-import { OutboundHttp } from './platform/net/outbound.js';
-import { parseAllowList } from './platform/net/ssrf-guard.js';
+import { createOutboundClients } from './platform/net/outbound-clients.js';
 import { CacheStats, JsonCache } from './platform/store/cache.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Encryptor } from './platform/crypto/envelope.js';
@@ -109,6 +111,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
   const clock = deps.clock ?? systemClock;
   const webRoot = deps.webRoot === undefined ? (hasWebBuild(WEB_BUILD_DIR) ? WEB_BUILD_DIR : null) : deps.webRoot;
+  const headers = buildHeaderSets({ publicUrl: config.PUBLIC_URL, hstsPreload: config.HSTS_PRELOAD, webRoot });
+  const drain = new Drain();
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: requestId,
@@ -120,7 +124,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // Node checks header/request timeouts every connectionsCheckingInterval: keep it short.
     http: { maxHeaderSize: config.HTTP_MAX_HEADER_BYTES, connectionsCheckingInterval: 1_000 },
     trustProxy: config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((p) => p.trim()).filter(Boolean) : false,
-    return503OnClosing: true,
+    // Fastify's and Node's own early answers, and the 503 while draining, in the envelope
+    // with the security headers (http/early-errors.ts); the built-in ones reflect the path.
+    return503OnClosing: false,
+    frameworkErrors: frameworkErrorHandler(headers, drain.isClosing),
+    clientErrorHandler: clientErrorHandler(headers, deps.logger),
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }).withTypeProvider<ZodTypeProvider>();
@@ -128,6 +136,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
+  drain.register(app); // the first onRequest hook
+  app.server.on('checkExpectation', expectationFailedHandler(headers));
   registerJsonBody(app, config.JSON_MAX_DEPTH, CSP_REPORT_CONTENT_TYPES);
   // Security monitoring: request context for events, the address block, answer counting.
   const monitoring = new Monitoring({ config, db: deps.database.db, store: deps.store, clock, logger: deps.logger, mailer: deps.mailer });
@@ -145,7 +155,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     config,
     store: deps.store,
     logger: deps.logger,
-    webRoot,
+    headers,
+    isClosing: drain.isClosing,
     deprecations: deps.deprecations ?? new Map(),
     onRateLimited: (policy: string) => metrics.rateLimited.inc({ policy }),
   };
@@ -188,12 +199,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     allowedOrigins,
     bearer: async (credential, ip) => {
       if (credential.startsWith('bst_key_')) return apiKeys.authenticate(credential, ip);
-      if (credential.split('.').length === 3) return tokens.verify(credential);
+      if (credential.split('.').length === 3) return tokens.verify(credential, ip);
       throw new AppError('unauthenticated', 'Invalid, expired or revoked credentials.');
     },
     onFailure: (kind) => metrics.authFailures.inc({ kind }),
   });
   registerPrincipalLimits(app, hardening);
+  // Then, before the consent gate and any route: 403 mfa_enrollment_required for a caller who must enrol TOTP first.
+  registerMfaGate(app, { db: deps.database.db, requireMfa: config.REQUIRE_MFA });
   // After the principal is known, before any route it guards: 403 consent_required until the policies in force are accepted.
   const policies = registerPrivacyGate(app, { db: deps.database.db, clock });
 
@@ -233,16 +246,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(authRoutes(authDeps, cookie, { ssoEnabled: Boolean(config.OIDC_ISSUER && config.OIDC_CLIENT_ID && config.OIDC_CLIENT_SECRET) }), { prefix: API_PREFIX });
   await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
   await app.register(apiKeyRoutes(apiKeys, authDeps, audit), { prefix: API_PREFIX });
-  await app.register(tokenRoutes(tokens, authDeps), { prefix: API_PREFIX });
+  await app.register(tokenRoutes(tokens), { prefix: API_PREFIX });
   await app.register(jwksRoute(signingKeys));
 
   const workspaces = new WorkspaceService(deps.database.db, clock, deps.mailer, config.PUBLIC_URL, securityEvents);
   const usage = new UsageService(deps.database.db, clock, (workspaceId, tokens) => monitoring.spend.observe(workspaceId, tokens));
-  const outbound = new OutboundHttp({ allow: parseAllowList(config.OUTBOUND_ALLOW_PRIVATE) });
+  // One client per purpose, each with only its own OUTBOUND_ALLOW_PRIVATE_<PURPOSE> allowance.
+  const outbound = createOutboundClients(config, deps.logger);
   app.addHook('onClose', () => outbound.close());
   const breakers = new BreakerRegistry({ failureThreshold: config.PROVIDER_BREAKER_THRESHOLD, cooldownMs: config.PROVIDER_BREAKER_COOLDOWN_MS });
   const resolver = observeProviders(
-    new ProviderResolver(deps.database.db, deps.encryptor, outbound, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES }),
+    new ProviderResolver(deps.database.db, deps.encryptor, outbound.providers, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES }),
     metrics,
   );
   const providers = new ProviderService(deps.database.db, deps.encryptor, clock, workspaces, resolver);
@@ -262,7 +276,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     providers,
     usage,
     retriever: retrieval,
-    outbound,
+    outbound: outbound.tools,
     cancellations: new Cancellations(deps.store),
     responseCache: config.LLM_CACHE_TTL_SECONDS > 0 ? new JsonCache(deps.store, 'llm', cacheStats, config.LLM_CACHE_TTL_SECONDS * 1000) : null,
   });
@@ -279,11 +293,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     agents,
     workspaces,
     chat,
-    outbound,
+    outbound: outbound.webhooks,
     events: securityEvents,
   });
   await app.register(webhookRoutes(webhooks, workspaces), { prefix: API_PREFIX });
-  monitoring.attach(app, { outbound, apiKeys, poolStats: () => deps.database.poolStats?.() });
+  monitoring.attach(app, { outbound: outbound.webhooks, apiKeys, poolStats: () => deps.database.poolStats?.() });
   await app.register(securityEventRoutes(authDeps), { prefix: API_PREFIX });
   await app.register(alertRoutes(authDeps, monitoring.alerts, securityEvents), { prefix: API_PREFIX });
 
@@ -306,7 +320,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger: deps.logger,
     workspaces,
     scanners,
-    outbound,
+    outbound: outbound.knowledge,
     pipeline,
     embeddings,
     securityEvents,
@@ -327,7 +341,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         : null,
     workspaceProvider: (workspaceId) => workspaceSso.provider(workspaceId),
     addMember: (workspaceId, userId, role) => workspaceSso.addMember(workspaceId, userId, role),
-    guardedFetch: guardedFetch(outbound, 10_000),
+    guardedFetch: guardedFetch(outbound.sso, 10_000),
   });
   await app.register(oidcRoutes(oidc, cookie, config.PUBLIC_URL), { prefix: API_PREFIX });
   await app.register(cacheStatsRoute(authDeps, cacheStats, audit), { prefix: API_PREFIX });
@@ -346,7 +360,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (isUnknownVersion(request.url)) {
       return sendError(request, reply, new AppError('unknown_api_version', 'This API version does not exist; the current version is /api/v1 (see docs/api.md).'));
     }
-    return sendError(request, reply, new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`));
+    return sendError(request, reply, noRoute());
   });
 
   return app;

@@ -151,3 +151,25 @@ describe('generated configuration docs', () => {
     expect(readme, 'run `npm run config:docs` to regenerate the README table').toContain(renderVariableTable());
   });
 });
+
+describe('outbound allowances', () => {
+  it('reports every malformed allowance, naming the variable and the entry', () => {
+    const found = problems({ OUTBOUND_ALLOW_PRIVATE_TOOLS: 'localhost', OUTBOUND_ALLOW_PRIVATE_SSO: 'idp.internal:99999', OUTBOUND_ALLOW_PRIVATE_KNOWLEDGE: 'wiki.internal:443' });
+    expect(found).toEqual([
+      expect.stringMatching(/^OUTBOUND_ALLOW_PRIVATE_TOOLS: "localhost" has no port/),
+      expect.stringMatching(/^OUTBOUND_ALLOW_PRIVATE_SSO: "idp\.internal:99999" has an invalid port/),
+    ]);
+  });
+
+  it('counts the deprecated OUTBOUND_ALLOW_PRIVATE for providers only, on every port', () => {
+    const config = loadConfig({ OUTBOUND_ALLOW_PRIVATE: 'localhost,10.0.5.0/24', OUTBOUND_ALLOW_PRIVATE_PROVIDERS: 'llm.internal:8080' });
+    expect(config.OUTBOUND_ALLOW_PRIVATE_PROVIDERS).toEqual([
+      { kind: 'host', host: 'llm.internal', port: 8080 },
+      { kind: 'host', host: 'localhost', port: '*' },
+      { kind: 'range', range: '10.0.5.0/24', port: '*' },
+    ]);
+    for (const name of ['OUTBOUND_ALLOW_PRIVATE_KNOWLEDGE', 'OUTBOUND_ALLOW_PRIVATE_TOOLS', 'OUTBOUND_ALLOW_PRIVATE_WEBHOOKS', 'OUTBOUND_ALLOW_PRIVATE_SSO'] as const) {
+      expect(config[name], name).toEqual([]);
+    }
+  });
+});

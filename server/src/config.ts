@@ -9,6 +9,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { z } from 'zod';
 import { parseMasterKeys, type MasterKeySet } from './platform/crypto/master-keys.js';
+import { parseAllowList, type AllowList, type ParseAllowListOptions } from './platform/net/ssrf-guard.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -27,6 +28,21 @@ const int = (min: number, max: number, fallback: number) =>
 
 const url = (protocols: string[]) =>
   z.url({ protocol: new RegExp(`^(${protocols.join('|')})$`) });
+
+/** A list of private destinations an outbound purpose may reach (see parseAllowList). */
+const allowList = (options: ParseAllowListOptions = {}) =>
+  z
+    .string()
+    .max(2000)
+    .default('')
+    .transform((value, context): AllowList => {
+      try {
+        return parseAllowList(value, options);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    });
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -264,10 +280,40 @@ export const variables = {
     schema: z.string().min(3).max(200).default('Bastion <bastion@localhost>'),
     doc: 'From address of outgoing mail.',
   },
+  OUTBOUND_ALLOW_PRIVATE_PROVIDERS: {
+    group: 'Agents and providers',
+    schema: allowList(),
+    doc: 'Private, loopback or link-local destinations that LLM provider connections (chat, connection tests, embeddings) may reach, as comma-separated `host:port` entries; host is a name, an IP address or a CIDR range (IPv6 in brackets), port a number or `*` for every port, e.g. "localhost:11434,10.0.5.0/24:443,[::1]:8080". Empty: only public addresses.',
+    example: '',
+  },
+  OUTBOUND_ALLOW_PRIVATE_KNOWLEDGE: {
+    group: 'Agents and providers',
+    schema: allowList(),
+    doc: 'Private `host:port` destinations that documents added to a knowledge base by URL may be fetched from (syntax as OUTBOUND_ALLOW_PRIVATE_PROVIDERS). Empty: only public addresses.',
+    example: '',
+  },
+  OUTBOUND_ALLOW_PRIVATE_TOOLS: {
+    group: 'Agents and providers',
+    schema: allowList(),
+    doc: 'Private `host:port` destinations that the fetch_url agent tool may reach (syntax as OUTBOUND_ALLOW_PRIVATE_PROVIDERS). Anyone who can chat with such an agent can read them. Empty: only public addresses.',
+    example: '',
+  },
+  OUTBOUND_ALLOW_PRIVATE_WEBHOOKS: {
+    group: 'Agents and providers',
+    schema: allowList(),
+    doc: 'Private `host:port` destinations that agent webhook callbacks and ALERT_WEBHOOK_URL may be sent to (syntax as OUTBOUND_ALLOW_PRIVATE_PROVIDERS). Empty: only public addresses.',
+    example: '',
+  },
+  OUTBOUND_ALLOW_PRIVATE_SSO: {
+    group: 'Agents and providers',
+    schema: allowList(),
+    doc: 'Private `host:port` destinations that workspace single sign-on (OIDC discovery, token and key requests) may reach (syntax as OUTBOUND_ALLOW_PRIVATE_PROVIDERS). The instance provider (OIDC_ISSUER) is not restricted. Empty: only public addresses.',
+    example: '',
+  },
   OUTBOUND_ALLOW_PRIVATE: {
     group: 'Agents and providers',
-    schema: z.string().max(2000).default(''),
-    doc: 'Comma-separated hosts or CIDR ranges that outbound calls (LLM providers, fetch_url) may reach although private, loopback or link-local, e.g. "ollama.internal,10.0.5.0/24". Empty: only public addresses.',
+    schema: allowList({ portOptional: true }),
+    doc: 'Deprecated: use OUTBOUND_ALLOW_PRIVATE_PROVIDERS. Its entries (hosts or CIDR ranges, port optional) now apply to LLM provider connections only, on every port unless one is given; a warning is logged at start.',
     example: '',
   },
   PROVIDER_TIMEOUT_MS: {
@@ -491,7 +537,7 @@ export const variables = {
   ALERT_WEBHOOK_URL: {
     group: 'Security monitoring',
     schema: url(['http', 'https']).max(2_000).optional(),
-    doc: 'URL that receives new alerts as a signed JSON POST (Bastion-Signature, like agent webhooks; through the SSRF guard, so a private address must be in OUTBOUND_ALLOW_PRIVATE). Needs ALERT_WEBHOOK_SECRET.',
+    doc: 'URL that receives new alerts as a signed JSON POST (Bastion-Signature, like agent webhooks; through the SSRF guard, so a private address must be in OUTBOUND_ALLOW_PRIVATE_WEBHOOKS). Needs ALERT_WEBHOOK_SECRET.',
     example: '',
   },
   ALERT_WEBHOOK_SECRET: {
@@ -603,6 +649,8 @@ export function loadConfig(env: Env = process.env): Config {
     DATA_DIR: path.resolve(values.DATA_DIR),
     CORS_ORIGINS: corsOrigins,
     MASTER_KEYS: masterKeys,
+    // The deprecated variable was set for a local model: it keeps working for providers only.
+    OUTBOUND_ALLOW_PRIVATE_PROVIDERS: [...values.OUTBOUND_ALLOW_PRIVATE_PROVIDERS, ...values.OUTBOUND_ALLOW_PRIVATE],
   };
 }
 

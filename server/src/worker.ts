@@ -14,9 +14,8 @@ import { Encryptor } from './platform/crypto/envelope.js';
 import { loadKeyring } from './platform/crypto/keyring.js';
 import { openDatabase } from './platform/db/database.js';
 import { BreakerRegistry } from './platform/net/circuit-breaker.js';
-import { OutboundHttp } from './platform/net/outbound.js';
+import { createOutboundClients } from './platform/net/outbound-clients.js';
 import { MemoryStore } from './platform/store/memory-store.js';
-import { parseAllowList } from './platform/net/ssrf-guard.js';
 import { openQueue } from './platform/queue/open-queue.js';
 
 export async function runWorker(config: Config): Promise<number> {
@@ -29,10 +28,10 @@ export async function runWorker(config: Config): Promise<number> {
   const { keyring } = loadKeyring(config, logger);
   const encryptor = new Encryptor(database.db, keyring, { onSecurityEvent: (event) => logger.warn({ securityEvent: event }, 'decryption failed') });
   const queue = openQueue(config.REDIS_URL, { prefix: `${config.REDIS_KEY_PREFIX}queue`, lockDurationMs: config.QUEUE_LOCK_MS, stalledIntervalMs: Math.ceil(config.QUEUE_LOCK_MS / 2) });
-  // Embeddings go through the same guarded outbound client and per-connection breakers as the API's.
-  const outbound = new OutboundHttp({ allow: parseAllowList(config.OUTBOUND_ALLOW_PRIVATE) });
+  // Embeddings go through the same guarded providers client and per-connection breakers as the API's.
+  const outbound = createOutboundClients(config, logger);
   const breakers = new BreakerRegistry({ failureThreshold: config.PROVIDER_BREAKER_THRESHOLD, cooldownMs: config.PROVIDER_BREAKER_COOLDOWN_MS });
-  const resolver = new ProviderResolver(database.db, encryptor, outbound, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES });
+  const resolver = new ProviderResolver(database.db, encryptor, outbound.providers, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES });
   const embeddings = new ChunkEmbeddings(database.db, resolver);
   // Quarantines are stored and logged here; the API's detector does not see this process's events.
   const securityEvents = new SecurityEvents({ db: database.db, store: new MemoryStore({ maxKeys: 10_000, sweepIntervalMs: 0 }), clock: systemClock, logger });

@@ -13,7 +13,7 @@ import { startFakeLlm, type FakeLlm } from './fake-llm.js';
 export const PROVIDER_KEY = 'sk-test-provider-key-4f9a2c7e1b';
 
 export function useChatApp(env: Env = {}) {
-  const fixture = useAccountsApp({ REQUIRE_MFA: 'none', OUTBOUND_ALLOW_PRIVATE: '127.0.0.1', PROVIDER_MAX_RETRIES: '2', PROVIDER_TIMEOUT_MS: '1000', ...env });
+  const fixture = useAccountsApp({ REQUIRE_MFA: 'none', OUTBOUND_ALLOW_PRIVATE_PROVIDERS: '127.0.0.1:*', PROVIDER_MAX_RETRIES: '2', PROVIDER_TIMEOUT_MS: '1000', ...env });
   let fake: FakeLlm | undefined;
   let baseUrl = '';
   beforeAll(async () => {

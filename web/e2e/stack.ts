@@ -49,7 +49,7 @@ export async function startStack(name: string, env: Record<string, string> = {})
     REGISTRATION: 'open',
     REQUIRE_MFA: 'none',
     SMTP_URL: smtpUrl,
-    OUTBOUND_ALLOW_PRIVATE: '127.0.0.1',
+    OUTBOUND_ALLOW_PRIVATE_PROVIDERS: '127.0.0.1:*',
     PROVIDER_TIMEOUT_MS: '10000',
     ...env,
   };

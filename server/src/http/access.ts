@@ -32,11 +32,18 @@ export interface Principal {
   scopes: ReadonlySet<string> | 'all';
   sessionId?: string;
   apiKeyId?: string;
+  /** IP ranges the credential may be used from (an API key's, carried into its tokens); absent or empty: anywhere. */
+  allowedCidrs?: readonly string[];
 }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;
+    /**
+     * A `public` route that acts as its caller when one is identified (exchanging a session
+     * or an API key for a token): gates on the caller (MFA enrolment) apply to it too.
+     */
+    actsAsCaller?: true;
   }
   interface FastifyRequest {
     principal: Principal | null;

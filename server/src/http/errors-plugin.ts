@@ -17,6 +17,7 @@ const FASTIFY_CODES: Record<string, () => AppError> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new AppError('invalid_json', 'Request body is empty but declared as JSON.'),
   FST_ERR_CTP_INVALID_JSON_BODY: () => new AppError('invalid_json', 'Request body is not valid JSON.'),
   FST_ERR_BAD_URL: () => new AppError('bad_request', 'The request URL is malformed.'),
+  FST_ERR_MAX_PARAM_LENGTH: () => new AppError('uri_too_long', 'A path segment is longer than the server accepts.'),
   FST_ERR_HANDLER_TIMEOUT: () => new AppError('service_unavailable', 'The request took too long; try again shortly.'),
 };
 

@@ -7,6 +7,9 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'uri_too_long'
+  | 'headers_too_large'
+  | 'request_timeout'
+  | 'expectation_failed'
   | 'too_many_parameters'
   | 'unknown_api_version'
   | 'not_found'
@@ -70,6 +73,9 @@ const STATUS: Record<ErrorCode, number> = {
   method_not_allowed: 405,
   payload_too_large: 413,
   uri_too_long: 414,
+  headers_too_large: 431,
+  request_timeout: 408,
+  expectation_failed: 417,
   too_many_parameters: 400,
   unknown_api_version: 404,
   unsupported_media_type: 415,
@@ -103,6 +109,11 @@ export class AppError extends Error {
 /** The one error body every 4xx/5xx response carries. */
 export interface ErrorEnvelope {
   error: { code: string; message: string; requestId: string; details?: ErrorDetail[] };
+}
+
+/** The answer for a request no route serves; it names neither the method nor the path. */
+export function noRoute(): AppError {
+  return new AppError('not_found', 'No route matches this request.');
 }
 
 /** Raised by adapters when PostgreSQL or Redis cannot be reached; becomes a 503. */

@@ -16,13 +16,16 @@ import { authorizeRequest } from './authenticate.js';
 import { sendError } from './errors-plugin.js';
 import { rateLimitHook, type RateLimitPolicy } from './rate-limit.js';
 import { requestLimitsHook } from './request-limits.js';
-import { buildHeaderSets, securityHeadersHook } from './security-headers.js';
+import { securityHeadersHook, type HeaderSets } from './security-headers.js';
 
 export interface HardeningOptions {
   config: Config;
   store: Store;
   logger: Logger;
-  webRoot: string | null;
+  /** The security header sets (built once; the early-error answers use the same ones). */
+  headers: HeaderSets;
+  /** True once the app is closing (http/early-errors.ts `Drain`). */
+  isClosing: () => boolean;
   deprecations: DeprecationRegistry;
   /** Told of each 429 rate_limited refusal (metrics). */
   onRateLimited?: (policy: RateLimitPolicy) => void;
@@ -35,12 +38,7 @@ export async function registerBoundary(app: App, options: HardeningOptions): Pro
   app.addHook('onRequest', requestLimitsHook({ maxUrlLength: config.HTTP_MAX_URL_LENGTH, maxQueryParams: config.HTTP_MAX_QUERY_PARAMS }));
   // While closing, answer in-flight requests with `Connection: close` so their
   // keep-alive sockets end with the response instead of holding shutdown open.
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
-  const headers = buildHeaderSets({ publicUrl: config.PUBLIC_URL, hstsPreload: config.HSTS_PRELOAD, webRoot: options.webRoot });
-  app.addHook('onSend', securityHeadersHook(headers, () => closing));
+  app.addHook('onSend', securityHeadersHook(options.headers, options.isClosing));
 
   if (config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS > 0 || config.OVERLOAD_MAX_HEAP_BYTES > 0) {
     await app.register(underPressure, {

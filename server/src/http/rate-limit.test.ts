@@ -4,7 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, PASSWORD } from '../../test/accounts.js';
+import { apiUser } from '../../test/api-client.js';
 import { BrowserClient } from '../../test/browser-client.js';
+import { burst } from '../../test/parallel.js';
 import { buildTestApp, silentLogger, testStore, TEST_REDIS_URL, type TestApp } from '../../test/harness.js';
 import type { App } from '../app.js';
 import { RedisStore } from '../platform/store/redis-store.js';
@@ -83,6 +85,20 @@ describe('rate limits', () => {
     for (let i = 0; i < REPORT_LIMIT; i++) expect((await alice.request('GET', '/probe/limited')).statusCode).toBe(200);
     expect((await alice.request('GET', '/probe/limited')).statusCode).toBe(429);
     expect((await bob.request('GET', '/probe/limited')).statusCode).toBe(200); // same IP, other user
+  });
+
+  it('limits API keys and access tokens per user: not per address, and never on a neighbour’s budget', async () => {
+    const alice = await apiUser(pair.a);
+    const bob = await apiUser(pair.a);
+    const token = (await pair.a.app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: { authorization: `Bearer ${alice.key}` }, payload: { grantType: 'api_key' } })).json().accessToken as string;
+    const limited = (app: App, credential: string, ip: string) => app.inject({ url: '/api/v1/probe/limited', remoteAddress: ip, headers: { authorization: `Bearer ${credential}` } });
+    // Released at once over real HTTP: exactly the budget passes, key and token together.
+    const responses = await burst(pair.a.app, Array.from({ length: REPORT_LIMIT + 10 }, (_, i) => ({ method: 'GET' as const, url: '/api/v1/probe/limited', headers: { authorization: `Bearer ${i % 2 ? alice.key : token}` } })));
+    expect(responses.filter((r) => r.statusCode === 200)).toHaveLength(REPORT_LIMIT);
+    expect(responses.filter((r) => r.statusCode === 429)).toHaveLength(10);
+    expect((await limited(pair.b.app, alice.key, '10.77.0.9')).statusCode).toBe(429); // a new address is no new budget
+    expect((await limited(pair.b.app, token, '10.77.0.10')).statusCode).toBe(429);
+    expect((await limited(pair.a.app, bob.key, '127.0.0.1')).statusCode).toBe(200); // same address, other user
   });
 
   it('limits guessing of bearer credentials like any other request', async () => {

@@ -34,9 +34,13 @@ declare module 'fastify' {
   }
 }
 
-/** Who is asking: the signed-in user, else the client IP (from trusted proxies only). */
+/**
+ * Who is asking: the authenticated user — by cookie, API key or access token alike, so a
+ * key's requests spend its user's budget wherever they come from and never a neighbour's
+ * on the same address — else the client IP (from trusted proxies only).
+ */
 export function principalOf(request: FastifyRequest): string {
-  return request.session ? `u:${request.session.userId}` : `ip:${request.ip}`;
+  return request.principal ? `u:${request.principal.userId}` : `ip:${request.ip}`;
 }
 
 /** `onLimited` is told of each refusal (the rate-limit counter in metrics). */

@@ -13,6 +13,11 @@ let counter = 0;
 export function requestId(req: IncomingMessage): string {
   const header = req.headers['x-request-id'];
   if (typeof header === 'string' && WELL_FORMED.test(header)) return header;
+  return newRequestId();
+}
+
+/** A fresh unique id, for answers written before Fastify has a request (Node's client errors). */
+export function newRequestId(): string {
   counter = (counter + 1) % 0xffffffffffff;
   return `${PREFIX}${counter.toString(16).padStart(12, '0')}`;
 }

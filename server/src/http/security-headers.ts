@@ -86,6 +86,14 @@ export function buildHeaderSets(options: { publicUrl: string; hstsPreload: boole
 }
 
 /**
+ * The headers of an error answered outside the request lifecycle (no onSend hook runs):
+ * the API set, the request id and no caching — what the hook gives an API error.
+ */
+export function errorHeaders(sets: HeaderSets, requestId: string): [string, string][] {
+  return [...sets.api, ['x-request-id', requestId], ['cache-control', 'no-store']];
+}
+
+/**
  * onSend hook (callback style: no promise per response): picks the precomputed set by
  * content type and path, adds the request id, and keeps API responses out of caches.
  */

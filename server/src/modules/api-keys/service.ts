@@ -35,7 +35,8 @@ export function parseCidr(cidr: string): { address: string; prefix: number; fami
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
-function ipAllowed(cidrs: string[], ip: string): boolean {
+/** True when `ip` lies in one of `cidrs` (an empty list allows every address); tokens derived from a key check the same way. */
+export function ipAllowed(cidrs: readonly string[], ip: string): boolean {
   if (cidrs.length === 0) return true;
   const list = new BlockList();
   for (const cidr of cidrs) {
@@ -106,6 +107,6 @@ export class ApiKeyService {
       // Once per key and address per minute: a key bouncing between two hosts is not a flood of rows.
       await this.events?.recordSampled({ type: 'api_key.new_ip', userId: row.user_id, apiKeyId: row.id, ip, details: { keyId: row.id, previousIp: row.last_used_ip } }, `${row.id}:${ip}`);
     }
-    return { kind: 'api_key', userId: row.user_id, scopes: new Set(row.scopes), apiKeyId: row.id };
+    return { kind: 'api_key', userId: row.user_id, scopes: new Set(row.scopes), apiKeyId: row.id, allowedCidrs: row.allowed_cidrs };
   }
 }

@@ -11,6 +11,7 @@ import type { Store } from '../../platform/store/store.js';
 import { recordSecurityEvent, type SecurityEvent } from '../security-events/repo.js';
 import type { SecurityEventSink } from '../security-events/service.js';
 import type { SessionService } from '../sessions/service.js';
+import type { RequireMfa } from './mfa-gate.js';
 import type { LoginThrottle } from './throttle.js';
 import { findUsableToken, insertAuthToken, invalidateTokens, type AuthTokenRow } from './tokens-repo.js';
 
@@ -18,7 +19,7 @@ export interface AuthSettings {
   publicUrl: string;
   registration: 'open' | 'invite' | 'closed';
   requireEmailVerification: boolean;
-  requireMfa: 'none' | 'admins' | 'all';
+  requireMfa: RequireMfa;
   passwordMinLength: number;
   lockoutMinutes: number;
 }

@@ -44,12 +44,13 @@ export async function confirmTotp(deps: AuthDeps, user: UserRow, code: string): 
 
 export async function disableTotpFor(deps: AuthDeps, user: UserRow, input: { password: string; code: string }, ip: string): Promise<void> {
   if (!user.totp_enabled_at) throw new AppError('conflict', 'Two-factor authentication is not enabled.');
-  await deps.throttle.check(accountKey(user.email), ip);
+  const attempt = await deps.throttle.begin(accountKey(user.email), ip);
   const ok = (await verifyPassword(user.password_hash, input.password)) && (await verifySecondFactor(deps, user, input.code));
   if (!ok) {
-    await deps.throttle.recordFailure(accountKey(user.email), ip);
+    await deps.throttle.recordFailure(attempt);
     throw new AppError('invalid_credentials', 'Invalid password or code.');
   }
+  await deps.throttle.recordSuccess(attempt.account, attempt);
   await disableTotp(deps.db, user.id, deps.clock.now());
   await deleteRecoveryCodes(deps.db, user.id);
   await securityEvent(deps, { type: 'auth.mfa_disabled', userId: user.id, ip });
@@ -59,11 +60,12 @@ export async function disableTotpFor(deps: AuthDeps, user: UserRow, input: { pas
 /** New recovery codes (the old ones stop working); needs a current TOTP code. */
 export async function regenerateRecoveryCodes(deps: AuthDeps, user: UserRow, code: string, ip: string): Promise<string[]> {
   if (!user.totp_enabled_at) throw new AppError('conflict', 'Two-factor authentication is not enabled.');
-  await deps.throttle.check(accountKey(user.email), ip);
+  const attempt = await deps.throttle.begin(accountKey(user.email), ip);
   if (looksLikeRecoveryCode(code) || !(await verifySecondFactor(deps, user, code))) {
-    await deps.throttle.recordFailure(accountKey(user.email), ip);
+    await deps.throttle.recordFailure(attempt);
     throw new AppError('invalid_credentials', 'Invalid code; use a code from your authenticator app.');
   }
+  await deps.throttle.recordSuccess(attempt.account, attempt);
   const codes = await issueRecoveryCodes(deps, user.id);
   await securityEvent(deps, { type: 'auth.recovery_codes_regenerated', userId: user.id, ip });
   return codes;

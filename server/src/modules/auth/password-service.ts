@@ -61,11 +61,12 @@ export async function changePassword(
   context: RequestContext & { sessionId: string },
 ): Promise<void> {
   const account = accountKey(user.email);
-  await deps.throttle.check(account, context.ip);
+  const attempt = await deps.throttle.begin(account, context.ip);
   if (!(await verifyPassword(user.password_hash, input.currentPassword))) {
-    await deps.throttle.recordFailure(account, context.ip);
+    await deps.throttle.recordFailure(attempt);
     throw new AppError('invalid_credentials', 'The current password is wrong.');
   }
+  await deps.throttle.recordSuccess(account, attempt);
   assertPasswordAcceptable(input.newPassword, { email: user.email, name: user.name, minLength: deps.settings.passwordMinLength });
   await updatePasswordHash(deps.db, user.id, await hashPassword(input.newPassword), deps.clock.now(), true);
   await deps.sessions.revokeAll(user.id, 'password_changed', context.sessionId);

@@ -7,6 +7,7 @@ import { AppError } from '../../http/errors.js';
 import { findUserById, type UserRow } from '../users/repo.js';
 import type { RequestContext } from '../sessions/service.js';
 import type { AuthDeps } from './deps.js';
+import { mfaEnrollmentRequired } from './mfa-gate.js';
 import { confirmTotp, countUnusedRecoveryCodes, disableTotpFor, regenerateRecoveryCodes, setupTotp } from './mfa-service.js';
 import { checkPassword, PASSWORD_MAX_LENGTH } from './passwords.js';
 import { changePassword, requestPasswordReset, resetPassword } from './password-service.js';
@@ -50,19 +51,14 @@ function context(request: FastifyRequest): RequestContext {
   return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : '' };
 }
 
-function mfaEnrollmentRequired(deps: AuthDeps, user: UserRow): boolean {
-  if (user.totp_enabled_at) return false;
-  return deps.settings.requireMfa === 'all' || (deps.settings.requireMfa === 'admins' && user.role === 'admin');
-}
-
-/** The signed-in user; refuses (403) when MFA enrolment is required first, unless `enrolling`. */
-export async function currentUser(deps: AuthDeps, request: FastifyRequest, options: { enrolling?: boolean } = {}): Promise<UserRow> {
+/**
+ * The signed-in user. The MFA gate (mfa-gate.ts) has already refused a caller who must
+ * enrol first, on every route but its exemptions, and left the row it loaded.
+ */
+export async function currentUser(deps: AuthDeps, request: FastifyRequest): Promise<UserRow> {
   if (!request.principal) throw new AppError('unauthenticated', 'Sign in first.');
-  const user = await findUserById(deps.db, request.principal.userId);
+  const user = request.callerRow?.id === request.principal.userId ? request.callerRow : await findUserById(deps.db, request.principal.userId);
   if (!user) throw new AppError('unauthenticated', 'Sign in first.');
-  if (!options.enrolling && mfaEnrollmentRequired(deps, user)) {
-    throw new AppError('mfa_enrollment_required', 'Set up two-factor authentication before continuing (POST /api/v1/auth/mfa/totp/setup).');
-  }
   return user;
 }
 
@@ -74,7 +70,7 @@ async function meView(deps: AuthDeps, user: UserRow): Promise<z.infer<typeof Me>
     role: user.role,
     emailVerified: user.email_verified_at !== null,
     mfaEnabled: user.totp_enabled_at !== null,
-    mfaEnrollmentRequired: mfaEnrollmentRequired(deps, user),
+    mfaEnrollmentRequired: mfaEnrollmentRequired(deps.settings.requireMfa, user),
     recoveryCodesLeft: user.totp_enabled_at ? await countUnusedRecoveryCodes(deps.db, user.id) : 0,
     erasureScheduledAt: user.erasure_scheduled_at?.toISOString() ?? null,
   };
@@ -166,7 +162,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     });
 
     app.get('/auth/sessions', { config: { access: { session: true } }, schema: { tags, summary: 'List active sessions', response: { 200: z.object({ sessions: z.array(SessionView) }) } } }, async (request) => {
-      const user = await currentUser(deps, request, { enrolling: true });
+      const user = await currentUser(deps, request);
       const rows = await deps.sessions.list(user.id);
       return {
         sessions: rows.map((row) => ({
@@ -181,7 +177,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     });
 
     app.delete('/auth/sessions/:id', { config: { access: { session: true } }, schema: { tags, summary: 'End one session', params: z.object({ id: z.uuid() }), response: { 200: Ok } } }, async (request, reply) => {
-      const user = await currentUser(deps, request, { enrolling: true });
+      const user = await currentUser(deps, request);
       if (!(await deps.sessions.revoke(user.id, request.params.id, 'revoked_by_user'))) throw new AppError('not_found', 'No such session.');
       if (request.params.id === request.session?.id) clearSessionCookie(reply, cookie);
       return { ok: true as const };
@@ -199,7 +195,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     });
 
     app.post('/auth/password/change', { config: { access: { session: true } }, schema: { tags, summary: 'Change the password; other sessions end', body: z.strictObject({ currentPassword: Password, newPassword: Password }), response: { 200: Ok } } }, async (request, reply) => {
-      const user = await currentUser(deps, request, { enrolling: true });
+      const user = await currentUser(deps, request);
       await changePassword(deps, user, request.body, { ...context(request), sessionId: requireSession(request).id });
       await rotateSession(deps, cookie, request, reply, user, 'password_changed');
       return { ok: true as const };
@@ -212,11 +208,11 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     });
 
     app.post('/auth/mfa/totp/setup', { config: { access: { session: true } }, schema: { tags, summary: 'Start TOTP enrolment', response: { 200: z.object({ otpauthUri: z.string(), qrSvg: z.string().describe('data: URL of an SVG QR code'), secret: z.string() }) } } }, async (request) =>
-      setupTotp(deps, await currentUser(deps, request, { enrolling: true })),
+      setupTotp(deps, await currentUser(deps, request)),
     );
 
     app.post('/auth/mfa/totp/confirm', { config: { access: { session: true } }, schema: { tags, summary: 'Confirm TOTP enrolment; returns recovery codes once', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } }, async (request, reply) => {
-      const user = await currentUser(deps, request, { enrolling: true });
+      const user = await currentUser(deps, request);
       const recoveryCodes = await confirmTotp(deps, user, request.body.code);
       await rotateSession(deps, cookie, request, reply, user, 'mfa_enabled');
       return { recoveryCodes };
@@ -236,7 +232,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     }));
 
     app.get('/me', { config: { access: { scope: 'profile:read' } }, schema: { tags: ['users'], summary: 'The signed-in user', response: { 200: Me } } }, async (request) =>
-      meView(deps, await currentUser(deps, request, { enrolling: true })),
+      meView(deps, await currentUser(deps, request)),
     );
   };
 }

@@ -13,7 +13,7 @@ import { mails } from './mail-templates.js';
 import { verifySecondFactor } from './mfa-service.js';
 import { assertPasswordAcceptable, burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from './passwords.js';
 import { deviceOf, loadSignInHistory, networkOf, scoreSignIn, SUSPICIOUS_THRESHOLD } from './suspicious.js';
-import { accountKey } from './throttle.js';
+import { accountKey, type Attempt } from './throttle.js';
 import { consumeToken } from './tokens-repo.js';
 
 const HOUR = 60 * 60 * 1000;
@@ -74,11 +74,11 @@ export async function verifyEmail(deps: AuthDeps, token: string): Promise<void> 
 export async function signIn(deps: AuthDeps, input: { email: string; password: string }, context: RequestContext): Promise<SignInResult> {
   const email = normalizeEmail(input.email);
   const account = accountKey(email);
-  await deps.throttle.check(account, context.ip);
+  const attempt = await deps.throttle.begin(account, context.ip); // reserved before any password work
   const user = await findUserByEmail(deps.db, email);
   const valid = user ? await verifyPassword(user.password_hash, input.password) : (await burnPasswordCheck(input.password), false);
   if (!user || !valid) {
-    await failAttempt(deps, account, user, context, 'password', input.password);
+    await failAttempt(deps, attempt, user, context, 'password', input.password);
     throw new AppError('invalid_credentials', INVALID_CREDENTIALS);
   }
   if (needsRehash(user.password_hash)) {
@@ -92,10 +92,11 @@ export async function signIn(deps: AuthDeps, input: { email: string; password: s
     throw new AppError('email_not_verified', 'Verify your email address first; we have sent you a new link.');
   }
   if (user.totp_enabled_at) {
+    await deps.throttle.releaseForNextFactor(attempt);
     const mfaToken = await issueToken(deps, 'mfa_login', { userId: user.id }, 5 * 60 * 1000);
     return { kind: 'mfa', mfaToken };
   }
-  return completeSignIn(deps, user, context);
+  return completeSignIn(deps, user, context, attempt);
 }
 
 /** Second step: a TOTP code or a recovery code for the account the mfaToken names. */
@@ -103,21 +104,22 @@ export async function signInWithCode(deps: AuthDeps, input: { mfaToken: string; 
   const row = await findToken(deps, 'mfa_login', input.mfaToken);
   const user = row?.user_id ? await findUserById(deps.db, row.user_id) : undefined;
   if (!row || !user) throw new AppError('invalid_token', 'This sign-in has expired; start again with your email and password.');
-  const account = accountKey(user.email);
-  await deps.throttle.check(account, context.ip); // ASVS 6.6.3: OTP entry is rate limited
+  // ASVS 6.6.3: OTP entry is rate limited, and the slot is reserved before the code is checked.
+  const attempt = await deps.throttle.begin(accountKey(user.email), context.ip);
   if (!(await verifySecondFactor(deps, user, input.code))) {
-    await failAttempt(deps, account, user, context, 'second_factor');
+    await failAttempt(deps, attempt, user, context, 'second_factor');
     throw new AppError('invalid_credentials', 'Invalid code.');
   }
   if (!(await consumeToken(deps.db, row.id, deps.clock.now()))) {
     throw new AppError('invalid_token', 'This sign-in has expired; start again with your email and password.');
   }
-  return completeSignIn(deps, user, context);
+  return completeSignIn(deps, user, context, attempt);
 }
 
-async function failAttempt(deps: AuthDeps, account: string, user: UserRow | undefined, context: RequestContext, factor: SignInFactor, password?: string): Promise<void> {
+async function failAttempt(deps: AuthDeps, attempt: Attempt, user: UserRow | undefined, context: RequestContext, factor: SignInFactor, password?: string): Promise<void> {
   deps.onSignInFailure?.(factor);
-  const { locked } = await deps.throttle.recordFailure(account, context.ip);
+  const { account } = attempt;
+  const { locked } = await deps.throttle.recordFailure(attempt);
   // The monitor's spraying rule gets a truncated keyed prefix of the password, never the password.
   const passwordPrefix = password === undefined ? undefined : await deps.securityEvents?.passwordPrefix(password);
   await securityEvent(deps, {
@@ -134,8 +136,8 @@ async function failAttempt(deps: AuthDeps, account: string, user: UserRow | unde
 }
 
 /** Issues a fresh session (ASVS 7.2.4: new id at every sign-in) and scores the sign-in. */
-export async function completeSignIn(deps: AuthDeps, user: UserRow, context: RequestContext): Promise<SignInResult> {
-  const failuresBefore = await deps.throttle.recordSuccess(accountKey(user.email));
+export async function completeSignIn(deps: AuthDeps, user: UserRow, context: RequestContext, attempt?: Attempt): Promise<SignInResult> {
+  const failuresBefore = await deps.throttle.recordSuccess(accountKey(user.email), attempt);
   const { token, state } = await deps.sessions.create(user.id, context);
   await securityEvent(deps, { type: 'auth.sign_in_succeeded', userId: user.id, ip: context.ip, details: { sessionId: state.id } }); // ASVS 16.3.1
   await recordSignIn(deps, user, context, failuresBefore);

@@ -6,6 +6,10 @@
  * the second failure, then a temporary lock at the threshold that doubles on each
  * further lock within 24 h. Per IP and per IP+account: attempt budgets, so one source
  * cannot spray accounts or hammer one.
+ *
+ * Every attempt reserves its slot (`begin`) before the password or code is checked, and
+ * reports the outcome with the handle it got: a check made before any parallel attempt
+ * had counted would let them all through.
  */
 import { createHash } from 'node:crypto';
 import { AppError } from '../../http/errors.js';
@@ -28,6 +32,14 @@ export function accountKey(email: string): string {
   return createHash('sha256').update(`bastion-login:${email}`).digest('hex').slice(0, 32);
 }
 
+/** One reserved verification: the handle a caller passes back with the outcome. */
+export interface Attempt {
+  account: string;
+  ip: string;
+  /** The slot's number in the account's counter (1 = first attempt since the last reset). */
+  slot: number;
+}
+
 export class LoginThrottle {
   constructor(
     private readonly store: Store,
@@ -35,51 +47,89 @@ export class LoginThrottle {
     private readonly limits: ThrottleLimits,
   ) {}
 
-  /** Throws `account_locked` or `rate_limited` (with Retry-After) before any password work. */
-  async check(account: string, ip: string): Promise<void> {
+  /**
+   * Reserves one password or code verification before any work is done, or throws
+   * `account_locked` / `rate_limited` (with Retry-After). The reservation is atomic in the
+   * store: however many requests arrive at once, at most `threshold` verifications of an
+   * account run per lock window, and the rest are refused without touching a hash.
+   */
+  async begin(account: string, ip: string): Promise<Attempt> {
     const now = this.clock.now().getTime();
-    const lockedUntil = Number((await this.store.get(`auth:lock:${account}`)) ?? 0);
-    if (lockedUntil > now) throw withRetry(new AppError('account_locked', 'Too many failed sign-ins; this account is locked for a while. Try again later or reset your password.'), lockedUntil - now);
-    const delayUntil = Number((await this.store.get(`auth:delay:${account}`)) ?? 0);
-    if (delayUntil > now) throw withRetry(new AppError('rate_limited', 'Too many attempts; wait a moment before trying again.'), delayUntil - now);
-    const ipFailures = Number((await this.store.get(`auth:ip:${ip}`)) ?? 0);
-    if (ipFailures >= this.limits.perIp) throw withRetry(new AppError('rate_limited', 'Too many failed sign-ins from your network; try again later.'), this.limits.windowMs);
-    const attempts = await this.store.increment(`auth:ipacct:${ip}:${account}`, { ttlMs: this.limits.windowMs });
+    const [lockedUntil, delayUntil] = (await Promise.all([this.store.get(this.lockKey(account)), this.store.get(`auth:delay:{${account}}`)])).map(Number);
+    // Read first only to answer with the right reason; the reservation below re-checks the lock atomically.
+    if (lockedUntil! > now) throw withRetry(new AppError('account_locked', LOCKED_MESSAGE), lockedUntil! - now);
+    if (delayUntil! > now) throw withRetry(new AppError('rate_limited', 'Too many attempts; wait a moment before trying again.'), delayUntil! - now);
+    const attempts = await this.store.increment(`auth:ipacct:${ip}:{${account}}`, { ttlMs: this.limits.windowMs });
     if (attempts.value > this.limits.perIpAccount) throw withRetry(new AppError('rate_limited', 'Too many attempts; try again later.'), attempts.ttlMs);
+    const network = await this.store.reserve(`auth:ip:${ip}`, { limit: this.limits.perIp, ttlMs: this.limits.windowMs });
+    if (!network.allowed) throw withRetry(new AppError('rate_limited', 'Too many failed sign-ins from your network; try again later.'), network.ttlMs);
+    const slot = await this.store.reserve(this.counterKey(account), {
+      limit: this.limits.threshold,
+      ttlMs: DAY_MS,
+      blockedUntil: { key: this.lockKey(account), now },
+    });
+    if (slot.allowed) return { account, ip, slot: slot.value };
+    await this.store.release(`auth:ip:${ip}`); // refused before any verification: not a failure of this network
+    if (slot.blockedMs > 0) throw withRetry(new AppError('account_locked', LOCKED_MESSAGE), slot.blockedMs);
+    // Every slot is taken by attempts still being verified; their outcome decides the lock.
+    throw withRetry(new AppError('account_locked', LOCKED_MESSAGE), this.limits.lockMs);
   }
 
-  /** Counts a failure; returns whether it locked the account (so the owner can be told). */
-  async recordFailure(account: string, ip: string): Promise<{ locked: boolean; failures: number }> {
+  /** Counts a failure (its slot stays taken); returns whether it locked the account (so the owner can be told). */
+  async recordFailure(attempt: Attempt): Promise<{ locked: boolean; failures: number }> {
+    const { account, slot } = attempt;
     const now = this.clock.now().getTime();
-    await this.store.increment(`auth:ip:${ip}`, { ttlMs: this.limits.windowMs });
-    const failures = (await this.store.increment(`auth:fail:${account}`, { ttlMs: DAY_MS })).value;
-    if (failures >= this.limits.threshold) {
-      const locks = (await this.store.increment(`auth:locks:${account}`, { ttlMs: DAY_MS })).value;
+    if (slot >= this.limits.threshold) {
+      const locks = (await this.store.increment(`auth:locks:{${account}}`, { ttlMs: DAY_MS })).value;
       const lockMs = Math.min(this.limits.lockMs * 2 ** (locks - 1), DAY_MS);
-      await this.store.set(`auth:lock:${account}`, String(now + lockMs), { ttlMs: lockMs + 60_000 });
-      await this.store.delete(`auth:fail:${account}`);
-      await this.store.delete(`auth:delay:${account}`);
-      return { locked: true, failures };
+      // The lock first: from here every reservation is refused, so emptying the counter is safe.
+      await this.store.set(this.lockKey(account), String(now + lockMs), { ttlMs: lockMs + 60_000 });
+      await Promise.all([this.store.delete(this.counterKey(account)), this.store.delete(`auth:delay:{${account}}`)]);
+      return { locked: true, failures: slot };
     }
-    if (failures >= 2) {
-      const delayMs = 1_000 * 2 ** (failures - 2); // 1 s, 2 s, 4 s … before the lock
-      await this.store.set(`auth:delay:${account}`, String(now + delayMs), { ttlMs: delayMs + 1_000 });
+    if (slot >= 2) {
+      const delayMs = 1_000 * 2 ** (slot - 2); // 1 s, 2 s, 4 s … before the lock
+      await this.store.set(`auth:delay:{${account}}`, String(now + delayMs), { ttlMs: delayMs + 1_000 });
     }
-    return { locked: false, failures };
+    return { locked: false, failures: slot };
+  }
+
+  /**
+   * The first factor was right but a second one follows: the slot is given back (the
+   * failures before it stay counted), so a person who knows the password still has only
+   * the attempts left for codes.
+   */
+  async releaseForNextFactor(attempt: Attempt): Promise<void> {
+    await Promise.all([this.store.release(this.counterKey(attempt.account)), this.store.release(`auth:ip:${attempt.ip}`)]);
   }
 
   /** A successful sign-in resets the account's failures; returns how many there were. */
-  async recordSuccess(account: string): Promise<number> {
-    const failures = Number((await this.store.get(`auth:fail:${account}`)) ?? 0);
-    await Promise.all([this.store.delete(`auth:fail:${account}`), this.store.delete(`auth:delay:${account}`)]);
-    return failures;
+  async recordSuccess(account: string, attempt?: Attempt): Promise<number> {
+    const counted = Number((await this.store.get(this.counterKey(account))) ?? 0);
+    await Promise.all([
+      this.store.delete(this.counterKey(account)),
+      this.store.delete(`auth:delay:{${account}}`),
+      attempt ? this.store.release(`auth:ip:${attempt.ip}`) : undefined,
+    ]);
+    return Math.max(0, counted - (attempt ? 1 : 0));
   }
 
   /** Lifts a lock (admin action). */
   async unlock(account: string): Promise<void> {
-    await Promise.all(['lock', 'locks', 'fail', 'delay'].map((k) => this.store.delete(`auth:${k}:${account}`)));
+    await Promise.all(['lock', 'locks', 'fail', 'delay'].map((k) => this.store.delete(`auth:${k}:{${account}}`)));
+  }
+
+  // Hash tags ({…}) keep an account's keys in one Redis Cluster slot, as the reservation script needs.
+  private counterKey(account: string): string {
+    return `auth:fail:{${account}}`;
+  }
+
+  private lockKey(account: string): string {
+    return `auth:lock:{${account}}`;
   }
 }
+
+const LOCKED_MESSAGE = 'Too many failed sign-ins; this account is locked for a while. Try again later or reset your password.';
 
 function withRetry(error: AppError, ms: number): AppError {
   error.retryAfter = ms / 1_000;

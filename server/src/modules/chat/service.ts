@@ -74,7 +74,8 @@ export interface ChatDeps {
   providers: ProviderService;
   usage: UsageService;
   retriever: Retriever;
-  outbound: OutboundHttp;
+  /** For the fetch_url tool. */
+  outbound: OutboundHttp<'tools'>;
   cancellations: Cancellations;
   /** null: the response cache is off. */
   responseCache: JsonCache<CachedTurn> | null;

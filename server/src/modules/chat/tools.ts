@@ -46,7 +46,7 @@ export interface ToolContext {
   workspaceId: string;
   config: AgentConfig;
   retriever: Retriever;
-  outbound: OutboundHttp;
+  outbound: OutboundHttp<'tools'>;
   signal: AbortSignal;
   /** Citation numbers already used in this answer, so new passages get fresh ones. */
   nextCitation: () => number;

@@ -6,7 +6,7 @@ import { apiUser, type ApiClient } from '../../../test/api-client.js';
 import { useChatApp } from '../../../test/chat-fixture.js';
 import { EICAR, multipart } from '../../../test/uploads.js';
 
-const chat = useChatApp({ UPLOAD_MAX_BYTES: '200000', WORKSPACE_STORAGE_QUOTA_BYTES: '300000' });
+const chat = useChatApp({ UPLOAD_MAX_BYTES: '200000', WORKSPACE_STORAGE_QUOTA_BYTES: '300000', OUTBOUND_ALLOW_PRIVATE_KNOWLEDGE: '127.0.0.1:*' });
 let pages: http.Server;
 let pagesUrl = '';
 

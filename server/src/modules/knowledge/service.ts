@@ -38,7 +38,7 @@ export interface KnowledgeDeps {
   logger: Logger;
   workspaces: WorkspaceService;
   scanners: IntakeScanners;
-  outbound: OutboundHttp;
+  outbound: OutboundHttp<'knowledge'>;
   pipeline: IngestionPipeline;
   embeddings: ChunkEmbeddings;
   securityEvents: SecurityEventSink;

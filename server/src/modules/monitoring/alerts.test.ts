@@ -24,7 +24,7 @@ const env: Record<string, string> = {
   MONITOR_RESPONSES: 'credential_stuffing=block_ip',
   ALERT_EMAIL_TO: 'soc@example.org',
   ALERT_WEBHOOK_SECRET: SECRET,
-  OUTBOUND_ALLOW_PRIVATE: '127.0.0.1',
+  OUTBOUND_ALLOW_PRIVATE_WEBHOOKS: '127.0.0.1:*',
   MONITOR_SAMPLE_SECONDS: '0',
 };
 let receiver: http.Server;

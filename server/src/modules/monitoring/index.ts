@@ -95,7 +95,7 @@ export class Monitoring {
   }
 
   /** The pieces app.ts builds later: outbound HTTP (webhook sink), API keys (revocation), the DB pool (pressure). */
-  attach(app: App, parts: { outbound: OutboundHttp; apiKeys: ApiKeyService; poolStats: () => { waiting: number } | undefined }): void {
+  attach(app: App, parts: { outbound: OutboundHttp<'webhooks'>; apiKeys: ApiKeyService; poolStats: () => { waiting: number } | undefined }): void {
     const { config, store, clock } = this.deps;
     if (config.ALERT_WEBHOOK_URL && config.ALERT_WEBHOOK_SECRET) this.sinks.push(new WebhookSink(parts.outbound, config.ALERT_WEBHOOK_URL, config.ALERT_WEBHOOK_SECRET, clock));
     this.responder = new Responder({ store, events: this.events, apiKeys: parts.apiKeys, actions: this.actions, blockMs: config.MONITOR_BLOCK_MINUTES * 60_000 });

@@ -59,7 +59,7 @@ export class EmailSink implements AlertSink {
 export class WebhookSink implements AlertSink {
   readonly name = 'webhook';
   constructor(
-    private readonly outbound: OutboundHttp,
+    private readonly outbound: OutboundHttp<'webhooks'>,
     private readonly url: string,
     private readonly secret: string,
     private readonly clock: Clock,

@@ -42,6 +42,22 @@ export function personalWorkspaceIds(trx: Db, userId: string): Promise<{ id: str
   return trx.selectFrom('workspaces').select('id').where('personal_owner_id', '=', userId).execute();
 }
 
+/**
+ * Locks the shared workspaces the user belongs to, in id order, until the transaction
+ * ends: the same lock role changes and removals take (workspaces/service.ts), so no
+ * owner can step down between the choice of a successor and the user's deletion.
+ */
+export async function lockSharedWorkspaces(trx: Db, userId: string): Promise<void> {
+  await trx
+    .selectFrom('workspaces')
+    .select('id')
+    .where('personal_owner_id', 'is', null)
+    .where('id', 'in', (eb) => eb.selectFrom('workspace_members').select('workspace_id').where('user_id', '=', userId))
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+}
+
 /** Shared workspaces the user owns. */
 export function ownedSharedWorkspaceIds(trx: Db, userId: string): Promise<{ id: string }[]> {
   return trx

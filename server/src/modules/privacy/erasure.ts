@@ -52,19 +52,22 @@ export interface ErasureReport {
  */
 export async function reauthenticate(deps: AuthDeps, user: UserRow, input: Reauthentication, ip: string): Promise<void> {
   const account = accountKey(user.email);
-  await deps.throttle.check(account, ip);
+  const attempt = await deps.throttle.begin(account, ip);
   if (!(await verifyPassword(user.password_hash, input.password))) {
-    await deps.throttle.recordFailure(account, ip);
+    await deps.throttle.recordFailure(attempt);
     throw new AppError('invalid_credentials', 'Invalid password or code.');
   }
   if (user.totp_enabled_at) {
-    if (!input.code) throw new AppError('reauthentication_required', 'Two-factor authentication is on: send a code from your authenticator app (or a recovery code) as `code`.');
+    if (!input.code) {
+      await deps.throttle.releaseForNextFactor(attempt); // the password was right: asking for the code is no failure
+      throw new AppError('reauthentication_required', 'Two-factor authentication is on: send a code from your authenticator app (or a recovery code) as `code`.');
+    }
     if (!(await verifySecondFactor(deps, user, input.code))) {
-      await deps.throttle.recordFailure(account, ip);
+      await deps.throttle.recordFailure(attempt);
       throw new AppError('invalid_credentials', 'Invalid password or code.');
     }
   }
-  await deps.throttle.recordSuccess(account);
+  await deps.throttle.recordSuccess(account, attempt);
 }
 
 /** Called where audit entries must be kept: replaces the actor by a pseudonym. */
@@ -142,6 +145,8 @@ export class ErasureService {
     const sessionHashes = (await repo.sessionHashes(trx, user.id)).map((r) => r.token_hash);
     const doomed = (await repo.personalWorkspaceIds(trx, user.id)).map((r) => r.id);
     let workspacesTransferred = 0;
+    // Roles are read after the lock: an owner stepping down now either went first or waits.
+    await repo.lockSharedWorkspaces(trx, user.id);
     for (const { id } of await repo.ownedSharedWorkspaceIds(trx, user.id)) {
       const successor = (await repo.otherMembers(trx, id, user.id))[0];
       if (!successor) {

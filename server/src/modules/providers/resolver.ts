@@ -26,7 +26,7 @@ export class ProviderResolver {
   constructor(
     private readonly db: Db,
     private readonly encryptor: Encryptor,
-    private readonly outbound: OutboundHttp,
+    private readonly outbound: OutboundHttp<'providers'>,
     readonly breakers: BreakerRegistry,
     readonly settings: ProviderCallSettings,
   ) {}

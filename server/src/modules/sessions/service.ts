@@ -9,7 +9,7 @@ import type { Clock } from '../../platform/clock.js';
 import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
 import type { Store } from '../../platform/store/store.js';
-import { insertSession, listActiveSessions, revokeSessions, touchSession, type SessionRow } from './repo.js';
+import { findUserSession, insertSession, listActiveSessions, revokeSessions, touchSession, type SessionRow } from './repo.js';
 
 export interface SessionState {
   id: string;
@@ -77,7 +77,7 @@ export class SessionService {
     if (!raw) return null;
     const state = JSON.parse(raw) as SessionState;
     const now = this.clock.now().getTime();
-    if (now >= state.expiresAt || now - state.lastSeenAt >= this.timeouts.idleMs) {
+    if (this.isExpired(state, now)) {
       await this.store.delete(key(hash));
       return null;
     }
@@ -93,6 +93,20 @@ export class SessionService {
       await touchSession(this.db, state.id, new Date(now));
     }
     return state;
+  }
+
+  /**
+   * True while a user's session can still be used: not ended, not idle for the idle
+   * timeout, not past its absolute limit. Refresh chains made from a session end with it;
+   * asking does not count as activity (a token-refresh loop must not keep a session alive).
+   */
+  async isActive(userId: string, sessionId: string): Promise<boolean> {
+    const row = await findUserSession(this.db, userId, sessionId);
+    if (!row || row.revoked_at) return false;
+    const raw = await this.store.get(key(row.token_hash));
+    if (!raw) return false; // idle expiry lets the store drop it; logout deletes it
+    const state = JSON.parse(raw) as SessionState;
+    return state.id === sessionId && !this.isExpired(state, this.clock.now().getTime());
   }
 
   list(userId: string): Promise<SessionRow[]> {
@@ -111,6 +125,10 @@ export class SessionService {
     const revoked = await revokeSessions(this.db, userId, exceptId ? { exceptId } : {}, reason, this.clock.now());
     await this.forget(revoked);
     return revoked.length;
+  }
+
+  private isExpired(state: SessionState, now: number): boolean {
+    return now >= state.expiresAt || now - state.lastSeenAt >= this.timeouts.idleMs;
   }
 
   private async save(hash: string, state: SessionState): Promise<void> {

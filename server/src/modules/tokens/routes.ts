@@ -4,8 +4,6 @@ import { z } from 'zod';
 import { AppError } from '../../http/errors.js';
 import type { SigningKeys } from './signing-keys.js';
 import type { TokenService } from './service.js';
-import type { AuthDeps } from '../auth/deps.js';
-import { currentUser } from '../auth/routes.js';
 
 const TokenPair = z.object({
   accessToken: z.string().describe('JWT (EdDSA, typ at+jwt); send as Authorization: Bearer'),
@@ -14,12 +12,12 @@ const TokenPair = z.object({
   tokenType: z.literal('Bearer'),
 });
 
-export function tokenRoutes(tokens: TokenService, authDeps: AuthDeps): FastifyPluginAsyncZod {
+export function tokenRoutes(tokens: TokenService): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/auth/token',
       {
-        config: { access: 'public', rateLimit: 'auth' },
+        config: { access: 'public', actsAsCaller: true, rateLimit: 'auth' },
         schema: {
           tags: ['tokens'],
           summary: 'Get an access token from the browser session, an API key (Authorization: Bearer bst_key_…) or a refresh token',
@@ -39,7 +37,6 @@ export function tokenRoutes(tokens: TokenService, authDeps: AuthDeps): FastifyPl
         if (!principal || principal.kind !== expected) {
           throw new AppError('unauthenticated', body.grantType === 'session' ? 'Sign in first.' : 'Send the API key as Authorization: Bearer bst_key_….');
         }
-        await currentUser(authDeps, request); // refuses while MFA enrolment is required
         return tokens.issue(principal);
       },
     );

@@ -3,8 +3,9 @@
  * rotated on every use; reusing a spent one revokes its whole family — RFC 9700 §4.14).
  *
  * Verification pins the algorithm, requires iss/aud/exp/nbf/iat/jti/sub with a 30 s skew,
- * refuses unknown `kid`s and `crit` headers, and refuses tokens whose session or API key
- * was revoked since they were issued.
+ * refuses unknown `kid`s and `crit` headers, and refuses tokens whose session, API key or
+ * refresh family was revoked since they were issued. Tokens from an IP-restricted API key
+ * carry its ranges (`cidr`) and are refused, like the key, from anywhere else.
  */
 import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
@@ -14,6 +15,7 @@ import type { Clock } from '../../platform/clock.js';
 import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
 import type { Store } from '../../platform/store/store.js';
+import { ipAllowed } from '../api-keys/service.js';
 import { securityEvent, type AuthDeps } from '../auth/deps.js';
 import type { SessionService } from '../sessions/service.js';
 import { JWT_ALG, type SigningKeys } from './signing-keys.js';
@@ -35,6 +37,20 @@ export interface TokenPair {
 }
 
 const invalid = () => new AppError('unauthenticated', 'Invalid, expired or revoked credentials.');
+const apiKeyMarker = (apiKeyId: string) => `revoked:api_key:${apiKeyId}`;
+const familyMarker = (familyId: string) => `revoked:refresh_family:${familyId}`;
+// A family marker outlives every access token of the family: one minted by a refresh racing the revocation included.
+const FAMILY_MARKER_MARGIN_MS = 5 * 60_000;
+
+interface Grant {
+  userId: string;
+  scopes: string[];
+  sessionId: string | null;
+  apiKeyId: string | null;
+  allowedCidrs: readonly string[];
+  familyId: string;
+  expiresAt?: Date;
+}
 
 export class TokenService {
   constructor(
@@ -50,7 +66,14 @@ export class TokenService {
   /** Issues an access token and a new refresh token family for a principal. */
   async issue(principal: Principal): Promise<TokenPair> {
     const scopes = principal.scopes === 'all' ? [...SCOPES] : [...principal.scopes];
-    return this.issuePair({ userId: principal.userId, scopes, sessionId: principal.sessionId ?? null, apiKeyId: principal.apiKeyId ?? null, familyId: randomUUID() });
+    return this.issuePair({
+      userId: principal.userId,
+      scopes,
+      sessionId: principal.sessionId ?? null,
+      apiKeyId: principal.apiKeyId ?? null,
+      allowedCidrs: principal.allowedCidrs ?? [],
+      familyId: randomUUID(),
+    });
   }
 
   /** Exchanges a refresh token for a new pair; a reused token revokes its family. */
@@ -64,23 +87,45 @@ export class TokenService {
       await securityEvent(this.deps, { type: 'auth.refresh_token_reused', userId: row.user_id, ip, details: { familyId: row.family_id } });
       throw invalid();
     }
-    const claimed = await this.db.updateTable('refresh_tokens').set({ used_at: now }).where('id', '=', row.id).where('used_at', 'is', null).executeTakeFirst();
+    // A chain from an API key lives only with the key, and only within its IP ranges (read
+    // from the key: the single source). Checked before the token is spent, so a stolen token
+    // presented from elsewhere does not cut its holder off.
+    let allowedCidrs: string[] = [];
+    if (row.api_key_id) {
+      const key = await this.db.selectFrom('api_keys').select(['revoked_at', 'expires_at', 'allowed_cidrs']).where('id', '=', row.api_key_id).executeTakeFirst();
+      if (!key || key.revoked_at || (key.expires_at && key.expires_at <= now) || !ipAllowed(key.allowed_cidrs, ip)) throw invalid();
+      allowedCidrs = key.allowed_cidrs;
+    }
+    // Spend the token in one conditional UPDATE, and only while no member of its family is
+    // revoked: a pair minted by a refresh that raced a family revocation dies at its first use.
+    const claimed = await this.db
+      .updateTable('refresh_tokens')
+      .set({ used_at: now })
+      .where('id', '=', row.id)
+      .where('used_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .where(({ exists, not, selectFrom }) =>
+        not(exists(selectFrom('refresh_tokens as sibling').select('sibling.id').where('sibling.family_id', '=', row.family_id).where('sibling.revoked_at', 'is not', null))),
+      )
+      .executeTakeFirst();
     if (Number(claimed.numUpdatedRows) !== 1) {
       await this.revokeFamily(row.family_id); // two concurrent uses: one of them is a thief
       throw invalid();
     }
-    if (row.session_id) {
-      const session = await this.db.selectFrom('sessions').select(['revoked_at', 'expires_at']).where('id', '=', row.session_id).executeTakeFirst();
-      if (!session || session.revoked_at || session.expires_at <= now) throw invalid();
-    }
-    if (row.api_key_id) {
-      const key = await this.db.selectFrom('api_keys').select(['revoked_at', 'expires_at']).where('id', '=', row.api_key_id).executeTakeFirst();
-      if (!key || key.revoked_at || (key.expires_at && key.expires_at <= now)) throw invalid();
-    }
+    // A chain from a session ends with it: signed out, idle past the timeout, or past its absolute limit.
+    if (row.session_id && !(await this.sessions.isActive(row.user_id, row.session_id))) throw invalid();
     const user = await this.db.selectFrom('users').select('password_reset_required').where('id', '=', row.user_id).executeTakeFirst();
     if (!user || user.password_reset_required) throw invalid();
     // The family keeps the lifetime of its first token: refreshing does not extend it.
-    return this.issuePair({ userId: row.user_id, scopes: row.scopes, sessionId: row.session_id, apiKeyId: row.api_key_id, familyId: row.family_id, expiresAt: row.expires_at });
+    return this.issuePair({
+      userId: row.user_id,
+      scopes: row.scopes,
+      sessionId: row.session_id,
+      apiKeyId: row.api_key_id,
+      allowedCidrs,
+      familyId: row.family_id,
+      expiresAt: row.expires_at,
+    });
   }
 
   /** Revokes the family of a refresh token (RFC 7009: unknown tokens are not an error). */
@@ -89,8 +134,8 @@ export class TokenService {
     if (row) await this.revokeFamily(row.family_id);
   }
 
-  /** Verifies a bearer access token and returns its principal, or throws 401. */
-  async verify(token: string): Promise<Principal> {
+  /** Verifies a bearer access token presented from `ip` and returns its principal, or throws 401. */
+  async verify(token: string, ip: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, async (header) => {
@@ -112,13 +157,29 @@ export class TokenService {
     }
     const sessionId = typeof payload.sid === 'string' ? payload.sid : undefined;
     const apiKeyId = typeof payload.akid === 'string' ? payload.akid : undefined;
-    if (sessionId && (await this.sessions.isRevoked(sessionId))) throw invalid();
-    if (apiKeyId && (await this.store.get(`revoked:api_key:${apiKeyId}`)) !== null) throw invalid();
+    const familyId = typeof payload.fid === 'string' ? payload.fid : undefined;
+    const cidrs = payload.cidr;
+    if (cidrs !== undefined && !(Array.isArray(cidrs) && cidrs.every((c) => typeof c === 'string'))) throw invalid();
+    if (cidrs && !ipAllowed(cidrs, ip)) throw invalid();
+    // Store GETs only (no database query on this path), sent together: one round trip.
+    const revoked = await Promise.all([
+      sessionId ? this.sessions.isRevoked(sessionId) : false,
+      apiKeyId ? this.isMarked(apiKeyMarker(apiKeyId)) : false,
+      familyId ? this.isMarked(familyMarker(familyId)) : false,
+    ]);
+    if (revoked.some(Boolean)) throw invalid();
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
-    return { kind: 'jwt', userId: payload.sub!, scopes: new Set(scopes), ...(sessionId ? { sessionId } : {}), ...(apiKeyId ? { apiKeyId } : {}) };
+    return {
+      kind: 'jwt',
+      userId: payload.sub!,
+      scopes: new Set(scopes),
+      ...(sessionId ? { sessionId } : {}),
+      ...(apiKeyId ? { apiKeyId } : {}),
+      ...(cidrs?.length ? { allowedCidrs: cidrs } : {}),
+    };
   }
 
-  private async issuePair(input: { userId: string; scopes: string[]; sessionId: string | null; apiKeyId: string | null; familyId: string; expiresAt?: Date }): Promise<TokenPair> {
+  private async issuePair(input: Grant): Promise<TokenPair> {
     const now = this.clock.now();
     const seconds = Math.floor(now.getTime() / 1000);
     const { kid, privateKey } = await this.keys.signingKey();
@@ -126,6 +187,8 @@ export class TokenService {
       scope: input.scopes.join(' '),
       ...(input.sessionId ? { sid: input.sessionId } : {}),
       ...(input.apiKeyId ? { akid: input.apiKeyId } : {}),
+      ...(input.allowedCidrs.length > 0 ? { cidr: [...input.allowedCidrs] } : {}),
+      fid: input.familyId,
     })
       .setProtectedHeader({ alg: JWT_ALG, kid, typ: 'at+jwt' })
       .setIssuer(this.settings.issuer)
@@ -154,7 +217,14 @@ export class TokenService {
     return { accessToken, refreshToken, expiresIn: this.settings.accessTtlSeconds, tokenType: 'Bearer' };
   }
 
+  /** Revokes every token of a family, and (through the marker) the access tokens it issued. */
   private async revokeFamily(familyId: string): Promise<void> {
+    const ttlMs = (this.settings.accessTtlSeconds + CLOCK_SKEW_SECONDS) * 1000 + FAMILY_MARKER_MARGIN_MS;
+    await this.store.set(familyMarker(familyId), '1', { ttlMs });
     await this.db.updateTable('refresh_tokens').set({ revoked_at: this.clock.now() }).where('family_id', '=', familyId).where('revoked_at', 'is', null).execute();
+  }
+
+  private async isMarked(key: string): Promise<boolean> {
+    return (await this.store.get(key)) !== null;
   }
 }

@@ -39,7 +39,7 @@ export interface WebhookDeps {
   agents: AgentService;
   workspaces: WorkspaceService;
   chat: ChatService;
-  outbound: OutboundHttp;
+  outbound: OutboundHttp<'webhooks'>;
   /** Signature failures become security events (sampled per agent and address). */
   events?: SecurityEventSink;
 }

@@ -7,7 +7,7 @@ import { MemoryStore } from '../../platform/store/memory-store.js';
 import { verifyRequestSignature } from '../../http/request-signature.js';
 import { signRequest } from '../../sdk/sign.js';
 
-const chat = useChatApp();
+const chat = useChatApp({ OUTBOUND_ALLOW_PRIVATE_WEBHOOKS: '127.0.0.1:*' });
 const received: { headers: http.IncomingHttpHeaders; body: string; url: string }[] = [];
 let receiver: http.Server;
 let callbackUrl = '';

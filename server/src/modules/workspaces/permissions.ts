@@ -12,8 +12,14 @@ export const PERMISSIONS = {
   'chat.use': ['owner', 'admin', 'member', 'viewer'],
   'agents.read': ['owner', 'admin', 'member', 'viewer'],
   'providers.read': ['owner', 'admin', 'member', 'viewer'],
+  /** The member list: names, roles, joining dates. */
   'members.read': ['owner', 'admin', 'member', 'viewer'],
   'knowledge.read': ['owner', 'admin', 'member', 'viewer'],
+  /**
+   * Members' email addresses: people who work together reach each other. Viewers are
+   * read-only guests (a client, an auditor): they see who is there, not how to mail them.
+   */
+  'members.emails': ['owner', 'admin', 'member'],
   /** Build and change agents. */
   'agents.write': ['owner', 'admin', 'member'],
   'knowledge.write': ['owner', 'admin', 'member'],
@@ -21,6 +27,11 @@ export const PERMISSIONS = {
   'providers.write': ['owner', 'admin'],
   'members.write': ['owner', 'admin'],
   'workspace.write': ['owner', 'admin'],
+  /**
+   * The single sign-on configuration (issuer, client id, secret hint, provisioning): read
+   * by those who may change it. Members sign in through the start link they are given.
+   */
+  'sso.read': ['owner', 'admin'],
   /** Make or unmake owners and admins. */
   'members.promote': ['owner'],
 } as const satisfies Record<string, readonly WorkspaceRole[]>;

@@ -54,7 +54,15 @@ export async function updateWorkspace(db: Db, id: string, changes: { name?: stri
   await db.updateTable('workspaces').set({ ...changes, updated_at: now }).where('id', '=', id).execute();
 }
 
-export function listMembers(db: Db, workspaceId: string) {
+export interface MemberRow {
+  user_id: string;
+  role: WorkspaceRole;
+  created_at: Date;
+  email: string;
+  name: string;
+}
+
+export function listMembers(db: Db, workspaceId: string): Promise<MemberRow[]> {
   return db
     .selectFrom('workspace_members as m')
     .innerJoin('users as u', 'u.id', 'm.user_id')
@@ -66,6 +74,14 @@ export function listMembers(db: Db, workspaceId: string) {
 
 export function findMemberRole(db: Db, workspaceId: string, userId: string): Promise<{ role: WorkspaceRole } | undefined> {
   return db.selectFrom('workspace_members').select('role').where('workspace_id', '=', workspaceId).where('user_id', '=', userId).executeTakeFirst();
+}
+
+/**
+ * Locks the workspace row until the transaction ends (`select … for update`): every
+ * change that can lower the number of owners takes it first. False: no such workspace.
+ */
+export async function lockWorkspace(trx: Db, workspaceId: string): Promise<boolean> {
+  return (await trx.selectFrom('workspaces').select('id').where('id', '=', workspaceId).forUpdate().executeTakeFirst()) !== undefined;
 }
 
 export async function countOwners(db: Db, workspaceId: string): Promise<number> {

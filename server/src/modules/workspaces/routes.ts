@@ -33,7 +33,13 @@ const WorkspaceView = z.object({
   monthlyTokenBudget: z.number().nullable().describe('Tokens per calendar month (UTC); null: unlimited'),
   createdAt: z.string(),
 });
-const MemberView = z.object({ userId: z.uuid(), email: z.string(), name: z.string(), role: Role, joinedAt: z.string() });
+const MemberView = z.object({
+  userId: z.uuid(),
+  email: z.string().nullable().describe('null when your role does not show addresses (viewers see names and roles only)'),
+  name: z.string(),
+  role: Role,
+  joinedAt: z.string(),
+});
 const InvitationView = z.object({ id: z.uuid(), email: z.string(), role: Role, expiresAt: z.string(), createdAt: z.string() });
 const UsageView = z.object({ period: z.string(), inputTokens: z.number(), outputTokens: z.number(), budget: z.number().nullable() });
 const Id = z.object({ id: z.uuid() });
@@ -95,7 +101,7 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
       usage.summary(await workspaces.resolve(callerId(request), request.params.id, 'workspace.read')),
     );
 
-    app.get('/workspaces/:id/members', { config: read, schema: { tags, summary: 'Members and their roles', params: Id, response: { 200: z.object({ members: z.array(MemberView) }) } } }, async (request) => {
+    app.get('/workspaces/:id/members', { config: read, schema: { tags, summary: 'Members and their roles (email addresses: owner, admin, member)', params: Id, response: { 200: z.object({ members: z.array(MemberView) }) } } }, async (request) => {
       const rows = await workspaces.members(await workspaces.resolve(callerId(request), request.params.id, 'members.read'));
       return { members: rows.map((m) => ({ userId: m.user_id, email: m.email, name: m.name, role: m.role, joinedAt: m.created_at.toISOString() })) };
     });

@@ -94,34 +94,61 @@ export class WorkspaceService {
     return (await repo.findMembership(this.db, context.workspaceId, context.userId))!;
   }
 
-  members(context: WorkspaceContext) {
-    return repo.listMembers(this.db, context.workspaceId);
+  /** The members; `email` is null for a caller whose role may not see addresses (permissions.ts). */
+  async members(context: WorkspaceContext): Promise<(Omit<repo.MemberRow, 'email'> & { email: string | null })[]> {
+    this.require(context, 'members.read');
+    const rows = await repo.listMembers(this.db, context.workspaceId);
+    return can(context.role, 'members.emails') ? rows : rows.map((row) => ({ ...row, email: null }));
   }
 
+  /**
+   * Changes a member's role. Owners manage owners and admins; a workspace keeps at least
+   * one owner, decided under the workspace lock (see `underOwnerLock`).
+   */
   async changeRole(context: WorkspaceContext, userId: string, role: WorkspaceRole): Promise<void> {
     this.require(context, 'members.write');
-    const target = await repo.findMemberRole(this.db, context.workspaceId, userId);
-    if (!target) throw new AppError('not_found', 'No such member.');
-    // Only owners touch owners and admins, and only owners make them.
-    if (target.role === 'owner' || target.role === 'admin' || role === 'owner' || role === 'admin') this.require(context, 'members.promote');
-    if (target.role === 'owner' && role !== 'owner' && (await repo.countOwners(this.db, context.workspaceId)) <= 1) {
-      throw new AppError('conflict', 'A workspace needs at least one owner; make someone else owner first.');
-    }
-    await repo.setMemberRole(this.db, context.workspaceId, userId, role);
+    await this.underOwnerLock(context, userId, async (trx, actor, target) => {
+      this.require(actor, 'members.write');
+      // Only owners touch owners and admins, and only owners make them.
+      if (target.role === 'owner' || target.role === 'admin' || role === 'owner' || role === 'admin') this.require(actor, 'members.promote');
+      if (target.role === 'owner' && role !== 'owner') await keepAnOwner(trx, context.workspaceId);
+      await repo.setMemberRole(trx, context.workspaceId, userId, role);
+    });
   }
 
+  /** Removes a member, or leaves (the caller's own id); the last owner cannot go. */
   async removeMember(context: WorkspaceContext, userId: string): Promise<void> {
-    const target = await repo.findMemberRole(this.db, context.workspaceId, userId);
-    if (!target) throw new AppError('not_found', 'No such member.');
-    if (userId !== context.userId) {
-      this.require(context, 'members.write');
-      if (target.role === 'owner' || target.role === 'admin') this.require(context, 'members.promote');
-    }
     if (context.workspace.personal_owner_id === userId) throw new AppError('conflict', 'The owner of a personal workspace cannot leave it.');
-    if (target.role === 'owner' && (await repo.countOwners(this.db, context.workspaceId)) <= 1) {
-      throw new AppError('conflict', 'A workspace needs at least one owner; make someone else owner first.');
-    }
-    await repo.removeMember(this.db, context.workspaceId, userId);
+    await this.underOwnerLock(context, userId, async (trx, actor, target) => {
+      if (userId !== context.userId) {
+        this.require(actor, 'members.write');
+        if (target.role === 'owner' || target.role === 'admin') this.require(actor, 'members.promote');
+      }
+      if (target.role === 'owner') await keepAnOwner(trx, context.workspaceId);
+      await repo.removeMember(trx, context.workspaceId, userId);
+    });
+  }
+
+  /**
+   * Runs a membership change in one transaction holding the workspace row lock, with the
+   * caller's and the target's roles read again under it. Every change that can lower
+   * the number of owners takes this lock (account erasure too), so two of them cannot
+   * both count the same owners and both go ahead (docs/security-model.md, "Atomic decisions").
+   */
+  private underOwnerLock(
+    context: WorkspaceContext,
+    userId: string,
+    change: (trx: Db, actor: WorkspaceContext, target: { role: WorkspaceRole }) => Promise<void>,
+  ): Promise<void> {
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await repo.lockWorkspace(trx, context.workspaceId))) throw new AppError('not_found', 'No such workspace.');
+      // The caller may have been demoted or removed by a request that held the lock first.
+      const caller = await repo.findMemberRole(trx, context.workspaceId, context.userId);
+      if (!caller) throw new AppError('not_found', 'No such workspace.');
+      const target = userId === context.userId ? caller : await repo.findMemberRole(trx, context.workspaceId, userId);
+      if (!target) throw new AppError('not_found', 'No such member.');
+      await change(trx, { ...context, role: caller.role }, target);
+    });
   }
 
   /** Mails a single-use link valid for 7 days; only its hash is stored. */
@@ -163,4 +190,11 @@ export class WorkspaceService {
     if (!invitation) throw new AppError('invalid_token', 'This invitation link is invalid, used, expired or addressed to another email address.');
     return (await repo.findMembership(this.db, invitation.workspace_id, userId))!;
   }
+}
+
+const LAST_OWNER = 'A workspace needs at least one owner; make someone else owner first.';
+
+/** Refuses a change that would take away the workspace's only owner; call under the workspace lock. */
+async function keepAnOwner(trx: Db, workspaceId: string): Promise<void> {
+  if ((await repo.countOwners(trx, workspaceId)) <= 1) throw new AppError('conflict', LAST_OWNER);
 }

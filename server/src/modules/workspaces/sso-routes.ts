@@ -19,8 +19,8 @@ export function workspaceSsoRoutes(sso: WorkspaceSsoService, workspaces: Workspa
     const tags = ['workspaces'];
     const Id = z.object({ id: z.uuid() });
 
-    app.get('/workspaces/:id/sso', { config: { access: { scope: 'workspaces:read' } }, schema: { tags, summary: 'The workspace’s single sign-on provider, if any', params: Id, response: { 200: z.object({ sso: SsoView.nullable() }) } } }, async (request) => ({
-      sso: await sso.get(await workspaces.resolve(callerId(request), request.params.id, 'workspace.read')),
+    app.get('/workspaces/:id/sso', { config: { access: { scope: 'workspaces:read' } }, schema: { tags, summary: 'The workspace’s single sign-on provider, if any (owner, admin)', params: Id, response: { 200: z.object({ sso: SsoView.nullable() }) } } }, async (request) => ({
+      sso: await sso.get(await workspaces.resolve(callerId(request), request.params.id, 'sso.read')),
     }));
 
     app.put(

@@ -15,7 +15,7 @@ import { TestOidcProvider } from '../../../test/oidc-provider.js';
 const PUBLIC_URL = 'http://127.0.0.1:3000';
 const REDIRECT = `${PUBLIC_URL}/api/v1/auth/oidc/callback`;
 const SECRET = 'workspace-oidc-secret-0123456789';
-const chat = useChatApp();
+const chat = useChatApp({ OUTBOUND_ALLOW_PRIVATE_SSO: '127.0.0.1:*' });
 const provider = new TestOidcProvider();
 let n = 0;
 

@@ -57,7 +57,7 @@ export class WorkspaceSsoService {
   ) {}
 
   async get(context: WorkspaceContext): Promise<SsoView | null> {
-    this.workspaces.require(context, 'workspace.read');
+    this.workspaces.require(context, 'sso.read');
     const row = await this.db.selectFrom('workspace_sso').selectAll().where('workspace_id', '=', context.workspaceId).executeTakeFirst();
     if (!row) return null;
     return {

@@ -101,6 +101,36 @@ describe('workspaces', () => {
     expect(members.map((m: { role: string }) => m.role).sort()).toEqual(['admin', 'admin', 'owner']);
   });
 
+  it('shows the SSO settings to owners and admins, and members’ emails to everyone but viewers', async () => {
+    const { owner, workspace } = await sharedWorkspace();
+    const { invitee: admin } = await join(workspace.id, owner, 'admin');
+    const { invitee: member } = await join(workspace.id, owner, 'member');
+    const { invitee: viewer } = await join(workspace.id, owner, 'viewer');
+    const sso = await owner.request('PUT', `/workspaces/${workspace.id}/sso`, { issuer: 'https://login.example.com', clientId: 'bastion', clientSecret: 'a-client-secret-of-some-length' });
+    expect(sso.statusCode, sso.body).toBe(200);
+    const everyone = [owner, admin, member, viewer].map((c) => c.email).sort();
+
+    for (const [client, seesSso, seesEmails] of [
+      [owner, true, true],
+      [admin, true, true],
+      [member, false, true],
+      [viewer, false, false],
+    ] as const) {
+      const settings = await client.get(`/workspaces/${workspace.id}/sso`);
+      expect(settings.statusCode, `${client.email} sso`).toBe(seesSso ? 200 : 403);
+      if (seesSso) expect(settings.json().sso).toMatchObject({ issuer: 'https://login.example.com', clientId: 'bastion' });
+      else expect(settings.json().error.code).toBe('forbidden');
+
+      const members = await client.get(`/workspaces/${workspace.id}/members`);
+      expect(members.statusCode).toBe(200);
+      const rows = members.json().members as { email: string | null; name: string; role: string }[];
+      expect(rows).toHaveLength(4); // everyone sees who is there, with names and roles
+      expect(rows.map((m) => m.email).sort(), `${client.email} emails`).toEqual(seesEmails ? everyone : [null, null, null, null]);
+    }
+    expect(can('viewer', 'members.emails')).toBe(false);
+    expect(can('member', 'sso.read')).toBe(false);
+  });
+
   it('has one permission table that orders the roles', () => {
     for (const permission of Object.keys(PERMISSIONS) as (keyof typeof PERMISSIONS)[]) {
       const allowed = ROLES.map((role) => can(role, permission));

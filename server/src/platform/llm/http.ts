@@ -7,6 +7,7 @@
  * provider's own error message (with anything key-like redacted) — never request
  * headers, the API key or raw bodies.
  */
+import { NetError } from '../net/errors.js';
 import { parseSse, type SseEvent } from './sse.js';
 import { ProviderError, type ProviderErrorCode } from './types.js';
 
@@ -201,7 +202,8 @@ export class Exchange {
         case 'aborted':
           return err;
         case 'blocked_address':
-          return new ProviderError('provider_blocked', 'The provider address is not allowed by the network policy.');
+          // The guard's message names the refused host:port and the setting that allows it.
+          return new ProviderError('provider_blocked', err instanceof NetError ? err.message : 'The provider address is not allowed by the network policy.');
         case 'timeout':
           return new ProviderError('provider_timeout', 'The provider did not answer in time.');
         default:

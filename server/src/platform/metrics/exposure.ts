@@ -10,7 +10,7 @@
 import http from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from '../../http/errors-plugin.js';
-import { AppError } from '../../http/errors.js';
+import { AppError, noRoute } from '../../http/errors.js';
 import { requestId } from '../../http/request-id.js';
 import { constantTimeEqual } from '../crypto/tokens.js';
 import type { Metrics } from './metrics.js';
@@ -63,7 +63,7 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics, exposure
 
   app.get('/metrics', { config: { access: 'public', rateLimit: false, metrics: false }, schema: { hide: true } }, async (request, reply) => {
     // Without a token the main port never serves metrics (the internal port may).
-    if (exposure.token === undefined) return sendError(request, reply, new AppError('not_found', 'No route for GET /metrics.'));
+    if (exposure.token === undefined) return sendError(request, reply, noRoute());
     if (!authorized(request.headers.authorization, exposure.token)) return refuse(request, reply);
     const { contentType, body } = await metrics.text();
     return reply.header('cache-control', 'no-store').type(contentType).send(body);

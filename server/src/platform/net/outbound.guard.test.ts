@@ -1,6 +1,6 @@
 /**
  * The SSRF guard end to end: real sockets to a node:http server on 127.0.0.1, through
- * OutboundHttp, with and without the loopback allow-listed.
+ * OutboundHttp, with and without the loopback allow-listed (on the server's port).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,8 +25,8 @@ function route(req: IncomingMessage, res: ServerResponse): void {
 }
 
 const clients: OutboundHttp[] = [];
-function client(allow: string): OutboundHttp {
-  const http = new OutboundHttp({ allow: parseAllowList(allow), connectTimeoutMs: 2_000 });
+function client(allow: string): OutboundHttp<'tools'> {
+  const http = new OutboundHttp({ purpose: 'tools', allow: parseAllowList(allow), connectTimeoutMs: 2_000 });
   clients.push(http);
   return http;
 }
@@ -83,7 +83,7 @@ describe('OutboundHttp SSRF guard', () => {
     `http://0x7f.1:PORT/`,
     `http://0177.0.0.1:PORT/`,
   ])('judges %s by the address it denotes (127.0.0.1/32 allowed)', async (template) => {
-    const http = client('127.0.0.1/32');
+    const http = client(`127.0.0.1/32:${port}`);
     const url = template.replace('PORT', String(port));
     // Spellings of 127.0.0.1 (decimal, hex, octal, IPv4-mapped) get the allowance; nothing else does.
     if (['127.0.0.1', '[::ffff:7f00:1]'].includes(new URL(url).hostname)) {
@@ -102,10 +102,10 @@ describe('OutboundHttp SSRF guard', () => {
 
   it('allows loopback when allow-listed by host name, by address or by CIDR', async () => {
     const cases: Array<[string, string]> = [
-      ['localhost', `http://localhost:${port}/a`],
-      ['127.0.0.1', `http://127.0.0.1:${port}/b`],
-      ['127.0.0.0/8', `http://127.0.0.1:${port}/c`],
-      ['127.0.0.0/8', `http://localhost:${port}/d`], // ::1 (if listed) is dropped, 127.0.0.1 kept
+      [`localhost:${port}`, `http://localhost:${port}/a`],
+      [`127.0.0.1:${port}`, `http://127.0.0.1:${port}/b`],
+      ['127.0.0.0/8:*', `http://127.0.0.1:${port}/c`],
+      [`127.0.0.0/8:${port}`, `http://localhost:${port}/d`], // ::1 (if listed) is dropped, 127.0.0.1 kept
     ];
     for (const [allow, url] of cases) {
       const response = await client(allow).fetch(url, opts);
@@ -115,7 +115,7 @@ describe('OutboundHttp SSRF guard', () => {
   });
 
   it('refuses URLs with credentials or other schemes, without echoing secrets', async () => {
-    const http = client('127.0.0.0/8');
+    const http = client('127.0.0.0/8:*');
     const credentialed = new URL(`http://127.0.0.1:${port}/`);
     credentialed.username = 'user';
     credentialed.password = 'hunter2'; // built, not written inline, so secret scanners stay quiet
@@ -131,14 +131,14 @@ describe('OutboundHttp redirects', () => {
   const redirect = (to: string, status = 302) => `/redirect?status=${status}&to=${encodeURIComponent(to)}`;
 
   it('does not follow redirects in fetch', async () => {
-    const response = await client('127.0.0.1').fetch(`http://127.0.0.1:${port}${redirect('/ok')}`, opts);
+    const response = await client(`127.0.0.1:${port}`).fetch(`http://127.0.0.1:${port}${redirect('/ok')}`, opts);
     expect(response.status).toBe(302);
     expect(response.headers.get('location')).toBe('/ok');
     await response.body?.cancel();
   });
 
   it('follows redirects in fetchFollowing, up to the limit', async () => {
-    const http = client('127.0.0.1');
+    const http = client(`127.0.0.1:${port}`);
     const base = `http://127.0.0.1:${port}`;
     const followed = await http.fetchFollowing(`${base}${redirect(redirect('/end'))}`, opts);
     expect(followed.status).toBe(200);
@@ -149,7 +149,7 @@ describe('OutboundHttp redirects', () => {
   });
 
   it('refuses a redirect to a blocked address', async () => {
-    const http = client('localhost');
+    const http = client(`localhost:${port}`);
     const start = `http://localhost:${port}`;
     await expectCode(http.fetchFollowing(`${start}${redirect('http://169.254.169.254/latest/meta-data/')}`, opts), 'blocked_address');
     // localhost is allowed by name, but its address as a literal is not.
@@ -160,7 +160,7 @@ describe('OutboundHttp redirects', () => {
   });
 
   it('drops credentials across origins and turns a 303 into a GET', async () => {
-    const http = client('localhost,127.0.0.1');
+    const http = client(`localhost:${port},127.0.0.1:${port}`);
     const target = `http://127.0.0.1:${port}/landing`;
     const before = seen.length;
     const response = await http.fetchFollowing(`http://localhost:${port}${redirect(target, 303)}`, {

@@ -22,7 +22,8 @@ const clock = new ManualClock();
 
 // Sleeps are recorded, not waited for: the tests check the schedule, not the wall clock.
 const http = new OutboundHttp({
-  allow: parseAllowList('127.0.0.1'),
+  purpose: 'providers',
+  allow: parseAllowList('127.0.0.1:*'),
   clock,
   random: () => 0.5,
   sleep: async (ms, signal) => {

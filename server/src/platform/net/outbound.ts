@@ -1,7 +1,9 @@
 /**
  * Outbound HTTP: every request Bastion makes to the outside world (LLM providers, the
- * `fetch_url` agent tool) goes through here, so each gets the SSRF guard, a deadline,
- * bounded retries and, when given one, a circuit breaker.
+ * `fetch_url` agent tool, knowledge URLs, webhooks, workspace SSO) goes through here, so
+ * each gets the SSRF guard, a deadline, bounded retries and, when given one, a circuit
+ * breaker. A client serves one purpose (purposes.ts) with that purpose's allowance of
+ * private destinations; see outbound-clients.ts.
  *
  * Uses the `undici` package's fetch with its own Agent rather than the global fetch:
  * the Agent is where the guarded DNS lookup plugs in, and the global fetch bundles a
@@ -14,13 +16,17 @@ import type { CircuitBreaker } from './circuit-breaker.js';
 import { NetError, isNetError } from './errors.js';
 import { isRedirect, redirectedRequest } from './redirects.js';
 import { isRetryableStatus, retryDelayMs } from './retry.js';
-import { addressPolicy, guardedLookup, type AddressPolicy, type AllowList } from './ssrf-guard.js';
+import { guardedConnector } from './connector.js';
+import { ALLOW_SETTINGS, type OutboundPurpose } from './purposes.js';
+import { addressPolicy, type AddressPolicy, type AllowList } from './ssrf-guard.js';
 import { checkTarget } from './target.js';
 
 export { readTextLimited } from './read-text.js';
 
-export interface OutboundOptions {
-  /** Non-public destinations the administrator allows (see parseAllowList). */
+export interface OutboundOptions<P extends OutboundPurpose> {
+  /** What the client is for: decides which setting a refusal names. */
+  purpose: P;
+  /** Non-public destinations (host:port) the administrator allows for this purpose (see parseAllowList). */
   allow: AllowList;
   /** default connect timeout */
   connectTimeoutMs?: number;
@@ -46,25 +52,34 @@ export interface OutboundRequest {
 
 const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> => delay(ms, undefined, { signal });
 
-/** The outbound HTTP client; one per process (it owns a connection pool). */
-export class OutboundHttp {
+/**
+ * The outbound HTTP client for one purpose; one per purpose and process (it owns a
+ * connection pool, never shared with another purpose: a pooled connection is not
+ * judged again). The type parameter lets a module ask for its purpose's client, so
+ * handing it another purpose's client (and allowance) does not compile.
+ */
+export class OutboundHttp<P extends OutboundPurpose = OutboundPurpose> {
+  readonly purpose: P;
   private readonly agent: Agent;
   private readonly policy: AddressPolicy;
+  private readonly setting: string;
   private readonly clock: Clock;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly random: () => number;
 
-  constructor(options: OutboundOptions) {
+  constructor(options: OutboundOptions<P>) {
+    this.purpose = options.purpose;
+    this.setting = ALLOW_SETTINGS[options.purpose];
     this.policy = addressPolicy(options.allow);
     this.clock = options.clock ?? systemClock;
     this.sleep = options.sleep ?? defaultSleep;
     this.random = options.random ?? Math.random;
-    this.agent = new Agent({ connect: { lookup: guardedLookup(options.allow), timeout: options.connectTimeoutMs ?? 10_000 } });
+    this.agent = new Agent({ connect: guardedConnector(this.policy, this.setting, options.connectTimeoutMs ?? 10_000) });
   }
 
   /** Returns the final WHATWG Response (body unread) — including non-2xx responses after retries are exhausted. Throws NetError for invalid_url (only http: and https:, no credentials in URL), blocked_address, timeout, network, circuit_open, aborted (caller's signal). Redirects are NOT followed automatically (redirect: 'manual'). */
   async fetch(url: string, request: OutboundRequest): Promise<Response> {
-    const target = checkTarget(url, this.policy);
+    const target = checkTarget(url, this.policy, this.setting);
     return this.withBreaker(request, () => this.exchange(target, request));
   }
 
@@ -75,7 +90,7 @@ export class OutboundHttp {
    */
   async fetchFollowing(url: string, request: OutboundRequest & { maxRedirects?: number }): Promise<Response> {
     const maxRedirects = request.maxRedirects ?? 3;
-    let target = checkTarget(url, this.policy);
+    let target = checkTarget(url, this.policy, this.setting);
     return this.withBreaker(request, async () => {
       let hopRequest = request;
       for (let hop = 0; ; hop++) {
@@ -83,7 +98,7 @@ export class OutboundHttp {
         const location = response.headers.get('location');
         if (!isRedirect(response.status) || location === null || hop >= maxRedirects) return response;
         await discard(response);
-        const next = checkTarget(location, this.policy, target);
+        const next = checkTarget(location, this.policy, this.setting, target);
         hopRequest = redirectedRequest(hopRequest, response.status, target, next);
         target = next;
       }

@@ -2,7 +2,7 @@ import type { LookupAddress } from 'node:dns';
 import { describe, expect, it } from 'vitest';
 import { NetError } from './errors.js';
 import { parseCidr, parseIp } from './ip-address.js';
-import { addressPolicy, guardedLookup, isPublicAddress, parseAllowList, type AllowList } from './ssrf-guard.js';
+import { addressPolicy, blockedAddressError, guardedLookup, isPublicAddress, parseAllowList, type AllowList } from './ssrf-guard.js';
 
 describe('isPublicAddress', () => {
   it.each([
@@ -42,27 +42,53 @@ describe('ip parsing', () => {
 });
 
 describe('parseAllowList', () => {
-  it('splits hosts from addresses and ranges', () => {
-    expect(parseAllowList('localhost,127.0.0.1/32, LLM.Internal.\n[::1] 10.0.0.0/8,,')).toEqual({
-      hosts: ['localhost', 'llm.internal'],
-      cidrs: ['127.0.0.1/32', '[::1]', '10.0.0.0/8'],
-    });
-    expect(parseAllowList('')).toEqual({ hosts: [], cidrs: [] });
+  it('reads host:port entries: names, addresses, ranges, bracketed IPv6, * for every port', () => {
+    expect(parseAllowList('localhost:11434,127.0.0.1/32:80, LLM.Internal.:*\n[::1]:8080 10.0.0.0/8:443,[fd00::]/8:1,,')).toEqual([
+      { kind: 'host', host: 'localhost', port: 11434 },
+      { kind: 'range', range: '127.0.0.1/32', port: 80 },
+      { kind: 'host', host: 'llm.internal', port: '*' },
+      { kind: 'range', range: '::1', port: 8080 },
+      { kind: 'range', range: '10.0.0.0/8', port: 443 },
+      { kind: 'range', range: 'fd00::/8', port: 1 },
+    ]);
+    expect(parseAllowList('')).toEqual([]);
   });
 
-  it('rejects entries that are neither', () => {
-    expect(() => parseAllowList('localhost,10.0.0.0/99')).toThrow(RangeError);
-    expect(() => parseAllowList('llm.internal:8080')).toThrow(/llm\.internal:8080/);
-    expect(() => parseAllowList('http://llm.internal')).toThrow(RangeError);
+  it('requires a port and names every bad entry', () => {
+    expect(() => parseAllowList('localhost')).toThrow(/"localhost" has no port/);
+    expect(() => parseAllowList('::1:8080')).toThrow(/brackets/);
+    for (const bad of ['localhost:0', 'localhost:65536', 'localhost:', 'localhost:80x', '10.0.0.0/99:80', 'http://llm.internal', 'llm.internal/8:80']) {
+      expect(() => parseAllowList(bad), bad).toThrow(RangeError);
+    }
+    expect(() => parseAllowList('a.internal,b.internal:1,c.internal')).toThrow(/"a\.internal"[\s\S]*"c\.internal"/);
   });
 
-  it('allows by host, by range, and IPv4 ranges cover their mapped IPv6 form', () => {
-    const policy = addressPolicy(parseAllowList('llm.internal,10.0.0.0/8'));
-    expect(policy('LLM.internal.', '192.168.1.1')).toBe(true);
-    expect(policy('other.internal', '10.9.9.9')).toBe(true);
-    expect(policy('other.internal', '::ffff:10.9.9.9')).toBe(true);
-    expect(policy('other.internal', '192.168.1.1')).toBe(false);
-    expect(policy('other.internal', '8.8.8.8')).toBe(true);
+  it('reads the deprecated syntax (no port: every port) when asked to', () => {
+    expect(parseAllowList('localhost,10.0.0.0/8 ::1 llm.internal:8080', { portOptional: true })).toEqual([
+      { kind: 'host', host: 'localhost', port: '*' },
+      { kind: 'range', range: '10.0.0.0/8', port: '*' },
+      { kind: 'range', range: '::1', port: '*' },
+      { kind: 'host', host: 'llm.internal', port: 8080 },
+    ]);
+  });
+
+  it('allows by host and port, by range and port; IPv4 ranges cover their mapped IPv6 form', () => {
+    const policy = addressPolicy(parseAllowList('llm.internal:11434,10.0.0.0/8:*,127.0.0.1:8080'));
+    expect(policy('LLM.internal.', '192.168.1.1', 11434)).toBe(true);
+    expect(policy('llm.internal', '192.168.1.1', 6379)).toBe(false);
+    expect(policy('other.internal', '10.9.9.9', 5432)).toBe(true);
+    expect(policy('other.internal', '::ffff:10.9.9.9', 1)).toBe(true);
+    expect(policy('other.internal', '192.168.1.1', 11434)).toBe(false);
+    expect(policy('127.0.0.1', '127.0.0.1', 8080)).toBe(true);
+    expect(policy('127.0.0.1', '127.0.0.1', 6379)).toBe(false);
+    expect(policy('other.internal', '8.8.8.8', 6379)).toBe(true);
+  });
+
+  it('names the refused host:port and the setting that would allow it', () => {
+    expect(blockedAddressError('127.0.0.1', 6379, 'OUTBOUND_ALLOW_PRIVATE_TOOLS').message).toBe(
+      '127.0.0.1:6379 is or resolves to a private, loopback or link-local address; set OUTBOUND_ALLOW_PRIVATE_TOOLS=127.0.0.1:6379 to allow it',
+    );
+    expect(blockedAddressError('[::1]', 80, 'X').message).toContain('set X=[::1]:80 ');
   });
 });
 
@@ -73,7 +99,7 @@ function fakeResolver(answers: Record<string, LookupAddress[]>) {
   };
 }
 
-function lookup(allow: AllowList, hostname: string, all: boolean) {
+function lookup(allow: AllowList, hostname: string, all: boolean, port = 443) {
   const resolve = fakeResolver({
     'rebind.example': [{ address: '127.0.0.1', family: 4 }],
     'metadata.example': [{ address: 'fd00:ec2::254', family: 6 }],
@@ -81,12 +107,12 @@ function lookup(allow: AllowList, hostname: string, all: boolean) {
     'public.example': [{ address: '93.184.216.34', family: 4 }, { address: '2606:2800:220:1::1', family: 6 }],
   });
   return new Promise<{ error: NodeJS.ErrnoException | null; address: unknown; family: unknown }>((resolveResult) => {
-    guardedLookup(allow, resolve)(hostname, { all }, (error, address, family) => resolveResult({ error, address, family }));
+    guardedLookup(addressPolicy(allow), { port, setting: 'OUTBOUND_ALLOW_PRIVATE_TEST' }, resolve)(hostname, { all }, (error, address, family) => resolveResult({ error, address, family }));
   });
 }
 
 describe('guardedLookup', () => {
-  const none = parseAllowList('');
+  const none: AllowList = [];
 
   it('refuses a name that resolves to a private address', async () => {
     for (const host of ['rebind.example', 'metadata.example']) {
@@ -106,10 +132,13 @@ describe('guardedLookup', () => {
     expect(await lookup(none, 'mixed.example', true)).toMatchObject({ error: null, address: [{ address: '93.184.216.34', family: 4 }] });
   });
 
-  it('allows a private answer when the name or the address is allow-listed', async () => {
-    expect((await lookup(parseAllowList('rebind.example'), 'rebind.example', false)).address).toBe('127.0.0.1');
-    expect((await lookup(parseAllowList('127.0.0.0/8'), 'rebind.example', false)).address).toBe('127.0.0.1');
-    expect((await lookup(parseAllowList('127.0.0.0/8'), 'metadata.example', false)).error).toBeInstanceOf(NetError);
+  it('allows a private answer when the name or the address is allow-listed on that port', async () => {
+    expect((await lookup(parseAllowList('rebind.example:443'), 'rebind.example', false)).address).toBe('127.0.0.1');
+    expect((await lookup(parseAllowList('127.0.0.0/8:*'), 'rebind.example', false)).address).toBe('127.0.0.1');
+    expect((await lookup(parseAllowList('127.0.0.0/8:*'), 'metadata.example', false)).error).toBeInstanceOf(NetError);
+    const otherPort = (await lookup(parseAllowList('rebind.example:443'), 'rebind.example', false, 6379)).error;
+    expect(otherPort).toBeInstanceOf(NetError);
+    expect(otherPort?.message).toContain('set OUTBOUND_ALLOW_PRIVATE_TEST=rebind.example:6379 ');
   });
 
   it('reports an empty answer as a resolution failure, not a refusal', async () => {

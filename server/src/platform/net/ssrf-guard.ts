@@ -1,7 +1,8 @@
 /**
- * The SSRF guard: outbound requests (LLM providers, the `fetch_url` agent tool) must
- * not reach the host itself, the private network or cloud metadata endpoints unless
- * an administrator allow-listed them (a self-hosted model on `localhost`, say).
+ * The SSRF guard: outbound requests (LLM providers, the `fetch_url` agent tool, knowledge
+ * URLs, webhooks, workspace SSO) must not reach the host itself, the private network or
+ * cloud metadata endpoints unless an administrator allow-listed that host and port for
+ * that purpose (a self-hosted model on `localhost:11434` for providers, say).
  *
  * The check runs inside the socket's DNS lookup, so the address judged is the address
  * connected to: resolving first and connecting later would let a DNS-rebinding host
@@ -10,7 +11,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { NetError } from './errors.js';
-import { cidr, cidrContains, parseCidr, parseIp, unmapIPv4, type Cidr, type IpBytes } from './ip-address.js';
+import { cidr, cidrContains, parseCidr, parseIp, unmapIPv4, type IpBytes } from './ip-address.js';
 
 // Special-purpose IPv4 ranges (IANA registry) that are not globally reachable.
 const BLOCKED_V4 = [
@@ -58,32 +59,76 @@ function isPublicBytes(bytes: IpBytes): boolean {
   return cidrContains(GLOBAL_V6, bytes) && !BLOCKED_V6.some((range) => cidrContains(range, bytes));
 }
 
-/** Destinations an administrator allows even though they are not public. */
-export interface AllowList {
-  /** Host names, lower-case, without a trailing dot: every address they resolve to is allowed. */
-  hosts: string[];
-  /** Address ranges (`10.0.0.0/8`) or single addresses (`127.0.0.1`). */
-  cidrs: string[];
-}
+/** A port an allowance covers: one port, or `*` for every port. */
+export type AllowedPort = number | '*';
+
+/** One destination an administrator allows although it is not public, on one port (or all). */
+export type AllowEntry =
+  /** A host name, lower-case, without a trailing dot: every address it resolves to is allowed. */
+  | { kind: 'host'; host: string; port: AllowedPort }
+  /** An address range (`10.0.0.0/8`) or a single address (`127.0.0.1`, `::1`). */
+  | { kind: 'range'; range: string; port: AllowedPort };
+
+/** The allowances of one outbound purpose (see purposes.ts). */
+export type AllowList = readonly AllowEntry[];
 
 const HOSTNAME = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
+const PORT = /^[1-9][0-9]{0,4}$/;
+
+export interface ParseAllowListOptions {
+  /**
+   * The deprecated `OUTBOUND_ALLOW_PRIVATE` syntax: entries may omit the port, which
+   * then means every port (and bare IPv6 addresses like `::1` are accepted).
+   */
+  portOptional?: boolean;
+}
 
 /**
- * Parses an admin setting like `"localhost,127.0.0.1/32,llm.internal"` (commas or
- * whitespace between entries). IP addresses and ranges go to `cidrs`, names to `hosts`.
- * Throws RangeError naming the first bad entry, so a typo is reported rather than
- * silently leaving a host blocked (or, worse, a range wider than meant).
+ * Parses an admin setting like `"localhost:11434, 10.0.5.0/24:443, [::1]:8080, llm.internal:*"`
+ * (commas or whitespace between entries). Each entry is a host name, an IP address or a
+ * CIDR range (IPv6 in brackets), then `:port` or `:*` for every port. The port is
+ * required: allowing a host for one service must not open its database port too.
+ * Throws RangeError naming every bad entry, so a typo is reported rather than silently
+ * leaving a host blocked (or, worse, a range wider than meant).
  */
-export function parseAllowList(value: string): AllowList {
-  const allow: AllowList = { hosts: [], cidrs: [] };
+export function parseAllowList(value: string, options: ParseAllowListOptions = {}): AllowList {
+  const entries: AllowEntry[] = [];
+  const bad: string[] = [];
   for (const raw of value.split(/[\s,]+/)) {
-    const entry = raw.trim().toLowerCase();
-    if (entry === '') continue;
-    if (parseCidr(entry)) allow.cidrs.push(entry);
-    else if (HOSTNAME.test(normalizeHost(entry))) allow.hosts.push(normalizeHost(entry));
-    else throw new RangeError(`Invalid allow-list entry "${raw}": expected a host name, an IP address or a CIDR range`);
+    if (raw === '') continue;
+    const entry = (options.portOptional ? parseLegacyEntry(raw) : null) ?? parseEntry(raw);
+    if (typeof entry === 'string') bad.push(entry);
+    else entries.push(entry);
   }
-  return allow;
+  if (bad.length > 0) throw new RangeError(bad.join('; '));
+  return entries;
+}
+
+/** `target:port` → an entry, or a message saying what is wrong with it. */
+function parseEntry(raw: string): AllowEntry | string {
+  const text = raw.toLowerCase();
+  const colon = text.lastIndexOf(':');
+  const portText = colon < 0 ? '' : text.slice(colon + 1);
+  let target = colon < 0 ? text : text.slice(0, colon);
+  if (colon < 0 || (target.includes(':') && !target.startsWith('['))) {
+    return `"${raw}" has no port: write host:port (e.g. localhost:11434), or host:* for every port; IPv6 in brackets ([::1]:11434)`;
+  }
+  const port: AllowedPort | null = portText === '*' ? '*' : PORT.test(portText) && Number(portText) <= 65_535 ? Number(portText) : null;
+  if (port === null) return `"${raw}" has an invalid port (expected 1-65535 or *)`;
+  // `[fd00::/8]` and `[fd00::]/8` both name an IPv6 range.
+  const bracketed = /^\[([^\]]+)\](\/\d+)?$/.exec(target);
+  if (bracketed) target = `${bracketed[1]}${bracketed[2] ?? ''}`;
+  if (parseCidr(target)) return { kind: 'range', range: target, port };
+  if (!bracketed && HOSTNAME.test(normalizeHost(target))) return { kind: 'host', host: normalizeHost(target), port };
+  return `"${raw}" is not a host name, an IP address or a CIDR range followed by :port`;
+}
+
+/** The old syntax: a host, an address or a range without a port, meaning every port. */
+function parseLegacyEntry(raw: string): AllowEntry | null {
+  const text = raw.toLowerCase();
+  if (parseCidr(text)) return { kind: 'range', range: text, port: '*' };
+  if (!text.includes(':') && HOSTNAME.test(normalizeHost(text))) return { kind: 'host', host: normalizeHost(text), port: '*' };
+  return null;
 }
 
 /** Lower-cased, brackets and trailing dot removed: `Example.COM.` and `example.com` are one host. */
@@ -92,36 +137,53 @@ function normalizeHost(host: string): string {
   return bare.toLowerCase().replace(/\.+$/, '');
 }
 
-/** Decides whether a host name and one of its addresses may be connected to. */
-export type AddressPolicy = (hostname: string, address: string) => boolean;
+/** Decides whether a host name, one of its addresses and the port may be connected to. */
+export type AddressPolicy = (hostname: string, address: string, port: number) => boolean;
 
 /** Compiles an allow list once (CIDRs parsed up front) into the guard's decision. */
 export function addressPolicy(allow: AllowList): AddressPolicy {
-  const hosts = new Set(allow.hosts.map(normalizeHost));
-  const ranges = allow.cidrs.map(parseCidr).filter((range): range is Cidr => range !== null);
-  return (hostname, address) => {
-    if (hosts.has(normalizeHost(hostname))) return true;
+  const compiled = allow.map((entry) => (entry.kind === 'host' ? { port: entry.port, host: entry.host, range: null } : { port: entry.port, host: null, range: parseCidr(entry.range) }));
+  return (hostname, address, port) => {
     const bytes = parseIp(address);
     if (!bytes) return false;
+    if (isPublicBytes(bytes)) return true;
+    const name = normalizeHost(hostname);
     // An allowed IPv4 range also covers its IPv4-mapped IPv6 spelling.
     const v4 = unmapIPv4(bytes);
-    if (ranges.some((range) => cidrContains(range, bytes) || (v4 !== null && cidrContains(range, v4)))) return true;
-    return isPublicBytes(bytes);
+    return compiled.some(
+      (entry) =>
+        (entry.port === '*' || entry.port === port) &&
+        (entry.host !== null ? entry.host === name : entry.range !== null && (cidrContains(entry.range, bytes) || (v4 !== null && cidrContains(entry.range, v4)))),
+    );
   };
 }
 
-/** The error for a refused destination; names the host but not the URL (which may hold secrets). */
-export function blockedAddressError(hostname: string): NetError {
-  return new NetError(
-    'blocked_address',
-    `Refusing to connect to ${normalizeHost(hostname)}: it is or resolves to a private, loopback or link-local address that is not allow-listed`,
-  );
+/** `host:port`, with IPv6 addresses in brackets. */
+function hostPort(hostname: string, port: number): string {
+  const host = normalizeHost(hostname);
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The error for a refused destination. Names the host and port (never the URL, which
+ * may hold secrets) and the setting that would allow it. It is decided before any
+ * connection is attempted, so it reads the same whether the port is open or closed.
+ */
+export function blockedAddressError(hostname: string, port: number, setting: string): NetError {
+  const target = hostPort(hostname, port);
+  return new NetError('blocked_address', `${target} is or resolves to a private, loopback or link-local address; set ${setting}=${target} to allow it`);
+}
+
+/** Where a guarded lookup is connecting to: the port judged with the address, and the setting named in a refusal. */
+export interface GuardedDestination {
+  port: number;
+  setting: string;
 }
 
 type Resolver = (hostname: string, options: LookupAllOptions, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
 
 /**
- * A dns.lookup-compatible function for undici's connect option that resolves, then refuses (NetError blocked_address) any resolved address that is not public unless the hostname or the address is allow-listed. Checking the address actually connected to (not a pre-resolution) defeats DNS rebinding.
+ * A dns.lookup-compatible function for one port of undici's connector that resolves, then refuses (NetError blocked_address) any resolved address that is not public unless the policy allows the hostname or the address on that port. Checking the address actually connected to (not a pre-resolution) defeats DNS rebinding.
  *
  * Refused addresses are dropped from the answer and the lookup fails only when none is
  * left: the socket connects only to what this returns, so the survivors are safe, and a
@@ -130,15 +192,14 @@ type Resolver = (hostname: string, options: LookupAllOptions, callback: (error: 
  * Node skips the lookup for IP-literal hosts, so callers must check literals themselves.
  * @param resolve injectable for tests; defaults to dns.lookup
  */
-export function guardedLookup(allow: AllowList, resolve: Resolver = dnsLookup): LookupFunction {
-  const permitted = addressPolicy(allow);
+export function guardedLookup(permitted: AddressPolicy, destination: GuardedDestination, resolve: Resolver = dnsLookup): LookupFunction {
   return (hostname, options, callback) => {
     resolve(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, []);
       if (addresses.length === 0) return callback(Object.assign(new Error(`No address for ${hostname}`), { code: 'ENOTFOUND' }), []);
-      const safe = addresses.filter((entry) => permitted(hostname, entry.address));
+      const safe = addresses.filter((entry) => permitted(hostname, entry.address, destination.port));
       const first = safe[0];
-      if (!first) return callback(blockedAddressError(hostname), []);
+      if (!first) return callback(blockedAddressError(hostname, destination.port, destination.setting), []);
       if (options.all) callback(null, safe);
       else callback(null, first.address, first.family);
     });

@@ -1,5 +1,5 @@
 /** In-process store for a single Bastion process: LRU-bounded, TTL-evicted, clock injected. */
-import { assertTtl, gcra, type Counter, type RateDecision, type SetOptions, type Store } from './store.js';
+import { assertTtl, gcra, type Counter, type RateDecision, type Reservation, type ReserveOptions, type SetOptions, type Store } from './store.js';
 
 export type Clock = () => number;
 
@@ -61,6 +61,25 @@ export class MemoryStore implements Store {
     const value = current + (options.by ?? 1);
     this.write(key, { value: String(value), expiresAt });
     return { value, ttlMs: expiresAt - this.now() };
+  }
+
+  async reserve(key: string, options: ReserveOptions): Promise<Reservation> {
+    assertTtl(options.ttlMs);
+    const entry = this.live(key);
+    const value = entry ? Number(entry.value) : 0;
+    const ttlMs = entry?.expiresAt ? entry.expiresAt - this.now() : entry ? -1 : 0;
+    if (options.blockedUntil) {
+      const until = Number(this.live(options.blockedUntil.key)?.value ?? 0);
+      if (until > options.blockedUntil.now) return { allowed: false, value, ttlMs, blockedMs: until - options.blockedUntil.now };
+    }
+    if (value >= options.limit) return { allowed: false, value, ttlMs, blockedMs: 0 };
+    const counter = await this.increment(key, { ttlMs: options.ttlMs });
+    return { allowed: true, value: counter.value, ttlMs: counter.ttlMs, blockedMs: 0 };
+  }
+
+  async release(key: string): Promise<void> {
+    const entry = this.live(key);
+    if (entry && Number(entry.value) > 0) entry.value = String(Number(entry.value) - 1);
   }
 
   async compareAndSet(key: string, expected: string | null, next: string, options: { ttlMs?: number } = {}): Promise<boolean> {

@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { serviceUnavailable } from '../../http/errors.js';
-import { assertTtl, type Counter, type RateDecision, type SetOptions, type Store } from './store.js';
+import { assertTtl, type Counter, type RateDecision, type Reservation, type ReserveOptions, type SetOptions, type Store } from './store.js';
 
 // Fixed-window counter: the expiry is set only when the key is created.
 const INCREMENT = `
@@ -17,6 +17,33 @@ if ttl < 0 then
   ttl = tonumber(ARGV[2])
 end
 return {value, ttl}`;
+
+// KEYS: counter, blocker. ARGV: limit, ttlMs, checkBlocker ('1'|'0'), now.
+// Returns {allowed, value, ttlMs, blockedMs}.
+const RESERVE = `
+local value = tonumber(redis.call('GET', KEYS[1]) or '0')
+if ARGV[3] == '1' then
+  local untilMs = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+  if untilMs > tonumber(ARGV[4]) then
+    return {0, value, redis.call('PTTL', KEYS[1]), untilMs - tonumber(ARGV[4])}
+  end
+end
+if value >= tonumber(ARGV[1]) then
+  return {0, value, redis.call('PTTL', KEYS[1]), 0}
+end
+value = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return {1, value, ttl, 0}`;
+
+// Gives one slot back, never below zero; DECR keeps the expiry.
+const RELEASE = `
+local value = tonumber(redis.call('GET', KEYS[1]) or '0')
+if value > 0 then return redis.call('DECR', KEYS[1]) end
+return value`;
 
 // ARGV: expectAbsent ('1'|'0'), expected, next, ttlMs ('0' = no expiry)
 const COMPARE_AND_SET = `
@@ -53,6 +80,8 @@ return {1, math.floor((window - (candidate - now)) / interval), math.ceil(candid
 interface ScriptedRedis extends Redis {
   bastionConsumeRate(key: string, limit: number, windowMs: number): Promise<[number, number, number, number]>;
   bastionIncrement(key: string, by: number, ttlMs: number): Promise<[number, number]>;
+  bastionReserve(key: string, blocker: string, limit: number, ttlMs: number, checkBlocker: string, now: number): Promise<[number, number, number, number]>;
+  bastionRelease(key: string): Promise<number>;
   bastionCompareAndSet(key: string, expectAbsent: string, expected: string, next: string, ttlMs: number): Promise<number>;
 }
 
@@ -81,6 +110,8 @@ export class RedisStore implements Store {
       retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
     });
     client.defineCommand('bastionIncrement', { numberOfKeys: 1, lua: INCREMENT });
+    client.defineCommand('bastionReserve', { numberOfKeys: 2, lua: RESERVE });
+    client.defineCommand('bastionRelease', { numberOfKeys: 1, lua: RELEASE });
     client.defineCommand('bastionCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET });
     client.defineCommand('bastionConsumeRate', { numberOfKeys: 1, lua: CONSUME_RATE });
     client.on('error', (error: Error) => {
@@ -134,6 +165,19 @@ export class RedisStore implements Store {
     assertTtl(options.ttlMs);
     const [value, ttlMs] = await this.run(() => this.client.bastionIncrement(key, options.by ?? 1, options.ttlMs));
     return { value: Number(value), ttlMs: Number(ttlMs) };
+  }
+
+  async reserve(key: string, options: ReserveOptions): Promise<Reservation> {
+    assertTtl(options.ttlMs);
+    const blocker = options.blockedUntil;
+    const [allowed, value, ttlMs, blockedMs] = await this.run(() =>
+      this.client.bastionReserve(key, blocker?.key ?? key, options.limit, options.ttlMs, blocker ? '1' : '0', blocker?.now ?? 0),
+    );
+    return { allowed: allowed === 1, value: Number(value), ttlMs: Number(ttlMs), blockedMs: Number(blockedMs) };
+  }
+
+  async release(key: string): Promise<void> {
+    await this.run(() => this.client.bastionRelease(key));
   }
 
   async compareAndSet(key: string, expected: string | null, next: string, options: { ttlMs?: number } = {}): Promise<boolean> {

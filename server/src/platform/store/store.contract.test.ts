@@ -130,6 +130,26 @@ describe.each(subjects)('Store contract: $name', (subject) => {
     expect(decisions.filter((d) => d.allowed)).toHaveLength(10);
   });
 
+  it('reserves at most the limit of slots under concurrency, and counts no refusal', async () => {
+    const results = await Promise.all(Array.from({ length: 30 }, () => store.reserve('slots', { limit: 5, ttlMs: 60_000 })));
+    expect(results.filter((r) => r.allowed).map((r) => r.value).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(results.filter((r) => !r.allowed).every((r) => r.value === 5 && r.blockedMs === 0)).toBe(true);
+    await store.release('slots');
+    expect((await store.reserve('slots', { limit: 5, ttlMs: 60_000 })).value).toBe(5);
+    expect((await store.reserve('slots', { limit: 5, ttlMs: 60_000 })).allowed).toBe(false);
+  });
+
+  it('refuses a reservation while the blocking time lies ahead, and releases never go below zero', async () => {
+    await store.set('blocker', String(10_000));
+    const blocked = await store.reserve('guarded', { limit: 5, ttlMs: 60_000, blockedUntil: { key: 'blocker', now: 9_000 } });
+    expect(blocked).toMatchObject({ allowed: false, value: 0, blockedMs: 1_000 });
+    const open = await store.reserve('guarded', { limit: 5, ttlMs: 60_000, blockedUntil: { key: 'blocker', now: 10_000 } });
+    expect(open).toMatchObject({ allowed: true, value: 1, blockedMs: 0 });
+    await Promise.all([store.release('guarded'), store.release('guarded'), store.release('missing')]);
+    expect(await store.get('guarded')).toBe('0');
+    expect(await store.get('missing')).toBeNull();
+  });
+
   it('answers ping', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });

@@ -28,6 +28,26 @@ export interface RateDecision {
   retryAfterMs: number;
 }
 
+export interface Reservation {
+  /** True when a slot was taken; the caller may do the guarded work. */
+  allowed: boolean;
+  /** The counter after this call (the slot's number when allowed). */
+  value: number;
+  /** Milliseconds until the counter resets. */
+  ttlMs: number;
+  /** Milliseconds the `blockedUntil` time is still ahead (0 when not blocked). */
+  blockedMs: number;
+}
+
+export interface ReserveOptions {
+  /** Slots in the counter; a full counter refuses. */
+  limit: number;
+  /** Expiry set when the counter is created (a fixed window). */
+  ttlMs: number;
+  /** Refuse while `key` holds a time (ms since epoch) after `now`: a lock beside the counter. */
+  blockedUntil?: { key: string; now: number };
+}
+
 export interface Store {
   readonly kind: 'redis' | 'memory';
   get(key: string): Promise<string | null>;
@@ -40,6 +60,14 @@ export interface Store {
    * when the counter is created and kept on later increments: a fixed window.
    */
   increment(key: string, options: { ttlMs: number; by?: number }): Promise<Counter>;
+  /**
+   * Atomically takes one slot of a counter before the work it guards (a check and its
+   * count in one step, so parallel requests cannot all pass a check made before any of
+   * them counted). Refused slots are not counted.
+   */
+  reserve(key: string, options: ReserveOptions): Promise<Reservation>;
+  /** Atomically gives one reserved slot back; never takes the counter below zero. */
+  release(key: string): Promise<void>;
   /**
    * Atomically replaces the value when it equals `expected` (`null`: the key must
    * be absent). Returns whether the swap happened.

@@ -1,22 +1,9 @@
-/**
- * Where to go after signing in: only a path on this origin. `//evil.example`, `/\evil`,
- * `javascript:` and absolute URLs fall back to the default (no open redirect).
- */
 import { replaceState } from '$app/navigation';
+import { sameOriginPath } from './safe-next';
 
+/** Where to go after signing in: a same-origin path, else `fallback` (see safe-next.ts). */
 export function safeNext(next: string | null | undefined, fallback = '/chat'): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return fallback;
-  // Browsers drop tabs and newlines from URLs: "/\t/evil.example" would become "//evil.example".
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(next)) return fallback;
-  try {
-    const url = new URL(next, location.origin);
-    if (url.origin !== location.origin) return fallback;
-    if (/^\/sign-(in|up)(\/|$)/.test(url.pathname)) return fallback;
-    return url.pathname + url.search + url.hash;
-  } catch {
-    return fallback;
-  }
+  return sameOriginPath(next, location.origin, fallback);
 }
 
 /** Reads `key=value` pairs from the URL fragment (tokens travel there: never in logs or Referer). */

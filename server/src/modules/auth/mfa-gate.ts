@@ -1,0 +1,63 @@
+/**
+ * The MFA gate: under REQUIRE_MFA, a user who must enrol TOTP and has not yet may only
+ * enrol, read who they are, read and accept the policies in force, and sign out — on
+ * every route, by cookie, API key or access token alike (a key or token made before the
+ * rule applied included). Deny by default: the exemptions are the short list below, and
+ * routes anyone may call (`access: 'public'`) need no identity, so the gate skips them —
+ * unless they act as the caller when one is identified (`actsAsCaller`, e.g. POST /auth/token).
+ *
+ * The gate loads the caller's user row once; route handlers reuse it (`callerRow`).
+ */
+import type { FastifyRequest } from 'fastify';
+import { isApiRoute } from '../../http/access.js';
+import { AppError } from '../../http/errors.js';
+import type { App } from '../../app.js';
+import type { Db } from '../../platform/db/database.js';
+import { findUserById, type UserRow } from '../users/repo.js';
+
+export type RequireMfa = 'none' | 'admins' | 'all';
+
+/** What an un-enrolled user may still do. Method and route pattern, as Fastify names them. */
+export const MFA_EXEMPT: ReadonlySet<string> = new Set([
+  'GET /api/v1/me',
+  'POST /api/v1/auth/mfa/totp/setup',
+  'POST /api/v1/auth/mfa/totp/confirm',
+  'GET /api/v1/auth/csrf',
+  'POST /api/v1/auth/logout',
+  'POST /api/v1/auth/logout-all',
+  // Accepting the policies in force may be asked first (the consent gate); it must not lock the person out.
+  'POST /api/v1/me/policies/accept',
+]);
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's user row when a gate already loaded it this request. */
+    callerRow?: UserRow;
+  }
+}
+
+export function mfaEnrollmentRequired(requireMfa: RequireMfa, user: Pick<UserRow, 'totp_enabled_at' | 'role'>): boolean {
+  if (user.totp_enabled_at) return false;
+  return requireMfa === 'all' || (requireMfa === 'admins' && user.role === 'admin');
+}
+
+export const MFA_ENROLLMENT_MESSAGE = 'Set up two-factor authentication before continuing (POST /api/v1/auth/mfa/totp/setup); until then only enrolment, GET /api/v1/me and sign-out work.';
+
+function routeOf(request: FastifyRequest): string {
+  return `${request.method} ${request.routeOptions.url ?? ''}`;
+}
+
+/** Runs after authentication and the route's access check, before any handler. */
+export function registerMfaGate(app: App, deps: { db: Db; requireMfa: RequireMfa }): void {
+  if (deps.requireMfa === 'none') return;
+  app.addHook('onRequest', async (request) => {
+    const config = request.routeOptions.config;
+    if (!isApiRoute(request) || !request.principal || (config?.access === 'public' && !config.actsAsCaller)) return;
+    const user = await findUserById(deps.db, request.principal.userId);
+    if (!user) throw new AppError('unauthenticated', 'Sign in first.');
+    request.callerRow = user;
+    if (mfaEnrollmentRequired(deps.requireMfa, user) && !MFA_EXEMPT.has(routeOf(request))) {
+      throw new AppError('mfa_enrollment_required', MFA_ENROLLMENT_MESSAGE);
+    }
+  });
+}
