@@ -20,7 +20,7 @@ import { loadConfig } from '../server/src/config.js';
 import { hashPassword } from '../server/src/modules/auth/passwords.js';
 import { insertUser } from '../server/src/modules/users/repo.js';
 import { hashToken } from '../server/src/platform/crypto/tokens.js';
-import { createLogger } from '../server/src/http/logger.js';
+import { createLogger } from '../server/src/platform/log.js';
 import { signRequest } from '../server/src/sdk/sign.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';

@@ -16,7 +16,7 @@ import autocannon from 'autocannon';
 import { loadConfig } from '../server/src/config.js';
 import { hashPassword, verifyPassword } from '../server/src/modules/auth/passwords.js';
 import { insertUser } from '../server/src/modules/users/repo.js';
-import { createLogger } from '../server/src/http/logger.js';
+import { createLogger } from '../server/src/platform/log.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
 

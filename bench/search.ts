@@ -16,7 +16,7 @@ import os from 'node:os';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { loadConfig } from '../server/src/config.js';
-import { createLogger } from '../server/src/http/logger.js';
+import { createLogger } from '../server/src/platform/log.js';
 import { KnowledgeRetrieval } from '../server/src/modules/knowledge/retrieval.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';

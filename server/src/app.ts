@@ -2,23 +2,23 @@
  * buildApp(deps): wires plugins and modules onto one Fastify instance.
  * main.ts calls it with real adapters; tests call it with the harness's.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import type { App } from './http/app-type.js';
 import { isUnknownVersion, type DeprecationRegistry } from './http/api-versions.js';
 import { cookiePolicy, registerAuthentication } from './http/authenticate.js';
 import { clientErrorHandler, Drain, expectationFailedHandler, frameworkErrorHandler } from './http/early-errors.js';
 import { registerErrorHandler, sendError } from './http/errors-plugin.js';
-import { AppError, noRoute } from './http/errors.js';
+import { AppError, noRoute } from './errors.js';
 import { registerBoundary, registerPrincipalLimits } from './http/hardening.js';
 import { registerJsonBody } from './http/json-body.js';
 import { requestId } from './http/request-id.js';
 import { buildHeaderSets } from './http/security-headers.js';
-import { lazyChildLogger } from './http/logger.js';
+import { lazyChildLogger } from './platform/log.js';
 import { hasWebBuild, registerWebApp, sendSpaShell, WEB_BUILD_DIR, wantsSpaShell } from './http/web-app.js';
 import type { AuthDeps } from './modules/auth/deps.js';
 import { authRoutes } from './modules/auth/routes.js';
@@ -60,7 +60,7 @@ import { knowledgeRoutes } from './modules/knowledge/routes.js';
 import { KnowledgeService } from './modules/knowledge/service.js';
 import { EMBED_JOB, INGEST_JOB } from './modules/knowledge/pipeline.js';
 import { MemoryQueue } from './platform/queue/memory-queue.js';
-import { isExposed, registerMetrics } from './platform/metrics/exposure.js';
+import { isExposed, registerMetrics } from './http/metrics-exposure.js';
 import { Metrics } from './platform/metrics/metrics.js';
 import { observeProviders } from './platform/metrics/providers.js';
 import type { JobQueue } from './platform/queue/queue.js';
@@ -104,8 +104,6 @@ export interface AppDeps {
   /** Prometheus registry and metrics; default: new ones owned by this app (one registry per app instance). */
   metrics?: Metrics;
 }
-
-export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;

@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import type { Config } from './config.js';
 import { withDatabase } from './cli-database.js';
-import { createLogger } from './http/logger.js';
+import { createLogger } from './platform/log.js';
 import { AuditKeys } from './modules/audit/keys.js';
 import { entriesAfter } from './modules/audit/repo.js';
 import { verifyAuditLog } from './modules/audit/verify.js';

@@ -1,6 +1,6 @@
 /** For CLI commands: open the configured database, bring it up to date, run, close. */
 import type { Config } from './config.js';
-import { createLogger } from './http/logger.js';
+import { createLogger } from './platform/log.js';
 import { openDatabase, type Database } from './platform/db/database.js';
 import { migrate } from './platform/db/migrator.js';
 

@@ -3,7 +3,7 @@
  */
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { renderEnvExample, renderVariableTable } from './config-docs.js';
-import { createLogger } from './http/logger.js';
+import { createLogger } from './platform/log.js';
 import { AUDIT_USAGE, runAudit } from './audit-cli.js';
 import { KEYS_USAGE, runKeys } from './keys-cli.js';
 import { runMailOutbox, runUsers, USERS_USAGE } from './users-cli.js';

@@ -5,7 +5,7 @@
  */
 import type { Config } from './config.js';
 import { withDatabase } from './cli-database.js';
-import { createLogger } from './http/logger.js';
+import { createLogger } from './platform/log.js';
 import { countKeysByMasterKey } from './platform/crypto/data-key-repo.js';
 import { loadKeyring, writeKeyFile, type KeySource } from './platform/crypto/keyring.js';
 import { formatMasterKeys, generateMasterKey, type MasterKeySet } from './platform/crypto/master-keys.js';

@@ -4,9 +4,10 @@
  * to SHUTDOWN_TIMEOUT_MS, close pools).
  */
 import type { Logger } from 'pino';
-import { buildApp, type App } from './app.js';
+import { buildApp } from './app.js';
+import { type App } from './http/app-type.js';
 import type { Config } from './config.js';
-import { createLogger } from './http/logger.js';
+import { createLogger } from './platform/log.js';
 import { openDatabase } from './platform/db/database.js';
 import { markAbandoned } from './modules/chat/repo.js';
 import { migrate } from './platform/db/migrator.js';

@@ -4,8 +4,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import { withDatabase } from './cli-database.js';
-import { createLogger } from './http/logger.js';
-import { AppError } from './http/errors.js';
+import { createLogger } from './platform/log.js';
+import { AppError } from './errors.js';
 import { appLink, issueToken, type AuthDeps } from './modules/auth/deps.js';
 import { mails } from './modules/auth/mail-templates.js';
 import { assertPasswordAcceptable, hashPassword } from './modules/auth/passwords.js';

@@ -4,7 +4,7 @@
  * whatever a previous stop left unfinished; SIGTERM/SIGINT let running jobs finish.
  */
 import type { Config } from './config.js';
-import { createLogger } from './http/logger.js';
+import { createLogger } from './platform/log.js';
 import { ChunkEmbeddings } from './modules/knowledge/embeddings.js';
 import { createPipeline, createScanners } from './modules/knowledge/ingestion.js';
 import { ProviderResolver } from './modules/providers/resolver.js';

@@ -3,7 +3,7 @@
  * bearer requests through `inject` (or over real HTTP for streaming tests).
  */
 import type { LightMyRequestResponse } from 'fastify';
-import { SCOPES } from '../src/http/access.js';
+import { SCOPES } from '../src/principal.js';
 import { ApiKeyService } from '../src/modules/api-keys/service.js';
 import { systemClock } from '../src/platform/clock.js';
 import { createUser } from './accounts.js';

@@ -3,7 +3,7 @@
  * CSRF token, sends a same-origin Origin header like a real browser would.
  */
 import type { LightMyRequestResponse } from 'fastify';
-import type { App } from '../src/app.js';
+import type { App } from '../src/http/app-type.js';
 
 /** Each browser comes from its own address unless a test says otherwise, as on the internet. */
 export function randomIp(): string {

@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { App } from '../src/app.js';
+import type { App } from '../src/http/app-type.js';
 import { openPostgres } from '../src/platform/db/database.js';
 import { RedisStore } from '../src/platform/store/redis-store.js';
 import {

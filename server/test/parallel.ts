@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { App } from '../src/app.js';
+import type { App } from '../src/http/app-type.js';
 
 export interface BurstRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

@@ -11,7 +11,7 @@ import { createUser, PASSWORD } from './accounts.js';
 import { BrowserClient } from './browser-client.js';
 import { waitFor, TEST_REDIS_URL, type TestApp } from './harness.js';
 import { multipart } from './uploads.js';
-import { SCOPES } from '../src/http/access.js';
+import { SCOPES } from '../src/principal.js';
 import { systemClock, type Clock } from '../src/platform/clock.js';
 import { ApiKeyService } from '../src/modules/api-keys/service.js';
 import { totpAt } from '../src/modules/auth/totp.js';

@@ -4,37 +4,12 @@
  * their user; API keys and tokens hold the scopes they were given.
  */
 import type { FastifyRequest, RouteOptions } from 'fastify';
-import { AppError } from './errors.js';
-
-export const SCOPES = [
-  'profile:read',
-  'workspaces:read',
-  'workspaces:write',
-  'providers:read',
-  'providers:write',
-  'agents:read',
-  'agents:write',
-  'conversations:read',
-  'conversations:write',
-  'knowledge:read',
-  'knowledge:write',
-  'admin:write',
-] as const;
-export type Scope = (typeof SCOPES)[number];
+import { AppError } from '../errors.js';
+import type { Principal, Scope } from '../principal.js';
 
 /** `public`: anyone; `{ scope }`: a principal holding the scope; `session: true`: a browser session only (credential management). */
 export type Access = 'public' | { scope: Scope; session?: true } | { session: true };
 
-export interface Principal {
-  kind: 'session' | 'api_key' | 'jwt';
-  userId: string;
-  /** Scopes of a key or token; sessions hold all of their user's. */
-  scopes: ReadonlySet<string> | 'all';
-  sessionId?: string;
-  apiKeyId?: string;
-  /** IP ranges the credential may be used from (an API key's, carried into its tokens); absent or empty: anywhere. */
-  allowedCidrs?: readonly string[];
-}
 
 declare module 'fastify' {
   interface FastifyContextConfig {

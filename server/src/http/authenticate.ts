@@ -10,11 +10,11 @@
  */
 import type {} from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../app.js';
+import type { App } from './app-type.js';
 import { constantTimeEqual } from '../platform/crypto/tokens.js';
-import type { SessionService, SessionState } from '../modules/sessions/service.js';
-import { AppError } from './errors.js';
-import { checkAccess, isApiRoute, type Principal } from './access.js';
+import type { Principal, SessionState } from '../principal.js';
+import { AppError } from '../errors.js';
+import { checkAccess, isApiRoute } from './access.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -56,7 +56,8 @@ declare module 'fastify' {
 }
 
 export interface AuthenticationOptions {
-  sessions: SessionService;
+  /** Resolves a session cookie's token to its live state, or null (SessionService). */
+  sessions: { authenticate(token: string): Promise<SessionState | null> };
   cookie: CookiePolicy;
   allowedOrigins: Set<string>;
   /** Resolves a bearer credential (API key or access token) to a principal, or throws 401. */

@@ -19,9 +19,9 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { App } from '../app.js';
+import type { App } from './app-type.js';
 import { sendError, toAppError } from './errors-plugin.js';
-import { AppError, type ErrorEnvelope } from './errors.js';
+import { AppError, type ErrorEnvelope } from '../errors.js';
 import { newRequestId, requestId } from './request-id.js';
 import { errorHeaders, type HeaderSets } from './security-headers.js';
 

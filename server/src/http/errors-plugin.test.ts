@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildTestApp, type TestApp } from '../../test/harness.js';
-import type { App } from '../app.js';
+import type { App } from './app-type.js';
 
 const Item = z.strictObject({
   name: z.string().min(1).max(100).describe('Display name'),

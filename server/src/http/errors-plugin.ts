@@ -6,7 +6,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { isDatabaseUnavailable } from '../platform/db/database.js';
-import { AppError, type ErrorDetail, type ErrorEnvelope } from './errors.js';
+import { AppError, type ErrorDetail, type ErrorEnvelope } from '../errors.js';
 
 /** Fastify's own error codes that are the client's fault. */
 const FASTIFY_CODES: Record<string, () => AppError> = {

@@ -6,11 +6,11 @@
 import fastifyCors from '@fastify/cors';
 import underPressure from '@fastify/under-pressure';
 import type { Logger } from 'pino';
-import type { App } from '../app.js';
+import type { App } from './app-type.js';
 import type { Config } from '../config.js';
 import type { Store } from '../platform/store/store.js';
 import { deprecationHook, markDeprecatedRoutes, type DeprecationRegistry } from './api-versions.js';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 import { isApiRoute } from './access.js';
 import { authorizeRequest } from './authenticate.js';
 import { sendError } from './errors-plugin.js';

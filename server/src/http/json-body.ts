@@ -4,7 +4,7 @@
  * body cannot exhaust the stack or CPU.
  */
 import type { FastifyInstance } from 'fastify';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,7 +1,7 @@
 /** Request ids and log redaction, read back from the app's real log output. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, LogCapture, type TestApp } from '../../test/harness.js';
-import { redactUrl } from './logger.js';
+import { redactUrl } from '../platform/log.js';
 
 const logs = new LogCapture();
 let t: TestApp;

@@ -8,7 +8,7 @@ import { apiUser } from '../../test/api-client.js';
 import { BrowserClient } from '../../test/browser-client.js';
 import { burst } from '../../test/parallel.js';
 import { buildTestApp, silentLogger, testStore, TEST_REDIS_URL, type TestApp } from '../../test/harness.js';
-import type { App } from '../app.js';
+import type { App } from './app-type.js';
 import { RedisStore } from '../platform/store/redis-store.js';
 import type { Store } from '../platform/store/store.js';
 import { RATE_LIMIT_POLICIES } from './rate-limit.js';

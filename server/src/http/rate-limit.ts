@@ -6,7 +6,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Store } from '../platform/store/store.js';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 import { isApiRoute } from './access.js';
 
 export const RATE_LIMIT_POLICIES = {

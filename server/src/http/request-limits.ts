@@ -1,6 +1,6 @@
 /** Cheap request-line checks before any parsing: URL length and query parameter count. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 
 export function requestLimitsHook(limits: { maxUrlLength: number; maxQueryParams: number }) {
   // Callback style: no promise per request on the hot path.

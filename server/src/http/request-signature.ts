@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../platform/clock.js';
 import type { Store } from '../platform/store/store.js';
 import { canonicalString, computeSignature, parseSignatureHeader } from '../sdk/sign.js';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
 

@@ -1,7 +1,7 @@
 /** GET /api/v1/admin/caches: hit and miss counts of this process's caches (instance admins). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { CacheStats } from '../../platform/store/cache.js';
 import { requestActor } from '../audit/request.js';
 import type { AuditLog } from '../audit/service.js';

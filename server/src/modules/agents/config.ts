@@ -1,6 +1,6 @@
 /** An agent's configuration: one schema validates input, types the service and documents the API. */
 import { z } from 'zod';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 
 export const TOOLS = ['search_knowledge', 'fetch_url', 'calculator'] as const;
 export type ToolName = (typeof TOOLS)[number];

@@ -4,7 +4,7 @@
  * on change, so an edit takes effect everywhere on the next turn.
  */
 import { randomUUID } from 'node:crypto';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db/database.js';
 import type { JsonCache } from '../../platform/store/cache.js';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createUser, PASSWORD, useAccountsApp } from '../../../test/accounts.js';
 import { BrowserClient } from '../../../test/browser-client.js';
-import { SCOPES } from '../../http/access.js';
+import { SCOPES } from '../../principal.js';
 import { isWellFormedApiKey } from './key-format.js';
 
 const fixture = useAccountsApp({ REQUIRE_MFA: 'none' });

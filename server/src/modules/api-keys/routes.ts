@@ -1,9 +1,9 @@
 /** /api/v1/api-keys: manage personal API keys (browser session only). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { SCOPES } from '../../http/access.js';
+import { SCOPES } from '../../principal.js';
 import { requireSession } from '../../http/authenticate.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { ApiKeyRow } from './repo.js';
 import type { ApiKeyService } from './service.js';
 import { requestActor } from '../audit/request.js';

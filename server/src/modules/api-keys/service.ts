@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
-import { AppError } from '../../http/errors.js';
-import type { Principal, Scope } from '../../http/access.js';
+import { AppError } from '../../errors.js';
+import type { Principal, Scope } from '../../principal.js';
 import type { Clock } from '../../platform/clock.js';
 import { hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';

@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { currentUser } from '../auth/routes.js';
 import { requestActor } from './request.js';

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createUser, PASSWORD, useAccountsApp } from '../../../test/accounts.js';
 import { BrowserClient } from '../../../test/browser-client.js';
-import { SCOPES } from '../../http/access.js';
+import { SCOPES } from '../../principal.js';
 import { ApiKeyService } from '../api-keys/service.js';
 import { MFA_EXEMPT } from './mfa-gate.js';
 import { totpAt } from './totp.js';

@@ -10,8 +10,8 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { isApiRoute } from '../../http/access.js';
-import { AppError } from '../../http/errors.js';
-import type { App } from '../../app.js';
+import { AppError } from '../../errors.js';
+import type { App } from '../../http/app-type.js';
 import type { Db } from '../../platform/db/database.js';
 import { findUserById, type UserRow } from '../users/repo.js';
 

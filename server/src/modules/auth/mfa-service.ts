@@ -3,7 +3,7 @@
  * user's data key and bound to users.totp_secret of that user; a code is accepted once
  * (the last step is claimed atomically); recovery codes are hashed and single use.
  */
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import { claimTotpStep, disableTotp, enableTotp, findUserById, setPendingTotpSecret, type UserRow } from '../users/repo.js';
 import { securityEvent, sendInBackground, type AuthDeps } from './deps.js';
 import { mails } from './mail-templates.js';

@@ -2,7 +2,7 @@
  * Password reset (ASVS 6.4.1: random, short-lived, single use; the newest link wins)
  * and password change. Both end other sessions and tell the owner by mail.
  */
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import { normalizeEmail } from '../users/email.js';
 import { findUserByEmail, findUserById, updatePasswordHash, type UserRow } from '../users/repo.js';
 import type { RequestContext } from '../sessions/service.js';

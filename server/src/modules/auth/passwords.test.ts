@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import { assertPasswordAcceptable, hashPassword, needsRehash, verifyPassword } from './passwords.js';
 
 const who = { email: 'ada.lovelace@example.org', name: 'Ada Lovelace', minLength: 15 };

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { clearSessionCookie, requireSession, setSessionCookie, type CookiePolicy } from '../../http/authenticate.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import { findUserById, type UserRow } from '../users/repo.js';
 import type { RequestContext } from '../sessions/service.js';
 import type { AuthDeps } from './deps.js';

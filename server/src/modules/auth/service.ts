@@ -4,10 +4,11 @@
  * Failures never reveal whether an email exists (ASVS 6.3.8).
  */
 import { randomUUID } from 'node:crypto';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import { normalizeEmail } from '../users/email.js';
 import { findUserByEmail, findUserById, insertUser, markEmailVerified, setPasswordResetRequired, updatePasswordHash, type UserRow } from '../users/repo.js';
-import type { RequestContext, SessionState } from '../sessions/service.js';
+import type { RequestContext } from '../sessions/service.js';
+import type { SessionState } from '../../principal.js';
 import { appLink, findToken, issueToken, revokeMachineCredentials, securityEvent, sendInBackground, type AuthDeps, type SignInFactor } from './deps.js';
 import { mails } from './mail-templates.js';
 import { verifySecondFactor } from './mfa-service.js';

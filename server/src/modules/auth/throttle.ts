@@ -12,7 +12,7 @@
  * had counted would let them all through.
  */
 import { createHash } from 'node:crypto';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Store } from '../../platform/store/store.js';
 

@@ -4,7 +4,7 @@
  * happens through `emit`; never throws for provider failures or aborts — the caller
  * gets what was produced so far and why it stopped, to keep it.
  */
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import { ProviderError, type ChatEvent, type ChatMessage, type ChatRequest, type Passage, type ToolCall } from '../../platform/llm/types.js';
 import { NetError } from '../../platform/net/errors.js';
 import type { AgentConfig } from '../agents/config.js';

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import { detectKind, type DocumentKind } from '../../platform/documents/detect.js';
 import { DocumentError } from '../../platform/documents/errors.js';
 import { extractText, type ExtractLimits } from '../../platform/documents/extract.js';

@@ -5,7 +5,7 @@
  * in config.ts.
  */
 import type { Logger } from 'pino';
-import type { App } from '../../app.js';
+import type { App } from '../../http/app-type.js';
 import type { Config } from '../../config.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db/database.js';

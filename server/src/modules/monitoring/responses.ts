@@ -12,7 +12,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isApiRoute } from '../../http/access.js';
 import { sendError } from '../../http/errors-plugin.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { Store } from '../../platform/store/store.js';
 import type { ApiKeyService } from '../api-keys/service.js';
 import { networkOf } from '../auth/suspicious.js';

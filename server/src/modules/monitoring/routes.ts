@@ -1,7 +1,7 @@
 /** GET /admin/alerts and POST /admin/alerts/:id/acknowledge (instance admins). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { cursorSchema, decodeCursor, nextCursor } from '../security-events/cursor.js';
 import { requireAdmin } from '../security-events/routes.js';

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { setSessionCookie, type CookiePolicy } from '../../http/authenticate.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { OidcService } from './service.js';
 
 const FLOW_COOKIE = 'bastion_oidc';

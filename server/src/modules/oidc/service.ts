@@ -14,7 +14,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import * as client from 'openid-client';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import { appLink, findToken, issueToken, securityEvent, sendInBackground, type AuthDeps } from '../auth/deps.js';
 import { hashPassword } from '../auth/passwords.js';
 import { completeSignIn, type SignInResult } from '../auth/service.js';

@@ -7,8 +7,8 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { isApiRoute } from '../../http/access.js';
-import { AppError } from '../../http/errors.js';
-import type { App } from '../../app.js';
+import { AppError } from '../../errors.js';
+import type { App } from '../../http/app-type.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db/database.js';
 import { normalizeEmail } from '../users/email.js';

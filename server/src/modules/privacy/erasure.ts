@@ -19,7 +19,7 @@
  * - afterwards the store keys that name the user or their sessions and agents.
  */
 import { randomUUID } from 'node:crypto';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import { RATE_LIMIT_POLICIES } from '../../http/rate-limit.js';
 import type { Db } from '../../platform/db/database.js';
 import type { Store } from '../../platform/store/store.js';

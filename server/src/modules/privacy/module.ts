@@ -4,7 +4,7 @@
  * many instances at once).
  */
 import type { Config } from '../../config.js';
-import type { App } from '../../app.js';
+import type { App } from '../../http/app-type.js';
 import type { Encryptor } from '../../platform/crypto/envelope.js';
 import type { JobQueue } from '../../platform/queue/queue.js';
 import type { AuthDeps } from '../auth/deps.js';

@@ -1,7 +1,7 @@
 /** `bastion retention run [--dry-run]`: applies the RETENTION_* settings once and prints what went. */
 import { withDatabase } from '../../cli-database.js';
 import type { Config } from '../../config.js';
-import { createLogger } from '../../http/logger.js';
+import { createLogger } from '../../platform/log.js';
 import { systemClock } from '../../platform/clock.js';
 import { retentionSettings } from './module.js';
 import { RetentionService } from './retention.js';

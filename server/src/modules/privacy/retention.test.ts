@@ -6,7 +6,7 @@ import { Encryptor } from '../../platform/crypto/envelope.js';
 import { AuditKeys } from '../audit/keys.js';
 import { AuditLog } from '../audit/service.js';
 import { verifyAuditLog } from '../audit/verify.js';
-import { createLogger } from '../../http/logger.js';
+import { createLogger } from '../../platform/log.js';
 import { ManualClock } from '../../platform/clock.js';
 import type { Database } from '../../platform/db/database.js';
 import { BATCH, RetentionService, type RetentionSettings } from './retention.js';

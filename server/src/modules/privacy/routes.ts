@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireSession } from '../../http/authenticate.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { currentUser } from '../auth/routes.js';
 import type { ErasureService } from './erasure.js';

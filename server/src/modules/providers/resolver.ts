@@ -3,7 +3,7 @@
  * request through platform/net (SSRF guard, timeout, retries, a circuit breaker per
  * connection). Shared by the API (chat, retrieval) and `bastion worker` (embeddings).
  */
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { Encryptor } from '../../platform/crypto/envelope.js';
 import type { Db } from '../../platform/db/database.js';
 import type { FetchLike } from '../../platform/llm/http.js';

@@ -4,7 +4,7 @@
  * ProviderResolver; a null connection is the built-in offline `extractive`.
  */
 import { randomUUID } from 'node:crypto';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Encryptor } from '../../platform/crypto/envelope.js';
 import { maskSecret } from '../../platform/crypto/tokens.js';

@@ -1,6 +1,6 @@
 /** Opaque keyset cursors: `<epoch ms>.<uuid>` in base64url. A forged one is a 400, never a query. */
 import { z } from 'zod';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 
 const DECODED = /^(\d{1,15})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createUser, PASSWORD, useAccountsApp } from '../../../test/accounts.js';
 import { BrowserClient } from '../../../test/browser-client.js';
 import { LogCapture, waitFor } from '../../../test/harness.js';
-import { createLogger } from '../../http/logger.js';
+import { createLogger } from '../../platform/log.js';
 import { WorkspaceService } from '../workspaces/service.js';
 import { SecurityEvents } from './service.js';
 import type { SecurityEventInput } from './types.js';

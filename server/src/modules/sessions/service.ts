@@ -9,16 +9,9 @@ import type { Clock } from '../../platform/clock.js';
 import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
 import type { Store } from '../../platform/store/store.js';
+import type { SessionState } from '../../principal.js';
 import { findUserSession, insertSession, listActiveSessions, revokeSessions, touchSession, type SessionRow } from './repo.js';
 
-export interface SessionState {
-  id: string;
-  userId: string;
-  csrfToken: string;
-  createdAt: number;
-  lastSeenAt: number;
-  expiresAt: number;
-}
 
 export interface RequestContext {
   ip: string;

@@ -1,7 +1,7 @@
 /** POST /api/v1/auth/token, /auth/token/revoke, and GET /.well-known/jwks.json. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { SigningKeys } from './signing-keys.js';
 import type { TokenService } from './service.js';
 

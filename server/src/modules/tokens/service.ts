@@ -9,8 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import { SCOPES, type Principal } from '../../http/access.js';
-import { AppError } from '../../http/errors.js';
+import { SCOPES, type Principal } from '../../principal.js';
+import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';

@@ -1,7 +1,7 @@
 /** Administration of accounts: /api/v1/admin/users/… (admins only). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { securityEvent } from '../auth/deps.js';
 import { currentUser } from '../auth/routes.js';

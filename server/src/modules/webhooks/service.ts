@@ -6,7 +6,7 @@
  * through the SSRF-guarded client.
  */
 import type { Logger } from 'pino';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import { verifyRequestSignature } from '../../http/request-signature.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db/database.js';

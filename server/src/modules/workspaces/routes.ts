@@ -2,7 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import { requestActor } from '../audit/request.js';
 import type { AuditLog } from '../audit/service.js';
 import { ROLES } from './permissions.js';

@@ -4,7 +4,7 @@
  * a workspace the caller is not a member of does not exist for them (404).
  */
 import { randomUUID } from 'node:crypto';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';

@@ -4,7 +4,7 @@
  * start at `/api/v1/auth/oidc/start?workspace=<id>`; see modules/oidc/service.ts for
  * what such a provider may and may not do.
  */
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Encryptor } from '../../platform/crypto/envelope.js';
 import { maskSecret } from '../../platform/crypto/tokens.js';

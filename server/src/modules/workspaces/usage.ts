@@ -3,7 +3,7 @@
  * provider calls once spent. Recorded after each model turn, from the provider's own
  * counts when it reports them.
  */
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db/database.js';
 import { addUsage, findUsage } from './repo.js';

@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { serviceUnavailable } from '../../http/errors.js';
+import { serviceUnavailable } from '../../errors.js';
 import { assertTtl, type Counter, type RateDecision, type Reservation, type ReserveOptions, type SetOptions, type Store } from './store.js';
 
 // Fixed-window counter: the expiry is set only when the key is created.

@@ -9,11 +9,11 @@
  */
 import http from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { sendError } from '../../http/errors-plugin.js';
-import { AppError, noRoute } from '../../http/errors.js';
-import { requestId } from '../../http/request-id.js';
-import { constantTimeEqual } from '../crypto/tokens.js';
-import type { Metrics } from './metrics.js';
+import { sendError } from './errors-plugin.js';
+import { AppError, noRoute } from '../errors.js';
+import { requestId } from './request-id.js';
+import { constantTimeEqual } from '../platform/crypto/tokens.js';
+import type { Metrics } from '../platform/metrics/metrics.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
