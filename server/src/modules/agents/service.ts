@@ -47,14 +47,22 @@ export class AgentService {
   /** The agent's current version; served from the cache when warm. */
   async get(context: WorkspaceContext, id: string): Promise<Agent> {
     this.workspaces.require(context, 'agents.read');
+    return this.getForRun(context.workspaceId, id);
+  }
+
+  /**
+   * An agent of the workspace for running it (a chat the caller may use, a webhook): no
+   * permission of its own — the caller's permission to run it was checked by the caller.
+   */
+  async getForRun(workspaceId: string, id: string): Promise<Agent> {
     const cached = await this.cache.getOrLoad(id, async () => {
-      const row = await repo.findAgent(this.db, context.workspaceId, id);
+      const row = await repo.findAgent(this.db, workspaceId, id);
       if (!row) return null;
       const agent = toAgent(row);
       return { workspaceId: agent.workspaceId, version: agent.version, config: agent.config, createdAt: agent.createdAt.toISOString(), updatedAt: agent.updatedAt.toISOString() };
     });
     // The cache is keyed by agent id alone: tenancy is checked on what it holds.
-    if (!cached || cached.workspaceId !== context.workspaceId) throw new AppError('not_found', 'No such agent.');
+    if (!cached || cached.workspaceId !== workspaceId) throw new AppError('not_found', 'No such agent.');
     return { id, workspaceId: cached.workspaceId, version: cached.version, config: AgentConfig.parse(cached.config), createdAt: new Date(cached.createdAt), updatedAt: new Date(cached.updatedAt) };
   }
 
@@ -105,7 +113,7 @@ export class AgentService {
     }
     if (config.providerConnectionId === null) return;
     try {
-      await this.providers.get({ ...context, role: 'viewer' }, config.providerConnectionId);
+      await this.providers.getForRun(context.workspaceId, config.providerConnectionId);
     } catch {
       throw new AppError('validation_failed', 'providerConnectionId does not name a connection of this workspace.', [{ path: 'providerConnectionId', message: 'unknown connection' }]);
     }

@@ -240,7 +240,7 @@ export class ChatService {
 
   private async agentOf(context: WorkspaceContext, conversation: repo.ConversationRow): Promise<Agent> {
     try {
-      return await this.deps.agents.get({ ...context, role: 'viewer' }, conversation.agent_id);
+      return await this.deps.agents.getForRun(context.workspaceId, conversation.agent_id);
     } catch (error) {
       if (error instanceof AppError && error.code === 'not_found') throw new AppError('conflict', 'The agent of this conversation was deleted; start a conversation with another agent.');
       throw error;

@@ -55,7 +55,12 @@ export class ProviderService {
 
   async get(context: WorkspaceContext, id: string): Promise<repo.ConnectionRow> {
     this.workspaces.require(context, 'providers.read');
-    const row = await repo.findConnection(this.db, context.workspaceId, id);
+    return this.getForRun(context.workspaceId, id);
+  }
+
+  /** A connection of the workspace for an agent to use (checking a reference, running it); no permission of its own. */
+  async getForRun(workspaceId: string, id: string): Promise<repo.ConnectionRow> {
+    const row = await repo.findConnection(this.db, workspaceId, id);
     if (!row) throw new AppError('not_found', 'No such provider connection.');
     return row;
   }

@@ -106,7 +106,7 @@ export class WebhookService {
 
   /** POSTs the result to the agent's callback URL, signed with its current secret. */
   private async deliver(context: WorkspaceContext, result: RunResult): Promise<void> {
-    const agent = await this.deps.agents.get({ ...context, role: 'viewer' }, result.agentId);
+    const agent = await this.deps.agents.getForRun(context.workspaceId, result.agentId);
     const url = agent.config.callbackUrl;
     const secret = await this.deps.secrets.currentSecret(owner(result.agentId));
     if (!url || !secret) return;
