@@ -30,16 +30,14 @@
  * BENCH_SECONDS is not the default). Everything listens on 127.0.0.1; every phase is
  * bounded (BENCH_SECONDS plus at most DRAIN_MS for answers in flight).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Agent, request } from 'undici';
-import { loadConfig } from '../server/src/config.js';
+import { loadConfig } from '../server/src/config/index.js';
 import { SCOPES } from '../server/src/principal.js';
 import { createLogger } from '../server/src/platform/log.js';
 import { generateApiKey } from '../server/src/modules/api-keys/key-format.js';
@@ -48,8 +46,11 @@ import { hashPassword } from '../server/src/modules/auth/passwords.js';
 import { insertUser } from '../server/src/modules/users/repo.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
+import { cores } from './lib/machine.js';
+import { ROOT, tempDir, writeResult } from './lib/paths.js';
+import { startNode, stop, waitUp } from './lib/processes.js';
+import { percentile } from './lib/stats.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DEFAULT_SECONDS = 20;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? DEFAULT_SECONDS);
 const USERS = Number(process.env.BENCH_USERS ?? 100);
@@ -87,32 +88,10 @@ const epoch = (t: number) => performance.timeOrigin + t;
 
 // ---------------------------------------------------------------- processes
 
-const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL')));
+/** Up once it answers 2xx; Bastion may take a while to migrate PGlite on a cold start. */
+const waitReady = (url: string) => waitUp(url, { attempts: 240, ready: (status) => status >= 200 && status < 300 });
 
-async function waitUp(url: string): Promise<void> {
-  for (let i = 0; i < 240; i++) {
-    try {
-      const response = await fetch(url);
-      if (response.ok) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastion-bench-chat-'));
+const dataDir = tempDir('bastion-bench-chat-');
 const profileDir = path.join(dataDir, 'profile');
 const bastionLog = path.join(dataDir, 'bastion.log');
 const env: Record<string, string> = {
@@ -132,9 +111,8 @@ const env: Record<string, string> = {
 
 function startBastion(nodeArgs: string[] = []): ChildProcess {
   const log = fs.openSync(bastionLog, 'a');
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/entry.js', 'serve'], { cwd: path.join(ROOT, 'server'), env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', log, log] });
+  const child = startNode([...nodeArgs, 'dist/entry.js', 'serve'], { cwd: path.join(ROOT, 'server'), env, stdio: ['ignore', log, log] });
   fs.closeSync(log);
-  children.push(child);
   return child;
 }
 
@@ -536,12 +514,6 @@ function groupRows(rows: Matched[], groups: { label: string; test: (m: Matched) 
 
 // ---------------------------------------------------------------- statistics and profile
 
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
 const mb = (kb: number) => (Number.isFinite(kb) ? (kb / 1024).toFixed(1) : '–');
 const errorCount = (phase: Phase) => [...phase.errors.values()].reduce((a, b) => a + b, 0);
@@ -641,14 +613,13 @@ const keys: string[] = [];
 }
 
 await pgStats?.connect();
-const fake = spawn(process.execPath, [path.join(ROOT, 'bench/servers/fake-llm-server.mjs'), String(FAKE_PORT), String(TOKENS), String(TOKEN_INTERVAL_MS)], { stdio: ['ignore', 'ignore', 'inherit'] });
-children.push(fake);
+const fake = startNode([path.join(ROOT, 'bench/servers/fake-llm-server.mjs'), String(FAKE_PORT), String(TOKENS), String(TOKEN_INTERVAL_MS)], { cwd: process.cwd(), env: process.env });
 fakePid = fake.pid!;
-await waitUp(`${FAKE}/v1/models`);
+await waitReady(`${FAKE}/v1/models`);
 
 let bastion = startBastion();
 bastionPid = bastion.pid!;
-await waitUp(`${BASTION}/readyz`);
+await waitReady(`${BASTION}/readyz`);
 const rss = new RssSampler(bastionPid);
 const rssAfterStart = rss.samples[0]!.kb;
 
@@ -728,7 +699,7 @@ console.log(`phase 3: CPU profile, ${PROFILE_SECONDS} s`);
 bastion = startBastion(['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
 const profiledSpawnAt = performance.now();
 bastionPid = bastion.pid!;
-await waitUp(`${BASTION}/readyz`);
+await waitReady(`${BASTION}/readyz`);
 const profiled = newPhase('Bastion under --cpu-prof', PROFILE_SECONDS);
 await runPhase(profiled, (user, n) => bastionExchange(profiled, users[user]!, users[user]!.conversationId, question(`p${user}-${n}`, n)));
 await stop(bastion);
@@ -768,8 +739,7 @@ const machineBusy = (p: Phase) => {
 const restOfMachine = (p: Phase) => {
   const { start, end } = p.cpu;
   if (!start || !end) return '–';
-  const cores = os.cpus().length;
-  const machine = ((end.machine.busy - start.machine.busy) / (end.machine.total - start.machine.total)) * cores;
+  const machine = ((end.machine.busy - start.machine.busy) / (end.machine.total - start.machine.total)) * cores();
   const seconds = (end.at - start.at) / 1000;
   const ours = (end.fake - start.fake + (end.self - start.self) + servicesDelta(start.services, end.services) + (Number.isFinite(end.bastion - start.bastion) ? end.bastion - start.bastion : 0)) / seconds;
   return `${Math.max(0, (machine - ours) * 100).toFixed(0)}%`;
@@ -811,11 +781,11 @@ const seriesEvery = Math.max(1, Math.round(rss.samples.length / 24));
 const startAt = rss.samples[0]?.at ?? 0;
 
 const report = [
-  `# Chat benchmark (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, ${BACKEND === 'postgres' ? 'PostgreSQL + Redis' : 'embedded PGlite + in-memory store'}, ${USERS} users, ${SECONDS} s per phase)`,
+  `# Chat benchmark (${new Date().toISOString().slice(0, 10)}, ${cores()} cores, ${BACKEND === 'postgres' ? 'PostgreSQL + Redis' : 'embedded PGlite + in-memory store'}, ${USERS} users, ${SECONDS} s per phase)`,
   '',
   `${USERS} users, each with their own API key, provider connection, agent and conversation, loop: POST /api/v1/conversations/:id/messages (SSE) → read to \`done\` → repeat. The fake provider (bench/servers/fake-llm-server.mjs, own process) streams ${TOKENS} tokens at ${TOKEN_INTERVAL_MS} ms intervals for every request (≈${(TOKENS * TOKEN_INTERVAL_MS) / 1000} s per answer). Users start ${RAMP_MS / USERS} ms apart; figures cover a ${SECONDS} s window after that ${RAMP_MS / 1000} s ramp (the provider baseline ${BASELINE_SECONDS} s). Bastion runs compiled (server/dist, development mode, LOG_LEVEL=warn, RATE_LIMIT_SCALE=1000, DB pool ${env.DB_POOL_MAX ?? 'default 10'}).`,
   '',
-  `**The load generator, the fake provider, Bastion${BACKEND === 'postgres' ? ', PostgreSQL and Redis' : ''} share the same ${os.cpus().length} cores**: absolute figures are pessimistic; compare with the provider baseline measured in the same run.`,
+  `**The load generator, the fake provider, Bastion${BACKEND === 'postgres' ? ', PostgreSQL and Redis' : ''} share the same ${cores()} cores**: absolute figures are pessimistic; compare with the provider baseline measured in the same run.`,
   '',
   '## Time to first token (ms): Bastion vs the provider directly',
   '',
@@ -873,7 +843,7 @@ const report = [
   'Cache phases: each exchange also creates its conversation (POST /api/v1/conversations, not timed) so that the cached request (system prompt + the question) is identical; the cache is per workspace, i.e. per user here.',
   ...(pgStreaming ? ['', `PostgreSQL work (pg_stat_database): streamed phase ${pgStreaming}; paced cache phase ${pgCached} (conversation creation included).`] : []),
   '',
-  '## CPU during the window (share of one core; the machine has ' + os.cpus().length + ')',
+  '## CPU during the window (share of one core; the machine has ' + cores() + ')',
   '',
   '| phase | Bastion | fake provider | load generator | PostgreSQL + Redis | everything else | whole machine busy (of all cores) | load generator event-loop p99 ms |',
   '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -918,7 +888,7 @@ const report = [
 ].join('\n');
 
 const name = `chat-${BACKEND}${SECONDS === DEFAULT_SECONDS ? '' : `-${SECONDS}s`}.md`;
-fs.writeFileSync(path.join(ROOT, 'bench', 'results', name), report);
+writeResult(name, report);
 console.log(report);
 if (process.env.BENCH_KEEP_PROFILE) console.log(`profile kept in ${profileDir}`);
 else fs.rmSync(dataDir, { recursive: true, force: true });

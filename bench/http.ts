@@ -10,13 +10,11 @@
  *
  *   DATABASE_URL=postgres://…/db REDIS_URL=redis://… npm run bench:http
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../server/src/config.js';
+import { loadConfig } from '../server/src/config/index.js';
 import { hashPassword } from '../server/src/modules/auth/passwords.js';
 import { insertUser } from '../server/src/modules/users/repo.js';
 import { hashToken } from '../server/src/platform/crypto/tokens.js';
@@ -24,8 +22,10 @@ import { createLogger } from '../server/src/platform/log.js';
 import { signRequest } from '../server/src/sdk/sign.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
+import { cores } from './lib/machine.js';
+import { ROOT, tempDir, writeResult } from './lib/paths.js';
+import { startNode, stop, waitUp } from './lib/processes.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATABASE_URL = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL;
 if (!DATABASE_URL || !REDIS_URL) throw new Error('set DATABASE_URL and REDIS_URL (the benchmark measures the production backends)');
@@ -52,34 +52,8 @@ function wrk(url: string, headers: string[] = []): WrkResult {
   };
 }
 
-async function waitUp(url: string): Promise<void> {
-  for (let i = 0; i < 120; i++) {
-    try {
-      if ((await fetch(url)).status < 500) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
-
 function start(args: string[], env: Record<string, string> = {}, cwd = ROOT): ChildProcess {
-  return track(spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'inherit'] }));
-}
-
-function track(child: ChildProcess): ChildProcess {
-  children.push(child);
-  return child;
+  return startNode(args, { env, cwd });
 }
 
 /** Top functions by self time from a V8 .cpuprofile. */
@@ -110,7 +84,7 @@ function summariseProfile(file: string): string[] {
   ];
 }
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastion-bench-http-'));
+const dataDir = tempDir('bastion-bench-http-');
 const profileDir = path.join(dataDir, 'profile');
 const env = { DATA_DIR: dataDir, PORT: '3921', LOG_LEVEL: 'warn', REQUIRE_MFA: 'none', REGISTRATION: 'closed', DATABASE_URL, REDIS_URL, RATE_LIMIT_SCALE: '100000', DB_POOL_MAX: '10' };
 
@@ -189,7 +163,7 @@ const profile = fs.readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')
 const ratio = (r: WrkResult) => (r.rps / baseline.rps).toFixed(2);
 const row = (label: string, r: WrkResult, extra = '') => `| ${label} | ${r.rps.toFixed(0)} | ${ratio(r)}× | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non2xx} | ${extra} |`;
 const report = [
-  `# HTTP benchmark (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, wrk -t1 -c100 -d${DURATION}s, PostgreSQL + Redis)`,
+  `# HTTP benchmark (${new Date().toISOString().slice(0, 10)}, ${cores()} cores, wrk -t1 -c100 -d${DURATION}s, PostgreSQL + Redis)`,
   '',
   '| scenario | req/s | vs bare Fastify | p50 ms | p99 ms | non-2xx | note |',
   '|---|---:|---:|---:|---:|---:|---|',
@@ -214,6 +188,6 @@ const report = [
   ...(profile ? summariseProfile(path.join(profileDir, profile)) : ['(no profile written)']),
   '',
 ].join('\n');
-fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'http-postgres.md'), report);
+writeResult('http-postgres.md', report);
 console.log(report);
 fs.rmSync(dataDir, { recursive: true, force: true });

@@ -10,14 +10,12 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npx tsx bench/ingest.ts
  * (DATABASE_URL names the admin database: a fresh database is created and dropped.)
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { loadConfig } from '../server/src/config.js';
+import { loadConfig } from '../server/src/config/index.js';
 import { SCOPES } from '../server/src/principal.js';
 import { createLogger } from '../server/src/platform/log.js';
 import { generateApiKey } from '../server/src/modules/api-keys/key-format.js';
@@ -26,8 +24,11 @@ import { hashPassword } from '../server/src/modules/auth/passwords.js';
 import { insertUser } from '../server/src/modules/users/repo.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
+import { cores, loadAverage } from './lib/machine.js';
+import { ROOT, tempDir, writeResult } from './lib/paths.js';
+import { assertPortFree, startNode, stop, waitUp } from './lib/processes.js';
+import { percentileFloor as pct } from './lib/stats.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DOCS = Number(process.env.BENCH_DOCS ?? 1000);
@@ -44,7 +45,7 @@ const DB_NAME = 'bastion_bench_ingest';
 const dbUrl = new URL(ADMIN_URL);
 dbUrl.pathname = `/${DB_NAME}`;
 const DATABASE_URL = dbUrl.toString();
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastion-bench-ingest-'));
+const dataDir = tempDir('bastion-bench-ingest-');
 const deadline = Date.now() + 10 * 60_000; // hard bound on the whole run
 
 const WORDS = 'account answer archive audit backup balance billing branch budget cache calendar capacity certificate channel checkout client cluster compliance contract credit customer dashboard database deadline delivery deploy device discount domain driver encryption engine estimate export feature firewall forecast gateway hardware incident inventory invoice kernel ledger license limit load mailbox manager margin meeting migration mobile monitor network notice office onboarding order outage partner password payment payroll pipeline policy portal pricing printer privacy product project quota rebate recovery refund region release renewal report request retention revenue review router schedule schema security server service shipping signature storage subscription supplier support survey tariff ticket timeline token training transfer upgrade vendor version voucher warehouse warranty webhook workflow'.split(' ');
@@ -99,39 +100,13 @@ function multipart(filename: string, content: Buffer, type: string): { body: Buf
   return { body: Buffer.concat([Buffer.from(head), content, Buffer.from(`\r\n--${boundary}--\r\n`)]), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
-const pct = (xs: number[], p: number) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
-
 async function api<T>(key: string, method: string, url: string, body?: unknown): Promise<T> {
   const r = await fetch(`${BASE}/api/v1${url}`, { method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
   if (!r.ok) throw new Error(`${method} ${url}: ${r.status} ${await r.text()}`);
   return (await r.json()) as T;
 }
 
-async function waitUp(url: string): Promise<void> {
-  for (let i = 0; i < 120; i++) {
-    try {
-      if ((await fetch(url)).status < 500) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
-
-try {
-  await fetch(`${BASE}/healthz`);
-  throw new Error(`port ${PORT} is already in use: set BENCH_PORT`);
-} catch (e) {
-  if ((e as Error).message.startsWith('port ')) throw e;
-}
+await assertPortFree(PORT, 'set BENCH_PORT');
 
 const admin = new pg.Client({ connectionString: ADMIN_URL });
 await admin.connect();
@@ -156,8 +131,8 @@ const env: Record<string, string> = {
 
 let cpuNote = '';
 try {
-  const load = os.loadavg()[0]!;
-  cpuNote = `load average at start ${load.toFixed(2)} on ${os.cpus().length} cores`;
+  const load = loadAverage();
+  cpuNote = `load average at start ${load.toFixed(2)} on ${cores()} cores`;
   // eslint-disable-next-line no-empty
 } catch {}
 
@@ -179,8 +154,7 @@ try {
   }
 
   execFileSync('npm', ['run', 'build', '-w', 'server'], { cwd: ROOT, stdio: 'ignore' });
-  bastion = spawn(process.execPath, ['dist/entry.js', 'serve'], { cwd: path.join(ROOT, 'server'), env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(bastion);
+  bastion = startNode(['dist/entry.js', 'serve'], { cwd: path.join(ROOT, 'server'), env });
   await waitUp(`${BASE}/api/v1/healthz`);
 
   const owner = keys[0]!;
@@ -327,7 +301,7 @@ try {
     `| ${label} | ${r.lat.length} | ${f(pct(r.lat, 50))} | ${f(pct(r.lat, 95))} | ${(pct(r.lat, 95) / pct(base, 95)).toFixed(2)}× | ${map(r.errors)} |`;
   const loopRow = (label: string, r: { lat: number[]; errors: number; rps: number }) => `| ${label} | ${r.rps.toFixed(0)} | ${f(pct(r.lat, 50))} | ${f(pct(r.lat, 95))} | ${(pct(r.lat, 95) / pct(health.lat, 95)).toFixed(2)}× | ${r.errors} |`;
   const report = [
-    `# Ingestion benchmark (${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} cores, PostgreSQL + Redis)`,
+    `# Ingestion benchmark (${new Date().toISOString().slice(0, 16)}Z, ${cores()} cores, PostgreSQL + Redis)`,
     '',
     `Compiled server (server/dist), INGEST_IN_PROCESS=true, INGEST_CONCURRENCY=2, RATE_LIMIT_SCALE=100000, fresh database \`${DB_NAME}\` (dropped after). BENCH_DOCS=${DOCS}, BENCH_CHUNKS=${CHUNKS}, BENCH_SECONDS=${SECONDS}. ${cpuNote}. The machine was shared: another engineer and another benchmark may have been using the CPU during this run, so absolute figures are noisy; compare ratios.`,
     '',
@@ -366,15 +340,10 @@ try {
     loopRow('POST /api/v1/knowledge-bases/:id/search', search),
     '',
   ].join('\n');
-  fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'ingest-postgres.md'), report);
+  writeResult('ingest-postgres.md', report);
   console.log(report);
 } finally {
-  if (bastion && bastion.exitCode === null) {
-    const exited = new Promise((r) => bastion!.once('exit', r));
-    bastion.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  }
+  if (bastion) await stop(bastion, 5_000);
   const dropper = new pg.Client({ connectionString: ADMIN_URL });
   await dropper.connect();
   await dropper.query('DROP DATABASE IF EXISTS bastion_bench_ingest WITH (FORCE)');

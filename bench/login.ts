@@ -7,20 +7,19 @@
  *   npm run bench:login                       # embedded PGlite + in-memory store
  *   DATABASE_URL=… REDIS_URL=… npm run bench:login
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { loadConfig } from '../server/src/config.js';
+import { loadConfig } from '../server/src/config/index.js';
 import { hashPassword, verifyPassword } from '../server/src/modules/auth/passwords.js';
 import { insertUser } from '../server/src/modules/users/repo.js';
 import { createLogger } from '../server/src/platform/log.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
+import { cores as coreCount } from './lib/machine.js';
+import { ROOT, tempDir, writeResult } from './lib/paths.js';
+import { startNode, waitUp } from './lib/processes.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PORT = 3917;
 const USERS = 300;
 const PASSWORD = 'violet tractor sings at dawn';
@@ -50,21 +49,14 @@ async function seedUsers(env: Record<string, string>): Promise<void> {
 }
 
 async function startServer(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/entry.ts', 'serve'], {
-    cwd: path.join(ROOT, 'server'),
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (let i = 0; i < 120; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${PORT}/readyz`)).ok) return child;
-    } catch {
-      // not up yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+  const child = startNode(['--import', 'tsx', 'src/entry.ts', 'serve'], { cwd: path.join(ROOT, 'server'), env });
+  try {
+    await waitUp(`http://127.0.0.1:${PORT}/readyz`, { intervalMs: 500, ready: (status) => status >= 200 && status < 300 });
+  } catch {
+    child.kill('SIGKILL');
+    throw new Error('server did not become ready');
   }
-  child.kill('SIGKILL');
-  throw new Error('server did not become ready');
+  return child;
 }
 
 async function run(connections: number, offset: number) {
@@ -85,7 +77,7 @@ async function run(connections: number, offset: number) {
   return { connections, rps: result.requests.average, p50: result.latency.p50, p95: result.latency.p97_5 ?? result.latency.p99, p99: result.latency.p99, ok: result['2xx'], other: result.non2xx + result.errors, sent: next - offset };
 }
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastion-bench-'));
+const dataDir = tempDir('bastion-bench-');
 const env: Record<string, string> = { DATA_DIR: dataDir, PORT: String(PORT), LOG_LEVEL: 'warn', REQUIRE_MFA: 'none', REGISTRATION: 'closed' };
 if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
 if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
@@ -105,7 +97,7 @@ try {
   server.kill('SIGTERM');
 }
 
-const cores = os.cpus().length;
+const cores = coreCount();
 const ceiling = (1000 / hashMs) * cores;
 const lines = [
   `# Login benchmark (${new Date().toISOString().slice(0, 10)}, ${cores} cores, ${env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'} + ${env.REDIS_URL ? 'Redis' : 'memory store'}, ${DURATION_S} s per row)`,
@@ -119,6 +111,6 @@ const lines = [
   'p95 is autocannon’s p97.5 bucket. "other" counts non-2xx answers (throttling) and socket errors.',
 ];
 const report = lines.join('\n') + '\n';
-fs.writeFileSync(path.join(ROOT, 'bench', 'results', `login-${env.DATABASE_URL ? 'postgres' : 'embedded'}.md`), report);
+writeResult(`login-${env.DATABASE_URL ? 'postgres' : 'embedded'}.md`, report);
 console.log(report);
 fs.rmSync(dataDir, { recursive: true, force: true });

@@ -11,16 +11,17 @@
  * (DATABASE_URL names the admin database: a fresh database is created and dropped.)
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { loadConfig } from '../server/src/config.js';
+import { loadConfig } from '../server/src/config/index.js';
 import { createLogger } from '../server/src/platform/log.js';
 import { KnowledgeRetrieval } from '../server/src/modules/knowledge/retrieval.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
 import type { JsonCache } from '../server/src/platform/store/cache.js';
+import { cores, loadAverage } from './lib/machine.js';
+import { tempDir } from './lib/paths.js';
+import { percentileFloor as pct } from './lib/stats.js';
 
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);
@@ -48,7 +49,6 @@ const zipfWord = () => ZIPF[Math.min(ZIPF.length - 1, Math.floor(Math.exp(rand()
 const narrowWord = () => NARROW[Math.floor(rand() * rand() * NARROW.length)]!;
 const QUESTION = ['what', 'is', 'the', 'how', 'do', 'i', 'when', 'does', 'a', 'of', 'for'];
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 const noCache = { getOrLoad: (_key: string, load: () => Promise<unknown>) => load() } as unknown as JsonCache<never>;
 
 async function loop(fn: () => Promise<unknown>): Promise<{ lat: number[]; rps: number }> {
@@ -73,7 +73,7 @@ const f = (n: number) => n.toFixed(1);
 for (const corpus of CORPORA) {
   await admin.query('DROP DATABASE IF EXISTS bastion_bench_search WITH (FORCE)');
   await admin.query('CREATE DATABASE bastion_bench_search');
-  const config = loadConfig({ DATABASE_URL: dbUrl.toString(), DATA_DIR: fs.mkdtempSync(`${os.tmpdir()}/bastion-bench-search-`) });
+  const config = loadConfig({ DATABASE_URL: dbUrl.toString(), DATA_DIR: tempDir('bastion-bench-search-') });
   const database = await openDatabase(config, createLogger('silent'));
   const db = database.db;
   await migrate(db);
@@ -130,7 +130,7 @@ for (const corpus of CORPORA) {
 }
 if (!process.env.BENCH_KEEP) await admin.query('DROP DATABASE IF EXISTS bastion_bench_search WITH (FORCE)');
 await admin.end();
-console.log(`# Search benchmark (${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} cores, PostgreSQL, load average ${os.loadavg()[0]!.toFixed(2)})\n`);
+console.log(`# Search benchmark (${new Date().toISOString().slice(0, 16)}Z, ${cores()} cores, PostgreSQL, load average ${loadAverage().toFixed(2)})\n`);
 console.log(`${CHUNKS} chunks in one base; 10 concurrent loops for ${SECONDS} s; result cache off; questions of 3–8 words.\n`);
 console.log('| corpus | query | per s | p50 ms | p95 ms | p95 vs baseline |\n|---|---|---:|---:|---:|---:|');
 console.log(rows.join('\n'));

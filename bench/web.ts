@@ -17,17 +17,16 @@
  *
  *   npm run bench:web        (writes bench/results/web-chromium.md)
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildIfStale } from '../web/e2e/build.js';
 import { launchChromium } from '../web/e2e/browser.js';
 import { apiAccount, firstVisit, PASSWORD, signIn } from '../web/e2e/helpers.js';
 import { startStack } from '../web/e2e/stack.js';
+import { writeResult } from './lib/paths.js';
+import { percentile as pct } from './lib/stats.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const OUT = fileURLToPath(new URL('./results/web-chromium.md', import.meta.url));
 
 const PROBE = `
   window.__bench = { lcp: 0, longTaskEnd: 0, longTasks: 0 };
@@ -80,11 +79,6 @@ async function settle(page: Page, ready: (page: Page) => Promise<void>): Promise
     };
   })()`);
 }
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
 
 async function newContext(browser: Browser, baseURL: string): Promise<BrowserContext> {
   const context = await browser.newContext({ baseURL, viewport: { width: 1280, height: 860 } });
@@ -161,6 +155,5 @@ TTI (approximation): max(DOMContentLoaded, end of the last long task > 50 ms) af
 |---|---|---|---|---|---|---|
 ${rows.join('\n')}
 `;
-fs.mkdirSync(path.dirname(OUT), { recursive: true });
-fs.writeFileSync(OUT, report);
-console.log(`wrote ${path.relative(process.cwd(), OUT)}`);
+const out = writeResult('web-chromium.md', report);
+console.log(`wrote ${path.relative(process.cwd(), out)}`);

@@ -3,7 +3,7 @@
  * Run with `npm run config:docs` after adding or changing a variable.
  */
 import fs from 'node:fs';
-import { renderEnvExample, renderVariableTable } from '../src/config-docs.js';
+import { renderEnvExample, renderVariableTable } from '../src/config/docs.js';
 
 const root = new URL('../../', import.meta.url);
 const START = '<!-- config:start -->\n';

@@ -1,20 +1,21 @@
 /**
  * buildApp(deps): wires plugins and modules onto one Fastify instance.
- * main.ts calls it with real adapters; tests call it with the harness's.
+ * serve.ts calls it with real adapters; tests call it with the harness's.
  */
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import type { Config } from './config/index.js';
 import type { App } from './http/app-type.js';
 import { isUnknownVersion, type DeprecationRegistry } from './http/api-versions.js';
-import { cookiePolicy, registerAuthentication } from './http/authenticate.js';
+import { authentication, cookiePolicy } from './http/authenticate.js';
 import { clientErrorHandler, Drain, expectationFailedHandler, frameworkErrorHandler } from './http/early-errors.js';
 import { registerErrorHandler, sendError } from './http/errors-plugin.js';
+import { withErrorEnvelope } from './http/openapi-errors.js';
 import { AppError, noRoute } from './errors.js';
-import { registerBoundary, registerPrincipalLimits } from './http/hardening.js';
+import { principalLimits, registerBoundary } from './http/hardening.js';
 import { registerJsonBody } from './http/json-body.js';
 import { requestId } from './http/request-id.js';
 import { buildHeaderSets } from './http/security-headers.js';
@@ -22,11 +23,13 @@ import { lazyChildLogger } from './platform/log.js';
 import { hasWebBuild, registerWebApp, sendSpaShell, WEB_BUILD_DIR, wantsSpaShell } from './http/web-app.js';
 import type { AuthDeps } from './modules/auth/deps.js';
 import { authRoutes } from './modules/auth/routes.js';
-import { registerMfaGate } from './modules/auth/mfa-gate.js';
+import { caller } from './modules/auth/caller.js';
 import { LoginThrottle } from './modules/auth/throttle.js';
 import { CSP_REPORT_CONTENT_TYPES, cspReportRoutes } from './modules/csp-reports/routes.js';
+import { CspReportService } from './modules/csp-reports/service.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { SessionService } from './modules/sessions/service.js';
+import { UserService } from './modules/users/service.js';
 import { adminUserRoutes } from './modules/users/admin-routes.js';
 import { apiKeyRoutes } from './modules/api-keys/routes.js';
 import { ApiKeyService } from './modules/api-keys/service.js';
@@ -44,6 +47,7 @@ import { ChatService } from './modules/chat/service.js';
 import { providerRoutes } from './modules/providers/routes.js';
 import { ProviderService } from './modules/providers/service.js';
 import { cacheStatsRoute } from './modules/admin/cache-routes.js';
+import { CacheStatsService } from './modules/admin/cache-service.js';
 import { AuditKeys } from './modules/audit/keys.js';
 import { auditRoutes } from './modules/audit/routes.js';
 import { AuditLog } from './modules/audit/service.js';
@@ -71,6 +75,7 @@ import { workspaceRoutes } from './modules/workspaces/routes.js';
 import { workspaceSsoRoutes } from './modules/workspaces/sso-routes.js';
 import { WorkspaceSsoService } from './modules/workspaces/sso.js';
 import { WorkspaceService } from './modules/workspaces/service.js';
+import { workspaceContext } from './modules/workspaces/context.js';
 import { UsageService } from './modules/workspaces/usage.js';
 import { BreakerRegistry } from './platform/net/circuit-breaker.js';
 import { guardedFetch } from './platform/net/fetch-adapter.js';
@@ -174,6 +179,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
     },
     transform: jsonSchemaTransform,
+    transformObject: withErrorEnvelope, // 4XX/5XX: the error envelope, in the document only
   });
 
   const sessions = new SessionService(deps.database.db, deps.store, clock, {
@@ -183,15 +189,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(fastifyCookie);
   const allowedOrigins = new Set([new URL(config.PUBLIC_URL).origin, ...config.CORS_ORIGINS.filter((o) => o !== '*')]);
   watchSessionRevocations(sessions, securityEvents);
-  const apiKeys = new ApiKeyService(deps.database.db, clock, deps.store, securityEvents);
+  const users = new UserService(deps.database.db);
+  // Services write the audit entry of a change in the change's own transaction.
+  const audit = new AuditLog(deps.database.db, new AuditKeys(deps.database.db, deps.encryptor, clock), clock, deps.logger, {
+    checkpointEvery: config.AUDIT_CHECKPOINT_EVERY,
+    checkpointIntervalMs: config.AUDIT_CHECKPOINT_MINUTES * 60_000,
+  });
+  const apiKeys = new ApiKeyService(deps.database.db, clock, deps.store, securityEvents, users, audit);
   const signingKeys = new SigningKeys(deps.database.db, deps.encryptor, clock, config.JWT_ACCESS_TTL_SECONDS * 1000);
-  const tokens = new TokenService(deps.database.db, deps.store, clock, signingKeys, sessions, {
+  const tokens = new TokenService(deps.database.db, deps.store, clock, signingKeys, { sessions, apiKeys, users }, {
     issuer: config.PUBLIC_URL,
     audience: `${config.PUBLIC_URL}/api`,
     accessTtlSeconds: config.JWT_ACCESS_TTL_SECONDS,
     refreshTtlMs: config.REFRESH_TOKEN_TTL_DAYS * 24 * 3_600_000,
   }, { db: deps.database.db, clock, logger: deps.logger, securityEvents });
-  registerAuthentication(app, {
+  await app.register(authentication, {
     sessions,
     cookie,
     allowedOrigins,
@@ -202,9 +214,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     onFailure: (kind) => metrics.authFailures.inc({ kind }),
   });
-  registerPrincipalLimits(app, hardening);
-  // Then, before the consent gate and any route: 403 mfa_enrollment_required for a caller who must enrol TOTP first.
-  registerMfaGate(app, { db: deps.database.db, requireMfa: config.REQUIRE_MFA });
+  await app.register(principalLimits, hardening);
+  // Who is calling, once per request; refuses (mfa_enrollment_required) a caller who must enrol TOTP first.
+  await app.register(caller, { users, requireMfa: config.REQUIRE_MFA });
   // After the principal is known, before any route it guards: 403 consent_required until the policies in force are accepted.
   const policies = registerPrivacyGate(app, { db: deps.database.db, clock });
 
@@ -216,6 +228,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     encryptor: deps.encryptor,
     logger: deps.logger,
     sessions,
+    users,
+    apiKeys,
+    tokens,
     throttle: new LoginThrottle(deps.store, clock, {
       threshold: config.LOCKOUT_THRESHOLD,
       lockMs: config.LOCKOUT_MINUTES * 60_000,
@@ -234,20 +249,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     onSignInFailure: (factor) => metrics.authFailures.inc({ kind: factor }),
     securityEvents,
   };
-  const audit = new AuditLog(deps.database.db, new AuditKeys(deps.database.db, deps.encryptor, clock), clock, deps.logger, {
-    checkpointEvery: config.AUDIT_CHECKPOINT_EVERY,
-    checkpointIntervalMs: config.AUDIT_CHECKPOINT_MINUTES * 60_000,
-  });
   let stopCheckpoints = (): void => undefined;
   app.addHook('onReady', async () => void (stopCheckpoints = audit.startSchedule()));
   app.addHook('onClose', async () => stopCheckpoints());
   await app.register(authRoutes(authDeps, cookie, { ssoEnabled: Boolean(config.OIDC_ISSUER && config.OIDC_CLIENT_ID && config.OIDC_CLIENT_SECRET) }), { prefix: API_PREFIX });
   await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
-  await app.register(apiKeyRoutes(apiKeys, authDeps, audit), { prefix: API_PREFIX });
+  await app.register(apiKeyRoutes(apiKeys), { prefix: API_PREFIX });
   await app.register(tokenRoutes(tokens), { prefix: API_PREFIX });
   await app.register(jwksRoute(signingKeys));
 
-  const workspaces = new WorkspaceService(deps.database.db, clock, deps.mailer, config.PUBLIC_URL, securityEvents);
+  const workspaces = new WorkspaceService(deps.database.db, clock, deps.mailer, config.PUBLIC_URL, securityEvents, users, audit);
+  await app.register(workspaceContext, { workspaces });
   const usage = new UsageService(deps.database.db, clock, (workspaceId, tokens) => monitoring.spend.observe(workspaceId, tokens));
   // One client per purpose, each with only its own OUTBOUND_ALLOW_PRIVATE_<PURPOSE> allowance.
   const outbound = createOutboundClients(config, deps.logger);
@@ -257,13 +269,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     new ProviderResolver(deps.database.db, deps.encryptor, outbound.providers, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES }),
     metrics,
   );
-  const providers = new ProviderService(deps.database.db, deps.encryptor, clock, workspaces, resolver);
+  const providers = new ProviderService(deps.database.db, deps.encryptor, clock, workspaces, resolver, audit);
   const cacheStats = new CacheStats();
   metrics.observeCaches(cacheStats);
   const embeddings = new ChunkEmbeddings(deps.database.db, resolver);
   const retrieval = new KnowledgeRetrieval(deps.database.db, new JsonCache<SearchHit[]>(deps.store, 'retrieval', cacheStats, 60_000), embeddings, deps.logger);
-  const agents = new AgentService(deps.database.db, clock, workspaces, providers, new JsonCache(deps.store, 'agent', cacheStats, 10 * 60_000), (workspaceId, ids) =>
-    retrieval.existingBases(workspaceId, ids),
+  const agents = new AgentService(
+    deps.database.db,
+    clock,
+    workspaces,
+    providers,
+    new JsonCache(deps.store, 'agent', cacheStats, 10 * 60_000),
+    (workspaceId, ids) => retrieval.existingBases(workspaceId, ids),
+    audit,
   );
   const chat = new ChatService({
     db: deps.database.db,
@@ -278,10 +296,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     cancellations: new Cancellations(deps.store),
     responseCache: config.LLM_CACHE_TTL_SECONDS > 0 ? new JsonCache(deps.store, 'llm', cacheStats, config.LLM_CACHE_TTL_SECONDS * 1000) : null,
   });
-  await app.register(workspaceRoutes(workspaces, usage, audit), { prefix: API_PREFIX });
-  await app.register(providerRoutes(providers, workspaces, audit), { prefix: API_PREFIX });
-  await app.register(agentRoutes(agents, workspaces, audit), { prefix: API_PREFIX });
-  await app.register(chatRoutes(chat, workspaces), { prefix: API_PREFIX });
+  await app.register(workspaceRoutes(workspaces, usage), { prefix: API_PREFIX });
+  await app.register(providerRoutes(providers), { prefix: API_PREFIX });
+  await app.register(agentRoutes(agents), { prefix: API_PREFIX });
+  await app.register(chatRoutes(chat), { prefix: API_PREFIX });
   const webhooks = new WebhookService({
     db: deps.database.db,
     store: deps.store,
@@ -294,7 +312,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     outbound: outbound.webhooks,
     events: securityEvents,
   });
-  await app.register(webhookRoutes(webhooks, workspaces), { prefix: API_PREFIX });
+  await app.register(webhookRoutes(webhooks), { prefix: API_PREFIX });
   monitoring.attach(app, { outbound: outbound.webhooks, apiKeys, poolStats: () => deps.database.poolStats?.() });
   await app.register(securityEventRoutes(authDeps), { prefix: API_PREFIX });
   await app.register(alertRoutes(authDeps, monitoring.alerts, securityEvents), { prefix: API_PREFIX });
@@ -317,17 +335,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     clock,
     logger: deps.logger,
     workspaces,
+    providers,
     scanners,
     outbound: outbound.knowledge,
     pipeline,
     embeddings,
+    retrieval,
     securityEvents,
+    audit,
     settings: { maxFileBytes: config.UPLOAD_MAX_BYTES, workspaceQuotaBytes: config.WORKSPACE_STORAGE_QUOTA_BYTES, extractLimits: extractLimits(config), urlTimeoutMs: 20_000 },
   });
-  await app.register(knowledgeRoutes(knowledge, retrieval, workspaces, audit, config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });
+  await app.register(knowledgeRoutes(knowledge, config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });
 
   const workspaceSso = new WorkspaceSsoService(deps.database.db, deps.encryptor, clock, workspaces, config.PUBLIC_URL);
-  await app.register(workspaceSsoRoutes(workspaceSso, workspaces), { prefix: API_PREFIX });
+  await app.register(workspaceSsoRoutes(workspaceSso), { prefix: API_PREFIX });
   // Erasure pseudonymises the user's audit entries (and records user.erased) in its own transaction.
   const pseudonymiseActor = (trx: Db, userId: string, pseudonym: string) => audit.eraseUser(trx, userId, pseudonym);
   await createPrivacy({ ...authDeps, config, encryptor: deps.encryptor, queue, policies, pseudonymiseActor }).register(app, API_PREFIX);
@@ -342,9 +363,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     guardedFetch: guardedFetch(outbound.sso, 10_000),
   });
   await app.register(oidcRoutes(oidc, cookie, config.PUBLIC_URL), { prefix: API_PREFIX });
-  await app.register(cacheStatsRoute(authDeps, cacheStats, audit), { prefix: API_PREFIX });
+  await app.register(cacheStatsRoute(authDeps, new CacheStatsService(cacheStats, audit)), { prefix: API_PREFIX });
   await app.register(auditRoutes(authDeps, audit), { prefix: API_PREFIX });
-  await app.register(cspReportRoutes({ db: deps.database.db, clock }), { prefix: API_PREFIX });
+  await app.register(cspReportRoutes(new CspReportService(deps.database.db, clock)), { prefix: API_PREFIX });
 
   const health = healthRoutes({ database: deps.database, store: deps.store, timeoutMs: 2_000 });
   await app.register(health);

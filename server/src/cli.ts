@@ -1,14 +1,14 @@
 /**
  * The `bastion` command: serve (default), migrate, worker, config check|example|docs.
  */
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { renderEnvExample, renderVariableTable } from './config-docs.js';
+import { ConfigError, loadConfig, type Config } from './config/index.js';
+import { renderEnvExample, renderVariableTable } from './config/docs.js';
 import { createLogger } from './platform/log.js';
-import { AUDIT_USAGE, runAudit } from './audit-cli.js';
-import { KEYS_USAGE, runKeys } from './keys-cli.js';
-import { runMailOutbox, runUsers, USERS_USAGE } from './users-cli.js';
+import { AUDIT_USAGE, runAudit } from './cli/audit.js';
+import { KEYS_USAGE, runKeys } from './cli/keys.js';
+import { runMailOutbox, runUsers, USERS_USAGE } from './cli/users.js';
 import { openDatabase } from './platform/db/database.js';
-import { RETENTION_USAGE, runRetention } from './modules/privacy/retention-cli.js';
+import { RETENTION_USAGE, runRetention } from './cli/retention.js';
 import { migrate } from './platform/db/migrator.js';
 
 const USAGE = `Usage: bastion <command>
@@ -30,7 +30,7 @@ export async function runCli(args: string[]): Promise<number> {
   const [command = 'serve', sub] = args;
   switch (command) {
     case 'serve': {
-      const { serve } = await import('./main.js');
+      const { serve } = await import('./serve.js');
       await serve(loadConfig());
       return -1; // keep running
     }

@@ -83,6 +83,9 @@ const STATUS: Record<ErrorCode, number> = {
   service_unavailable: 503,
 };
 
+/** Every code an error answer can carry (documented in the OpenAPI document's ErrorEnvelope). */
+export const ERROR_CODES = Object.keys(STATUS) as ErrorCode[];
+
 export interface ErrorDetail {
   /** JSON path of the offending field, e.g. `name` or `items.0.id`. */
   path: string;

@@ -3,7 +3,7 @@
  * on Redis (the API then runs with INGEST_IN_PROCESS=false). On start it enqueues again
  * whatever a previous stop left unfinished; SIGTERM/SIGINT let running jobs finish.
  */
-import type { Config } from './config.js';
+import type { Config } from './config/index.js';
 import { createLogger } from './platform/log.js';
 import { ChunkEmbeddings } from './modules/knowledge/embeddings.js';
 import { createPipeline, createScanners } from './modules/knowledge/ingestion.js';

@@ -1,7 +1,7 @@
 /** Test helpers for accounts: create users directly, read links from mails. */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import type { Env } from '../src/config.js';
+import type { Env } from '../src/config/index.js';
 import { ManualClock } from '../src/platform/clock.js';
 import { buildTestApp, testDatabase, type TestApp } from './harness.js';
 import { SmtpSink } from './smtp-sink.js';

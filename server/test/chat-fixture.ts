@@ -5,7 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
-import type { Env } from '../src/config.js';
+import type { Env } from '../src/config/index.js';
 import { useAccountsApp } from './accounts.js';
 import { apiUser, type ApiClient } from './api-client.js';
 import { startFakeLlm, type FakeLlm } from './fake-llm.js';

@@ -15,7 +15,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { buildApp, type AppDeps } from '../src/app.js';
 import { type App } from '../src/http/app-type.js';
-import { loadConfig, testRunSettings, type Config, type Env } from '../src/config.js';
+import { loadConfig, testRunSettings, type Config, type Env } from '../src/config/index.js';
 import { createLogger } from '../src/platform/log.js';
 import { openPostgres, PGLITE_OPTIONS, wrapPGlite, type Database } from '../src/platform/db/database.js';
 import { migrate } from '../src/platform/db/migrator.js';

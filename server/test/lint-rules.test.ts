@@ -33,12 +33,16 @@ describe('lint: no string-built SQL', () => {
   });
 });
 
-describe('lint: process.env only in config.ts', () => {
+describe('lint: process.env only in config/load.ts', () => {
   it('rejects process.env elsewhere in the server', async () => {
     expect(await ruleIds('export const port = process.env.PORT;', 'server/src/http/thing.ts')).toContain('no-restricted-properties');
   });
 
-  it('allows it in config.ts', async () => {
-    expect(await ruleIds('export const port = process.env.PORT;', 'server/src/config.ts')).toEqual([]);
+  it('allows it in config/load.ts', async () => {
+    expect(await ruleIds('export const port = process.env.PORT;', 'server/src/config/load.ts')).toEqual([]);
+  });
+
+  it('rejects it in the rest of config/', async () => {
+    expect(await ruleIds('export const port = process.env.PORT;', 'server/src/config/groups/server.ts')).toContain('no-restricted-properties');
   });
 });

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/index.js';
 import { Encryptor } from '../src/platform/crypto/envelope.js';
 import { loadKeyring } from '../src/platform/crypto/keyring.js';
 import { openDatabase } from '../src/platform/db/database.js';

@@ -10,6 +10,7 @@
  */
 import type {} from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import type { App } from './app-type.js';
 import { constantTimeEqual } from '../platform/crypto/tokens.js';
 import type { Principal, SessionState } from '../principal.js';
@@ -76,7 +77,10 @@ export function credentialKind(authorization: string): CredentialKind {
   return credential.split('.').length === 3 ? 'access_token' : 'malformed_credential';
 }
 
-export function registerAuthentication(app: App, options: AuthenticationOptions): void {
+/** Resolves every API request's credential to `request.principal` (or `request.authError`). */
+export const authentication = fp(async (app: App, options: AuthenticationOptions) => registerAuthentication(app, options), { name: 'authentication', fastify: '5.x' });
+
+function registerAuthentication(app: App, options: AuthenticationOptions): void {
   app.decorateRequest('session', null);
   app.decorateRequest('principal', null);
   // Callback style so non-API requests (assets, pages) cost no promise.

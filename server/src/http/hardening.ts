@@ -5,9 +5,10 @@
  */
 import fastifyCors from '@fastify/cors';
 import underPressure from '@fastify/under-pressure';
+import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import type { App } from './app-type.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { Store } from '../platform/store/store.js';
 import { deprecationHook, markDeprecatedRoutes, type DeprecationRegistry } from './api-versions.js';
 import { AppError } from '../errors.js';
@@ -72,8 +73,14 @@ export async function registerBoundary(app: App, options: HardeningOptions): Pro
   });
 }
 
-/** Hooks that need the authenticated principal. */
-export function registerPrincipalLimits(app: App, options: HardeningOptions): void {
+/** Hooks that need the authenticated principal: rate limits, then the route's access, then deprecation headers. */
+export const principalLimits = fp(async (app: App, options: HardeningOptions) => registerPrincipalLimits(app, options), {
+  name: 'principal-limits',
+  fastify: '5.x',
+  dependencies: ['authentication'],
+});
+
+function registerPrincipalLimits(app: App, options: HardeningOptions): void {
   const limit = rateLimitHook(options.store, options.config.RATE_LIMIT_SCALE, options.onRateLimited);
   const deprecate = deprecationHook(options.deprecations, options.store, options.logger);
   // Callback style so non-API requests (assets, pages) cost no promise.

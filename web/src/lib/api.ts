@@ -4,6 +4,7 @@
  * stable code, and an expired session sent to sign-in with a way back.
  */
 import { goto } from '$app/navigation';
+import type { ErrorEnvelope } from '$lib/api/types';
 
 export const API = '/api/v1';
 
@@ -93,12 +94,7 @@ export async function request<T>(method: string, path: string, body?: unknown, o
 
 /** The raw Response (for streams); errors are thrown as ApiError like request(). */
 export async function send(method: string, path: string, body?: unknown, options: RequestOptions = {}, retried = false): Promise<Response> {
-  const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
-  if (workspaceId) headers['x-workspace-id'] = workspaceId;
-  if (UNSAFE.has(method)) {
-    const token = await csrf();
-    if (token) headers['x-csrf-token'] = token;
-  }
+  const headers = await headersFor(method, options);
   let payload: BodyInit | undefined;
   if (body instanceof FormData) payload = body;
   else if (body !== undefined) {
@@ -107,12 +103,65 @@ export async function send(method: string, path: string, body?: unknown, options
   }
   const response = await fetch(API + path, { method, headers, body: payload, credentials: 'same-origin', signal: options.signal });
   if (response.ok) return response;
-  const error = await toError(response);
+  return failed(await toError(response), options, retried, () => send(method, path, body, options, true));
+}
+
+export interface UploadOptions extends RequestOptions {
+  /** Called with the fraction sent so far (0–1) while the body uploads. */
+  onProgress?: (fraction: number) => void;
+}
+
+/**
+ * POSTs a multipart form with XMLHttpRequest, the only browser API that reports upload
+ * progress; otherwise like request(): the same headers (CSRF token, X-Workspace-Id), errors
+ * as ApiError, and the same handling of an expired session or a stale CSRF token.
+ */
+export async function upload<T>(path: string, form: FormData, options: UploadOptions = {}, retried = false): Promise<T> {
+  const headers = await headersFor('POST', options);
+  const { status, body } = await new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', API + path);
+    xhr.withCredentials = true;
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) options.onProgress?.(event.loaded / event.total);
+    };
+    xhr.onload = () => {
+      let body: unknown = undefined;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        // not JSON
+      }
+      resolve({ status: xhr.status, body });
+    };
+    xhr.onerror = () => reject(new TypeError('network error'));
+    xhr.onabort = () => reject(new DOMException('Upload cancelled', 'AbortError'));
+    options.signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.send(form);
+  });
+  if (status >= 200 && status < 300) return body as T;
+  return failed(errorFrom(status, body), options, retried, () => upload<T>(path, form, options, true));
+}
+
+/** The headers every call sends: JSON accepted, the workspace, and the CSRF token on state-changing methods. */
+async function headersFor(method: string, options: RequestOptions): Promise<Record<string, string>> {
+  const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+  if (workspaceId) headers['x-workspace-id'] = workspaceId;
+  if (UNSAFE.has(method)) {
+    const token = await csrf();
+    if (token) headers['x-csrf-token'] = token;
+  }
+  return headers;
+}
+
+/** A refused call: retried once with a fresh CSRF token, or sent to sign-in / the privacy page; else thrown. */
+async function failed<T>(error: ApiError, options: RequestOptions, retried: boolean, retry: () => Promise<T>): Promise<T> {
   if (error.code === 'csrf_failed' && !retried) {
     resetCsrf();
-    return send(method, path, body, options, true);
+    return retry();
   }
-  if (response.status === 401 && options.redirectOn401 !== false && !isAuthPage(location.pathname)) {
+  if (error.status === 401 && options.redirectOn401 !== false && !isAuthPage(location.pathname)) {
     resetCsrf();
     await goto(signInUrl());
   }
@@ -143,13 +192,20 @@ export function errorMessage(error: unknown): string {
 }
 
 async function toError(response: Response): Promise<ApiError> {
+  let body: unknown;
   try {
-    const body = (await response.json()) as { error?: { code?: string; message?: string; details?: unknown } };
-    if (body.error?.code) return new ApiError(response.status, body.error.code, body.error.message ?? body.error.code, body.error.details);
+    body = await response.json();
   } catch {
     // not JSON: fall through
   }
-  return new ApiError(response.status, 'http_' + response.status, `The server answered ${response.status}.`);
+  return errorFrom(response.status, body);
+}
+
+/** The ApiError for an error answer: the envelope's code and message, or `http_<status>` when there is none. */
+function errorFrom(status: number, body: unknown): ApiError {
+  const error = (body as Partial<ErrorEnvelope> | undefined)?.error;
+  if (error?.code) return new ApiError(status, error.code, error.message ?? error.code, error.details);
+  return new ApiError(status, 'http_' + status, `The server answered ${status}.`);
 }
 
 export const api = {

@@ -2,13 +2,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
-import type { CacheStats } from '../../platform/store/cache.js';
 import { requestActor } from '../audit/request.js';
-import type { AuditLog } from '../audit/service.js';
 import type { AuthDeps } from '../auth/deps.js';
-import { currentUser } from '../auth/routes.js';
+import type { CacheStatsService } from './cache-service.js';
 
-export function cacheStatsRoute(deps: AuthDeps, stats: CacheStats, audit: AuditLog): FastifyPluginAsyncZod {
+export function cacheStatsRoute(deps: AuthDeps, caches: CacheStatsService): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/admin/caches',
@@ -21,10 +19,9 @@ export function cacheStatsRoute(deps: AuthDeps, stats: CacheStats, audit: AuditL
         },
       },
       async (request) => {
-        const user = await currentUser(deps, request);
+        const user = await request.callerUser();
         if (user.role !== 'admin') throw new AppError('forbidden', 'Only administrators can read cache statistics.');
-        await audit.record({ ...requestActor(request), action: 'admin.cache.read' });
-        return { caches: stats.snapshot() };
+        return { caches: await caches.read(requestActor(request)) };
       },
     );
   };

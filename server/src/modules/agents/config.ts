@@ -28,8 +28,8 @@ export const AgentConfig = z.strictObject({
   tools: z
     .array(z.enum(TOOLS))
     .max(TOOLS.length)
-    .default([])
     .refine((tools) => new Set(tools).size === tools.length, 'each tool once')
+    .default([])
     .describe('Tools the model may call; anything else it asks for is refused'),
   retrieval: Retrieval.default({ topK: 5, minScore: 0.2 }),
   limits: Limits.default({ maxSteps: 5, maxWallTimeMs: 120_000, maxTokens: 16_000 }),
@@ -43,25 +43,20 @@ export const AgentConfig = z.strictObject({
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
 
-/** PATCH: any subset of the fields; the result is validated as a whole. */
+type Optional<S extends z.ZodRawShape> = { [K in keyof S]: z.ZodOptional<S[K] extends z.ZodDefault<infer T> ? T : S[K]> };
+
+/** Each field optional and without its default: a field left out of a change keeps its value. */
+function optionalWithoutDefaults<S extends z.ZodRawShape>(shape: S): Optional<S> {
+  const optional: Record<string, z.ZodOptional> = {};
+  for (const [key, field] of Object.entries(shape)) optional[key] = ((field instanceof z.ZodDefault ? field.unwrap() : field) as z.ZodType).optional();
+  return optional as Optional<S>;
+}
+
+/** PATCH: any subset of the fields of AgentConfig; the result is validated as a whole (applyPatch). */
 export const AgentPatch = z.strictObject({
-  name: z.string().trim().min(1).max(100).optional(),
-  description: z.string().max(1_000).optional(),
-  providerConnectionId: z.uuid().nullable().optional(),
-  model: z.string().trim().min(1).max(200).optional(),
-  systemPrompt: z.string().max(20_000).optional(),
-  temperature: z.number().min(0).max(2).optional(),
-  maxOutputTokens: z.number().int().min(1).max(64_000).optional(),
-  knowledgeBaseIds: z.array(z.uuid()).max(20).optional(),
-  tools: z
-    .array(z.enum(TOOLS))
-    .max(TOOLS.length)
-    .refine((tools) => new Set(tools).size === tools.length, 'each tool once')
-    .optional(),
+  ...optionalWithoutDefaults(AgentConfig.omit({ retrieval: true, limits: true }).shape),
   retrieval: Retrieval.partial().optional(),
   limits: Limits.partial().optional(),
-  cacheResponses: z.boolean().optional(),
-  callbackUrl: z.url({ protocol: /^https?$/ }).max(2_000).nullable().optional(),
 });
 export type AgentPatch = z.infer<typeof AgentPatch>;
 

@@ -1,7 +1,8 @@
 /** Queries on agents and agent_versions; every one filters by workspace. */
 import type { Selectable } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { AgentsTable, AgentVersionsTable } from '../../platform/db/schema.js';
+import { inTransaction } from '../../platform/db/transaction.js';
+import type { AgentsTable, AgentVersionsTable } from '../../platform/db/schema/index.js';
 
 export type AgentRow = Selectable<AgentsTable>;
 export type AgentVersionRow = Selectable<AgentVersionsTable>;
@@ -16,7 +17,7 @@ function withCurrentConfig(db: Db) {
 }
 
 export async function insertAgent(db: Db, agent: AgentRow, version: AgentVersionRow): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx.insertInto('agents').values(agent).execute();
     await trx.insertInto('agent_versions').values({ ...version, config: JSON.stringify(version.config) }).execute();
   });
@@ -32,7 +33,7 @@ export function findAgent(db: Db, workspaceId: string, id: string): Promise<Agen
 
 /** Adds version `expected + 1`; returns false when someone else changed the agent first. */
 export async function addVersion(db: Db, workspaceId: string, id: string, expected: number, version: AgentVersionRow): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const bumped = await trx
       .updateTable('agents')
       .set({ current_version: expected + 1, updated_at: version.created_at })

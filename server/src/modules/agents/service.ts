@@ -8,6 +8,8 @@ import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db/database.js';
 import type { JsonCache } from '../../platform/store/cache.js';
+import type { Actor } from '../audit/actor.js';
+import type { AuditLog } from '../audit/service.js';
 import type { ProviderService } from '../providers/service.js';
 import type { WorkspaceContext, WorkspaceService } from '../workspaces/service.js';
 import { AgentConfig, applyPatch, type AgentPatch } from './config.js';
@@ -37,6 +39,7 @@ export class AgentService {
     private readonly cache: JsonCache<{ workspaceId: string; version: number; config: AgentConfig; createdAt: string; updatedAt: string }>,
     /** The ids among `ids` that name knowledge bases of the workspace. */
     private readonly knowledgeBases: (workspaceId: string, ids: string[]) => Promise<string[]>,
+    private readonly audit: AuditLog,
   ) {}
 
   async list(context: WorkspaceContext): Promise<Agent[]> {
@@ -48,6 +51,15 @@ export class AgentService {
   async get(context: WorkspaceContext, id: string): Promise<Agent> {
     this.workspaces.require(context, 'agents.read');
     return this.getForRun(context.workspaceId, id);
+  }
+
+  /**
+   * Who a webhook call for this agent runs as: its workspace and creator, whatever the
+   * workspace (the signature, checked next, is what authenticates the call).
+   */
+  async webhookOwner(id: string): Promise<{ workspaceId: string; createdBy: string | null } | undefined> {
+    const row = await repo.findAgentForWebhook(this.db, id);
+    return row ? { workspaceId: row.workspace_id, createdBy: row.created_by } : undefined;
   }
 
   /**
@@ -66,34 +78,46 @@ export class AgentService {
     return { id, workspaceId: cached.workspaceId, version: cached.version, config: AgentConfig.parse(cached.config), createdAt: new Date(cached.createdAt), updatedAt: new Date(cached.updatedAt) };
   }
 
-  async create(context: WorkspaceContext, config: AgentConfig): Promise<Agent> {
+  async create(context: WorkspaceContext, config: AgentConfig, actor: Actor): Promise<Agent> {
     this.workspaces.require(context, 'agents.write');
     await this.checkReferences(context, config);
     const now = this.clock.now();
     const id = randomUUID();
-    await repo.insertAgent(
-      this.db,
-      { id, workspace_id: context.workspaceId, current_version: 1, created_by: context.userId, created_at: now, updated_at: now, deleted_at: null },
-      { agent_id: id, version: 1, config, created_by: context.userId, created_at: now },
-    );
+    await this.audit.transaction(async (trx) => {
+      await repo.insertAgent(
+        trx,
+        { id, workspace_id: context.workspaceId, current_version: 1, created_by: context.userId, created_at: now, updated_at: now, deleted_at: null },
+        { agent_id: id, version: 1, config, created_by: context.userId, created_at: now },
+      );
+      await this.audit.append(trx, actor, { action: 'agent.created', workspaceId: context.workspaceId, target: { type: 'agent', id }, details: { version: 1 } });
+    });
     return { id, workspaceId: context.workspaceId, version: 1, config, createdAt: now, updatedAt: now };
   }
 
-  async update(context: WorkspaceContext, id: string, patch: AgentPatch): Promise<Agent> {
+  async update(context: WorkspaceContext, id: string, patch: AgentPatch, actor: Actor): Promise<Agent> {
     this.workspaces.require(context, 'agents.write');
     const current = await this.get(context, id);
     const config = applyPatch(current.config, patch);
     await this.checkReferences(context, config);
     const now = this.clock.now();
-    const added = await repo.addVersion(this.db, context.workspaceId, id, current.version, { agent_id: id, version: current.version + 1, config, created_by: context.userId, created_at: now });
+    const version = current.version + 1;
+    const added = await this.audit.transaction(async (trx) => {
+      if (!(await repo.addVersion(trx, context.workspaceId, id, current.version, { agent_id: id, version, config, created_by: context.userId, created_at: now }))) return false;
+      await this.audit.append(trx, actor, { action: 'agent.updated', workspaceId: context.workspaceId, target: { type: 'agent', id }, details: { version, fields: Object.keys(patch).sort() } });
+      return true;
+    });
     await this.cache.delete(id);
     if (!added) throw new AppError('conflict', 'The agent changed while you were editing it; reload and try again.');
-    return { ...current, version: current.version + 1, config, updatedAt: now };
+    return { ...current, version, config, updatedAt: now };
   }
 
-  async delete(context: WorkspaceContext, id: string): Promise<void> {
+  async delete(context: WorkspaceContext, id: string, actor: Actor): Promise<void> {
     this.workspaces.require(context, 'agents.write');
-    const deleted = await repo.softDeleteAgent(this.db, context.workspaceId, id, this.clock.now());
+    const deleted = await this.audit.transaction(async (trx) => {
+      if (!(await repo.softDeleteAgent(trx, context.workspaceId, id, this.clock.now()))) return false;
+      await this.audit.append(trx, actor, { action: 'agent.deleted', workspaceId: context.workspaceId, target: { type: 'agent', id } });
+      return true;
+    });
     await this.cache.delete(id);
     if (!deleted) throw new AppError('not_found', 'No such agent.');
   }

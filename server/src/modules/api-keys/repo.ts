@@ -1,7 +1,7 @@
 /** Queries on api_keys; no rules here. */
 import type { Selectable } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { ApiKeysTable } from '../../platform/db/schema.js';
+import type { ApiKeysTable } from '../../platform/db/schema/index.js';
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 
@@ -20,6 +20,16 @@ export function listApiKeys(db: Db, userId: string): Promise<ApiKeyRow[]> {
 export async function revokeApiKey(db: Db, userId: string, id: string, now: Date): Promise<boolean> {
   const result = await db.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
+}
+
+/** The fields that decide whether a key (and what was minted from it) may still be used. */
+export function findApiKeyStatus(db: Db, id: string): Promise<Pick<ApiKeyRow, 'revoked_at' | 'expires_at' | 'allowed_cidrs'> | undefined> {
+  return db.selectFrom('api_keys').select(['revoked_at', 'expires_at', 'allowed_cidrs']).where('id', '=', id).executeTakeFirst();
+}
+
+/** Revokes every live key of a user; returns the ids revoked. */
+export function revokeUserApiKeys(db: Db, userId: string, now: Date): Promise<{ id: string }[]> {
+  return db.updateTable('api_keys').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).returning('id').execute();
 }
 
 export async function recordApiKeyUse(db: Db, id: string, ip: string, now: Date): Promise<void> {

@@ -7,9 +7,6 @@ import { AppError } from '../../errors.js';
 import type { ApiKeyRow } from './repo.js';
 import type { ApiKeyService } from './service.js';
 import { requestActor } from '../audit/request.js';
-import type { AuditLog } from '../audit/service.js';
-import type { AuthDeps } from '../auth/deps.js';
-import { currentUser } from '../auth/routes.js';
 
 const ApiKeyView = z.object({
   id: z.uuid(),
@@ -37,7 +34,7 @@ function view(row: ApiKeyRow): z.infer<typeof ApiKeyView> {
   };
 }
 
-export function apiKeyRoutes(keys: ApiKeyService, authDeps: AuthDeps, audit: AuditLog): FastifyPluginAsyncZod {
+export function apiKeyRoutes(keys: ApiKeyService): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['api-keys'];
     app.get('/api-keys', { config: { access: { session: true } }, schema: { tags, summary: 'List your API keys', response: { 200: z.object({ apiKeys: z.array(ApiKeyView) }) } } }, async (request) => ({
@@ -61,21 +58,19 @@ export function apiKeyRoutes(keys: ApiKeyService, authDeps: AuthDeps, audit: Aud
         },
       },
       async (request, reply) => {
-        const user = await currentUser(authDeps, request); // refuses while MFA enrolment is required
+        const user = await request.callerUser(); // refuses while MFA enrolment is required
         const { key, row } = await keys.create(user.id, {
           name: request.body.name,
           scopes: request.body.scopes,
           expiresAt: request.body.expiresAt ? new Date(request.body.expiresAt) : undefined,
           allowedCidrs: request.body.allowedCidrs,
-        });
-        await audit.record({ ...requestActor(request), action: 'api_key.created', target: { type: 'api_key', id: row.id }, details: { scopes: row.scopes, expiresAt: row.expires_at } });
+        }, requestActor(request));
         return reply.status(201).send({ ...view(row), key });
       },
     );
 
     app.delete('/api-keys/:id', { config: { access: { session: true } }, schema: { tags, summary: 'Revoke an API key', params: z.object({ id: z.uuid() }), response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      if (!(await keys.revoke(requireSession(request).userId, request.params.id))) throw new AppError('not_found', 'No such API key.');
-      await audit.record({ ...requestActor(request), action: 'api_key.revoked', target: { type: 'api_key', id: request.params.id } });
+      if (!(await keys.revoke(requireSession(request).userId, request.params.id, 'owner', requestActor(request)))) throw new AppError('not_found', 'No such API key.');
       return { ok: true as const };
     });
   };

@@ -11,12 +11,22 @@ import type { Clock } from '../../platform/clock.js';
 import { hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
 import type { Store } from '../../platform/store/store.js';
+import type { Actor } from '../audit/actor.js';
+import type { AuditEvent, AuditLog } from '../audit/service.js';
 import type { SecurityEventSink } from '../security-events/service.js';
-import { findUserById } from '../users/repo.js';
+import { UserService } from '../users/service.js';
 import { generateApiKey, isWellFormedApiKey } from './key-format.js';
-import { findApiKeyByHash, insertApiKey, listApiKeys, recordApiKeyUse, revokeApiKey, type ApiKeyRow } from './repo.js';
+import { findApiKeyByHash, findApiKeyStatus, insertApiKey, listApiKeys, recordApiKeyUse, revokeApiKey, revokeUserApiKeys, type ApiKeyRow } from './repo.js';
 
 const USE_RECORD_INTERVAL_MS = 60_000;
+// Access tokens minted from a revoked key check this marker; it outlives every one of them.
+const REVOKED_MARKER_TTL_MS = 2 * 60 * 60 * 1000;
+const revokedMarker = (id: string) => `revoked:api_key:${id}`;
+
+/** A key that can still be used: what credentials derived from it must carry. */
+export interface LiveApiKey {
+  allowedCidrs: string[];
+}
 
 export interface NewApiKey {
   name: string;
@@ -54,9 +64,13 @@ export class ApiKeyService {
     private readonly clock: Clock,
     private readonly store: Store,
     private readonly events?: SecurityEventSink,
+    private readonly users = new UserService(db),
+    /** Records keys made and revoked by people; tests that only need a key may leave it out. */
+    private readonly audit?: AuditLog,
   ) {}
 
-  async create(userId: string, input: NewApiKey): Promise<{ key: string; row: ApiKeyRow }> {
+  /** A new key for `userId`; `by` (who asked) is recorded in the audit log, omitted when the system issues the key itself. */
+  async create(userId: string, input: NewApiKey, by?: Actor): Promise<{ key: string; row: ApiKeyRow }> {
     const now = this.clock.now();
     if (input.expiresAt && input.expiresAt <= now) throw new AppError('validation_failed', 'expiresAt must be in the future.', [{ path: 'body.expiresAt', message: 'in the past' }]);
     for (const cidr of input.allowedCidrs ?? []) {
@@ -74,7 +88,10 @@ export class ApiKeyService {
       expires_at: input.expiresAt ?? null,
       created_at: now,
     };
-    await insertApiKey(this.db, row);
+    await this.transaction(async (trx) => {
+      await insertApiKey(trx, row);
+      await this.record(trx, by, { action: 'api_key.created', target: { type: 'api_key', id: row.id }, details: { scopes: row.scopes, expiresAt: row.expires_at } });
+    });
     await this.events?.record({ type: 'api_key.created', userId, details: { keyId: row.id, name: row.name, scopes: row.scopes } });
     return { key, row: { ...row, last_used_at: null, last_used_ip: null, revoked_at: null } };
   }
@@ -83,12 +100,50 @@ export class ApiKeyService {
     return listApiKeys(this.db, userId);
   }
 
-  async revoke(userId: string, id: string, by: 'owner' | 'monitor' = 'owner'): Promise<boolean> {
-    const revoked = await revokeApiKey(this.db, userId, id, this.clock.now());
+  /** Revokes the key by its owner (`actor`: recorded in the audit log) or by the monitor (not audited). */
+  async revoke(userId: string, id: string, by: 'owner' | 'monitor' = 'owner', actor?: Actor): Promise<boolean> {
+    const revoked = await this.transaction(async (trx) => {
+      if (!(await revokeApiKey(trx, userId, id, this.clock.now()))) return false;
+      await this.record(trx, actor, { action: 'api_key.revoked', target: { type: 'api_key', id } });
+      return true;
+    });
     // Access tokens minted from this key stop working too (they check this marker).
-    if (revoked) await this.store.set(`revoked:api_key:${id}`, '1', { ttlMs: 2 * 60 * 60 * 1000 });
+    if (revoked) await this.store.set(revokedMarker(id), '1', { ttlMs: REVOKED_MARKER_TTL_MS });
     if (revoked) await this.events?.record({ type: 'api_key.revoked', userId, details: { keyId: id, by } });
     return revoked;
+  }
+
+  /**
+   * Revokes every key of a user (evidence of compromise) and, through the marker, the
+   * access tokens minted from them.
+   */
+  async revokeAllFor(userId: string): Promise<void> {
+    const keys = await revokeUserApiKeys(this.db, userId, this.clock.now());
+    await Promise.all(keys.map((k) => this.store.set(revokedMarker(k.id), '1', { ttlMs: REVOKED_MARKER_TTL_MS })));
+  }
+
+  /** The key's IP ranges while it is neither revoked nor expired; null otherwise (or when unknown). */
+  async liveKey(id: string): Promise<LiveApiKey | null> {
+    const key = await findApiKeyStatus(this.db, id);
+    if (!key || key.revoked_at || (key.expires_at && key.expires_at <= this.clock.now())) return null;
+    return { allowedCidrs: key.allowed_cidrs };
+  }
+
+  /** One transaction; through the audit log when there is one, so a checkpoint due after it is signed. */
+  private transaction<T>(work: (trx: Db) => Promise<T>): Promise<T> {
+    return this.audit ? this.audit.transaction(work) : this.db.transaction().execute(work);
+  }
+
+  /** Appends `by`'s audit entry to the change in `trx`; nothing when no one is named (the system acting). */
+  private async record(trx: Db, by: Actor | undefined, event: AuditEvent): Promise<void> {
+    if (!by) return;
+    if (!this.audit) throw new Error('ApiKeyService needs an AuditLog to record changes');
+    await this.audit.append(trx, by, event);
+  }
+
+  /** True when the key was revoked lately (a store read only: the access-token check runs on every request). */
+  async isRevoked(id: string): Promise<boolean> {
+    return (await this.store.get(revokedMarker(id))) !== null;
   }
 
   /** The principal for a bearer API key, or an `unauthenticated` error with one fixed message. */
@@ -98,7 +153,7 @@ export class ApiKeyService {
     const row = await findApiKeyByHash(this.db, hashToken(key));
     const now = this.clock.now();
     if (!row || row.revoked_at || (row.expires_at && row.expires_at <= now) || !ipAllowed(row.allowed_cidrs, ip)) throw refused();
-    const user = await findUserById(this.db, row.user_id);
+    const user = await this.users.byId(row.user_id);
     if (!user || user.password_reset_required) throw refused();
     if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > USE_RECORD_INTERVAL_MS || row.last_used_ip !== ip) {
       await recordApiKeyUse(this.db, row.id, ip, now);

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { createPostgresDatabase, postgresDatabaseName, silentLogger, tempDir, TEST_DATABASE_URL, TEST_RUN } from '../../../test/harness.js';
-import { loadConfig } from '../../config.js';
+import { loadConfig } from '../../config/index.js';
 import { systemClock } from '../../platform/clock.js';
 import { Encryptor } from '../../platform/crypto/envelope.js';
 import { loadKeyring } from '../../platform/crypto/keyring.js';

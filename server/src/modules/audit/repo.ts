@@ -1,7 +1,7 @@
 /** Queries of the audit log. Appends and checkpoints run under the chain lock (lockChain). */
 import { sql, type Insertable, type Selectable } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { AuditCheckpointsTable, AuditEntriesTable } from '../../platform/db/schema.js';
+import type { AuditCheckpointsTable, AuditEntriesTable } from '../../platform/db/schema/index.js';
 
 export type AuditEntryRow = Selectable<AuditEntriesTable>;
 export type AuditCheckpointRow = Selectable<AuditCheckpointsTable>;

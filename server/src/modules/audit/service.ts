@@ -8,19 +8,12 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db/database.js';
+import type { Actor, AuditActor } from './actor.js';
 import { entryHash, GENESIS_HASH, newSalt, personalDigest, signCheckpoint } from './chain.js';
 import type { AuditKeys } from './keys.js';
 import * as repo from './repo.js';
 
-export type ActorType = 'user' | 'api_key' | 'system';
-
-export interface AuditActor {
-  type: ActorType;
-  /** The person who acted (also for an API key: its owner); null for the system. */
-  userId: string | null;
-  keyId?: string | null | undefined;
-  ip?: string | null | undefined;
-}
+export type { Actor, ActorType, AuditActor } from './actor.js';
 
 export interface AuditEntryInput {
   actor: AuditActor;
@@ -34,6 +27,9 @@ export interface AuditEntryInput {
   /** What changed; never secrets (values under secret-looking keys are replaced). */
   details?: Record<string, unknown> | undefined;
 }
+
+/** What an actor did: an entry without its actor and request. */
+export type AuditEvent = Omit<AuditEntryInput, 'actor' | 'requestId'>;
 
 export interface AuditSettings {
   /** Write a checkpoint when an append reaches a multiple of this sequence number. */
@@ -49,6 +45,9 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const SECRET_KEY = /pass(word)?|secret|token|api_?key|credential|private/i;
 
 export class AuditLog {
+  /** Transactions holding an entry whose sequence number calls for a checkpoint once they commit. */
+  private readonly due = new WeakSet<Db>();
+
   constructor(
     private readonly db: Db,
     private readonly keys: AuditKeys,
@@ -107,13 +106,58 @@ export class AuditLog {
       });
       return { seq, hash };
     };
-    if (trx) return write(trx);
-    const written = await this.db.transaction().execute(write);
-    if (written.seq % this.settings.checkpointEvery === 0) {
-      // The entry is safe already; a failed checkpoint is retried by the next one or the timer.
-      await this.checkpoint().catch((error: unknown) => this.logger.error({ err: error }, 'audit checkpoint failed'));
+    if (trx) {
+      const written = await write(trx);
+      if (this.isCheckpointDue(written.seq)) this.due.add(trx);
+      return written;
     }
+    const written = await this.db.transaction().execute(write);
+    if (this.isCheckpointDue(written.seq)) await this.checkpointQuietly();
     return written;
+  }
+
+  /**
+   * Appends the entry for a change `actor` made, inside the change's transaction `trx`:
+   * the change and its entry commit or roll back together. Append last in the transaction
+   * (it holds the chain lock until the end) and run it through `transaction()`.
+   */
+  async append(trx: Db, actor: Actor, event: AuditEvent): Promise<void> {
+    await this.record(entryOf(actor, event), trx);
+  }
+
+  /**
+   * Runs `work` in one transaction of the log's database, for changes audited with
+   * `append(trx, …)`; after the commit, signs the checkpoint an appended entry called for.
+   */
+  async transaction<T>(work: (trx: Db) => Promise<T>): Promise<T> {
+    let used: Db | undefined;
+    const result = await this.db.transaction().execute((trx) => {
+      used = trx;
+      return work(trx);
+    });
+    if (used && this.due.delete(used)) await this.checkpointQuietly();
+    return result;
+  }
+
+  /** Entries with seq > after, oldest first, at most `limit`, for an administrator: the read is itself recorded (`admin.audit.read`). */
+  async read(actor: Actor, after: number, limit: number): Promise<repo.AuditEntryRow[]> {
+    const rows = await this.entries(after, limit);
+    await this.record(entryOf(actor, { action: 'admin.audit.read', details: { after, count: rows.length } }));
+    return rows;
+  }
+
+  /** Records an action that changes nothing (a read of sensitive data) in its own transaction. */
+  async recordAction(actor: Actor, event: AuditEvent): Promise<void> {
+    await this.record(entryOf(actor, event));
+  }
+
+  private isCheckpointDue(seq: number): boolean {
+    return seq % this.settings.checkpointEvery === 0;
+  }
+
+  /** The entry is safe already; a failed checkpoint is retried by the next one or the timer. */
+  private async checkpointQuietly(): Promise<void> {
+    await this.checkpoint().catch((error: unknown) => this.logger.error({ err: error }, 'audit checkpoint failed'));
   }
 
   /** Signs the head of the chain unless it is signed already; returns the new checkpoint or null. */
@@ -183,6 +227,12 @@ export async function pseudonymiseBefore(db: Db, cutoff: Date, now: Date = new D
     total += changed;
     if (changed < batch) return total;
   }
+}
+
+function entryOf(actor: Actor, event: AuditEvent): AuditEntryInput {
+  const { requestId, ...who } = actor;
+  const auditActor: AuditActor = who;
+  return { ...event, actor: auditActor, requestId: requestId ?? null };
 }
 
 /** A copy that survives jsonb unchanged: finite numbers, no NUL, no undefined, no secrets. */

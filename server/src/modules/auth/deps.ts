@@ -5,15 +5,16 @@ import type { Clock } from '../../platform/clock.js';
 import type { Encryptor } from '../../platform/crypto/envelope.js';
 import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
-import type { AuthTokenKind } from '../../platform/db/schema.js';
+import type { AuthTokenKind } from '../../domain/accounts.js';
 import type { Mailer, MailMessage } from '../../platform/mail/mailer.js';
 import type { Store } from '../../platform/store/store.js';
-import { recordSecurityEvent, type SecurityEvent } from '../security-events/repo.js';
-import type { SecurityEventSink } from '../security-events/service.js';
+import type { SecurityEventInput as SecurityEvent } from '../security-events/types.js';
+import { recordSecurityEvent, type SecurityEventSink } from '../security-events/service.js';
 import type { SessionService } from '../sessions/service.js';
+import type { UserService } from '../users/service.js';
 import type { RequireMfa } from './mfa-gate.js';
 import type { LoginThrottle } from './throttle.js';
-import { findUsableToken, insertAuthToken, invalidateTokens, type AuthTokenRow } from './tokens-repo.js';
+import { consumeToken, findUsableToken, insertAuthToken, invalidateTokens, type AuthTokenRow } from './tokens-repo.js';
 
 export interface AuthSettings {
   publicUrl: string;
@@ -24,6 +25,11 @@ export interface AuthSettings {
   lockoutMinutes: number;
 }
 
+/** Revokes every credential of one kind a user holds (ApiKeyService, TokenService). */
+export interface CredentialRevoker {
+  revokeAllFor(userId: string): Promise<void>;
+}
+
 export interface AuthDeps {
   db: Db;
   store: Store;
@@ -32,6 +38,11 @@ export interface AuthDeps {
   encryptor: Encryptor;
   logger: Logger;
   sessions: SessionService;
+  /** Accounts: read and change users only through it. */
+  users: UserService;
+  /** API keys and refresh tokens: revoked through their owners on evidence of compromise. */
+  apiKeys: CredentialRevoker;
+  tokens: CredentialRevoker;
   throttle: LoginThrottle;
   settings: AuthSettings;
   /** Told of each failed sign-in step, by factor only (metrics). */
@@ -80,6 +91,11 @@ export function findToken(deps: AuthDeps, kind: AuthTokenKind, token: string): P
   return findUsableToken(deps.db, kind, hashToken(token), deps.clock.now());
 }
 
+/** Spends a token found by `findToken`; false when someone used it first (single use under concurrency). */
+export function spendToken(deps: Pick<AuthDeps, 'db' | 'clock'>, id: string): Promise<boolean> {
+  return consumeToken(deps.db, id, deps.clock.now());
+}
+
 /** A link into the web app; tokens travel in the fragment, so they never reach logs or Referer. */
 export function appLink(deps: AuthDeps, page: string, params: Record<string, string>): string {
   return `${deps.settings.publicUrl}/${page}#${new URLSearchParams(params).toString()}`;
@@ -100,9 +116,7 @@ export async function securityEvent(deps: Pick<AuthDeps, 'db' | 'clock' | 'logge
  * On evidence of compromise (password reset, "this wasn't me"): revoke the user's API keys
  * and refresh tokens as well as their sessions, so nothing minted by an intruder survives.
  */
-export async function revokeMachineCredentials(deps: AuthDeps, userId: string): Promise<void> {
-  const now = deps.clock.now();
-  const keys = await deps.db.updateTable('api_keys').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).returning('id').execute();
-  await Promise.all(keys.map((k) => deps.store.set(`revoked:api_key:${k.id}`, '1', { ttlMs: 2 * 60 * 60 * 1000 })));
-  await deps.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+export async function revokeMachineCredentials(deps: Pick<AuthDeps, 'apiKeys' | 'tokens'>, userId: string): Promise<void> {
+  await deps.apiKeys.revokeAllFor(userId);
+  await deps.tokens.revokeAllFor(userId);
 }

@@ -6,14 +6,12 @@
  * routes anyone may call (`access: 'public'`) need no identity, so the gate skips them —
  * unless they act as the caller when one is identified (`actsAsCaller`, e.g. POST /auth/token).
  *
- * The gate loads the caller's user row once; route handlers reuse it (`callerRow`).
+ * The caller plugin (caller.ts) registers the gate; the row it loads serves the route too.
  */
 import type { FastifyRequest } from 'fastify';
 import { isApiRoute } from '../../http/access.js';
 import { AppError } from '../../errors.js';
-import type { App } from '../../http/app-type.js';
-import type { Db } from '../../platform/db/database.js';
-import { findUserById, type UserRow } from '../users/repo.js';
+import type { UserRow } from '../users/service.js';
 
 export type RequireMfa = 'none' | 'admins' | 'all';
 
@@ -29,13 +27,6 @@ export const MFA_EXEMPT: ReadonlySet<string> = new Set([
   'POST /api/v1/me/policies/accept',
 ]);
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The caller's user row when a gate already loaded it this request. */
-    callerRow?: UserRow;
-  }
-}
-
 export function mfaEnrollmentRequired(requireMfa: RequireMfa, user: Pick<UserRow, 'totp_enabled_at' | 'role'>): boolean {
   if (user.totp_enabled_at) return false;
   return requireMfa === 'all' || (requireMfa === 'admins' && user.role === 'admin');
@@ -47,17 +38,15 @@ function routeOf(request: FastifyRequest): string {
   return `${request.method} ${request.routeOptions.url ?? ''}`;
 }
 
-/** Runs after authentication and the route's access check, before any handler. */
-export function registerMfaGate(app: App, deps: { db: Db; requireMfa: RequireMfa }): void {
-  if (deps.requireMfa === 'none') return;
-  app.addHook('onRequest', async (request) => {
+/** The gate as an onRequest hook; `loadCaller` loads (and keeps) the caller's row. Registered by the caller plugin. */
+export function mfaGateHook(requireMfa: RequireMfa, loadCaller: (request: FastifyRequest) => Promise<UserRow>) {
+  return async (request: FastifyRequest): Promise<void> => {
+    if (requireMfa === 'none') return;
     const config = request.routeOptions.config;
     if (!isApiRoute(request) || !request.principal || (config?.access === 'public' && !config.actsAsCaller)) return;
-    const user = await findUserById(deps.db, request.principal.userId);
-    if (!user) throw new AppError('unauthenticated', 'Sign in first.');
-    request.callerRow = user;
-    if (mfaEnrollmentRequired(deps.requireMfa, user) && !MFA_EXEMPT.has(routeOf(request))) {
+    const user = await loadCaller(request);
+    if (mfaEnrollmentRequired(requireMfa, user) && !MFA_EXEMPT.has(routeOf(request))) {
       throw new AppError('mfa_enrollment_required', MFA_ENROLLMENT_MESSAGE);
     }
-  });
+  };
 }

@@ -4,7 +4,7 @@
  * (the last step is claimed atomically); recovery codes are hashed and single use.
  */
 import { AppError } from '../../errors.js';
-import { claimTotpStep, disableTotp, enableTotp, findUserById, setPendingTotpSecret, type UserRow } from '../users/repo.js';
+import type { UserRow } from '../users/service.js';
 import { securityEvent, sendInBackground, type AuthDeps } from './deps.js';
 import { mails } from './mail-templates.js';
 import { consumeRecoveryCode, countUnusedRecoveryCodes, deleteRecoveryCodes, replaceRecoveryCodes } from './mfa-repo.js';
@@ -24,7 +24,7 @@ export async function setupTotp(deps: AuthDeps, user: UserRow): Promise<{ otpaut
   if (user.totp_enabled_at) throw new AppError('conflict', 'Two-factor authentication is already enabled; disable it first to enrol a new device.');
   const secret = newTotpSecret();
   const sealed = await deps.encryptor.encrypt({ scope: 'user', id: user.id }, binding(user.id), secret);
-  await setPendingTotpSecret(deps.db, user.id, sealed, deps.clock.now());
+  await deps.users.setPendingTotpSecret(user.id, sealed, deps.clock.now());
   const otpauthUri = totpUri(secret, user.email);
   return { otpauthUri, qrSvg: await totpQrSvgDataUrl(otpauthUri), secret };
 }
@@ -35,7 +35,7 @@ export async function confirmTotp(deps: AuthDeps, user: UserRow, code: string): 
   if (user.totp_enabled_at || !secret) throw new AppError('conflict', 'Start enrolment first (POST /api/v1/auth/mfa/totp/setup).');
   const step = await matchTotp(secret, code, deps.clock.now());
   if (step === null) throw new AppError('invalid_credentials', 'Invalid code; check the time on your device and try the next code.');
-  if (!(await enableTotp(deps.db, user.id, step, deps.clock.now()))) throw new AppError('conflict', 'Two-factor authentication is already enabled.');
+  if (!(await deps.users.enableTotp(user.id, step, deps.clock.now()))) throw new AppError('conflict', 'Two-factor authentication is already enabled.');
   const codes = await issueRecoveryCodes(deps, user.id);
   await securityEvent(deps, { type: 'auth.mfa_enabled', userId: user.id });
   sendInBackground(deps, mails.mfaChanged(user.email, true));
@@ -51,7 +51,7 @@ export async function disableTotpFor(deps: AuthDeps, user: UserRow, input: { pas
     throw new AppError('invalid_credentials', 'Invalid password or code.');
   }
   await deps.throttle.recordSuccess(attempt.account, attempt);
-  await disableTotp(deps.db, user.id, deps.clock.now());
+  await deps.users.disableTotp(user.id, deps.clock.now());
   await deleteRecoveryCodes(deps.db, user.id);
   await securityEvent(deps, { type: 'auth.mfa_disabled', userId: user.id, ip });
   sendInBackground(deps, mails.mfaChanged(user.email, false));
@@ -75,11 +75,11 @@ export async function regenerateRecoveryCodes(deps: AuthDeps, user: UserRow, cod
 export async function verifySecondFactor(deps: AuthDeps, user: UserRow, code: string): Promise<boolean> {
   const trimmed = code.trim();
   if (looksLikeRecoveryCode(trimmed)) return consumeRecoveryCode(deps.db, user.id, hashRecoveryCode(trimmed), deps.clock.now());
-  const fresh = await findUserById(deps.db, user.id);
+  const fresh = await deps.users.byId(user.id);
   const secret = fresh?.totp_enabled_at ? await secretOf(deps, fresh) : null;
   if (!secret) return false;
   const step = await matchTotp(secret, trimmed, deps.clock.now());
-  return step !== null && (await claimTotpStep(deps.db, user.id, step));
+  return step !== null && (await deps.users.claimTotpStep(user.id, step));
 }
 
 async function issueRecoveryCodes(deps: AuthDeps, userId: string): Promise<string[]> {

@@ -4,7 +4,7 @@
  */
 import { AppError } from '../../errors.js';
 import { normalizeEmail } from '../users/email.js';
-import { findUserByEmail, findUserById, updatePasswordHash, type UserRow } from '../users/repo.js';
+import type { UserRow } from '../users/service.js';
 import type { RequestContext } from '../sessions/service.js';
 import { appLink, findToken, issueToken, revokeMachineCredentials, securityEvent, sendInBackground, type AuthDeps } from './deps.js';
 import { mails } from './mail-templates.js';
@@ -28,7 +28,7 @@ export async function requestPasswordReset(deps: AuthDeps, rawEmail: string, con
   // The answer must not depend on whether the account exists, in content or in time:
   // the lookup and the token work happen after the response.
   void (async () => {
-    const user = await findUserByEmail(deps.db, email);
+    const user = await deps.users.byEmail(email);
     if (!user) return;
     const token = await issueToken(deps, 'password_reset', { userId: user.id }, RESET_TTL_MS, { replace: true });
     await securityEvent(deps, { type: 'auth.password_reset_requested', userId: user.id, ip: context.ip });
@@ -38,13 +38,13 @@ export async function requestPasswordReset(deps: AuthDeps, rawEmail: string, con
 
 export async function resetPassword(deps: AuthDeps, input: { token: string; password: string }, context: RequestContext): Promise<void> {
   const row = await findToken(deps, 'password_reset', input.token);
-  const user = row?.user_id ? await findUserById(deps.db, row.user_id) : undefined;
+  const user = row?.user_id ? await deps.users.byId(row.user_id) : undefined;
   if (!row || !user) throw new AppError('invalid_token', 'This reset link is invalid, expired or already used; ask for a new one.');
   assertPasswordAcceptable(input.password, { email: user.email, name: user.name, minLength: deps.settings.passwordMinLength });
   const hash = await hashPassword(input.password);
   const now = deps.clock.now();
   if (!(await consumeToken(deps.db, row.id, now))) throw new AppError('invalid_token', 'This reset link was already used; ask for a new one.');
-  await updatePasswordHash(deps.db, user.id, hash, now, true);
+  await deps.users.setPasswordHash(user.id, hash, now, true);
   await invalidateTokens(deps.db, user.id, 'password_reset', now);
   await deps.sessions.revokeAll(user.id, 'password_reset');
   await revokeMachineCredentials(deps, user.id);
@@ -68,7 +68,7 @@ export async function changePassword(
   }
   await deps.throttle.recordSuccess(account, attempt);
   assertPasswordAcceptable(input.newPassword, { email: user.email, name: user.name, minLength: deps.settings.passwordMinLength });
-  await updatePasswordHash(deps.db, user.id, await hashPassword(input.newPassword), deps.clock.now(), true);
+  await deps.users.setPasswordHash(user.id, await hashPassword(input.newPassword), deps.clock.now(), true);
   await deps.sessions.revokeAll(user.id, 'password_changed', context.sessionId);
   await securityEvent(deps, { type: 'auth.password_changed', userId: user.id, ip: context.ip });
   sendInBackground(deps, mails.passwordChanged(user.email));

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { clearSessionCookie, requireSession, setSessionCookie, type CookiePolicy } from '../../http/authenticate.js';
 import { AppError } from '../../errors.js';
-import { findUserById, type UserRow } from '../users/repo.js';
+import type { UserRow } from '../users/service.js';
 import type { RequestContext } from '../sessions/service.js';
 import type { AuthDeps } from './deps.js';
 import { mfaEnrollmentRequired } from './mfa-gate.js';
@@ -49,17 +49,6 @@ const SignInResponse = z.union([
 function context(request: FastifyRequest): RequestContext {
   const userAgent = request.headers['user-agent'];
   return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : '' };
-}
-
-/**
- * The signed-in user. The MFA gate (mfa-gate.ts) has already refused a caller who must
- * enrol first, on every route but its exemptions, and left the row it loaded.
- */
-export async function currentUser(deps: AuthDeps, request: FastifyRequest): Promise<UserRow> {
-  if (!request.principal) throw new AppError('unauthenticated', 'Sign in first.');
-  const user = request.callerRow?.id === request.principal.userId ? request.callerRow : await findUserById(deps.db, request.principal.userId);
-  if (!user) throw new AppError('unauthenticated', 'Sign in first.');
-  return user;
 }
 
 async function meView(deps: AuthDeps, user: UserRow): Promise<z.infer<typeof Me>> {
@@ -125,7 +114,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
 
     // The same rules as registration and resets, for a live strength meter (the client never ships zxcvbn's dictionaries).
     app.post('/auth/password/check', { config: { rateLimit: 'password-check', access: 'public' }, schema: { tags, summary: 'Judge a candidate password by the server’s rules; stores and logs nothing', body: z.strictObject({ password: z.string().min(1).max(PASSWORD_MAX_LENGTH).describe('Candidate password'), email: z.string().trim().max(254).optional().describe('Email it must not contain (ignored when signed in: the account’s is used)'), name: z.string().trim().max(100).optional().describe('Name it must not contain (ignored when signed in)') }), response: { 200: PasswordVerdictView } } }, async (request) => {
-      const user = request.principal ? await findUserById(deps.db, request.principal.userId) : undefined;
+      const user = request.principal ? await deps.users.byId(request.principal.userId) : undefined;
       const verdict = checkPassword(request.body.password, {
         email: user?.email ?? request.body.email ?? '',
         name: user?.name ?? request.body.name ?? '',
@@ -162,7 +151,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     });
 
     app.get('/auth/sessions', { config: { access: { session: true } }, schema: { tags, summary: 'List active sessions', response: { 200: z.object({ sessions: z.array(SessionView) }) } } }, async (request) => {
-      const user = await currentUser(deps, request);
+      const user = await request.callerUser();
       const rows = await deps.sessions.list(user.id);
       return {
         sessions: rows.map((row) => ({
@@ -177,7 +166,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     });
 
     app.delete('/auth/sessions/:id', { config: { access: { session: true } }, schema: { tags, summary: 'End one session', params: z.object({ id: z.uuid() }), response: { 200: Ok } } }, async (request, reply) => {
-      const user = await currentUser(deps, request);
+      const user = await request.callerUser();
       if (!(await deps.sessions.revoke(user.id, request.params.id, 'revoked_by_user'))) throw new AppError('not_found', 'No such session.');
       if (request.params.id === request.session?.id) clearSessionCookie(reply, cookie);
       return { ok: true as const };
@@ -195,7 +184,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     });
 
     app.post('/auth/password/change', { config: { access: { session: true } }, schema: { tags, summary: 'Change the password; other sessions end', body: z.strictObject({ currentPassword: Password, newPassword: Password }), response: { 200: Ok } } }, async (request, reply) => {
-      const user = await currentUser(deps, request);
+      const user = await request.callerUser();
       await changePassword(deps, user, request.body, { ...context(request), sessionId: requireSession(request).id });
       await rotateSession(deps, cookie, request, reply, user, 'password_changed');
       return { ok: true as const };
@@ -208,23 +197,23 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     });
 
     app.post('/auth/mfa/totp/setup', { config: { access: { session: true } }, schema: { tags, summary: 'Start TOTP enrolment', response: { 200: z.object({ otpauthUri: z.string(), qrSvg: z.string().describe('data: URL of an SVG QR code'), secret: z.string() }) } } }, async (request) =>
-      setupTotp(deps, await currentUser(deps, request)),
+      setupTotp(deps, await request.callerUser()),
     );
 
     app.post('/auth/mfa/totp/confirm', { config: { access: { session: true } }, schema: { tags, summary: 'Confirm TOTP enrolment; returns recovery codes once', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } }, async (request, reply) => {
-      const user = await currentUser(deps, request);
+      const user = await request.callerUser();
       const recoveryCodes = await confirmTotp(deps, user, request.body.code);
       await rotateSession(deps, cookie, request, reply, user, 'mfa_enabled');
       return { recoveryCodes };
     });
 
     app.post('/auth/mfa/totp/disable', { config: { access: { session: true } }, schema: { tags, summary: 'Disable TOTP (password and code)', body: z.strictObject({ password: Password, code: Code }), response: { 200: Ok } } }, async (request) => {
-      await disableTotpFor(deps, await currentUser(deps, request), request.body, request.ip);
+      await disableTotpFor(deps, await request.callerUser(), request.body, request.ip);
       return { ok: true as const };
     });
 
     app.post('/auth/mfa/recovery-codes', { config: { access: { session: true } }, schema: { tags, summary: 'Replace the recovery codes (needs a TOTP code)', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } }, async (request) => ({
-      recoveryCodes: await regenerateRecoveryCodes(deps, await currentUser(deps, request), request.body.code, request.ip),
+      recoveryCodes: await regenerateRecoveryCodes(deps, await request.callerUser(), request.body.code, request.ip),
     }));
 
     app.get('/auth/csrf', { config: { access: { session: true } }, schema: { tags, summary: 'The CSRF token of this session (send it as X-CSRF-Token)', response: { 200: z.object({ token: z.string() }) } } }, async (request) => ({
@@ -232,7 +221,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     }));
 
     app.get('/me', { config: { access: { scope: 'profile:read' } }, schema: { tags: ['users'], summary: 'The signed-in user', response: { 200: Me } } }, async (request) =>
-      meView(deps, await currentUser(deps, request)),
+      meView(deps, await request.callerUser()),
     );
   };
 }

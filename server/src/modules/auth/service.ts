@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../errors.js';
 import { normalizeEmail } from '../users/email.js';
-import { findUserByEmail, findUserById, insertUser, markEmailVerified, setPasswordResetRequired, updatePasswordHash, type UserRow } from '../users/repo.js';
+import type { UserRow } from '../users/service.js';
 import type { RequestContext } from '../sessions/service.js';
 import type { SessionState } from '../../principal.js';
 import { appLink, findToken, issueToken, revokeMachineCredentials, securityEvent, sendInBackground, type AuthDeps, type SignInFactor } from './deps.js';
@@ -42,7 +42,7 @@ export async function register(
   if (invite && !(await consumeToken(deps.db, invite.id, now))) {
     throw new AppError('invalid_token', 'This invitation was already used.');
   }
-  const inserted = await insertUser(deps.db, {
+  const inserted = await deps.users.create({
     id,
     email,
     name,
@@ -69,21 +69,21 @@ export async function verifyEmail(deps: AuthDeps, token: string): Promise<void> 
   if (!row?.user_id || !(await consumeToken(deps.db, row.id, deps.clock.now()))) {
     throw new AppError('invalid_token', 'This verification link is invalid or has expired; sign in to get a new one.');
   }
-  await markEmailVerified(deps.db, row.user_id, deps.clock.now());
+  await deps.users.markEmailVerified(row.user_id, deps.clock.now());
 }
 
 export async function signIn(deps: AuthDeps, input: { email: string; password: string }, context: RequestContext): Promise<SignInResult> {
   const email = normalizeEmail(input.email);
   const account = accountKey(email);
   const attempt = await deps.throttle.begin(account, context.ip); // reserved before any password work
-  const user = await findUserByEmail(deps.db, email);
+  const user = await deps.users.byEmail(email);
   const valid = user ? await verifyPassword(user.password_hash, input.password) : (await burnPasswordCheck(input.password), false);
   if (!user || !valid) {
     await failAttempt(deps, attempt, user, context, 'password', input.password);
     throw new AppError('invalid_credentials', INVALID_CREDENTIALS);
   }
   if (needsRehash(user.password_hash)) {
-    await updatePasswordHash(deps.db, user.id, await hashPassword(input.password), deps.clock.now(), false);
+    await deps.users.setPasswordHash(user.id, await hashPassword(input.password), deps.clock.now(), false);
   }
   if (user.password_reset_required) {
     throw new AppError('password_reset_required', 'This account needs a new password; use the link we mailed you or “Forgot password”.');
@@ -103,7 +103,7 @@ export async function signIn(deps: AuthDeps, input: { email: string; password: s
 /** Second step: a TOTP code or a recovery code for the account the mfaToken names. */
 export async function signInWithCode(deps: AuthDeps, input: { mfaToken: string; code: string }, context: RequestContext): Promise<SignInResult> {
   const row = await findToken(deps, 'mfa_login', input.mfaToken);
-  const user = row?.user_id ? await findUserById(deps.db, row.user_id) : undefined;
+  const user = row?.user_id ? await deps.users.byId(row.user_id) : undefined;
   if (!row || !user) throw new AppError('invalid_token', 'This sign-in has expired; start again with your email and password.');
   // ASVS 6.6.3: OTP entry is rate limited, and the slot is reserved before the code is checked.
   const attempt = await deps.throttle.begin(accountKey(user.email), context.ip);
@@ -170,11 +170,11 @@ export async function disownSignIn(deps: AuthDeps, token: string, context: Reque
   if (!row?.user_id || !(await consumeToken(deps.db, row.id, now))) {
     throw new AppError('invalid_token', 'This link is invalid or was already used.');
   }
-  const user = await findUserById(deps.db, row.user_id);
+  const user = await deps.users.byId(row.user_id);
   if (!user) throw new AppError('invalid_token', 'This link is invalid or was already used.');
   await deps.sessions.revokeAll(user.id, 'sign_in_disowned');
   await revokeMachineCredentials(deps, user.id);
-  await setPasswordResetRequired(deps.db, user.id, now);
+  await deps.users.requirePasswordReset(user.id, now);
   await securityEvent(deps, { type: 'auth.sign_in_disowned', userId: user.id, ip: context.ip });
   const reset = await issueToken(deps, 'password_reset', { userId: user.id }, 30 * 60 * 1000, { replace: true });
   sendInBackground(deps, mails.passwordReset(user.email, appLink(deps, 'reset-password', { token: reset })));

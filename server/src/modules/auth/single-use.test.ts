@@ -15,7 +15,7 @@ import { enrolTotp, person } from '../../../test/privacy-fixtures.js';
 import { SmtpSink } from '../../../test/smtp-sink.js';
 import { ManualClock } from '../../platform/clock.js';
 import { generateToken } from '../../platform/crypto/tokens.js';
-import type { AuthTokenKind } from '../../platform/db/schema.js';
+import type { AuthTokenKind } from '../../domain/accounts.js';
 import { verifyPassword } from './passwords.js';
 import { insertAuthToken } from './tokens-repo.js';
 import { totpAt } from './totp.js';

@@ -1,7 +1,8 @@
 /** Single-use tokens (verification, reset, MFA step, "not me", invitations), stored hashed. */
 import type { Selectable } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { AuthTokenKind, AuthTokensTable } from '../../platform/db/schema.js';
+import type { AuthTokensTable } from '../../platform/db/schema/index.js';
+import type { AuthTokenKind } from '../../domain/accounts.js';
 
 export type AuthTokenRow = Selectable<AuthTokensTable>;
 

@@ -5,7 +5,7 @@
  */
 import type { Selectable } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { ConversationsTable, MessagesTable } from '../../platform/db/schema.js';
+import type { ConversationsTable, MessagesTable } from '../../platform/db/schema/index.js';
 
 export type ConversationRow = Selectable<ConversationsTable>;
 export type MessageRow = Selectable<MessagesTable>;

@@ -1,7 +1,6 @@
 /**
  * The retrieval port the chat service uses for an agent's knowledge bases. The
- * knowledge module provides the implementation; until a workspace has knowledge,
- * `noKnowledge` answers nothing and the extractive provider says so plainly.
+ * knowledge module provides the implementation.
  */
 import type { Passage } from '../../platform/llm/types.js';
 
@@ -16,5 +15,3 @@ export interface RetrievalQuery {
 export interface Retriever {
   search(query: RetrievalQuery): Promise<Passage[]>;
 }
-
-export const noKnowledge: Retriever = { search: async () => [] };

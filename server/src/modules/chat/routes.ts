@@ -7,8 +7,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { WorkspaceService } from '../workspaces/service.js';
-import { callerId, workspaceHeader } from '../workspaces/routes.js';
 import type { ChatService, ChatStreamEvent, Conversation, Message } from './service.js';
 import { openEventStream, wantsEventStream, type EventStream } from './sse.js';
 
@@ -99,14 +97,13 @@ async function respond<T extends Exchange>(
   (stream as EventStream | null)?.end();
 }
 
-export function chatRoutes(chat: ChatService, workspaces: WorkspaceService): FastifyPluginAsyncZod {
+export function chatRoutes(chat: ChatService): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['conversations'];
     const read = { access: { scope: 'conversations:read' as const } };
     const write = { access: { scope: 'conversations:write' as const } };
     const chatLimited = { ...write, rateLimit: 'chat' as const };
     const Id = z.object({ id: z.uuid() });
-    const context = (request: FastifyRequest) => workspaces.resolve(callerId(request), workspaceHeader(request), 'chat.use');
     const Content = z.string().trim().min(1).max(32_000).describe('The question or instruction');
     const streamDoc = 'With `Accept: text/event-stream` the answer streams as Server-Sent Events (message, delta, tool_call, tool_result, usage, citations, done).';
 
@@ -122,22 +119,22 @@ export function chatRoutes(chat: ChatService, workspaces: WorkspaceService): Fas
         },
       },
       async (request) => ({
-        conversations: (await chat.listConversations(await context(request), request.query.limit, request.query.before ? new Date(request.query.before) : undefined)).map(conversationView),
+        conversations: (await chat.listConversations(await request.workspace('chat.use'), request.query.limit, request.query.before ? new Date(request.query.before) : undefined)).map(conversationView),
       }),
     );
 
     app.post(
       '/conversations',
       { config: write, schema: { tags, summary: 'Start a conversation with an agent', body: z.strictObject({ agentId: z.uuid() }), response: { 201: ConversationView } } },
-      async (request, reply) => reply.status(201).send(conversationView(await chat.createConversation(await context(request), request.body.agentId))),
+      async (request, reply) => reply.status(201).send(conversationView(await chat.createConversation(await request.workspace('chat.use'), request.body.agentId))),
     );
 
     app.get('/conversations/:id', { config: read, schema: { tags, summary: 'One conversation', params: Id, response: { 200: ConversationView } } }, async (request) =>
-      conversationView(await chat.getConversation(await context(request), request.params.id)),
+      conversationView(await chat.getConversation(await request.workspace('chat.use'), request.params.id)),
     );
 
     app.delete('/conversations/:id', { config: write, schema: { tags, summary: 'Delete a conversation and its messages', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await chat.deleteConversation(await context(request), request.params.id);
+      await chat.deleteConversation(await request.workspace('chat.use'), request.params.id);
       return { ok: true as const };
     });
 
@@ -153,7 +150,7 @@ export function chatRoutes(chat: ChatService, workspaces: WorkspaceService): Fas
           response: { 200: z.object({ messages: z.array(MessageView) }) },
         },
       },
-      async (request) => ({ messages: (await chat.messages(await context(request), request.params.id, request.query.includeSuperseded === 'true')).map(messageView) }),
+      async (request) => ({ messages: (await chat.messages(await request.workspace('chat.use'), request.params.id, request.query.includeSuperseded === 'true')).map(messageView) }),
     );
 
     app.post(
@@ -170,7 +167,7 @@ export function chatRoutes(chat: ChatService, workspaces: WorkspaceService): Fas
         },
       },
       async (request, reply) => {
-        const ctx = await context(request);
+        const ctx = await request.workspace('chat.use');
         await respond(request, reply, 201, (options) => chat.send(ctx, request.params.id, request.body.content, options));
       },
     );
@@ -179,13 +176,13 @@ export function chatRoutes(chat: ChatService, workspaces: WorkspaceService): Fas
       '/conversations/:id/regenerate',
       { config: chatLimited, schema: { tags, summary: 'Answer the last message again (the previous answer is kept, hidden)', description: streamDoc, params: Id, response: { 201: ExchangeView } } },
       async (request, reply) => {
-        const ctx = await context(request);
+        const ctx = await request.workspace('chat.use');
         await respond(request, reply, 201, (options) => chat.regenerate(ctx, request.params.id, options));
       },
     );
 
     app.post('/conversations/:id/cancel', { config: write, schema: { tags, summary: 'Stop the answer being generated; what was produced is kept', params: Id, response: { 200: z.object({ cancelled: z.boolean() }) } } }, async (request) =>
-      chat.cancel(await context(request), request.params.id),
+      chat.cancel(await request.workspace('chat.use'), request.params.id),
     );
 
     app.post(
@@ -202,7 +199,7 @@ export function chatRoutes(chat: ChatService, workspaces: WorkspaceService): Fas
         },
       },
       async (request, reply) => {
-        const ctx = await context(request);
+        const ctx = await request.workspace('chat.use');
         const conversation = await chat.createConversation(ctx, request.params.id, 'run');
         await respond(request, reply, 201, async (options) => ({ ...(await chat.send(ctx, conversation.id, request.body.input, options)), conversationId: conversation.id }));
       },

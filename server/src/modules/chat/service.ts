@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { MessageRole } from '../../domain/chat.js';
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Encryptor } from '../../platform/crypto/envelope.js';
@@ -18,26 +19,21 @@ import type { Agent, AgentService } from '../agents/service.js';
 import type { ProviderService } from '../providers/service.js';
 import type { WorkspaceContext } from '../workspaces/service.js';
 import type { UsageService } from '../workspaces/usage.js';
-import { runAgentLoop, type LoopEvent, type LoopResult, type ToolTrace } from './agent-loop.js';
+import { runAgentLoop, type LoopEvent, type LoopResult } from './agent-loop.js';
 import type { Cancellations } from './cancellation.js';
+import { Checkpointer } from './checkpointer.js';
 import { buildMessages, newBoundary, type HistoryMessage } from './prompt.js';
 import * as repo from './repo.js';
 import { cachedStream, type CachedTurn } from './response-cache.js';
 import type { Retriever } from './retriever.js';
+import { MessageSealing, type StoredContent } from './sealing.js';
 
-const CHECKPOINT_MS = 1_000;
 const HISTORY_LIMIT = 41;
 const MESSAGES_LIMIT = 1_000;
 
-export interface StoredContent {
-  text: string;
-  citations: Passage[];
-  toolCalls: ToolTrace[];
-}
-
 export interface Message extends StoredContent {
   id: string;
-  role: 'user' | 'assistant';
+  role: MessageRole;
   status: repo.MessageRow['status'];
   stopReason: string | null;
   agentVersion: number | null;
@@ -81,11 +77,12 @@ export interface ChatDeps {
   responseCache: JsonCache<CachedTurn> | null;
 }
 
-const contentBinding = (id: string) => ({ table: 'messages', column: 'content', rowId: id });
-const titleBinding = (id: string) => ({ table: 'conversations', column: 'title', rowId: id });
-
 export class ChatService {
-  constructor(private readonly deps: ChatDeps) {}
+  private readonly sealing: MessageSealing;
+
+  constructor(private readonly deps: ChatDeps) {
+    this.sealing = new MessageSealing(deps.encryptor);
+  }
 
   private owner(context: WorkspaceContext): repo.Owner {
     return { workspaceId: context.workspaceId, userId: context.userId };
@@ -120,7 +117,7 @@ export class ChatService {
 
   async cancel(context: WorkspaceContext, id: string): Promise<{ cancelled: boolean }> {
     await this.findConversation(context, id);
-    return { cancelled: await this.deps.cancellations.cancel(id, Date.now()) };
+    return { cancelled: await this.deps.cancellations.cancel(id, this.deps.clock.now().getTime()) };
   }
 
   /** Stores the user's message, then answers it. */
@@ -131,7 +128,7 @@ export class ChatService {
     const now = this.deps.clock.now();
     const content: StoredContent = { text, citations: [], toolCalls: [] };
     const userRow = await this.insert(context, conversation.id, 'user', content, 'complete', now, agent);
-    if (!conversation.title) await repo.touchConversation(this.deps.db, this.owner(context), conversation.id, { title: await this.sealTitle(context, conversation.id, text) }, now);
+    if (!conversation.title) await repo.touchConversation(this.deps.db, this.owner(context), conversation.id, { title: await this.sealing.sealTitle(context.workspaceId, conversation.id, titleOf(text)) }, now);
     const userMessage = this.toMessage(userRow, content); // no need to decrypt what was just written
     const { answer, error } = await this.answer(context, conversation, agent, text, options, userMessage);
     return { userMessage, answer, ...(error ? { error } : {}) };
@@ -167,7 +164,7 @@ export class ChatService {
     ]);
     if (userMessage) emit({ type: 'message', message: userMessage, answerId: answerRow.id });
 
-    const tracked = this.deps.cancellations.track(conversation.id, Date.now());
+    const tracked = this.deps.cancellations.track(conversation.id, this.deps.clock.now().getTime());
     const wallClock = new AbortController();
     const timer = setTimeout(() => wallClock.abort('max_wall_time'), config.limits.maxWallTimeMs);
     const signal = AbortSignal.any([tracked.signal, wallClock.signal, ...(options.signal ? [options.signal] : [])]);
@@ -259,14 +256,14 @@ export class ChatService {
     return Promise.all(finished.map(async (row) => ({ role: row.role, text: (await this.content(row)).text })));
   }
 
-  private async insert(context: WorkspaceContext, conversationId: string, role: 'user' | 'assistant', content: StoredContent, status: repo.MessageRow['status'], now: Date, agent: Agent): Promise<repo.MessageRow> {
+  private async insert(context: WorkspaceContext, conversationId: string, role: MessageRole, content: StoredContent, status: repo.MessageRow['status'], now: Date, agent: Agent): Promise<repo.MessageRow> {
     const id = randomUUID();
     const row = {
       id,
       conversation_id: conversationId,
       workspace_id: context.workspaceId,
       role,
-      content: await this.deps.encryptor.encrypt({ scope: 'workspace', id: context.workspaceId }, contentBinding(id), JSON.stringify(content)),
+      content: await this.sealing.sealContent(context.workspaceId, id, content),
       status,
       stop_reason: null,
       agent_version: agent.version,
@@ -279,17 +276,12 @@ export class ChatService {
   }
 
   private async saveContent(context: WorkspaceContext, id: string, content: StoredContent, status: repo.MessageRow['status'], extra: Partial<repo.MessageRow> = {}): Promise<void> {
-    const sealed = await this.deps.encryptor.encrypt({ scope: 'workspace', id: context.workspaceId }, contentBinding(id), JSON.stringify(content));
+    const sealed = await this.sealing.sealContent(context.workspaceId, id, content);
     await repo.updateMessage(this.deps.db, context.workspaceId, id, { ...extra, content: sealed, status, updated_at: this.deps.clock.now() });
   }
 
-  private sealTitle(context: WorkspaceContext, conversationId: string, text: string): Promise<Buffer> {
-    const title = text.replace(/\s+/g, ' ').trim().slice(0, 80);
-    return this.deps.encryptor.encrypt({ scope: 'workspace', id: context.workspaceId }, titleBinding(conversationId), title);
-  }
-
-  private async content(row: repo.MessageRow): Promise<StoredContent> {
-    return JSON.parse(await this.deps.encryptor.decryptText(contentBinding(row.id), row.content)) as StoredContent;
+  private content(row: repo.MessageRow): Promise<StoredContent> {
+    return this.sealing.openContent(row);
   }
 
   private async message(row: repo.MessageRow): Promise<Message> {
@@ -317,34 +309,14 @@ export class ChatService {
       agentId: row.agent_id,
       agentVersion: row.agent_version,
       source: row.source,
-      title: row.title ? await this.deps.encryptor.decryptText(titleBinding(row.id), row.title) : null,
+      title: row.title ? await this.sealing.openTitle(row.id, row.title) : null,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
   }
 }
 
-/** Saves the partial answer at most once per second, one write at a time. */
-class Checkpointer {
-  private pending: string | null = null;
-  private last = 0;
-  private running: Promise<void> = Promise.resolve();
-
-  constructor(private readonly save: (text: string) => Promise<void>) {}
-
-  offer(text: string): void {
-    this.pending = text;
-    const now = Date.now();
-    if (now - this.last < CHECKPOINT_MS) return;
-    this.last = now;
-    this.running = this.running.then(async () => {
-      const next = this.pending;
-      this.pending = null;
-      if (next !== null) await this.save(next).catch(() => undefined); // the final save reports errors
-    });
-  }
-
-  async settle(): Promise<void> {
-    await this.running;
-  }
+/** A conversation's title: the first message on one line, cut to 80 characters. */
+function titleOf(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().slice(0, 80);
 }

@@ -3,11 +3,9 @@
  * (legacy `report-uri` bodies and Reporting API `report-to` batches). Small bodies,
  * rate limited per client, fields truncated, stored for the operators.
  */
-import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Clock } from '../../platform/clock.js';
-import type { Db } from '../../platform/db/database.js';
+import type { CspReportService, CspViolation } from './service.js';
 
 const Field = z.union([z.string(), z.number()]).optional();
 const LegacyReport = z.looseObject({
@@ -33,9 +31,8 @@ const Body = z.union([
 ]);
 
 export const CSP_REPORT_CONTENT_TYPES = ['application/csp-report', 'application/reports+json'];
-const text = (value: unknown) => String(value ?? '').slice(0, 500);
 
-export function cspReportRoutes(deps: { db: Db; clock: Clock }): FastifyPluginAsyncZod {
+export function cspReportRoutes(reports: CspReportService): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/csp-reports',
@@ -45,32 +42,12 @@ export function cspReportRoutes(deps: { db: Db; clock: Clock }): FastifyPluginAs
         schema: { tags: ['security'], summary: 'Receive Content-Security-Policy violation reports', body: Body, response: { 204: z.null() } },
       },
       async (request, reply) => {
-        const userAgent = text(request.headers['user-agent']);
-        const now = deps.clock.now();
-        const reports = Array.isArray(request.body)
+        const violations: CspViolation[] = Array.isArray(request.body)
           ? request.body
               .filter((r) => r.type === 'csp-violation')
               .map((r) => ({ document: r.body.documentURL, blocked: r.body.blockedURL, directive: r.body.effectiveDirective, file: r.body.sourceFile, line: r.body.lineNumber, disposition: r.body.disposition }))
           : [(({ 'csp-report': r }) => ({ document: r['document-uri'], blocked: r['blocked-uri'], directive: r['effective-directive'] ?? r['violated-directive'], file: r['source-file'], line: r['line-number'], disposition: r.disposition }))(request.body)];
-        if (reports.length > 0) {
-          await deps.db
-            .insertInto('csp_reports')
-            .values(
-              reports.map((r) => ({
-                id: randomUUID(),
-                document_uri: text(r.document),
-                blocked_uri: text(r.blocked),
-                directive: text(r.directive),
-                source_file: text(r.file),
-                line: Number.isInteger(Number(r.line)) && r.line !== undefined ? Number(r.line) : null,
-                disposition: text(r.disposition ?? 'enforce'),
-                user_agent: userAgent,
-                ip: request.ip,
-                created_at: now,
-              })),
-            )
-            .execute();
-        }
+        await reports.record(violations, { ip: request.ip, userAgent: request.headers['user-agent'] });
         return reply.status(204).send(null);
       },
     );

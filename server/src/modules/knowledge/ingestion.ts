@@ -1,6 +1,6 @@
 /** Builds the scanners and the ingestion pipeline from configuration; the API and `bastion worker` share it. */
 import type { Logger } from 'pino';
-import type { Config } from '../../config.js';
+import type { Config } from '../../config/index.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Encryptor } from '../../platform/crypto/envelope.js';
 import type { Db } from '../../platform/db/database.js';

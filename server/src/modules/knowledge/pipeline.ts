@@ -44,7 +44,8 @@ export interface PipelineDeps {
   securityEvents: SecurityEventSink;
 }
 
-const blobBinding = (documentId: string) => ({ table: 'document_blobs', column: 'data', rowId: documentId });
+/** The encryption binding (authenticated data) of a document's original in document_blobs.data. */
+export const blobBinding = (documentId: string) => ({ table: 'document_blobs', column: 'data', rowId: documentId });
 
 export class IngestionPipeline {
   constructor(private readonly deps: PipelineDeps) {

@@ -6,7 +6,9 @@
 import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { ChunksTable, DocumentsTable, DocumentStatus, KnowledgeBasesTable } from '../../platform/db/schema.js';
+import { inTransaction } from '../../platform/db/transaction.js';
+import type { ChunksTable, DocumentsTable, KnowledgeBasesTable } from '../../platform/db/schema/index.js';
+import type { DocumentStatus } from '../../domain/knowledge.js';
 
 export type BaseRow = Selectable<KnowledgeBasesTable>;
 export type DocumentRow = Selectable<DocumentsTable>;
@@ -66,7 +68,7 @@ export function findDuplicate(db: Db, baseId: string, contentHash: string): Prom
 
 /** The document and its encrypted original, atomically; false when the same content is already in the base. */
 export async function insertDocument(db: Db, row: DocumentRow, blob: Buffer): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const inserted = await trx.insertInto('documents').values(row).onConflict((oc) => oc.columns(['knowledge_base_id', 'content_hash']).doNothing()).executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) !== 1) return false;
     await trx.insertInto('document_blobs').values({ document_id: row.id, data: blob }).execute();
@@ -84,7 +86,7 @@ export function findDocument(db: Db, workspaceId: string, baseId: string, id: st
 }
 
 export async function deleteDocument(db: Db, workspaceId: string, baseId: string, id: string, now: Date): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const result = await trx.deleteFrom('documents').where('workspace_id', '=', workspaceId).where('knowledge_base_id', '=', baseId).where('id', '=', id).executeTakeFirst();
     if (Number(result.numDeletedRows) !== 1) return false;
     await bump(trx, baseId, now);

@@ -1,15 +1,10 @@
 /** /api/v1/knowledge-bases: bases, documents (multipart upload or {url}) and search, in the caller's workspace. */
 import fastifyMultipart from '@fastify/multipart';
-import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { requestActor } from '../audit/request.js';
-import type { AuditLog } from '../audit/service.js';
-import type { WorkspaceService } from '../workspaces/service.js';
-import { callerId, workspaceHeader } from '../workspaces/routes.js';
 import type { BaseRow, DocumentRow } from './repo.js';
-import type { KnowledgeRetrieval } from './retrieval.js';
 import type { KnowledgeService } from './service.js';
 
 const Embedding = z
@@ -78,7 +73,7 @@ export function documentView(row: DocumentRow): z.infer<typeof DocumentView> {
 
 const UrlBody = z.strictObject({ url: z.url({ protocol: /^https?$/ }).max(2_000) });
 
-export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: KnowledgeRetrieval, workspaces: WorkspaceService, audit: AuditLog, maxFileBytes: number): FastifyPluginAsyncZod {
+export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: number): FastifyPluginAsyncZod {
   return async (app) => {
     // Only here: uploads stream part by part, one file per request, bounded.
     // preservePath: the filename as sent, so names with directories are refused, not silently cut.
@@ -88,45 +83,35 @@ export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: Knowledg
     const write = { access: { scope: 'knowledge:write' as const } };
     const Id = z.object({ id: z.uuid() });
     const DocId = z.object({ id: z.uuid(), docId: z.uuid() });
-    const context = (request: FastifyRequest, permission: 'knowledge.read' | 'knowledge.write') => workspaces.resolve(callerId(request), workspaceHeader(request), permission);
 
     app.get('/knowledge-bases', { config: read, schema: { tags, summary: 'Knowledge bases of the workspace', response: { 200: z.object({ knowledgeBases: z.array(BaseView) }) } } }, async (request) => ({
-      knowledgeBases: (await knowledge.list(await context(request, 'knowledge.read'))).map(baseView),
+      knowledgeBases: (await knowledge.list(await request.workspace('knowledge.read'))).map(baseView),
     }));
 
     app.post(
       '/knowledge-bases',
       { config: write, schema: { tags, summary: 'Create a knowledge base', body: z.strictObject({ name: z.string().trim().min(1).max(100), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() }).meta({ examples: [{ name: 'Handbook', description: 'Policies and how-tos' }] }), response: { 201: BaseView } } },
       async (request, reply) => {
-        const ctx = await context(request, 'knowledge.write');
-        const base = await knowledge.create(ctx, request.body);
-        await audit.record({ ...requestActor(request), action: 'knowledge.base.created', workspaceId: ctx.workspaceId, target: { type: 'knowledge_base', id: base.id } });
+        const base = await knowledge.create(await request.workspace('knowledge.write'), request.body, requestActor(request));
         return reply.status(201).send(baseView(base));
       },
     );
 
-    app.get('/knowledge-bases/:id', { config: read, schema: { tags, summary: 'One knowledge base', params: Id, response: { 200: BaseView } } }, async (request) => baseView(await knowledge.get(await context(request, 'knowledge.read'), request.params.id)));
+    app.get('/knowledge-bases/:id', { config: read, schema: { tags, summary: 'One knowledge base', params: Id, response: { 200: BaseView } } }, async (request) => baseView(await knowledge.get(await request.workspace('knowledge.read'), request.params.id)));
 
     app.patch(
       '/knowledge-bases/:id',
       { config: write, schema: { tags, summary: 'Rename or describe a knowledge base, or change its embedding model (existing chunks are embedded again in the background)', params: Id, body: z.strictObject({ name: z.string().trim().min(1).max(100).optional(), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() }), response: { 200: BaseView } } },
-      async (request) => {
-        const ctx = await context(request, 'knowledge.write');
-        const base = await knowledge.update(ctx, request.params.id, request.body);
-        await audit.record({ ...requestActor(request), action: 'knowledge.base.updated', workspaceId: ctx.workspaceId, target: { type: 'knowledge_base', id: base.id }, details: { fields: Object.keys(request.body).sort() } });
-        return baseView(base);
-      },
+      async (request) => baseView(await knowledge.update(await request.workspace('knowledge.write'), request.params.id, request.body, requestActor(request))),
     );
 
     app.delete('/knowledge-bases/:id', { config: write, schema: { tags, summary: 'Delete a knowledge base with its documents, originals and index', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      const ctx = await context(request, 'knowledge.write');
-      await knowledge.delete(ctx, request.params.id);
-      await audit.record({ ...requestActor(request), action: 'knowledge.base.deleted', workspaceId: ctx.workspaceId, target: { type: 'knowledge_base', id: request.params.id } });
+      await knowledge.delete(await request.workspace('knowledge.write'), request.params.id, requestActor(request));
       return { ok: true as const };
     });
 
     app.get('/knowledge-bases/:id/documents', { config: read, schema: { tags, summary: 'Documents, newest first, with their ingestion status', params: Id, response: { 200: z.object({ documents: z.array(DocumentView) }) } } }, async (request) => ({
-      documents: (await knowledge.documents(await context(request, 'knowledge.read'), request.params.id)).map(documentView),
+      documents: (await knowledge.documents(await request.workspace('knowledge.read'), request.params.id)).map(documentView),
     }));
 
     app.post(
@@ -142,30 +127,26 @@ export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: Knowledg
         },
       },
       async (request, reply) => {
-        const ctx = await context(request, 'knowledge.write');
+        const ctx = await request.workspace('knowledge.write');
         if (request.isMultipart()) {
           const part = await request.file();
           if (!part || part.fieldname !== 'file') throw new AppError('validation_failed', 'Send the document as a multipart part named "file".', [{ path: 'file', message: 'missing' }]);
-          const row = await knowledge.upload(ctx, request.params.id, { filename: part.filename, mimetype: part.mimetype, stream: part.file });
-          await audit.record({ ...requestActor(request), action: 'knowledge.document.added', workspaceId: ctx.workspaceId, target: { type: 'document', id: row.id }, details: { knowledgeBaseId: row.knowledge_base_id, source: 'upload', sizeBytes: Number(row.size_bytes) } });
+          const row = await knowledge.upload(ctx, request.params.id, { filename: part.filename, mimetype: part.mimetype, stream: part.file }, requestActor(request));
           return reply.status(202).send(documentView(row));
         }
         const body = UrlBody.safeParse(request.body);
         if (!body.success) throw new AppError('validation_failed', 'Send a multipart upload, or JSON {"url": "https://…"}.', body.error.issues.map((issue) => ({ path: issue.path.join('.') || 'body', message: issue.message })));
-        const row = await knowledge.addUrl(ctx, request.params.id, body.data.url);
-        await audit.record({ ...requestActor(request), action: 'knowledge.document.added', workspaceId: ctx.workspaceId, target: { type: 'document', id: row.id }, details: { knowledgeBaseId: row.knowledge_base_id, source: 'url', sizeBytes: Number(row.size_bytes) } });
+        const row = await knowledge.addUrl(ctx, request.params.id, body.data.url, requestActor(request));
         return reply.status(202).send(documentView(row));
       },
     );
 
     app.get('/knowledge-bases/:id/documents/:docId', { config: read, schema: { tags, summary: 'One document and its status', params: DocId, response: { 200: DocumentView } } }, async (request) =>
-      documentView(await knowledge.document(await context(request, 'knowledge.read'), request.params.id, request.params.docId)),
+      documentView(await knowledge.document(await request.workspace('knowledge.read'), request.params.id, request.params.docId)),
     );
 
     app.delete('/knowledge-bases/:id/documents/:docId', { config: write, schema: { tags, summary: 'Delete a document, its original, chunks and index entries', params: DocId, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      const ctx = await context(request, 'knowledge.write');
-      await knowledge.deleteDocument(ctx, request.params.id, request.params.docId);
-      await audit.record({ ...requestActor(request), action: 'knowledge.document.deleted', workspaceId: ctx.workspaceId, target: { type: 'document', id: request.params.docId }, details: { knowledgeBaseId: request.params.id } });
+      await knowledge.deleteDocument(await request.workspace('knowledge.write'), request.params.id, request.params.docId, requestActor(request));
       return { ok: true as const };
     });
 
@@ -181,11 +162,7 @@ export function knowledgeRoutes(knowledge: KnowledgeService, retrieval: Knowledg
           response: { 200: z.object({ results: z.array(Hit) }) },
         },
       },
-      async (request) => {
-        const ctx = await context(request, 'knowledge.read');
-        await knowledge.get(ctx, request.params.id);
-        return { results: await retrieval.hits(ctx.workspaceId, [request.params.id], request.body.query, request.body.topK) };
-      },
+      async (request) => ({ results: await knowledge.search(await request.workspace('knowledge.read'), request.params.id, request.body.query, request.body.topK) }),
     );
   };
 }

@@ -16,13 +16,16 @@ import type { Db } from '../../platform/db/database.js';
 import type { ExtractLimits } from '../../platform/documents/extract.js';
 import { NetError } from '../../platform/net/errors.js';
 import type { OutboundHttp } from '../../platform/net/outbound.js';
-import { findConnection } from '../providers/repo.js';
+import type { Actor } from '../audit/actor.js';
+import type { AuditLog } from '../audit/service.js';
+import type { ProviderService } from '../providers/service.js';
 import type { SecurityEventSink } from '../security-events/service.js';
 import type { WorkspaceContext, WorkspaceService } from '../workspaces/service.js';
 import type { ChunkEmbeddings } from './embeddings.js';
 import { check, receive, type IntakeScanners } from './intake.js';
-import type { IngestionPipeline } from './pipeline.js';
+import { blobBinding, type IngestionPipeline } from './pipeline.js';
 import * as repo from './repo.js';
+import type { KnowledgeRetrieval, SearchHit } from './retrieval.js';
 
 export interface KnowledgeSettings {
   maxFileBytes: number;
@@ -37,18 +40,21 @@ export interface KnowledgeDeps {
   clock: Clock;
   logger: Logger;
   workspaces: WorkspaceService;
+  /** Where an embedding model's connection is looked up (the workspace's own only). */
+  providers: Pick<ProviderService, 'getForRun'>;
   scanners: IntakeScanners;
   outbound: OutboundHttp<'knowledge'>;
   pipeline: IngestionPipeline;
   embeddings: ChunkEmbeddings;
+  retrieval: KnowledgeRetrieval;
   securityEvents: SecurityEventSink;
+  /** Changes to bases and documents are recorded here, in their own transaction. */
+  audit: AuditLog;
   settings: KnowledgeSettings;
 }
 
 /** The embedding model a base's chunks are indexed with (null: full-text search only). */
 export type EmbeddingChoice = { connectionId: string; model: string } | null;
-
-export const blobBinding = (documentId: string) => ({ table: 'document_blobs', column: 'data', rowId: documentId });
 
 export class KnowledgeService {
   constructor(private readonly deps: KnowledgeDeps) {}
@@ -65,12 +71,15 @@ export class KnowledgeService {
     return base;
   }
 
-  async create(context: WorkspaceContext, input: { name: string; description?: string | undefined; embedding?: EmbeddingChoice | undefined }): Promise<repo.BaseRow> {
+  async create(context: WorkspaceContext, input: { name: string; description?: string | undefined; embedding?: EmbeddingChoice | undefined }, actor: Actor): Promise<repo.BaseRow> {
     this.deps.workspaces.require(context, 'knowledge.write');
     const embedding = input.embedding ? await this.checkEmbedding(context, input.embedding) : null;
     const now = this.deps.clock.now();
     const id = randomUUID();
-    await repo.insertBase(this.deps.db, { id, workspace_id: context.workspaceId, name: input.name, description: input.description ?? '', embedding_connection_id: embedding?.connectionId ?? null, embedding_model: embedding?.model ?? null, created_by: context.userId, created_at: now, updated_at: now });
+    await this.deps.audit.transaction(async (trx) => {
+      await repo.insertBase(trx, { id, workspace_id: context.workspaceId, name: input.name, description: input.description ?? '', embedding_connection_id: embedding?.connectionId ?? null, embedding_model: embedding?.model ?? null, created_by: context.userId, created_at: now, updated_at: now });
+      await this.deps.audit.append(trx, actor, { action: 'knowledge.base.created', workspaceId: context.workspaceId, target: { type: 'knowledge_base', id } });
+    });
     return this.get(context, id);
   }
 
@@ -78,21 +87,24 @@ export class KnowledgeService {
    * Renames or describes a base, or changes its embedding model: vectors of the old model
    * are dropped and the existing chunks are embedded again in the background.
    */
-  async update(context: WorkspaceContext, id: string, changes: { name?: string | undefined; description?: string | undefined; embedding?: EmbeddingChoice | undefined }): Promise<repo.BaseRow> {
+  async update(context: WorkspaceContext, id: string, changes: { name?: string | undefined; description?: string | undefined; embedding?: EmbeddingChoice | undefined }, actor: Actor): Promise<repo.BaseRow> {
     this.deps.workspaces.require(context, 'knowledge.write');
     const before = await this.get(context, id);
     const embedding = changes.embedding ? await this.checkEmbedding(context, changes.embedding) : changes.embedding;
-    await repo.updateBase(
-      this.deps.db,
-      context.workspaceId,
-      id,
-      {
-        ...(changes.name !== undefined ? { name: changes.name } : {}),
-        ...(changes.description !== undefined ? { description: changes.description } : {}),
-        ...(embedding !== undefined ? { embedding_connection_id: embedding?.connectionId ?? null, embedding_model: embedding?.model ?? null } : {}),
-      },
-      this.deps.clock.now(),
-    );
+    await this.deps.audit.transaction(async (trx) => {
+      await repo.updateBase(
+        trx,
+        context.workspaceId,
+        id,
+        {
+          ...(changes.name !== undefined ? { name: changes.name } : {}),
+          ...(changes.description !== undefined ? { description: changes.description } : {}),
+          ...(embedding !== undefined ? { embedding_connection_id: embedding?.connectionId ?? null, embedding_model: embedding?.model ?? null } : {}),
+        },
+        this.deps.clock.now(),
+      );
+      await this.deps.audit.append(trx, actor, { action: 'knowledge.base.updated', workspaceId: context.workspaceId, target: { type: 'knowledge_base', id }, details: { fields: Object.keys(changes).sort() } });
+    });
     if (embedding !== undefined && (embedding?.model ?? null) !== before.embedding_model) {
       await this.deps.embeddings.dropOtherModels(id, embedding?.model ?? null);
       if (embedding) await this.deps.pipeline.enqueueEmbedding(id);
@@ -106,15 +118,21 @@ export class KnowledgeService {
     if (!(await this.deps.embeddings.available())) {
       throw new AppError('validation_failed', 'Vector search is not available on this server: its PostgreSQL has no pgvector extension. Full-text search works without it.', [{ path: 'embedding', message: 'vector_search_unavailable' }]);
     }
-    const connection = await findConnection(this.deps.db, context.workspaceId, choice.connectionId);
+    const connection = await this.deps.providers.getForRun(context.workspaceId, choice.connectionId).catch((error: unknown) => {
+      if (error instanceof AppError && error.code === 'not_found') return undefined;
+      throw error;
+    });
     if (!connection) throw new AppError('validation_failed', 'No such provider connection in this workspace.', [{ path: 'embedding.connectionId', message: 'not_found' }]);
     if (connection.kind !== 'openai') throw new AppError('validation_failed', `A ${connection.kind} connection cannot compute embeddings; use an OpenAI-compatible one.`, [{ path: 'embedding.connectionId', message: 'no_embeddings' }]);
     return choice;
   }
 
-  async delete(context: WorkspaceContext, id: string): Promise<void> {
+  async delete(context: WorkspaceContext, id: string, actor: Actor): Promise<void> {
     this.deps.workspaces.require(context, 'knowledge.write');
-    if (!(await repo.deleteBase(this.deps.db, context.workspaceId, id))) throw new AppError('not_found', 'No such knowledge base.');
+    await this.deps.audit.transaction(async (trx) => {
+      if (!(await repo.deleteBase(trx, context.workspaceId, id))) throw new AppError('not_found', 'No such knowledge base.');
+      await this.deps.audit.append(trx, actor, { action: 'knowledge.base.deleted', workspaceId: context.workspaceId, target: { type: 'knowledge_base', id } });
+    });
   }
 
   async documents(context: WorkspaceContext, baseId: string): Promise<repo.DocumentRow[]> {
@@ -129,25 +147,34 @@ export class KnowledgeService {
     return document;
   }
 
-  async deleteDocument(context: WorkspaceContext, baseId: string, id: string): Promise<void> {
+  async deleteDocument(context: WorkspaceContext, baseId: string, id: string, actor: Actor): Promise<void> {
     this.deps.workspaces.require(context, 'knowledge.write');
-    if (!(await repo.deleteDocument(this.deps.db, context.workspaceId, baseId, id, this.deps.clock.now()))) throw new AppError('not_found', 'No such document.');
+    await this.deps.audit.transaction(async (trx) => {
+      if (!(await repo.deleteDocument(trx, context.workspaceId, baseId, id, this.deps.clock.now()))) throw new AppError('not_found', 'No such document.');
+      await this.deps.audit.append(trx, actor, { action: 'knowledge.document.deleted', workspaceId: context.workspaceId, target: { type: 'document', id }, details: { knowledgeBaseId: baseId } });
+    });
+  }
+
+  /** Ranked chunks of the base for `query`, with what a citation needs. */
+  async search(context: WorkspaceContext, baseId: string, query: string, topK: number): Promise<SearchHit[]> {
+    await this.get(context, baseId);
+    return this.deps.retrieval.hits(context.workspaceId, [baseId], query, topK);
   }
 
   /** An uploaded file (a multipart part's stream). */
-  async upload(context: WorkspaceContext, baseId: string, part: { filename: string; mimetype?: string | undefined; stream: Readable }): Promise<repo.DocumentRow> {
+  async upload(context: WorkspaceContext, baseId: string, part: { filename: string; mimetype?: string | undefined; stream: Readable }, actor: Actor): Promise<repo.DocumentRow> {
     this.deps.workspaces.require(context, 'knowledge.write');
     await this.get(context, baseId);
     const file = await receive(part.stream, this.deps.settings.maxFileBytes);
     try {
-      return await this.store(context, baseId, file, { filename: part.filename, declaredType: part.mimetype, source: 'upload', sourceUrl: null });
+      return await this.store(context, baseId, file, { filename: part.filename, declaredType: part.mimetype, source: 'upload', sourceUrl: null }, actor);
     } finally {
       await file.discard();
     }
   }
 
   /** A document fetched from a URL through the SSRF guard (size, time and redirect limits). */
-  async addUrl(context: WorkspaceContext, baseId: string, url: string): Promise<repo.DocumentRow> {
+  async addUrl(context: WorkspaceContext, baseId: string, url: string, actor: Actor): Promise<repo.DocumentRow> {
     this.deps.workspaces.require(context, 'knowledge.write');
     await this.get(context, baseId);
     let response: Response;
@@ -164,7 +191,7 @@ export class KnowledgeService {
     const declaredType = response.headers.get('content-type')?.split(';')[0]?.trim();
     const file = await receive(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), this.deps.settings.maxFileBytes);
     try {
-      return await this.store(context, baseId, file, { filename: filenameFromUrl(url, declaredType), declaredType, source: 'url', sourceUrl: url });
+      return await this.store(context, baseId, file, { filename: filenameFromUrl(url, declaredType), declaredType, source: 'url', sourceUrl: url }, actor);
     } finally {
       await file.discard();
     }
@@ -175,6 +202,7 @@ export class KnowledgeService {
     baseId: string,
     file: Awaited<ReturnType<typeof receive>>,
     meta: { filename: string; declaredType: string | undefined; source: 'upload' | 'url'; sourceUrl: string | null },
+    actor: Actor,
   ): Promise<repo.DocumentRow> {
     const checked = await check(file, meta, this.deps.scanners, this.deps.settings.extractLimits, (reason, scanner) =>
       this.deps.securityEvents.record({ type: 'knowledge.malware_refused', userId: context.userId, details: { workspaceId: context.workspaceId, knowledgeBaseId: baseId, reason, scanner, sha256: file.sha256, size: file.size } }),
@@ -209,7 +237,10 @@ export class KnowledgeService {
       created_at: now,
       updated_at: now,
     };
-    if (!(await repo.insertDocument(this.deps.db, row, sealed))) throw new AppError('conflict', 'This knowledge base already has this document.');
+    await this.deps.audit.transaction(async (trx) => {
+      if (!(await repo.insertDocument(trx, row, sealed))) throw new AppError('conflict', 'This knowledge base already has this document.');
+      await this.deps.audit.append(trx, actor, { action: 'knowledge.document.added', workspaceId: context.workspaceId, target: { type: 'document', id }, details: { knowledgeBaseId: baseId, source: meta.source, sizeBytes: file.size } });
+    });
     await this.deps.pipeline.enqueue(id);
     return row;
   }

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { App } from '../../http/app-type.js';
-import type { Config } from '../../config.js';
+import type { Config } from '../../config/index.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db/database.js';
 import type { Mailer } from '../../platform/mail/mailer.js';

@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { cursorSchema, decodeCursor, nextCursor } from '../security-events/cursor.js';
-import { requireAdmin } from '../security-events/routes.js';
 import type { SecurityEventSink } from '../security-events/service.js';
 import type { AlertRow } from './alerts-repo.js';
 import type { AlertService } from './alerts.js';
@@ -58,7 +57,7 @@ export function alertRoutes(deps: AuthDeps, alerts: AlertService, events: Securi
         },
       },
       async (request) => {
-        await requireAdmin(deps, request, 'read alerts');
+        await request.requireAdmin('read alerts');
         const { status, rule, limit, cursor } = request.query;
         const rows = await alerts.list({ status, rule, before: decodeCursor(cursor), limit });
         return { alerts: rows.map(toAlert), nextCursor: nextCursor(rows, limit, (r) => r.last_seen_at) };
@@ -77,7 +76,7 @@ export function alertRoutes(deps: AuthDeps, alerts: AlertService, events: Securi
         },
       },
       async (request) => {
-        const admin = await requireAdmin(deps, request, 'acknowledge alerts');
+        const admin = await request.requireAdmin('acknowledge alerts');
         if (!(await alerts.acknowledge(request.params.id, admin.id))) throw new AppError('not_found', 'No such open alert.');
         await events.record({ type: 'admin.action', userId: admin.id, details: { action: 'alert.acknowledge', target: request.params.id } });
         return { ok: true as const };

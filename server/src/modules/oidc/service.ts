@@ -15,13 +15,12 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import * as client from 'openid-client';
 import { AppError } from '../../errors.js';
-import { appLink, findToken, issueToken, securityEvent, sendInBackground, type AuthDeps } from '../auth/deps.js';
+import { appLink, findToken, issueToken, securityEvent, sendInBackground, spendToken, type AuthDeps } from '../auth/deps.js';
 import { hashPassword } from '../auth/passwords.js';
 import { completeSignIn, type SignInResult } from '../auth/service.js';
-import { consumeToken } from '../auth/tokens-repo.js';
 import type { RequestContext } from '../sessions/service.js';
 import { normalizeEmail } from '../users/email.js';
-import { findUserByEmail, findUserById, insertUser } from '../users/repo.js';
+import { findIdentityUser, insertIdentity, insertIdentityIfAbsent } from './repo.js';
 
 export interface OidcProviderSettings {
   issuer: string;
@@ -159,9 +158,9 @@ export class OidcService {
 
   private async signInIdentity(issuer: string, subject: string, userinfo: client.UserInfoResponse, context: RequestContext, settings: OidcProviderSettings): Promise<SignInResult | { kind: 'link_pending' }> {
     const { db, clock } = this.deps;
-    const identity = await db.selectFrom('user_identities').select('user_id').where('issuer', '=', issuer).where('subject', '=', subject).executeTakeFirst();
+    const identity = await findIdentityUser(db, issuer, subject);
     if (identity) {
-      const user = await findUserById(db, identity.user_id);
+      const user = await this.deps.users.byId(identity.user_id);
       if (!user) throw failed('the linked account no longer exists');
       if (settings.workspace && settings.jitProvisioning) await this.options.addMember(settings.workspace.id, user.id, settings.workspace.defaultRole);
       if (user.password_reset_required) throw new AppError('password_reset_required', 'This account needs a new password first.');
@@ -177,7 +176,7 @@ export class OidcService {
       await securityEvent(this.deps, { type: 'auth.oidc_unverified_email', ip: context.ip, details: { issuer, subject } });
       throw failed('the identity provider did not confirm a verified email address');
     }
-    const existing = await findUserByEmail(db, email);
+    const existing = await this.deps.users.byEmail(email);
     if (existing) {
       // No silent account takeover: the owner confirms the link by mail.
       const token = await issueToken(this.deps, 'oidc_link', { userId: existing.id }, 30 * 60 * 1000, { payload: { issuer, subject, email } });
@@ -195,21 +194,17 @@ export class OidcService {
     const id = randomUUID();
     const name = typeof userinfo.name === 'string' ? userinfo.name.slice(0, 100) : email.split('@')[0]!;
     // An unusable password: federated accounts sign in through their provider (or reset a password).
-    await insertUser(db, { id, email, name, role: 'member', password_hash: await hashPassword(randomBytes(32).toString('base64url')), email_verified_at: now, created_at: now });
-    await db.insertInto('user_identities').values({ issuer, subject, user_id: id, email, created_at: now }).execute();
-    return completeSignIn(this.deps, (await findUserById(db, id))!, context);
+    await this.deps.users.create({ id, email, name, role: 'member', password_hash: await hashPassword(randomBytes(32).toString('base64url')), email_verified_at: now, created_at: now });
+    await insertIdentity(db, { issuer, subject, user_id: id, email, created_at: now });
+    return completeSignIn(this.deps, (await this.deps.users.byId(id))!, context);
   }
 
   /** The owner confirms linking an identity (from the mailed link, while signed in or not). */
   async confirmLink(token: string): Promise<void> {
     const row = await findToken(this.deps, 'oidc_link', token);
-    if (!row?.user_id || !(await consumeToken(this.deps.db, row.id, this.deps.clock.now()))) throw new AppError('invalid_token', 'This link is invalid or has expired.');
+    if (!row?.user_id || !(await spendToken(this.deps, row.id))) throw new AppError('invalid_token', 'This link is invalid or has expired.');
     const payload = (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as { issuer: string; subject: string; email: string };
-    await this.deps.db
-      .insertInto('user_identities')
-      .values({ issuer: payload.issuer, subject: payload.subject, user_id: row.user_id, email: payload.email, created_at: this.deps.clock.now() })
-      .onConflict((oc) => oc.columns(['issuer', 'subject']).doNothing())
-      .execute();
+    await insertIdentityIfAbsent(this.deps.db, { issuer: payload.issuer, subject: payload.subject, user_id: row.user_id, email: payload.email, created_at: this.deps.clock.now() });
     await securityEvent(this.deps, { type: 'auth.oidc_identity_linked', userId: row.user_id, details: { issuer: payload.issuer } });
   }
 }

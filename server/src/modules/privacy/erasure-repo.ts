@@ -1,7 +1,7 @@
 /** Queries for account erasure; no rules here. Every function takes the transaction it runs in. */
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { WorkspaceRole } from '../../platform/db/schema.js';
+import type { WorkspaceRole } from '../../domain/workspaces.js';
 
 export async function scheduleErasure(db: Db, userId: string, requestedAt: Date, scheduledAt: Date): Promise<void> {
   await db.updateTable('users').set({ erasure_requested_at: requestedAt, erasure_scheduled_at: scheduledAt, updated_at: requestedAt }).where('id', '=', userId).execute();

@@ -28,7 +28,7 @@ import { compose } from '../auth/mail-templates.js';
 import { verifySecondFactor } from '../auth/mfa-service.js';
 import { verifyPassword } from '../auth/passwords.js';
 import { accountKey } from '../auth/throttle.js';
-import type { UserRow } from '../users/repo.js';
+import type { UserRow } from '../users/service.js';
 import * as repo from './erasure-repo.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -3,7 +3,7 @@
  * runs the erasure and retention jobs on every instance (each job is safe to run on
  * many instances at once).
  */
-import type { Config } from '../../config.js';
+import type { Config } from '../../config/index.js';
 import type { App } from '../../http/app-type.js';
 import type { Encryptor } from '../../platform/crypto/envelope.js';
 import type { JobQueue } from '../../platform/queue/queue.js';

@@ -8,10 +8,9 @@ import { sql } from 'kysely';
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db/database.js';
-import type { ConsentPurpose, PolicyKind } from '../../platform/db/schema.js';
+import { CONSENT_PURPOSES, POLICY_KINDS, type ConsentPurpose, type PolicyKind } from '../../domain/privacy.js';
 
-export const POLICY_KINDS = ['privacy', 'terms'] as const satisfies readonly PolicyKind[];
-export const CONSENT_PURPOSES = ['product_analytics', 'improve_prompts'] as const satisfies readonly ConsentPurpose[];
+export { CONSENT_PURPOSES, POLICY_KINDS };
 
 export interface PolicyVersion {
   kind: PolicyKind;

@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { requireSession } from '../../http/authenticate.js';
 import { AppError } from '../../errors.js';
 import type { AuthDeps } from '../auth/deps.js';
-import { currentUser } from '../auth/routes.js';
 import type { ErasureService } from './erasure.js';
 import type { ExportService } from './export-service.js';
 import { CONSENT_PURPOSES, POLICY_KINDS, type PolicyService } from './policies.js';
@@ -58,24 +57,24 @@ export function privacyRoutes(deps: AuthDeps, services: PrivacyServices): Fastif
         },
       },
       async (request, reply) => {
-        const user = await currentUser(deps, request);
+        const user = await request.callerUser();
         const at = await services.erasure.request(user, request.body, { ip: request.ip, sessionId: requireSession(request).id });
         return reply.status(202).send({ erasureScheduledAt: at.toISOString() });
       },
     );
 
     app.post('/me/erasure/cancel', { config: { access: session }, schema: { tags, summary: 'Cancel a pending account deletion', response: { 200: Ok } } }, async (request) => {
-      await services.erasure.cancel(await currentUser(deps, request));
+      await services.erasure.cancel(await request.callerUser());
       return { ok: true as const };
     });
 
     app.post('/me/export', { config: { access: session }, schema: { tags, summary: 'Export my data (one per hour): a mailed, single-use link to a ZIP', response: { 202: ExportView } } }, async (request, reply) => {
-      const user = await currentUser(deps, request);
+      const user = await request.callerUser();
       return reply.status(202).send(await services.exports.request(user.id));
     });
 
     app.get('/me/exports', { config: { access: session }, schema: { tags, summary: 'My data exports and their status', response: { 200: z.object({ exports: z.array(ExportView) }) } } }, async (request) => ({
-      exports: await services.exports.list((await currentUser(deps, request)).id),
+      exports: await services.exports.list((await request.callerUser()).id),
     }));
 
     // POST, not GET: the token stays out of URLs, logs and history (ASVS 14.2.1).
@@ -92,7 +91,7 @@ export function privacyRoutes(deps: AuthDeps, services: PrivacyServices): Fastif
         },
       },
       async (request, reply) => {
-        const user = await currentUser(deps, request);
+        const user = await request.callerUser();
         const archive = await services.exports.download(user.id, request.params.id, request.body.token);
         return reply
           .header('content-type', 'application/zip')
@@ -102,7 +101,7 @@ export function privacyRoutes(deps: AuthDeps, services: PrivacyServices): Fastif
     );
 
     app.get('/me/consents', { config: { access: session }, schema: { tags, summary: 'My consents and the policy versions I still have to accept', response: { 200: z.object({ consents: z.array(ConsentView), pendingPolicies: z.array(PolicyView) }) } } }, async (request) => {
-      const user = await currentUser(deps, request);
+      const user = await request.callerUser();
       return consentsView(services.policies, user.id);
     });
 
@@ -123,7 +122,7 @@ export function privacyRoutes(deps: AuthDeps, services: PrivacyServices): Fastif
         },
       },
       async (request) => {
-        const user = await currentUser(deps, request);
+        const user = await request.callerUser();
         await services.policies.setConsents(user.id, request.body);
         return consentsView(services.policies, user.id);
       },
@@ -141,7 +140,7 @@ export function privacyRoutes(deps: AuthDeps, services: PrivacyServices): Fastif
         },
       },
       async (request) => {
-        const user = await currentUser(deps, request);
+        const user = await request.callerUser();
         await services.policies.accept(user.id, request.body.accept);
         return consentsView(services.policies, user.id);
       },
@@ -163,7 +162,7 @@ export function privacyRoutes(deps: AuthDeps, services: PrivacyServices): Fastif
         },
       },
       async (request, reply) => {
-        const admin = await currentUser(deps, request);
+        const admin = await request.callerUser();
         if (admin.role !== 'admin') throw new AppError('forbidden', 'Only administrators can publish policies.');
         return reply.status(201).send(policyView(await services.policies.publish(request.body.kind, request.body.text)));
       },

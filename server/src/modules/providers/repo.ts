@@ -2,7 +2,7 @@
 import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { ProviderConnectionsTable } from '../../platform/db/schema.js';
+import type { ProviderConnectionsTable } from '../../platform/db/schema/index.js';
 
 export type ConnectionRow = Selectable<ProviderConnectionsTable>;
 

@@ -2,9 +2,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requestActor } from '../audit/request.js';
-import type { AuditLog } from '../audit/service.js';
-import type { WorkspaceService } from '../workspaces/service.js';
-import { callerId, workspaceHeader } from '../workspaces/routes.js';
 import type { ConnectionRow } from './repo.js';
 import type { ProviderService } from './service.js';
 
@@ -41,17 +38,15 @@ function view(row: ConnectionRow): z.infer<typeof ConnectionView> {
   };
 }
 
-export function providerRoutes(providers: ProviderService, workspaces: WorkspaceService, audit: AuditLog): FastifyPluginAsyncZod {
+export function providerRoutes(providers: ProviderService): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['provider-connections'];
     const read = { access: { scope: 'providers:read' as const } };
     const write = { access: { scope: 'providers:write' as const } };
     const Id = z.object({ id: z.uuid() });
-    const context = (request: Parameters<typeof callerId>[0], permission: 'providers.read' | 'providers.write') =>
-      workspaces.resolve(callerId(request), workspaceHeader(request), permission);
 
     app.get('/provider-connections', { config: read, schema: { tags, summary: 'List provider connections (agents without one use the built-in extractive provider)', response: { 200: z.object({ connections: z.array(ConnectionView) }) } } }, async (request) => ({
-      connections: (await providers.list(await context(request, 'providers.read'))).map(view),
+      connections: (await providers.list(await request.workspace('providers.read'))).map(view),
     }));
 
     app.post(
@@ -68,14 +63,13 @@ export function providerRoutes(providers: ProviderService, workspaces: Workspace
         },
       },
       async (request, reply) => {
-        const connection = await providers.create(await context(request, 'providers.write'), request.body);
-        await audit.record({ ...requestActor(request), action: 'provider.connection.created', workspaceId: connection.workspace_id, target: { type: 'provider_connection', id: connection.id }, details: { kind: connection.kind, withKey: connection.credential_hint !== null } });
+        const connection = await providers.create(await request.workspace('providers.write'), request.body, requestActor(request));
         return reply.status(201).send(view(connection));
       },
     );
 
     app.get('/provider-connections/:id', { config: read, schema: { tags, summary: 'One provider connection', params: Id, response: { 200: ConnectionView } } }, async (request) =>
-      view(await providers.get(await context(request, 'providers.read'), request.params.id)),
+      view(await providers.get(await request.workspace('providers.read'), request.params.id)),
     );
 
     app.patch(
@@ -90,13 +84,11 @@ export function providerRoutes(providers: ProviderService, workspaces: Workspace
           response: { 200: ConnectionView },
         },
       },
-      async (request) => view(await providers.update(await context(request, 'providers.write'), request.params.id, request.body)),
+      async (request) => view(await providers.update(await request.workspace('providers.write'), request.params.id, request.body)),
     );
 
     app.delete('/provider-connections/:id', { config: write, schema: { tags, summary: 'Delete a connection no agent uses', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      const workspace = await context(request, 'providers.write');
-      await providers.delete(workspace, request.params.id);
-      await audit.record({ ...requestActor(request), action: 'provider.connection.deleted', workspaceId: workspace.workspaceId, target: { type: 'provider_connection', id: request.params.id } });
+      await providers.delete(await request.workspace('providers.write'), request.params.id, requestActor(request));
       return { ok: true as const };
     });
 
@@ -111,7 +103,7 @@ export function providerRoutes(providers: ProviderService, workspaces: Workspace
           response: { 200: z.object({ ok: z.boolean(), models: z.array(z.string()).optional(), error: z.object({ code: z.string(), message: z.string() }).optional() }) },
         },
       },
-      async (request) => providers.test(await context(request, 'providers.write'), request.params.id),
+      async (request) => providers.test(await request.workspace('providers.write'), request.params.id),
     );
   };
 }

@@ -10,6 +10,8 @@ import type { Encryptor } from '../../platform/crypto/envelope.js';
 import { maskSecret } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
 import { ProviderError, type LlmProvider } from '../../platform/llm/types.js';
+import type { Actor } from '../audit/actor.js';
+import type { AuditLog } from '../audit/service.js';
 import type { WorkspaceContext, WorkspaceService } from '../workspaces/service.js';
 import * as repo from './repo.js';
 import { credentialsBinding, type ProviderResolver } from './resolver.js';
@@ -43,6 +45,7 @@ export class ProviderService {
     private readonly clock: Clock,
     private readonly workspaces: WorkspaceService,
     private readonly resolver: ProviderResolver,
+    private readonly audit: AuditLog,
   ) {
     this.breakers = resolver.breakers;
     this.settings = resolver.settings;
@@ -65,7 +68,7 @@ export class ProviderService {
     return row;
   }
 
-  async create(context: WorkspaceContext, input: ConnectionInput): Promise<repo.ConnectionRow> {
+  async create(context: WorkspaceContext, input: ConnectionInput, actor: Actor): Promise<repo.ConnectionRow> {
     this.workspaces.require(context, 'providers.write');
     const now = this.clock.now();
     const id = randomUUID();
@@ -81,7 +84,10 @@ export class ProviderService {
       created_at: now,
       updated_at: now,
     };
-    await repo.insertConnection(this.db, row);
+    await this.audit.transaction(async (trx) => {
+      await repo.insertConnection(trx, row);
+      await this.audit.append(trx, actor, { action: 'provider.connection.created', workspaceId: row.workspace_id, target: { type: 'provider_connection', id }, details: { kind: row.kind, withKey: row.credential_hint !== null } });
+    });
     return row;
   }
 
@@ -103,12 +109,15 @@ export class ProviderService {
     return this.get(context, id);
   }
 
-  async delete(context: WorkspaceContext, id: string): Promise<void> {
+  async delete(context: WorkspaceContext, id: string, actor: Actor): Promise<void> {
     this.workspaces.require(context, 'providers.write');
     await this.get(context, id);
     const users = await repo.countAgentsUsing(this.db, context.workspaceId, id);
     if (users > 0) throw new AppError('conflict', `${users} agent(s) use this connection; point them at another one first.`);
-    await repo.deleteConnection(this.db, context.workspaceId, id);
+    await this.audit.transaction(async (trx) => {
+      await repo.deleteConnection(trx, context.workspaceId, id);
+      await this.audit.append(trx, actor, { action: 'provider.connection.deleted', workspaceId: context.workspaceId, target: { type: 'provider_connection', id } });
+    });
     this.breakers.delete(id);
   }
 

@@ -1,9 +1,7 @@
 /** Security events: the durable trail the monitoring module alerts on. One query per function. */
-import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import { redactDetails } from './redact.js';
-import { EVENT_CATALOG, type RecordedSecurityEvent, type SecurityEventInput, type SecurityEventType } from './types.js';
+import type { RecordedSecurityEvent, SecurityEventType } from './types.js';
 
 export type { SecurityEventInput as SecurityEvent } from './types.js';
 
@@ -46,21 +44,6 @@ export async function insertSecurityEvent(db: Db, event: RecordedSecurityEvent):
  * `SecurityEvents.record`; this remains for modules built without it (the details are
  * redacted all the same).
  */
-export async function recordSecurityEvent(db: Db, event: SecurityEventInput, now: Date): Promise<void> {
-  await insertSecurityEvent(db, {
-    id: randomUUID(),
-    type: event.type,
-    severity: EVENT_CATALOG[event.type].severity,
-    userId: event.userId ?? null,
-    apiKeyId: event.apiKeyId ?? null,
-    ip: event.ip ?? null,
-    userAgent: event.userAgent ?? null,
-    requestId: event.requestId ?? null,
-    details: redactDetails(event.type, event.details),
-    at: now,
-  });
-}
-
 /** Newest first, keyset-paginated on (created_at, id). */
 export function listSecurityEvents(db: Db, filter: EventFilter) {
   let query = db

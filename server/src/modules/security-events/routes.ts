@@ -4,9 +4,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../errors.js';
 import type { AuthDeps } from '../auth/deps.js';
-import { currentUser } from '../auth/routes.js';
 import { cursorSchema, decodeCursor, nextCursor } from './cursor.js';
 import { countFailedSignIns, listSecurityEvents, type SecurityEventRow } from './repo.js';
 import { SECURITY_EVENT_TYPES } from './types.js';
@@ -42,12 +40,6 @@ function toEvent(row: SecurityEventRow): z.infer<typeof eventSchema> {
   };
 }
 
-export async function requireAdmin(deps: AuthDeps, request: Parameters<typeof currentUser>[1], what: string) {
-  const user = await currentUser(deps, request);
-  if (user.role !== 'admin') throw new AppError('forbidden', `Only administrators can ${what}.`);
-  return user;
-}
-
 export function securityEventRoutes(deps: AuthDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
@@ -62,7 +54,7 @@ export function securityEventRoutes(deps: AuthDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const user = await currentUser(deps, request);
+        const user = await request.callerUser();
         const { limit: size, cursor } = request.query;
         const rows = await listSecurityEvents(deps.db, { userId: user.id, before: decodeCursor(cursor), limit: size });
         return { events: rows.map(toEvent), nextCursor: nextCursor(rows, size, (r) => r.created_at) };
@@ -90,7 +82,7 @@ export function securityEventRoutes(deps: AuthDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        await requireAdmin(deps, request, 'read security events');
+        await request.requireAdmin('read security events');
         const { type, userId, ip, since, limit: size, cursor } = request.query;
         const rows = await listSecurityEvents(deps.db, { type, userId, ip, since: since ? new Date(since) : undefined, before: decodeCursor(cursor), limit: size });
         return { events: rows.map(toEvent), nextCursor: nextCursor(rows, size, (r) => r.created_at) };
@@ -121,7 +113,7 @@ export function securityEventRoutes(deps: AuthDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        await requireAdmin(deps, request, 'read failed sign-ins');
+        await request.requireAdmin('read failed sign-ins');
         const since = new Date(deps.clock.now().getTime() - request.query.windowMinutes * 60_000);
         const counts = await countFailedSignIns(deps.db, since, request.query.limit);
         return {

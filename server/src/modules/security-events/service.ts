@@ -14,6 +14,25 @@ import { cleanText, redactDetails } from './redact.js';
 import { insertSecurityEvent } from './repo.js';
 import { EVENT_CATALOG, type DetectionSignals, type RecordedSecurityEvent, type SecurityEventInput } from './types.js';
 
+/**
+ * Writes one event without the stream (no log line, no detector): for callers built
+ * without a SecurityEvents instance (the CLI and tests of one module).
+ */
+export async function recordSecurityEvent(db: Db, event: SecurityEventInput, now: Date): Promise<void> {
+  await insertSecurityEvent(db, {
+    id: randomUUID(),
+    type: event.type,
+    severity: EVENT_CATALOG[event.type].severity,
+    userId: event.userId ?? null,
+    apiKeyId: event.apiKeyId ?? null,
+    ip: event.ip ?? null,
+    userAgent: event.userAgent ?? null,
+    requestId: event.requestId ?? null,
+    details: redactDetails(event.type, event.details),
+    at: now,
+  });
+}
+
 export type SecurityEventListener = (event: RecordedSecurityEvent, signals: DetectionSignals) => Promise<void>;
 
 /** What other modules need to raise events. */

@@ -1,7 +1,7 @@
 /** Durable session records (listing, audit); the live state is in the store. */
 import type { Selectable } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { SessionsTable } from '../../platform/db/schema.js';
+import type { SessionsTable } from '../../platform/db/schema/index.js';
 
 export type SessionRow = Selectable<SessionsTable>;
 

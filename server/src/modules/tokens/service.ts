@@ -15,9 +15,11 @@ import type { Clock } from '../../platform/clock.js';
 import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
 import type { Store } from '../../platform/store/store.js';
-import { ipAllowed } from '../api-keys/service.js';
+import { ipAllowed, type ApiKeyService } from '../api-keys/service.js';
 import { securityEvent, type AuthDeps } from '../auth/deps.js';
 import type { SessionService } from '../sessions/service.js';
+import type { UserService } from '../users/service.js';
+import { claimRefreshToken, findRefreshFamily, findRefreshToken, insertRefreshToken, revokeRefreshFamily, revokeUserRefreshTokens } from './repo.js';
 import { JWT_ALG, type SigningKeys } from './signing-keys.js';
 
 export const CLOCK_SKEW_SECONDS = 30;
@@ -29,6 +31,13 @@ export interface TokenSettings {
   refreshTtlMs: number;
 }
 
+/** The services that own the credentials a token is derived from: asked whether those are still live. */
+export interface TokenOwners {
+  sessions: Pick<SessionService, 'isActive' | 'isRevoked'>;
+  apiKeys: Pick<ApiKeyService, 'liveKey' | 'isRevoked'>;
+  users: Pick<UserService, 'byId'>;
+}
+
 export interface TokenPair {
   accessToken: string;
   refreshToken: string;
@@ -37,7 +46,6 @@ export interface TokenPair {
 }
 
 const invalid = () => new AppError('unauthenticated', 'Invalid, expired or revoked credentials.');
-const apiKeyMarker = (apiKeyId: string) => `revoked:api_key:${apiKeyId}`;
 const familyMarker = (familyId: string) => `revoked:refresh_family:${familyId}`;
 // A family marker outlives every access token of the family: one minted by a refresh racing the revocation included.
 const FAMILY_MARKER_MARGIN_MS = 5 * 60_000;
@@ -58,7 +66,7 @@ export class TokenService {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly keys: SigningKeys,
-    private readonly sessions: SessionService,
+    private readonly owners: TokenOwners,
     private readonly settings: TokenSettings,
     private readonly deps: Pick<AuthDeps, 'db' | 'clock' | 'logger' | 'securityEvents'>,
   ) {}
@@ -80,7 +88,7 @@ export class TokenService {
   async refresh(refreshToken: string, ip: string): Promise<TokenPair> {
     if (refreshToken.length > 200) throw invalid();
     const now = this.clock.now();
-    const row = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', hashToken(refreshToken)).executeTakeFirst();
+    const row = await findRefreshToken(this.db, hashToken(refreshToken));
     if (!row || row.revoked_at || row.expires_at <= now) throw invalid();
     if (row.used_at) {
       await this.revokeFamily(row.family_id);
@@ -92,29 +100,19 @@ export class TokenService {
     // presented from elsewhere does not cut its holder off.
     let allowedCidrs: string[] = [];
     if (row.api_key_id) {
-      const key = await this.db.selectFrom('api_keys').select(['revoked_at', 'expires_at', 'allowed_cidrs']).where('id', '=', row.api_key_id).executeTakeFirst();
-      if (!key || key.revoked_at || (key.expires_at && key.expires_at <= now) || !ipAllowed(key.allowed_cidrs, ip)) throw invalid();
-      allowedCidrs = key.allowed_cidrs;
+      const key = await this.owners.apiKeys.liveKey(row.api_key_id);
+      if (!key || !ipAllowed(key.allowedCidrs, ip)) throw invalid();
+      allowedCidrs = key.allowedCidrs;
     }
     // Spend the token in one conditional UPDATE, and only while no member of its family is
     // revoked: a pair minted by a refresh that raced a family revocation dies at its first use.
-    const claimed = await this.db
-      .updateTable('refresh_tokens')
-      .set({ used_at: now })
-      .where('id', '=', row.id)
-      .where('used_at', 'is', null)
-      .where('revoked_at', 'is', null)
-      .where(({ exists, not, selectFrom }) =>
-        not(exists(selectFrom('refresh_tokens as sibling').select('sibling.id').where('sibling.family_id', '=', row.family_id).where('sibling.revoked_at', 'is not', null))),
-      )
-      .executeTakeFirst();
-    if (Number(claimed.numUpdatedRows) !== 1) {
+    if (!(await claimRefreshToken(this.db, row.id, row.family_id, now))) {
       await this.revokeFamily(row.family_id); // two concurrent uses: one of them is a thief
       throw invalid();
     }
     // A chain from a session ends with it: signed out, idle past the timeout, or past its absolute limit.
-    if (row.session_id && !(await this.sessions.isActive(row.user_id, row.session_id))) throw invalid();
-    const user = await this.db.selectFrom('users').select('password_reset_required').where('id', '=', row.user_id).executeTakeFirst();
+    if (row.session_id && !(await this.owners.sessions.isActive(row.user_id, row.session_id))) throw invalid();
+    const user = await this.owners.users.byId(row.user_id);
     if (!user || user.password_reset_required) throw invalid();
     // The family keeps the lifetime of its first token: refreshing does not extend it.
     return this.issuePair({
@@ -130,8 +128,16 @@ export class TokenService {
 
   /** Revokes the family of a refresh token (RFC 7009: unknown tokens are not an error). */
   async revoke(refreshToken: string): Promise<void> {
-    const row = await this.db.selectFrom('refresh_tokens').select('family_id').where('token_hash', '=', hashToken(refreshToken.slice(0, 200))).executeTakeFirst();
+    const row = await findRefreshFamily(this.db, hashToken(refreshToken.slice(0, 200)));
     if (row) await this.revokeFamily(row.family_id);
+  }
+
+  /**
+   * Revokes every refresh token of a user (evidence of compromise). Access tokens already
+   * issued run out within their short lifetime.
+   */
+  async revokeAllFor(userId: string): Promise<void> {
+    await revokeUserRefreshTokens(this.db, userId, this.clock.now());
   }
 
   /** Verifies a bearer access token presented from `ip` and returns its principal, or throws 401. */
@@ -163,8 +169,8 @@ export class TokenService {
     if (cidrs && !ipAllowed(cidrs, ip)) throw invalid();
     // Store GETs only (no database query on this path), sent together: one round trip.
     const revoked = await Promise.all([
-      sessionId ? this.sessions.isRevoked(sessionId) : false,
-      apiKeyId ? this.isMarked(apiKeyMarker(apiKeyId)) : false,
+      sessionId ? this.owners.sessions.isRevoked(sessionId) : false,
+      apiKeyId ? this.owners.apiKeys.isRevoked(apiKeyId) : false,
       familyId ? this.isMarked(familyMarker(familyId)) : false,
     ]);
     if (revoked.some(Boolean)) throw invalid();
@@ -200,20 +206,17 @@ export class TokenService {
       .setJti(randomUUID())
       .sign(privateKey);
     const { token: refreshToken, hash } = generateToken('rfsh');
-    await this.db
-      .insertInto('refresh_tokens')
-      .values({
-        id: randomUUID(),
-        family_id: input.familyId,
-        user_id: input.userId,
-        token_hash: hash,
-        scopes: input.scopes,
-        session_id: input.sessionId,
-        api_key_id: input.apiKeyId,
-        created_at: now,
-        expires_at: input.expiresAt ?? new Date(now.getTime() + this.settings.refreshTtlMs),
-      })
-      .execute();
+    await insertRefreshToken(this.db, {
+      id: randomUUID(),
+      family_id: input.familyId,
+      user_id: input.userId,
+      token_hash: hash,
+      scopes: input.scopes,
+      session_id: input.sessionId,
+      api_key_id: input.apiKeyId,
+      created_at: now,
+      expires_at: input.expiresAt ?? new Date(now.getTime() + this.settings.refreshTtlMs),
+    });
     return { accessToken, refreshToken, expiresIn: this.settings.accessTtlSeconds, tokenType: 'Bearer' };
   }
 
@@ -221,7 +224,7 @@ export class TokenService {
   private async revokeFamily(familyId: string): Promise<void> {
     const ttlMs = (this.settings.accessTtlSeconds + CLOCK_SKEW_SECONDS) * 1000 + FAMILY_MARKER_MARGIN_MS;
     await this.store.set(familyMarker(familyId), '1', { ttlMs });
-    await this.db.updateTable('refresh_tokens').set({ revoked_at: this.clock.now() }).where('family_id', '=', familyId).where('revoked_at', 'is', null).execute();
+    await revokeRefreshFamily(this.db, familyId, this.clock.now());
   }
 
   private async isMarked(key: string): Promise<boolean> {

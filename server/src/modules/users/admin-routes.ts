@@ -4,9 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { securityEvent } from '../auth/deps.js';
-import { currentUser } from '../auth/routes.js';
 import { accountKey } from '../auth/throttle.js';
-import { findUserById } from './repo.js';
 
 export function adminUserRoutes(deps: AuthDeps): FastifyPluginAsyncZod {
   return async (app) => {
@@ -22,9 +20,9 @@ export function adminUserRoutes(deps: AuthDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const admin = await currentUser(deps, request);
+        const admin = await request.callerUser();
         if (admin.role !== 'admin') throw new AppError('forbidden', 'Only administrators can unlock accounts.');
-        const user = await findUserById(deps.db, request.params.id);
+        const user = await deps.users.byId(request.params.id);
         if (!user) throw new AppError('not_found', 'No such user.');
         await deps.throttle.unlock(accountKey(user.email));
         await securityEvent(deps, { type: 'auth.account_unlocked', userId: user.id, ip: request.ip, details: { by: admin.id } });

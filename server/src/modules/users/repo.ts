@@ -1,7 +1,7 @@
 /** Queries on users; no rules here. */
 import type { Selectable } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { UsersTable } from '../../platform/db/schema.js';
+import type { UsersTable } from '../../platform/db/schema/index.js';
 
 export type UserRow = Selectable<UsersTable>;
 

@@ -2,11 +2,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SIGNATURE_HEADER } from '../../sdk/sign.js';
-import type { WorkspaceService } from '../workspaces/service.js';
-import { callerId, workspaceHeader } from '../workspaces/routes.js';
 import type { WebhookService } from './service.js';
 
-export function webhookRoutes(webhooks: WebhookService, workspaces: WorkspaceService): FastifyPluginAsyncZod {
+export function webhookRoutes(webhooks: WebhookService): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['agents'];
     const Id = z.object({ id: z.uuid() });
@@ -24,14 +22,14 @@ export function webhookRoutes(webhooks: WebhookService, workspaces: WorkspaceSer
         },
       },
       async (request) => {
-        const context = await workspaces.resolve(callerId(request), workspaceHeader(request), 'agents.write');
+        const context = await request.workspace('agents.write');
         const { secret, hint } = await webhooks.rotateSecret(context, request.params.id, request.body.overlapHours);
         return { secret, hint, url: `/api/v1/hooks/agents/${request.params.id}` };
       },
     );
 
     app.delete('/agents/:id/webhook-secret', { config: { access: { scope: 'agents:write' } }, schema: { tags, summary: 'Disable the agent’s webhook (deletes its secrets)', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await webhooks.disable(await workspaces.resolve(callerId(request), workspaceHeader(request), 'agents.write'), request.params.id);
+      await webhooks.disable(await request.workspace('agents.write'), request.params.id);
       return { ok: true as const };
     });
 

@@ -13,7 +13,6 @@ import type { Db } from '../../platform/db/database.js';
 import type { OutboundHttp } from '../../platform/net/outbound.js';
 import type { Store } from '../../platform/store/store.js';
 import { SIGNATURE_HEADER, signRequest } from '../../sdk/sign.js';
-import { findAgentForWebhook } from '../agents/repo.js';
 import type { AgentService } from '../agents/service.js';
 import type { ChatService, Message } from '../chat/service.js';
 import type { SecurityEventSink } from '../security-events/service.js';
@@ -67,7 +66,7 @@ export class WebhookService {
    * agents without a secret answer like a bad signature: nothing to probe.
    */
   async receive(agentId: string, signed: { method: string; url: string; body: string; header: string | undefined }, input: string): Promise<{ conversationId: string }> {
-    const agent = await findAgentForWebhook(this.deps.db, agentId);
+    const agent = await this.deps.agents.webhookOwner(agentId);
     const secrets = agent ? await this.deps.secrets.validSecrets(owner(agentId)) : [];
     try {
       if (secrets.length === 0) throw new AppError('unauthenticated', 'Invalid request signature: no such webhook.');
@@ -79,10 +78,10 @@ export class WebhookService {
       }
       throw error;
     }
-    if (!agent!.created_by) throw new AppError('conflict', 'The agent’s creator no longer exists; rotate the webhook secret from an active account.');
+    if (!agent!.createdBy) throw new AppError('conflict', 'The agent’s creator no longer exists; rotate the webhook secret from an active account.');
     let context: WorkspaceContext;
     try {
-      context = await this.deps.workspaces.resolve(agent!.created_by, agent!.workspace_id, 'chat.use');
+      context = await this.deps.workspaces.resolve(agent!.createdBy, agent!.workspaceId, 'chat.use');
     } catch {
       throw new AppError('conflict', 'The agent’s creator is no longer a member of its workspace.');
     }

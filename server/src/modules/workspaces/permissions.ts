@@ -2,7 +2,7 @@
  * What each workspace role may do: the one table every service consults. Roles are
  * ordered; each includes what the ones below it may do, plus the actions listed here.
  */
-import type { WorkspaceRole } from '../../platform/db/schema.js';
+import type { WorkspaceRole } from '../../domain/workspaces.js';
 
 export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const satisfies readonly WorkspaceRole[];
 
@@ -40,4 +40,12 @@ export type Permission = keyof typeof PERMISSIONS;
 
 export function can(role: WorkspaceRole, permission: Permission): boolean {
   return (PERMISSIONS[permission] as readonly WorkspaceRole[]).includes(role);
+}
+
+/** Every permission name, in table order. */
+export const PERMISSION_NAMES = Object.keys(PERMISSIONS) as [Permission, ...Permission[]];
+
+/** What `role` may do, in table order: sent with the workspace view so clients offer only what will work. */
+export function permissionsOf(role: WorkspaceRole): Permission[] {
+  return PERMISSION_NAMES.filter((permission) => can(role, permission));
 }

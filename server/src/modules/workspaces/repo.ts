@@ -2,7 +2,8 @@
 import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { WorkspaceInvitationsTable, WorkspaceRole, WorkspacesTable } from '../../platform/db/schema.js';
+import type { WorkspaceInvitationsTable, WorkspacesTable } from '../../platform/db/schema/index.js';
+import type { WorkspaceRole } from '../../domain/workspaces.js';
 
 export type WorkspaceRow = Selectable<WorkspacesTable>;
 export type InvitationRow = Selectable<WorkspaceInvitationsTable>;

@@ -1,28 +1,11 @@
 /** /api/v1/workspaces: workspaces, members, invitations and usage. */
-import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../errors.js';
 import { requestActor } from '../audit/request.js';
-import type { AuditLog } from '../audit/service.js';
-import { ROLES } from './permissions.js';
+import { PERMISSION_NAMES, permissionsOf, ROLES } from './permissions.js';
 import type { InvitationRow, MembershipRow } from './repo.js';
 import type { WorkspaceService } from './service.js';
 import type { UsageService } from './usage.js';
-
-export const WORKSPACE_HEADER = 'x-workspace-id';
-
-/** The principal's user id; routes using it declare a scope, so a principal is present. */
-export function callerId(request: FastifyRequest): string {
-  if (!request.principal) throw new AppError('unauthenticated', 'Sign in or send credentials (Authorization: Bearer …).');
-  return request.principal.userId;
-}
-
-/** X-Workspace-Id as sent, or undefined for the personal workspace. */
-export function workspaceHeader(request: FastifyRequest): string | undefined {
-  const value = request.headers[WORKSPACE_HEADER];
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
 
 const Role = z.enum(ROLES);
 const WorkspaceView = z.object({
@@ -32,6 +15,7 @@ const WorkspaceView = z.object({
   role: Role.describe('The caller’s role here'),
   monthlyTokenBudget: z.number().nullable().describe('Tokens per calendar month (UTC); null: unlimited'),
   createdAt: z.string(),
+  permissions: z.array(z.enum(PERMISSION_NAMES)).describe('What the caller’s role allows here (the permission table); the server still checks every call'),
 });
 const MemberView = z.object({
   userId: z.uuid(),
@@ -53,6 +37,7 @@ function view(row: MembershipRow): z.infer<typeof WorkspaceView> {
     role: row.role,
     monthlyTokenBudget: row.monthly_token_budget === null ? null : Number(row.monthly_token_budget),
     createdAt: row.created_at.toISOString(),
+    permissions: permissionsOf(row.role),
   };
 }
 
@@ -60,25 +45,25 @@ function invitationView(row: InvitationRow): z.infer<typeof InvitationView> {
   return { id: row.id, email: row.email, role: row.role, expiresAt: row.expires_at.toISOString(), createdAt: row.created_at.toISOString() };
 }
 
-export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageService, audit: AuditLog): FastifyPluginAsyncZod {
+export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageService): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['workspaces'];
     const read = { access: { scope: 'workspaces:read' as const } };
     const write = { access: { scope: 'workspaces:write' as const } };
 
     app.get('/workspaces', { config: read, schema: { tags, summary: 'List the workspaces you belong to', response: { 200: z.object({ workspaces: z.array(WorkspaceView) }) } } }, async (request) => {
-      await workspaces.personal(callerId(request));
-      return { workspaces: (await workspaces.list(callerId(request))).map(view) };
+      await workspaces.personal(request.callerId());
+      return { workspaces: (await workspaces.list(request.callerId())).map(view) };
     });
 
     app.post(
       '/workspaces',
       { config: write, schema: { tags, summary: 'Create a shared workspace; you become its owner', body: z.strictObject({ name: z.string().trim().min(1).max(100) }).meta({ examples: [{ name: 'Support team' }] }), response: { 201: WorkspaceView } } },
-      async (request, reply) => reply.status(201).send(view(await workspaces.create(callerId(request), request.body.name))),
+      async (request, reply) => reply.status(201).send(view(await workspaces.create(request.callerId(), request.body.name))),
     );
 
     app.get('/workspaces/:id', { config: read, schema: { tags, summary: 'A workspace you belong to', params: Id, response: { 200: WorkspaceView } } }, async (request) => {
-      const context = await workspaces.resolve(callerId(request), request.params.id, 'workspace.read');
+      const context = await request.workspace('workspace.read', request.params.id);
       return view({ ...context.workspace, role: context.role });
     });
 
@@ -94,15 +79,15 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
           response: { 200: WorkspaceView },
         },
       },
-      async (request) => view(await workspaces.update(await workspaces.resolve(callerId(request), request.params.id, 'workspace.write'), request.body)),
+      async (request) => view(await workspaces.update(await request.workspace('workspace.write', request.params.id), request.body)),
     );
 
     app.get('/workspaces/:id/usage', { config: read, schema: { tags, summary: 'Tokens used this month and the budget', params: Id, response: { 200: UsageView } } }, async (request) =>
-      usage.summary(await workspaces.resolve(callerId(request), request.params.id, 'workspace.read')),
+      usage.summary(await request.workspace('workspace.read', request.params.id)),
     );
 
     app.get('/workspaces/:id/members', { config: read, schema: { tags, summary: 'Members and their roles (email addresses: owner, admin, member)', params: Id, response: { 200: z.object({ members: z.array(MemberView) }) } } }, async (request) => {
-      const rows = await workspaces.members(await workspaces.resolve(callerId(request), request.params.id, 'members.read'));
+      const rows = await workspaces.members(await request.workspace('members.read', request.params.id));
       return { members: rows.map((m) => ({ userId: m.user_id, email: m.email, name: m.name, role: m.role, joinedAt: m.created_at.toISOString() })) };
     });
 
@@ -111,20 +96,18 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
       '/workspaces/:id/members/:userId',
       { config: write, schema: { tags, summary: 'Change a member’s role (owners manage owners and admins)', params: Member, body: z.strictObject({ role: Role }), response: { 200: Ok } } },
       async (request) => {
-        await workspaces.changeRole(await workspaces.resolve(callerId(request), request.params.id, 'members.read'), request.params.userId, request.body.role);
-        await audit.record({ ...requestActor(request), action: 'workspace.member.role_changed', workspaceId: request.params.id, target: { type: 'workspace_member' }, subjectId: request.params.userId, details: { role: request.body.role } });
+        await workspaces.changeRole(await request.workspace('members.read', request.params.id), request.params.userId, request.body.role, requestActor(request));
         return { ok: true as const };
       },
     );
 
     app.delete('/workspaces/:id/members/:userId', { config: write, schema: { tags, summary: 'Remove a member, or leave (your own id)', params: Member, response: { 200: Ok } } }, async (request) => {
-      await workspaces.removeMember(await workspaces.resolve(callerId(request), request.params.id, 'members.read'), request.params.userId);
-      await audit.record({ ...requestActor(request), action: 'workspace.member.removed', workspaceId: request.params.id, target: { type: 'workspace_member' }, subjectId: request.params.userId });
+      await workspaces.removeMember(await request.workspace('members.read', request.params.id), request.params.userId, requestActor(request));
       return { ok: true as const };
     });
 
     app.get('/workspaces/:id/invitations', { config: read, schema: { tags, summary: 'Open invitations (owner, admin)', params: Id, response: { 200: z.object({ invitations: z.array(InvitationView) }) } } }, async (request) => ({
-      invitations: (await workspaces.invitations(await workspaces.resolve(callerId(request), request.params.id, 'members.read'))).map(invitationView),
+      invitations: (await workspaces.invitations(await request.workspace('members.read', request.params.id))).map(invitationView),
     }));
 
     app.post(
@@ -140,24 +123,21 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
         },
       },
       async (request, reply) => {
-        const context = await workspaces.resolve(callerId(request), request.params.id, 'members.read');
-        const invitation = await workspaces.invite(context, request.body.email, request.body.role);
-        // The invitee's address stays out of the log: the invitation id leads to it while it exists.
-        await audit.record({ ...requestActor(request), action: 'workspace.invitation.created', workspaceId: request.params.id, target: { type: 'workspace_invitation', id: invitation.id }, details: { role: invitation.role } });
+        const context = await request.workspace('members.read', request.params.id);
+        const invitation = await workspaces.invite(context, request.body.email, request.body.role, requestActor(request));
         return reply.status(201).send(invitationView(invitation));
       },
     );
 
     app.delete('/workspaces/:id/invitations/:invitationId', { config: write, schema: { tags, summary: 'Revoke an invitation', params: z.object({ id: z.uuid(), invitationId: z.uuid() }), response: { 200: Ok } } }, async (request) => {
-      await workspaces.revokeInvitation(await workspaces.resolve(callerId(request), request.params.id, 'members.read'), request.params.invitationId);
-      await audit.record({ ...requestActor(request), action: 'workspace.invitation.revoked', workspaceId: request.params.id, target: { type: 'workspace_invitation', id: request.params.invitationId } });
+      await workspaces.revokeInvitation(await request.workspace('members.read', request.params.id), request.params.invitationId, requestActor(request));
       return { ok: true as const };
     });
 
     app.post(
       '/workspaces/invitations/accept',
       { config: write, schema: { tags, summary: 'Join a workspace with the token from an invitation mail', body: z.strictObject({ token: z.string().min(10).max(200) }), response: { 200: WorkspaceView } } },
-      async (request) => view(await workspaces.accept(callerId(request), request.body.token)),
+      async (request) => view(await workspaces.accept(request.callerId(), request.body.token)),
     );
   };
 }

@@ -8,14 +8,16 @@ import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
-import type { WorkspaceRole } from '../../platform/db/schema.js';
+import type { WorkspaceRole } from '../../domain/workspaces.js';
 import type { Mailer } from '../../platform/mail/mailer.js';
+import type { Actor } from '../audit/actor.js';
+import type { AuditEvent, AuditLog } from '../audit/service.js';
 import { normalizeEmail } from '../users/email.js';
-import { findUserById } from '../users/repo.js';
 import { workspaceMails } from './mails.js';
 import { can, type Permission } from './permissions.js';
 import * as repo from './repo.js';
 import type { SecurityEventSink } from '../security-events/service.js';
+import { UserService } from '../users/service.js';
 
 const INVITATION_TTL_MS = 7 * 24 * 3_600_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -34,6 +36,9 @@ export class WorkspaceService {
     private readonly mailer: Mailer,
     private readonly publicUrl: string,
     private readonly events?: SecurityEventSink,
+    private readonly users = new UserService(db),
+    /** Records member and invitation changes; tests of other rules may leave it out. */
+    private readonly audit?: AuditLog,
   ) {}
 
   /** The user's personal workspace, created on first need (sign-up, first API call). */
@@ -49,6 +54,13 @@ export class WorkspaceService {
 
   /** The caller's workspace for this request: the X-Workspace-Id header, else the personal one. */
   async resolve(userId: string, workspaceId: string | undefined, permission: Permission): Promise<WorkspaceContext> {
+    const context = await this.membership(userId, workspaceId);
+    this.require(context, permission);
+    return context;
+  }
+
+  /** The user's membership of a workspace (the personal one when `workspaceId` is undefined), or 404; no permission checked. */
+  async membership(userId: string, workspaceId: string | undefined): Promise<WorkspaceContext> {
     let membership: repo.MembershipRow | undefined;
     if (workspaceId === undefined) membership = await this.personal(userId);
     else {
@@ -56,9 +68,7 @@ export class WorkspaceService {
       membership = await repo.findMembership(this.db, workspaceId.toLowerCase(), userId);
     }
     if (!membership) throw new AppError('not_found', 'No such workspace.');
-    const context = { workspaceId: membership.id, userId, role: membership.role, workspace: membership };
-    this.require(context, permission);
-    return context;
+    return { workspaceId: membership.id, userId, role: membership.role, workspace: membership };
   }
 
   require(context: WorkspaceContext, permission: Permission): void {
@@ -105,7 +115,7 @@ export class WorkspaceService {
    * Changes a member's role. Owners manage owners and admins; a workspace keeps at least
    * one owner, decided under the workspace lock (see `underOwnerLock`).
    */
-  async changeRole(context: WorkspaceContext, userId: string, role: WorkspaceRole): Promise<void> {
+  async changeRole(context: WorkspaceContext, userId: string, role: WorkspaceRole, by?: Actor): Promise<void> {
     this.require(context, 'members.write');
     await this.underOwnerLock(context, userId, async (trx, actor, target) => {
       this.require(actor, 'members.write');
@@ -113,11 +123,12 @@ export class WorkspaceService {
       if (target.role === 'owner' || target.role === 'admin' || role === 'owner' || role === 'admin') this.require(actor, 'members.promote');
       if (target.role === 'owner' && role !== 'owner') await keepAnOwner(trx, context.workspaceId);
       await repo.setMemberRole(trx, context.workspaceId, userId, role);
+      await this.record(trx, by, { action: 'workspace.member.role_changed', workspaceId: context.workspaceId, target: { type: 'workspace_member' }, subjectId: userId, details: { role } });
     });
   }
 
   /** Removes a member, or leaves (the caller's own id); the last owner cannot go. */
-  async removeMember(context: WorkspaceContext, userId: string): Promise<void> {
+  async removeMember(context: WorkspaceContext, userId: string, by?: Actor): Promise<void> {
     if (context.workspace.personal_owner_id === userId) throw new AppError('conflict', 'The owner of a personal workspace cannot leave it.');
     await this.underOwnerLock(context, userId, async (trx, actor, target) => {
       if (userId !== context.userId) {
@@ -126,6 +137,7 @@ export class WorkspaceService {
       }
       if (target.role === 'owner') await keepAnOwner(trx, context.workspaceId);
       await repo.removeMember(trx, context.workspaceId, userId);
+      await this.record(trx, by, { action: 'workspace.member.removed', workspaceId: context.workspaceId, target: { type: 'workspace_member' }, subjectId: userId });
     });
   }
 
@@ -140,7 +152,7 @@ export class WorkspaceService {
     userId: string,
     change: (trx: Db, actor: WorkspaceContext, target: { role: WorkspaceRole }) => Promise<void>,
   ): Promise<void> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.transaction(async (trx) => {
       if (!(await repo.lockWorkspace(trx, context.workspaceId))) throw new AppError('not_found', 'No such workspace.');
       // The caller may have been demoted or removed by a request that held the lock first.
       const caller = await repo.findMemberRole(trx, context.workspaceId, context.userId);
@@ -152,7 +164,7 @@ export class WorkspaceService {
   }
 
   /** Mails a single-use link valid for 7 days; only its hash is stored. */
-  async invite(context: WorkspaceContext, email: string, role: Exclude<WorkspaceRole, 'owner'>): Promise<repo.InvitationRow> {
+  async invite(context: WorkspaceContext, email: string, role: Exclude<WorkspaceRole, 'owner'>, by?: Actor): Promise<repo.InvitationRow> {
     this.require(context, 'members.write');
     if (role === 'admin') this.require(context, 'members.promote');
     if (context.workspace.personal_owner_id) throw new AppError('conflict', 'Personal workspaces cannot be shared; create a workspace to invite people.');
@@ -168,7 +180,11 @@ export class WorkspaceService {
       created_at: now,
       expires_at: new Date(now.getTime() + INVITATION_TTL_MS),
     };
-    await repo.insertInvitation(this.db, row);
+    await this.transaction(async (trx) => {
+      await repo.insertInvitation(trx, row);
+      // The invitee's address stays out of the log: the invitation id leads to it while it exists.
+      await this.record(trx, by, { action: 'workspace.invitation.created', workspaceId: context.workspaceId, target: { type: 'workspace_invitation', id: row.id }, details: { role } });
+    });
     await this.mailer.send(workspaceMails.invitation(row.email, context.workspace.name, `${this.publicUrl}/invitations#token=${token}`));
     return { ...row, accepted_at: null, revoked_at: null };
   }
@@ -178,14 +194,29 @@ export class WorkspaceService {
     return repo.listOpenInvitations(this.db, context.workspaceId, this.clock.now());
   }
 
-  async revokeInvitation(context: WorkspaceContext, id: string): Promise<void> {
+  async revokeInvitation(context: WorkspaceContext, id: string, by?: Actor): Promise<void> {
     this.require(context, 'members.write');
-    if (!(await repo.revokeInvitation(this.db, context.workspaceId, id, this.clock.now()))) throw new AppError('not_found', 'No such invitation.');
+    await this.transaction(async (trx) => {
+      if (!(await repo.revokeInvitation(trx, context.workspaceId, id, this.clock.now()))) throw new AppError('not_found', 'No such invitation.');
+      await this.record(trx, by, { action: 'workspace.invitation.revoked', workspaceId: context.workspaceId, target: { type: 'workspace_invitation', id } });
+    });
+  }
+
+  /** One transaction; through the audit log when there is one, so a checkpoint due after it is signed. */
+  private transaction<T>(work: (trx: Db) => Promise<T>): Promise<T> {
+    return this.audit ? this.audit.transaction(work) : this.db.transaction().execute(work);
+  }
+
+  /** Appends `by`'s audit entry to the change in `trx`; nothing when no one is named (the system acting). */
+  private async record(trx: Db, by: Actor | undefined, event: AuditEvent): Promise<void> {
+    if (!by) return;
+    if (!this.audit) throw new Error('WorkspaceService needs an AuditLog to record changes');
+    await this.audit.append(trx, by, event);
   }
 
   /** Joins the invitation's workspace; the token must be unused, unexpired and addressed to the caller's email. */
   async accept(userId: string, token: string): Promise<repo.MembershipRow> {
-    const user = await findUserById(this.db, userId);
+    const user = await this.users.byId(userId);
     const invitation = user && (await repo.acceptInvitation(this.db, hashToken(token), userId, normalizeEmail(user.email), this.clock.now()));
     if (!invitation) throw new AppError('invalid_token', 'This invitation link is invalid, used, expired or addressed to another email address.');
     return (await repo.findMembership(this.db, invitation.workspace_id, userId))!;

@@ -1,8 +1,6 @@
 /** /api/v1/workspaces/:id/sso: the workspace's own OpenID Connect provider (owner, admin). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { WorkspaceService } from './service.js';
-import { callerId } from './routes.js';
 import type { WorkspaceSsoService } from './sso.js';
 
 const SsoView = z.object({
@@ -14,13 +12,13 @@ const SsoView = z.object({
   startUrl: z.string().describe('Send people here to sign in through this provider'),
 });
 
-export function workspaceSsoRoutes(sso: WorkspaceSsoService, workspaces: WorkspaceService): FastifyPluginAsyncZod {
+export function workspaceSsoRoutes(sso: WorkspaceSsoService): FastifyPluginAsyncZod {
   return async (app) => {
     const tags = ['workspaces'];
     const Id = z.object({ id: z.uuid() });
 
     app.get('/workspaces/:id/sso', { config: { access: { scope: 'workspaces:read' } }, schema: { tags, summary: 'The workspace’s single sign-on provider, if any (owner, admin)', params: Id, response: { 200: z.object({ sso: SsoView.nullable() }) } } }, async (request) => ({
-      sso: await sso.get(await workspaces.resolve(callerId(request), request.params.id, 'sso.read')),
+      sso: await sso.get(await request.workspace('sso.read', request.params.id)),
     }));
 
     app.put(
@@ -43,11 +41,11 @@ export function workspaceSsoRoutes(sso: WorkspaceSsoService, workspaces: Workspa
           response: { 200: SsoView },
         },
       },
-      async (request) => sso.put(await workspaces.resolve(callerId(request), request.params.id, 'workspace.write'), request.body),
+      async (request) => sso.put(await request.workspace('workspace.write', request.params.id), request.body),
     );
 
     app.delete('/workspaces/:id/sso', { config: { access: { scope: 'workspaces:write' } }, schema: { tags, summary: 'Remove the workspace’s single sign-on', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await sso.delete(await workspaces.resolve(callerId(request), request.params.id, 'workspace.write'));
+      await sso.delete(await request.workspace('workspace.write', request.params.id));
       return { ok: true as const };
     });
   };

@@ -11,6 +11,7 @@ import { maskSecret } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
 import type { OidcProviderSettings } from '../oidc/service.js';
 import { addMember } from './repo.js';
+import { deleteWorkspaceSso, findWorkspaceSso, hasWorkspaceSso, insertWorkspaceSso, updateWorkspaceSso } from './sso-repo.js';
 import type { WorkspaceContext, WorkspaceService } from './service.js';
 
 export interface SsoInput {
@@ -58,7 +59,7 @@ export class WorkspaceSsoService {
 
   async get(context: WorkspaceContext): Promise<SsoView | null> {
     this.workspaces.require(context, 'sso.read');
-    const row = await this.db.selectFrom('workspace_sso').selectAll().where('workspace_id', '=', context.workspaceId).executeTakeFirst();
+    const row = await findWorkspaceSso(this.db, context.workspaceId);
     if (!row) return null;
     return {
       issuer: row.issuer,
@@ -74,27 +75,26 @@ export class WorkspaceSsoService {
     this.workspaces.require(context, 'workspace.write');
     if (context.workspace.personal_owner_id) throw new AppError('conflict', 'Personal workspaces have no single sign-on; create a shared workspace.');
     checkIssuer(input.issuer);
-    const existing = await this.db.selectFrom('workspace_sso').select('workspace_id').where('workspace_id', '=', context.workspaceId).executeTakeFirst();
+    const existing = await hasWorkspaceSso(this.db, context.workspaceId);
     if (!existing && !input.clientSecret) throw new AppError('validation_failed', 'clientSecret is required when setting up single sign-on.', [{ path: 'clientSecret', message: 'required' }]);
     const now = this.clock.now();
     const secret = input.clientSecret
       ? { client_secret: await this.encryptor.encrypt({ scope: 'workspace', id: context.workspaceId }, binding(context.workspaceId), input.clientSecret), client_secret_hint: maskSecret(input.clientSecret) }
       : {};
     const fields = { issuer: input.issuer, client_id: input.clientId, jit_provisioning: input.jitProvisioning, default_role: input.defaultRole, updated_at: now, ...secret };
-    if (existing) await this.db.updateTable('workspace_sso').set(fields).where('workspace_id', '=', context.workspaceId).execute();
-    else await this.db.insertInto('workspace_sso').values({ workspace_id: context.workspaceId, created_at: now, client_secret: Buffer.alloc(0), client_secret_hint: '', ...fields }).execute();
+    if (existing) await updateWorkspaceSso(this.db, context.workspaceId, fields);
+    else await insertWorkspaceSso(this.db, { workspace_id: context.workspaceId, created_at: now, client_secret: Buffer.alloc(0), client_secret_hint: '', ...fields });
     return (await this.get(context))!;
   }
 
   async delete(context: WorkspaceContext): Promise<void> {
     this.workspaces.require(context, 'workspace.write');
-    const result = await this.db.deleteFrom('workspace_sso').where('workspace_id', '=', context.workspaceId).executeTakeFirst();
-    if (Number(result.numDeletedRows) !== 1) throw new AppError('not_found', 'This workspace has no single sign-on.');
+    if (!(await deleteWorkspaceSso(this.db, context.workspaceId))) throw new AppError('not_found', 'This workspace has no single sign-on.');
   }
 
   /** The provider settings for a sign-in flow, secret decrypted; null when none. */
   async provider(workspaceId: string): Promise<OidcProviderSettings | null> {
-    const row = await this.db.selectFrom('workspace_sso').selectAll().where('workspace_id', '=', workspaceId).executeTakeFirst();
+    const row = await findWorkspaceSso(this.db, workspaceId);
     if (!row) return null;
     return {
       issuer: row.issuer,

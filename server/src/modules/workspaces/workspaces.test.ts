@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { tokenFrom } from '../../../test/accounts.js';
 import { apiUser } from '../../../test/api-client.js';
 import { useChatApp } from '../../../test/chat-fixture.js';
-import { can, PERMISSIONS, ROLES } from './permissions.js';
+import { can, PERMISSIONS, permissionsOf, ROLES } from './permissions.js';
 
 const chat = useChatApp();
 
@@ -79,6 +79,12 @@ describe('workspaces', () => {
     expect((await viewer.post('/agents', agent)).statusCode).toBe(403);
     expect((await viewer.post('/agents', agent)).json().error.code).toBe('forbidden');
     expect((await member.post('/agents', agent)).statusCode).toBe(201);
+    // The workspace view tells each caller what their role allows (the web offers only that).
+    for (const [client, role] of [[owner, 'owner'], [admin, 'admin'], [member, 'member'], [viewer, 'viewer']] as const) {
+      expect((await client.get(`/workspaces/${workspace.id}`)).json().permissions).toEqual(permissionsOf(role));
+    }
+    expect(permissionsOf('viewer')).not.toContain('agents.write');
+    expect(permissionsOf('owner')).toEqual(Object.keys(PERMISSIONS));
     const connection = { name: 'c', kind: 'openai', apiKey: 'sk-x-123456789012' };
     expect((await member.post('/provider-connections', connection)).statusCode).toBe(403);
     expect((await admin.post('/provider-connections', connection)).statusCode).toBe(201);

@@ -1,6 +1,6 @@
 /** Queries on data_keys; no rules here. */
 import type { Db } from '../db/database.js';
-import type { DataKeysTable } from '../db/schema.js';
+import type { DataKeysTable } from '../db/schema/index.js';
 
 export type KeyScope = DataKeysTable['scope'];
 

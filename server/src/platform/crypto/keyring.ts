@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from '../../config.js';
+import type { Config } from '../../config/index.js';
 import { formatMasterKeys, generateMasterKey, parseMasterKeys, type MasterKey, type MasterKeySet } from './master-keys.js';
 
 export class Keyring {

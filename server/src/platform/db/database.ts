@@ -9,9 +9,9 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Config } from '../../config.js';
+import type { Config } from '../../config/index.js';
 import { PGliteDialect } from './pglite-dialect.js';
-import type { Schema } from './schema.js';
+import type { Schema } from './schema/index.js';
 
 export type Db = Kysely<Schema>;
 

@@ -1,7 +1,7 @@
 /** The Monitoring settings in config.ts: weak tokens and clashing ports are refused at start. */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type Env } from '../../config.js';
+import { ConfigError, loadConfig, type Env } from '../../config/index.js';
 
 function problems(env: Env): string[] {
   try {

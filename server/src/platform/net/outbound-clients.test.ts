@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, variables, type Env } from '../../config.js';
+import { loadConfig, variables, type Env } from '../../config/index.js';
 import { NetError } from './errors.js';
 import type { OutboundHttp } from './outbound.js';
 import { createOutboundClients, type OutboundClients } from './outbound-clients.js';

@@ -4,7 +4,7 @@
  * (app.ts) and `bastion worker`; modules are handed the client of their purpose.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../../config.js';
+import type { Config } from '../../config/index.js';
 import { OutboundHttp } from './outbound.js';
 import { ALLOW_SETTINGS, type OutboundPurpose } from './purposes.js';
 

@@ -4,7 +4,13 @@
  * never travel to a different origin, so a redirect cannot leak an API key to a host
  * the caller did not choose.
  */
-import type { OutboundRequest } from './outbound.js';
+
+/** What a redirect changes of a request (OutboundRequest has these fields and more). */
+export interface RedirectableRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
 
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 
@@ -19,7 +25,7 @@ export function isRedirect(status: number): boolean {
 }
 
 /** The request to send to `to` after `status` redirected a request for `from`. */
-export function redirectedRequest<R extends OutboundRequest>(request: R, status: number, from: URL, to: URL): R {
+export function redirectedRequest<R extends RedirectableRequest>(request: R, status: number, from: URL, to: URL): R {
   const method = (request.method ?? 'GET').toUpperCase();
   const toGet = (status === 303 && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST');
   const crossOrigin = from.origin !== to.origin;

@@ -3,7 +3,7 @@
  * The (app) layout fills it; screens read `session.me` and `session.workspace`.
  */
 import { api, currentWorkspace, setWorkspace } from '$lib/api';
-import type { AuthOptions, Me, Workspace } from './types';
+import type { AuthOptions, Me, Permission, Workspace } from './types';
 
 class Session {
   me = $state<Me | null>(null);
@@ -12,6 +12,11 @@ class Session {
 
   get workspace(): Workspace | null {
     return this.workspaces.find((w) => w.id === this.workspaceId) ?? null;
+  }
+
+  /** Whether the caller's role in the current workspace allows `permission` (the server sends the list; it still decides). */
+  can(permission: Permission): boolean {
+    return this.workspace?.permissions.includes(permission) ?? false;
   }
 
   /** Loads the user (throws ApiError 401 when signed out) and their workspaces; keeps the remembered choice if still valid. */

@@ -1,48 +1,20 @@
-/** Shapes of the account API's answers (server/src/modules/auth/routes.ts). */
-export interface Me {
-  id: string;
-  email: string;
-  name: string;
-  role: 'admin' | 'member';
-  emailVerified: boolean;
-  mfaEnabled: boolean;
-  mfaEnrollmentRequired: boolean;
-  recoveryCodesLeft: number;
-  /** When a requested account deletion happens; null when none is pending. */
-  erasureScheduledAt?: string | null;
-}
+/** Shapes of the account API's answers: aliases of the OpenAPI document's types ($lib/api/types). */
+import type { ApiResponse } from '$lib/api/types';
+
+export type Me = ApiResponse<'/api/v1/me'>;
 
 /** A privacy policy or terms version (modules/privacy). */
-export interface Policy {
-  kind: 'privacy' | 'terms';
-  version: number;
-  sha256: string;
-  text: string;
-  publishedAt: string;
-}
+export type Policy = ApiResponse<'/api/v1/privacy/policies'>['policies'][number];
 
-export type SignInResponse = { mfaRequired: false; user: Me } | { mfaRequired: true; mfaToken: string };
+export type SignInResponse = ApiResponse<'/api/v1/auth/login', 'post'>;
 
-export interface Workspace {
-  id: string;
-  name: string;
-  personal: boolean;
-  role: string;
-  monthlyTokenBudget: number | null;
-  createdAt: string;
-}
+/** A workspace as the caller sees it, with what their role allows there (`permissions`). */
+export type Workspace = ApiResponse<'/api/v1/workspaces'>['workspaces'][number];
 
-export interface AuthOptions {
-  registration: 'open' | 'invite' | 'closed';
-  sso: boolean;
-  passwordMinLength: number;
-}
+export type Permission = Workspace['permissions'][number];
 
-export type PasswordRule = 'too_short' | 'too_long' | 'common' | 'guessable' | 'personal';
+export type AuthOptions = ApiResponse<'/api/v1/auth/options'>;
 
-export interface PasswordVerdict {
-  ok: boolean;
-  rule?: PasswordRule;
-  message?: string;
-  score: number;
-}
+export type PasswordVerdict = ApiResponse<'/api/v1/auth/password/check', 'post'>;
+
+export type PasswordRule = NonNullable<PasswordVerdict['rule']>;

@@ -3,13 +3,10 @@
  * chat screens and reloaded when the workspace changes.
  */
 import { api, errorMessage } from '$lib/api';
+import type { ApiResponse } from '$lib/api/types';
 import type { Conversation } from './types';
 
-export interface AgentSummary {
-  id: string;
-  version: number;
-  config: { name: string; description: string; model: string };
-}
+export type AgentSummary = ApiResponse<'/api/v1/agents'>['agents'][number];
 
 class ChatDirectory {
   conversations = $state<Conversation[]>([]);

@@ -23,6 +23,7 @@ export interface RunResult {
 }
 
 export function emptyAnswer(id: string): ChatMessage {
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a timestamp string; the Date is not kept
   return { id, role: 'assistant', text: '', status: 'streaming', stopReason: null, citations: [], toolCalls: [], agentVersion: null, model: null, usage: { inputTokens: 0, outputTokens: 0 }, createdAt: new Date().toISOString() };
 }
 

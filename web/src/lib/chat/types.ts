@@ -1,38 +1,14 @@
-/** Shapes of the conversations API (server/src/modules/chat/routes.ts). */
-export interface Citation {
-  /** The [n] marker in the answer's text. */
-  id: string;
-  /** Document the passage comes from. */
-  source: string;
-  text: string;
-  score: number;
-}
+/** Shapes of the conversations API: aliases of the OpenAPI document's types ($lib/api/types). */
+import type { ApiResponse } from '$lib/api/types';
 
-export type MessageStatus = 'complete' | 'streaming' | 'incomplete' | 'failed';
+export type ChatMessage = ApiResponse<'/api/v1/conversations/{id}/messages'>['messages'][number];
 
-export interface ChatMessage {
-  id: string;
-  role: 'user' | 'assistant';
-  text: string;
-  status: MessageStatus;
-  stopReason: string | null;
-  citations: Citation[];
-  toolCalls: { name: string; arguments: string; ok: boolean }[];
-  agentVersion: number | null;
-  model: string | null;
-  usage: { inputTokens: number; outputTokens: number };
-  createdAt: string;
-}
+/** A passage an answer cites; `id` is the [n] marker in the answer's text. */
+export type Citation = ChatMessage['citations'][number];
 
-export interface Conversation {
-  id: string;
-  agentId: string;
-  agentVersion: number;
-  source: 'chat' | 'run' | 'webhook';
-  title: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export type MessageStatus = ChatMessage['status'];
+
+export type Conversation = ApiResponse<'/api/v1/conversations/{id}'>;
 
 /** Why an answer stopped, for people (stopReason values from the server). */
 export function stopReasonText(message: ChatMessage): string {

@@ -1,42 +1,19 @@
-/** The agent configuration (server/src/modules/agents/config.ts) and its defaults. */
+/** The agent configuration (aliases of the OpenAPI document's types) and its defaults. */
+import type { ApiResponse } from '$lib/api/types';
+
 export const TOOLS = [
   { name: 'search_knowledge', label: 'Search knowledge', help: 'Look things up in the attached knowledge bases while answering' },
   { name: 'fetch_url', label: 'Fetch web pages', help: 'Read a public web page given its address' },
   { name: 'calculator', label: 'Calculator', help: 'Exact arithmetic' },
-] as const;
+] as const satisfies readonly { name: AgentConfig['tools'][number]; label: string; help: string }[];
 
 export type ToolName = (typeof TOOLS)[number]['name'];
 
-export interface AgentConfig {
-  name: string;
-  description: string;
-  providerConnectionId: string | null;
-  model: string;
-  systemPrompt: string;
-  temperature: number;
-  maxOutputTokens: number;
-  knowledgeBaseIds: string[];
-  tools: ToolName[];
-  retrieval: { topK: number; minScore: number };
-  limits: { maxSteps: number; maxWallTimeMs: number; maxTokens: number };
-  cacheResponses: boolean;
-  callbackUrl: string | null;
-}
+export type Agent = ApiResponse<'/api/v1/agents/{id}'>;
 
-export interface Agent {
-  id: string;
-  version: number;
-  config: AgentConfig;
-  createdAt: string;
-  updatedAt: string;
-}
+export type AgentConfig = Agent['config'];
 
-export interface AgentVersion {
-  version: number;
-  config: AgentConfig;
-  createdBy: string | null;
-  createdAt: string;
-}
+export type AgentVersion = ApiResponse<'/api/v1/agents/{id}/versions'>['versions'][number];
 
 export function defaultConfig(): AgentConfig {
   return {

@@ -1,42 +1,14 @@
-/** Shapes of the knowledge API (server/src/modules/knowledge/routes.ts) and upload with progress. */
-import { API, api, ApiError, currentWorkspace } from '$lib/api';
+/** Shapes of the knowledge API (aliases of the OpenAPI document's types) and document uploads. */
+import { upload } from '$lib/api';
+import type { ApiResponse } from '$lib/api/types';
 
-export interface KnowledgeBase {
-  id: string;
-  name: string;
-  description: string;
-  embedding: { connectionId: string; model: string } | null;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-}
+export type KnowledgeBase = ApiResponse<'/api/v1/knowledge-bases/{id}'>;
 
-export type DocumentStatus = 'pending' | 'scanning' | 'processing' | 'ready' | 'failed' | 'quarantined';
+export type KnowledgeDocument = ApiResponse<'/api/v1/knowledge-bases/{id}/documents'>['documents'][number];
 
-export interface KnowledgeDocument {
-  id: string;
-  filename: string;
-  kind: string;
-  source: 'upload' | 'url';
-  sourceUrl: string | null;
-  sizeBytes: number;
-  status: DocumentStatus;
-  error: { code: string; message: string } | null;
-  title: string | null;
-  chunkCount: number;
-  createdAt: string;
-}
+export type DocumentStatus = KnowledgeDocument['status'];
 
-export interface SearchHit {
-  documentId: string;
-  chunkId: string;
-  filename: string;
-  title: string | null;
-  position: number;
-  heading: string | null;
-  text: string;
-  score: number;
-}
+export type SearchHit = ApiResponse<'/api/v1/knowledge-bases/{id}/search', 'post'>['results'][number];
 
 export const FINAL: ReadonlySet<DocumentStatus> = new Set(['ready', 'failed', 'quarantined']);
 
@@ -49,39 +21,9 @@ export const STATUS: Record<DocumentStatus, { label: string; tone: 'ok' | 'busy'
   quarantined: { label: 'Quarantined', tone: 'bad' },
 };
 
-/**
- * Uploads one file as the multipart part "file" with XMLHttpRequest, the only browser
- * API that reports upload progress. Same headers as $lib/api: the session's CSRF token
- * and X-Workspace-Id. Resolves with the document (202), rejects with ApiError.
- */
+/** Uploads one file as the multipart part "file", reporting progress; resolves with the document (202), rejects with ApiError. */
 export async function uploadDocument(baseId: string, file: File, onProgress: (fraction: number) => void, signal?: AbortSignal): Promise<KnowledgeDocument> {
-  const { token } = await api.get<{ token: string }>('/auth/csrf');
   const form = new FormData();
   form.append('file', file, file.name);
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', `${API}/knowledge-bases/${baseId}/documents`);
-    xhr.withCredentials = true;
-    xhr.setRequestHeader('accept', 'application/json');
-    xhr.setRequestHeader('x-csrf-token', token);
-    const workspace = currentWorkspace();
-    if (workspace) xhr.setRequestHeader('x-workspace-id', workspace);
-    xhr.upload.onprogress = (event) => {
-      if (event.lengthComputable) onProgress(event.loaded / event.total);
-    };
-    xhr.onload = () => {
-      let body: { error?: { code?: string; message?: string } } & Partial<KnowledgeDocument> = {};
-      try {
-        body = JSON.parse(xhr.responseText);
-      } catch {
-        // not JSON
-      }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(body as KnowledgeDocument);
-      else reject(new ApiError(xhr.status, body.error?.code ?? `http_${xhr.status}`, body.error?.message ?? `The server answered ${xhr.status}.`));
-    };
-    xhr.onerror = () => reject(new TypeError('network error'));
-    xhr.onabort = () => reject(new DOMException('Upload cancelled', 'AbortError'));
-    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
-    xhr.send(form);
-  });
+  return upload<ApiResponse<'/api/v1/knowledge-bases/{id}/documents', 'post', 202>>(`/knowledge-bases/${baseId}/documents`, form, { onProgress, ...(signal ? { signal } : {}) });
 }

@@ -1,0 +1,32 @@
+/** The `Server` group. Process basics: where Bastion listens, where it keeps data, how it logs and stops. */
+import { z } from 'zod';
+import { int, url, type Variable } from '../variable.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const serverVariables = {
+  NODE_ENV: {
+    group: 'Server',
+    schema: z.enum(['development', 'test', 'production']).default('development'),
+    doc: '`production` refuses insecure settings (embedded backends, weak keys, http PUBLIC_URL, wildcard CORS).',
+  },
+  HOST: { group: 'Server', schema: z.string().min(1).default('127.0.0.1'), doc: 'Interface to listen on.' },
+  PORT: { group: 'Server', schema: int(0, 65535, 3000), doc: 'TCP port to listen on (0 picks a free port).' },
+  PUBLIC_URL: {
+    group: 'Server',
+    schema: url(['http', 'https']).optional(),
+    doc: 'External URL people use to reach Bastion; must be https in production. Defaults to http://HOST:PORT.',
+    example: '',
+  },
+  DATA_DIR: {
+    group: 'Server',
+    schema: z.string().min(1).default('./data'),
+    doc: 'Directory for the embedded database and generated files.',
+  },
+  LOG_LEVEL: { group: 'Server', schema: z.enum(LOG_LEVELS).default('info'), doc: 'pino log level.' },
+  SHUTDOWN_TIMEOUT_MS: {
+    group: 'Server',
+    schema: int(0, 600_000, 10_000),
+    doc: 'How long SIGTERM/SIGINT waits for in-flight requests before closing anyway.',
+  },
+} satisfies Record<string, Variable>;

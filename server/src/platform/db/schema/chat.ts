@@ -1,0 +1,33 @@
+/** Table types of chat: conversations and their (encrypted) messages. */
+import type { Generated } from 'kysely';
+import type { ConversationSource, MessageRole, MessageStatus } from '../../../domain/chat.js';
+
+export interface ConversationsTable {
+  id: string;
+  workspace_id: string;
+  user_id: string;
+  agent_id: string;
+  agent_version: number;
+  source: ConversationSource;
+  title: Buffer | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface MessagesTable {
+  id: string;
+  seq: Generated<string>;
+  conversation_id: string;
+  workspace_id: string;
+  role: MessageRole;
+  content: Buffer;
+  status: MessageStatus;
+  stop_reason: string | null;
+  agent_version: number | null;
+  model: string | null;
+  input_tokens: Generated<number>;
+  output_tokens: Generated<number>;
+  superseded: Generated<boolean>;
+  created_at: Date;
+  updated_at: Date;
+}
