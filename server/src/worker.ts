@@ -7,16 +7,18 @@ import type { Config } from './config/index.js';
 import { createLogger } from './platform/log.js';
 import { ChunkEmbeddings } from './modules/knowledge/embeddings.js';
 import { createPipeline, createScanners } from './modules/knowledge/ingestion.js';
-import { ProviderResolver } from './modules/providers/resolver.js';
+import { providerResolver } from './compose/providers.js';
 import { SecurityEvents } from './modules/security-events/service.js';
 import { systemClock } from './platform/clock.js';
 import { Encryptor } from './platform/crypto/envelope.js';
 import { loadKeyring } from './platform/crypto/keyring.js';
 import { openDatabase } from './platform/db/database.js';
-import { BreakerRegistry } from './platform/net/circuit-breaker.js';
 import { createOutboundClients } from './platform/net/outbound-clients.js';
 import { MemoryStore } from './platform/store/memory-store.js';
 import { openQueue } from './platform/queue/open-queue.js';
+
+/** Keys of the in-process store the worker's security events sample with (nothing else is stored there). */
+const WORKER_EVENT_STORE_KEYS = 10_000;
 
 export async function runWorker(config: Config): Promise<number> {
   const logger = createLogger(config.LOG_LEVEL);
@@ -30,11 +32,9 @@ export async function runWorker(config: Config): Promise<number> {
   const queue = openQueue(config.REDIS_URL, { prefix: `${config.REDIS_KEY_PREFIX}queue`, lockDurationMs: config.QUEUE_LOCK_MS, stalledIntervalMs: Math.ceil(config.QUEUE_LOCK_MS / 2) });
   // Embeddings go through the same guarded providers client and per-connection breakers as the API's.
   const outbound = createOutboundClients(config, logger);
-  const breakers = new BreakerRegistry({ failureThreshold: config.PROVIDER_BREAKER_THRESHOLD, cooldownMs: config.PROVIDER_BREAKER_COOLDOWN_MS });
-  const resolver = new ProviderResolver(database.db, encryptor, outbound.providers, breakers, { timeoutMs: config.PROVIDER_TIMEOUT_MS, maxRetries: config.PROVIDER_MAX_RETRIES });
-  const embeddings = new ChunkEmbeddings(database.db, resolver);
+  const embeddings = new ChunkEmbeddings(database.db, providerResolver(config, database.db, encryptor, outbound));
   // Quarantines are stored and logged here; the API's detector does not see this process's events.
-  const securityEvents = new SecurityEvents({ db: database.db, store: new MemoryStore({ maxKeys: 10_000, sweepIntervalMs: 0 }), clock: systemClock, logger });
+  const securityEvents = new SecurityEvents({ db: database.db, store: new MemoryStore({ maxKeys: WORKER_EVENT_STORE_KEYS, sweepIntervalMs: 0 }), clock: systemClock, logger });
   const pipeline = createPipeline({ config, db: database.db, encryptor, clock: systemClock, logger, queue, scanners: createScanners(config, logger), embeddings, securityEvents });
   pipeline.start(config.INGEST_CONCURRENCY);
   const requeued = await pipeline.recover();

@@ -10,6 +10,8 @@ import type { Store } from '../platform/store/store.js';
 import { principalOf } from './rate-limit.js';
 
 export const CURRENT_VERSION = 'v1';
+/** Where every route of the current version lives. */
+export const API_PREFIX = `/api/${CURRENT_VERSION}`;
 export const SUPPORTED_VERSIONS = new Set([CURRENT_VERSION]);
 
 export interface Deprecation {

@@ -2,7 +2,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
-import { requestActor } from '../audit/request.js';
 import type { AuthDeps } from '../auth/deps.js';
 import type { CacheStatsService } from './cache-service.js';
 
@@ -21,7 +20,7 @@ export function cacheStatsRoute(deps: AuthDeps, caches: CacheStatsService): Fast
       async (request) => {
         const user = await request.callerUser();
         if (user.role !== 'admin') throw new AppError('forbidden', 'Only administrators can read cache statistics.');
-        return { caches: await caches.read(requestActor(request)) };
+        return { caches: await caches.read(request.actor()) };
       },
     );
   };

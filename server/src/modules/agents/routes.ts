@@ -1,7 +1,6 @@
 /** /api/v1/agents: agents of the caller's workspace, with their version history. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requestActor } from '../audit/request.js';
 import { AgentConfig, AgentPatch } from './config.js';
 import type { Agent, AgentService } from './service.js';
 
@@ -34,7 +33,7 @@ export function agentRoutes(agents: AgentService): FastifyPluginAsyncZod {
       '/agents',
       { config: write, schema: { tags, summary: 'Create an agent (version 1)', body: AgentConfig.meta({ examples: [EXAMPLE] }), response: { 201: AgentView } } },
       async (request, reply) => {
-        const agent = await agents.create(await request.workspace('agents.write'), request.body, requestActor(request));
+        const agent = await agents.create(await request.workspace('agents.write'), request.body, request.actor());
         return reply.status(201).send(view(agent));
       },
     );
@@ -47,12 +46,12 @@ export function agentRoutes(agents: AgentService): FastifyPluginAsyncZod {
       '/agents/:id',
       { config: write, schema: { tags, summary: 'Change an agent: creates a new immutable version', params: Id, body: AgentPatch.meta({ examples: [{ temperature: 0.7, tools: ['fetch_url'] }] }), response: { 200: AgentView } } },
       async (request) => {
-        return view(await agents.update(await request.workspace('agents.write'), request.params.id, request.body, requestActor(request)));
+        return view(await agents.update(await request.workspace('agents.write'), request.params.id, request.body, request.actor()));
       },
     );
 
     app.delete('/agents/:id', { config: write, schema: { tags, summary: 'Delete an agent (its conversations stay readable)', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await agents.delete(await request.workspace('agents.write'), request.params.id, requestActor(request));
+      await agents.delete(await request.workspace('agents.write'), request.params.id, request.actor());
       return { ok: true as const };
     });
 

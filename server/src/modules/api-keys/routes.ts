@@ -6,7 +6,6 @@ import { requireSession } from '../../http/authenticate.js';
 import { AppError } from '../../errors.js';
 import type { ApiKeyRow } from './repo.js';
 import type { ApiKeyService } from './service.js';
-import { requestActor } from '../audit/request.js';
 
 const ApiKeyView = z.object({
   id: z.uuid(),
@@ -64,13 +63,13 @@ export function apiKeyRoutes(keys: ApiKeyService): FastifyPluginAsyncZod {
           scopes: request.body.scopes,
           expiresAt: request.body.expiresAt ? new Date(request.body.expiresAt) : undefined,
           allowedCidrs: request.body.allowedCidrs,
-        }, requestActor(request));
+        }, request.actor());
         return reply.status(201).send({ ...view(row), key });
       },
     );
 
     app.delete('/api-keys/:id', { config: { access: { session: true } }, schema: { tags, summary: 'Revoke an API key', params: z.object({ id: z.uuid() }), response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      if (!(await keys.revoke(requireSession(request).userId, request.params.id, 'owner', requestActor(request)))) throw new AppError('not_found', 'No such API key.');
+      if (!(await keys.revoke(requireSession(request).userId, request.params.id, 'owner', request.actor()))) throw new AppError('not_found', 'No such API key.');
       return { ok: true as const };
     });
   };

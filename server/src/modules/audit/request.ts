@@ -1,15 +1,35 @@
-/** Who/where/which request, taken from an authenticated request for an audit entry. */
+/**
+ * The audit-actor plugin: who acts, for an audit entry. `request.actor()` gives the
+ * principal (user, or API key and its owner), the address and the request id; routes
+ * pass it to the service method that makes the change, and the service writes the entry
+ * in the change's own transaction (service.ts).
+ */
 import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { App } from '../../http/app-type.js';
 import type { Actor } from './actor.js';
 
-/** The actor, IP and request id of a request whose route declared a scope (so it has a principal). */
-export function requestActor(request: FastifyRequest): Actor {
-  const principal = request.principal;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The actor of this request for the audit log (`system` when no principal). */
+    actor(): Actor;
+  }
+}
+
+function actor(this: FastifyRequest): Actor {
+  const principal = this.principal;
   return {
     type: principal?.kind === 'api_key' ? 'api_key' : principal ? 'user' : 'system',
     userId: principal?.userId ?? null,
     keyId: principal?.apiKeyId ?? null,
-    ip: request.ip,
-    requestId: request.id,
+    ip: this.ip,
+    requestId: this.id,
   };
 }
+
+export const auditActor = fp(
+  async (app: App) => {
+    app.decorateRequest('actor', actor);
+  },
+  { name: 'audit-actor', fastify: '5.x', dependencies: ['authentication'] },
+);

@@ -7,7 +7,6 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { AuthDeps } from '../auth/deps.js';
-import { requestActor } from './request.js';
 import type { AuditLog } from './service.js';
 import { entryView } from './view.js';
 
@@ -53,7 +52,7 @@ export function auditRoutes(deps: AuthDeps, audit: AuditLog): FastifyPluginAsync
         const user = await request.callerUser();
         if (user.role !== 'admin') throw new AppError('forbidden', 'Only administrators can read the audit log.');
         const { after, limit } = request.query;
-        const rows = await audit.read(requestActor(request), after, limit);
+        const rows = await audit.read(request.actor(), after, limit);
         const entries = rows.map(entryView);
         return { entries, next: entries.length === limit ? entries.at(-1)!.seq : null };
       },

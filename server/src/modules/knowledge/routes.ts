@@ -3,7 +3,6 @@ import fastifyMultipart from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
-import { requestActor } from '../audit/request.js';
 import type { BaseRow, DocumentRow } from './repo.js';
 import type { KnowledgeService } from './service.js';
 
@@ -92,7 +91,7 @@ export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: numbe
       '/knowledge-bases',
       { config: write, schema: { tags, summary: 'Create a knowledge base', body: z.strictObject({ name: z.string().trim().min(1).max(100), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() }).meta({ examples: [{ name: 'Handbook', description: 'Policies and how-tos' }] }), response: { 201: BaseView } } },
       async (request, reply) => {
-        const base = await knowledge.create(await request.workspace('knowledge.write'), request.body, requestActor(request));
+        const base = await knowledge.create(await request.workspace('knowledge.write'), request.body, request.actor());
         return reply.status(201).send(baseView(base));
       },
     );
@@ -102,11 +101,11 @@ export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: numbe
     app.patch(
       '/knowledge-bases/:id',
       { config: write, schema: { tags, summary: 'Rename or describe a knowledge base, or change its embedding model (existing chunks are embedded again in the background)', params: Id, body: z.strictObject({ name: z.string().trim().min(1).max(100).optional(), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() }), response: { 200: BaseView } } },
-      async (request) => baseView(await knowledge.update(await request.workspace('knowledge.write'), request.params.id, request.body, requestActor(request))),
+      async (request) => baseView(await knowledge.update(await request.workspace('knowledge.write'), request.params.id, request.body, request.actor())),
     );
 
     app.delete('/knowledge-bases/:id', { config: write, schema: { tags, summary: 'Delete a knowledge base with its documents, originals and index', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await knowledge.delete(await request.workspace('knowledge.write'), request.params.id, requestActor(request));
+      await knowledge.delete(await request.workspace('knowledge.write'), request.params.id, request.actor());
       return { ok: true as const };
     });
 
@@ -131,12 +130,12 @@ export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: numbe
         if (request.isMultipart()) {
           const part = await request.file();
           if (!part || part.fieldname !== 'file') throw new AppError('validation_failed', 'Send the document as a multipart part named "file".', [{ path: 'file', message: 'missing' }]);
-          const row = await knowledge.upload(ctx, request.params.id, { filename: part.filename, mimetype: part.mimetype, stream: part.file }, requestActor(request));
+          const row = await knowledge.upload(ctx, request.params.id, { filename: part.filename, mimetype: part.mimetype, stream: part.file }, request.actor());
           return reply.status(202).send(documentView(row));
         }
         const body = UrlBody.safeParse(request.body);
         if (!body.success) throw new AppError('validation_failed', 'Send a multipart upload, or JSON {"url": "https://…"}.', body.error.issues.map((issue) => ({ path: issue.path.join('.') || 'body', message: issue.message })));
-        const row = await knowledge.addUrl(ctx, request.params.id, body.data.url, requestActor(request));
+        const row = await knowledge.addUrl(ctx, request.params.id, body.data.url, request.actor());
         return reply.status(202).send(documentView(row));
       },
     );
@@ -146,7 +145,7 @@ export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: numbe
     );
 
     app.delete('/knowledge-bases/:id/documents/:docId', { config: write, schema: { tags, summary: 'Delete a document, its original, chunks and index entries', params: DocId, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await knowledge.deleteDocument(await request.workspace('knowledge.write'), request.params.id, request.params.docId, requestActor(request));
+      await knowledge.deleteDocument(await request.workspace('knowledge.write'), request.params.id, request.params.docId, request.actor());
       return { ok: true as const };
     });
 

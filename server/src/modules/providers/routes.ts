@@ -1,7 +1,6 @@
 /** /api/v1/provider-connections: LLM endpoints of the caller's workspace. Keys are write-only. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requestActor } from '../audit/request.js';
 import type { ConnectionRow } from './repo.js';
 import type { ProviderService } from './service.js';
 
@@ -63,7 +62,7 @@ export function providerRoutes(providers: ProviderService): FastifyPluginAsyncZo
         },
       },
       async (request, reply) => {
-        const connection = await providers.create(await request.workspace('providers.write'), request.body, requestActor(request));
+        const connection = await providers.create(await request.workspace('providers.write'), request.body, request.actor());
         return reply.status(201).send(view(connection));
       },
     );
@@ -88,7 +87,7 @@ export function providerRoutes(providers: ProviderService): FastifyPluginAsyncZo
     );
 
     app.delete('/provider-connections/:id', { config: write, schema: { tags, summary: 'Delete a connection no agent uses', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await providers.delete(await request.workspace('providers.write'), request.params.id, requestActor(request));
+      await providers.delete(await request.workspace('providers.write'), request.params.id, request.actor());
       return { ok: true as const };
     });
 

@@ -1,7 +1,6 @@
 /** /api/v1/workspaces: workspaces, members, invitations and usage. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requestActor } from '../audit/request.js';
 import { PERMISSION_NAMES, permissionsOf, ROLES } from './permissions.js';
 import type { InvitationRow, MembershipRow } from './repo.js';
 import type { WorkspaceService } from './service.js';
@@ -96,13 +95,13 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
       '/workspaces/:id/members/:userId',
       { config: write, schema: { tags, summary: 'Change a member’s role (owners manage owners and admins)', params: Member, body: z.strictObject({ role: Role }), response: { 200: Ok } } },
       async (request) => {
-        await workspaces.changeRole(await request.workspace('members.read', request.params.id), request.params.userId, request.body.role, requestActor(request));
+        await workspaces.changeRole(await request.workspace('members.read', request.params.id), request.params.userId, request.body.role, request.actor());
         return { ok: true as const };
       },
     );
 
     app.delete('/workspaces/:id/members/:userId', { config: write, schema: { tags, summary: 'Remove a member, or leave (your own id)', params: Member, response: { 200: Ok } } }, async (request) => {
-      await workspaces.removeMember(await request.workspace('members.read', request.params.id), request.params.userId, requestActor(request));
+      await workspaces.removeMember(await request.workspace('members.read', request.params.id), request.params.userId, request.actor());
       return { ok: true as const };
     });
 
@@ -124,13 +123,13 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
       },
       async (request, reply) => {
         const context = await request.workspace('members.read', request.params.id);
-        const invitation = await workspaces.invite(context, request.body.email, request.body.role, requestActor(request));
+        const invitation = await workspaces.invite(context, request.body.email, request.body.role, request.actor());
         return reply.status(201).send(invitationView(invitation));
       },
     );
 
     app.delete('/workspaces/:id/invitations/:invitationId', { config: write, schema: { tags, summary: 'Revoke an invitation', params: z.object({ id: z.uuid(), invitationId: z.uuid() }), response: { 200: Ok } } }, async (request) => {
-      await workspaces.revokeInvitation(await request.workspace('members.read', request.params.id), request.params.invitationId, requestActor(request));
+      await workspaces.revokeInvitation(await request.workspace('members.read', request.params.id), request.params.invitationId, request.actor());
       return { ok: true as const };
     });
 

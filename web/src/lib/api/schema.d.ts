@@ -2547,6 +2547,365 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{id}/sso": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace’s single sign-on provider, if any (owner, admin) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            sso: {
+                                issuer: string;
+                                clientId: string;
+                                /** @description The secret itself is never returned */
+                                clientSecretHint: string;
+                                jitProvisioning: boolean;
+                                /** @enum {string} */
+                                defaultRole: "member" | "viewer";
+                                /** @description Send people here to sign in through this provider */
+                                startUrl: string;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        /** Set the workspace’s OpenID Connect provider (register PUBLIC_URL/api/v1/auth/oidc/callback as its redirect URI) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "issuer": "https://login.example.com",
+                     *       "clientId": "bastion",
+                     *       "clientSecret": "…",
+                     *       "jitProvisioning": true,
+                     *       "defaultRole": "member"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Issuer URL; discovery reads <issuer>/.well-known/openid-configuration */
+                        issuer: string;
+                        clientId: string;
+                        /** @description Required the first time; omitted: keep the stored one */
+                        clientSecret?: string;
+                        /**
+                         * @description Add people who sign in through this provider to the workspace
+                         * @default false
+                         */
+                        jitProvisioning?: boolean;
+                        /**
+                         * @default member
+                         * @enum {string}
+                         */
+                        defaultRole?: "member" | "viewer";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            issuer: string;
+                            clientId: string;
+                            /** @description The secret itself is never returned */
+                            clientSecretHint: string;
+                            jitProvisioning: boolean;
+                            /** @enum {string} */
+                            defaultRole: "member" | "viewer";
+                            /** @description Send people here to sign in through this provider */
+                            startUrl: string;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Remove the workspace’s single sign-on */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Start single sign-on (redirects to the identity provider): the instance’s, or a workspace’s with ?workspace=<id> */
+        get: {
+            parameters: {
+                query?: {
+                    workspace?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where the identity provider sends the browser back */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm linking a single sign-on identity to your account */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        token: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/provider-connections": {
         parameters: {
             query?: never;
@@ -2912,6 +3271,710 @@ export interface paths {
                                 code: string;
                                 message: string;
                             };
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge-bases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Knowledge bases of the workspace */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            knowledgeBases: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                description: string;
+                                embedding: {
+                                    /**
+                                     * Format: uuid
+                                     * @description An OpenAI-compatible provider connection of the workspace
+                                     */
+                                    connectionId: string;
+                                    /** @description e.g. text-embedding-3-small */
+                                    model: string;
+                                } | null;
+                                /** @description Changes whenever the base or its documents change */
+                                version: number;
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a knowledge base */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "Handbook",
+                     *       "description": "Policies and how-tos"
+                     *     }
+                     */
+                    "application/json": {
+                        name: string;
+                        description?: string;
+                        embedding?: {
+                            /**
+                             * Format: uuid
+                             * @description An OpenAI-compatible provider connection of the workspace
+                             */
+                            connectionId: string;
+                            /** @description e.g. text-embedding-3-small */
+                            model: string;
+                        } | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string;
+                            embedding: {
+                                /**
+                                 * Format: uuid
+                                 * @description An OpenAI-compatible provider connection of the workspace
+                                 */
+                                connectionId: string;
+                                /** @description e.g. text-embedding-3-small */
+                                model: string;
+                            } | null;
+                            /** @description Changes whenever the base or its documents change */
+                            version: number;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge-bases/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One knowledge base */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string;
+                            embedding: {
+                                /**
+                                 * Format: uuid
+                                 * @description An OpenAI-compatible provider connection of the workspace
+                                 */
+                                connectionId: string;
+                                /** @description e.g. text-embedding-3-small */
+                                model: string;
+                            } | null;
+                            /** @description Changes whenever the base or its documents change */
+                            version: number;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a knowledge base with its documents, originals and index */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Rename or describe a knowledge base, or change its embedding model (existing chunks are embedded again in the background) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        description?: string;
+                        embedding?: {
+                            /**
+                             * Format: uuid
+                             * @description An OpenAI-compatible provider connection of the workspace
+                             */
+                            connectionId: string;
+                            /** @description e.g. text-embedding-3-small */
+                            model: string;
+                        } | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string;
+                            embedding: {
+                                /**
+                                 * Format: uuid
+                                 * @description An OpenAI-compatible provider connection of the workspace
+                                 */
+                                connectionId: string;
+                                /** @description e.g. text-embedding-3-small */
+                                model: string;
+                            } | null;
+                            /** @description Changes whenever the base or its documents change */
+                            version: number;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/knowledge-bases/{id}/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Documents, newest first, with their ingestion status */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            documents: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: uuid */
+                                knowledgeBaseId: string;
+                                filename: string;
+                                /** @enum {string} */
+                                kind: "txt" | "md" | "html" | "pdf" | "docx" | "csv" | "json";
+                                /** @enum {string} */
+                                source: "upload" | "url";
+                                sourceUrl: string | null;
+                                sizeBytes: number;
+                                /** @description SHA-256 of the original */
+                                contentHash: string;
+                                /** @enum {string} */
+                                status: "pending" | "scanning" | "processing" | "ready" | "failed" | "quarantined";
+                                error: {
+                                    code: string;
+                                    message: string;
+                                } | null;
+                                title: string | null;
+                                chunkCount: number;
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Add a document: a multipart upload (one part named "file"), or JSON {"url": "https://…"}
+         * @description Accepted: txt, md, html, pdf, docx, csv, json, detected from the content. The file is checked (type, size, quota, malware, a trial read) before anything is stored; then it is ingested in the background (status scanning → processing → ready).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            knowledgeBaseId: string;
+                            filename: string;
+                            /** @enum {string} */
+                            kind: "txt" | "md" | "html" | "pdf" | "docx" | "csv" | "json";
+                            /** @enum {string} */
+                            source: "upload" | "url";
+                            sourceUrl: string | null;
+                            sizeBytes: number;
+                            /** @description SHA-256 of the original */
+                            contentHash: string;
+                            /** @enum {string} */
+                            status: "pending" | "scanning" | "processing" | "ready" | "failed" | "quarantined";
+                            error: {
+                                code: string;
+                                message: string;
+                            } | null;
+                            title: string | null;
+                            chunkCount: number;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge-bases/{id}/documents/{docId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One document and its status */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    docId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            knowledgeBaseId: string;
+                            filename: string;
+                            /** @enum {string} */
+                            kind: "txt" | "md" | "html" | "pdf" | "docx" | "csv" | "json";
+                            /** @enum {string} */
+                            source: "upload" | "url";
+                            sourceUrl: string | null;
+                            sizeBytes: number;
+                            /** @description SHA-256 of the original */
+                            contentHash: string;
+                            /** @enum {string} */
+                            status: "pending" | "scanning" | "processing" | "ready" | "failed" | "quarantined";
+                            error: {
+                                code: string;
+                                message: string;
+                            } | null;
+                            title: string | null;
+                            chunkCount: number;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a document, its original, chunks and index entries */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    docId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge-bases/{id}/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Search the base: ranked chunks with document, chunk and position for citations */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "query": "refund policy for annual plans",
+                     *       "topK": 5
+                     *     }
+                     */
+                    "application/json": {
+                        query: string;
+                        /** @default 5 */
+                        topK?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            results: {
+                                /** Format: uuid */
+                                documentId: string;
+                                /** Format: uuid */
+                                knowledgeBaseId: string;
+                                /** Format: uuid */
+                                chunkId: string;
+                                filename: string;
+                                title: string | null;
+                                /** @description Chunk order in the document, from 0 */
+                                position: number;
+                                heading: string | null;
+                                text: string;
+                                /** @description Relative to the best hit (1.0) */
+                                score: number;
+                            }[];
                         };
                     };
                 };
@@ -5159,14 +6222,14 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/knowledge-bases": {
+    "/api/v1/admin/caches": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** Knowledge bases of the workspace */
+        /** Cache hits and misses since this process started (agent configurations, LLM responses) */
         get: {
             parameters: {
                 query?: never;
@@ -5183,177 +6246,12 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            knowledgeBases: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                                description: string;
-                                embedding: {
-                                    /**
-                                     * Format: uuid
-                                     * @description An OpenAI-compatible provider connection of the workspace
-                                     */
-                                    connectionId: string;
-                                    /** @description e.g. text-embedding-3-small */
-                                    model: string;
-                                } | null;
-                                /** @description Changes whenever the base or its documents change */
-                                version: number;
-                                createdAt: string;
-                                updatedAt: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /** Create a knowledge base */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "name": "Handbook",
-                     *       "description": "Policies and how-tos"
-                     *     }
-                     */
-                    "application/json": {
-                        name: string;
-                        description?: string;
-                        embedding?: {
-                            /**
-                             * Format: uuid
-                             * @description An OpenAI-compatible provider connection of the workspace
-                             */
-                            connectionId: string;
-                            /** @description e.g. text-embedding-3-small */
-                            model: string;
-                        } | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            name: string;
-                            description: string;
-                            embedding: {
-                                /**
-                                 * Format: uuid
-                                 * @description An OpenAI-compatible provider connection of the workspace
-                                 */
-                                connectionId: string;
-                                /** @description e.g. text-embedding-3-small */
-                                model: string;
-                            } | null;
-                            /** @description Changes whenever the base or its documents change */
-                            version: number;
-                            createdAt: string;
-                            updatedAt: string;
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/knowledge-bases/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** One knowledge base */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            name: string;
-                            description: string;
-                            embedding: {
-                                /**
-                                 * Format: uuid
-                                 * @description An OpenAI-compatible provider connection of the workspace
-                                 */
-                                connectionId: string;
-                                /** @description e.g. text-embedding-3-small */
-                                model: string;
-                            } | null;
-                            /** @description Changes whenever the base or its documents change */
-                            version: number;
-                            createdAt: string;
-                            updatedAt: string;
+                            caches: {
+                                [key: string]: {
+                                    hits: number;
+                                    misses: number;
+                                };
+                            };
                         };
                     };
                 };
@@ -5379,294 +6277,29 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        /** Delete a knowledge base with its documents, originals and index */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {boolean} */
-                            ok: true;
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        options?: never;
-        head?: never;
-        /** Rename or describe a knowledge base, or change its embedding model (existing chunks are embedded again in the background) */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        name?: string;
-                        description?: string;
-                        embedding?: {
-                            /**
-                             * Format: uuid
-                             * @description An OpenAI-compatible provider connection of the workspace
-                             */
-                            connectionId: string;
-                            /** @description e.g. text-embedding-3-small */
-                            model: string;
-                        } | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            name: string;
-                            description: string;
-                            embedding: {
-                                /**
-                                 * Format: uuid
-                                 * @description An OpenAI-compatible provider connection of the workspace
-                                 */
-                                connectionId: string;
-                                /** @description e.g. text-embedding-3-small */
-                                model: string;
-                            } | null;
-                            /** @description Changes whenever the base or its documents change */
-                            version: number;
-                            createdAt: string;
-                            updatedAt: string;
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        trace?: never;
-    };
-    "/api/v1/knowledge-bases/{id}/documents": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Documents, newest first, with their ingestion status */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            documents: {
-                                /** Format: uuid */
-                                id: string;
-                                /** Format: uuid */
-                                knowledgeBaseId: string;
-                                filename: string;
-                                /** @enum {string} */
-                                kind: "txt" | "md" | "html" | "pdf" | "docx" | "csv" | "json";
-                                /** @enum {string} */
-                                source: "upload" | "url";
-                                sourceUrl: string | null;
-                                sizeBytes: number;
-                                /** @description SHA-256 of the original */
-                                contentHash: string;
-                                /** @enum {string} */
-                                status: "pending" | "scanning" | "processing" | "ready" | "failed" | "quarantined";
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                title: string | null;
-                                chunkCount: number;
-                                createdAt: string;
-                                updatedAt: string;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /**
-         * Add a document: a multipart upload (one part named "file"), or JSON {"url": "https://…"}
-         * @description Accepted: txt, md, html, pdf, docx, csv, json, detected from the content. The file is checked (type, size, quota, malware, a trial read) before anything is stored; then it is ingested in the background (status scanning → processing → ready).
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                202: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            knowledgeBaseId: string;
-                            filename: string;
-                            /** @enum {string} */
-                            kind: "txt" | "md" | "html" | "pdf" | "docx" | "csv" | "json";
-                            /** @enum {string} */
-                            source: "upload" | "url";
-                            sourceUrl: string | null;
-                            sizeBytes: number;
-                            /** @description SHA-256 of the original */
-                            contentHash: string;
-                            /** @enum {string} */
-                            status: "pending" | "scanning" | "processing" | "ready" | "failed" | "quarantined";
-                            error: {
-                                code: string;
-                                message: string;
-                            } | null;
-                            title: string | null;
-                            chunkCount: number;
-                            createdAt: string;
-                            updatedAt: string;
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/v1/knowledge-bases/{id}/documents/{docId}": {
+    "/api/v1/admin/audit": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** One document and its status */
+        /** Audit log entries after a sequence number, oldest first (instance admins) */
         get: {
             parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                    docId: string;
+                query?: {
+                    /** @description Return entries with a greater sequence number (default 0: from the start) */
+                    after?: string;
+                    limit?: number;
                 };
+                header?: never;
+                path?: never;
                 cookie?: never;
             };
             requestBody?: never;
@@ -5678,29 +6311,36 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            knowledgeBaseId: string;
-                            filename: string;
-                            /** @enum {string} */
-                            kind: "txt" | "md" | "html" | "pdf" | "docx" | "csv" | "json";
-                            /** @enum {string} */
-                            source: "upload" | "url";
-                            sourceUrl: string | null;
-                            sizeBytes: number;
-                            /** @description SHA-256 of the original */
-                            contentHash: string;
-                            /** @enum {string} */
-                            status: "pending" | "scanning" | "processing" | "ready" | "failed" | "quarantined";
-                            error: {
-                                code: string;
-                                message: string;
-                            } | null;
-                            title: string | null;
-                            chunkCount: number;
-                            createdAt: string;
-                            updatedAt: string;
+                            entries: {
+                                seq: number;
+                                at: string;
+                                actor: {
+                                    /** @description user, api_key or system */
+                                    type: string;
+                                    /** @description User id, or pseudonym:… once pseudonymised */
+                                    id: string | null;
+                                    keyId: string | null;
+                                    ip: string | null;
+                                };
+                                /** @description e.g. workspace.member.removed */
+                                action: string;
+                                target: {
+                                    type: string;
+                                    id: string | null;
+                                } | null;
+                                workspaceId: string | null;
+                                /** @description The person the action was about, if any */
+                                subjectId: string | null;
+                                requestId: string | null;
+                                details: unknown;
+                                pseudonymised: boolean;
+                                personalDigest: string;
+                                personalSalt: string | null;
+                                prevHash: string;
+                                hash: string;
+                            }[];
+                            /** @description Pass as `after` for the next page; null at the end */
+                            next: number | null;
                         };
                     };
                 };
@@ -5726,57 +6366,13 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        /** Delete a document, its original, chunks and index entries */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                    docId: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {boolean} */
-                            ok: true;
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/v1/knowledge-bases/{id}/search": {
+    "/api/v1/csp-reports": {
         parameters: {
             query?: never;
             header?: never;
@@ -5785,57 +6381,54 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Search the base: ranked chunks with document, chunk and position for citations */
+        /** Receive Content-Security-Policy violation reports */
         post: {
             parameters: {
                 query?: never;
                 header?: never;
-                path: {
-                    id: string;
-                };
+                path?: never;
                 cookie?: never;
             };
             requestBody: {
                 content: {
-                    /**
-                     * @example {
-                     *       "query": "refund policy for annual plans",
-                     *       "topK": 5
-                     *     }
-                     */
-                    "application/json": {
-                        query: string;
-                        /** @default 5 */
-                        topK?: number;
-                    };
+                    "application/json": ({
+                        "csp-report": {
+                            "document-uri"?: string | number;
+                            "blocked-uri"?: string | number;
+                            "violated-directive"?: string | number;
+                            "effective-directive"?: string | number;
+                            "source-file"?: string | number;
+                            "line-number"?: string | number;
+                            disposition?: string | number;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    }) | ({
+                        type: string;
+                        body: {
+                            documentURL?: string | number;
+                            blockedURL?: string | number;
+                            effectiveDirective?: string | number;
+                            sourceFile?: string | number;
+                            lineNumber?: string | number;
+                            disposition?: string | number;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    })[];
                 };
             };
             responses: {
                 /** @description Default Response */
-                200: {
+                204: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content: {
-                        "application/json": {
-                            results: {
-                                /** Format: uuid */
-                                documentId: string;
-                                /** Format: uuid */
-                                knowledgeBaseId: string;
-                                /** Format: uuid */
-                                chunkId: string;
-                                filename: string;
-                                title: string | null;
-                                /** @description Chunk order in the document, from 0 */
-                                position: number;
-                                heading: string | null;
-                                text: string;
-                                /** @description Relative to the best hit (1.0) */
-                                score: number;
-                            }[];
-                        };
-                    };
+                    content?: never;
                 };
                 /** @description Client error */
                 "4XX": {
@@ -5858,196 +6451,6 @@ export interface paths {
             };
         };
         delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/workspaces/{id}/sso": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The workspace’s single sign-on provider, if any (owner, admin) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            sso: {
-                                issuer: string;
-                                clientId: string;
-                                /** @description The secret itself is never returned */
-                                clientSecretHint: string;
-                                jitProvisioning: boolean;
-                                /** @enum {string} */
-                                defaultRole: "member" | "viewer";
-                                /** @description Send people here to sign in through this provider */
-                                startUrl: string;
-                            } | null;
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        /** Set the workspace’s OpenID Connect provider (register PUBLIC_URL/api/v1/auth/oidc/callback as its redirect URI) */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "issuer": "https://login.example.com",
-                     *       "clientId": "bastion",
-                     *       "clientSecret": "…",
-                     *       "jitProvisioning": true,
-                     *       "defaultRole": "member"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description Issuer URL; discovery reads <issuer>/.well-known/openid-configuration */
-                        issuer: string;
-                        clientId: string;
-                        /** @description Required the first time; omitted: keep the stored one */
-                        clientSecret?: string;
-                        /**
-                         * @description Add people who sign in through this provider to the workspace
-                         * @default false
-                         */
-                        jitProvisioning?: boolean;
-                        /**
-                         * @default member
-                         * @enum {string}
-                         */
-                        defaultRole?: "member" | "viewer";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            issuer: string;
-                            clientId: string;
-                            /** @description The secret itself is never returned */
-                            clientSecretHint: string;
-                            jitProvisioning: boolean;
-                            /** @enum {string} */
-                            defaultRole: "member" | "viewer";
-                            /** @description Send people here to sign in through this provider */
-                            startUrl: string;
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        post?: never;
-        /** Remove the workspace’s single sign-on */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {boolean} */
-                            ok: true;
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
         options?: never;
         head?: never;
         patch?: never;
@@ -6657,409 +7060,6 @@ export interface paths {
                             publishedAt: string;
                         };
                     };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/auth/oidc/start": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Start single sign-on (redirects to the identity provider): the instance’s, or a workspace’s with ?workspace=<id> */
-        get: {
-            parameters: {
-                query?: {
-                    workspace?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/auth/oidc/callback": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Where the identity provider sends the browser back */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/auth/oidc/link": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Confirm linking a single sign-on identity to your account */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        token: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {boolean} */
-                            ok: true;
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/admin/caches": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Cache hits and misses since this process started (agent configurations, LLM responses) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            caches: {
-                                [key: string]: {
-                                    hits: number;
-                                    misses: number;
-                                };
-                            };
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/admin/audit": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Audit log entries after a sequence number, oldest first (instance admins) */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description Return entries with a greater sequence number (default 0: from the start) */
-                    after?: string;
-                    limit?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            entries: {
-                                seq: number;
-                                at: string;
-                                actor: {
-                                    /** @description user, api_key or system */
-                                    type: string;
-                                    /** @description User id, or pseudonym:… once pseudonymised */
-                                    id: string | null;
-                                    keyId: string | null;
-                                    ip: string | null;
-                                };
-                                /** @description e.g. workspace.member.removed */
-                                action: string;
-                                target: {
-                                    type: string;
-                                    id: string | null;
-                                } | null;
-                                workspaceId: string | null;
-                                /** @description The person the action was about, if any */
-                                subjectId: string | null;
-                                requestId: string | null;
-                                details: unknown;
-                                pseudonymised: boolean;
-                                personalDigest: string;
-                                personalSalt: string | null;
-                                prevHash: string;
-                                hash: string;
-                            }[];
-                            /** @description Pass as `after` for the next page; null at the end */
-                            next: number | null;
-                        };
-                    };
-                };
-                /** @description Client error */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-                /** @description Server error */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorEnvelope"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/csp-reports": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Receive Content-Security-Policy violation reports */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": ({
-                        "csp-report": {
-                            "document-uri"?: string | number;
-                            "blocked-uri"?: string | number;
-                            "violated-directive"?: string | number;
-                            "effective-directive"?: string | number;
-                            "source-file"?: string | number;
-                            "line-number"?: string | number;
-                            disposition?: string | number;
-                        } & {
-                            [key: string]: unknown;
-                        };
-                    } & {
-                        [key: string]: unknown;
-                    }) | ({
-                        type: string;
-                        body: {
-                            documentURL?: string | number;
-                            blockedURL?: string | number;
-                            effectiveDirective?: string | number;
-                            sourceFile?: string | number;
-                            lineNumber?: string | number;
-                            disposition?: string | number;
-                        } & {
-                            [key: string]: unknown;
-                        };
-                    } & {
-                        [key: string]: unknown;
-                    })[];
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
                 };
                 /** @description Client error */
                 "4XX": {

@@ -1,0 +1,67 @@
+/**
+ * The agents and chat plugin: versioned agent configurations, conversations and the agent
+ * loop (tools on the tools outbound client, knowledge through the retrieval), the LLM
+ * response cache, and webhooks that trigger agents and deliver their results.
+ */
+import fp from 'fastify-plugin';
+import { API_PREFIX } from '../http/api-versions.js';
+import type { App } from '../http/app-type.js';
+import { agentRoutes } from '../modules/agents/routes.js';
+import { AgentService } from '../modules/agents/service.js';
+import { Cancellations } from '../modules/chat/cancellation.js';
+import { chatRoutes } from '../modules/chat/routes.js';
+import { ChatService } from '../modules/chat/service.js';
+import { SigningSecretService } from '../modules/signing-secrets/service.js';
+import { webhookRoutes } from '../modules/webhooks/routes.js';
+import { WebhookService } from '../modules/webhooks/service.js';
+import { JsonCache } from '../platform/store/cache.js';
+
+/** How long an agent's configuration is reused from the store; a change drops it on every instance. */
+export const AGENT_CACHE_TTL_MS = 10 * 60_000;
+
+export const agentsChat = fp(
+  async (app: App) => {
+    const { config, db, clock, encryptor, logger, store, cacheStats, outbound, securityEvents } = app.core;
+    const { workspaces, usage } = app.workspaces;
+    const { providers } = app.providers;
+    const { retrieval } = app.knowledge;
+    const agents = new AgentService(
+      db,
+      clock,
+      workspaces,
+      providers,
+      new JsonCache(store, 'agent', cacheStats, AGENT_CACHE_TTL_MS),
+      (workspaceId, ids) => retrieval.existingBases(workspaceId, ids),
+      app.accounts.audit,
+    );
+    const chat = new ChatService({
+      db,
+      encryptor,
+      clock,
+      logger,
+      agents,
+      providers,
+      usage,
+      retriever: retrieval,
+      outbound: outbound.tools,
+      cancellations: new Cancellations(store),
+      responseCache: config.LLM_CACHE_TTL_SECONDS > 0 ? new JsonCache(store, 'llm', cacheStats, config.LLM_CACHE_TTL_SECONDS * 1000) : null,
+    });
+    await app.register(agentRoutes(agents), { prefix: API_PREFIX });
+    await app.register(chatRoutes(chat), { prefix: API_PREFIX });
+    const webhooks = new WebhookService({
+      db,
+      store,
+      clock,
+      logger,
+      secrets: new SigningSecretService(db, encryptor, clock),
+      agents,
+      workspaces,
+      chat,
+      outbound: outbound.webhooks,
+      events: securityEvents,
+    });
+    await app.register(webhookRoutes(webhooks), { prefix: API_PREFIX });
+  },
+  { name: 'bastion-agents-chat', fastify: '5.x', dependencies: ['bastion-core', 'bastion-accounts', 'bastion-workspaces', 'bastion-providers', 'bastion-knowledge'] },
+);

@@ -1,0 +1,80 @@
+/**
+ * The knowledge plugin: knowledge bases, the ingestion pipeline on the job queue (run in
+ * this process unless INGEST_IN_PROCESS=false hands it to `bastion worker`), embeddings
+ * and retrieval. Chat and agents take the retrieval from here.
+ */
+import fp from 'fastify-plugin';
+import { API_PREFIX } from '../http/api-versions.js';
+import type { App } from '../http/app-type.js';
+import { ChunkEmbeddings } from '../modules/knowledge/embeddings.js';
+import { createPipeline, createScanners, extractLimits } from '../modules/knowledge/ingestion.js';
+import { EMBED_JOB, INGEST_JOB } from '../modules/knowledge/pipeline.js';
+import { KnowledgeRetrieval, type SearchHit } from '../modules/knowledge/retrieval.js';
+import { knowledgeRoutes } from '../modules/knowledge/routes.js';
+import { KnowledgeService } from '../modules/knowledge/service.js';
+import { MemoryQueue } from '../platform/queue/memory-queue.js';
+import type { JobQueue } from '../platform/queue/queue.js';
+import { JsonCache } from '../platform/store/cache.js';
+
+/** How long a search's hits are reused; a document change bumps the base's version, which changes the key. */
+export const RETRIEVAL_CACHE_TTL_MS = 60_000;
+/** Whole time for fetching a document from a URL. */
+export const URL_FETCH_TIMEOUT_MS = 20_000;
+
+export interface KnowledgeOptions {
+  /** The job queue (BullMQ on Redis, or in-process); default: a new in-process queue owned by the app. */
+  queue?: JobQueue | undefined;
+  /** Re-enqueue documents left unfinished by a previous stop when the app is ready (`bastion serve`). */
+  recoverIngestion?: boolean | undefined;
+}
+
+export interface Knowledge {
+  retrieval: KnowledgeRetrieval;
+  queue: JobQueue;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    knowledge: Knowledge;
+  }
+}
+
+export const knowledge = fp(
+  async (app: App, options: KnowledgeOptions) => {
+    const { config, db, clock, encryptor, logger, metrics, cacheStats, securityEvents, store, outbound } = app.core;
+    const embeddings = new ChunkEmbeddings(db, app.providers.resolver);
+    const retrieval = new KnowledgeRetrieval(db, new JsonCache<SearchHit[]>(store, 'retrieval', cacheStats, RETRIEVAL_CACHE_TTL_MS), embeddings, logger);
+
+    const queue = options.queue ?? new MemoryQueue();
+    if (!options.queue) app.addHook('onClose', () => queue.close());
+    metrics.observeQueue(queue, [INGEST_JOB, EMBED_JOB]);
+    const scanners = createScanners(config, logger);
+    const pipeline = createPipeline({ config, db, encryptor, clock, logger, queue, scanners, embeddings, securityEvents });
+    if (config.INGEST_IN_PROCESS) pipeline.start(config.INGEST_CONCURRENCY);
+    if (options.recoverIngestion) {
+      app.addHook('onReady', async () => {
+        const requeued = await pipeline.recover();
+        if (requeued > 0) logger.info({ requeued }, 'unfinished documents enqueued again');
+      });
+    }
+    const knowledge = new KnowledgeService({
+      db,
+      encryptor,
+      clock,
+      logger,
+      workspaces: app.workspaces.workspaces,
+      providers: app.providers.providers,
+      scanners,
+      outbound: outbound.knowledge,
+      pipeline,
+      embeddings,
+      retrieval,
+      securityEvents,
+      audit: app.accounts.audit,
+      settings: { maxFileBytes: config.UPLOAD_MAX_BYTES, workspaceQuotaBytes: config.WORKSPACE_STORAGE_QUOTA_BYTES, extractLimits: extractLimits(config), urlTimeoutMs: URL_FETCH_TIMEOUT_MS },
+    });
+    await app.register(knowledgeRoutes(knowledge, config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });
+    app.decorate('knowledge', { retrieval, queue });
+  },
+  { name: 'bastion-knowledge', fastify: '5.x', dependencies: ['bastion-core', 'bastion-accounts', 'bastion-workspaces', 'bastion-providers'] },
+);
