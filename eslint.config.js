@@ -16,7 +16,7 @@ const STRING_BUILT_SQL = [
     message: 'No string-built SQL: CompiledQuery.raw is reserved for the migrator and the database driver.',
   },
   {
-    selector: "CallExpression[callee.property.name=/^(query|exec|unsafe)$/] > TemplateLiteral[expressions.length>0]",
+    selector: 'CallExpression[callee.property.name=/^(query|exec|unsafe)$/] > TemplateLiteral[expressions.length>0]',
     message: 'No string-built SQL: pass values as parameters, not interpolated into the query text.',
   },
   {
@@ -39,7 +39,11 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', fetch: 'readonly' } },
+    languageOptions: {
+      ecmaVersion: 2023,
+      sourceType: 'module',
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', fetch: 'readonly' },
+    },
     rules: {
       'no-restricted-syntax': ['error', ...STRING_BUILT_SQL],
       'no-restricted-properties': ['error', PROCESS_ENV],

@@ -225,7 +225,9 @@ async function pgCounters(): Promise<PgCounters | undefined> {
   return { xacts: Number(row.xact_commit), inserted: Number(row.tup_inserted), updated: Number(row.tup_updated) };
 }
 const perExchange = (before: PgCounters | undefined, after: PgCounters | undefined, phase: Phase) =>
-  before && after ? `${((after.xacts - before.xacts) / phase.exchanges).toFixed(1)} transactions, ${((after.inserted - before.inserted) / phase.exchanges).toFixed(1)} rows inserted, ${((after.updated - before.updated) / phase.exchanges).toFixed(1)} rows updated per exchange` : '';
+  before && after
+    ? `${((after.xacts - before.xacts) / phase.exchanges).toFixed(1)} transactions, ${((after.inserted - before.inserted) / phase.exchanges).toFixed(1)} rows inserted, ${((after.updated - before.updated) / phase.exchanges).toFixed(1)} rows updated per exchange`
+    : '';
 
 // ---------------------------------------------------------------- phases
 
@@ -507,7 +509,13 @@ function breakdown(phase: Phase, stats: FakeStats): { before: number[]; provider
 function groupRows(rows: Matched[], groups: { label: string; test: (m: Matched) => boolean }[]): string[] {
   return groups.map(({ label, test }) => {
     const chosen = rows.filter(test);
-    const col = (key: 'ttft' | 'before', p: number) => ms(percentile(chosen.map((m) => m[key]), p));
+    const col = (key: 'ttft' | 'before', p: number) =>
+      ms(
+        percentile(
+          chosen.map((m) => m[key]),
+          p,
+        ),
+      );
     return `| ${label} | ${chosen.length} | ${col('ttft', 50)} | ${col('ttft', 95)} | ${col('before', 50)} | ${col('before', 95)} | ${col('before', 99)} |`;
   });
 }
@@ -565,7 +573,16 @@ function summariseProfile(file: string, fromMs: number, toMs: number): string[] 
     const where = node.callFrame.url.replace(/^.*node_modules\//, '').replace(`file://${ROOT}`, '') || '(native)';
     const key = `${node.callFrame.functionName || '(anonymous)'} — ${where}${where.startsWith('server/') ? `:${node.callFrame.lineNumber + 1}` : ''}`;
     byFunction.set(key, (byFunction.get(key) ?? 0) + count);
-    const pkg = where.startsWith('server/') ? 'bastion (server/dist)' : where.startsWith('node:') ? where.split('/')[0]! : where.startsWith('(') ? where : where.split('/').slice(0, where.startsWith('@') ? 2 : 1).join('/');
+    const pkg = where.startsWith('server/')
+      ? 'bastion (server/dist)'
+      : where.startsWith('node:')
+        ? where.split('/')[0]!
+        : where.startsWith('(')
+          ? where
+          : where
+              .split('/')
+              .slice(0, where.startsWith('@') ? 2 : 1)
+              .join('/');
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + count);
     if (where.startsWith('server/')) byBastionFile.set(where, (byBastionFile.get(where) ?? 0) + count);
   }
@@ -577,15 +594,24 @@ function summariseProfile(file: string, fromMs: number, toMs: number): string[] 
     '',
     '| where (package) | share of busy samples (self) |',
     '|---|---:|',
-    ...[...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 14).map(([k, v]) => `| ${esc(k)} | ${pct(v)} |`),
+    ...[...byPackage]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 14)
+      .map(([k, v]) => `| ${esc(k)} | ${pct(v)} |`),
     '',
     '| top functions (self time) | share |',
     '|---|---:|',
-    ...[...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `| ${esc(k)} | ${pct(v)} |`),
+    ...[...byFunction]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 25)
+      .map(([k, v]) => `| ${esc(k)} | ${pct(v)} |`),
     '',
     '| Bastion files (self time) | share |',
     '|---|---:|',
-    ...[...byBastionFile].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, v]) => `| ${esc(k)} | ${pct(v)} |`),
+    ...[...byBastionFile]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([k, v]) => `| ${esc(k)} | ${pct(v)} |`),
   ];
 }
 
@@ -848,7 +874,8 @@ const report = [
   '| phase | Bastion | fake provider | load generator | PostgreSQL + Redis | everything else | whole machine busy (of all cores) | load generator event-loop p99 ms |',
   '|---|---:|---:|---:|---:|---:|---:|---:|',
   ...[baseline, streaming, cached, flatOut, profiled].map(
-    (p) => `| ${p.label} | ${p.label.includes('baseline') ? '(idle)' : cpuShare(p, 'bastion')} | ${cpuShare(p, 'fake')} | ${cpuShare(p, 'self')} | ${cpuShare(p, 'services')} | ${restOfMachine(p)} | ${machineBusy(p)} | ${ms(p.loopDelayP99Ms)} |`,
+    (p) =>
+      `| ${p.label} | ${p.label.includes('baseline') ? '(idle)' : cpuShare(p, 'bastion')} | ${cpuShare(p, 'fake')} | ${cpuShare(p, 'self')} | ${cpuShare(p, 'services')} | ${restOfMachine(p)} | ${machineBusy(p)} | ${ms(p.loopDelayP99Ms)} |`,
   ),
   '',
   'More than a few % under "everything else" means other work was running on the machine during that phase (the kernel and idle daemons take 1–5%): its latency figures are disturbed.',
@@ -857,11 +884,13 @@ const report = [
   '',
   '| phase | start MB | end MB | max MB | second half: trend | slope MB/min | verdict |',
   '|---|---:|---:|---:|---:|---:|---|',
-  ...([
-    [streaming, mem1],
-    [cached, mem2],
-    [flatOut, mem3],
-  ] as const).map(([p, m]) => `| ${p.label} | ${mb(m.start)} | ${mb(m.end)} | ${mb(m.max)} | ${growthSecondHalf(m).toFixed(1)}% | ${Number.isFinite(m.slope) ? m.slope.toFixed(2) : '–'} | ${stableVerdict(m)} |`),
+  ...(
+    [
+      [streaming, mem1],
+      [cached, mem2],
+      [flatOut, mem3],
+    ] as const
+  ).map(([p, m]) => `| ${p.label} | ${mb(m.start)} | ${mb(m.end)} | ${mb(m.max)} | ${growthSecondHalf(m).toFixed(1)}% | ${Number.isFinite(m.slope) ? m.slope.toFixed(2) : '–'} | ${stableVerdict(m)} |`),
   '',
   `Whole process: ${mb(rssAfterStart)} MB after start (before seeding through the API), max ${mb(Math.max(...allRss))} MB, ${mb(allRss.at(-1) ?? NaN)} MB at the end of phase 2b.`,
   '',
@@ -876,7 +905,15 @@ const report = [
   `- errors: **${totalErrors}** → ${totalErrors === 0 ? 'met' : 'NOT met'}.`,
   `- memory: ${stableVerdict(mem1)} (streamed), ${stableVerdict(mem2)} (cache hits, paced), ${stableVerdict(mem3)} (cache hits, flat out${FLAT_OUT_SECONDS < SECONDS ? `, ${FLAT_OUT_SECONDS} s` : ''}).`,
   '',
-  `Bastion log (warn and above, all phases): ${logLines.length === 0 ? 'empty' : [...logByMessage].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${v}× ${k}`).join('; ')}`,
+  `Bastion log (warn and above, all phases): ${
+    logLines.length === 0
+      ? 'empty'
+      : [...logByMessage]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 8)
+          .map(([k, v]) => `${v}× ${k}`)
+          .join('; ')
+  }`,
   '',
   `## Where the time goes (CPU profile of Bastion, ${PROFILE_SECONDS} s of phase-1 load, ${profiled.exchanges} exchanges, ${errorCount(profiled)} errors; self time)`,
   '',

@@ -33,7 +33,12 @@ const DURATION = process.env.BENCH_SECONDS ?? '10';
 const PASSWORD = 'violet tractor sings at dawn';
 const EMAIL = 'bench-reader@example.org';
 
-interface WrkResult { rps: number; p50: number; p99: number; non2xx: number }
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+}
 
 function wrk(url: string, headers: string[] = []): WrkResult {
   const args = ['-t1', '-c100', `-d${DURATION}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
@@ -69,18 +74,33 @@ function summariseProfile(file: string): string[] {
   const byPackage = new Map<string, number>();
   for (const [key, hits] of byFunction) {
     const where = key.split(' — ')[1]!;
-    const pkg = where.startsWith('/server/') ? 'bastion' : where.startsWith('node:') ? where.split('/')[0]! : where.startsWith('(') ? where : where.split('/').slice(0, where.startsWith('@') ? 2 : 1).join('/');
+    const pkg = where.startsWith('/server/')
+      ? 'bastion'
+      : where.startsWith('node:')
+        ? where.split('/')[0]!
+        : where.startsWith('(')
+          ? where
+          : where
+              .split('/')
+              .slice(0, where.startsWith('@') ? 2 : 1)
+              .join('/');
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + hits);
   }
   const pct = (n: number) => `${((n / total) * 100).toFixed(1)}%`;
   return [
     '| where (package) | share of samples |',
     '|---|---:|',
-    ...[...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, v]) => `| ${k} | ${pct(v)} |`),
+    ...[...byPackage]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(([k, v]) => `| ${k} | ${pct(v)} |`),
     '',
     '| top functions (self time) | share |',
     '|---|---:|',
-    ...[...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => `| ${k.replaceAll('|', '\\|')} | ${pct(v)} |`),
+    ...[...byFunction]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 15)
+      .map(([k, v]) => `| ${k.replaceAll('|', '\\|')} | ${pct(v)} |`),
   ];
 }
 
@@ -177,9 +197,15 @@ const report = [
   '',
   '| credential | req/s | vs unauthenticated (GET /api/v1/healthz) | p50 ms | p99 ms | non-2xx |',
   '|---|---:|---:|---:|---:|---:|',
-  ...([['none: GET /api/v1/healthz', unauthenticated], ['session cookie', read], ['API key', readWithKey], ['JWT access token', readWithJwt], ['signed request (webhook: verify + start a run, 202; autocannon)', readSigned]] as const).map(
-    ([label, r]) => `| ${label} | ${r.rps.toFixed(0)} | ${(r.rps / unauthenticated.rps).toFixed(2)}× | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non2xx} |`,
-  ),
+  ...(
+    [
+      ['none: GET /api/v1/healthz', unauthenticated],
+      ['session cookie', read],
+      ['API key', readWithKey],
+      ['JWT access token', readWithJwt],
+      ['signed request (webhook: verify + start a run, 202; autocannon)', readSigned],
+    ] as const
+  ).map(([label, r]) => `| ${label} | ${r.rps.toFixed(0)} | ${(r.rps / unauthenticated.rps).toFixed(2)}× | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non2xx} |`),
   '',
   'The signed-request row is not a read: the only signed route starts an agent run (two encrypted message writes in the background), so it bounds the webhook path, not the signature check alone (one HMAC and one store write).',
   '',

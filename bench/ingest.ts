@@ -48,9 +48,12 @@ const DATABASE_URL = dbUrl.toString();
 const dataDir = tempDir('bastion-bench-ingest-');
 const deadline = Date.now() + 10 * 60_000; // hard bound on the whole run
 
-const WORDS = 'account answer archive audit backup balance billing branch budget cache calendar capacity certificate channel checkout client cluster compliance contract credit customer dashboard database deadline delivery deploy device discount domain driver encryption engine estimate export feature firewall forecast gateway hardware incident inventory invoice kernel ledger license limit load mailbox manager margin meeting migration mobile monitor network notice office onboarding order outage partner password payment payroll pipeline policy portal pricing printer privacy product project quota rebate recovery refund region release renewal report request retention revenue review router schedule schema security server service shipping signature storage subscription supplier support survey tariff ticket timeline token training transfer upgrade vendor version voucher warehouse warranty webhook workflow'.split(' ');
+const WORDS =
+  'account answer archive audit backup balance billing branch budget cache calendar capacity certificate channel checkout client cluster compliance contract credit customer dashboard database deadline delivery deploy device discount domain driver encryption engine estimate export feature firewall forecast gateway hardware incident inventory invoice kernel ledger license limit load mailbox manager margin meeting migration mobile monitor network notice office onboarding order outage partner password payment payroll pipeline policy portal pricing printer privacy product project quota rebate recovery refund region release renewal report request retention revenue review router schedule schema security server service shipping signature storage subscription supplier support survey tariff ticket timeline token training transfer upgrade vendor version voucher warehouse warranty webhook workflow'.split(
+    ' ',
+  );
 let seed = 42;
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 const word = () => WORDS[Math.floor(rand() * rand() * WORDS.length)]!; // skewed: some words common, some rare
 const sentence = (n = 8 + Math.floor(rand() * 12)) => Array.from({ length: n }, word).join(' ') + '.';
 const prose = (bytes: number) => {
@@ -175,7 +178,11 @@ try {
         while (!until() && Date.now() < deadline) {
           const t = performance.now();
           try {
-            const r = await fetch(`${BASE}/api/v1/conversations/${c.id}/messages`, { method: 'POST', headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ content: `What does the ${word()} ${word()} policy say?` }) });
+            const r = await fetch(`${BASE}/api/v1/conversations/${c.id}/messages`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json', accept: 'application/json' },
+              body: JSON.stringify({ content: `What does the ${word()} ${word()} policy say?` }),
+            });
             await r.arrayBuffer();
             if (r.ok) lat.push(performance.now() - t);
             else errors.set(String(r.status), (errors.get(String(r.status)) ?? 0) + 1);
@@ -229,7 +236,13 @@ try {
   let settledMs = NaN;
   const waitEnd = Date.now() + INGEST_TIMEOUT_MS;
   while (Date.now() < waitEnd) {
-    const rows = await database.db.selectFrom('documents').select(['status']).select((eb) => eb.fn.countAll<string>().as('n')).where('knowledge_base_id', '=', kb.id).groupBy('status').execute();
+    const rows = await database.db
+      .selectFrom('documents')
+      .select(['status'])
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('knowledge_base_id', '=', kb.id)
+      .groupBy('status')
+      .execute();
     final.clear();
     for (const r of rows) final.set(r.status, Number(r.n));
     const pending = accepted.length - (final.get('ready') ?? 0) - (final.get('failed') ?? 0) - (final.get('quarantined') ?? 0);
@@ -250,13 +263,31 @@ try {
   const kbRow = await database.db.selectFrom('knowledge_bases').select(['workspace_id']).where('id', '=', kb2.id).executeTakeFirstOrThrow();
   const ti = performance.now();
   const PER_DOC = 100;
-  for (let done = 0; done < CHUNKS && Date.now() < deadline; ) {
+  for (let done = 0; done < CHUNKS && Date.now() < deadline;) {
     const batch = Math.min(1000, CHUNKS - done);
     const docRows = [];
     const chunkRows = [];
     for (let d = 0; d < Math.ceil(batch / PER_DOC); d++) {
       const id = crypto.randomUUID();
-      docRows.push({ id, knowledge_base_id: kb2.id, workspace_id: kbRow.workspace_id, filename: `synthetic-${done + d * PER_DOC}.txt`, source: 'upload' as const, source_url: null, declared_type: 'text/plain', kind: 'txt' as const, size_bytes: '0', content_hash: randomBytes(32).toString('hex'), status: 'ready' as const, error_code: null, error_message: null, title: null, created_by: null, created_at: now, updated_at: now });
+      docRows.push({
+        id,
+        knowledge_base_id: kb2.id,
+        workspace_id: kbRow.workspace_id,
+        filename: `synthetic-${done + d * PER_DOC}.txt`,
+        source: 'upload' as const,
+        source_url: null,
+        declared_type: 'text/plain',
+        kind: 'txt' as const,
+        size_bytes: '0',
+        content_hash: randomBytes(32).toString('hex'),
+        status: 'ready' as const,
+        error_code: null,
+        error_message: null,
+        title: null,
+        created_by: null,
+        created_at: now,
+        updated_at: now,
+      });
       for (let p = 0; p < PER_DOC && d * PER_DOC + p < batch; p++) {
         const text = prose(300 + Math.floor(rand() * 900));
         chunkRows.push({ id: crypto.randomUUID(), document_id: id, knowledge_base_id: kb2.id, workspace_id: kbRow.workspace_id, position: p, heading: rand() < 0.3 ? sentence(3) : null, text, start_char: 0, end_char: text.length });
@@ -266,7 +297,15 @@ try {
     await database.db.insertInto('chunks').values(chunkRows).execute();
     done += batch;
   }
-  const chunkCount = Number((await database.db.selectFrom('chunks').select((eb) => eb.fn.countAll<string>().as('n')).where('knowledge_base_id', '=', kb2.id).executeTakeFirstOrThrow()).n);
+  const chunkCount = Number(
+    (
+      await database.db
+        .selectFrom('chunks')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('knowledge_base_id', '=', kb2.id)
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
   const analyze = new pg.Client({ connectionString: DATABASE_URL });
   await analyze.connect();
   await analyze.query('ANALYZE');
@@ -291,7 +330,13 @@ try {
     return { lat, errors, rps: lat.length / SECONDS };
   }
   const health = await loop(() => fetch(`${BASE}/api/v1/healthz`));
-  const search = await loop(() => fetch(`${BASE}/api/v1/knowledge-bases/${kb2.id}/search`, { method: 'POST', headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/json' }, body: JSON.stringify({ query: rand() < 0.5 ? word() : `${word()} ${word()}`, topK: 5 }) }));
+  const search = await loop(() =>
+    fetch(`${BASE}/api/v1/knowledge-bases/${kb2.id}/search`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: rand() < 0.5 ? word() : `${word()} ${word()}`, topK: 5 }),
+    }),
+  );
   await database.close();
 
   const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '—');
@@ -299,7 +344,8 @@ try {
   const map = (m: Map<string, number>) => [...m].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none';
   const chatRow = (label: string, r: { lat: number[]; errors: Map<string, number> }, base: number[]) =>
     `| ${label} | ${r.lat.length} | ${f(pct(r.lat, 50))} | ${f(pct(r.lat, 95))} | ${(pct(r.lat, 95) / pct(base, 95)).toFixed(2)}× | ${map(r.errors)} |`;
-  const loopRow = (label: string, r: { lat: number[]; errors: number; rps: number }) => `| ${label} | ${r.rps.toFixed(0)} | ${f(pct(r.lat, 50))} | ${f(pct(r.lat, 95))} | ${(pct(r.lat, 95) / pct(health.lat, 95)).toFixed(2)}× | ${r.errors} |`;
+  const loopRow = (label: string, r: { lat: number[]; errors: number; rps: number }) =>
+    `| ${label} | ${r.rps.toFixed(0)} | ${f(pct(r.lat, 50))} | ${f(pct(r.lat, 95))} | ${(pct(r.lat, 95) / pct(health.lat, 95)).toFixed(2)}× | ${r.errors} |`;
   const report = [
     `# Ingestion benchmark (${new Date().toISOString().slice(0, 16)}Z, ${cores()} cores, PostgreSQL + Redis)`,
     '',

@@ -32,8 +32,11 @@ const dbUrl = new URL(ADMIN_URL);
 dbUrl.pathname = `/${DB_NAME}`;
 
 let seed = 7;
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-const NARROW = 'account answer archive audit backup balance billing branch budget cache calendar capacity certificate channel checkout client cluster compliance contract credit customer dashboard database deadline delivery deploy device discount domain driver encryption engine estimate export feature firewall forecast gateway hardware incident inventory invoice kernel ledger license limit load mailbox manager margin meeting migration mobile monitor network notice office onboarding order outage partner password payment payroll pipeline policy portal pricing printer privacy product project quota rebate recovery refund region release renewal report request retention revenue review router schedule schema security server service shipping signature storage subscription supplier support survey tariff ticket timeline token training transfer upgrade vendor version voucher warehouse warranty webhook workflow'.split(' ');
+const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+const NARROW =
+  'account answer archive audit backup balance billing branch budget cache calendar capacity certificate channel checkout client cluster compliance contract credit customer dashboard database deadline delivery deploy device discount domain driver encryption engine estimate export feature firewall forecast gateway hardware incident inventory invoice kernel ledger license limit load mailbox manager margin meeting migration mobile monitor network notice office onboarding order outage partner password payment payroll pipeline policy portal pricing printer privacy product project quota rebate recovery refund region release renewal report request retention revenue review router schedule schema security server service shipping signature storage subscription supplier support survey tariff ticket timeline token training transfer upgrade vendor version voucher warehouse warranty webhook workflow'.split(
+    ' ',
+  );
 const SYLLABLES = 'ka lo mi nu pe ra si to vu ze bra cle dri fro glu pla sto tri ve xo an el in or us'.split(' ');
 const ZIPF = Array.from({ length: 20_000 }, (_, i) => {
   let n = i + 7;
@@ -83,20 +86,48 @@ for (const corpus of CORPORA) {
   const userId = randomUUID();
   const workspaceId = randomUUID();
   const baseId = randomUUID();
-  await db.insertInto('users').values({ id: userId, email: `search-bench-${userId}@example.org`, name: 'Search bench', role: 'member', password_hash: 'unused', email_verified_at: now, created_at: now } as never).execute();
+  await db
+    .insertInto('users')
+    .values({ id: userId, email: `search-bench-${userId}@example.org`, name: 'Search bench', role: 'member', password_hash: 'unused', email_verified_at: now, created_at: now } as never)
+    .execute();
   await db.insertInto('workspaces').values({ id: workspaceId, name: 'bench', personal_owner_id: userId, monthly_token_budget: null, created_at: now, updated_at: now }).execute();
   await db.insertInto('knowledge_bases').values({ id: baseId, workspace_id: workspaceId, name: 'bench', description: '', created_by: userId, created_at: now, updated_at: now }).execute();
   const t0 = performance.now();
   for (let done = 0; done < CHUNKS; done += 1000) {
     const docId = randomUUID();
-    await db.insertInto('documents').values({ id: docId, knowledge_base_id: baseId, workspace_id: workspaceId, filename: `doc-${done}.txt`, source: 'upload', source_url: null, declared_type: 'text/plain', kind: 'txt', size_bytes: '0', content_hash: docId, status: 'ready', error_code: null, error_message: null, attempts: 0, title: null, chunk_count: 1000, created_by: userId, created_at: now, updated_at: now }).execute();
+    await db
+      .insertInto('documents')
+      .values({
+        id: docId,
+        knowledge_base_id: baseId,
+        workspace_id: workspaceId,
+        filename: `doc-${done}.txt`,
+        source: 'upload',
+        source_url: null,
+        declared_type: 'text/plain',
+        kind: 'txt',
+        size_bytes: '0',
+        content_hash: docId,
+        status: 'ready',
+        error_code: null,
+        error_message: null,
+        attempts: 0,
+        title: null,
+        chunk_count: 1000,
+        created_by: userId,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
     await db
       .insertInto('chunks')
-      .values(Array.from({ length: Math.min(1000, CHUNKS - done) }, (_, p) => {
-        let text = '';
-        while (text.length < 300 + rand() * 900) text += sentence(8 + Math.floor(rand() * 12)) + ' ';
-        return { id: randomUUID(), document_id: docId, knowledge_base_id: baseId, workspace_id: workspaceId, position: p, heading: rand() < 0.3 ? sentence(3) : null, text, start_char: 0, end_char: text.length };
-      }))
+      .values(
+        Array.from({ length: Math.min(1000, CHUNKS - done) }, (_, p) => {
+          let text = '';
+          while (text.length < 300 + rand() * 900) text += sentence(8 + Math.floor(rand() * 12)) + ' ';
+          return { id: randomUUID(), document_id: docId, knowledge_base_id: baseId, workspace_id: workspaceId, position: p, heading: rand() < 0.3 ? sentence(3) : null, text, start_char: 0, end_char: text.length };
+        }),
+      )
       .execute();
   }
   await sql`analyze`.execute(db);

@@ -133,7 +133,18 @@ try {
         if (!shared) await context.close();
       }
       await shared?.close();
-      const col = (key: keyof Sample, scale = 1, digits = 0) => `${(pct(samples.map((s) => s[key]), 50) / scale).toFixed(digits)} / ${(pct(samples.map((s) => s[key]), 95) / scale).toFixed(digits)}`;
+      const col = (key: keyof Sample, scale = 1, digits = 0) =>
+        `${(
+          pct(
+            samples.map((s) => s[key]),
+            50,
+          ) / scale
+        ).toFixed(digits)} / ${(
+          pct(
+            samples.map((s) => s[key]),
+            95,
+          ) / scale
+        ).toFixed(digits)}`;
       rows.push(`| ${scenario.name} | ${mode} | ${col('tti')} | ${col('lcp')} | ${col('dcl')} | ${col('jsTransferred', 1024, 1)} | ${col('jsDecoded', 1024, 1)} |`);
       console.log(rows.at(-1));
     }

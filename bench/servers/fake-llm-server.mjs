@@ -117,7 +117,14 @@ const server = http.createServer((req, res) => {
     if (body.stream !== true) {
       const text = words.join('');
       res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ id: `chatcmpl-fake${++seq}`, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: body.model, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage: { prompt_tokens: inputWords(body.messages), completion_tokens: TOKENS, total_tokens: inputWords(body.messages) + TOKENS } }),
+        JSON.stringify({
+          id: `chatcmpl-fake${++seq}`,
+          object: 'chat.completion',
+          created: Math.floor(Date.now() / 1000),
+          model: body.model,
+          choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: inputWords(body.messages), completion_tokens: TOKENS, total_tokens: inputWords(body.messages) + TOKENS },
+        }),
       );
       return;
     }

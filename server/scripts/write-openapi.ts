@@ -82,10 +82,7 @@ async function main(args: string[]): Promise<number> {
   }
   const fresh = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bastion-api-types-')), 'schema.d.ts');
   fs.writeFileSync(fresh, types);
-  console.error(
-    `${path.relative(ROOT, TYPES_FILE)} is out of date with the server's OpenAPI document.\n` +
-      `Run \`npm run api:types\` and commit the result (fresh copy: ${fresh}; compare with diff -u).`,
-  );
+  console.error(`${path.relative(ROOT, TYPES_FILE)} is out of date with the server's OpenAPI document.\n` + `Run \`npm run api:types\` and commit the result (fresh copy: ${fresh}; compare with diff -u).`);
   return 1;
 }
 

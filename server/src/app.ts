@@ -78,7 +78,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     // Node checks header/request timeouts every connectionsCheckingInterval: keep it short.
     http: { maxHeaderSize: config.HTTP_MAX_HEADER_BYTES, connectionsCheckingInterval: 1_000 },
-    trustProxy: config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((p) => p.trim()).filter(Boolean) : false,
+    trustProxy: config.TRUSTED_PROXIES
+      ? config.TRUSTED_PROXIES.split(',')
+          .map((p) => p.trim())
+          .filter(Boolean)
+      : false,
     // Fastify's and Node's own early answers, and the 503 while draining, in the envelope
     // with the security headers (http/early-errors.ts); the built-in ones reflect the path.
     return503OnClosing: false,
@@ -88,7 +92,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }).withTypeProvider<ZodTypeProvider>();
 
-  await app.register(core, { config, logger: deps.logger, database: deps.database, store: deps.store, encryptor: deps.encryptor, mailer: deps.mailer, clock, deprecations: deps.deprecations ?? new Map(), metrics: deps.metrics, headers, drain });
+  await app.register(core, {
+    config,
+    logger: deps.logger,
+    database: deps.database,
+    store: deps.store,
+    encryptor: deps.encryptor,
+    mailer: deps.mailer,
+    clock,
+    deprecations: deps.deprecations ?? new Map(),
+    metrics: deps.metrics,
+    headers,
+    drain,
+  });
   await app.register(accounts);
   await app.register(workspaces);
   await app.register(providers);

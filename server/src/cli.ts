@@ -68,11 +68,7 @@ async function runMigrate(config: Config): Promise<number> {
   const database = await openDatabase(config, logger);
   try {
     const { applied, current } = await migrate(database.db);
-    console.log(
-      applied.length === 0
-        ? `Database is up to date (version ${current}).`
-        : `Applied ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}; now at version ${current}.`,
-    );
+    console.log(applied.length === 0 ? `Database is up to date (version ${current}).` : `Applied ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}; now at version ${current}.`);
     return 0;
   } finally {
     await database.close();

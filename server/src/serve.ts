@@ -38,9 +38,7 @@ export async function serve(config: Config): Promise<App> {
     onSecurityEvent: (event) => logger.warn({ securityEvent: event }, 'decryption failed'),
   });
   const store = openStore(config, logger);
-  const mailer = config.SMTP_URL
-    ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM)
-    : new OutboxMailer(database.db, encryptor, systemClock, logger);
+  const mailer = config.SMTP_URL ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM) : new OutboxMailer(database.db, encryptor, systemClock, logger);
   // Not fatal: /readyz reports the store until it connects, and requests get 503.
   await store.ready().catch(() => logger.warn('store not reachable yet; will keep retrying'));
   if (database.kind === 'pglite') logger.info({ dataDir: config.DATA_DIR }, 'using the embedded database (one process only)');

@@ -11,10 +11,7 @@ import { insertUser } from '../src/modules/users/repo.js';
 
 export const PASSWORD = 'violet tractor sings at dawn';
 
-export async function createUser(
-  database: Database,
-  options: { email: string; name?: string; password?: string; role?: 'admin' | 'member'; verified?: boolean },
-): Promise<string> {
+export async function createUser(database: Database, options: { email: string; name?: string; password?: string; role?: 'admin' | 'member'; verified?: boolean }): Promise<string> {
   const id = randomUUID();
   await insertUser(database.db, {
     id,

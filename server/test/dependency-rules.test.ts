@@ -30,7 +30,7 @@ const CLEAN: Tree = {
   'server/src/modules/auth/service.ts': "import { getUser } from '../users/service.js';\nimport type { User } from '../users/types.js';\nexport const login = (): User | undefined => { getUser(); return undefined; };\n",
   'server/src/compose/services.ts': "import { login } from '../modules/auth/service.js';\nexport const services = { login };\n",
   'server/src/app.ts': "import { services } from './compose/services.js';\nimport { userRoutes } from './modules/users/routes.js';\nexport const app = [services, userRoutes];\n",
-  'web/src/lib/api.ts': "export const api = (path: string) => fetch(path);\n",
+  'web/src/lib/api.ts': 'export const api = (path: string) => fetch(path);\n',
   'web/src/lib/format.ts': "import { api } from '$lib/api';\nexport const format = () => api('/');\n",
 };
 
@@ -102,6 +102,9 @@ describe('dependency rules', () => {
   it.each(PLANTED)('%s fires on %s', async (rule, _label, files) => {
     const found = await violations({ ...CLEAN, ...files });
     expect(found.length).toBeGreaterThan(0);
-    expect(found.every((line) => line.startsWith(`${rule}: `)), found.join('\n')).toBe(true);
+    expect(
+      found.every((line) => line.startsWith(`${rule}: `)),
+      found.join('\n'),
+    ).toBe(true);
   });
 });

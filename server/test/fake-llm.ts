@@ -210,12 +210,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       });
       return;
     }
-    const protocol: Protocol | undefined =
-      req.method === 'POST' && path === '/v1/chat/completions'
-        ? 'openai'
-        : req.method === 'POST' && path === '/v1/messages'
-          ? 'anthropic'
-          : undefined;
+    const protocol: Protocol | undefined = req.method === 'POST' && path === '/v1/chat/completions' ? 'openai' : req.method === 'POST' && path === '/v1/messages' ? 'anthropic' : undefined;
     if (!protocol) {
       json(res, 404, errorBody(anthropicHeaders ? 'anthropic' : 'openai', 404));
       return;
@@ -390,14 +385,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
     };
   }
 
-  async function anthropicStream(
-    res: http.ServerResponse,
-    reply: Extract<FakeReply, { kind: 'text' | 'tool_call' }>,
-    model: string,
-    input: number,
-    usage: { input: number; output: number } | undefined,
-    cutAfter = false,
-  ): Promise<void> {
+  async function anthropicStream(res: http.ServerResponse, reply: Extract<FakeReply, { kind: 'text' | 'tool_call' }>, model: string, input: number, usage: { input: number; output: number } | undefined, cutAfter = false): Promise<void> {
     const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
     sse(res);
     const message = {
@@ -442,9 +430,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
 
   function anthropicMessage(reply: Extract<FakeReply, { kind: 'text' | 'tool_call' }>, model: string, input: number, usage?: { input: number; output: number }): object {
     const content =
-      reply.kind === 'text'
-        ? [{ type: 'text', text: reply.text }]
-        : [{ type: 'tool_use', id: reply.id ?? `toolu_fake${++seq}`, name: reply.name, input: typeof reply.arguments === 'string' ? JSON.parse(reply.arguments) : reply.arguments }];
+      reply.kind === 'text' ? [{ type: 'text', text: reply.text }] : [{ type: 'tool_use', id: reply.id ?? `toolu_fake${++seq}`, name: reply.name, input: typeof reply.arguments === 'string' ? JSON.parse(reply.arguments) : reply.arguments }];
     const output = reply.kind === 'text' ? split(reply.text).length : fragments(toolArguments(reply)).length;
     return {
       id: `msg_fake${++seq}`,

@@ -75,7 +75,6 @@ export function postgresDatabaseName(suffix: string): string {
   return `${base}_${suffix}_w${WORKER}`.toLowerCase();
 }
 
-
 /** Opens a brand-new, unmigrated database of the kind under test. */
 export async function freshDatabase(suffix: string): Promise<Database> {
   if (TEST_DATABASE_URL) return openPostgres(await createPostgresDatabase(postgresDatabaseName(suffix)), POOL, silentLogger);
@@ -181,7 +180,19 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const encryptor = new Encryptor(database.db, testKeyring);
   const clock = options.clock ?? systemClock;
   const mailer = options.smtpUrl ? new SmtpMailer(options.smtpUrl, config.MAIL_FROM) : new OutboxMailer(database.db, encryptor, clock, logger);
-  const app = await buildApp({ config, logger, database, store, encryptor, mailer, clock, webRoot: options.webRoot ?? null, ...(options.deprecations ? { deprecations: options.deprecations } : {}), ...(options.recoverIngestion ? { recoverIngestion: true } : {}), ...(options.queue ? { queue: options.queue } : {}) });
+  const app = await buildApp({
+    config,
+    logger,
+    database,
+    store,
+    encryptor,
+    mailer,
+    clock,
+    webRoot: options.webRoot ?? null,
+    ...(options.deprecations ? { deprecations: options.deprecations } : {}),
+    ...(options.recoverIngestion ? { recoverIngestion: true } : {}),
+    ...(options.queue ? { queue: options.queue } : {}),
+  });
   await options.routes?.(withPublicDefault(app));
   await app.ready();
   return {

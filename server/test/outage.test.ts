@@ -10,17 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/http/app-type.js';
 import { openPostgres } from '../src/platform/db/database.js';
 import { RedisStore } from '../src/platform/store/redis-store.js';
-import {
-  buildTestApp,
-  createPostgresDatabase,
-  freePort,
-  postgresDatabaseName,
-  silentLogger,
-  TEST_DATABASE_URL,
-  TEST_RUN,
-  waitFor,
-  type TestApp,
-} from './harness.js';
+import { buildTestApp, createPostgresDatabase, freePort, postgresDatabaseName, silentLogger, TEST_DATABASE_URL, TEST_RUN, waitFor, type TestApp } from './harness.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 const REDIS_SERVER = TEST_RUN.redisServerBin;
@@ -104,39 +94,36 @@ describe.runIf(hasRedisServer || TEST_RUN.ci)('Redis outage', () => {
 });
 
 // Only the PostgreSQL run has a database server to cut; PGlite lives in the process.
-if (TEST_DATABASE_URL) describe('PostgreSQL outage', () => {
-  it('turns readiness and queries to 503 and recovers when the database is reachable again', async () => {
-    const target = new URL(await createPostgresDatabase(postgresDatabaseName('outage')));
-    const proxy = new TcpProxy(await freePort(), { host: target.hostname, port: Number(target.port || 5432) });
-    await proxy.start();
-    const viaProxy = new URL(target);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
-    const database = openPostgres(
-      viaProxy.toString(),
-      { DB_POOL_MAX: 3, DB_STATEMENT_TIMEOUT_MS: 5_000, DB_IDLE_TIMEOUT_MS: 30_000, DB_CONNECT_TIMEOUT_MS: 500 },
-      silentLogger,
-    );
-    const t: TestApp = await buildTestApp({ database, routes: (app) => probeRoutes(app, () => t) });
-    cleanups.push(async () => {
-      await t.close();
-      await database.close();
+if (TEST_DATABASE_URL)
+  describe('PostgreSQL outage', () => {
+    it('turns readiness and queries to 503 and recovers when the database is reachable again', async () => {
+      const target = new URL(await createPostgresDatabase(postgresDatabaseName('outage')));
+      const proxy = new TcpProxy(await freePort(), { host: target.hostname, port: Number(target.port || 5432) });
+      await proxy.start();
+      const viaProxy = new URL(target);
+      viaProxy.hostname = '127.0.0.1';
+      viaProxy.port = String(proxy.port);
+      const database = openPostgres(viaProxy.toString(), { DB_POOL_MAX: 3, DB_STATEMENT_TIMEOUT_MS: 5_000, DB_IDLE_TIMEOUT_MS: 30_000, DB_CONNECT_TIMEOUT_MS: 500 }, silentLogger);
+      const t: TestApp = await buildTestApp({ database, routes: (app) => probeRoutes(app, () => t) });
+      cleanups.push(async () => {
+        await t.close();
+        await database.close();
+        await proxy.cut();
+      });
+
+      expect((await t.app.inject({ url: '/api/v1/probe/db' })).statusCode).toBe(200);
       await proxy.cut();
+      const ready = await t.app.inject({ url: '/readyz' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().checks).toEqual({ database: 'failed', store: 'ok' });
+      const request = await t.app.inject({ url: '/api/v1/probe/db' });
+      expect(request.statusCode).toBe(503);
+      expect(request.json().error.code).toBe('service_unavailable');
+      expect(request.body).not.toMatch(/ECONNREFUSED|Connection terminated|select/i);
+
+      await proxy.start();
+      const recovered = await waitFor(async () => (await t.app.inject({ url: '/api/v1/probe/db' })).statusCode === 200, 10_000);
+      expect(recovered).toBe(true);
+      expect((await t.app.inject({ url: '/readyz' })).statusCode).toBe(200);
     });
-
-    expect((await t.app.inject({ url: '/api/v1/probe/db' })).statusCode).toBe(200);
-    await proxy.cut();
-    const ready = await t.app.inject({ url: '/readyz' });
-    expect(ready.statusCode).toBe(503);
-    expect(ready.json().checks).toEqual({ database: 'failed', store: 'ok' });
-    const request = await t.app.inject({ url: '/api/v1/probe/db' });
-    expect(request.statusCode).toBe(503);
-    expect(request.json().error.code).toBe('service_unavailable');
-    expect(request.body).not.toMatch(/ECONNREFUSED|Connection terminated|select/i);
-
-    await proxy.start();
-    const recovered = await waitFor(async () => (await t.app.inject({ url: '/api/v1/probe/db' })).statusCode === 200, 10_000);
-    expect(recovered).toBe(true);
-    expect((await t.app.inject({ url: '/readyz' })).statusCode).toBe(200);
   });
-});

@@ -81,15 +81,14 @@ const hint = (setting: string, purpose: Port) => `set ${setting}=127.0.0.1:${por
 describe('outbound allowances per purpose, through the modules', () => {
   it('fetch_url reaches the tools port only', async () => {
     const { client, conversationId } = await setUpChat(chat, { agent: { tools: ['fetch_url'] } });
-    chat.fake.enqueue(
-      { kind: 'tool_call', name: 'fetch_url', arguments: { url: url('tools') } },
-      { kind: 'tool_call', name: 'fetch_url', arguments: { url: url('knowledge') } },
-      { kind: 'text', text: 'Done.' },
-    );
+    chat.fake.enqueue({ kind: 'tool_call', name: 'fetch_url', arguments: { url: url('tools') } }, { kind: 'tool_call', name: 'fetch_url', arguments: { url: url('knowledge') } }, { kind: 'text', text: 'Done.' });
     const before = connections.knowledge;
     const answer = (await client.post(`/conversations/${conversationId}/messages`, { content: 'Read both' })).json().answer;
     expect(answer.toolCalls.map((call: { ok: boolean }) => call.ok)).toEqual([true, false]);
-    const results = chat.fake.requests.filter((r) => r.method === 'POST').at(-1)!.body.messages.filter((m: { role: string }) => m.role === 'tool');
+    const results = chat.fake.requests
+      .filter((r) => r.method === 'POST')
+      .at(-1)!
+      .body.messages.filter((m: { role: string }) => m.role === 'tool');
     expect(results[0].content).toContain('internal tools page');
     expect(results[1].content).toContain(hint('OUTBOUND_ALLOW_PRIVATE_TOOLS', 'knowledge'));
     expect(connections.knowledge).toBe(before);
@@ -121,13 +120,21 @@ describe('outbound allowances per purpose, through the modules', () => {
 
   it('webhook callbacks reach the webhooks port only', async () => {
     const failures = vi.spyOn(silentLogger, 'warn');
-    for (const [target, delivered] of [['webhooks', true], ['tools', false]] as const) {
+    for (const [target, delivered] of [
+      ['webhooks', true],
+      ['tools', false],
+    ] as const) {
       const { client, agentId } = await setUpChat(chat, { agent: { callbackUrl: url(target, '/callback') } });
       const { secret, url: hookUrl } = (await client.post(`/agents/${agentId}/webhook-secret`, {})).json();
       chat.fake.enqueue({ kind: 'text', text: 'Handled.' });
       const before = connections[target];
       const body = JSON.stringify({ input: 'ping' });
-      const accepted = await chat.t.app.inject({ method: 'POST', url: hookUrl, headers: { 'content-type': 'application/json', 'bastion-signature': signRequest(secret, { method: 'POST', url: hookUrl, body }, chat.clock.now()) }, payload: body });
+      const accepted = await chat.t.app.inject({
+        method: 'POST',
+        url: hookUrl,
+        headers: { 'content-type': 'application/json', 'bastion-signature': signRequest(secret, { method: 'POST', url: hookUrl, body }, chat.clock.now()) },
+        payload: body,
+      });
       expect(accepted.statusCode).toBe(202);
       // The run ends with a stored answer; the callback follows it (or is refused).
       const conversationId = accepted.json().conversationId;
@@ -144,7 +151,10 @@ describe('outbound allowances per purpose, through the modules', () => {
 
   it('workspace SSO reaches the identity provider port only', async () => {
     const owner = await apiUser(chat.t);
-    for (const [issuer, reachable] of [[idp.issuer, true], [url('tools', ''), false]] as const) {
+    for (const [issuer, reachable] of [
+      [idp.issuer, true],
+      [url('tools', ''), false],
+    ] as const) {
       const workspace = (await owner.post('/workspaces', { name: 'Federated' })).json();
       const put = await owner.request('PUT', `/workspaces/${workspace.id}/sso`, { issuer, clientId: 'bastion', clientSecret: SECRET, jitProvisioning: false, defaultRole: 'viewer' });
       expect(put.statusCode, put.body).toBe(200);

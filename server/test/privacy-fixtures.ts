@@ -104,10 +104,7 @@ export async function searchDatabase(t: TestApp, needles: string[]): Promise<Rem
   for (const column of columns.rows) {
     for (const needle of needles) {
       // Identifiers come from information_schema (code), never from input.
-      const value =
-        column.data_type === 'bytea'
-          ? sql`position(convert_to(${needle}, 'UTF8') in ${sql.ref(column.column_name)}) > 0`
-          : sql`position(lower(${needle}) in lower(${sql.ref(column.column_name)}::text)) > 0`;
+      const value = column.data_type === 'bytea' ? sql`position(convert_to(${needle}, 'UTF8') in ${sql.ref(column.column_name)}) > 0` : sql`position(lower(${needle}) in lower(${sql.ref(column.column_name)}::text)) > 0`;
       const hit = await sql<{ n: string }>`select count(*)::text as n from ${sql.table(column.table_name)} where ${value}`.execute(t.database.db);
       if (Number(hit.rows[0]?.n) > 0) found.push({ where: `${column.table_name}.${column.column_name}`, needle });
     }

@@ -29,31 +29,35 @@ afterAll(() => {
 });
 
 describe('bastion serve', () => {
-  it.each(['SIGTERM', 'SIGINT'] as const)('serves /readyz and exits 0 on %s', async (signal) => {
-    const port = await freePort();
-    const dataDir = await tempDir('serve');
-    const child = spawn(process.execPath, [...ENTRY, 'serve'], {
-      cwd: SERVER_DIR,
-      env: childEnv({ PORT: String(port), DATA_DIR: dataDir }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'serves /readyz and exits 0 on %s',
+    async (signal) => {
+      const port = await freePort();
+      const dataDir = await tempDir('serve');
+      const child = spawn(process.execPath, [...ENTRY, 'serve'], {
+        cwd: SERVER_DIR,
+        env: childEnv({ PORT: String(port), DATA_DIR: dataDir }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-    const ready = await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 60_000, 250);
-    expect(ready, output).toBe(true);
-    const body = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { checks: unknown };
-    expect(body.checks).toEqual({ database: 'ok', store: 'ok' });
+      const ready = await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 60_000, 250);
+      expect(ready, output).toBe(true);
+      const body = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { checks: unknown };
+      expect(body.checks).toEqual({ database: 'ok', store: 'ok' });
 
-    child.kill(signal);
-    expect(await exited, output).toBe(0);
-    expect(output).toContain('shutting down');
-    expect(output).toContain('"msg":"stopped"');
-    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
-  }, 90_000);
+      child.kill(signal);
+      expect(await exited, output).toBe(0);
+      expect(output).toContain('shutting down');
+      expect(output).toContain('"msg":"stopped"');
+      await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    },
+    90_000,
+  );
 
   it('fails fast with every bad variable named and no secret echoed', () => {
     // secretlint-disable-next-line -- fake credentials that must not be echoed

@@ -54,12 +54,31 @@ beforeAll(async () => {
   await db.insertInto('users').values(users).execute();
   const workspaces = users.map((u) => ({ id: randomUUID(), name: 'W', personal_owner_id: u.id, monthly_token_budget: null, created_at: now, updated_at: now }));
   await db.insertInto('workspaces').values(workspaces).execute();
-  await db.insertInto('workspace_members').values(workspaces.map((w, i) => ({ workspace_id: w.id, user_id: users[i]!.id, role: 'owner' as const, created_at: now }))).execute();
-  const connections = workspaces.flatMap((w) => Array.from({ length: 5 }, () => ({ id: randomUUID(), workspace_id: w.id, name: 'c', kind: 'openai' as const, base_url: 'https://example.com/v1', default_model: null, credentials: null, credential_hint: null, created_at: now, updated_at: now })));
+  await db
+    .insertInto('workspace_members')
+    .values(workspaces.map((w, i) => ({ workspace_id: w.id, user_id: users[i]!.id, role: 'owner' as const, created_at: now })))
+    .execute();
+  const connections = workspaces.flatMap((w) =>
+    Array.from({ length: 5 }, () => ({
+      id: randomUUID(),
+      workspace_id: w.id,
+      name: 'c',
+      kind: 'openai' as const,
+      base_url: 'https://example.com/v1',
+      default_model: null,
+      credentials: null,
+      credential_hint: null,
+      created_at: now,
+      updated_at: now,
+    })),
+  );
   await db.insertInto('provider_connections').values(connections).execute();
   const agents = workspaces.flatMap((w, i) => Array.from({ length: AGENTS_PER_WORKSPACE }, () => ({ id: randomUUID(), workspace_id: w.id, current_version: 1, created_by: users[i]!.id, created_at: now, updated_at: now, deleted_at: null })));
   await db.insertInto('agents').values(agents).execute();
-  await db.insertInto('agent_versions').values(agents.map((a) => ({ agent_id: a.id, version: 1, config: JSON.stringify({ name: 'a' }), created_by: a.created_by, created_at: now }))).execute();
+  await db
+    .insertInto('agent_versions')
+    .values(agents.map((a) => ({ agent_id: a.id, version: 1, config: JSON.stringify({ name: 'a' }), created_by: a.created_by, created_at: now })))
+    .execute();
   for (const [i, w] of workspaces.entries()) {
     const conversations = Array.from({ length: CONVERSATIONS_PER_WORKSPACE }, (_, n) => ({
       id: randomUUID(),
@@ -74,7 +93,19 @@ beforeAll(async () => {
     }));
     await db.insertInto('conversations').values(conversations).execute();
     const messages = conversations.flatMap((c) =>
-      Array.from({ length: MESSAGES_PER_CONVERSATION }, (_, m) => ({ id: randomUUID(), conversation_id: c.id, workspace_id: w.id, role: m % 2 ? ('assistant' as const) : ('user' as const), content: Buffer.from('x'), status: 'complete' as const, stop_reason: null, agent_version: 1, model: null, created_at: now, updated_at: now })),
+      Array.from({ length: MESSAGES_PER_CONVERSATION }, (_, m) => ({
+        id: randomUUID(),
+        conversation_id: c.id,
+        workspace_id: w.id,
+        role: m % 2 ? ('assistant' as const) : ('user' as const),
+        content: Buffer.from('x'),
+        status: 'complete' as const,
+        stop_reason: null,
+        agent_version: 1,
+        model: null,
+        created_at: now,
+        updated_at: now,
+      })),
     );
     await db.insertInto('messages').values(messages).execute();
     if (i === 7) Object.assign(ids, { workspace: w.id, user: users[i]!.id, agent: agents[i * AGENTS_PER_WORKSPACE]!.id, conversation: conversations[50]!.id, connection: connections[i * 5]!.id });

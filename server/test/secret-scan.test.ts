@@ -39,14 +39,22 @@ describe('secret scanning', () => {
     ['a GitHub token', 'notes.md', () => `deploy with ghp_${'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8'} please`],
     ['a Bastion token', 'client.ts', () => `export const token = '${generateToken('sess').token}';`],
     ['a Bastion API key', 'deploy.sh', () => `curl -H "Authorization: Bearer ${generateApiKey().key}" https://bastion.example.org/api/v1/me`],
-    ['a Bastion master key in an env file', 'prod.env', () => {
-      const key = generateMasterKey();
-      return `NODE_ENV=production\nMASTER_KEYS=${key.id}:${key.key.toString('base64')}\n`;
-    }],
-    ['a Bastion master key file', 'master-keys', () => {
-      const key = generateMasterKey();
-      return `# keys\n*${key.id}:${key.key.toString('base64')}\n`;
-    }],
+    [
+      'a Bastion master key in an env file',
+      'prod.env',
+      () => {
+        const key = generateMasterKey();
+        return `NODE_ENV=production\nMASTER_KEYS=${key.id}:${key.key.toString('base64')}\n`;
+      },
+    ],
+    [
+      'a Bastion master key file',
+      'master-keys',
+      () => {
+        const key = generateMasterKey();
+        return `# keys\n*${key.id}:${key.key.toString('base64')}\n`;
+      },
+    ],
   ])('fails on %s', (_label, file, content) => {
     plant(file, content());
     const result = scan();

@@ -47,10 +47,14 @@ export class SmtpSink {
   /** Waits for a mail to `to` whose subject matches, and returns it. */
   async next(to: string, subject: RegExp, timeoutMs = 5_000): Promise<ReceivedMail> {
     let found: ReceivedMail | undefined;
-    await waitFor(async () => {
-      found = this.mails.find((m) => m.to === to && subject.test(m.subject));
-      return found !== undefined;
-    }, timeoutMs, 20);
+    await waitFor(
+      async () => {
+        found = this.mails.find((m) => m.to === to && subject.test(m.subject));
+        return found !== undefined;
+      },
+      timeoutMs,
+      20,
+    );
     if (!found) throw new Error(`no mail to ${to} matching ${subject} (got: ${this.mails.map((m) => `${m.to}: ${m.subject}`).join('; ')})`);
     this.mails.splice(this.mails.indexOf(found), 1);
     return found;

@@ -47,7 +47,12 @@ afterEach(async (ctx: TestContext) => {
   if (ctx.task.result?.state !== 'fail') return;
   broken = true;
   await screenshot(page, `FAILED-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => undefined);
-  console.error(`e2e: failed at ${page.url()}; page text:\n${await page.locator('body').innerText().catch(() => '?')}\nconsole errors: ${JSON.stringify(watch.consoleErrors)}\npage errors: ${JSON.stringify(watch.pageErrors)}\nCSP: ${JSON.stringify(watch.csp)}`);
+  console.error(
+    `e2e: failed at ${page.url()}; page text:\n${await page
+      .locator('body')
+      .innerText()
+      .catch(() => '?')}\nconsole errors: ${JSON.stringify(watch.consoleErrors)}\npage errors: ${JSON.stringify(watch.pageErrors)}\nCSP: ${JSON.stringify(watch.csp)}`,
+  );
 });
 
 beforeAll(async () => {
@@ -107,7 +112,10 @@ describe(`the main journey (${TEST_RUN.databaseUrl ? 'PostgreSQL' : 'embedded'} 
     await page.getByRole('button', { name: 'Turn on', exact: true }).click();
     const codes = page.getByTestId('recovery-codes');
     await codes.waitFor();
-    recoveryCodes = (await codes.innerText()).split('\n').map((line) => line.trim()).filter((line) => /^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$/.test(line));
+    recoveryCodes = (await codes.innerText())
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => /^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$/.test(line));
     expect(recoveryCodes).toHaveLength(10);
     await page.getByRole('button', { name: 'I have stored it', exact: true }).click();
     await page.getByText('On.').waitFor();

@@ -72,7 +72,7 @@ export async function startStack(name: string, env: Record<string, string> = {})
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
   let exitedEarly = false;
   void exited.then(() => (exitedEarly = true));
-  const up = await waitFor(async () => exitedEarly || (await fetch(`${baseUrl}/readyz`)).ok, 60_000, 100) && !exitedEarly;
+  const up = (await waitFor(async () => exitedEarly || (await fetch(`${baseUrl}/readyz`)).ok, 60_000, 100)) && !exitedEarly;
   if (!up) {
     server.kill('SIGKILL');
     await Promise.all([sink.stop(), fake.close()]);

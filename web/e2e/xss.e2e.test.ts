@@ -23,11 +23,11 @@ const PAYLOADS = [
   "[markdown javascript link](javascript:alert('md'))",
   "[mixed case javascript link](JaVaScRiPt:alert('md2'))",
   "[encoded javascript link](&#106;avascript:alert('md3'))",
-  "<svg onload=\"alert('svg');window.__pwned='svg'\"><circle r=\"10\"/></svg>",
+  '<svg onload="alert(\'svg\');window.__pwned=\'svg\'"><circle r="10"/></svg>',
   "<math><mtext><table><mglyph><style><img src=x onerror=\"alert('mxss');window.__pwned='mxss'\">",
-  "<div onclick=\"alert('div')\" onmouseover=\"window.__pwned='hover'\">hover and click me</div>",
+  '<div onclick="alert(\'div\')" onmouseover="window.__pwned=\'hover\'">hover and click me</div>',
   '<iframe src="javascript:alert(\'iframe\')"></iframe>',
-  "<object data=\"javascript:alert('object')\"></object><embed src=\"javascript:alert('embed')\">",
+  '<object data="javascript:alert(\'object\')"></object><embed src="javascript:alert(\'embed\')">',
   '<a href="https://example.org/docs" target="_self">external html link</a>',
   '[external markdown link](https://example.org/guide)',
   '```html\n<script>alert("in code")</script>\n```',
@@ -64,8 +64,14 @@ afterAll(async () => {
 /** Everything that would mean a payload got through, in the rendered answer and the whole page. */
 async function assertInert(body: Locator): Promise<void> {
   // Try the handlers a person could trigger.
-  await body.getByText('hover and click me').hover().catch(() => undefined);
-  await body.getByText('hover and click me').click().catch(() => undefined);
+  await body
+    .getByText('hover and click me')
+    .hover()
+    .catch(() => undefined);
+  await body
+    .getByText('hover and click me')
+    .click()
+    .catch(() => undefined);
   await page.waitForTimeout(300);
 
   expect(watch.dialogs, 'no alert/confirm/prompt').toEqual([]);

@@ -47,8 +47,6 @@ sw.addEventListener('fetch', (event) => {
   if (request.mode === 'navigate') {
     // The network first (the shell is no-cache and carries the CSP hashes of this version);
     // the cached shell when offline.
-    event.respondWith(
-      fetch(request).catch(async () => (await caches.match(SHELL, { ignoreSearch: true })) ?? Response.error()),
-    );
+    event.respondWith(fetch(request).catch(async () => (await caches.match(SHELL, { ignoreSearch: true })) ?? Response.error()));
   }
 });

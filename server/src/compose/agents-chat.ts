@@ -25,15 +25,7 @@ export const agentsChat = fp(
     const { workspaces, usage } = app.workspaces;
     const { providers } = app.providers;
     const { retrieval } = app.knowledge;
-    const agents = new AgentService(
-      db,
-      clock,
-      workspaces,
-      providers,
-      new JsonCache(store, 'agent', cacheStats, AGENT_CACHE_TTL_MS),
-      (workspaceId, ids) => retrieval.existingBases(workspaceId, ids),
-      app.accounts.audit,
-    );
+    const agents = new AgentService(db, clock, workspaces, providers, new JsonCache(store, 'agent', cacheStats, AGENT_CACHE_TTL_MS), (workspaceId, ids) => retrieval.existingBases(workspaceId, ids), app.accounts.audit);
     const chat = new ChatService({
       db,
       encryptor,

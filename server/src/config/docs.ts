@@ -11,8 +11,7 @@ interface Row {
 
 function rows(): Row[] {
   return (Object.keys(variables) as VariableName[]).map((name) => {
-    const variable: { group: string; doc: string; schema: { safeParse(v: unknown): { success: boolean; data?: unknown } }; example?: string } =
-      variables[name];
+    const variable: { group: string; doc: string; schema: { safeParse(v: unknown): { success: boolean; data?: unknown } }; example?: string } = variables[name];
     const parsed = variable.schema.safeParse(undefined);
     const fallback = parsed.success && parsed.data !== undefined ? String(parsed.data) : '';
     return { name, group: variable.group, doc: variable.doc, fallback, example: variable.example ?? fallback };

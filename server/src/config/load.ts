@@ -60,7 +60,10 @@ function describeIssue(error: z.ZodError, secret: boolean): string {
 }
 
 function parseOrigins(value: string, problems: string[]): string[] {
-  const origins = value.split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = value
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const origin of origins) {
     if (origin === '*') continue; // refused in production; allowed for local experiments
     let parsed: URL | undefined;

@@ -38,8 +38,7 @@ const MIN_PASSWORD_BITS = 64;
  * character at most twice, so "aaaa…" scores low) times log2 of the alphabet it draws on.
  */
 export function entropyBits(secret: string): number {
-  const pool =
-    (/[a-z]/.test(secret) ? 26 : 0) + (/[A-Z]/.test(secret) ? 26 : 0) + (/[0-9]/.test(secret) ? 10 : 0) + (/[^A-Za-z0-9]/.test(secret) ? 33 : 0);
+  const pool = (/[a-z]/.test(secret) ? 26 : 0) + (/[A-Z]/.test(secret) ? 26 : 0) + (/[0-9]/.test(secret) ? 10 : 0) + (/[^A-Za-z0-9]/.test(secret) ? 33 : 0);
   const effectiveLength = Math.min(secret.length, new Set(secret).size * 2);
   return pool === 0 ? 0 : effectiveLength * Math.log2(pool);
 }

@@ -12,11 +12,9 @@ export interface Variable<T extends z.ZodType = z.ZodType> {
   secret?: boolean;
 }
 
-export const int = (min: number, max: number, fallback: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+export const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
-export const url = (protocols: string[]) =>
-  z.url({ protocol: new RegExp(`^(${protocols.join('|')})$`) });
+export const url = (protocols: string[]) => z.url({ protocol: new RegExp(`^(${protocols.join('|')})$`) });
 
 /** A list of private destinations an outbound purpose may reach (see parseAllowList). */
 export const allowList = (options: ParseAllowListOptions = {}) =>

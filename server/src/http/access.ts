@@ -10,7 +10,6 @@ import type { Principal, Scope } from '../principal.js';
 /** `public`: anyone; `{ scope }`: a principal holding the scope; `session: true`: a browser session only (credential management). */
 export type Access = 'public' | { scope: Scope; session?: true } | { session: true };
 
-
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;

@@ -39,7 +39,8 @@ export function markDeprecatedRoutes(registry: DeprecationRegistry) {
     if (!deprecation || !route.schema) return;
     const schema = route.schema as { deprecated?: boolean; description?: string };
     schema.deprecated = true;
-    schema.description = `${schema.description ?? ''}\n\n**Deprecated** since ${deprecation.since.toISOString().slice(0, 10)}${deprecation.sunset ? `; removed on ${deprecation.sunset.toISOString().slice(0, 10)}` : ''}. See ${deprecation.link}.`.trim();
+    schema.description =
+      `${schema.description ?? ''}\n\n**Deprecated** since ${deprecation.since.toISOString().slice(0, 10)}${deprecation.sunset ? `; removed on ${deprecation.sunset.toISOString().slice(0, 10)}` : ''}. See ${deprecation.link}.`.trim();
   };
 }
 

@@ -54,12 +54,7 @@ function isMidResponse(socket: Socket): boolean {
 function errorAnswer(error: AppError, id: string, headers: HeaderSets): { head: [string, string][]; body: string } {
   const envelope: ErrorEnvelope = { error: { code: error.code, message: error.message, requestId: id } };
   const body = JSON.stringify(envelope);
-  const head: [string, string][] = [
-    ['content-type', 'application/json; charset=utf-8'],
-    ['content-length', String(Buffer.byteLength(body))],
-    ['connection', 'close'],
-    ...errorHeaders(headers, id),
-  ];
+  const head: [string, string][] = [['content-type', 'application/json; charset=utf-8'], ['content-length', String(Buffer.byteLength(body))], ['connection', 'close'], ...errorHeaders(headers, id)];
   return { head, body };
 }
 

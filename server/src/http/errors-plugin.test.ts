@@ -12,9 +12,7 @@ const Item = z.strictObject({
 
 /** Probe routes standing in for any resource route: a body, an id, a failure. */
 function probeRoutes(app: App): void {
-  app.post('/api/v1/probe/items', { schema: { body: Item } }, async (request, reply) =>
-    reply.status(201).send({ name: request.body.name }),
-  );
+  app.post('/api/v1/probe/items', { schema: { body: Item } }, async (request, reply) => reply.status(201).send({ name: request.body.name }));
   app.get('/api/v1/probe/items/:id', { schema: { params: z.object({ id: z.uuid() }) } }, async (request) => ({
     id: request.params.id,
   }));

@@ -10,8 +10,7 @@ import { AppError, type ErrorDetail, type ErrorEnvelope } from '../errors.js';
 
 /** Fastify's own error codes that are the client's fault. */
 const FASTIFY_CODES: Record<string, () => AppError> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: () =>
-    new AppError('unsupported_media_type', 'Send the request body as application/json.'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new AppError('unsupported_media_type', 'Send the request body as application/json.'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new AppError('bad_request', 'Content-Length does not match the body.'),
   FST_ERR_CTP_BODY_TOO_LARGE: () => new AppError('payload_too_large', 'Request body is larger than the server accepts.'),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new AppError('invalid_json', 'Request body is empty but declared as JSON.'),
@@ -29,20 +28,11 @@ export function toAppError(error: unknown): AppError | undefined {
       return new AppError('not_found', 'No such resource.');
     }
     const details: ErrorDetail[] = error.validation.map((issue) => ({
-      path: [
-        (error as { validationContext?: string }).validationContext,
-        ...issue.instancePath.split('/').filter(Boolean),
-      ]
-        .filter(Boolean)
-        .join('.'),
+      path: [(error as { validationContext?: string }).validationContext, ...issue.instancePath.split('/').filter(Boolean)].filter(Boolean).join('.'),
       message: issue.message ?? 'invalid value',
     }));
     const first = details[0];
-    return new AppError(
-      'validation_failed',
-      first ? `Invalid request: ${first.path ? `${first.path}: ` : ''}${first.message}` : 'Invalid request.',
-      details,
-    );
+    return new AppError('validation_failed', first ? `Invalid request: ${first.path ? `${first.path}: ` : ''}${first.message}` : 'Invalid request.', details);
   }
   const code = (error as FastifyError | undefined)?.code;
   if (typeof code === 'string' && FASTIFY_CODES[code]) return FASTIFY_CODES[code]();
@@ -51,9 +41,7 @@ export function toAppError(error: unknown): AppError | undefined {
   }
   const status = (error as FastifyError | undefined)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return status === 413
-      ? new AppError('payload_too_large', 'Request is larger than the server accepts.')
-      : new AppError('bad_request', 'The request could not be understood.');
+    return status === 413 ? new AppError('payload_too_large', 'Request is larger than the server accepts.') : new AppError('bad_request', 'The request could not be understood.');
   }
   return undefined;
 }

@@ -131,4 +131,3 @@ function close(server: http.Server): Promise<void> {
     server.closeAllConnections();
   });
 }
-

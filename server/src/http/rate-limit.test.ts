@@ -93,7 +93,10 @@ describe('rate limits', () => {
     const token = (await pair.a.app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: { authorization: `Bearer ${alice.key}` }, payload: { grantType: 'api_key' } })).json().accessToken as string;
     const limited = (app: App, credential: string, ip: string) => app.inject({ url: '/api/v1/probe/limited', remoteAddress: ip, headers: { authorization: `Bearer ${credential}` } });
     // Released at once over real HTTP: exactly the budget passes, key and token together.
-    const responses = await burst(pair.a.app, Array.from({ length: REPORT_LIMIT + 10 }, (_, i) => ({ method: 'GET' as const, url: '/api/v1/probe/limited', headers: { authorization: `Bearer ${i % 2 ? alice.key : token}` } })));
+    const responses = await burst(
+      pair.a.app,
+      Array.from({ length: REPORT_LIMIT + 10 }, (_, i) => ({ method: 'GET' as const, url: '/api/v1/probe/limited', headers: { authorization: `Bearer ${i % 2 ? alice.key : token}` } })),
+    );
     expect(responses.filter((r) => r.statusCode === 200)).toHaveLength(REPORT_LIMIT);
     expect(responses.filter((r) => r.statusCode === 429)).toHaveLength(10);
     expect((await limited(pair.b.app, alice.key, '10.77.0.9')).statusCode).toBe(429); // a new address is no new budget

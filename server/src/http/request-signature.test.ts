@@ -14,12 +14,7 @@ beforeAll(async () => {
     clock,
     routes: (app) => {
       app.post('/api/v1/probe/hook', async (request) => {
-        await verifyRequestSignature(
-          { method: request.method, url: request.url, body: request.rawBody ?? '', header: request.headers['bastion-signature'] as string | undefined },
-          secrets,
-          t.store,
-          clock,
-        );
+        await verifyRequestSignature({ method: request.method, url: request.url, body: request.rawBody ?? '', header: request.headers['bastion-signature'] as string | undefined }, secrets, t.store, clock);
         return { accepted: true };
       });
     },

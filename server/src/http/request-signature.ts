@@ -27,9 +27,7 @@ export async function verifyRequestSignature(request: SignedRequest, secrets: st
   const now = Math.floor(clock.now().getTime() / 1000);
   if (Math.abs(now - parsed.timestamp) > SIGNATURE_TOLERANCE_SECONDS) throw refused('timestamp outside the 5-minute window');
   const canonical = canonicalString({ timestamp: parsed.timestamp, method: request.method, url: request.url, body: request.body });
-  const match = parsed.signatures.find((candidate) =>
-    secrets.some((secret) => timingSafeEqual(Buffer.from(computeSignature(secret, canonical), 'hex'), Buffer.from(candidate, 'hex'))),
-  );
+  const match = parsed.signatures.find((candidate) => secrets.some((secret) => timingSafeEqual(Buffer.from(computeSignature(secret, canonical), 'hex'), Buffer.from(candidate, 'hex'))));
   if (!match) throw refused('signature does not match');
   // The signature is its own nonce: remember it for longer than the window.
   const fresh = await store.set(`signature:${match}`, '1', { ifAbsent: true, ttlMs: 2 * SIGNATURE_TOLERANCE_SECONDS * 1000 });

@@ -40,7 +40,13 @@ const SAMPLES: Sample[] = [
 ];
 
 function directives(csp: string): Map<string, string> {
-  return new Map(csp.split(';').map((d) => d.trim()).filter(Boolean).map((d) => [d.split(' ')[0]!, d.slice(d.indexOf(' ') + 1)]));
+  return new Map(
+    csp
+      .split(';')
+      .map((d) => d.trim())
+      .filter(Boolean)
+      .map((d) => [d.split(' ')[0]!, d.slice(d.indexOf(' ') + 1)]),
+  );
 }
 
 describe.each(SAMPLES)('%s (%s)', (_label, url, type) => {

@@ -2,24 +2,7 @@
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
 
 /** Field names whose values are always replaced, at any of the first three levels. */
-const SENSITIVE_FIELDS = [
-  'authorization',
-  'cookie',
-  'set-cookie',
-  'password',
-  'newPassword',
-  'currentPassword',
-  'token',
-  'accessToken',
-  'refreshToken',
-  'idToken',
-  'secret',
-  'clientSecret',
-  'apiKey',
-  'masterKey',
-  'privateKey',
-  'totp',
-];
+const SENSITIVE_FIELDS = ['authorization', 'cookie', 'set-cookie', 'password', 'newPassword', 'currentPassword', 'token', 'accessToken', 'refreshToken', 'idToken', 'secret', 'clientSecret', 'apiKey', 'masterKey', 'privateKey', 'totp'];
 
 const REDACT_PATHS = SENSITIVE_FIELDS.flatMap((field) => {
   const f = /^[A-Za-z_$][\w$]*$/.test(field) ? field : `["${field}"]`;

@@ -30,7 +30,9 @@ export function canonicalQuery(search: string): string {
 
 export function canonicalString(input: { timestamp: number; method: string; url: string; body?: string | Uint8Array }): string {
   const parsed = new URL(input.url, 'http://placeholder');
-  const digest = createHash('sha256').update(input.body ?? '').digest('hex');
+  const digest = createHash('sha256')
+    .update(input.body ?? '')
+    .digest('hex');
   return [String(input.timestamp), input.method.toUpperCase(), parsed.pathname, canonicalQuery(parsed.search), digest].join('\n');
 }
 

@@ -20,10 +20,7 @@ export interface RenderOptions {
 
 const LINK_PROTOCOLS = new Set(['http:', 'https:', 'mailto:']);
 
-const ALLOWED_TAGS = [
-  'a', 'b', 'blockquote', 'br', 'code', 'del', 'em', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'hr', 'i', 'img',
-  'li', 'ol', 'p', 'pre', 's', 'strong', 'sub', 'sup', 'table', 'tbody', 'td', 'th', 'thead', 'tr', 'ul',
-];
+const ALLOWED_TAGS = ['a', 'b', 'blockquote', 'br', 'code', 'del', 'em', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'hr', 'i', 'img', 'li', 'ol', 'p', 'pre', 's', 'strong', 'sub', 'sup', 'table', 'tbody', 'td', 'th', 'thead', 'tr', 'ul'];
 const ALLOWED_ATTR = ['href', 'title', 'src', 'alt', 'start', 'align', 'class'];
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -115,7 +112,7 @@ function markCitations(fragment: DocumentFragment, ids: ReadonlySet<string>): vo
   const walker = document.createTreeWalker(fragment, NodeFilter.SHOW_TEXT);
   const texts: Text[] = [];
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    if (!(node.parentElement?.closest('code, pre, a'))) texts.push(node as Text);
+    if (!node.parentElement?.closest('code, pre, a')) texts.push(node as Text);
   }
   for (const text of texts) {
     const value = text.data;

@@ -10,7 +10,10 @@ export const accountsVariables = {
   },
   REQUIRE_EMAIL_VERIFICATION: {
     group: 'Accounts',
-    schema: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+    schema: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
     doc: 'Refuse sign-in until the email address is verified.',
   },
   REQUIRE_MFA: {

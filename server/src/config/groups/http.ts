@@ -20,7 +20,10 @@ export const httpVariables = {
   },
   HSTS_PRELOAD: {
     group: 'HTTP',
-    schema: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    schema: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     doc: 'Add `preload` to Strict-Transport-Security (sent when PUBLIC_URL is https). Only after submitting the domain to the preload list.',
   },
   HTTP_REQUEST_TIMEOUT_MS: {

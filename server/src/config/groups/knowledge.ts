@@ -24,12 +24,18 @@ export const knowledgeVariables = {
   },
   CLAMD_FAIL_OPEN: {
     group: 'Knowledge',
-    schema: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    schema: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     doc: 'When ClamAV is unreachable: false (default) holds documents in `scanning` and retries; true lets them through on the built-in checks alone.',
   },
   INGEST_IN_PROCESS: {
     group: 'Knowledge',
-    schema: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+    schema: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
     doc: 'Run ingestion workers inside the API process. Set false when `bastion worker` processes run separately (needs REDIS_URL).',
   },
   INGEST_CONCURRENCY: {

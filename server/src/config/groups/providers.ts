@@ -61,7 +61,12 @@ export const providersVariables = {
   },
   LLM_CACHE_TTL_SECONDS: {
     group: 'Agents and providers',
-    schema: z.coerce.number().int().min(0).max(30 * 86_400).default(3_600),
+    schema: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400)
+      .default(3_600),
     doc: 'Lifetime of cached answers to deterministic requests (temperature 0, same model and messages), per workspace; 0 disables the cache. Agents can opt out.',
   },
 } satisfies Record<string, Variable>;

@@ -95,7 +95,12 @@ export const securityMonitoringVariables = {
       .max(500)
       .default('')
       .refine(
-        (v) => v.split(',').map((e) => e.trim()).filter(Boolean).every((e) => /^(credential_stuffing|enumeration|request_volume)=block_ip$|^api_key_many_ips=revoke_api_key$/.test(e)),
+        (v) =>
+          v
+            .split(',')
+            .map((e) => e.trim())
+            .filter(Boolean)
+            .every((e) => /^(credential_stuffing|enumeration|request_volume)=block_ip$|^api_key_many_ips=revoke_api_key$/.test(e)),
         'comma-separated rule=action pairs: credential_stuffing=block_ip, enumeration=block_ip, request_volume=block_ip, api_key_many_ips=revoke_api_key',
       ),
     doc: 'Automatic responses, off unless listed: `credential_stuffing=block_ip`, `enumeration=block_ip`, `request_volume=block_ip` (the address gets 403 ip_blocked for MONITOR_BLOCK_MINUTES), `api_key_many_ips=revoke_api_key`.',

@@ -13,7 +13,10 @@ export const ssoVariables = {
   OIDC_CLIENT_SECRET: { group: 'Single sign-on', schema: z.string().min(1).max(500).optional(), doc: 'Client secret registered at the identity provider.', example: '', secret: true },
   OIDC_JIT_PROVISIONING: {
     group: 'Single sign-on',
-    schema: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    schema: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     doc: 'Create an account at first SSO sign-in for a verified email that has none.',
   },
 } satisfies Record<string, Variable>;

@@ -12,7 +12,10 @@ export const storeVariables = {
   },
   REDIS_KEY_PREFIX: {
     group: 'Store',
-    schema: z.string().regex(/^[A-Za-z0-9:_-]{0,64}$/, 'letters, digits, ":", "_" or "-" only').default('bastion:'),
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]{0,64}$/, 'letters, digits, ":", "_" or "-" only')
+      .default('bastion:'),
     doc: 'Prefix for every Redis key, so several deployments can share one Redis.',
   },
   REDIS_COMMAND_TIMEOUT_MS: {

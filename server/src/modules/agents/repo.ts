@@ -19,7 +19,10 @@ function withCurrentConfig(db: Db) {
 export async function insertAgent(db: Db, agent: AgentRow, version: AgentVersionRow): Promise<void> {
   await inTransaction(db, async (trx) => {
     await trx.insertInto('agents').values(agent).execute();
-    await trx.insertInto('agent_versions').values({ ...version, config: JSON.stringify(version.config) }).execute();
+    await trx
+      .insertInto('agent_versions')
+      .values({ ...version, config: JSON.stringify(version.config) })
+      .execute();
   });
 }
 
@@ -43,7 +46,10 @@ export async function addVersion(db: Db, workspaceId: string, id: string, expect
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (Number(bumped.numUpdatedRows) !== 1) return false;
-    await trx.insertInto('agent_versions').values({ ...version, config: JSON.stringify(version.config) }).execute();
+    await trx
+      .insertInto('agent_versions')
+      .values({ ...version, config: JSON.stringify(version.config) })
+      .execute();
     return true;
   });
 }

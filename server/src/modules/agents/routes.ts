@@ -29,14 +29,10 @@ export function agentRoutes(agents: AgentService): FastifyPluginAsyncZod {
       agents: (await agents.list(await request.workspace('agents.read'))).map(view),
     }));
 
-    app.post(
-      '/agents',
-      { config: write, schema: { tags, summary: 'Create an agent (version 1)', body: AgentConfig.meta({ examples: [EXAMPLE] }), response: { 201: AgentView } } },
-      async (request, reply) => {
-        const agent = await agents.create(await request.workspace('agents.write'), request.body, request.actor());
-        return reply.status(201).send(view(agent));
-      },
-    );
+    app.post('/agents', { config: write, schema: { tags, summary: 'Create an agent (version 1)', body: AgentConfig.meta({ examples: [EXAMPLE] }), response: { 201: AgentView } } }, async (request, reply) => {
+      const agent = await agents.create(await request.workspace('agents.write'), request.body, request.actor());
+      return reply.status(201).send(view(agent));
+    });
 
     app.get('/agents/:id', { config: read, schema: { tags, summary: 'An agent at its current version', params: Id, response: { 200: AgentView } } }, async (request) =>
       view(await agents.get(await request.workspace('agents.read'), request.params.id)),

@@ -133,7 +133,11 @@ export class AgentService {
     const found = new Set(await this.knowledgeBases(context.workspaceId, config.knowledgeBaseIds));
     const missing = config.knowledgeBaseIds.filter((id) => !found.has(id));
     if (missing.length > 0) {
-      throw new AppError('validation_failed', 'knowledgeBaseIds must name knowledge bases of this workspace.', missing.map((id) => ({ path: 'knowledgeBaseIds', message: `unknown ${id}` })));
+      throw new AppError(
+        'validation_failed',
+        'knowledgeBaseIds must name knowledge bases of this workspace.',
+        missing.map((id) => ({ path: 'knowledgeBaseIds', message: `unknown ${id}` })),
+      );
     }
     if (config.providerConnectionId === null) return;
     try {

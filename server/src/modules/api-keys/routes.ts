@@ -58,12 +58,16 @@ export function apiKeyRoutes(keys: ApiKeyService): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const user = await request.callerUser(); // refuses while MFA enrolment is required
-        const { key, row } = await keys.create(user.id, {
-          name: request.body.name,
-          scopes: request.body.scopes,
-          expiresAt: request.body.expiresAt ? new Date(request.body.expiresAt) : undefined,
-          allowedCidrs: request.body.allowedCidrs,
-        }, request.actor());
+        const { key, row } = await keys.create(
+          user.id,
+          {
+            name: request.body.name,
+            scopes: request.body.scopes,
+            expiresAt: request.body.expiresAt ? new Date(request.body.expiresAt) : undefined,
+            allowedCidrs: request.body.allowedCidrs,
+          },
+          request.actor(),
+        );
         return reply.status(201).send({ ...view(row), key });
       },
     );

@@ -136,7 +136,13 @@ describe('tamper detection', () => {
   });
 
   it('names an edited entry', async () => {
-    await asSuperuser((trx) => trx.updateTable('audit_entries').set({ details: JSON.stringify({ version: 99 }) }).where('seq', '=', '3').execute());
+    await asSuperuser((trx) =>
+      trx
+        .updateTable('audit_entries')
+        .set({ details: JSON.stringify({ version: 99 }) })
+        .where('seq', '=', '3')
+        .execute(),
+    );
     expect(await verify()).toMatchObject({ ok: false, broken: { seq: 3, kind: 'edited' } });
   });
 
@@ -157,8 +163,14 @@ describe('tamper detection', () => {
     await asSuperuser(async (trx) => {
       // Swap 3 and 4: each gets the other's place and a hash recomputed for it.
       await trx.deleteFrom('audit_entries').where('seq', 'in', ['3', '4']).execute();
-      await trx.insertInto('audit_entries').values({ ...four, seq: '3', hash: rehash(four, { seq: 3 }) }).execute();
-      await trx.insertInto('audit_entries').values({ ...three, seq: '4', hash: rehash(three, { seq: 4 }) }).execute();
+      await trx
+        .insertInto('audit_entries')
+        .values({ ...four, seq: '3', hash: rehash(four, { seq: 3 }) })
+        .execute();
+      await trx
+        .insertInto('audit_entries')
+        .values({ ...three, seq: '4', hash: rehash(three, { seq: 4 }) })
+        .execute();
     });
     expect(await verify()).toMatchObject({ ok: false, broken: { seq: 3, kind: 'reordered' } });
   });
@@ -179,7 +191,11 @@ describe('tamper detection', () => {
         const r = rows[seq - 6]!;
         const details = seq === 7 ? { version: 99 } : r.details;
         const hash = rehash({ ...r, details }, { prevHash });
-        await trx.updateTable('audit_entries').set({ details: JSON.stringify(details), prev_hash: prevHash, hash }).where('seq', '=', String(seq)).execute();
+        await trx
+          .updateTable('audit_entries')
+          .set({ details: JSON.stringify(details), prev_hash: prevHash, hash })
+          .where('seq', '=', String(seq))
+          .execute();
         prevHash = hash;
       }
     });
@@ -190,7 +206,10 @@ describe('tamper detection', () => {
     const twelve = await row(12);
     const fields = { seq: 12, hash: twelve.hash, at: clock.now(), keyId: 'audit-1' };
     await asSuperuser((trx) =>
-      trx.insertInto('audit_checkpoints').values({ seq: '12', hash: twelve.hash, at: fields.at, key_id: 'audit-1', signature: signCheckpoint(Buffer.alloc(32, 7), fields) }).execute(),
+      trx
+        .insertInto('audit_checkpoints')
+        .values({ seq: '12', hash: twelve.hash, at: fields.at, key_id: 'audit-1', signature: signCheckpoint(Buffer.alloc(32, 7), fields) })
+        .execute(),
     );
     expect(await verify()).toMatchObject({ ok: false, broken: { seq: 12, kind: 'checkpoint_forged' } });
   });
@@ -221,7 +240,10 @@ describe('append-only trigger', () => {
     const attempt = (set: Record<string, unknown>) =>
       db.transaction().execute(async (trx) => {
         await sql`select set_config('bastion.audit_pseudonymise', 'on', true)`.execute(trx);
-        await trx.updateTable('audit_entries').set({ personal_salt: null, pseudonymised_at: new Date(), ...set }).execute();
+        await trx
+          .updateTable('audit_entries')
+          .set({ personal_salt: null, pseudonymised_at: new Date(), ...set })
+          .execute();
       });
     await expect(attempt({ action: 'agent.created' })).rejects.toThrow(/append-only/);
     await expect(attempt({ actor_id: randomUUID() })).rejects.toThrow(/append-only/); // not a pseudonym: no re-attribution

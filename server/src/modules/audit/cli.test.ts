@@ -48,7 +48,10 @@ describe('bastion audit', () => {
 
     const exported = bastion(['audit', 'export', '--from', '2', '--to', '4'], env);
     expect(exported.status, exported.out).toBe(0);
-    const lines = exported.stdout.trim().split('\n').map((line) => JSON.parse(line) as { seq: number; action: string; hash: string; prevHash: string });
+    const lines = exported.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { seq: number; action: string; hash: string; prevHash: string });
     expect(lines.map((l) => l.seq)).toEqual([2, 3, 4]);
     expect(lines[1]!.prevHash).toBe(lines[0]!.hash);
     expect(bastion(['audit', 'export', '--from', '1; drop table audit_entries'], env).status).toBe(2);

@@ -48,7 +48,11 @@ export class AuditKeys {
 
   private async create(id: string): Promise<Buffer> {
     const sealed = await this.encryptor.encrypt({ scope: 'instance' }, binding(id), randomBytes(32));
-    await this.db.insertInto('audit_keys').values({ id, secret: sealed, created_at: this.clock.now() }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    await this.db
+      .insertInto('audit_keys')
+      .values({ id, secret: sealed, created_at: this.clock.now() })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
     // Another process may have won the race: use whichever key was stored.
     const key = await this.get(id);
     if (!key) throw new Error('audit signing key could not be stored');

@@ -56,7 +56,12 @@ export async function pseudonymise(trx: Db, userId: string, pseudonym: string, n
     .updateTable('audit_entries')
     .set((eb) => ({
       actor_id: eb.case().when('actor_id', '=', userId).then(pseudonym).else(eb.ref('actor_id')).end(),
-      actor_ip: eb.case().when('actor_id', '=', userId).then(sql<null>`null`).else(eb.ref('actor_ip')).end(),
+      actor_ip: eb
+        .case()
+        .when('actor_id', '=', userId)
+        .then(sql<null>`null`)
+        .else(eb.ref('actor_ip'))
+        .end(),
       subject_id: eb.case().when('subject_id', '=', userId).then(pseudonym).else(eb.ref('subject_id')).end(),
       personal_salt: null,
       pseudonymised_at: eb.fn.coalesce('pseudonymised_at', sql<Date>`${now}::timestamptz`),
@@ -76,14 +81,34 @@ export async function pseudonymiseBefore(trx: Db, cutoff: Date, pseudonym: strin
   const result = await trx
     .updateTable('audit_entries')
     .set((eb) => ({
-      actor_id: eb.case().when('actor_id', 'is', null).then(sql<null>`null`).when('actor_id', 'like', 'pseudonym:%').then(eb.ref('actor_id')).else(pseudonym).end(),
+      actor_id: eb
+        .case()
+        .when('actor_id', 'is', null)
+        .then(sql<null>`null`)
+        .when('actor_id', 'like', 'pseudonym:%')
+        .then(eb.ref('actor_id'))
+        .else(pseudonym)
+        .end(),
       actor_ip: null,
-      subject_id: eb.case().when('subject_id', 'is', null).then(sql<null>`null`).when('subject_id', 'like', 'pseudonym:%').then(eb.ref('subject_id')).else(pseudonym).end(),
+      subject_id: eb
+        .case()
+        .when('subject_id', 'is', null)
+        .then(sql<null>`null`)
+        .when('subject_id', 'like', 'pseudonym:%')
+        .then(eb.ref('subject_id'))
+        .else(pseudonym)
+        .end(),
       personal_salt: null,
       pseudonymised_at: eb.fn.coalesce('pseudonymised_at', sql<Date>`${now}::timestamptz`),
     }))
     .where('seq', 'in', (eb) =>
-      eb.selectFrom('audit_entries').select('seq').where('at', '<', cutoff).where((w) => w.or([w('personal_salt', 'is not', null), w('actor_ip', 'is not', null)])).orderBy('seq').limit(limit),
+      eb
+        .selectFrom('audit_entries')
+        .select('seq')
+        .where('at', '<', cutoff)
+        .where((w) => w.or([w('personal_salt', 'is not', null), w('actor_ip', 'is not', null)]))
+        .orderBy('seq')
+        .limit(limit),
     )
     .executeTakeFirst();
   await sql`select set_config('bastion.audit_pseudonymise', 'off', true)`.execute(trx);

@@ -60,7 +60,7 @@ describe('GET /admin/audit', () => {
 
   it('answers 400 to hostile query parameters', async () => {
     const admin = await apiUser(t, { role: 'admin' });
-    for (const query of ['after=-1', 'after=abc', 'after=1e3', 'after=%201', "after=1%20or%201=1", 'after=01', 'after=9999999999999999', 'limit=0', 'limit=1001', 'limit=2.5', 'foo=1', 'after=1&after=2', 'after[]=1']) {
+    for (const query of ['after=-1', 'after=abc', 'after=1e3', 'after=%201', 'after=1%20or%201=1', 'after=01', 'after=9999999999999999', 'limit=0', 'limit=1001', 'limit=2.5', 'foo=1', 'after=1&after=2', 'after[]=1']) {
       const response = await admin.get(`/admin/audit?${query}`);
       expect(response.statusCode, `${query}: ${response.body}`).toBe(400);
       expect(response.json().error.code, query).toBe('validation_failed');
@@ -95,7 +95,7 @@ describe('wired routes', () => {
 
     // A refused action writes nothing.
     const before = (await entries()).length;
-    expect((await (await apiUser(t) as ApiClient).delete(`/agents/${agent.id}`)).statusCode).toBe(404);
+    expect((await ((await apiUser(t)) as ApiClient).delete(`/agents/${agent.id}`)).statusCode).toBe(404);
     expect((await entries()).length).toBe(before);
 
     // API keys are managed from a browser session.

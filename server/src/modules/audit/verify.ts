@@ -23,9 +23,7 @@ export interface AuditBreak {
   message: string;
 }
 
-export type VerifyResult =
-  | { ok: true; entries: number; checkpoints: number; lastSeq: number }
-  | { ok: false; entries: number; checkpoints: number; lastSeq: number; broken: AuditBreak };
+export type VerifyResult = { ok: true; entries: number; checkpoints: number; lastSeq: number } | { ok: false; entries: number; checkpoints: number; lastSeq: number; broken: AuditBreak };
 
 const BATCH = 1_000;
 
@@ -78,10 +76,7 @@ export async function verifyAuditLog(db: Db, keys: AuditKeys): Promise<VerifyRes
         note({ seq, kind: 'reordered', message: `entry ${seq}: prev_hash does not match entry ${seq - 1} (entries reordered or inserted, or entry ${seq - 1} rewritten)` });
         break chain;
       }
-      const personalOk =
-        row.personal_salt === null
-          ? row.pseudonymised_at !== null
-          : personalDigest(row.personal_salt, { actorId: row.actor_id, actorIp: row.actor_ip, subjectId: row.subject_id }) === row.personal_digest;
+      const personalOk = row.personal_salt === null ? row.pseudonymised_at !== null : personalDigest(row.personal_salt, { actorId: row.actor_id, actorIp: row.actor_ip, subjectId: row.subject_id }) === row.personal_digest;
       if (!personalOk) {
         note({ seq, kind: 'personal_edited', message: `entry ${seq}: actor, IP or subject changed (they no longer match the entry's digest)` });
         break chain;

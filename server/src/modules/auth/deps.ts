@@ -63,13 +63,7 @@ const TOKEN_PREFIX: Record<AuthTokenKind, string> = {
 };
 
 /** Issues a single-use token (only its hash is stored), optionally replacing older ones. */
-export async function issueToken(
-  deps: AuthDeps,
-  kind: AuthTokenKind,
-  target: { userId: string | null; email?: string },
-  ttlMs: number,
-  options: { replace?: boolean; payload?: unknown } = {},
-): Promise<string> {
+export async function issueToken(deps: AuthDeps, kind: AuthTokenKind, target: { userId: string | null; email?: string }, ttlMs: number, options: { replace?: boolean; payload?: unknown } = {}): Promise<string> {
   const now = deps.clock.now();
   if (options.replace && target.userId) await invalidateTokens(deps.db, target.userId, kind, now);
   const { token, hash } = generateToken(TOKEN_PREFIX[kind]);

@@ -33,7 +33,10 @@ describe('lockout under parallel attempts', () => {
       const address = email();
       await createUser(fixture.t.database, { email: address });
       const guesses = Array.from({ length: 19 }, (_, i) => ({ email: address, password: `wrong guess ${trial}-${i}` }));
-      const responses = await burst(fixture.t.app, [...guesses, { email: address, password: PASSWORD }].map((body) => ({ method: 'POST', url: '/api/v1/auth/login', headers, body })));
+      const responses = await burst(
+        fixture.t.app,
+        [...guesses, { email: address, password: PASSWORD }].map((body) => ({ method: 'POST', url: '/api/v1/auth/login', headers, body })),
+      );
       expect(verifications(responses), `trial ${trial}: ${responses.map((r) => r.statusCode).join(',')}`).toBeLessThanOrEqual(THRESHOLD);
       expect(responses.filter((r) => r.statusCode === 429).length).toBeGreaterThanOrEqual(20 - THRESHOLD);
       expect(refusedWithoutWork(responses)).toBe(true);
@@ -62,7 +65,10 @@ describe('lockout under parallel attempts', () => {
     for (let round = 0; round < 4; round++) {
       const right = await totpAt(secret, clock.now());
       const wrong = Array.from({ length: 10 }, (_, i) => String((Number(right) + 1 + i) % 1_000_000).padStart(6, '0'));
-      const responses = await burst(fixture.t.app, wrong.map((code) => ({ method: 'POST', url: '/api/v1/auth/login/mfa', headers, body: { mfaToken, code } })));
+      const responses = await burst(
+        fixture.t.app,
+        wrong.map((code) => ({ method: 'POST', url: '/api/v1/auth/login/mfa', headers, body: { mfaToken, code } })),
+      );
       verified += verifications(responses);
       expect(verified, responses.map((r) => r.statusCode).join(',')).toBeLessThanOrEqual(THRESHOLD);
       expect(refusedWithoutWork(responses)).toBe(true);
@@ -86,8 +92,14 @@ describe('lockout under parallel attempts', () => {
     const mfaTokens: string[] = [];
     for (let i = 0; i < 4; i++) mfaTokens.push((await new BrowserClient(fixture.t.app).post('/auth/login', { email: address, password: PASSWORD })).json().mfaToken);
     const code = await totpAt(secret, clock.now());
-    const responses = await burst(fixture.t.app, mfaTokens.map((mfaToken) => ({ method: 'POST', url: '/api/v1/auth/login/mfa', headers, body: { mfaToken, code } })));
-    expect(responses.filter((r) => r.statusCode === 200), responses.map((r) => r.statusCode).join(',')).toHaveLength(1);
+    const responses = await burst(
+      fixture.t.app,
+      mfaTokens.map((mfaToken) => ({ method: 'POST', url: '/api/v1/auth/login/mfa', headers, body: { mfaToken, code } })),
+    );
+    expect(
+      responses.filter((r) => r.statusCode === 200),
+      responses.map((r) => r.statusCode).join(','),
+    ).toHaveLength(1);
   });
 
   it('counts a right password before the code as no failure: a person who knows it gets only the codes left', async () => {

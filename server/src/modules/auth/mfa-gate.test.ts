@@ -93,7 +93,11 @@ describe('the MFA gate', () => {
       }
     }
     // Every exemption is a real route of the document (a renamed route cannot leave a stale hole).
-    for (const exempt of MFA_EXEMPT) expect(all.some((op) => `${op.method} ${op.pattern}` === exempt), exempt).toBe(true);
+    for (const exempt of MFA_EXEMPT)
+      expect(
+        all.some((op) => `${op.method} ${op.pattern}` === exempt),
+        exempt,
+      ).toBe(true);
     expect(new Set(reached).size).toBeGreaterThanOrEqual(MFA_EXEMPT.size - 1);
   });
 

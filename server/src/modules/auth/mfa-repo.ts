@@ -5,19 +5,16 @@ import type { Db } from '../../platform/db/database.js';
 export async function replaceRecoveryCodes(db: Db, userId: string, hashes: string[]): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
-    await trx.insertInto('recovery_codes').values(hashes.map((code_hash) => ({ id: randomUUID(), user_id: userId, code_hash }))).execute();
+    await trx
+      .insertInto('recovery_codes')
+      .values(hashes.map((code_hash) => ({ id: randomUUID(), user_id: userId, code_hash })))
+      .execute();
   });
 }
 
 /** Uses a code once; false if unknown or already used (atomic under concurrency). */
 export async function consumeRecoveryCode(db: Db, userId: string, hash: string, now: Date): Promise<boolean> {
-  const result = await db
-    .updateTable('recovery_codes')
-    .set({ used_at: now })
-    .where('user_id', '=', userId)
-    .where('code_hash', '=', hash)
-    .where('used_at', 'is', null)
-    .executeTakeFirst();
+  const result = await db.updateTable('recovery_codes').set({ used_at: now }).where('user_id', '=', userId).where('code_hash', '=', hash).where('used_at', 'is', null).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 

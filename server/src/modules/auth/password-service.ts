@@ -54,12 +54,7 @@ export async function resetPassword(deps: AuthDeps, input: { token: string; pass
 }
 
 /** Changes the password of a signed-in user; other sessions end (ASVS 7.4.3). */
-export async function changePassword(
-  deps: AuthDeps,
-  user: UserRow,
-  input: { currentPassword: string; newPassword: string },
-  context: RequestContext & { sessionId: string },
-): Promise<void> {
+export async function changePassword(deps: AuthDeps, user: UserRow, input: { currentPassword: string; newPassword: string }, context: RequestContext & { sessionId: string }): Promise<void> {
   const account = accountKey(user.email);
   const attempt = await deps.throttle.begin(account, context.ip);
   if (!(await verifyPassword(user.password_hash, input.currentPassword))) {

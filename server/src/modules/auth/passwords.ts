@@ -64,9 +64,7 @@ export function assertPasswordAcceptable(password: string, context: PasswordCont
 
 function personalWords(email: string, name: string): string[] {
   const local = email.split('@')[0] ?? '';
-  return [email, local, ...name.split(/\s+/)]
-    .map((w) => w.normalize('NFKC').toLowerCase().trim())
-    .filter((w) => w.length >= 3);
+  return [email, local, ...name.split(/\s+/)].map((w) => w.normalize('NFKC').toLowerCase().trim()).filter((w) => w.length >= 3);
 }
 
 export function hashPassword(password: string): Promise<string> {

@@ -14,7 +14,11 @@ import { changePassword, requestPasswordReset, resetPassword } from './password-
 import { disownSignIn, register, signIn, signInWithCode, verifyEmail, type SignInResult } from './service.js';
 
 const Email = z.string().trim().min(3).max(254).email().describe('Email address');
-const Password = z.string().min(1).max(PASSWORD_MAX_LENGTH * 4).describe('Password (NFKC-normalised; at least PASSWORD_MIN_LENGTH characters)');
+const Password = z
+  .string()
+  .min(1)
+  .max(PASSWORD_MAX_LENGTH * 4)
+  .describe('Password (NFKC-normalised; at least PASSWORD_MIN_LENGTH characters)');
 const Token = z.string().min(10).max(200).describe('Single-use token from a mailed link');
 const Code = z.string().trim().min(6).max(24).describe('6-digit TOTP code or a recovery code (XXXX-XXXX-XXXX-XXXX)');
 const Ok = z.object({ ok: z.literal(true) });
@@ -41,10 +45,7 @@ const SessionView = z.object({
   lastSeenAt: z.string(),
 });
 
-const SignInResponse = z.union([
-  z.object({ mfaRequired: z.literal(false), user: Me }),
-  z.object({ mfaRequired: z.literal(true), mfaToken: z.string().describe('Send with a code to POST /auth/login/mfa within 5 minutes') }),
-]);
+const SignInResponse = z.union([z.object({ mfaRequired: z.literal(false), user: Me }), z.object({ mfaRequired: z.literal(true), mfaToken: z.string().describe('Send with a code to POST /auth/login/mfa within 5 minutes') })]);
 
 function context(request: FastifyRequest): RequestContext {
   const userAgent = request.headers['user-agent'];
@@ -101,39 +102,92 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     app.addHook('onRequest', noStore);
     const tags = ['auth'];
 
-    app.post('/auth/register', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Create an account', body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(100), inviteToken: Token.optional(), acceptedPolicies: z.array(z.strictObject({ kind: z.enum(['privacy', 'terms']), version: z.number().int().positive() })).max(2).optional().describe('Policy versions in force that the person accepts (required once published; see modules/privacy)') }), response: { 202: Accepted } } }, async (request, reply) => {
-      await register(deps, request.body);
-      return reply.status(202).send({ status: 'check_your_email' });
-    });
+    app.post(
+      '/auth/register',
+      {
+        config: { rateLimit: 'auth', access: 'public' },
+        schema: {
+          tags,
+          summary: 'Create an account',
+          body: z.strictObject({
+            email: Email,
+            password: Password,
+            name: z.string().trim().min(1).max(100),
+            inviteToken: Token.optional(),
+            acceptedPolicies: z
+              .array(z.strictObject({ kind: z.enum(['privacy', 'terms']), version: z.number().int().positive() }))
+              .max(2)
+              .optional()
+              .describe('Policy versions in force that the person accepts (required once published; see modules/privacy)'),
+          }),
+          response: { 202: Accepted },
+        },
+      },
+      async (request, reply) => {
+        await register(deps, request.body);
+        return reply.status(202).send({ status: 'check_your_email' });
+      },
+    );
 
-    app.get('/auth/options', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'How people can sign in here (for the sign-in page)', response: { 200: z.object({ registration: z.enum(['open', 'invite', 'closed']), sso: z.boolean().describe('Single sign-on through GET /auth/oidc/start'), passwordMinLength: z.number().int() }) } } }, async () => ({
-      registration: deps.settings.registration,
-      sso: pageOptions.ssoEnabled === true,
-      passwordMinLength: deps.settings.passwordMinLength,
-    }));
+    app.get(
+      '/auth/options',
+      {
+        config: { rateLimit: 'auth', access: 'public' },
+        schema: {
+          tags,
+          summary: 'How people can sign in here (for the sign-in page)',
+          response: { 200: z.object({ registration: z.enum(['open', 'invite', 'closed']), sso: z.boolean().describe('Single sign-on through GET /auth/oidc/start'), passwordMinLength: z.number().int() }) },
+        },
+      },
+      async () => ({
+        registration: deps.settings.registration,
+        sso: pageOptions.ssoEnabled === true,
+        passwordMinLength: deps.settings.passwordMinLength,
+      }),
+    );
 
     // The same rules as registration and resets, for a live strength meter (the client never ships zxcvbn's dictionaries).
-    app.post('/auth/password/check', { config: { rateLimit: 'password-check', access: 'public' }, schema: { tags, summary: 'Judge a candidate password by the server’s rules; stores and logs nothing', body: z.strictObject({ password: z.string().min(1).max(PASSWORD_MAX_LENGTH).describe('Candidate password'), email: z.string().trim().max(254).optional().describe('Email it must not contain (ignored when signed in: the account’s is used)'), name: z.string().trim().max(100).optional().describe('Name it must not contain (ignored when signed in)') }), response: { 200: PasswordVerdictView } } }, async (request) => {
-      const user = request.principal ? await deps.users.byId(request.principal.userId) : undefined;
-      const verdict = checkPassword(request.body.password, {
-        email: user?.email ?? request.body.email ?? '',
-        name: user?.name ?? request.body.name ?? '',
-        minLength: deps.settings.passwordMinLength,
-      });
-      return verdict.ok ? { ok: true, score: verdict.score } : verdict;
-    });
+    app.post(
+      '/auth/password/check',
+      {
+        config: { rateLimit: 'password-check', access: 'public' },
+        schema: {
+          tags,
+          summary: 'Judge a candidate password by the server’s rules; stores and logs nothing',
+          body: z.strictObject({
+            password: z.string().min(1).max(PASSWORD_MAX_LENGTH).describe('Candidate password'),
+            email: z.string().trim().max(254).optional().describe('Email it must not contain (ignored when signed in: the account’s is used)'),
+            name: z.string().trim().max(100).optional().describe('Name it must not contain (ignored when signed in)'),
+          }),
+          response: { 200: PasswordVerdictView },
+        },
+      },
+      async (request) => {
+        const user = request.principal ? await deps.users.byId(request.principal.userId) : undefined;
+        const verdict = checkPassword(request.body.password, {
+          email: user?.email ?? request.body.email ?? '',
+          name: user?.name ?? request.body.name ?? '',
+          minLength: deps.settings.passwordMinLength,
+        });
+        return verdict.ok ? { ok: true, score: verdict.score } : verdict;
+      },
+    );
 
     app.post('/auth/verify-email', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Confirm an email address', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request) => {
       await verifyEmail(deps, request.body.token);
       return { ok: true as const };
     });
 
-    app.post('/auth/login', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Sign in with email and password', body: z.strictObject({ email: Email, password: Password }), response: { 200: SignInResponse } } }, async (request, reply) =>
-      answerSignIn(deps, cookie, reply, await signIn(deps, request.body, context(request))),
+    app.post(
+      '/auth/login',
+      { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Sign in with email and password', body: z.strictObject({ email: Email, password: Password }), response: { 200: SignInResponse } } },
+      async (request, reply) => answerSignIn(deps, cookie, reply, await signIn(deps, request.body, context(request))),
     );
 
-    app.post('/auth/login/mfa', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Second step of sign-in', body: z.strictObject({ mfaToken: Token, code: Code }), response: { 200: SignInResponse } } }, async (request, reply) =>
-      answerSignIn(deps, cookie, reply, await signInWithCode(deps, request.body, context(request))),
+    app.post(
+      '/auth/login/mfa',
+      { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Second step of sign-in', body: z.strictObject({ mfaToken: Token, code: Code }), response: { 200: SignInResponse } } },
+      async (request, reply) => answerSignIn(deps, cookie, reply, await signInWithCode(deps, request.body, context(request))),
     );
 
     app.post('/auth/logout', { config: { access: { session: true } }, schema: { tags, summary: 'End this session', response: { 200: Ok } } }, async (request, reply) => {
@@ -143,12 +197,16 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
       return { ok: true as const };
     });
 
-    app.post('/auth/logout-all', { config: { access: { session: true } }, schema: { tags, summary: 'End every session of this account, this one included', response: { 200: z.object({ ended: z.number().int() }) } } }, async (request, reply) => {
-      const session = requireSession(request);
-      const ended = await deps.sessions.revokeAll(session.userId, 'logout_all');
-      clearSessionCookie(reply, cookie);
-      return { ended };
-    });
+    app.post(
+      '/auth/logout-all',
+      { config: { access: { session: true } }, schema: { tags, summary: 'End every session of this account, this one included', response: { 200: z.object({ ended: z.number().int() }) } } },
+      async (request, reply) => {
+        const session = requireSession(request);
+        const ended = await deps.sessions.revokeAll(session.userId, 'logout_all');
+        clearSessionCookie(reply, cookie);
+        return { ended };
+      },
+    );
 
     app.get('/auth/sessions', { config: { access: { session: true } }, schema: { tags, summary: 'List active sessions', response: { 200: z.object({ sessions: z.array(SessionView) }) } } }, async (request) => {
       const user = await request.callerUser();
@@ -172,56 +230,84 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
       return { ok: true as const };
     });
 
-    app.post('/auth/password/forgot', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Mail a password reset link', body: z.strictObject({ email: Email }), response: { 202: Accepted } } }, async (request, reply) => {
-      await requestPasswordReset(deps, request.body.email, context(request));
-      return reply.status(202).send({ status: 'sent_if_registered' });
-    });
-
-    app.post('/auth/password/reset', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Set a new password with a reset token', body: z.strictObject({ token: Token, password: Password }), response: { 200: Ok } } }, async (request, reply) => {
-      await resetPassword(deps, request.body, context(request));
-      clearSessionCookie(reply, cookie);
-      return { ok: true as const };
-    });
-
-    app.post('/auth/password/change', { config: { access: { session: true } }, schema: { tags, summary: 'Change the password; other sessions end', body: z.strictObject({ currentPassword: Password, newPassword: Password }), response: { 200: Ok } } }, async (request, reply) => {
-      const user = await request.callerUser();
-      await changePassword(deps, user, request.body, { ...context(request), sessionId: requireSession(request).id });
-      await rotateSession(deps, cookie, request, reply, user, 'password_changed');
-      return { ok: true as const };
-    });
-
-    app.post('/auth/not-me', { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Disown a sign-in: end all sessions and require a new password', body: z.strictObject({ token: Token }), response: { 200: Ok } } }, async (request, reply) => {
-      await disownSignIn(deps, request.body.token, context(request));
-      clearSessionCookie(reply, cookie);
-      return { ok: true as const };
-    });
-
-    app.post('/auth/mfa/totp/setup', { config: { access: { session: true } }, schema: { tags, summary: 'Start TOTP enrolment', response: { 200: z.object({ otpauthUri: z.string(), qrSvg: z.string().describe('data: URL of an SVG QR code'), secret: z.string() }) } } }, async (request) =>
-      setupTotp(deps, await request.callerUser()),
+    app.post(
+      '/auth/password/forgot',
+      { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Mail a password reset link', body: z.strictObject({ email: Email }), response: { 202: Accepted } } },
+      async (request, reply) => {
+        await requestPasswordReset(deps, request.body.email, context(request));
+        return reply.status(202).send({ status: 'sent_if_registered' });
+      },
     );
 
-    app.post('/auth/mfa/totp/confirm', { config: { access: { session: true } }, schema: { tags, summary: 'Confirm TOTP enrolment; returns recovery codes once', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } }, async (request, reply) => {
-      const user = await request.callerUser();
-      const recoveryCodes = await confirmTotp(deps, user, request.body.code);
-      await rotateSession(deps, cookie, request, reply, user, 'mfa_enabled');
-      return { recoveryCodes };
-    });
+    app.post(
+      '/auth/password/reset',
+      { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Set a new password with a reset token', body: z.strictObject({ token: Token, password: Password }), response: { 200: Ok } } },
+      async (request, reply) => {
+        await resetPassword(deps, request.body, context(request));
+        clearSessionCookie(reply, cookie);
+        return { ok: true as const };
+      },
+    );
 
-    app.post('/auth/mfa/totp/disable', { config: { access: { session: true } }, schema: { tags, summary: 'Disable TOTP (password and code)', body: z.strictObject({ password: Password, code: Code }), response: { 200: Ok } } }, async (request) => {
-      await disableTotpFor(deps, await request.callerUser(), request.body, request.ip);
-      return { ok: true as const };
-    });
+    app.post(
+      '/auth/password/change',
+      { config: { access: { session: true } }, schema: { tags, summary: 'Change the password; other sessions end', body: z.strictObject({ currentPassword: Password, newPassword: Password }), response: { 200: Ok } } },
+      async (request, reply) => {
+        const user = await request.callerUser();
+        await changePassword(deps, user, request.body, { ...context(request), sessionId: requireSession(request).id });
+        await rotateSession(deps, cookie, request, reply, user, 'password_changed');
+        return { ok: true as const };
+      },
+    );
 
-    app.post('/auth/mfa/recovery-codes', { config: { access: { session: true } }, schema: { tags, summary: 'Replace the recovery codes (needs a TOTP code)', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } }, async (request) => ({
-      recoveryCodes: await regenerateRecoveryCodes(deps, await request.callerUser(), request.body.code, request.ip),
-    }));
+    app.post(
+      '/auth/not-me',
+      { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Disown a sign-in: end all sessions and require a new password', body: z.strictObject({ token: Token }), response: { 200: Ok } } },
+      async (request, reply) => {
+        await disownSignIn(deps, request.body.token, context(request));
+        clearSessionCookie(reply, cookie);
+        return { ok: true as const };
+      },
+    );
+
+    app.post(
+      '/auth/mfa/totp/setup',
+      { config: { access: { session: true } }, schema: { tags, summary: 'Start TOTP enrolment', response: { 200: z.object({ otpauthUri: z.string(), qrSvg: z.string().describe('data: URL of an SVG QR code'), secret: z.string() }) } } },
+      async (request) => setupTotp(deps, await request.callerUser()),
+    );
+
+    app.post(
+      '/auth/mfa/totp/confirm',
+      { config: { access: { session: true } }, schema: { tags, summary: 'Confirm TOTP enrolment; returns recovery codes once', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } },
+      async (request, reply) => {
+        const user = await request.callerUser();
+        const recoveryCodes = await confirmTotp(deps, user, request.body.code);
+        await rotateSession(deps, cookie, request, reply, user, 'mfa_enabled');
+        return { recoveryCodes };
+      },
+    );
+
+    app.post(
+      '/auth/mfa/totp/disable',
+      { config: { access: { session: true } }, schema: { tags, summary: 'Disable TOTP (password and code)', body: z.strictObject({ password: Password, code: Code }), response: { 200: Ok } } },
+      async (request) => {
+        await disableTotpFor(deps, await request.callerUser(), request.body, request.ip);
+        return { ok: true as const };
+      },
+    );
+
+    app.post(
+      '/auth/mfa/recovery-codes',
+      { config: { access: { session: true } }, schema: { tags, summary: 'Replace the recovery codes (needs a TOTP code)', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } },
+      async (request) => ({
+        recoveryCodes: await regenerateRecoveryCodes(deps, await request.callerUser(), request.body.code, request.ip),
+      }),
+    );
 
     app.get('/auth/csrf', { config: { access: { session: true } }, schema: { tags, summary: 'The CSRF token of this session (send it as X-CSRF-Token)', response: { 200: z.object({ token: z.string() }) } } }, async (request) => ({
       token: requireSession(request).csrfToken,
     }));
 
-    app.get('/me', { config: { access: { scope: 'profile:read' } }, schema: { tags: ['users'], summary: 'The signed-in user', response: { 200: Me } } }, async (request) =>
-      meView(deps, await request.callerUser()),
-    );
+    app.get('/me', { config: { access: { scope: 'profile:read' } }, schema: { tags: ['users'], summary: 'The signed-in user', response: { 200: Me } } }, async (request) => meView(deps, await request.callerUser()));
   };
 }

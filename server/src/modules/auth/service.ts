@@ -22,10 +22,7 @@ export const INVALID_CREDENTIALS = 'Invalid email or password.';
 
 export type SignInResult = { kind: 'session'; token: string; session: SessionState; user: UserRow } | { kind: 'mfa'; mfaToken: string };
 
-export async function register(
-  deps: AuthDeps,
-  input: { email: string; password: string; name: string; inviteToken?: string | undefined },
-): Promise<void> {
+export async function register(deps: AuthDeps, input: { email: string; password: string; name: string; inviteToken?: string | undefined }): Promise<void> {
   const email = normalizeEmail(input.email);
   const name = input.name.normalize('NFKC').trim();
   if (deps.settings.registration === 'closed') throw new AppError('registration_closed', 'Registration is closed; ask an administrator for an account.');
@@ -152,10 +149,7 @@ async function recordSignIn(deps: AuthDeps, user: UserRow, context: RequestConte
   const hour = now.getUTCHours();
   const { history, otherAccountsFromIp } = await loadSignInHistory(deps.db, user.id, context.ip, now);
   const { score, reasons } = scoreSignIn({ device, network, hour, failuresBefore, otherAccountsFromIp, history });
-  await deps.db
-    .insertInto('sign_ins')
-    .values({ id: randomUUID(), user_id: user.id, at: now, ip: context.ip, network, device, hour, score, reasons })
-    .execute();
+  await deps.db.insertInto('sign_ins').values({ id: randomUUID(), user_id: user.id, at: now, ip: context.ip, network, device, hour, score, reasons }).execute();
   if (score < SUSPICIOUS_THRESHOLD) return;
   await securityEvent(deps, { type: 'auth.suspicious_sign_in', userId: user.id, ip: context.ip, details: { score, reasons } });
   const token = await issueToken(deps, 'not_me', { userId: user.id }, 7 * 24 * HOUR);

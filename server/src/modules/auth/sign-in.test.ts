@@ -61,9 +61,13 @@ describe('registration and email verification', () => {
     const row = await fixture.t.database.db.selectFrom('users').select('email_verified_at').where('email', '=', victim).executeTakeFirstOrThrow();
     expect(row.email_verified_at).toBeNull(); // the invite for another address proves nothing
     await sink.next(victim, /Verify your email/);
-    expect((await client().post('/auth/register', { email: invited, password: PASSWORD, name: 'Invited' , inviteToken: token })).statusCode).toBe(202);
+    expect((await client().post('/auth/register', { email: invited, password: PASSWORD, name: 'Invited', inviteToken: token })).statusCode).toBe(202);
     expect((await client().post('/auth/register', { email: invited.replace('@', '+2@'), password: PASSWORD, name: 'Again', inviteToken: token })).statusCode).toBe(202);
-    const verified = await fixture.t.database.db.selectFrom('users').select(['email', 'email_verified_at']).where('email', 'in', [invited, invited.replace('@', '+2@')]).execute();
+    const verified = await fixture.t.database.db
+      .selectFrom('users')
+      .select(['email', 'email_verified_at'])
+      .where('email', 'in', [invited, invited.replace('@', '+2@')])
+      .execute();
     expect(verified.find((u) => u.email === invited)?.email_verified_at).not.toBeNull();
     expect(verified.find((u) => u.email !== invited)?.email_verified_at ?? null).toBeNull();
   });
@@ -87,11 +91,13 @@ describe('registration and email verification', () => {
 
 describe('sign-in without enumeration (ASVS 6.3.8)', () => {
   it('answers an unknown email exactly like a wrong password, after the same password work', async () => {
-    const known = await Promise.all(Array.from({ length: 11 }, async () => {
-      const address = email();
-      await createUser(fixture.t.database, { email: address });
-      return address;
-    }));
+    const known = await Promise.all(
+      Array.from({ length: 11 }, async () => {
+        const address = email();
+        await createUser(fixture.t.database, { email: address });
+        return address;
+      }),
+    );
     const timed = async (address: string) => {
       const started = performance.now();
       const response = await client().post('/auth/login', { email: address, password: 'wrong horse battery staple' });
@@ -281,12 +287,7 @@ describe('CSRF (ASVS 3.5.1)', () => {
     await createUser(fixture.t.database, { email: address });
     const browser = client();
     await browser.signIn(address, PASSWORD);
-    const attempts: Record<string, string>[] = [
-      { 'x-csrf-token': '' },
-      { 'x-csrf-token': 'forged-token-value' },
-      { origin: 'https://evil.example' },
-      { 'sec-fetch-site': 'cross-site' },
-    ];
+    const attempts: Record<string, string>[] = [{ 'x-csrf-token': '' }, { 'x-csrf-token': 'forged-token-value' }, { origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }];
     for (const headers of attempts) {
       const response = await browser.post('/auth/logout-all', {}, headers);
       expect(response.statusCode, JSON.stringify(headers)).toBe(403);

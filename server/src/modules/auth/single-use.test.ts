@@ -57,7 +57,10 @@ function times(request: (index: number) => BurstRequest): BurstRequest[] {
 /** Exactly one request succeeded; every other one was refused with `status` and `code`. */
 function expectOnce(responses: BurstResponse[], status: number, code: string): BurstResponse {
   const ok = responses.filter((r) => r.statusCode === 200);
-  expect(ok.map((r) => r.statusCode), responses.map((r) => `${r.statusCode} ${r.body.slice(0, 120)}`).join('\n')).toEqual([200]);
+  expect(
+    ok.map((r) => r.statusCode),
+    responses.map((r) => `${r.statusCode} ${r.body.slice(0, 120)}`).join('\n'),
+  ).toEqual([200]);
   for (const refused of responses.filter((r) => r.statusCode !== 200)) {
     expect(refused.statusCode, refused.body).toBe(status);
     expect(refused.json<{ error: { code: string } }>().error.code).toBe(code);
@@ -81,7 +84,10 @@ describe('single-use tokens fired in parallel', () => {
     const token = tokenFrom((await sink.next(address, /Reset your Bastion password/)).text);
     const passwords = Array.from({ length: N }, (_, i) => `amber lighthouse hums softly ${i}`);
 
-    const responses = await burst(t().app, times((i) => ({ method: 'POST', url: '/api/v1/auth/password/reset', headers: BROWSER, body: { token, password: passwords[i] } })));
+    const responses = await burst(
+      t().app,
+      times((i) => ({ method: 'POST', url: '/api/v1/auth/password/reset', headers: BROWSER, body: { token, password: passwords[i] } })),
+    );
     const winner = responses.indexOf(expectOnce(responses, 400, 'invalid_token'));
     // The password in force is the winner's: no refused request overwrote it.
     const { password_hash: hash } = await t().database.db.selectFrom('users').select('password_hash').where('email', '=', address).executeTakeFirstOrThrow();
@@ -95,7 +101,10 @@ describe('single-use tokens fired in parallel', () => {
     expect((await owner.post(`/workspaces/${workspace.id}/invitations`, { email: invitee.email, role: 'member' })).statusCode).toBe(201);
     const token = tokenFrom((await sink.next(invitee.email, /invited to the Bastion workspace/)).text);
 
-    const responses = await burst(t().app, times(() => ({ method: 'POST', url: '/api/v1/workspaces/invitations/accept', headers: invitee.headers(), body: { token } })));
+    const responses = await burst(
+      t().app,
+      times(() => ({ method: 'POST', url: '/api/v1/workspaces/invitations/accept', headers: invitee.headers(), body: { token } })),
+    );
     expectOnce(responses, 400, 'invalid_token');
     const accepted = await t().database.db.selectFrom('workspace_invitations').select('accepted_at').where('workspace_id', '=', workspace.id).execute();
     expect(accepted).toHaveLength(1);
@@ -105,7 +114,10 @@ describe('single-use tokens fired in parallel', () => {
   it('verifies an email address once', async () => {
     const userId = await createUser(t().database, { email: `verify-${randomUUID()}@example.org`, verified: false });
     const token = await issue('verify_email', userId, 'verify');
-    const responses = await burst(t().app, times(() => ({ method: 'POST', url: '/api/v1/auth/verify-email', headers: BROWSER, body: { token } })));
+    const responses = await burst(
+      t().app,
+      times(() => ({ method: 'POST', url: '/api/v1/auth/verify-email', headers: BROWSER, body: { token } })),
+    );
     expectOnce(responses, 400, 'invalid_token');
     const user = await t().database.db.selectFrom('users').select('email_verified_at').where('id', '=', userId).executeTakeFirstOrThrow();
     expect(user.email_verified_at).not.toBeNull();
@@ -115,7 +127,10 @@ describe('single-use tokens fired in parallel', () => {
     const address = `notme-${randomUUID()}@example.org`;
     const userId = await createUser(t().database, { email: address });
     const token = await issue('not_me', userId, 'notme');
-    const responses = await burst(t().app, times(() => ({ method: 'POST', url: '/api/v1/auth/not-me', headers: BROWSER, body: { token } })));
+    const responses = await burst(
+      t().app,
+      times(() => ({ method: 'POST', url: '/api/v1/auth/not-me', headers: BROWSER, body: { token } })),
+    );
     expectOnce(responses, 400, 'invalid_token');
     // One disowning: one event, one reset link.
     const events = await t().database.db.selectFrom('security_events').select('type').where('user_id', '=', userId).where('type', '=', 'auth.sign_in_disowned').execute();
@@ -138,7 +153,10 @@ describe('single-use tokens fired in parallel', () => {
       expect(step.json().mfaRequired, step.body).toBe(true);
       mfaTokens.push(step.json().mfaToken as string);
     }
-    const responses = await burst(t().app, times((i) => ({ method: 'POST', url: '/api/v1/auth/login/mfa', headers: BROWSER, body: { mfaToken: mfaTokens[i], code: codes[0] } })));
+    const responses = await burst(
+      t().app,
+      times((i) => ({ method: 'POST', url: '/api/v1/auth/login/mfa', headers: BROWSER, body: { mfaToken: mfaTokens[i], code: codes[0] } })),
+    );
     const ok = responses.filter((r) => r.statusCode === 200);
     expect(ok.length, responses.map((r) => `${r.statusCode} ${r.body.slice(0, 120)}`).join('\n')).toBeLessThanOrEqual(1);
     // The others are refused as a wrong code, or by the sign-in throttle once failures pile up.
@@ -158,7 +176,10 @@ describe('single-use tokens fired in parallel', () => {
     expect(await waitFor(async () => (await p.browser.get('/me/exports')).json().exports[0].status === 'ready', 5_000)).toBe(true);
     const headers = { ...BROWSER, cookie: [...p.browser.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'x-csrf-token': p.browser.csrf! };
 
-    const responses = await burst(t().app, times(() => ({ method: 'POST', url: `/api/v1/me/exports/${id}/download`, headers, body: { token } })));
+    const responses = await burst(
+      t().app,
+      times(() => ({ method: 'POST', url: `/api/v1/me/exports/${id}/download`, headers, body: { token } })),
+    );
     const winner = expectOnce(responses, 410, 'export_expired');
     expect(winner.headers['content-type']).toBe('application/zip');
     const row = await t().database.db.selectFrom('data_exports').select(['status', 'archive']).where('id', '=', id).executeTakeFirstOrThrow();

@@ -106,11 +106,7 @@ export class LoginThrottle {
   /** A successful sign-in resets the account's failures; returns how many there were. */
   async recordSuccess(account: string, attempt?: Attempt): Promise<number> {
     const counted = Number((await this.store.get(this.counterKey(account))) ?? 0);
-    await Promise.all([
-      this.store.delete(this.counterKey(account)),
-      this.store.delete(`auth:delay:{${account}}`),
-      attempt ? this.store.release(`auth:ip:${attempt.ip}`) : undefined,
-    ]);
+    await Promise.all([this.store.delete(this.counterKey(account)), this.store.delete(`auth:delay:{${account}}`), attempt ? this.store.release(`auth:ip:${attempt.ip}`) : undefined]);
     return Math.max(0, counted - (attempt ? 1 : 0));
   }
 

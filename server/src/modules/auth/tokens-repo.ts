@@ -12,14 +12,7 @@ export async function insertAuthToken(db: Db, row: Omit<AuthTokenRow, 'used_at'>
 
 /** An unexpired, unused token of `kind` with this hash. */
 export function findUsableToken(db: Db, kind: AuthTokenKind, tokenHash: string, now: Date): Promise<AuthTokenRow | undefined> {
-  return db
-    .selectFrom('auth_tokens')
-    .selectAll()
-    .where('kind', '=', kind)
-    .where('token_hash', '=', tokenHash)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
+  return db.selectFrom('auth_tokens').selectAll().where('kind', '=', kind).where('token_hash', '=', tokenHash).where('used_at', 'is', null).where('expires_at', '>', now).executeTakeFirst();
 }
 
 /** Marks a token used; false if someone used it first (single use under concurrency). */

@@ -12,10 +12,7 @@ import { wrapUntrusted } from './prompt.js';
 import { runTool, TOOL_SPECS, type ToolContext } from './tools.js';
 
 export type LoopEvent =
-  | { type: 'delta'; text: string }
-  | { type: 'tool_call'; id: string; name: string; arguments: string }
-  | { type: 'tool_result'; id: string; name: string; ok: boolean }
-  | { type: 'usage'; inputTokens: number; outputTokens: number };
+  { type: 'delta'; text: string } | { type: 'tool_call'; id: string; name: string; arguments: string } | { type: 'tool_result'; id: string; name: string; ok: boolean } | { type: 'usage'; inputTokens: number; outputTokens: number };
 
 export interface ToolTrace {
   name: string;

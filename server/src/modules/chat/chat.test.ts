@@ -158,10 +158,13 @@ describe('chat', () => {
     });
     let last: { status: string; text: string; stopReason: string } | undefined;
     await expect
-      .poll(async () => {
-        last = (await client.get(`/conversations/${conversationId}/messages`)).json().messages.at(-1);
-        return last?.status;
-      }, { timeout: 5_000 })
+      .poll(
+        async () => {
+          last = (await client.get(`/conversations/${conversationId}/messages`)).json().messages.at(-1);
+          return last?.status;
+        },
+        { timeout: 5_000 },
+      )
       .toBe('incomplete');
     expect(last!.stopReason).toBe('disconnected');
     expect(last!.text.length).toBeGreaterThan(0);

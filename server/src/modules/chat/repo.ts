@@ -30,7 +30,13 @@ export function findConversation(db: Db, owner: Owner, id: string): Promise<Conv
 }
 
 export async function touchConversation(db: Db, owner: Owner, id: string, changes: { agent_version?: number; title?: Buffer }, now: Date): Promise<void> {
-  await db.updateTable('conversations').set({ ...changes, updated_at: now }).where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId).where('id', '=', id).execute();
+  await db
+    .updateTable('conversations')
+    .set({ ...changes, updated_at: now })
+    .where('workspace_id', '=', owner.workspaceId)
+    .where('user_id', '=', owner.userId)
+    .where('id', '=', id)
+    .execute();
 }
 
 export async function deleteConversation(db: Db, owner: Owner, id: string): Promise<boolean> {
@@ -42,12 +48,7 @@ export async function insertMessage(db: Db, row: Omit<MessageRow, 'seq' | 'input
   await db.insertInto('messages').values(row).execute();
 }
 
-export async function updateMessage(
-  db: Db,
-  workspaceId: string,
-  id: string,
-  changes: Partial<Pick<MessageRow, 'content' | 'status' | 'stop_reason' | 'input_tokens' | 'output_tokens' | 'model' | 'updated_at'>>,
-): Promise<void> {
+export async function updateMessage(db: Db, workspaceId: string, id: string, changes: Partial<Pick<MessageRow, 'content' | 'status' | 'stop_reason' | 'input_tokens' | 'output_tokens' | 'model' | 'updated_at'>>): Promise<void> {
   await db.updateTable('messages').set(changes).where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
 }
 
@@ -60,15 +61,7 @@ export async function listMessages(db: Db, workspaceId: string, conversationId: 
 
 /** Hides the conversation's last assistant answer (kept for the record) before a regeneration. */
 export async function supersedeLastAnswer(db: Db, workspaceId: string, conversationId: string): Promise<MessageRow | undefined> {
-  const last = await db
-    .selectFrom('messages')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('conversation_id', '=', conversationId)
-    .where('superseded', '=', false)
-    .orderBy('seq', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  const last = await db.selectFrom('messages').selectAll().where('workspace_id', '=', workspaceId).where('conversation_id', '=', conversationId).where('superseded', '=', false).orderBy('seq', 'desc').limit(1).executeTakeFirst();
   if (!last || last.role !== 'assistant' || last.status === 'streaming') return undefined;
   await db.updateTable('messages').set({ superseded: true }).where('id', '=', last.id).execute();
   return last;

@@ -62,12 +62,7 @@ type Exchange = { answer: Message; userMessage?: Message; error?: { code: string
  * Runs an answer as JSON or as an event stream, depending on Accept. The stream opens
  * at the first event, so errors before it (404, budget) are ordinary JSON errors.
  */
-async function respond<T extends Exchange>(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  status: number,
-  run: (options: { signal: AbortSignal; emit?: (event: ChatStreamEvent) => void }) => Promise<T>,
-): Promise<void> {
+async function respond<T extends Exchange>(request: FastifyRequest, reply: FastifyReply, status: number, run: (options: { signal: AbortSignal; emit?: (event: ChatStreamEvent) => void }) => Promise<T>): Promise<void> {
   const disconnect = new AbortController();
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) disconnect.abort('disconnected');
@@ -123,10 +118,8 @@ export function chatRoutes(chat: ChatService): FastifyPluginAsyncZod {
       }),
     );
 
-    app.post(
-      '/conversations',
-      { config: write, schema: { tags, summary: 'Start a conversation with an agent', body: z.strictObject({ agentId: z.uuid() }), response: { 201: ConversationView } } },
-      async (request, reply) => reply.status(201).send(conversationView(await chat.createConversation(await request.workspace('chat.use'), request.body.agentId))),
+    app.post('/conversations', { config: write, schema: { tags, summary: 'Start a conversation with an agent', body: z.strictObject({ agentId: z.uuid() }), response: { 201: ConversationView } } }, async (request, reply) =>
+      reply.status(201).send(conversationView(await chat.createConversation(await request.workspace('chat.use'), request.body.agentId))),
     );
 
     app.get('/conversations/:id', { config: read, schema: { tags, summary: 'One conversation', params: Id, response: { 200: ConversationView } } }, async (request) =>

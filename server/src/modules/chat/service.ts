@@ -147,14 +147,7 @@ export class ChatService {
     return this.answer(context, conversation, agent, last.text, options);
   }
 
-  private async answer(
-    context: WorkspaceContext,
-    conversation: repo.ConversationRow,
-    agent: Agent,
-    question: string,
-    options: AnswerOptions,
-    userMessage?: Message,
-  ): Promise<{ answer: Message; error?: { code: string; message: string } }> {
+  private async answer(context: WorkspaceContext, conversation: repo.ConversationRow, agent: Agent, question: string, options: AnswerOptions, userMessage?: Message): Promise<{ answer: Message; error?: { code: string; message: string } }> {
     const { config } = agent;
     const emit = options.emit ?? (() => undefined);
     // Independent reads and writes before the provider call run together: they are the time to first token.
@@ -171,15 +164,13 @@ export class ChatService {
     const checkpoint = new Checkpointer((text) => this.saveContent(context, answerRow.id, { text, citations: [], toolCalls: [] }, 'streaming'));
     let result: LoopResult | undefined;
     try {
-      const [passages, provider] = await Promise.all([
-        config.knowledgeBaseIds.length > 0 ? this.retrieve(context, agent, question) : Promise.resolve([]),
-        this.deps.providers.providerFor(context.workspaceId, config.providerConnectionId),
-      ]);
+      const [passages, provider] = await Promise.all([config.knowledgeBaseIds.length > 0 ? this.retrieve(context, agent, question) : Promise.resolve([]), this.deps.providers.providerFor(context.workspaceId, config.providerConnectionId)]);
       const boundary = newBoundary();
       const cache = this.deps.responseCache;
-      const stream = cache && config.cacheResponses && config.temperature === 0
-        ? (request: ChatRequest): AsyncIterable<ChatEvent> => cachedStream(provider, cache, { workspaceId: context.workspaceId, connectionId: config.providerConnectionId, boundary }, request)
-        : (request: ChatRequest) => provider.stream(request);
+      const stream =
+        cache && config.cacheResponses && config.temperature === 0
+          ? (request: ChatRequest): AsyncIterable<ChatEvent> => cachedStream(provider, cache, { workspaceId: context.workspaceId, connectionId: config.providerConnectionId, boundary }, request)
+          : (request: ChatRequest) => provider.stream(request);
       let text = '';
       result = await runAgentLoop({
         config,

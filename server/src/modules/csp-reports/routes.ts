@@ -25,10 +25,7 @@ const ReportingBody = z.looseObject({
   lineNumber: Field,
   disposition: Field,
 });
-const Body = z.union([
-  z.looseObject({ 'csp-report': LegacyReport }),
-  z.array(z.looseObject({ type: z.string(), body: ReportingBody })).max(20),
-]);
+const Body = z.union([z.looseObject({ 'csp-report': LegacyReport }), z.array(z.looseObject({ type: z.string(), body: ReportingBody })).max(20)]);
 
 export const CSP_REPORT_CONTENT_TYPES = ['application/csp-report', 'application/reports+json'];
 
@@ -46,7 +43,16 @@ export function cspReportRoutes(reports: CspReportService): FastifyPluginAsyncZo
           ? request.body
               .filter((r) => r.type === 'csp-violation')
               .map((r) => ({ document: r.body.documentURL, blocked: r.body.blockedURL, directive: r.body.effectiveDirective, file: r.body.sourceFile, line: r.body.lineNumber, disposition: r.body.disposition }))
-          : [(({ 'csp-report': r }) => ({ document: r['document-uri'], blocked: r['blocked-uri'], directive: r['effective-directive'] ?? r['violated-directive'], file: r['source-file'], line: r['line-number'], disposition: r.disposition }))(request.body)];
+          : [
+              (({ 'csp-report': r }) => ({
+                document: r['document-uri'],
+                blocked: r['blocked-uri'],
+                directive: r['effective-directive'] ?? r['violated-directive'],
+                file: r['source-file'],
+                line: r['line-number'],
+                disposition: r.disposition,
+              }))(request.body),
+            ];
         await reports.record(violations, { ip: request.ip, userAgent: request.headers['user-agent'] });
         return reply.status(204).send(null);
       },

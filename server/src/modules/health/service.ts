@@ -8,10 +8,7 @@ export async function checkReadiness(deps: { database: Database; store: Store; t
   database: CheckState;
   store: CheckState;
 }> {
-  const [database, store] = await Promise.all([
-    probe(() => deps.database.ping(), deps.timeoutMs),
-    probe(() => deps.store.ping(), deps.timeoutMs),
-  ]);
+  const [database, store] = await Promise.all([probe(() => deps.database.ping(), deps.timeoutMs), probe(() => deps.store.ping(), deps.timeoutMs)]);
   return { database, store };
 }
 
@@ -21,7 +18,13 @@ async function probe(check: () => Promise<void>, timeoutMs: number): Promise<Che
     timer = setTimeout(() => resolve('failed'), timeoutMs);
   });
   try {
-    return await Promise.race([check().then(() => 'ok' as const, () => 'failed' as const), timeout]);
+    return await Promise.race([
+      check().then(
+        () => 'ok' as const,
+        () => 'failed' as const,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

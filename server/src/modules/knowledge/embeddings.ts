@@ -34,9 +34,7 @@ export class ChunkEmbeddings {
 
   /** True when this database can store and search vectors (checked once). */
   available(): Promise<boolean> {
-    this.present ??= sql<{ t: string | null }>`select to_regclass('chunk_embeddings')::text as t`
-      .execute(this.db)
-      .then((r) => r.rows[0]?.t != null);
+    this.present ??= sql<{ t: string | null }>`select to_regclass('chunk_embeddings')::text as t`.execute(this.db).then((r) => r.rows[0]?.t != null);
     return this.present;
   }
 

@@ -63,9 +63,7 @@ export class FullTextSearch {
     }
     const words = queryWords(query);
     if (words.length === 0) return [];
-    const lexemes = (await sql<{ lexeme: string }>`select unnest(tsvector_to_array(to_tsvector('english', ${words.join(' ')}))) as lexeme`.execute(this.db)).rows
-      .map((r) => r.lexeme)
-      .filter((l) => /^[\p{L}\p{N}]+$/u.test(l));
+    const lexemes = (await sql<{ lexeme: string }>`select unnest(tsvector_to_array(to_tsvector('english', ${words.join(' ')}))) as lexeme`.execute(this.db)).rows.map((r) => r.lexeme).filter((l) => /^[\p{L}\p{N}]+$/u.test(l));
     const shares = await this.shares();
     const plan = planQuery(lexemes, (l) => shares.get(l) ?? 0);
     if (!plan) return [];

@@ -45,7 +45,17 @@ export function createScanners(config: Config, logger: Logger): IntakeScanners {
   return { builtin: new BuiltInScanner(), clamav: clamd && config.CLAMD_FAIL_OPEN ? new FailOpen(clamd, logger) : clamd };
 }
 
-export function createPipeline(deps: { config: Config; db: Db; encryptor: Encryptor; clock: Clock; logger: Logger; queue: JobQueue; scanners: IntakeScanners; embeddings: ChunkEmbeddings; securityEvents: SecurityEventSink }): IngestionPipeline {
+export function createPipeline(deps: {
+  config: Config;
+  db: Db;
+  encryptor: Encryptor;
+  clock: Clock;
+  logger: Logger;
+  queue: JobQueue;
+  scanners: IntakeScanners;
+  embeddings: ChunkEmbeddings;
+  securityEvents: SecurityEventSink;
+}): IngestionPipeline {
   return new IngestionPipeline({
     db: deps.db,
     encryptor: deps.encryptor,

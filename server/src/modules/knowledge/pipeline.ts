@@ -92,8 +92,14 @@ export class IngestionPipeline {
       const target = { workspaceId: base.workspace_id, connectionId: base.embedding_connection_id, model: base.embedding_model };
       const page = await embeddings.missing(baseId, target.model, EMBED_PAGE);
       if (page.length === 0) return done;
-      const vectors = await embeddings.embed(target, page.map((c) => c.text));
-      await embeddings.store(db, page.map((c, i) => ({ chunkId: c.id, knowledgeBaseId: baseId, workspaceId: base.workspace_id, model: target.model, vector: vectors[i]! })));
+      const vectors = await embeddings.embed(
+        target,
+        page.map((c) => c.text),
+      );
+      await embeddings.store(
+        db,
+        page.map((c, i) => ({ chunkId: c.id, knowledgeBaseId: baseId, workspaceId: base.workspace_id, model: target.model, vector: vectors[i]! })),
+      );
       done += page.length;
     }
   }
@@ -150,7 +156,10 @@ export class IngestionPipeline {
     const base = await repo.findBaseForIngestion(db, baseId);
     if (!base?.embedding_connection_id || !base.embedding_model || chunks.length === 0 || !(await embeddings.available())) return undefined;
     const target = { workspaceId: base.workspace_id, connectionId: base.embedding_connection_id, model: base.embedding_model };
-    const values = await embeddings.embed(target, chunks.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text)));
+    const values = await embeddings.embed(
+      target,
+      chunks.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text)),
+    );
     return { model: target.model, values, store: (trx, rows) => embeddings.store(trx, rows) };
   }
 }

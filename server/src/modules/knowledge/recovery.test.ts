@@ -37,9 +37,7 @@ describe('ingestion recovery', () => {
     const first = await buildTestApp({ database: chat.t.database, store: chat.t.store, recoverIngestion: true, env: { REQUIRE_MFA: 'none' } });
     const second = await buildTestApp({ database: chat.t.database, store: chat.t.store, recoverIngestion: true, env: { REQUIRE_MFA: 'none' } });
     try {
-      await expect
-        .poll(async () => (await db.selectFrom('documents').select('status').where('id', 'in', ids).execute()).every((d) => d.status === 'ready'), { timeout: 15_000, interval: 100 })
-        .toBe(true);
+      await expect.poll(async () => (await db.selectFrom('documents').select('status').where('id', 'in', ids).execute()).every((d) => d.status === 'ready'), { timeout: 15_000, interval: 100 }).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 300)); // let any second run finish
       for (const id of ids) {
         const document = await db.selectFrom('documents').select(['chunk_count', 'status']).where('id', '=', id).executeTakeFirstOrThrow();

@@ -15,7 +15,11 @@ export type DocumentRow = Selectable<DocumentsTable>;
 export type ChunkRow = Selectable<ChunksTable>;
 
 const bump = (db: Db, id: string, now: Date) =>
-  db.updateTable('knowledge_bases').set({ version: sql`version + 1`, updated_at: now }).where('id', '=', id).execute();
+  db
+    .updateTable('knowledge_bases')
+    .set({ version: sql`version + 1`, updated_at: now })
+    .where('id', '=', id)
+    .execute();
 
 export async function insertBase(db: Db, row: Omit<BaseRow, 'version'>): Promise<void> {
   await db.insertInto('knowledge_bases').values(row).execute();
@@ -30,7 +34,12 @@ export function findBase(db: Db, workspaceId: string, id: string): Promise<BaseR
 }
 
 export async function updateBase(db: Db, workspaceId: string, id: string, changes: { name?: string; description?: string; embedding_connection_id?: string | null; embedding_model?: string | null }, now: Date): Promise<void> {
-  await db.updateTable('knowledge_bases').set({ ...changes, version: sql`version + 1`, updated_at: now }).where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+  await db
+    .updateTable('knowledge_bases')
+    .set({ ...changes, version: sql`version + 1`, updated_at: now })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .execute();
 }
 
 /** Deletes the base; documents, originals and chunks go with it (cascade). */
@@ -58,7 +67,11 @@ export function findBaseForIngestion(db: Db, id: string): Promise<BaseRow | unde
 }
 
 export async function workspaceStorageBytes(db: Db, workspaceId: string): Promise<number> {
-  const row = await db.selectFrom('documents').select((eb) => eb.fn.coalesce(eb.fn.sum<string>('size_bytes'), sql<string>`0`).as('total')).where('workspace_id', '=', workspaceId).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('documents')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<string>('size_bytes'), sql<string>`0`).as('total'))
+    .where('workspace_id', '=', workspaceId)
+    .executeTakeFirstOrThrow();
   return Number(row.total);
 }
 
@@ -69,7 +82,11 @@ export function findDuplicate(db: Db, baseId: string, contentHash: string): Prom
 /** The document and its encrypted original, atomically; false when the same content is already in the base. */
 export async function insertDocument(db: Db, row: DocumentRow, blob: Buffer): Promise<boolean> {
   return inTransaction(db, async (trx) => {
-    const inserted = await trx.insertInto('documents').values(row).onConflict((oc) => oc.columns(['knowledge_base_id', 'content_hash']).doNothing()).executeTakeFirst();
+    const inserted = await trx
+      .insertInto('documents')
+      .values(row)
+      .onConflict((oc) => oc.columns(['knowledge_base_id', 'content_hash']).doNothing())
+      .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) !== 1) return false;
     await trx.insertInto('document_blobs').values({ document_id: row.id, data: blob }).execute();
     await bump(trx, row.knowledge_base_id, row.created_at);
@@ -143,7 +160,10 @@ export async function saveChunks(
     await trx.deleteFrom('chunks').where('document_id', '=', document.id).execute();
     const rows = chunks.map((c) => ({ ...c, id: newId(), document_id: document.id, knowledge_base_id: document.knowledge_base_id, workspace_id: document.workspace_id }));
     for (let i = 0; i < rows.length; i += 500) {
-      await trx.insertInto('chunks').values(rows.slice(i, i + 500)).execute();
+      await trx
+        .insertInto('chunks')
+        .values(rows.slice(i, i + 500))
+        .execute();
       if (vectors) {
         const slice = rows.slice(i, i + 500).map((row, j) => ({ chunkId: row.id, knowledgeBaseId: row.knowledge_base_id, workspaceId: row.workspace_id, model: vectors.model, vector: vectors.values[i + j]! }));
         await vectors.store(trx, slice);

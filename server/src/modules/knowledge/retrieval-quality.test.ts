@@ -51,9 +51,7 @@ describe('retrieval quality', () => {
       expect(response.statusCode, response.body).toBe(202);
       ids.set(response.json().id, name);
     }
-    await expect
-      .poll(async () => (await client.get(`/knowledge-bases/${baseId}/documents`)).json().documents.every((d: { status: string }) => d.status === 'ready'), { timeout: 15_000, interval: 100 })
-      .toBe(true);
+    await expect.poll(async () => (await client.get(`/knowledge-bases/${baseId}/documents`)).json().documents.every((d: { status: string }) => d.status === 'ready'), { timeout: 15_000, interval: 100 }).toBe(true);
 
     let found = 0;
     const misses: string[] = [];

@@ -56,10 +56,19 @@ export class KnowledgeRetrieval implements Retriever {
     const versions = await baseVersions(this.db, workspaceId, [...new Set(baseIds)]);
     if (versions.length === 0 || query.trim() === '') return [];
     const scope = versions.map((v) => `${v.id}@${v.version}`).sort();
-    const key = createHash('sha256').update(JSON.stringify([workspaceId, scope, query, topK, minScore])).digest('hex');
+    const key = createHash('sha256')
+      .update(JSON.stringify([workspaceId, scope, query, topK, minScore]))
+      .digest('hex');
     const cached = await this.cache.getOrLoad(key, async () => {
       const vectorLists = await this.vectorLists(workspaceId, versions, query, topK * 2);
-      const fullText = (await this.fullText.search(workspaceId, versions.map((v) => v.id), query, vectorLists.length > 0 ? topK * 2 : topK)).map(toHit);
+      const fullText = (
+        await this.fullText.search(
+          workspaceId,
+          versions.map((v) => v.id),
+          query,
+          vectorLists.length > 0 ? topK * 2 : topK,
+        )
+      ).map(toHit);
       const rows = vectorLists.length > 0 ? await this.fuse(workspaceId, fullText, vectorLists, topK) : fullText;
       // Neither rank has a fixed scale: scores are relative to the best hit (1.0).
       const best = Math.max(...rows.map((hit) => hit.score), Number.MIN_VALUE);

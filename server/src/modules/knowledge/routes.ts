@@ -89,18 +89,39 @@ export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: numbe
 
     app.post(
       '/knowledge-bases',
-      { config: write, schema: { tags, summary: 'Create a knowledge base', body: z.strictObject({ name: z.string().trim().min(1).max(100), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() }).meta({ examples: [{ name: 'Handbook', description: 'Policies and how-tos' }] }), response: { 201: BaseView } } },
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Create a knowledge base',
+          body: z
+            .strictObject({ name: z.string().trim().min(1).max(100), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() })
+            .meta({ examples: [{ name: 'Handbook', description: 'Policies and how-tos' }] }),
+          response: { 201: BaseView },
+        },
+      },
       async (request, reply) => {
         const base = await knowledge.create(await request.workspace('knowledge.write'), request.body, request.actor());
         return reply.status(201).send(baseView(base));
       },
     );
 
-    app.get('/knowledge-bases/:id', { config: read, schema: { tags, summary: 'One knowledge base', params: Id, response: { 200: BaseView } } }, async (request) => baseView(await knowledge.get(await request.workspace('knowledge.read'), request.params.id)));
+    app.get('/knowledge-bases/:id', { config: read, schema: { tags, summary: 'One knowledge base', params: Id, response: { 200: BaseView } } }, async (request) =>
+      baseView(await knowledge.get(await request.workspace('knowledge.read'), request.params.id)),
+    );
 
     app.patch(
       '/knowledge-bases/:id',
-      { config: write, schema: { tags, summary: 'Rename or describe a knowledge base, or change its embedding model (existing chunks are embedded again in the background)', params: Id, body: z.strictObject({ name: z.string().trim().min(1).max(100).optional(), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() }), response: { 200: BaseView } } },
+      {
+        config: write,
+        schema: {
+          tags,
+          summary: 'Rename or describe a knowledge base, or change its embedding model (existing chunks are embedded again in the background)',
+          params: Id,
+          body: z.strictObject({ name: z.string().trim().min(1).max(100).optional(), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() }),
+          response: { 200: BaseView },
+        },
+      },
       async (request) => baseView(await knowledge.update(await request.workspace('knowledge.write'), request.params.id, request.body, request.actor())),
     );
 
@@ -109,9 +130,13 @@ export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: numbe
       return { ok: true as const };
     });
 
-    app.get('/knowledge-bases/:id/documents', { config: read, schema: { tags, summary: 'Documents, newest first, with their ingestion status', params: Id, response: { 200: z.object({ documents: z.array(DocumentView) }) } } }, async (request) => ({
-      documents: (await knowledge.documents(await request.workspace('knowledge.read'), request.params.id)).map(documentView),
-    }));
+    app.get(
+      '/knowledge-bases/:id/documents',
+      { config: read, schema: { tags, summary: 'Documents, newest first, with their ingestion status', params: Id, response: { 200: z.object({ documents: z.array(DocumentView) }) } } },
+      async (request) => ({
+        documents: (await knowledge.documents(await request.workspace('knowledge.read'), request.params.id)).map(documentView),
+      }),
+    );
 
     app.post(
       '/knowledge-bases/:id/documents',
@@ -120,7 +145,8 @@ export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: numbe
         schema: {
           tags,
           summary: 'Add a document: a multipart upload (one part named "file"), or JSON {"url": "https://…"}',
-          description: 'Accepted: txt, md, html, pdf, docx, csv, json, detected from the content. The file is checked (type, size, quota, malware, a trial read) before anything is stored; then it is ingested in the background (status scanning → processing → ready).',
+          description:
+            'Accepted: txt, md, html, pdf, docx, csv, json, detected from the content. The file is checked (type, size, quota, malware, a trial read) before anything is stored; then it is ingested in the background (status scanning → processing → ready).',
           params: Id,
           response: { 202: DocumentView },
         },
@@ -134,7 +160,12 @@ export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: numbe
           return reply.status(202).send(documentView(row));
         }
         const body = UrlBody.safeParse(request.body);
-        if (!body.success) throw new AppError('validation_failed', 'Send a multipart upload, or JSON {"url": "https://…"}.', body.error.issues.map((issue) => ({ path: issue.path.join('.') || 'body', message: issue.message })));
+        if (!body.success)
+          throw new AppError(
+            'validation_failed',
+            'Send a multipart upload, or JSON {"url": "https://…"}.',
+            body.error.issues.map((issue) => ({ path: issue.path.join('.') || 'body', message: issue.message })),
+          );
         const row = await knowledge.addUrl(ctx, request.params.id, body.data.url, request.actor());
         return reply.status(202).send(documentView(row));
       },
@@ -144,10 +175,14 @@ export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: numbe
       documentView(await knowledge.document(await request.workspace('knowledge.read'), request.params.id, request.params.docId)),
     );
 
-    app.delete('/knowledge-bases/:id/documents/:docId', { config: write, schema: { tags, summary: 'Delete a document, its original, chunks and index entries', params: DocId, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await knowledge.deleteDocument(await request.workspace('knowledge.write'), request.params.id, request.params.docId, request.actor());
-      return { ok: true as const };
-    });
+    app.delete(
+      '/knowledge-bases/:id/documents/:docId',
+      { config: write, schema: { tags, summary: 'Delete a document, its original, chunks and index entries', params: DocId, response: { 200: z.object({ ok: z.literal(true) }) } } },
+      async (request) => {
+        await knowledge.deleteDocument(await request.workspace('knowledge.write'), request.params.id, request.params.docId, request.actor());
+        return { ok: true as const };
+      },
+    );
 
     app.post(
       '/knowledge-bases/:id/search',

@@ -77,7 +77,17 @@ export class KnowledgeService {
     const now = this.deps.clock.now();
     const id = randomUUID();
     await this.deps.audit.transaction(async (trx) => {
-      await repo.insertBase(trx, { id, workspace_id: context.workspaceId, name: input.name, description: input.description ?? '', embedding_connection_id: embedding?.connectionId ?? null, embedding_model: embedding?.model ?? null, created_by: context.userId, created_at: now, updated_at: now });
+      await repo.insertBase(trx, {
+        id,
+        workspace_id: context.workspaceId,
+        name: input.name,
+        description: input.description ?? '',
+        embedding_connection_id: embedding?.connectionId ?? null,
+        embedding_model: embedding?.model ?? null,
+        created_by: context.userId,
+        created_at: now,
+        updated_at: now,
+      });
       await this.deps.audit.append(trx, actor, { action: 'knowledge.base.created', workspaceId: context.workspaceId, target: { type: 'knowledge_base', id } });
     });
     return this.get(context, id);
@@ -179,7 +189,12 @@ export class KnowledgeService {
     await this.get(context, baseId);
     let response: Response;
     try {
-      response = await this.deps.outbound.fetchFollowing(url, { method: 'GET', headers: { accept: 'text/html, text/plain, text/markdown, text/csv, application/json, application/pdf, application/vnd.openxmlformats-officedocument.wordprocessingml.document;q=0.9' }, timeoutMs: this.deps.settings.urlTimeoutMs, maxRedirects: 3 });
+      response = await this.deps.outbound.fetchFollowing(url, {
+        method: 'GET',
+        headers: { accept: 'text/html, text/plain, text/markdown, text/csv, application/json, application/pdf, application/vnd.openxmlformats-officedocument.wordprocessingml.document;q=0.9' },
+        timeoutMs: this.deps.settings.urlTimeoutMs,
+        maxRedirects: 3,
+      });
     } catch (error) {
       if (error instanceof NetError) throw new AppError('validation_failed', `The URL could not be fetched: ${error.message}`, [{ path: 'url', message: error.code }]);
       throw error;
@@ -248,8 +263,19 @@ export class KnowledgeService {
 
 /** A display name for a fetched document: the last path segment, with an extension matching its type. */
 export function filenameFromUrl(url: string, declaredType: string | undefined): string {
-  const last = decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? '').replace(/[^\w.\- ]/g, '_').slice(0, 100);
-  const byType: Record<string, string> = { 'text/html': 'html', 'application/xhtml+xml': 'html', 'text/plain': 'txt', 'text/markdown': 'md', 'text/csv': 'csv', 'application/json': 'json', 'application/pdf': 'pdf', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx' };
+  const last = decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? '')
+    .replace(/[^\w.\- ]/g, '_')
+    .slice(0, 100);
+  const byType: Record<string, string> = {
+    'text/html': 'html',
+    'application/xhtml+xml': 'html',
+    'text/plain': 'txt',
+    'text/markdown': 'md',
+    'text/csv': 'csv',
+    'application/json': 'json',
+    'application/pdf': 'pdf',
+    'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx',
+  };
   const extension = (declaredType && byType[declaredType]) ?? 'html';
   const base = last.replace(/\.[a-z0-9]{1,5}$/i, '') || 'page';
   return `${base}.${extension}`;

@@ -34,9 +34,7 @@ async function fill(client: ApiClient, baseId: string): Promise<void> {
     const response = await chat.t.app.inject({ method: 'POST', url: `/api/v1/knowledge-bases/${baseId}/documents`, headers: client.headers(headers), payload });
     expect(response.statusCode, response.body).toBe(202);
   }
-  await expect
-    .poll(async () => (await client.get(`/knowledge-bases/${baseId}/documents`)).json().documents.map((d: { status: string }) => d.status), { timeout: 15_000, interval: 100 })
-    .toEqual(['ready', 'ready', 'ready']);
+  await expect.poll(async () => (await client.get(`/knowledge-bases/${baseId}/documents`)).json().documents.map((d: { status: string }) => d.status), { timeout: 15_000, interval: 100 }).toEqual(['ready', 'ready', 'ready']);
 }
 
 const search = async (client: ApiClient, baseId: string, query: string) => {
@@ -94,7 +92,6 @@ describe('vector search', () => {
     }
     expect((await client.get('/knowledge-bases')).json().knowledgeBases).toEqual([]);
   });
-
 });
 
 /** Registered on the embedded pass only (PGlite has pgvector). */
@@ -111,7 +108,11 @@ function registerVectorTests(): void {
     const embedCalls = chat.fake.requests.filter((r) => r.path === '/v1/embeddings');
     expect(embedCalls.length).toBeGreaterThan(0);
     expect(embedCalls[0]!.headers.authorization).toBe(`Bearer ${PROVIDER_KEY}`);
-    const stored = await chat.t.database.db.selectFrom('chunk_embeddings').select(['model', sql<number>`vector_dims(embedding)`.as('dims')]).where('knowledge_base_id', '=', baseId).execute();
+    const stored = await chat.t.database.db
+      .selectFrom('chunk_embeddings')
+      .select(['model', sql<number>`vector_dims(embedding)`.as('dims')])
+      .where('knowledge_base_id', '=', baseId)
+      .execute();
     expect(stored.length).toBeGreaterThanOrEqual(3);
     expect(stored.every((row) => row.model === 'fake-embed' && Number(row.dims) === FAKE_EMBEDDING_DIMS)).toBe(true);
 
@@ -152,5 +153,4 @@ function registerVectorTests(): void {
     expect(await chat.t.database.db.selectFrom('chunk_embeddings').select('chunk_id').where('knowledge_base_id', '=', baseId).execute()).toEqual([]);
     expect((await search(client, baseId, 'automobile')).length).toBe(0);
   });
-
 }

@@ -43,7 +43,10 @@ describe('bastion worker', () => {
     const prefix = `bastion-test-${randomUUID().slice(0, 8)}:`;
     const queue: JobQueue = openQueue(backends!.redisUrl, { prefix: `${prefix}queue` });
     const t: TestApp = await buildTestApp({ database, queue, env: { INGEST_IN_PROCESS: 'false', REDIS_KEY_PREFIX: prefix, REQUIRE_MFA: 'none' } });
-    cleanup.push(() => queue.close(), () => t.close());
+    cleanup.push(
+      () => queue.close(),
+      () => t.close(),
+    );
     const client = await apiUser(t);
     const baseId = (await client.post('/knowledge-bases', { name: 'Worked' })).json().id;
     const upload = async (name: string, text: string, type = 'text/markdown') => {

@@ -20,10 +20,7 @@ export function findOpenAlert(db: Db, rule: string, key: string, since: Date) {
     .executeTakeFirst();
 }
 
-export async function insertAlert(
-  db: Db,
-  row: { id: string; rule: string; key: string; severity: string; at: Date; details: Record<string, unknown> },
-): Promise<void> {
+export async function insertAlert(db: Db, row: { id: string; rule: string; key: string; severity: string; at: Date; details: Record<string, unknown> }): Promise<void> {
   await db
     .insertInto('security_alerts')
     .values({ id: row.id, rule: row.rule, key: row.key, severity: row.severity, first_seen_at: row.at, last_seen_at: row.at, count: 1, details: JSON.stringify(row.details) })
@@ -59,12 +56,7 @@ export type AlertRow = Awaited<ReturnType<typeof listAlerts>>[number];
 
 /** Acknowledges an open alert; returns false when there is no such open alert. */
 export async function acknowledgeAlert(db: Db, id: string, by: string, at: Date): Promise<boolean> {
-  const result = await db
-    .updateTable('security_alerts')
-    .set({ acknowledged_at: at, acknowledged_by: by })
-    .where('id', '=', id)
-    .where('acknowledged_at', 'is', null)
-    .executeTakeFirst();
+  const result = await db.updateTable('security_alerts').set({ acknowledged_at: at, acknowledged_by: by }).where('id', '=', id).where('acknowledged_at', 'is', null).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 

@@ -37,7 +37,10 @@ beforeAll(async () => {
     request.on('end', () => {
       const signed = { method: request.method ?? '', url: request.url ?? '', body, header: request.headers['bastion-signature'] as string | undefined };
       verifyRequestSignature(signed, [SECRET], nonces, { now: () => new Date() })
-        .then(() => true, () => false)
+        .then(
+          () => true,
+          () => false,
+        )
         .then((verified) => {
           received.push({ url: request.url ?? '', body, verified });
           response.writeHead(verified ? 204 : 401).end();
@@ -136,7 +139,7 @@ describe('alert service', () => {
     fixture.clock.advance(61 * 60_000);
     expect((await alerts.raise({ rule: 'brute_force', key: 'account:abc', severity: 'warning', details: {} }))!.created).toBe(true);
     const open = await alerts.list({ status: 'open', limit: 10 });
-    expect(await alerts.acknowledge(open[0]!.id, (await createUser(fixture.t.database, { email: email() })))).toBe(true);
+    expect(await alerts.acknowledge(open[0]!.id, await createUser(fixture.t.database, { email: email() }))).toBe(true);
     expect((await alerts.raise({ rule: 'brute_force', key: 'account:abc', severity: 'warning', details: {} }))!.created).toBe(true);
     await store.close();
   });
@@ -174,7 +177,7 @@ describe('provider spend per workspace', () => {
     const store = await testStore();
     const alerts = new AlertService({ db: fixture.t.database.db, store, clock: fixture.clock, logger: silentLogger, sinks: [], dedupMs: 60_000, sinkMaxPerHour: 10 });
     const spend = new SpendWatch(store, fixture.clock, alerts, { minTokens: 20_000, factor: 5 });
-    const raised = async (workspaceId: string) => (await fixture.t.database.db.selectFrom('security_alerts').select(['rule', 'details']).where('rule', '=', 'provider_spend').where('key', '=', `workspace:${workspaceId}`).execute());
+    const raised = async (workspaceId: string) => await fixture.t.database.db.selectFrom('security_alerts').select(['rule', 'details']).where('rule', '=', 'provider_spend').where('key', '=', `workspace:${workspaceId}`).execute();
     return { spend, raised };
   }
 

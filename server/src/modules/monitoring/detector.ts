@@ -10,16 +10,7 @@ import type { AlertService, AlertSeverity } from './alerts.js';
 import type { ResponseTarget } from './responses.js';
 import type { SlidingWindows } from './windows.js';
 
-export type RuleName =
-  | 'credential_stuffing'
-  | 'password_spraying'
-  | 'brute_force'
-  | 'refresh_token_reuse'
-  | 'api_key_many_ips'
-  | 'enumeration'
-  | 'request_volume'
-  | 'error_ratio'
-  | 'resource_pressure';
+export type RuleName = 'credential_stuffing' | 'password_spraying' | 'brute_force' | 'refresh_token_reuse' | 'api_key_many_ips' | 'enumeration' | 'request_volume' | 'error_ratio' | 'resource_pressure';
 
 export interface DetectorThresholds {
   windowMs: number;
@@ -36,9 +27,7 @@ export interface Responds {
 }
 
 export class Detector {
-  constructor(
-    private readonly deps: { windows: SlidingWindows; alerts: AlertService; logger: Logger; thresholds: DetectorThresholds; responder: () => Responds | undefined },
-  ) {}
+  constructor(private readonly deps: { windows: SlidingWindows; alerts: AlertService; logger: Logger; thresholds: DetectorThresholds; responder: () => Responds | undefined }) {}
 
   /** The SecurityEvents listener. */
   readonly onEvent = async (event: RecordedSecurityEvent, signals: DetectionSignals): Promise<void> => {
@@ -92,7 +81,14 @@ export class Detector {
     if (t.apiKeyIps === 0 || !keyId || !event.ip) return;
     const addresses = await windows.distinct('key_ips', keyId, event.ip, t.windowMs);
     if (addresses >= t.apiKeyIps) {
-      await this.fire('api_key_many_ips', `api_key:${keyId}`, t.windowMs, 'critical', { addresses, threshold: t.apiKeyIps, windowMinutes: Math.round(t.windowMs / 60_000) }, event.userId ? { apiKey: { id: keyId, userId: event.userId } } : undefined);
+      await this.fire(
+        'api_key_many_ips',
+        `api_key:${keyId}`,
+        t.windowMs,
+        'critical',
+        { addresses, threshold: t.apiKeyIps, windowMinutes: Math.round(t.windowMs / 60_000) },
+        event.userId ? { apiKey: { id: keyId, userId: event.userId } } : undefined,
+      );
     }
   }
 }

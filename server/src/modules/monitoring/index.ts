@@ -99,11 +99,7 @@ export class Monitoring {
     const { config, store, clock } = this.deps;
     if (config.ALERT_WEBHOOK_URL && config.ALERT_WEBHOOK_SECRET) this.sinks.push(new WebhookSink(parts.outbound, config.ALERT_WEBHOOK_URL, config.ALERT_WEBHOOK_SECRET, clock));
     this.responder = new Responder({ store, events: this.events, apiKeys: parts.apiKeys, actions: this.actions, blockMs: config.MONITOR_BLOCK_MINUTES * 60_000 });
-    const sampler = new PressureSampler(
-      this.alerts,
-      { eventLoopLagMs: config.MONITOR_EVENT_LOOP_LAG_MS, heapUsedRatio: config.MONITOR_HEAP_USED_RATIO, dbPoolWaiting: config.MONITOR_DB_POOL_WAITING },
-      parts.poolStats,
-    );
+    const sampler = new PressureSampler(this.alerts, { eventLoopLagMs: config.MONITOR_EVENT_LOOP_LAG_MS, heapUsedRatio: config.MONITOR_HEAP_USED_RATIO, dbPoolWaiting: config.MONITOR_DB_POOL_WAITING }, parts.poolStats);
     this.sampler = sampler;
     app.addHook('onReady', async () => sampler.start(config.MONITOR_SAMPLE_SECONDS * 1000));
     app.addHook('onClose', async () => {

@@ -23,7 +23,10 @@ export type ResponseAction = 'block_ip' | 'revoke_api_key';
 /** `rule=action` pairs (validated by the config schema). */
 export function parseResponses(value: string): Map<string, ResponseAction> {
   const actions = new Map<string, ResponseAction>();
-  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of value
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const [rule, action] = entry.split('=');
     if (rule && (action === 'block_ip' || action === 'revoke_api_key')) actions.set(rule, action);
   }
@@ -41,9 +44,7 @@ const blockKey = (scope: 'ip' | 'net', value: string) => `mon:block:${scope}:${v
 const plain = (ip: string) => (ip.startsWith('::ffff:') ? ip.slice(7) : ip);
 
 export class Responder {
-  constructor(
-    private readonly deps: { store: Store; events: SecurityEventSink; apiKeys: ApiKeyService; actions: Map<string, ResponseAction>; blockMs: number },
-  ) {}
+  constructor(private readonly deps: { store: Store; events: SecurityEventSink; apiKeys: ApiKeyService; actions: Map<string, ResponseAction>; blockMs: number }) {}
 
   /** Applies the action configured for `rule`, if any, to `target`. */
   async respond(rule: string, target: ResponseTarget): Promise<void> {

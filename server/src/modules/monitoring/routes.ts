@@ -48,7 +48,10 @@ export function alertRoutes(deps: AuthDeps, alerts: AlertService, events: Securi
           querystring: z
             .object({
               status: z.enum(['open', 'acknowledged', 'all']).default('open'),
-              rule: z.string().regex(/^[a-z_]{1,40}$/).optional(),
+              rule: z
+                .string()
+                .regex(/^[a-z_]{1,40}$/)
+                .optional(),
               limit: z.coerce.number().int().min(1).max(100).default(50),
               cursor: cursorSchema.optional(),
             })

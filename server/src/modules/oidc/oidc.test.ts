@@ -140,12 +140,15 @@ describe('OIDC single sign-on', () => {
     expect((await me(linked.session!)).json().id).toBe(ownerId);
   });
 
-  it('still asks for Bastion\'s second factor and honours a forced password reset', async () => {
+  it("still asks for Bastion's second factor and honours a forced password reset", async () => {
     const sub = login({ email: `mfa${n + 1}@example.org`, email_verified: true });
     const first = await start();
     const created = await callback(await provider.authorize(first.location, sub), first.flowCookie);
     expect(created.session).toBeDefined();
-    await t.database.db.updateTable('users').set({ totp_enabled_at: new Date(), totp_secret: Buffer.from('x') }).execute();
+    await t.database.db
+      .updateTable('users')
+      .set({ totp_enabled_at: new Date(), totp_secret: Buffer.from('x') })
+      .execute();
     const second = await start();
     const withMfa = await callback(await provider.authorize(second.location, sub), second.flowCookie);
     expect(withMfa.session).toBeUndefined();

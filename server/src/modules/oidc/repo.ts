@@ -16,5 +16,9 @@ export async function insertIdentity(db: Db, row: NewIdentity): Promise<void> {
 
 /** Links the identity unless it already is (to anyone). */
 export async function insertIdentityIfAbsent(db: Db, row: NewIdentity): Promise<void> {
-  await db.insertInto('user_identities').values(row).onConflict((oc) => oc.columns(['issuer', 'subject']).doNothing()).execute();
+  await db
+    .insertInto('user_identities')
+    .values(row)
+    .onConflict((oc) => oc.columns(['issuer', 'subject']).doNothing())
+    .execute();
 }

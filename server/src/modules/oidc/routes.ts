@@ -50,9 +50,16 @@ export function oidcRoutes(oidc: OidcService, cookie: CookiePolicy, publicUrl: s
       }
     });
 
-    app.post('/auth/oidc/link', { config: { access: 'public', rateLimit: 'auth' }, schema: { tags, summary: 'Confirm linking a single sign-on identity to your account', body: z.strictObject({ token: z.string().min(10).max(200) }), response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await oidc.confirmLink(request.body.token);
-      return { ok: true as const };
-    });
+    app.post(
+      '/auth/oidc/link',
+      {
+        config: { access: 'public', rateLimit: 'auth' },
+        schema: { tags, summary: 'Confirm linking a single sign-on identity to your account', body: z.strictObject({ token: z.string().min(10).max(200) }), response: { 200: z.object({ ok: z.literal(true) }) } },
+      },
+      async (request) => {
+        await oidc.confirmLink(request.body.token);
+        return { ok: true as const };
+      },
+    );
   };
 }

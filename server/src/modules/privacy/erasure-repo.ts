@@ -9,12 +9,7 @@ export async function scheduleErasure(db: Db, userId: string, requestedAt: Date,
 
 /** Clears a pending request; returns whether one was pending. */
 export async function cancelErasure(db: Db, userId: string, now: Date): Promise<boolean> {
-  const result = await db
-    .updateTable('users')
-    .set({ erasure_requested_at: null, erasure_scheduled_at: null, updated_at: now })
-    .where('id', '=', userId)
-    .where('erasure_scheduled_at', 'is not', null)
-    .executeTakeFirst();
+  const result = await db.updateTable('users').set({ erasure_requested_at: null, erasure_scheduled_at: null, updated_at: now }).where('id', '=', userId).where('erasure_scheduled_at', 'is not', null).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
@@ -23,15 +18,7 @@ export async function cancelErasure(db: Db, userId: string, now: Date): Promise<
  * other instances skip it (`for update skip locked`), so each account is erased once.
  */
 export function claimDueErasure(trx: Db, now: Date): Promise<{ id: string; email: string; name: string } | undefined> {
-  return trx
-    .selectFrom('users')
-    .select(['id', 'email', 'name'])
-    .where('erasure_scheduled_at', '<=', now)
-    .orderBy('erasure_scheduled_at')
-    .limit(1)
-    .forUpdate()
-    .skipLocked()
-    .executeTakeFirst();
+  return trx.selectFrom('users').select(['id', 'email', 'name']).where('erasure_scheduled_at', '<=', now).orderBy('erasure_scheduled_at').limit(1).forUpdate().skipLocked().executeTakeFirst();
 }
 
 export function sessionHashes(trx: Db, userId: string): Promise<{ token_hash: string }[]> {
@@ -60,14 +47,7 @@ export async function lockSharedWorkspaces(trx: Db, userId: string): Promise<voi
 
 /** Shared workspaces the user owns. */
 export function ownedSharedWorkspaceIds(trx: Db, userId: string): Promise<{ id: string }[]> {
-  return trx
-    .selectFrom('workspace_members as m')
-    .innerJoin('workspaces as w', 'w.id', 'm.workspace_id')
-    .select('w.id')
-    .where('m.user_id', '=', userId)
-    .where('m.role', '=', 'owner')
-    .where('w.personal_owner_id', 'is', null)
-    .execute();
+  return trx.selectFrom('workspace_members as m').innerJoin('workspaces as w', 'w.id', 'm.workspace_id').select('w.id').where('m.user_id', '=', userId).where('m.role', '=', 'owner').where('w.personal_owner_id', 'is', null).execute();
 }
 
 /** Other members of a workspace, best successor first: owners, admins, members, viewers; oldest first. */
@@ -129,25 +109,28 @@ export async function deleteDataKeys(trx: Db, userId: string, workspaceIds: stri
 export async function deleteSecurityEvents(trx: Db, userId: string, email: string): Promise<void> {
   await trx
     .deleteFrom('security_events')
-    .where((eb) =>
-      eb.or([
-        eb('user_id', '=', userId),
-        eb(sql`position(${userId} in details::text)`, '>', 0),
-        eb(sql`position(${email} in lower(details::text))`, '>', 0),
-      ]),
-    )
+    .where((eb) => eb.or([eb('user_id', '=', userId), eb(sql`position(${userId} in details::text)`, '>', 0), eb(sql`position(${email} in lower(details::text))`, '>', 0)]))
     .execute();
 }
 
 /** Mail to the address (the outbox keeps bodies encrypted, but the address is in clear). */
 export async function deleteMailTo(trx: Db, email: string): Promise<void> {
-  await trx.deleteFrom('mail_outbox').where(sql`lower(to_address)`, '=', email).execute();
+  await trx
+    .deleteFrom('mail_outbox')
+    .where(sql`lower(to_address)`, '=', email)
+    .execute();
 }
 
 /** Invitations and tokens naming the address before an account existed. */
 export async function deleteInvitationsTo(trx: Db, email: string): Promise<void> {
-  await trx.deleteFrom('workspace_invitations').where(sql`lower(email)`, '=', email).execute();
-  await trx.deleteFrom('auth_tokens').where(sql`lower(email)`, '=', email).execute();
+  await trx
+    .deleteFrom('workspace_invitations')
+    .where(sql`lower(email)`, '=', email)
+    .execute();
+  await trx
+    .deleteFrom('auth_tokens')
+    .where(sql`lower(email)`, '=', email)
+    .execute();
 }
 
 /** Deletes the account; sessions, keys, memberships, conversations, exports, consents… go by cascade. */

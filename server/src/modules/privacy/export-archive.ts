@@ -39,8 +39,11 @@ const json = (value: unknown): Uint8Array => strToU8(`${JSON.stringify(value, nu
 /** A file name safe inside a ZIP: no directories, no control characters. */
 function safeName(filename: string): string {
   const base = filename.split(/[\\/]/).pop() ?? 'file';
-  // eslint-disable-next-line no-control-regex
-  const cleaned = base.replace(/[\x00-\x1f\x7f]/g, '').replace(/^\.+/, '').slice(0, 120);
+  const cleaned = base
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\x00-\x1f\x7f]/g, '')
+    .replace(/^\.+/, '')
+    .slice(0, 120);
   return cleaned || 'file';
 }
 
@@ -54,7 +57,12 @@ export async function buildExportArchive(db: Db, encryptor: Encryptor, userId: s
   const usage = await repo.usage(db, ownedIds);
 
   const agents = await repo.agents(db, userId, personalIds);
-  const versions = await repo.agentVersions(db, userId, agents.map((a) => a.id), personalIds);
+  const versions = await repo.agentVersions(
+    db,
+    userId,
+    agents.map((a) => a.id),
+    personalIds,
+  );
 
   const conversations = [];
   for (const c of await repo.conversations(db, userId)) {
@@ -75,7 +83,21 @@ export async function buildExportArchive(db: Db, encryptor: Encryptor, userId: s
       original = `uploads/${d.id}/${safeName(d.filename)}`;
       files[original] = new Uint8Array(await encryptor.decrypt({ table: 'document_blobs', column: 'data', rowId: d.id }, d.data));
     }
-    documents.push({ id: d.id, workspaceId: d.workspace_id, knowledgeBaseId: d.knowledge_base_id, filename: d.filename, source: d.source, sourceUrl: d.source_url, kind: d.kind, sizeBytes: Number(d.size_bytes), sha256: d.content_hash, status: d.status, title: d.title, createdAt: iso(d.created_at), original });
+    documents.push({
+      id: d.id,
+      workspaceId: d.workspace_id,
+      knowledgeBaseId: d.knowledge_base_id,
+      filename: d.filename,
+      source: d.source,
+      sourceUrl: d.source_url,
+      kind: d.kind,
+      sizeBytes: Number(d.size_bytes),
+      sha256: d.content_hash,
+      status: d.status,
+      title: d.title,
+      createdAt: iso(d.created_at),
+      original,
+    });
   }
 
   files['README.txt'] = strToU8(README);
@@ -93,12 +115,32 @@ export async function buildExportArchive(db: Db, encryptor: Encryptor, userId: s
     exportedAt: now.toISOString(),
   });
   files['sessions.json'] = json({
-    sessions: (await repo.sessions(db, userId)).map((s) => ({ id: s.id, ip: s.ip, userAgent: s.user_agent, createdAt: iso(s.created_at), lastSeenAt: iso(s.last_seen_at), expiresAt: iso(s.expires_at), revokedAt: iso(s.revoked_at), revokedReason: s.revoked_reason })),
+    sessions: (await repo.sessions(db, userId)).map((s) => ({
+      id: s.id,
+      ip: s.ip,
+      userAgent: s.user_agent,
+      createdAt: iso(s.created_at),
+      lastSeenAt: iso(s.last_seen_at),
+      expiresAt: iso(s.expires_at),
+      revokedAt: iso(s.revoked_at),
+      revokedReason: s.revoked_reason,
+    })),
     signIns: (await repo.signIns(db, userId)).map((s) => ({ at: iso(s.at), ip: s.ip, network: s.network, score: s.score, reasons: s.reasons })),
   });
   files['security-events.json'] = json((await repo.securityEvents(db, userId)).map((e) => ({ id: e.id, type: e.type, ip: e.ip, details: e.details, createdAt: iso(e.created_at) })));
   files['api-keys.json'] = json({
-    apiKeys: (await repo.apiKeys(db, userId)).map((k) => ({ id: k.id, name: k.name, hint: k.hint, scopes: k.scopes, allowedCidrs: k.allowed_cidrs, expiresAt: iso(k.expires_at), lastUsedAt: iso(k.last_used_at), lastUsedIp: k.last_used_ip, createdAt: iso(k.created_at), revokedAt: iso(k.revoked_at) })),
+    apiKeys: (await repo.apiKeys(db, userId)).map((k) => ({
+      id: k.id,
+      name: k.name,
+      hint: k.hint,
+      scopes: k.scopes,
+      allowedCidrs: k.allowed_cidrs,
+      expiresAt: iso(k.expires_at),
+      lastUsedAt: iso(k.last_used_at),
+      lastUsedIp: k.last_used_ip,
+      createdAt: iso(k.created_at),
+      revokedAt: iso(k.revoked_at),
+    })),
     identities: (await repo.identities(db, userId)).map((i) => ({ issuer: i.issuer, subject: i.subject, email: i.email, createdAt: iso(i.created_at) })),
   });
   files['workspaces.json'] = json(

@@ -4,7 +4,10 @@ import type { Db } from '../../platform/db/database.js';
 // ---- export rows ----
 
 export function insertExport(db: Db, row: { id: string; user_id: string; created_at: Date }): Promise<unknown> {
-  return db.insertInto('data_exports').values({ ...row, status: 'pending' }).execute();
+  return db
+    .insertInto('data_exports')
+    .values({ ...row, status: 'pending' })
+    .execute();
 }
 
 export function latestExport(db: Db, userId: string) {
@@ -12,13 +15,7 @@ export function latestExport(db: Db, userId: string) {
 }
 
 export function listExports(db: Db, userId: string) {
-  return db
-    .selectFrom('data_exports')
-    .select(['id', 'status', 'size_bytes', 'created_at', 'completed_at', 'expires_at', 'downloaded_at'])
-    .where('user_id', '=', userId)
-    .orderBy('created_at', 'desc')
-    .limit(50)
-    .execute();
+  return db.selectFrom('data_exports').select(['id', 'status', 'size_bytes', 'created_at', 'completed_at', 'expires_at', 'downloaded_at']).where('user_id', '=', userId).orderBy('created_at', 'desc').limit(50).execute();
 }
 
 export function findExport(db: Db, id: string) {
@@ -26,12 +23,7 @@ export function findExport(db: Db, id: string) {
 }
 
 export function findUserExport(db: Db, userId: string, id: string) {
-  return db
-    .selectFrom('data_exports')
-    .select(['id', 'status', 'token_hash', 'archive', 'expires_at'])
-    .where('id', '=', id)
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
+  return db.selectFrom('data_exports').select(['id', 'status', 'token_hash', 'archive', 'expires_at']).where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
 }
 
 export async function completeExport(db: Db, id: string, values: { token_hash: string; archive: Buffer; size_bytes: number; completed_at: Date; expires_at: Date }): Promise<boolean> {
@@ -50,33 +42,18 @@ export async function failExport(db: Db, id: string, now: Date): Promise<void> {
 
 /** Claims the one download: only one caller turns `ready` into `downloaded`, and the archive goes. */
 export async function claimDownload(db: Db, id: string, now: Date): Promise<boolean> {
-  const result = await db
-    .updateTable('data_exports')
-    .set({ status: 'downloaded', archive: null, downloaded_at: now })
-    .where('id', '=', id)
-    .where('status', '=', 'ready')
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
+  const result = await db.updateTable('data_exports').set({ status: 'downloaded', archive: null, downloaded_at: now }).where('id', '=', id).where('status', '=', 'ready').where('expires_at', '>', now).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
 // ---- what an archive holds (only rows about or made by the user) ----
 
 export function profile(db: Db, userId: string) {
-  return db
-    .selectFrom('users')
-    .select(['id', 'email', 'name', 'role', 'email_verified_at', 'totp_enabled_at', 'password_changed_at', 'created_at', 'updated_at', 'erasure_scheduled_at'])
-    .where('id', '=', userId)
-    .executeTakeFirst();
+  return db.selectFrom('users').select(['id', 'email', 'name', 'role', 'email_verified_at', 'totp_enabled_at', 'password_changed_at', 'created_at', 'updated_at', 'erasure_scheduled_at']).where('id', '=', userId).executeTakeFirst();
 }
 
 export function sessions(db: Db, userId: string) {
-  return db
-    .selectFrom('sessions')
-    .select(['id', 'ip', 'user_agent', 'created_at', 'last_seen_at', 'expires_at', 'revoked_at', 'revoked_reason'])
-    .where('user_id', '=', userId)
-    .orderBy('created_at')
-    .execute();
+  return db.selectFrom('sessions').select(['id', 'ip', 'user_agent', 'created_at', 'last_seen_at', 'expires_at', 'revoked_at', 'revoked_reason']).where('user_id', '=', userId).orderBy('created_at').execute();
 }
 
 export function signIns(db: Db, userId: string) {
@@ -88,12 +65,7 @@ export function securityEvents(db: Db, userId: string) {
 }
 
 export function apiKeys(db: Db, userId: string) {
-  return db
-    .selectFrom('api_keys')
-    .select(['id', 'name', 'hint', 'scopes', 'allowed_cidrs', 'expires_at', 'last_used_at', 'last_used_ip', 'created_at', 'revoked_at'])
-    .where('user_id', '=', userId)
-    .orderBy('created_at')
-    .execute();
+  return db.selectFrom('api_keys').select(['id', 'name', 'hint', 'scopes', 'allowed_cidrs', 'expires_at', 'last_used_at', 'last_used_ip', 'created_at', 'revoked_at']).where('user_id', '=', userId).orderBy('created_at').execute();
 }
 
 export function identities(db: Db, userId: string) {
@@ -141,21 +113,11 @@ export function agentVersions(db: Db, userId: string, agentIds: string[], person
 
 /** The user's own conversations, in every workspace (conversations are never shared). */
 export function conversations(db: Db, userId: string) {
-  return db
-    .selectFrom('conversations')
-    .select(['id', 'workspace_id', 'agent_id', 'agent_version', 'source', 'title', 'created_at', 'updated_at'])
-    .where('user_id', '=', userId)
-    .orderBy('created_at')
-    .execute();
+  return db.selectFrom('conversations').select(['id', 'workspace_id', 'agent_id', 'agent_version', 'source', 'title', 'created_at', 'updated_at']).where('user_id', '=', userId).orderBy('created_at').execute();
 }
 
 export function messages(db: Db, conversationId: string) {
-  return db
-    .selectFrom('messages')
-    .select(['id', 'role', 'content', 'status', 'stop_reason', 'model', 'input_tokens', 'output_tokens', 'superseded', 'created_at'])
-    .where('conversation_id', '=', conversationId)
-    .orderBy('seq')
-    .execute();
+  return db.selectFrom('messages').select(['id', 'role', 'content', 'status', 'stop_reason', 'model', 'input_tokens', 'output_tokens', 'superseded', 'created_at']).where('conversation_id', '=', conversationId).orderBy('seq').execute();
 }
 
 export function knowledgeBases(db: Db, userId: string, personalIds: string[]) {

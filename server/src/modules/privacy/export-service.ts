@@ -115,9 +115,7 @@ export class ExportService {
     if (!user) return;
     // The token travels in the fragment: it never reaches a server log or a Referer.
     const link = `${this.deps.publicUrl}/exports#${new URLSearchParams({ id: exportId, token }).toString()}`;
-    await this.deps.mailer.send(
-      compose(user.email, 'Your Bastion data export is ready', ['The export of your Bastion data is ready. The link works once, for 24 hours, while you are signed in.'], { url: link, label: 'Download my data' }),
-    );
+    await this.deps.mailer.send(compose(user.email, 'Your Bastion data export is ready', ['The export of your Bastion data is ready. The link works once, for 24 hours, while you are signed in.'], { url: link, label: 'Download my data' }));
     this.deps.logger.info({ exportId, sizeBytes: zip.byteLength }, 'data export ready');
   }
 }

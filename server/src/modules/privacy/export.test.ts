@@ -60,7 +60,9 @@ describe('data export (GDPR Art. 15/20)', () => {
     expect(JSON.parse(strFromU8(files['workspaces.json']!))).toEqual(expect.arrayContaining([expect.objectContaining({ id: sharedId, role: 'owner' })]));
 
     // Nothing personal of Bob's, although he works in Alice's workspace.
-    const everything = Object.values(files).map((bytes) => Buffer.from(bytes).toString('latin1')).join('\n');
+    const everything = Object.values(files)
+      .map((bytes) => Buffer.from(bytes).toString('latin1'))
+      .join('\n');
     for (const needle of [bob.id, bob.email, bob.name, bob.marker]) expect(everything).not.toContain(needle);
 
     // Once only.

@@ -64,7 +64,12 @@ export class PolicyService {
     const rows = await this.db
       .selectFrom('policy_versions as p')
       .selectAll()
-      .where('p.version', '=', (eb) => eb.selectFrom('policy_versions as q').select((q) => q.fn.max('q.version').as('v')).whereRef('q.kind', '=', 'p.kind'))
+      .where('p.version', '=', (eb) =>
+        eb
+          .selectFrom('policy_versions as q')
+          .select((q) => q.fn.max('q.version').as('v'))
+          .whereRef('q.kind', '=', 'p.kind'),
+      )
       .execute();
     const versions = rows.map((r) => ({ kind: r.kind, version: r.version, sha256: r.sha256, text: r.text, publishedAt: r.published_at })).sort((a, b) => a.kind.localeCompare(b.kind));
     this.current = { at: now, versions };
@@ -98,7 +103,11 @@ export class PolicyService {
       return { user_id: userId, kind: match.kind, version: match.version, sha256: match.sha256, accepted_at: this.clock.now() };
     });
     if (rows.length === 0) return;
-    await this.db.insertInto('policy_acceptances').values(rows).onConflict((oc) => oc.columns(['user_id', 'kind', 'version']).doNothing()).execute();
+    await this.db
+      .insertInto('policy_acceptances')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['user_id', 'kind', 'version']).doNothing())
+      .execute();
   }
 
   /** The versions in force, read now (publishing elsewhere must not be missed when accepting). */
@@ -108,18 +117,10 @@ export class PolicyService {
   }
 
   async consents(userId: string): Promise<ConsentState[]> {
-    const rows = await this.db
-      .selectFrom('consent_records')
-      .select(['purpose', 'granted', 'policy_version', 'recorded_at'])
-      .where('user_id', '=', userId)
-      .orderBy('recorded_at', 'desc')
-      .orderBy('id')
-      .execute();
+    const rows = await this.db.selectFrom('consent_records').select(['purpose', 'granted', 'policy_version', 'recorded_at']).where('user_id', '=', userId).orderBy('recorded_at', 'desc').orderBy('id').execute();
     return CONSENT_PURPOSES.map((purpose) => {
       const latest = rows.find((r) => r.purpose === purpose);
-      return latest
-        ? { purpose, granted: latest.granted, policyVersion: latest.policy_version, recordedAt: latest.recorded_at }
-        : { purpose, granted: false, policyVersion: null, recordedAt: null };
+      return latest ? { purpose, granted: latest.granted, policyVersion: latest.policy_version, recordedAt: latest.recorded_at } : { purpose, granted: false, policyVersion: null, recordedAt: null };
     });
   }
 

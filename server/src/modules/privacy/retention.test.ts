@@ -29,18 +29,37 @@ const settings: RetentionSettings = { conversations: 30, uploads: 60, securityEv
 async function seed(db: Database['db']): Promise<Record<string, string[]>> {
   const userId = await createUser(database, { email: `ret-${randomUUID()}@example.org` });
   const workspaceId = randomUUID();
-  await db.insertInto('workspaces').values({ id: workspaceId, name: 'W', personal_owner_id: null, monthly_token_budget: null, created_at: ago(400), updated_at: ago(400) }).execute();
+  await db
+    .insertInto('workspaces')
+    .values({ id: workspaceId, name: 'W', personal_owner_id: null, monthly_token_budget: null, created_at: ago(400), updated_at: ago(400) })
+    .execute();
   const agentId = randomUUID();
-  await db.insertInto('agents').values({ id: agentId, workspace_id: workspaceId, current_version: 1, created_by: userId, created_at: ago(400), updated_at: ago(400) }).execute();
+  await db
+    .insertInto('agents')
+    .values({ id: agentId, workspace_id: workspaceId, current_version: 1, created_by: userId, created_at: ago(400), updated_at: ago(400) })
+    .execute();
   const kbId = randomUUID();
-  await db.insertInto('knowledge_bases').values({ id: kbId, workspace_id: workspaceId, name: 'K', created_by: userId, created_at: ago(400), updated_at: ago(400) }).execute();
+  await db
+    .insertInto('knowledge_bases')
+    .values({ id: kbId, workspace_id: workspaceId, name: 'K', created_by: userId, created_at: ago(400), updated_at: ago(400) })
+    .execute();
   const keep: Record<string, string[]> = { conversations: [], documents: [], security_events: [], sessions: [], data_exports: [] };
-  for (const [age, stays] of [[29, true], [31, false], [300, false]] as const) {
+  for (const [age, stays] of [
+    [29, true],
+    [31, false],
+    [300, false],
+  ] as const) {
     const id = randomUUID();
-    await db.insertInto('conversations').values({ id, workspace_id: workspaceId, user_id: userId, agent_id: agentId, agent_version: 1, source: 'chat', created_at: ago(400), updated_at: ago(age) }).execute();
+    await db
+      .insertInto('conversations')
+      .values({ id, workspace_id: workspaceId, user_id: userId, agent_id: agentId, agent_version: 1, source: 'chat', created_at: ago(400), updated_at: ago(age) })
+      .execute();
     if (stays) keep.conversations!.push(id);
   }
-  for (const [age, stays] of [[59, true], [61, false]] as const) {
+  for (const [age, stays] of [
+    [59, true],
+    [61, false],
+  ] as const) {
     const id = randomUUID();
     await db
       .insertInto('documents')
@@ -52,19 +71,37 @@ async function seed(db: Database['db']): Promise<Record<string, string[]>> {
   const events = Array.from({ length: BATCH + 20 }, () => ({ id: randomUUID(), type: 'auth.sign_in_failed', user_id: userId, details: '{}', created_at: ago(91) }));
   await db.insertInto('security_events').values(events).execute();
   const recentEvent = randomUUID();
-  await db.insertInto('security_events').values({ id: recentEvent, type: 'auth.sign_in_failed', user_id: userId, details: '{}', created_at: ago(89) }).execute();
+  await db
+    .insertInto('security_events')
+    .values({ id: recentEvent, type: 'auth.sign_in_failed', user_id: userId, details: '{}', created_at: ago(89) })
+    .execute();
   keep.security_events!.push(recentEvent);
-  for (const [ended, stays] of [[9, true], [11, false]] as const) {
+  for (const [ended, stays] of [
+    [9, true],
+    [11, false],
+  ] as const) {
     const id = randomUUID();
-    await db.insertInto('sessions').values({ id, user_id: userId, token_hash: id, ip: '10.0.0.1', user_agent: 'x', created_at: ago(ended + 1), last_seen_at: ago(ended), expires_at: ago(ended), revoked_at: null }).execute();
+    await db
+      .insertInto('sessions')
+      .values({ id, user_id: userId, token_hash: id, ip: '10.0.0.1', user_agent: 'x', created_at: ago(ended + 1), last_seen_at: ago(ended), expires_at: ago(ended), revoked_at: null })
+      .execute();
     if (stays) keep.sessions!.push(id);
   }
   const live = randomUUID(); // created long ago but still live: never goes
-  await db.insertInto('sessions').values({ id: live, user_id: userId, token_hash: live, ip: '10.0.0.1', user_agent: 'x', created_at: ago(100), last_seen_at: NOW, expires_at: new Date(NOW.getTime() + DAY), revoked_at: null }).execute();
+  await db
+    .insertInto('sessions')
+    .values({ id: live, user_id: userId, token_hash: live, ip: '10.0.0.1', user_agent: 'x', created_at: ago(100), last_seen_at: NOW, expires_at: new Date(NOW.getTime() + DAY), revoked_at: null })
+    .execute();
   keep.sessions!.push(live);
-  for (const [age, stays] of [[6, true], [8, false]] as const) {
+  for (const [age, stays] of [
+    [6, true],
+    [8, false],
+  ] as const) {
     const id = randomUUID();
-    await db.insertInto('data_exports').values({ id, user_id: userId, status: 'downloaded', created_at: ago(age) }).execute();
+    await db
+      .insertInto('data_exports')
+      .values({ id, user_id: userId, status: 'downloaded', created_at: ago(age) })
+      .execute();
     if (stays) keep.data_exports!.push(id);
   }
   return keep;

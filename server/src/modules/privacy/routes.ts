@@ -93,17 +93,18 @@ export function privacyRoutes(deps: AuthDeps, services: PrivacyServices): Fastif
       async (request, reply) => {
         const user = await request.callerUser();
         const archive = await services.exports.download(user.id, request.params.id, request.body.token);
-        return reply
-          .header('content-type', 'application/zip')
-          .header('content-disposition', `attachment; filename="bastion-export-${request.params.id}.zip"`)
-          .send(archive);
+        return reply.header('content-type', 'application/zip').header('content-disposition', `attachment; filename="bastion-export-${request.params.id}.zip"`).send(archive);
       },
     );
 
-    app.get('/me/consents', { config: { access: session }, schema: { tags, summary: 'My consents and the policy versions I still have to accept', response: { 200: z.object({ consents: z.array(ConsentView), pendingPolicies: z.array(PolicyView) }) } } }, async (request) => {
-      const user = await request.callerUser();
-      return consentsView(services.policies, user.id);
-    });
+    app.get(
+      '/me/consents',
+      { config: { access: session }, schema: { tags, summary: 'My consents and the policy versions I still have to accept', response: { 200: z.object({ consents: z.array(ConsentView), pendingPolicies: z.array(PolicyView) }) } } },
+      async (request) => {
+        const user = await request.callerUser();
+        return consentsView(services.policies, user.id);
+      },
+    );
 
     app.put(
       '/me/consents',
@@ -135,7 +136,12 @@ export function privacyRoutes(deps: AuthDeps, services: PrivacyServices): Fastif
         schema: {
           tags,
           summary: 'Accept the privacy policy or terms in force',
-          body: z.strictObject({ accept: z.array(z.strictObject({ kind: Kind, version: z.number().int().positive() })).min(1).max(POLICY_KINDS.length) }),
+          body: z.strictObject({
+            accept: z
+              .array(z.strictObject({ kind: Kind, version: z.number().int().positive() }))
+              .min(1)
+              .max(POLICY_KINDS.length),
+          }),
           response: { 200: z.object({ consents: z.array(ConsentView), pendingPolicies: z.array(PolicyView) }) },
         },
       },

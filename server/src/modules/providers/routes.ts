@@ -44,9 +44,13 @@ export function providerRoutes(providers: ProviderService): FastifyPluginAsyncZo
     const write = { access: { scope: 'providers:write' as const } };
     const Id = z.object({ id: z.uuid() });
 
-    app.get('/provider-connections', { config: read, schema: { tags, summary: 'List provider connections (agents without one use the built-in extractive provider)', response: { 200: z.object({ connections: z.array(ConnectionView) }) } } }, async (request) => ({
-      connections: (await providers.list(await request.workspace('providers.read'))).map(view),
-    }));
+    app.get(
+      '/provider-connections',
+      { config: read, schema: { tags, summary: 'List provider connections (agents without one use the built-in extractive provider)', response: { 200: z.object({ connections: z.array(ConnectionView) }) } } },
+      async (request) => ({
+        connections: (await providers.list(await request.workspace('providers.read'))).map(view),
+      }),
+    );
 
     app.post(
       '/provider-connections',

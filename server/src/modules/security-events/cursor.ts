@@ -4,7 +4,10 @@ import { AppError } from '../../errors.js';
 
 const DECODED = /^(\d{1,15})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
-export const cursorSchema = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/).describe('The `nextCursor` of the previous page');
+export const cursorSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,80}$/)
+  .describe('The `nextCursor` of the previous page');
 
 export function encodeCursor(at: Date, id: string): string {
   return Buffer.from(`${at.getTime()}.${id}`, 'utf8').toString('base64url');

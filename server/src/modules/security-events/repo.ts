@@ -46,12 +46,7 @@ export async function insertSecurityEvent(db: Db, event: RecordedSecurityEvent):
  */
 /** Newest first, keyset-paginated on (created_at, id). */
 export function listSecurityEvents(db: Db, filter: EventFilter) {
-  let query = db
-    .selectFrom('security_events')
-    .select(['id', 'type', 'severity', 'user_id', 'actor_key_id', 'ip', 'user_agent', 'request_id', 'details', 'created_at'])
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(filter.limit);
+  let query = db.selectFrom('security_events').select(['id', 'type', 'severity', 'user_id', 'actor_key_id', 'ip', 'user_agent', 'request_id', 'details', 'created_at']).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit);
   if (filter.userId) query = query.where('user_id', '=', filter.userId);
   if (filter.type) query = query.where('type', '=', filter.type);
   if (filter.ip) query = query.where('ip', '=', filter.ip);

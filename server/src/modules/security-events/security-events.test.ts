@@ -159,7 +159,13 @@ describe('admin security endpoints', () => {
 
     const counts = await admin.get('/admin/security/failed-auth?windowMinutes=60');
     expect(counts.statusCode).toBe(200);
-    expect(counts.json()).toMatchObject({ total: 4, byIp: [{ ip: '198.51.100.1', failures: 3 }, { ip: '198.51.100.2', failures: 1 }] });
+    expect(counts.json()).toMatchObject({
+      total: 4,
+      byIp: [
+        { ip: '198.51.100.1', failures: 3 },
+        { ip: '198.51.100.2', failures: 1 },
+      ],
+    });
     expect(counts.json().byAccount[0]).toMatchObject({ userId: victimId, failures: 3 });
     expect(counts.json().byAccount).toHaveLength(2);
 

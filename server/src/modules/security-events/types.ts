@@ -103,9 +103,7 @@ interface EventBase {
   signals?: DetectionSignals;
 }
 
-type DetailsField<K extends SecurityEventType> = Record<never, never> extends SecurityEventDetails[K]
-  ? { details?: SecurityEventDetails[K] }
-  : { details: SecurityEventDetails[K] };
+type DetailsField<K extends SecurityEventType> = Record<never, never> extends SecurityEventDetails[K] ? { details?: SecurityEventDetails[K] } : { details: SecurityEventDetails[K] };
 
 /** What callers hand to `SecurityEvents.record`: a type and its own detail shape. */
 export type SecurityEventInput = { [K in SecurityEventType]: EventBase & { type: K } & DetailsField<K> }[SecurityEventType];

@@ -10,14 +10,7 @@ export async function insertSession(db: Db, row: Omit<SessionRow, 'revoked_at' |
 }
 
 export function listActiveSessions(db: Db, userId: string, now: Date): Promise<SessionRow[]> {
-  return db
-    .selectFrom('sessions')
-    .selectAll()
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
-    .orderBy('last_seen_at', 'desc')
-    .execute();
+  return db.selectFrom('sessions').selectAll().where('user_id', '=', userId).where('revoked_at', 'is', null).where('expires_at', '>', now).orderBy('last_seen_at', 'desc').execute();
 }
 
 export function findUserSession(db: Db, userId: string, id: string): Promise<SessionRow | undefined> {
@@ -29,18 +22,8 @@ export async function touchSession(db: Db, id: string, now: Date): Promise<void>
 }
 
 /** Revokes sessions of a user (all, or all but one); returns the ids and token hashes revoked. */
-export async function revokeSessions(
-  db: Db,
-  userId: string,
-  filter: { onlyId?: string; exceptId?: string },
-  reason: string,
-  now: Date,
-): Promise<{ id: string; token_hash: string }[]> {
-  let query = db
-    .updateTable('sessions')
-    .set({ revoked_at: now, revoked_reason: reason })
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null);
+export async function revokeSessions(db: Db, userId: string, filter: { onlyId?: string; exceptId?: string }, reason: string, now: Date): Promise<{ id: string; token_hash: string }[]> {
+  let query = db.updateTable('sessions').set({ revoked_at: now, revoked_reason: reason }).where('user_id', '=', userId).where('revoked_at', 'is', null);
   if (filter.onlyId) query = query.where('id', '=', filter.onlyId);
   if (filter.exceptId) query = query.where('id', '<>', filter.exceptId);
   return query.returning(['id', 'token_hash']).execute();

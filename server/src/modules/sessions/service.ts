@@ -12,7 +12,6 @@ import type { Store } from '../../platform/store/store.js';
 import type { SessionState } from '../../principal.js';
 import { findUserSession, insertSession, listActiveSessions, revokeSessions, touchSession, type SessionRow } from './repo.js';
 
-
 export interface RequestContext {
   ip: string;
   userAgent: string;

@@ -34,7 +34,12 @@ describe('signing secrets', () => {
     const store = new MemoryStore({ maxKeys: 100, sweepIntervalMs: 0 });
     const body = '{"ping":true}';
     const verify = async (secret: string) =>
-      verifyRequestSignature({ method: 'POST', url: '/api/v1/hooks/agents/agent-1', body, header: signRequest(secret, { method: 'POST', url: '/api/v1/hooks/agents/agent-1', body }, clock.now()) }, await secrets.validSecrets(owner), store, clock);
+      verifyRequestSignature(
+        { method: 'POST', url: '/api/v1/hooks/agents/agent-1', body, header: signRequest(secret, { method: 'POST', url: '/api/v1/hooks/agents/agent-1', body }, clock.now()) },
+        await secrets.validSecrets(owner),
+        store,
+        clock,
+      );
     await expect(verify(first.secret)).resolves.toBeUndefined(); // old secret, inside the overlap
     clock.advance(61_000);
     await expect(verify(first.secret)).rejects.toMatchObject({ code: 'unauthenticated' });

@@ -29,9 +29,7 @@ export async function claimRefreshToken(db: Db, id: string, familyId: string, no
     .where('id', '=', id)
     .where('used_at', 'is', null)
     .where('revoked_at', 'is', null)
-    .where(({ exists, not, selectFrom }) =>
-      not(exists(selectFrom('refresh_tokens as sibling').select('sibling.id').where('sibling.family_id', '=', familyId).where('sibling.revoked_at', 'is not', null))),
-    )
+    .where(({ exists, not, selectFrom }) => not(exists(selectFrom('refresh_tokens as sibling').select('sibling.id').where('sibling.family_id', '=', familyId).where('sibling.revoked_at', 'is not', null))))
     .executeTakeFirst();
   return Number(claimed.numUpdatedRows) === 1;
 }

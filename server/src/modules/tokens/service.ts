@@ -144,20 +144,24 @@ export class TokenService {
   async verify(token: string, ip: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, async (header) => {
-        const key = header.kid ? await this.keys.publicKey(header.kid) : undefined;
-        if (!key) throw new joseErrors.JWKSNoMatchingKey();
-        return key;
-      }, {
-        algorithms: [JWT_ALG],
-        issuer: this.settings.issuer,
-        audience: this.settings.audience,
-        typ: 'at+jwt',
-        clockTolerance: CLOCK_SKEW_SECONDS,
-        requiredClaims: ['iss', 'aud', 'sub', 'exp', 'nbf', 'iat', 'jti'],
-        currentDate: this.clock.now(),
-        maxTokenAge: this.settings.accessTtlSeconds + CLOCK_SKEW_SECONDS,
-      }));
+      ({ payload } = await jwtVerify(
+        token,
+        async (header) => {
+          const key = header.kid ? await this.keys.publicKey(header.kid) : undefined;
+          if (!key) throw new joseErrors.JWKSNoMatchingKey();
+          return key;
+        },
+        {
+          algorithms: [JWT_ALG],
+          issuer: this.settings.issuer,
+          audience: this.settings.audience,
+          typ: 'at+jwt',
+          clockTolerance: CLOCK_SKEW_SECONDS,
+          requiredClaims: ['iss', 'aud', 'sub', 'exp', 'nbf', 'iat', 'jti'],
+          currentDate: this.clock.now(),
+          maxTokenAge: this.settings.accessTtlSeconds + CLOCK_SKEW_SECONDS,
+        },
+      ));
     } catch {
       throw invalid();
     }
@@ -168,11 +172,7 @@ export class TokenService {
     if (cidrs !== undefined && !(Array.isArray(cidrs) && cidrs.every((c) => typeof c === 'string'))) throw invalid();
     if (cidrs && !ipAllowed(cidrs, ip)) throw invalid();
     // Store GETs only (no database query on this path), sent together: one round trip.
-    const revoked = await Promise.all([
-      sessionId ? this.owners.sessions.isRevoked(sessionId) : false,
-      apiKeyId ? this.owners.apiKeys.isRevoked(apiKeyId) : false,
-      familyId ? this.isMarked(familyMarker(familyId)) : false,
-    ]);
+    const revoked = await Promise.all([sessionId ? this.owners.sessions.isRevoked(sessionId) : false, apiKeyId ? this.owners.apiKeys.isRevoked(apiKeyId) : false, familyId ? this.isMarked(familyMarker(familyId)) : false]);
     if (revoked.some(Boolean)) throw invalid();
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
     return {

@@ -92,7 +92,10 @@ export class SigningKeys {
     const kid = `${this.clock.now().toISOString().slice(0, 10)}-${randomBytes(6).toString('hex')}`;
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: JWT_ALG, use: 'sig' };
     const sealed = await this.encryptor.encrypt({ scope: 'instance' }, binding(kid), JSON.stringify(await exportJWK(privateKey)));
-    await this.db.insertInto('jwt_keys').values({ kid, private_key: sealed, public_jwk: JSON.stringify(publicJwk), created_at: this.clock.now() }).execute();
+    await this.db
+      .insertInto('jwt_keys')
+      .values({ kid, private_key: sealed, public_jwk: JSON.stringify(publicJwk), created_at: this.clock.now() })
+      .execute();
     return kid;
   }
 

@@ -38,10 +38,8 @@ async function sessionPair(): Promise<Pair & { browser: BrowserClient }> {
 }
 
 const me = (token: string, ip = '10.9.8.7') => fixture.t.app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${token}` }, remoteAddress: ip });
-const refresh = (refreshToken: string, ip = '10.9.8.7') =>
-  fixture.t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { grantType: 'refresh_token', refreshToken }, remoteAddress: ip });
-const exchange = (key: string, ip: string) =>
-  fixture.t.app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: { authorization: `Bearer ${key}` }, payload: { grantType: 'api_key' }, remoteAddress: ip });
+const refresh = (refreshToken: string, ip = '10.9.8.7') => fixture.t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { grantType: 'refresh_token', refreshToken }, remoteAddress: ip });
+const exchange = (key: string, ip: string) => fixture.t.app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: { authorization: `Bearer ${key}` }, payload: { grantType: 'api_key' }, remoteAddress: ip });
 const claims = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 
 describe('tokens from an IP-restricted API key', () => {
@@ -133,7 +131,10 @@ describe('a revoked refresh family', () => {
       Array.from({ length: 8 }, () => ({ method: 'POST' as const, url: '/api/v1/auth/token', body: { grantType: 'refresh_token', refreshToken } })),
     );
     const statuses = responses.map((r) => r.statusCode);
-    expect(statuses.filter((s) => s === 200), statuses.join(',')).toHaveLength(1);
+    expect(
+      statuses.filter((s) => s === 200),
+      statuses.join(','),
+    ).toHaveLength(1);
     expect(statuses.filter((s) => s === 401)).toHaveLength(7);
     // Parallel use of one token is reuse: even the winner's fresh pair is dead.
     const winner = responses.find((r) => r.statusCode === 200)!.json<Pair>();

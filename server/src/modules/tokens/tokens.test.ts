@@ -72,7 +72,10 @@ async function forge(claims: Record<string, unknown>, header: Record<string, unk
 describe('access tokens', () => {
   it('are EdDSA JWTs with the standard claims that authenticate reads', async () => {
     const { accessToken, expiresIn, address } = await sessionTokens();
-    const [header, payload] = accessToken.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()));
+    const [header, payload] = accessToken
+      .split('.')
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()));
     expect(header).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt' });
     expect(payload).toMatchObject({ iss: ISSUER, aud: AUDIENCE });
     for (const claim of ['sub', 'exp', 'nbf', 'iat', 'jti', 'scope', 'sid']) expect(payload).toHaveProperty(claim);
@@ -110,7 +113,13 @@ describe('access tokens', () => {
       wrongAudience: await signedWith({ audience: 'https://other.example/api', sub: decodedPayload.sub }),
       foreignKey: await new SignJWT({ scope: 'profile:read' })
         .setProtectedHeader({ alg: 'EdDSA', kid: decodedHeader.kid, typ: 'at+jwt' })
-        .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject(decodedPayload.sub).setIssuedAt(now).setNotBefore(now).setExpirationTime(now + 600).setJti('x')
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setSubject(decodedPayload.sub)
+        .setIssuedAt(now)
+        .setNotBefore(now)
+        .setExpirationTime(now + 600)
+        .setJti('x')
         .sign((await generateKeyPair('EdDSA', { crv: 'Ed25519' })).privateKey),
       futureNbf: await forge({ nbf: now + 3_600, sub: decodedPayload.sub }),
       crit: await critToken(decodedHeader.kid, decodedPayload),

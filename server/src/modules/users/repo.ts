@@ -14,10 +14,7 @@ export function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
 }
 
 /** Inserts unless the email is taken; returns whether it inserted. */
-export async function insertUser(
-  db: Db,
-  row: { id: string; email: string; name: string; role: UserRow['role']; password_hash: string; email_verified_at: Date | null; created_at: Date },
-): Promise<boolean> {
+export async function insertUser(db: Db, row: { id: string; email: string; name: string; role: UserRow['role']; password_hash: string; email_verified_at: Date | null; created_at: Date }): Promise<boolean> {
   const result = await db
     .insertInto('users')
     .values({ ...row, password_changed_at: row.created_at, updated_at: row.created_at })
@@ -80,6 +77,9 @@ export async function claimTotpStep(db: Db, id: string, step: number): Promise<b
 }
 
 export async function countUsers(db: Db): Promise<number> {
-  const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }

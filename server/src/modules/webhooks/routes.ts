@@ -28,10 +28,14 @@ export function webhookRoutes(webhooks: WebhookService): FastifyPluginAsyncZod {
       },
     );
 
-    app.delete('/agents/:id/webhook-secret', { config: { access: { scope: 'agents:write' } }, schema: { tags, summary: 'Disable the agent’s webhook (deletes its secrets)', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await webhooks.disable(await request.workspace('agents.write'), request.params.id);
-      return { ok: true as const };
-    });
+    app.delete(
+      '/agents/:id/webhook-secret',
+      { config: { access: { scope: 'agents:write' } }, schema: { tags, summary: 'Disable the agent’s webhook (deletes its secrets)', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } },
+      async (request) => {
+        await webhooks.disable(await request.workspace('agents.write'), request.params.id);
+        return { ok: true as const };
+      },
+    );
 
     app.post(
       '/hooks/agents/:id',
@@ -48,11 +52,7 @@ export function webhookRoutes(webhooks: WebhookService): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const header = request.headers[SIGNATURE_HEADER];
-        const { conversationId } = await webhooks.receive(
-          request.params.id,
-          { method: request.method, url: request.url, body: request.rawBody ?? '', header: typeof header === 'string' ? header : undefined },
-          request.body.input,
-        );
+        const { conversationId } = await webhooks.receive(request.params.id, { method: request.method, url: request.url, body: request.rawBody ?? '', header: typeof header === 'string' ? header : undefined }, request.body.input);
         return reply.status(202).send({ conversationId, status: 'accepted' as const });
       },
     );

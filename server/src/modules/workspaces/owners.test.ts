@@ -102,7 +102,10 @@ describe('the last owner, under concurrency', () => {
         );
         expect(await ownerCount(workspaceId), `${method} trial ${trial}`).toBeGreaterThanOrEqual(1);
         // The others were demoted or removed before their turn (403, 404) or are told why not (409).
-        expect(responses.some((r) => r.statusCode === 200), `${method} trial ${trial}`).toBe(true);
+        expect(
+          responses.some((r) => r.statusCode === 200),
+          `${method} trial ${trial}`,
+        ).toBe(true);
         for (const refused of responses.filter((r) => r.statusCode !== 200)) expect([403, 404, 409], refused.body).toContain(refused.statusCode);
       }
     }
@@ -122,7 +125,14 @@ describe('the last owner, under concurrency', () => {
       await t.database.db.updateTable('users').set({ erasure_requested_at: clock.now(), erasure_scheduled_at: clock.now() }).where('id', '=', leaving.userId).execute();
       const context = await workspaces.resolve(staying.userId, workspaceId, 'members.read');
       // The erasure starts `trial` turns of the event loop after the step-down: a sweep over interleavings.
-      const [, stepDown] = await release(2, async (i) => (i === 0 ? (await turns(trial), erasure.runDue()) : workspaces.changeRole(context, staying.userId, 'admin').then(() => 'ok', (error: unknown) => error)));
+      const [, stepDown] = await release(2, async (i) =>
+        i === 0
+          ? (await turns(trial), erasure.runDue())
+          : workspaces.changeRole(context, staying.userId, 'admin').then(
+              () => 'ok',
+              (error: unknown) => error,
+            ),
+      );
       const members = await t.database.db.selectFrom('workspace_members').select(['user_id', 'role']).where('workspace_id', '=', workspaceId).execute();
       expect(members, `trial ${trial}`).toEqual([{ user_id: staying.userId, role: 'owner' }]);
       // Either the step-down came first and the erasure handed ownership back, or it was refused.

@@ -11,7 +11,11 @@ export type MembershipRow = WorkspaceRow & { role: WorkspaceRole };
 
 export async function insertWorkspace(db: Db, row: WorkspaceRow, ownerId: string): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
-    const inserted = await trx.insertInto('workspaces').values(row).onConflict((oc) => oc.column('personal_owner_id').doNothing()).executeTakeFirst();
+    const inserted = await trx
+      .insertInto('workspaces')
+      .values(row)
+      .onConflict((oc) => oc.column('personal_owner_id').doNothing())
+      .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) !== 1) return false;
     await trx.insertInto('workspace_members').values({ workspace_id: row.id, user_id: ownerId, role: 'owner', created_at: row.created_at }).execute();
     return true;
@@ -30,29 +34,19 @@ export function findPersonalWorkspace(db: Db, userId: string): Promise<Membershi
 
 /** The workspace with the caller's role in it; undefined when the caller is not a member. */
 export function findMembership(db: Db, workspaceId: string, userId: string): Promise<MembershipRow | undefined> {
-  return db
-    .selectFrom('workspaces as w')
-    .innerJoin('workspace_members as m', 'm.workspace_id', 'w.id')
-    .selectAll('w')
-    .select('m.role')
-    .where('w.id', '=', workspaceId)
-    .where('m.user_id', '=', userId)
-    .executeTakeFirst();
+  return db.selectFrom('workspaces as w').innerJoin('workspace_members as m', 'm.workspace_id', 'w.id').selectAll('w').select('m.role').where('w.id', '=', workspaceId).where('m.user_id', '=', userId).executeTakeFirst();
 }
 
 export function listMemberships(db: Db, userId: string): Promise<MembershipRow[]> {
-  return db
-    .selectFrom('workspaces as w')
-    .innerJoin('workspace_members as m', 'm.workspace_id', 'w.id')
-    .selectAll('w')
-    .select('m.role')
-    .where('m.user_id', '=', userId)
-    .orderBy('w.created_at')
-    .execute();
+  return db.selectFrom('workspaces as w').innerJoin('workspace_members as m', 'm.workspace_id', 'w.id').selectAll('w').select('m.role').where('m.user_id', '=', userId).orderBy('w.created_at').execute();
 }
 
 export async function updateWorkspace(db: Db, id: string, changes: { name?: string; monthly_token_budget?: string | null }, now: Date): Promise<void> {
-  await db.updateTable('workspaces').set({ ...changes, updated_at: now }).where('id', '=', id).execute();
+  await db
+    .updateTable('workspaces')
+    .set({ ...changes, updated_at: now })
+    .where('id', '=', id)
+    .execute();
 }
 
 export interface MemberRow {
@@ -64,13 +58,7 @@ export interface MemberRow {
 }
 
 export function listMembers(db: Db, workspaceId: string): Promise<MemberRow[]> {
-  return db
-    .selectFrom('workspace_members as m')
-    .innerJoin('users as u', 'u.id', 'm.user_id')
-    .select(['m.user_id', 'm.role', 'm.created_at', 'u.email', 'u.name'])
-    .where('m.workspace_id', '=', workspaceId)
-    .orderBy('m.created_at')
-    .execute();
+  return db.selectFrom('workspace_members as m').innerJoin('users as u', 'u.id', 'm.user_id').select(['m.user_id', 'm.role', 'm.created_at', 'u.email', 'u.name']).where('m.workspace_id', '=', workspaceId).orderBy('m.created_at').execute();
 }
 
 export function findMemberRole(db: Db, workspaceId: string, userId: string): Promise<{ role: WorkspaceRole } | undefined> {
@@ -86,7 +74,12 @@ export async function lockWorkspace(trx: Db, workspaceId: string): Promise<boole
 }
 
 export async function countOwners(db: Db, workspaceId: string): Promise<number> {
-  const row = await db.selectFrom('workspace_members').select((eb) => eb.fn.countAll<string>().as('n')).where('workspace_id', '=', workspaceId).where('role', '=', 'owner').executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('workspace_members')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('workspace_id', '=', workspaceId)
+    .where('role', '=', 'owner')
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -104,26 +97,11 @@ export async function insertInvitation(db: Db, row: Omit<InvitationRow, 'accepte
 }
 
 export function listOpenInvitations(db: Db, workspaceId: string, now: Date): Promise<InvitationRow[]> {
-  return db
-    .selectFrom('workspace_invitations')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('accepted_at', 'is', null)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
-    .orderBy('created_at', 'desc')
-    .execute();
+  return db.selectFrom('workspace_invitations').selectAll().where('workspace_id', '=', workspaceId).where('accepted_at', 'is', null).where('revoked_at', 'is', null).where('expires_at', '>', now).orderBy('created_at', 'desc').execute();
 }
 
 export async function revokeInvitation(db: Db, workspaceId: string, id: string, now: Date): Promise<boolean> {
-  const result = await db
-    .updateTable('workspace_invitations')
-    .set({ revoked_at: now })
-    .where('id', '=', id)
-    .where('workspace_id', '=', workspaceId)
-    .where('accepted_at', 'is', null)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
+  const result = await db.updateTable('workspace_invitations').set({ revoked_at: now }).where('id', '=', id).where('workspace_id', '=', workspaceId).where('accepted_at', 'is', null).where('revoked_at', 'is', null).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
@@ -168,5 +146,9 @@ export function findUsage(db: Db, workspaceId: string, period: string) {
 }
 
 export async function addMember(db: Db, workspaceId: string, userId: string, role: WorkspaceRole, now: Date): Promise<void> {
-  await db.insertInto('workspace_members').values({ workspace_id: workspaceId, user_id: userId, role, created_at: now }).onConflict((oc) => oc.columns(['workspace_id', 'user_id']).doNothing()).execute();
+  await db
+    .insertInto('workspace_members')
+    .values({ workspace_id: workspaceId, user_id: userId, role, created_at: now })
+    .onConflict((oc) => oc.columns(['workspace_id', 'user_id']).doNothing())
+    .execute();
 }

@@ -57,7 +57,10 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
 
     app.post(
       '/workspaces',
-      { config: write, schema: { tags, summary: 'Create a shared workspace; you become its owner', body: z.strictObject({ name: z.string().trim().min(1).max(100) }).meta({ examples: [{ name: 'Support team' }] }), response: { 201: WorkspaceView } } },
+      {
+        config: write,
+        schema: { tags, summary: 'Create a shared workspace; you become its owner', body: z.strictObject({ name: z.string().trim().min(1).max(100) }).meta({ examples: [{ name: 'Support team' }] }), response: { 201: WorkspaceView } },
+      },
       async (request, reply) => reply.status(201).send(view(await workspaces.create(request.callerId(), request.body.name))),
     );
 
@@ -85,10 +88,14 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
       usage.summary(await request.workspace('workspace.read', request.params.id)),
     );
 
-    app.get('/workspaces/:id/members', { config: read, schema: { tags, summary: 'Members and their roles (email addresses: owner, admin, member)', params: Id, response: { 200: z.object({ members: z.array(MemberView) }) } } }, async (request) => {
-      const rows = await workspaces.members(await request.workspace('members.read', request.params.id));
-      return { members: rows.map((m) => ({ userId: m.user_id, email: m.email, name: m.name, role: m.role, joinedAt: m.created_at.toISOString() })) };
-    });
+    app.get(
+      '/workspaces/:id/members',
+      { config: read, schema: { tags, summary: 'Members and their roles (email addresses: owner, admin, member)', params: Id, response: { 200: z.object({ members: z.array(MemberView) }) } } },
+      async (request) => {
+        const rows = await workspaces.members(await request.workspace('members.read', request.params.id));
+        return { members: rows.map((m) => ({ userId: m.user_id, email: m.email, name: m.name, role: m.role, joinedAt: m.created_at.toISOString() })) };
+      },
+    );
 
     const Member = z.object({ id: z.uuid(), userId: z.uuid() });
     app.patch(

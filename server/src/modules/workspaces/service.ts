@@ -147,11 +147,7 @@ export class WorkspaceService {
    * the number of owners takes this lock (account erasure too), so two of them cannot
    * both count the same owners and both go ahead (docs/security-model.md, "Atomic decisions").
    */
-  private underOwnerLock(
-    context: WorkspaceContext,
-    userId: string,
-    change: (trx: Db, actor: WorkspaceContext, target: { role: WorkspaceRole }) => Promise<void>,
-  ): Promise<void> {
+  private underOwnerLock(context: WorkspaceContext, userId: string, change: (trx: Db, actor: WorkspaceContext, target: { role: WorkspaceRole }) => Promise<void>): Promise<void> {
     return this.transaction(async (trx) => {
       if (!(await repo.lockWorkspace(trx, context.workspaceId))) throw new AppError('not_found', 'No such workspace.');
       // The caller may have been demoted or removed by a request that held the lock first.

@@ -17,9 +17,13 @@ export function workspaceSsoRoutes(sso: WorkspaceSsoService): FastifyPluginAsync
     const tags = ['workspaces'];
     const Id = z.object({ id: z.uuid() });
 
-    app.get('/workspaces/:id/sso', { config: { access: { scope: 'workspaces:read' } }, schema: { tags, summary: 'The workspace’s single sign-on provider, if any (owner, admin)', params: Id, response: { 200: z.object({ sso: SsoView.nullable() }) } } }, async (request) => ({
-      sso: await sso.get(await request.workspace('sso.read', request.params.id)),
-    }));
+    app.get(
+      '/workspaces/:id/sso',
+      { config: { access: { scope: 'workspaces:read' } }, schema: { tags, summary: 'The workspace’s single sign-on provider, if any (owner, admin)', params: Id, response: { 200: z.object({ sso: SsoView.nullable() }) } } },
+      async (request) => ({
+        sso: await sso.get(await request.workspace('sso.read', request.params.id)),
+      }),
+    );
 
     app.put(
       '/workspaces/:id/sso',
@@ -44,9 +48,13 @@ export function workspaceSsoRoutes(sso: WorkspaceSsoService): FastifyPluginAsync
       async (request) => sso.put(await request.workspace('workspace.write', request.params.id), request.body),
     );
 
-    app.delete('/workspaces/:id/sso', { config: { access: { scope: 'workspaces:write' } }, schema: { tags, summary: 'Remove the workspace’s single sign-on', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await sso.delete(await request.workspace('workspace.write', request.params.id));
-      return { ok: true as const };
-    });
+    app.delete(
+      '/workspaces/:id/sso',
+      { config: { access: { scope: 'workspaces:write' } }, schema: { tags, summary: 'Remove the workspace’s single sign-on', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } },
+      async (request) => {
+        await sso.delete(await request.workspace('workspace.write', request.params.id));
+        return { ok: true as const };
+      },
+    );
   };
 }

@@ -110,7 +110,11 @@ describe('tenancy', () => {
     for (const header of [undefined, shared.id]) {
       stranger.workspaceId = header;
       for (const resource of resources) {
-        for (const [action, call] of [['read', resource.read], ['update', resource.update], ['delete', resource.remove]] as const) {
+        for (const [action, call] of [
+          ['read', resource.read],
+          ['update', resource.update],
+          ['delete', resource.remove],
+        ] as const) {
           if (!call) continue;
           const response = await call(stranger);
           expect(response.statusCode, `${resource.name} ${action} (header ${header ?? 'none'})`).toBe(404);

@@ -80,7 +80,12 @@ describe('workspaces', () => {
     expect((await viewer.post('/agents', agent)).json().error.code).toBe('forbidden');
     expect((await member.post('/agents', agent)).statusCode).toBe(201);
     // The workspace view tells each caller what their role allows (the web offers only that).
-    for (const [client, role] of [[owner, 'owner'], [admin, 'admin'], [member, 'member'], [viewer, 'viewer']] as const) {
+    for (const [client, role] of [
+      [owner, 'owner'],
+      [admin, 'admin'],
+      [member, 'member'],
+      [viewer, 'viewer'],
+    ] as const) {
       expect((await client.get(`/workspaces/${workspace.id}`)).json().permissions).toEqual(permissionsOf(role));
     }
     expect(permissionsOf('viewer')).not.toContain('agents.write');

@@ -2,12 +2,7 @@
  * Typed failures of the crypto layer. Messages are fixed and say nothing about the
  * data; clients only ever see a generic 500 internal_error.
  */
-export type CryptoErrorCode =
-  | 'malformed_ciphertext'
-  | 'unsupported_version'
-  | 'unknown_data_key'
-  | 'unknown_master_key'
-  | 'authentication_failed';
+export type CryptoErrorCode = 'malformed_ciphertext' | 'unsupported_version' | 'unknown_data_key' | 'unknown_master_key' | 'authentication_failed';
 
 const MESSAGES: Record<CryptoErrorCode, string> = {
   malformed_ciphertext: 'ciphertext is malformed',

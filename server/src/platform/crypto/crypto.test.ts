@@ -11,17 +11,12 @@ describe('AES-256-GCM', () => {
     // Test Case 16 of the GCM specification (McGrew & Viega): 256-bit key, 60-byte plaintext, AAD.
     const key = Buffer.from('feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308', 'hex');
     const iv = Buffer.from('cafebabefacedbaddecaf888', 'hex');
-    const plaintext = Buffer.from(
-      'd9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39',
-      'hex',
-    );
+    const plaintext = Buffer.from('d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39', 'hex');
     const aad = Buffer.from('feedfacedeadbeeffeedfacedeadbeefabaddad2', 'hex');
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     cipher.setAAD(aad);
     const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    expect(ct.toString('hex')).toBe(
-      '522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662',
-    );
+    expect(ct.toString('hex')).toBe('522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662');
     expect(cipher.getAuthTag().toString('hex')).toBe('76fc6ece0f4e1768cddf8853bb2d551b');
     // The same vector through open(): header = empty, binding = the AAD.
     const blob = Buffer.concat([iv, ct, cipher.getAuthTag()]);

@@ -46,12 +46,7 @@ export function listKeysToRewrap(db: Db, activeId: string, afterId: string | nul
 
 /** Replaces a wrapped key only if it is still wrapped by `fromMasterKeyId` (safe to run twice). */
 export async function updateWrappedKey(db: Db, id: string, fromMasterKeyId: string, toMasterKeyId: string, wrapped: Buffer): Promise<boolean> {
-  const result = await db
-    .updateTable('data_keys')
-    .set({ master_key_id: toMasterKeyId, wrapped_key: wrapped, rewrapped_at: new Date() })
-    .where('id', '=', id)
-    .where('master_key_id', '=', fromMasterKeyId)
-    .executeTakeFirst();
+  const result = await db.updateTable('data_keys').set({ master_key_id: toMasterKeyId, wrapped_key: wrapped, rewrapped_at: new Date() }).where('id', '=', id).where('master_key_id', '=', fromMasterKeyId).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 

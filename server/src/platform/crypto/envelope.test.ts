@@ -90,10 +90,11 @@ describe('envelope encryption', () => {
 
   it('creates one data key per owner under concurrent first use', async () => {
     const box = encryptor(keyring([k1], k1));
-    const blobs = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => box.encrypt({ scope: 'workspace', id: 'busy' }, at(`r${i}`), `v${i}`)),
-    );
-    const count = await database.db.selectFrom('data_keys').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const blobs = await Promise.all(Array.from({ length: 10 }, (_, i) => box.encrypt({ scope: 'workspace', id: 'busy' }, at(`r${i}`), `v${i}`)));
+    const count = await database.db
+      .selectFrom('data_keys')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     expect(Number(count.n)).toBe(1);
     for (const [i, blob] of blobs.entries()) expect(await box.decryptText(at(`r${i}`), blob)).toBe(`v${i}`);
   });
@@ -113,14 +114,7 @@ describe('envelope encryption', () => {
     otherKey.fill(0xab, 1, 17);
     await expectCryptoError(box.decrypt(at('row-1'), otherKey), 'unknown_data_key');
 
-    expect(events.map((e) => e.code)).toEqual([
-      'authentication_failed',
-      'authentication_failed',
-      'authentication_failed',
-      'malformed_ciphertext',
-      'unsupported_version',
-      'unknown_data_key',
-    ]);
+    expect(events.map((e) => e.code)).toEqual(['authentication_failed', 'authentication_failed', 'authentication_failed', 'malformed_ciphertext', 'unsupported_version', 'unknown_data_key']);
     expect(events[1]).toMatchObject({ type: 'crypto.decrypt_failed', table: 'crypto_test_records', rowId: 'row-2' });
     expect(JSON.stringify(events)).not.toContain('provider-key');
     expect(await box.decryptText(at('row-1'), blob)).toBe('provider-key-ABCDEF');

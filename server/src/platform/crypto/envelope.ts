@@ -8,14 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import { KEY_BYTES, open, seal } from './aead.js';
 import { CryptoError, type CryptoErrorCode } from './crypto-error.js';
-import {
-  deleteDataKeyByOwner,
-  findDataKeyById,
-  findDataKeyByOwner,
-  insertDataKey,
-  type DataKeyRow,
-  type KeyScope,
-} from './data-key-repo.js';
+import { deleteDataKeyByOwner, findDataKeyById, findDataKeyByOwner, insertDataKey, type DataKeyRow, type KeyScope } from './data-key-repo.js';
 import type { Keyring } from './keyring.js';
 
 export const CIPHERTEXT_VERSION = 1;

@@ -40,19 +40,14 @@ type KeyringConfig = Pick<Config, 'MASTER_KEYS' | 'MASTER_KEYS_FILE' | 'DATA_DIR
 /** Loads the configured keyring, or creates the embedded key file on first start. */
 export function loadKeyring(config: KeyringConfig, logger: Logger): { keyring: Keyring; source: KeySource } {
   if (config.MASTER_KEYS) {
-    const source: KeySource = config.MASTER_KEYS_FILE
-      ? { kind: 'file', path: path.resolve(config.MASTER_KEYS_FILE), generated: false }
-      : { kind: 'env' };
+    const source: KeySource = config.MASTER_KEYS_FILE ? { kind: 'file', path: path.resolve(config.MASTER_KEYS_FILE), generated: false } : { kind: 'env' };
     return { keyring: new Keyring(config.MASTER_KEYS), source };
   }
   const file = path.join(config.DATA_DIR, EMBEDDED_KEY_FILE);
   if (!fs.existsSync(file)) {
     const key = generateMasterKey();
     writeKeyFile(file, { keys: [key], activeId: key.id });
-    logger.warn(
-      { file },
-      'generated a master key file for the embedded default; back it up with the data directory, or set MASTER_KEYS',
-    );
+    logger.warn({ file }, 'generated a master key file for the embedded default; back it up with the data directory, or set MASTER_KEYS');
     return { keyring: new Keyring({ keys: [key], activeId: key.id }), source: { kind: 'file', path: file, generated: true } };
   }
   return { keyring: new Keyring(readKeyFile(file)), source: { kind: 'file', path: file, generated: false } };

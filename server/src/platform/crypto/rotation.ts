@@ -20,11 +20,7 @@ export interface RewrapResult {
 }
 
 /** Re-wraps data keys still wrapped by older master keys. Safe to interrupt and run again. */
-export async function rewrapDataKeys(
-  db: Db,
-  keyring: Keyring,
-  options: { batchSize?: number; onProgress?: (progress: RewrapProgress) => void } = {},
-): Promise<RewrapResult> {
+export async function rewrapDataKeys(db: Db, keyring: Keyring, options: { batchSize?: number; onProgress?: (progress: RewrapProgress) => void } = {}): Promise<RewrapResult> {
   const active = keyring.active;
   const total = (await countKeysByMasterKey(db)).filter((r) => r.master_key_id !== active.id).reduce((n, r) => n + r.count, 0);
   const result: RewrapResult = { rewrapped: 0, skipped: 0 };

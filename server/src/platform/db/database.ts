@@ -25,10 +25,7 @@ export interface Database {
   poolStats?(): { total: number; idle: number; waiting: number };
 }
 
-type DatabaseConfig = Pick<
-  Config,
-  'DATABASE_URL' | 'DATA_DIR' | 'DB_POOL_MAX' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_IDLE_TIMEOUT_MS' | 'DB_CONNECT_TIMEOUT_MS'
->;
+type DatabaseConfig = Pick<Config, 'DATABASE_URL' | 'DATA_DIR' | 'DB_POOL_MAX' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_IDLE_TIMEOUT_MS' | 'DB_CONNECT_TIMEOUT_MS'>;
 
 /** Opens the configured database. Migrations are applied separately (see migrator.ts). */
 export async function openDatabase(config: DatabaseConfig, logger: Logger): Promise<Database> {
@@ -88,7 +85,5 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     // shutdown, statement timeout / query_canceled).
     if (/^(08|53|57)[0-9A-Z]{3}$/.test(code)) return true;
   }
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
-    error.message,
-  );
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(error.message);
 }

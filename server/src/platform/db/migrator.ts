@@ -80,14 +80,10 @@ function verifyHistory(migrations: Migration[], applied: { version: number; name
   for (const row of applied) {
     const file = migrations.find((m) => m.version === row.version);
     if (!file) {
-      throw new MigrationError(
-        `The database has migration ${row.version} (${row.name}) that this version of Bastion does not know; refusing to run an older release against a newer schema.`,
-      );
+      throw new MigrationError(`The database has migration ${row.version} (${row.name}) that this version of Bastion does not know; refusing to run an older release against a newer schema.`);
     }
     if (file.checksum !== row.checksum) {
-      throw new MigrationError(
-        `Migration ${row.version} (${row.name}) was changed after it was applied; migrations are forward-only, add a new one instead.`,
-      );
+      throw new MigrationError(`Migration ${row.version} (${row.name}) was changed after it was applied; migrations are forward-only, add a new one instead.`);
     }
   }
 }
@@ -98,10 +94,7 @@ async function applyOne(conn: Db, migration: Migration): Promise<void> {
     // The script comes from a file in the repository, never from input; it may hold
     // several statements, which only the simple-query path accepts.
     await conn.executeQuery(CompiledQuery.raw(migration.sql));
-    await conn
-      .insertInto('schema_migrations')
-      .values({ version: migration.version, name: migration.name, checksum: migration.checksum })
-      .execute();
+    await conn.insertInto('schema_migrations').values({ version: migration.version, name: migration.name, checksum: migration.checksum }).execute();
     await sql`commit`.execute(conn);
   } catch (error) {
     await sql`rollback`.execute(conn);

@@ -35,7 +35,12 @@ export function neutralizeCsvCell(value: string): string {
 function csvText(text: string): string {
   return text
     .split(/\r?\n/)
-    .map((line) => line.split(',').map((cell) => neutralizeCsvCell(cell.trim())).join(', '))
+    .map((line) =>
+      line
+        .split(',')
+        .map((cell) => neutralizeCsvCell(cell.trim()))
+        .join(', '),
+    )
     .join('\n');
 }
 

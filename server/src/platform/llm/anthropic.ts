@@ -7,26 +7,8 @@
  * `content_block_stop`; usage and `done` at `message_stop`. A stream that ends before
  * `message_stop` throws provider_unavailable after the deltas already received.
  */
-import {
-  DEFAULT_IDLE_TIMEOUT_MS,
-  Exchange,
-  isJsonResponse,
-  isObject,
-  joinUrl,
-  listModels,
-  parseChunk,
-  safeMessage,
-  throwIfAborted,
-  type FetchLike,
-} from './http.js';
-import {
-  ProviderError,
-  type ChatEvent,
-  type ChatRequest,
-  type FinishReason,
-  type LlmProvider,
-  type ProviderErrorCode,
-} from './types.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, Exchange, isJsonResponse, isObject, joinUrl, listModels, parseChunk, safeMessage, throwIfAborted, type FetchLike } from './http.js';
+import { ProviderError, type ChatEvent, type ChatRequest, type FinishReason, type LlmProvider, type ProviderErrorCode } from './types.js';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 1024;
@@ -69,10 +51,7 @@ export function anthropicRequestBody(request: ChatRequest): Record<string, unkno
         push('user', text(message.content));
         break;
       case 'assistant':
-        push('assistant', [
-          ...text(message.content),
-          ...(message.toolCalls ?? []).map((call) => ({ type: 'tool_use', id: call.id, name: call.name, input: toolInput(call.arguments) })),
-        ]);
+        push('assistant', [...text(message.content), ...(message.toolCalls ?? []).map((call) => ({ type: 'tool_use', id: call.id, name: call.name, input: toolInput(call.arguments) }))]);
         break;
       case 'tool': {
         // Tool results open the user turn that answers the tool calls.

@@ -5,10 +5,7 @@ import type { ChatEvent, ChatRequest, Passage } from './types.js';
 
 const passage = (id: string, text: string, score = 0.5): Passage => ({ id, source: `doc-${id}.md`, text, score });
 
-const VPN = passage(
-  '1',
-  'Our office network is segmented by team. To connect to the VPN, install WireGuard and import the profile from the portal. Profiles expire after 90 days.',
-);
+const VPN = passage('1', 'Our office network is segmented by team. To connect to the VPN, install WireGuard and import the profile from the portal. Profiles expire after 90 days.');
 const LUNCH = passage('2', 'The cafeteria serves lunch from noon to two. Vegetarian options are available every day.');
 
 const request = (question: string, passages?: Passage[], extra: Partial<ChatRequest> = {}): ChatRequest => ({
@@ -38,21 +35,14 @@ describe('extractive answers', () => {
   });
 
   it('quotes at most three sentences, each with its own passage id', () => {
-    const many = [
-      passage('a', 'Backups run nightly. Backups are encrypted.'),
-      passage('b', 'Backups are kept for 30 days. Restore backups from the console.'),
-    ];
+    const many = [passage('a', 'Backups run nightly. Backups are encrypted.'), passage('b', 'Backups are kept for 30 days. Restore backups from the console.')];
     const answer = extractiveAnswer('How are backups handled?', many);
     const quotes = answer.match(/"[^"]+" \[[ab]\]/g) ?? [];
     expect(quotes).toHaveLength(3);
   });
 
   it('weighs rare terms above common ones (IDF)', () => {
-    const docs = [
-      passage('1', 'The server restarts at midnight.'),
-      passage('2', 'The server logs rotate weekly.'),
-      passage('3', 'The server has a kernel watchdog.'),
-    ];
+    const docs = [passage('1', 'The server restarts at midnight.'), passage('2', 'The server logs rotate weekly.'), passage('3', 'The server has a kernel watchdog.')];
     const answer = extractiveAnswer('Does the server have a watchdog?', docs);
     expect(answer).toMatch(/^According to the knowledge base: "The server has a kernel watchdog\." \[3\]/);
   });
@@ -97,9 +87,7 @@ describe('ExtractiveProvider', () => {
   });
 
   it('streams NO_ANSWER when there are no passages, even when tools are offered', async () => {
-    const { items } = await collect(
-      provider.stream(request('How do I connect to the VPN?', undefined, { tools: [{ name: 'f', description: 'd', parameters: {} }] })),
-    );
+    const { items } = await collect(provider.stream(request('How do I connect to the VPN?', undefined, { tools: [{ name: 'f', description: 'd', parameters: {} }] })));
     expect(text(items)).toBe(NO_ANSWER);
     expect(items.at(-1)).toEqual({ type: 'done', finishReason: 'stop' });
   });

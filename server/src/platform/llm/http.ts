@@ -12,10 +12,7 @@ import { parseSse, type SseEvent } from './sse.js';
 import { ProviderError, type ProviderErrorCode } from './types.js';
 
 /** The fetch the providers use; the network layer passes its guarded fetch here. */
-export type FetchLike = (
-  url: string,
-  init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal },
-) => Promise<Response>;
+export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<Response>;
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
@@ -99,12 +96,7 @@ interface NetErrorLike {
 }
 
 function isNetError(err: unknown): err is NetErrorLike {
-  return (
-    typeof err === 'object' &&
-    err !== null &&
-    (err as { name?: unknown }).name === 'NetError' &&
-    typeof (err as { code?: unknown }).code === 'string'
-  );
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'NetError' && typeof (err as { code?: unknown }).code === 'string';
 }
 
 function abortReason(signal: AbortSignal): unknown {
@@ -215,9 +207,7 @@ export class Exchange {
     if (name === 'AbortError') return err;
     const code = causeCode(err);
     const suffix = code ? ` (${code})` : '';
-    return phase === 'connect'
-      ? new ProviderError('provider_unavailable', `Could not reach the provider${suffix}.`)
-      : new ProviderError('provider_unavailable', `The connection to the provider was lost mid-stream${suffix}.`);
+    return phase === 'connect' ? new ProviderError('provider_unavailable', `Could not reach the provider${suffix}.`) : new ProviderError('provider_unavailable', `The connection to the provider was lost mid-stream${suffix}.`);
   }
 
   /** Races a wait against the idle timeout and the caller's signal. */
@@ -231,12 +221,7 @@ export class Exchange {
         return;
       }
       const timer = setTimeout(() => {
-        this.timedOut = new ProviderError(
-          'provider_timeout',
-          phase === 'connect'
-            ? `The provider did not answer within ${this.options.idleTimeoutMs} ms.`
-            : `The provider stream stalled for more than ${this.options.idleTimeoutMs} ms.`,
-        );
+        this.timedOut = new ProviderError('provider_timeout', phase === 'connect' ? `The provider did not answer within ${this.options.idleTimeoutMs} ms.` : `The provider stream stalled for more than ${this.options.idleTimeoutMs} ms.`);
         this.controller.abort(this.timedOut);
       }, this.options.idleTimeoutMs);
       const cleanup = () => {
@@ -347,9 +332,7 @@ export function isJsonResponse(res: Response): boolean {
 export function modelIds(body: unknown): string[] | undefined {
   const list = isObject(body) && Array.isArray(body.data) ? body.data : isObject(body) && Array.isArray(body.models) ? body.models : undefined;
   if (!list) return undefined;
-  return list
-    .map((m: unknown) => (isObject(m) ? (typeof m.id === 'string' ? m.id : typeof m.name === 'string' ? m.name : undefined) : undefined))
-    .filter((id): id is string => id !== undefined);
+  return list.map((m: unknown) => (isObject(m) ? (typeof m.id === 'string' ? m.id : typeof m.name === 'string' ? m.name : undefined) : undefined)).filter((id): id is string => id !== undefined);
 }
 
 /** The providers' cheapest call: GET a models list through one exchange. */

@@ -46,9 +46,7 @@ describe('http helpers', () => {
 
   it('joins paths onto base URLs, keeping the query', () => {
     expect(joinUrl('https://api.openai.com/v1', '/models')).toBe('https://api.openai.com/v1/models');
-    expect(joinUrl('https://x.openai.azure.com/openai/deployments/gpt/?api-version=2024-10-21', '/chat/completions')).toBe(
-      'https://x.openai.azure.com/openai/deployments/gpt/chat/completions?api-version=2024-10-21',
-    );
+    expect(joinUrl('https://x.openai.azure.com/openai/deployments/gpt/?api-version=2024-10-21', '/chat/completions')).toBe('https://x.openai.azure.com/openai/deployments/gpt/chat/completions?api-version=2024-10-21');
   });
 
   it('makes provider messages safe to show', () => {

@@ -341,7 +341,20 @@ describe('OpenAiProvider embeddings', () => {
   });
 
   it('orders items by index', () => {
-    expect(embeddingVectors({ data: [{ index: 1, embedding: [0, 1] }, { index: 0, embedding: [1, 0] }] }, 2)).toEqual([[1, 0], [0, 1]]);
+    expect(
+      embeddingVectors(
+        {
+          data: [
+            { index: 1, embedding: [0, 1] },
+            { index: 0, embedding: [1, 0] },
+          ],
+        },
+        2,
+      ),
+    ).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
   });
 
   it('refuses unusable responses as a protocol error', () => {
@@ -352,8 +365,18 @@ describe('OpenAiProvider embeddings', () => {
       { data: [{ embedding: [1, 2] }, { embedding: [1] }] }, // different lengths
       { data: [{ embedding: [1, 'x'] }, { embedding: [1, 2] }] },
       { data: [{ embedding: [1, null] }, { embedding: [1, 2] }] },
-      { data: [{ index: 0, embedding: [1] }, { index: 0, embedding: [2] }] }, // duplicate index
-      { data: [{ index: 5, embedding: [1] }, { index: 0, embedding: [2] }] },
+      {
+        data: [
+          { index: 0, embedding: [1] },
+          { index: 0, embedding: [2] },
+        ],
+      }, // duplicate index
+      {
+        data: [
+          { index: 5, embedding: [1] },
+          { index: 0, embedding: [2] },
+        ],
+      },
       { data: [{ embedding: [] }, { embedding: [] }] },
     ];
     for (const body of bad) expect(() => embeddingVectors(body, 2), JSON.stringify(body)).toThrow(ProviderError);

@@ -7,30 +7,8 @@
  * A stream that ends before `[DONE]` (and before any finish_reason) throws
  * provider_unavailable after the deltas already received were yielded.
  */
-import {
-  DEFAULT_IDLE_TIMEOUT_MS,
-  Exchange,
-  codeForStatus,
-  isJsonResponse,
-  isObject,
-  joinUrl,
-  listModels,
-  parseChunk,
-  providerErrorMessage,
-  safeMessage,
-  throwIfAborted,
-  type FetchLike,
-} from './http.js';
-import {
-  ProviderError,
-  type ChatEvent,
-  type ChatMessage,
-  type ChatRequest,
-  type EmbedRequest,
-  type FinishReason,
-  type LlmProvider,
-  type ToolCall,
-} from './types.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, Exchange, codeForStatus, isJsonResponse, isObject, joinUrl, listModels, parseChunk, providerErrorMessage, safeMessage, throwIfAborted, type FetchLike } from './http.js';
+import { ProviderError, type ChatEvent, type ChatMessage, type ChatRequest, type EmbedRequest, type FinishReason, type LlmProvider, type ToolCall } from './types.js';
 
 export interface OpenAiProviderOptions {
   /** e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1; a query (Azure api-version) is kept. */

@@ -27,10 +27,7 @@ async function parseByteByByte(text: string): Promise<SseEvent[]> {
 
 describe('SSE parser', () => {
   it('parses data and event fields, one event per blank line', async () => {
-    expect(await parse(['data: one\n\nevent: ping\ndata: {"type":"ping"}\n\n'])).toEqual([
-      { data: 'one' },
-      { event: 'ping', data: '{"type":"ping"}' },
-    ]);
+    expect(await parse(['data: one\n\nevent: ping\ndata: {"type":"ping"}\n\n'])).toEqual([{ data: 'one' }, { event: 'ping', data: '{"type":"ping"}' }]);
   });
 
   it('joins multi-line data with newlines and strips only one leading space', async () => {
@@ -38,12 +35,7 @@ describe('SSE parser', () => {
   });
 
   it('accepts CRLF, CR and LF line endings, mixed', async () => {
-    expect(await parse(['data: a\r\n\r\ndata: b\r\rdata: c\n\ndata: d\r\n\n'])).toEqual([
-      { data: 'a' },
-      { data: 'b' },
-      { data: 'c' },
-      { data: 'd' },
-    ]);
+    expect(await parse(['data: a\r\n\r\ndata: b\r\rdata: c\n\ndata: d\r\n\n'])).toEqual([{ data: 'a' }, { data: 'b' }, { data: 'c' }, { data: 'd' }]);
   });
 
   it('treats a CRLF split across chunks as one line ending', async () => {

@@ -153,10 +153,7 @@ export class SseDecoder {
  * Parses an event stream. Accepts a WHATWG ReadableStream or any async iterable of
  * byte chunks. Stopping the iteration early releases (cancels) the source.
  */
-export async function* parseSse(
-  source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
-  options: SseOptions = {},
-): AsyncGenerator<SseEvent, void, undefined> {
+export async function* parseSse(source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, options: SseOptions = {}): AsyncGenerator<SseEvent, void, undefined> {
   const decoder = new SseDecoder(options);
   const chunks = isReadableStream(source) ? readStream(source) : source;
   for await (const chunk of chunks) {

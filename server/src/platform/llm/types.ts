@@ -12,11 +12,7 @@ export interface ToolCall {
   arguments: string;
 }
 
-export type ChatMessage =
-  | { role: 'system'; content: string }
-  | { role: 'user'; content: string }
-  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
-  | { role: 'tool'; toolCallId: string; name: string; content: string };
+export type ChatMessage = { role: 'system'; content: string } | { role: 'user'; content: string } | { role: 'assistant'; content: string; toolCalls?: ToolCall[] } | { role: 'tool'; toolCallId: string; name: string; content: string };
 
 export interface ToolSpec {
   name: string;
@@ -46,11 +42,7 @@ export interface ChatRequest {
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'error';
 
-export type ChatEvent =
-  | { type: 'delta'; text: string }
-  | { type: 'tool_call'; call: ToolCall }
-  | { type: 'usage'; inputTokens: number; outputTokens: number }
-  | { type: 'done'; finishReason: FinishReason };
+export type ChatEvent = { type: 'delta'; text: string } | { type: 'tool_call'; call: ToolCall } | { type: 'usage'; inputTokens: number; outputTokens: number } | { type: 'done'; finishReason: FinishReason };
 
 export interface LlmProvider {
   readonly kind: 'openai' | 'anthropic' | 'extractive';

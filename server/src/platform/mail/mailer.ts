@@ -27,7 +27,10 @@ export class SmtpMailer implements Mailer {
   readonly kind = 'smtp';
   private readonly transport: Transporter;
 
-  constructor(url: string, private readonly from: string) {
+  constructor(
+    url: string,
+    private readonly from: string,
+  ) {
     const parsed = new URL(url);
     const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
     const secure = parsed.protocol === 'smtps:';

@@ -87,9 +87,6 @@ describe('deploy/prometheus/bastion-alerts.yml', () => {
   });
 
   it('catches a renamed metric (the check itself works)', () => {
-    expect(unknownMetrics(['rate(bastion_http_requests_seconds_count{job="bastion"}[5m])', 'nodejs_eventloop_lag_p99'])).toEqual([
-      'bastion_http_requests_seconds_count',
-      'nodejs_eventloop_lag_p99',
-    ]);
+    expect(unknownMetrics(['rate(bastion_http_requests_seconds_count{job="bastion"}[5m])', 'nodejs_eventloop_lag_p99'])).toEqual(['bastion_http_requests_seconds_count', 'nodejs_eventloop_lag_p99']);
   });
 });

@@ -64,7 +64,11 @@ describe('GET /metrics exposure', () => {
       expect(internal.headers.get('content-type')).toMatch(/^text\/plain/);
       expect(await internal.text()).toContain('# TYPE bastion_http_request_duration_seconds histogram');
       // Only /metrics: not the API, not the probes.
-      for (const [method, path] of [['GET', '/healthz'], ['GET', '/api/v1/agents'], ['POST', '/metrics']] as const) {
+      for (const [method, path] of [
+        ['GET', '/healthz'],
+        ['GET', '/api/v1/agents'],
+        ['POST', '/metrics'],
+      ] as const) {
         const other = await fetch(`http://127.0.0.1:${port}${path}`, { method });
         expect(other.status, `${method} ${path}`).toBe(404);
         expect(((await other.json()) as { error: { code: string } }).error.code).toBe('not_found');

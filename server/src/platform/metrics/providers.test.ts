@@ -16,10 +16,8 @@ async function scrape(): Promise<Sample[]> {
   return parseExposition(response.body);
 }
 
-const calls = (samples: Sample[], provider: string, operation: string) =>
-  valueOf(samples, 'bastion_provider_request_duration_seconds_count', { provider, operation }) ?? 0;
-const errors = (samples: Sample[], provider: string, operation: string, code: string) =>
-  valueOf(samples, 'bastion_provider_errors_total', { provider, operation, code }) ?? 0;
+const calls = (samples: Sample[], provider: string, operation: string) => valueOf(samples, 'bastion_provider_request_duration_seconds_count', { provider, operation }) ?? 0;
+const errors = (samples: Sample[], provider: string, operation: string, code: string) => valueOf(samples, 'bastion_provider_errors_total', { provider, operation, code }) ?? 0;
 
 describe('provider metrics', () => {
   it('times streamed answers and connection tests by provider kind and counts failures by code', async () => {

@@ -83,9 +83,7 @@ describe('outbound allowances per purpose', () => {
       const client: OutboundHttp = made[refused];
       for (const host of ['127.0.0.1', 'localhost']) {
         const error = await refusal(client.fetch(`http://${host}:${allowedPort}/`, opts));
-        expect(error.message).toBe(
-          `${host}:${allowedPort} is or resolves to a private, loopback or link-local address; set ${ALLOW_SETTINGS[refused]}=${host}:${allowedPort} to allow it`,
-        );
+        expect(error.message).toBe(`${host}:${allowedPort} is or resolves to a private, loopback or link-local address; set ${ALLOW_SETTINGS[refused]}=${host}:${allowedPort} to allow it`);
       }
     }
     expect(connections.allowed).toBe(before);

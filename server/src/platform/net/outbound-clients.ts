@@ -23,8 +23,7 @@ export function createOutboundClients(config: OutboundConfig, logger: Pick<Logge
       'OUTBOUND_ALLOW_PRIVATE is deprecated and now applies to LLM provider connections only (every port of each entry); move it to OUTBOUND_ALLOW_PRIVATE_PROVIDERS as host:port entries, and allow other purposes with OUTBOUND_ALLOW_PRIVATE_KNOWLEDGE, _TOOLS, _WEBHOOKS or _SSO',
     );
   }
-  const client = <P extends OutboundPurpose>(purpose: P): OutboundHttp<P> =>
-    new OutboundHttp({ purpose, allow: config[ALLOW_SETTINGS[purpose]], ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}) });
+  const client = <P extends OutboundPurpose>(purpose: P): OutboundHttp<P> => new OutboundHttp({ purpose, allow: config[ALLOW_SETTINGS[purpose]], ...(connectTimeoutMs !== undefined ? { connectTimeoutMs } : {}) });
   const clients = { providers: client('providers'), knowledge: client('knowledge'), tools: client('tools'), webhooks: client('webhooks'), sso: client('sso') };
   return {
     ...clients,

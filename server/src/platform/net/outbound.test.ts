@@ -41,7 +41,10 @@ function statuses(...sequence: Array<[number, Record<string, string>?]>): Handle
 }
 
 async function expectCode(promise: Promise<unknown>, code: NetErrorCode): Promise<void> {
-  const error = await promise.then(() => null, (caught: unknown) => caught);
+  const error = await promise.then(
+    () => null,
+    (caught: unknown) => caught,
+  );
   expect(error).toBeInstanceOf(NetError);
   expect((error as NetError).code).toBe(code);
 }

@@ -6,22 +6,55 @@ import { addressPolicy, blockedAddressError, guardedLookup, isPublicAddress, par
 
 describe('isPublicAddress', () => {
   it.each([
-    '127.0.0.1', '127.255.255.254', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1',
-    '169.254.169.254', '100.64.0.1', '0.0.0.0', '0.1.2.3', '224.0.0.1', '255.255.255.255', '240.0.0.1',
-    '192.0.2.1', '198.18.0.1',
-    '::', '::1', '0:0:0:0:0:0:0:1', '[::1]', 'fe80::1', 'fe80::1%eth0', 'fc00::1', 'fd00:ec2::254', 'ff02::1',
-    '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:169.254.169.254', '::ffff:10.0.0.1', '::127.0.0.1',
-    '64:ff9b::127.0.0.1', '64:ff9b::a9fe:a9fe', '64:ff9b:1::1', '2002:7f00:1::', '2002:c0a8:101::1',
-    '2001:db8::1', '2001::1', '100::1',
-    'localhost', '', 'not-an-ip', '2130706433', '0x7f.1', '127.1', '1.2.3',
+    '127.0.0.1',
+    '127.255.255.254',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+    '0.1.2.3',
+    '224.0.0.1',
+    '255.255.255.255',
+    '240.0.0.1',
+    '192.0.2.1',
+    '198.18.0.1',
+    '::',
+    '::1',
+    '0:0:0:0:0:0:0:1',
+    '[::1]',
+    'fe80::1',
+    'fe80::1%eth0',
+    'fc00::1',
+    'fd00:ec2::254',
+    'ff02::1',
+    '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '::ffff:169.254.169.254',
+    '::ffff:10.0.0.1',
+    '::127.0.0.1',
+    '64:ff9b::127.0.0.1',
+    '64:ff9b::a9fe:a9fe',
+    '64:ff9b:1::1',
+    '2002:7f00:1::',
+    '2002:c0a8:101::1',
+    '2001:db8::1',
+    '2001::1',
+    '100::1',
+    'localhost',
+    '',
+    'not-an-ip',
+    '2130706433',
+    '0x7f.1',
+    '127.1',
+    '1.2.3',
   ])('refuses %s', (ip) => {
     expect(isPublicAddress(ip)).toBe(false);
   });
 
-  it.each([
-    '8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '169.253.0.1', '2606:4700:4700::1111',
-    '2a00:1450:4001::200e', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1',
-  ])('accepts %s', (ip) => {
+  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '169.253.0.1', '2606:4700:4700::1111', '2a00:1450:4001::200e', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'])('accepts %s', (ip) => {
     expect(isPublicAddress(ip)).toBe(true);
   });
 });
@@ -85,9 +118,7 @@ describe('parseAllowList', () => {
   });
 
   it('names the refused host:port and the setting that would allow it', () => {
-    expect(blockedAddressError('127.0.0.1', 6379, 'OUTBOUND_ALLOW_PRIVATE_TOOLS').message).toBe(
-      '127.0.0.1:6379 is or resolves to a private, loopback or link-local address; set OUTBOUND_ALLOW_PRIVATE_TOOLS=127.0.0.1:6379 to allow it',
-    );
+    expect(blockedAddressError('127.0.0.1', 6379, 'OUTBOUND_ALLOW_PRIVATE_TOOLS').message).toBe('127.0.0.1:6379 is or resolves to a private, loopback or link-local address; set OUTBOUND_ALLOW_PRIVATE_TOOLS=127.0.0.1:6379 to allow it');
     expect(blockedAddressError('[::1]', 80, 'X').message).toContain('set X=[::1]:80 ');
   });
 });
@@ -103,8 +134,14 @@ function lookup(allow: AllowList, hostname: string, all: boolean, port = 443) {
   const resolve = fakeResolver({
     'rebind.example': [{ address: '127.0.0.1', family: 4 }],
     'metadata.example': [{ address: 'fd00:ec2::254', family: 6 }],
-    'mixed.example': [{ address: '10.0.0.5', family: 4 }, { address: '93.184.216.34', family: 4 }],
-    'public.example': [{ address: '93.184.216.34', family: 4 }, { address: '2606:2800:220:1::1', family: 6 }],
+    'mixed.example': [
+      { address: '10.0.0.5', family: 4 },
+      { address: '93.184.216.34', family: 4 },
+    ],
+    'public.example': [
+      { address: '93.184.216.34', family: 4 },
+      { address: '2606:2800:220:1::1', family: 6 },
+    ],
   });
   return new Promise<{ error: NodeJS.ErrnoException | null; address: unknown; family: unknown }>((resolveResult) => {
     guardedLookup(addressPolicy(allow), { port, setting: 'OUTBOUND_ALLOW_PRIVATE_TEST' }, resolve)(hostname, { all }, (error, address, family) => resolveResult({ error, address, family }));

@@ -150,11 +150,7 @@ export function addressPolicy(allow: AllowList): AddressPolicy {
     const name = normalizeHost(hostname);
     // An allowed IPv4 range also covers its IPv4-mapped IPv6 spelling.
     const v4 = unmapIPv4(bytes);
-    return compiled.some(
-      (entry) =>
-        (entry.port === '*' || entry.port === port) &&
-        (entry.host !== null ? entry.host === name : entry.range !== null && (cidrContains(entry.range, bytes) || (v4 !== null && cidrContains(entry.range, v4)))),
-    );
+    return compiled.some((entry) => (entry.port === '*' || entry.port === port) && (entry.host !== null ? entry.host === name : entry.range !== null && (cidrContains(entry.range, bytes) || (v4 !== null && cidrContains(entry.range, v4)))));
   };
 }
 

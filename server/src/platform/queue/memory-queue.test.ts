@@ -37,10 +37,14 @@ describe('MemoryQueue', () => {
     vi.useFakeTimers();
     const queue = new MemoryQueue({ random: () => 0 });
     const attempts: number[] = [];
-    queue.process('ingest', async (job) => {
-      attempts.push(job.attempt);
-      throw new Error('again');
-    }, { concurrency: 1 });
+    queue.process(
+      'ingest',
+      async (job) => {
+        attempts.push(job.attempt);
+        throw new Error('again');
+      },
+      { concurrency: 1 },
+    );
     await queue.add('ingest', {}, { jobId: 'doc-1', attempts: 3, backoffMs: 1_000 });
     await vi.advanceTimersByTimeAsync(0);
     expect(attempts).toEqual([1]);

@@ -103,10 +103,14 @@ describe.each(subjects)('JobQueue contract: $name', (subject) => {
     const seen: Job<{ n: number }>[] = [];
     await queue.add('ingest', { n: 1 }, { jobId: 'doc-1' });
     expect(await queue.counts('ingest')).toEqual({ ...idle, waiting: 1 });
-    queue.process<{ n: number }>('ingest', async (job, signal) => {
-      expect(signal.aborted).toBe(false);
-      seen.push(job);
-    }, { concurrency: 1 });
+    queue.process<{ n: number }>(
+      'ingest',
+      async (job, signal) => {
+        expect(signal.aborted).toBe(false);
+        seen.push(job);
+      },
+      { concurrency: 1 },
+    );
     await until(() => seen.length === 1, 'the job to run');
     await until(() => isIdle(queue, 'ingest'), 'the queue to drain');
     expect(seen[0]).toEqual({ id: 'doc-1', name: 'ingest', data: { n: 1 }, attempt: 1 });
@@ -134,10 +138,14 @@ describe.each(subjects)('JobQueue contract: $name', (subject) => {
     const queue = make();
     const release = gate();
     const runs: object[] = [];
-    queue.process('ingest', async (job) => {
-      runs.push(job.data);
-      await release.opened;
-    }, { concurrency: 2 });
+    queue.process(
+      'ingest',
+      async (job) => {
+        runs.push(job.data);
+        await release.opened;
+      },
+      { concurrency: 2 },
+    );
     await queue.add('ingest', { version: 1 }, { jobId: 'doc-1' });
     await until(() => runs.length === 1, 'the job to start');
     await queue.add('ingest', { version: 2 }, { jobId: 'doc-1' });
@@ -164,10 +172,14 @@ describe.each(subjects)('JobQueue contract: $name', (subject) => {
     const failures: FailureEvent<object>[] = [];
     queue.onFailure((event) => failures.push(event));
     const starts: Array<{ attempt: number; at: number }> = [];
-    queue.process('ingest', async (job) => {
-      starts.push({ attempt: job.attempt, at: Date.now() });
-      if (job.attempt < 3) throw new Error(`transient ${job.attempt}`);
-    }, { concurrency: 1 });
+    queue.process(
+      'ingest',
+      async (job) => {
+        starts.push({ attempt: job.attempt, at: Date.now() });
+        if (job.attempt < 3) throw new Error(`transient ${job.attempt}`);
+      },
+      { concurrency: 1 },
+    );
     await queue.add('ingest', { n: 1 }, { jobId: 'doc-1', attempts: 5, backoffMs: 80 });
     await until(async () => starts.length === 3 && (await isIdle(queue, 'ingest')), 'the third attempt to succeed');
     expect(starts.map((s) => s.attempt)).toEqual([1, 2, 3]);
@@ -187,9 +199,13 @@ describe.each(subjects)('JobQueue contract: $name', (subject) => {
     const queue = make();
     const failures: FailureEvent<object>[] = [];
     queue.onFailure((event) => failures.push(event));
-    queue.process('ingest', async (job) => {
-      throw new Error(`boom ${job.attempt}`);
-    }, { concurrency: 1 });
+    queue.process(
+      'ingest',
+      async (job) => {
+        throw new Error(`boom ${job.attempt}`);
+      },
+      { concurrency: 1 },
+    );
     await queue.add('ingest', { documentId: 'd1' }, { jobId: 'doc-1', attempts: 3, backoffMs: 10 });
     await until(() => failures.some((f) => f.final), 'the final failure');
     expect(failures.map((f) => [f.job.attempt, f.error.message, f.final])).toEqual([
@@ -205,15 +221,22 @@ describe.each(subjects)('JobQueue contract: $name', (subject) => {
   it('runs a dead-lettered id anew when it is added again, and drops its dead letter', async () => {
     const queue = make();
     const runs: Array<{ attempt: number; data: object }> = [];
-    queue.process<{ fail: boolean }>('ingest', async (job) => {
-      runs.push({ attempt: job.attempt, data: job.data });
-      if (job.data.fail) throw new Error('bad');
-    }, { concurrency: 1 });
+    queue.process<{ fail: boolean }>(
+      'ingest',
+      async (job) => {
+        runs.push({ attempt: job.attempt, data: job.data });
+        if (job.data.fail) throw new Error('bad');
+      },
+      { concurrency: 1 },
+    );
     await queue.add('ingest', { fail: true }, { jobId: 'doc-1', attempts: 1 });
     await until(async () => (await queue.counts('ingest')).failed === 1, 'the dead letter');
     await queue.add('ingest', { fail: false }, { jobId: 'doc-1', attempts: 1 });
     await until(async () => runs.length === 2 && (await isIdle(queue, 'ingest')), 'the second run');
-    expect(runs).toEqual([{ attempt: 1, data: { fail: true } }, { attempt: 1, data: { fail: false } }]);
+    expect(runs).toEqual([
+      { attempt: 1, data: { fail: true } },
+      { attempt: 1, data: { fail: false } },
+    ]);
     expect(await queue.counts('ingest')).toEqual(idle);
     expect(await queue.deadLetters('ingest')).toEqual([]);
   });
@@ -224,9 +247,13 @@ describe.each(subjects)('JobQueue contract: $name', (subject) => {
     queue.onFailure((event) => {
       if (event.final) finals.push(event);
     });
-    queue.process('ingest', async (job) => {
-      throw `plain ${job.id}`; // a string, on purpose
-    }, { concurrency: 1 });
+    queue.process(
+      'ingest',
+      async (job) => {
+        throw `plain ${job.id}`; // a string, on purpose
+      },
+      { concurrency: 1 },
+    );
     for (const id of ['doc-a', 'doc-b', 'doc-c']) {
       await queue.add('ingest', { id }, { jobId: id, attempts: 1 });
       await until(() => finals.some((f) => f.job.id === id), `${id} to fail`);
@@ -248,13 +275,17 @@ describe.each(subjects)('JobQueue contract: $name', (subject) => {
     let peak = 0;
     let done = 0;
     for (let i = 0; i < 9; i++) await queue.add('ingest', { i }, { jobId: `doc-${i}` });
-    queue.process('ingest', async () => {
-      inFlight += 1;
-      peak = Math.max(peak, inFlight);
-      await sleep(60);
-      inFlight -= 1;
-      done += 1;
-    }, { concurrency: 3 });
+    queue.process(
+      'ingest',
+      async () => {
+        inFlight += 1;
+        peak = Math.max(peak, inFlight);
+        await sleep(60);
+        inFlight -= 1;
+        done += 1;
+      },
+      { concurrency: 3 },
+    );
     await until(() => done === 9, 'all jobs to run');
     expect(peak).toBe(3);
     await until(() => isIdle(queue, 'ingest'), 'the queue to drain');
@@ -292,11 +323,15 @@ describe.each(subjects)('JobQueue contract: $name', (subject) => {
     queue.onFailure((event) => failures.push(event));
     let aborted: boolean | null = null;
     let finished = false;
-    queue.process('ingest', async (_job, signal) => {
-      await sleep(300);
-      aborted = signal.aborted;
-      finished = true;
-    }, { concurrency: 1 });
+    queue.process(
+      'ingest',
+      async (_job, signal) => {
+        await sleep(300);
+        aborted = signal.aborted;
+        finished = true;
+      },
+      { concurrency: 1 },
+    );
     await queue.add('ingest', {}, { jobId: 'doc-1' });
     await until(async () => (await queue.counts('ingest')).active === 1, 'the job to start');
     await queue.close(5_000);
@@ -311,13 +346,17 @@ describe.each(subjects)('JobQueue contract: $name', (subject) => {
     queue.onFailure((event) => failures.push(event));
     let started = 0;
     let ended = 0;
-    queue.process('ingest', async (_job, signal) => {
-      started += 1;
-      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-      await sleep(100); // cleaning up after the abort
-      ended += 1;
-      throw signal.reason;
-    }, { concurrency: 2 });
+    queue.process(
+      'ingest',
+      async (_job, signal) => {
+        started += 1;
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        await sleep(100); // cleaning up after the abort
+        ended += 1;
+        throw signal.reason;
+      },
+      { concurrency: 2 },
+    );
     await queue.add('ingest', {}, { jobId: 'doc-1' });
     await queue.add('ingest', {}, { jobId: 'doc-2' });
     await until(() => started === 2, 'both jobs to start');
@@ -401,11 +440,15 @@ if (redisUrl) {
       const prefix = newPrefix();
       const first = make(prefix);
       let started = false;
-      first.process('ingest', async (_job, signal) => {
-        started = true;
-        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
-        throw new Error('interrupted');
-      }, { concurrency: 1 });
+      first.process(
+        'ingest',
+        async (_job, signal) => {
+          started = true;
+          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+          throw new Error('interrupted');
+        },
+        { concurrency: 1 },
+      );
       await first.add('ingest', { n: 1 }, { jobId: 'doc-1', attempts: 1 });
       await until(() => started, 'the job to start');
       await first.close(50);
@@ -461,9 +504,13 @@ if (redisUrl) {
       const killedAt = Date.now();
 
       // A live worker notices the expired lock and runs the job again, once.
-      queue.process('ingest', async (job) => {
-        await writeFile(log, `parent ${job.id} ${job.attempt}\n`, { flag: 'a' });
-      }, { concurrency: 1 });
+      queue.process(
+        'ingest',
+        async (job) => {
+          await writeFile(log, `parent ${job.id} ${job.attempt}\n`, { flag: 'a' });
+        },
+        { concurrency: 1 },
+      );
       await until(async () => (await runs()).length === 2, 'the job to be recovered', 15_000);
       const recoveredIn = Date.now() - killedAt;
       await until(() => isIdle(queue, 'ingest'), 'the recovered job to complete');

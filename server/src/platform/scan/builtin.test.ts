@@ -41,7 +41,7 @@ describe('BuiltInScanner: EICAR', () => {
   });
 
   it('finds it at the very end of a 20 MB file', async () => {
-    expect((await scanner.scan(files.writeLarge('big.txt', 20, EICAR)))).toEqual({ clean: false, reason: 'eicar_test_signature' });
+    expect(await scanner.scan(files.writeLarge('big.txt', 20, EICAR))).toEqual({ clean: false, reason: 'eicar_test_signature' });
   });
 });
 

@@ -30,10 +30,7 @@ const LOOKBEHIND = 32;
 const CONTENT_TYPES_MAX_BYTES = 1024 * 1024;
 
 // The EICAR test string is kept encoded so that this source file is not itself detected.
-const EICAR = Buffer.from(
-  'WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo=',
-  'base64',
-);
+const EICAR = Buffer.from('WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo=', 'base64');
 
 // ---------------------------------------------------------------------------
 // Magic numbers at offset 0
@@ -108,10 +105,7 @@ async function oleReason(file: FileHandle, head: Buffer): Promise<string> {
 // ---------------------------------------------------------------------------
 
 /** Names Windows runs or interprets directly; none belongs in a document package. */
-const EXECUTABLE_EXTENSIONS = new Set([
-  'exe', 'dll', 'com', 'scr', 'pif', 'cpl', 'sys', 'msi', 'msp', 'lnk', 'jar',
-  'js', 'jse', 'vbs', 'vbe', 'wsf', 'wsh', 'hta', 'ps1', 'psm1', 'bat', 'cmd',
-]);
+const EXECUTABLE_EXTENSIONS = new Set(['exe', 'dll', 'com', 'scr', 'pif', 'cpl', 'sys', 'msi', 'msp', 'lnk', 'jar', 'js', 'jse', 'vbs', 'vbe', 'wsf', 'wsh', 'hta', 'ps1', 'psm1', 'bat', 'cmd']);
 
 /**
  * OOXML puts VBA projects in `vbaProject.bin`, ActiveX controls and embedded OLE objects

@@ -144,11 +144,11 @@ describe('ClamdScanner failures', () => {
   });
 
   it('is unavailable on an ERROR reply', async () => {
-    const url = await fakeClamd((socket) => socket.end('stream: Can\'t allocate memory ERROR\0'));
+    const url = await fakeClamd((socket) => socket.end("stream: Can't allocate memory ERROR\0"));
     await expect(new ClamdScanner({ url }).scan(files.write('notes.txt', 'hello'))).rejects.toThrow(/gave no verdict: stream: Can't allocate memory ERROR/);
   });
 
-  it('rejects with the caller\'s abort reason, not as unavailable', async () => {
+  it("rejects with the caller's abort reason, not as unavailable", async () => {
     const url = await fakeClamd(() => undefined);
     const controller = new AbortController();
     const reason = new Error('user cancelled');

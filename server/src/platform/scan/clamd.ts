@@ -68,10 +68,7 @@ function streamedTooMuch(error: unknown, streamed: number): ScannerUnavailableEr
   if (!(error instanceof ScannerUnavailableError) || streamed === 0) return null;
   const code = (error.cause as NodeJS.ErrnoException | undefined)?.code;
   if (code !== 'EPIPE' && code !== 'ECONNRESET') return null;
-  return new ScannerUnavailableError(
-    `clamd hung up after ${streamed} bytes of the stream (${code}): INSTREAM size limit exceeded? (raise StreamMaxLength in clamd.conf above the upload size limit)`,
-    { cause: error },
-  );
+  return new ScannerUnavailableError(`clamd hung up after ${streamed} bytes of the stream (${code}): INSTREAM size limit exceeded? (raise StreamMaxLength in clamd.conf above the upload size limit)`, { cause: error });
 }
 
 /** One clamd connection: writes that wait for the socket, and the NUL-terminated reply. */

@@ -144,7 +144,7 @@ async function locateDirectory(file: FileHandle, size: number): Promise<Director
 
 /** Sizes and offset that overflow 32 bits live in the ZIP64 extra field (id 0x0001), in this order. */
 function applyZip64Extra(entry: CentralEntry, extra: Buffer): void {
-  for (let p = 0; p + 4 <= extra.length; ) {
+  for (let p = 0; p + 4 <= extra.length;) {
     const id = extra.readUInt16LE(p);
     const length = extra.readUInt16LE(p + 2);
     const body = extra.subarray(p + 4, p + 4 + length);

@@ -170,9 +170,7 @@ export class RedisStore implements Store {
   async reserve(key: string, options: ReserveOptions): Promise<Reservation> {
     assertTtl(options.ttlMs);
     const blocker = options.blockedUntil;
-    const [allowed, value, ttlMs, blockedMs] = await this.run(() =>
-      this.client.bastionReserve(key, blocker?.key ?? key, options.limit, options.ttlMs, blocker ? '1' : '0', blocker?.now ?? 0),
-    );
+    const [allowed, value, ttlMs, blockedMs] = await this.run(() => this.client.bastionReserve(key, blocker?.key ?? key, options.limit, options.ttlMs, blocker ? '1' : '0', blocker?.now ?? 0));
     return { allowed: allowed === 1, value: Number(value), ttlMs: Number(ttlMs), blockedMs: Number(blockedMs) };
   }
 
@@ -182,9 +180,7 @@ export class RedisStore implements Store {
 
   async compareAndSet(key: string, expected: string | null, next: string, options: { ttlMs?: number } = {}): Promise<boolean> {
     assertTtl(options.ttlMs);
-    const swapped = await this.run(() =>
-      this.client.bastionCompareAndSet(key, expected === null ? '1' : '0', expected ?? '', next, options.ttlMs ?? 0),
-    );
+    const swapped = await this.run(() => this.client.bastionCompareAndSet(key, expected === null ? '1' : '0', expected ?? '', next, options.ttlMs ?? 0));
     return swapped === 1;
   }
 

@@ -132,7 +132,12 @@ describe.each(subjects)('Store contract: $name', (subject) => {
 
   it('reserves at most the limit of slots under concurrency, and counts no refusal', async () => {
     const results = await Promise.all(Array.from({ length: 30 }, () => store.reserve('slots', { limit: 5, ttlMs: 60_000 })));
-    expect(results.filter((r) => r.allowed).map((r) => r.value).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(
+      results
+        .filter((r) => r.allowed)
+        .map((r) => r.value)
+        .sort(),
+    ).toEqual([1, 2, 3, 4, 5]);
     expect(results.filter((r) => !r.allowed).every((r) => r.value === 5 && r.blockedMs === 0)).toBe(true);
     await store.release('slots');
     expect((await store.reserve('slots', { limit: 5, ttlMs: 60_000 })).value).toBe(5);

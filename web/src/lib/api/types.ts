@@ -11,8 +11,7 @@ type JsonOf<R> = R extends { content: { 'application/json': infer Body } } ? Bod
 type Operation<P extends ApiPath, M extends Method> = NonNullable<paths[P][M]>;
 
 /** The JSON body of the `status` answer to `method path` (the path as documented, e.g. `/api/v1/agents/{id}`). */
-export type ApiResponse<P extends ApiPath, M extends Method = 'get', S extends number = 200> =
-  Operation<P, M> extends { responses: infer R } ? (S extends keyof R ? JsonOf<R[S]> : never) : never;
+export type ApiResponse<P extends ApiPath, M extends Method = 'get', S extends number = 200> = Operation<P, M> extends { responses: infer R } ? (S extends keyof R ? JsonOf<R[S]> : never) : never;
 
 /** The JSON body `method path` accepts. */
 export type ApiBody<P extends ApiPath, M extends Method> = Operation<P, M> extends { requestBody?: infer B } ? JsonOf<NonNullable<B>> : never;

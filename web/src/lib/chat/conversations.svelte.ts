@@ -17,10 +17,7 @@ class ChatDirectory {
   async load(): Promise<void> {
     this.error = null;
     try {
-      const [{ conversations }, { agents }] = await Promise.all([
-        api.get<{ conversations: Conversation[] }>('/conversations?limit=100'),
-        api.get<{ agents: AgentSummary[] }>('/agents'),
-      ]);
+      const [{ conversations }, { agents }] = await Promise.all([api.get<{ conversations: Conversation[] }>('/conversations?limit=100'), api.get<{ agents: AgentSummary[] }>('/agents')]);
       this.conversations = conversations;
       this.agents = agents;
     } catch (error) {
