@@ -22,7 +22,7 @@ import { createLogger } from '../server/src/platform/log.js';
 import { signRequest } from '../server/src/sdk/sign.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
-import { cores } from './lib/machine.js';
+import { cores, loadAverage } from './lib/machine.js';
 import { ROOT, tempDir, writeResult } from './lib/paths.js';
 import { startNode, stop, waitUp } from './lib/processes.js';
 
@@ -105,6 +105,7 @@ function summariseProfile(file: string): string[] {
 }
 
 const dataDir = tempDir('bastion-bench-http-');
+const LIST_ITEMS = 20;
 const profileDir = path.join(dataDir, 'profile');
 const env = { DATA_DIR: dataDir, PORT: '3921', LOG_LEVEL: 'warn', REQUIRE_MFA: 'none', REGISTRATION: 'closed', DATABASE_URL, REDIS_URL, RATE_LIMIT_SCALE: '100000', DB_POOL_MAX: '10' };
 
@@ -123,6 +124,14 @@ await stop(bare);
 
 // The compiled server, as in production (npm start runs dist/ too).
 execFileSync('npm', ['run', 'build', '-w', 'server'], { cwd: ROOT, stdio: 'ignore' });
+const listSection = await listReads();
+if (process.env.BENCH_ONLY === 'lists') {
+  const report = [`# HTTP benchmark, list reads only (${new Date().toISOString().slice(0, 10)}, ${cores()} cores, load ${loadAverage()}, wrk -t1 -c100 -d${DURATION}s, PostgreSQL + Redis)`, '', ...listSection].join('\n');
+  writeResult('http-lists-postgres.md', report);
+  console.log(report);
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
+}
 let bastion = start(['dist/entry.js', 'serve'], env, path.join(ROOT, 'server'));
 await waitUp('http://127.0.0.1:3921/healthz');
 const hardened = wrk('http://127.0.0.1:3921/healthz');
@@ -209,11 +218,83 @@ const report = [
   '',
   'The signed-request row is not a read: the only signed route starts an agent run (two encrypted message writes in the background), so it bounds the webhook path, not the signature check alone (one HMAC and one store write).',
   '',
+  ...listSection,
   '## Where the time goes (CPU profile of Bastion during GET /api/v1/me)',
   '',
   ...(profile ? summariseProfile(path.join(profileDir, profile)) : ['(no profile written)']),
   '',
 ].join('\n');
 writeResult('http-postgres.md', report);
+console.log(`load average after the run: ${loadAverage()}`);
 console.log(report);
 fs.rmSync(dataDir, { recursive: true, force: true });
+
+/**
+ * Signed-in list reads (session cookie, 20 items each) against a hand-written Fastify route
+ * doing the same I/O (one Redis GET, the same list query), with a CPU profile of Bastion
+ * during the agents list. Returns the report section.
+ */
+async function listReads(): Promise<string[]> {
+  const listProfileDir = path.join(dataDir, 'profile-lists');
+  let server = start(['dist/entry.js', 'serve'], env, path.join(ROOT, 'server'));
+  await waitUp('http://127.0.0.1:3921/healthz');
+  const signIn = await fetch('http://127.0.0.1:3921/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) });
+  const session = (signIn.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const token = ((await (await fetch('http://127.0.0.1:3921/api/v1/auth/csrf', { headers: { cookie: session, connection: 'close' } })).json()) as { token: string }).token;
+  const send = async (url: string, body: unknown) => {
+    const response = await fetch(`http://127.0.0.1:3921${url}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'http://127.0.0.1:3921', connection: 'close', cookie: session, 'x-csrf-token': token },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as { id: string };
+  };
+  let firstAgent = '';
+  for (let i = 0; i < LIST_ITEMS; i++) {
+    const agent = await send('/api/v1/agents', { name: `Agent ${i}`, description: 'An agent of the list benchmark', systemPrompt: 'Answer from the sources and cite them.' });
+    firstAgent ||= agent.id;
+    await send('/api/v1/knowledge-bases', { name: `Base ${i}`, description: 'A base of the list benchmark' });
+  }
+  // Conversations with a title (sealed under the workspace key, opened per row on reads): one message each, answered by the built-in provider.
+  for (let i = 0; i < LIST_ITEMS; i++) {
+    const conversation = await send('/api/v1/conversations', { agentId: firstAgent });
+    await send(`/api/v1/conversations/${conversation.id}/messages`, { content: `Question ${i} of the list benchmark` });
+  }
+  const lists = ['agents', 'conversations', 'knowledge-bases'] as const;
+  const bastionRuns = Object.fromEntries(lists.map((name) => [name, wrk(`http://127.0.0.1:3921/api/v1/${name}`, [`Cookie: ${session}`])]));
+  await stop(server);
+  // The profile in a run of its own, so the figures above carry no profiler overhead.
+  server = start(['--cpu-prof', `--cpu-prof-dir=${listProfileDir}`, 'dist/entry.js', 'serve'], env, path.join(ROOT, 'server'));
+  await waitUp('http://127.0.0.1:3921/healthz');
+  wrk('http://127.0.0.1:3921/api/v1/agents', [`Cookie: ${session}`]);
+  await stop(server);
+
+  const database = await openDatabase(config, createLogger('silent'));
+  const workspace = await database.db.selectFrom('workspaces').select('id').where('personal_owner_id', '=', user.id).executeTakeFirstOrThrow();
+  await database.close();
+  const minimalServer = start(['bench/servers/minimal-list.mjs', '3923', DATABASE_URL!, REDIS_URL!, `bastion:session:${hashToken(session.split('=')[1]!)}`, user.id, workspace.id]);
+  await waitUp('http://127.0.0.1:3923/agents');
+  const minimalRuns = Object.fromEntries(lists.map((name) => [name, wrk(`http://127.0.0.1:3923/${name}`)]));
+  await stop(minimalServer);
+
+  const listProfile = fs.existsSync(listProfileDir) ? fs.readdirSync(listProfileDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+  return [
+    `## Signed-in list reads (${LIST_ITEMS} items, session cookie) vs a hand-written Fastify route doing the same I/O`,
+    '',
+    '| list | Bastion req/s | minimal req/s | Bastion / minimal | Bastion p50 ms | Bastion p99 ms | minimal p99 ms | non-2xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...lists.map((name) => {
+      const b = bastionRuns[name]!;
+      const m = minimalRuns[name]!;
+      return `| GET /api/v1/${name} | ${b.rps.toFixed(0)} | ${m.rps.toFixed(0)} | ${(b.rps / m.rps).toFixed(2)}× | ${b.p50.toFixed(1)} | ${b.p99.toFixed(1)} | ${m.p99.toFixed(1)} | ${b.non2xx + m.non2xx} |`;
+    }),
+    '',
+    'Targets (issue 18): Bastion / minimal ≥ 0.70× and Bastion p99 < 50 ms at 100 connections.',
+    '',
+    '### Where the time goes (CPU profile of Bastion during GET /api/v1/agents, a separate run)',
+    '',
+    ...(listProfile ? summariseProfile(path.join(listProfileDir, listProfile)) : ['(no profile written)']),
+    '',
+  ];
+}

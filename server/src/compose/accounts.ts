@@ -55,10 +55,17 @@ declare module 'fastify' {
 export const accounts = fp(
   async (app: App) => {
     const { config, db, store, clock, logger, metrics, securityEvents, cookie } = app.core;
-    const sessions = new SessionService(db, store, clock, {
-      idleMs: config.SESSION_IDLE_TIMEOUT_MINUTES * 60_000,
-      absoluteMs: config.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3_600_000,
-    });
+    const sessions = new SessionService(
+      db,
+      store,
+      clock,
+      {
+        idleMs: config.SESSION_IDLE_TIMEOUT_MINUTES * 60_000,
+        absoluteMs: config.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3_600_000,
+      },
+      app.core.cacheStats,
+    );
+    app.addHook('onClose', () => sessions.close());
     watchSessionRevocations(sessions, securityEvents);
     const users = new UserService(db);
     // Services write the audit entry of a change in the change's own transaction.

@@ -8,6 +8,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../platform/clock.js';
 import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
+import type { CacheStats } from '../../platform/store/cache.js';
+import { LocalCache } from '../../platform/store/local-cache.js';
 import type { Store } from '../../platform/store/store.js';
 import type { SessionState } from '../../principal.js';
 import { findUserSession, insertSession, listActiveSessions, revokeSessions, touchSession, type SessionRow } from './repo.js';
@@ -26,14 +28,27 @@ const key = (tokenHash: string) => `session:${tokenHash}`;
 const revokedKey = (sessionId: string) => `revoked:session:${sessionId}`;
 const REVOKED_MEMORY_MS = 2 * 60 * 60 * 1000;
 const TOUCH_EVERY_MS = 60_000; // write last-seen at most once a minute per session
+/**
+ * How long an instance reuses a session it read from the store. Ending a session drops
+ * it on every instance first (LocalCache broadcasts), so this bounds only how stale the
+ * last-seen time may be, never how long a revoked session works.
+ */
+export const SESSION_CACHE_TTL_MS = 5_000;
+const SESSION_CACHE_ENTRIES = 50_000;
 
 export class SessionService {
+  /** Live sessions read recently, by token hash: most requests need no store round trip. */
+  private readonly cache: LocalCache<SessionState>;
+
   constructor(
     private readonly db: Db,
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly timeouts: SessionTimeouts,
-  ) {}
+    stats?: CacheStats,
+  ) {
+    this.cache = new LocalCache(store, 'session', { ttlMs: SESSION_CACHE_TTL_MS, maxEntries: SESSION_CACHE_ENTRIES, stats, now: () => clock.now().getTime() });
+  }
 
   /** Starts a session; the returned token goes in the cookie and nowhere else. */
   async create(userId: string, context: RequestContext): Promise<{ token: string; state: SessionState }> {
@@ -65,25 +80,29 @@ export class SessionService {
   async authenticate(token: string): Promise<SessionState | null> {
     if (!/^bst_sess_[A-Za-z0-9_-]{43}$/.test(token)) return null;
     const hash = hashToken(token);
-    const raw = await this.store.get(key(hash));
-    if (!raw) return null;
-    const state = JSON.parse(raw) as SessionState;
+    const cached = await this.cache.getOrLoad(hash, async () => {
+      const raw = await this.store.get(key(hash));
+      return raw ? (JSON.parse(raw) as SessionState) : null;
+    });
+    if (!cached) return null;
     const now = this.clock.now().getTime();
-    if (this.isExpired(state, now)) {
+    if (this.isExpired(cached, now)) {
       await this.store.delete(key(hash));
+      await this.cache.invalidate(hash);
       return null;
     }
-    if (now - state.lastSeenAt >= TOUCH_EVERY_MS) {
-      state.lastSeenAt = now;
-      // A revocation may have deleted the session since we read it: never write it back.
-      if (await this.isRevoked(state.id)) return null;
-      await this.save(hash, state);
-      if (await this.isRevoked(state.id)) {
-        await this.store.delete(key(hash));
-        return null;
-      }
-      await touchSession(this.db, state.id, new Date(now));
+    if (now - cached.lastSeenAt < TOUCH_EVERY_MS) return cached;
+    const state = { ...cached, lastSeenAt: now };
+    // A revocation may have deleted the session since we read it: never write it back.
+    if (await this.isRevoked(state.id)) return null;
+    await this.save(hash, state);
+    if (await this.isRevoked(state.id)) {
+      await this.store.delete(key(hash));
+      await this.cache.invalidate(hash);
+      return null;
     }
+    this.cache.update(hash, state);
+    await touchSession(this.db, state.id, new Date(now));
     return state;
   }
 
@@ -142,5 +161,12 @@ export class SessionService {
         this.store.set(revokedKey(s.id), '1', { ttlMs: REVOKED_MEMORY_MS }),
       ]),
     );
+    // After the store no longer has them: an instance reading again finds nothing.
+    await Promise.all(sessions.map((s) => this.cache.invalidate(s.token_hash)));
+  }
+
+  /** Stops listening for invalidations (the app closes it). */
+  close(): Promise<void> {
+    return this.cache.close();
   }
 }

@@ -1,5 +1,5 @@
 /** In-process store for a single Bastion process: LRU-bounded, TTL-evicted, clock injected. */
-import { assertTtl, gcra, type Counter, type RateDecision, type Reservation, type ReserveOptions, type SetOptions, type Store } from './store.js';
+import { assertTtl, gcra, type Counter, type RateDecision, type Reservation, type ReserveOptions, type SetOptions, type Store, type ChannelHandlers, type Subscription } from './store.js';
 
 export type Clock = () => number;
 
@@ -17,6 +17,8 @@ export interface MemoryStoreOptions {
 
 export class MemoryStore implements Store {
   readonly kind = 'memory';
+  // Processes sharing a memory store are the app instances of this one process: broadcasts are calls.
+  private readonly channels = new Map<string, Set<ChannelHandlers>>();
   // Map iteration order is insertion order: re-inserting on access makes it an LRU.
   private readonly entries = new Map<string, Entry>();
   private readonly now: Clock;
@@ -29,6 +31,17 @@ export class MemoryStore implements Store {
       this.timer = setInterval(() => this.sweep(), interval);
       this.timer.unref();
     }
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    for (const handlers of this.channels.get(channel) ?? []) handlers.message(message);
+  }
+
+  subscribe(channel: string, handlers: ChannelHandlers): Subscription {
+    let set = this.channels.get(channel);
+    if (!set) this.channels.set(channel, (set = new Set()));
+    set.add(handlers);
+    return { live: true, close: async () => void set.delete(handlers) };
   }
 
   get size(): number {

@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { serviceUnavailable } from '../../errors.js';
-import { assertTtl, type Counter, type RateDecision, type Reservation, type ReserveOptions, type SetOptions, type Store } from './store.js';
+import { assertTtl, type Counter, type RateDecision, type Reservation, type ReserveOptions, type SetOptions, type Store, type ChannelHandlers, type Subscription } from './store.js';
 
 // Fixed-window counter: the expiry is set only when the key is created.
 const INCREMENT = `
@@ -97,6 +97,10 @@ export class RedisStore implements Store {
   private readonly client: ScriptedRedis;
   readonly prefix: string;
   private lastErrorLog = 0;
+  /** The subscriber connection (a connection in subscribe mode runs no other command), opened on the first subscribe. */
+  private subscriber: Redis | undefined;
+  private readonly channels = new Map<string, Set<ChannelHandlers>>();
+  private subscriberLive = false;
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.keyPrefix;
@@ -195,11 +199,66 @@ export class RedisStore implements Store {
     return ttl;
   }
 
+  async publish(channel: string, message: string): Promise<void> {
+    // Channels are not keys: ioredis does not prefix them, so the store's prefix is added here.
+    await this.run(() => this.client.publish(this.prefix + channel, message));
+  }
+
+  subscribe(channel: string, handlers: ChannelHandlers): Subscription {
+    const subscriber = this.openSubscriber();
+    let set = this.channels.get(channel);
+    if (!set) {
+      this.channels.set(channel, (set = new Set()));
+      subscriber.subscribe(this.prefix + channel).catch(() => undefined); // resubscribed on reconnect by ioredis
+    }
+    set.add(handlers);
+    const live = () => this.subscriberLive;
+    return {
+      get live() {
+        return live();
+      },
+      close: async () => void set.delete(handlers),
+    };
+  }
+
+  private openSubscriber(): Redis {
+    if (this.subscriber) return this.subscriber;
+    const subscriber = this.client.duplicate({ keyPrefix: '', enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, connectionName: `${this.prefix}subscriber`.replace(/[^\w:.-]/g, '_') });
+    const resetAll = () => {
+      for (const set of this.channels.values()) for (const handlers of set) handlers.reset();
+    };
+    // Not live until subscribed again after a (re)connect; every drop may have lost messages.
+    subscriber.on('close', () => {
+      if (this.subscriberLive) resetAll();
+      this.subscriberLive = false;
+    });
+    subscriber.on('ready', () => {
+      // autoResubscribe has re-sent SUBSCRIBE; a message published before it took effect is lost: reset once more when it has.
+      const channels = [...this.channels.keys()].map((c) => this.prefix + c);
+      const confirm = channels.length > 0 ? subscriber.subscribe(...channels) : Promise.resolve(0);
+      void confirm.then(
+        () => {
+          resetAll();
+          this.subscriberLive = true;
+        },
+        () => undefined,
+      );
+    });
+    subscriber.on('error', () => undefined); // the main client logs connection errors
+    subscriber.on('message', (channel: string, message: string) => {
+      const set = this.channels.get(channel.slice(this.prefix.length));
+      if (set) for (const handlers of set) handlers.message(message);
+    });
+    this.subscriber = subscriber;
+    return subscriber;
+  }
+
   async ping(): Promise<void> {
     await this.run(() => this.client.ping());
   }
 
   async close(): Promise<void> {
+    this.subscriber?.disconnect();
     try {
       await this.client.quit();
     } catch {

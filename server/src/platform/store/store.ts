@@ -48,8 +48,28 @@ export interface ReserveOptions {
   blockedUntil?: { key: string; now: number };
 }
 
+/** Handlers of a broadcast channel (see Store.subscribe). */
+export interface ChannelHandlers {
+  message(message: string): void;
+  /** Messages may have been missed (the subscriber connection dropped or came back): drop whatever they would have invalidated. */
+  reset(): void;
+}
+
+export interface Subscription {
+  /** True while messages are being received; a cache may serve only while it is. */
+  readonly live: boolean;
+  close(): Promise<void>;
+}
+
 export interface Store {
   readonly kind: 'redis' | 'memory';
+  /**
+   * Broadcasts to every process sharing the store (cache invalidation). Resolves once the
+   * message reached the subscribers connected at that moment; no delivery is promised to
+   * a subscriber that is down, which is why subscriptions report `live` and `reset`.
+   */
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, handlers: ChannelHandlers): Subscription;
   get(key: string): Promise<string | null>;
   /** Returns false only when `ifAbsent` was asked and the key already existed. */
   set(key: string, value: string, options?: SetOptions): Promise<boolean>;
