@@ -15,7 +15,8 @@ export const privacy = fp(
     const { authDeps, policies, audit } = app.accounts;
     // Erasure pseudonymises the user's audit entries (and records user.erased) in its own transaction.
     const pseudonymiseActor = (trx: Db, userId: string, pseudonym: string) => audit.eraseUser(trx, userId, pseudonym);
-    await createPrivacy({ ...authDeps, config, encryptor, queue: app.knowledge.queue, policies, pseudonymiseActor }).register(app, API_PREFIX);
+    const { workspaces } = app.workspaces;
+    await createPrivacy({ ...authDeps, config, encryptor, queue: app.knowledge.queue, policies, pseudonymiseActor, membershipsChanged: () => workspaces.forgetMemberships() }).register(app, API_PREFIX);
   },
-  { name: 'bastion-privacy', fastify: '5.x', dependencies: ['bastion-core', 'bastion-accounts', 'bastion-knowledge'] },
+  { name: 'bastion-privacy', fastify: '5.x', dependencies: ['bastion-core', 'bastion-accounts', 'bastion-workspaces', 'bastion-knowledge'] },
 );

@@ -34,7 +34,8 @@ export const workspaces = fp(
   async (app: App) => {
     const { config, db, clock, mailer, encryptor, securityEvents, monitoring, outbound, cookie } = app.core;
     const { users, audit, authDeps } = app.accounts;
-    const workspaces = new WorkspaceService(db, clock, mailer, config.PUBLIC_URL, securityEvents, users, audit);
+    const workspaces = new WorkspaceService(db, clock, mailer, config.PUBLIC_URL, securityEvents, users, audit, { store: app.core.store, stats: app.core.cacheStats });
+    app.addHook('onClose', () => workspaces.close());
     await app.register(workspaceContext, { workspaces });
     const usage = new UsageService(db, clock, (workspaceId, tokens) => monitoring.spend.observe(workspaceId, tokens));
     await app.register(workspaceRoutes(workspaces, usage), { prefix: API_PREFIX });

@@ -26,8 +26,27 @@ export interface Agent {
 
 const LIST_LIMIT = 500;
 
+/**
+ * Parsed configurations by agent id and version. A version is immutable once written, so
+ * a parse (defaults filled in for versions stored before a field existed) never goes
+ * stale: lists parse each version once per process, not once per row per request.
+ */
+const parsedConfigs = new Map<string, Readonly<AgentConfig>>();
+const PARSED_CONFIGS_KEPT = 10_000;
+
+function configOf(id: string, version: number, stored: unknown): AgentConfig {
+  const key = `${id}:${version}`;
+  let config = parsedConfigs.get(key);
+  if (!config) {
+    config = Object.freeze(AgentConfig.parse(stored));
+    if (parsedConfigs.size >= PARSED_CONFIGS_KEPT) parsedConfigs.delete(parsedConfigs.keys().next().value!);
+    parsedConfigs.set(key, config);
+  }
+  return config;
+}
+
 function toAgent(row: repo.AgentWithConfig): Agent {
-  return { id: row.id, workspaceId: row.workspace_id, version: row.current_version, config: AgentConfig.parse(row.config), createdAt: row.created_at, updatedAt: row.updated_at };
+  return { id: row.id, workspaceId: row.workspace_id, version: row.current_version, config: configOf(row.id, row.current_version, row.config), createdAt: row.created_at, updatedAt: row.updated_at };
 }
 
 export class AgentService {
@@ -75,7 +94,7 @@ export class AgentService {
     });
     // The cache is keyed by agent id alone: tenancy is checked on what it holds.
     if (!cached || cached.workspaceId !== workspaceId) throw new AppError('not_found', 'No such agent.');
-    return { id, workspaceId: cached.workspaceId, version: cached.version, config: AgentConfig.parse(cached.config), createdAt: new Date(cached.createdAt), updatedAt: new Date(cached.updatedAt) };
+    return { id, workspaceId: cached.workspaceId, version: cached.version, config: configOf(id, cached.version, cached.config), createdAt: new Date(cached.createdAt), updatedAt: new Date(cached.updatedAt) };
   }
 
   async create(context: WorkspaceContext, config: AgentConfig, actor: Actor): Promise<Agent> {

@@ -77,6 +77,8 @@ export interface ErasureOptions {
   graceDays: number;
   /** Pseudonymises the person's audit entries inside the erasure transaction (modules/audit: AuditLog.eraseUser). */
   pseudonymiseActor?: PseudonymiseActor | undefined;
+  /** Told after an erasure changed roles or deleted workspaces (the workspaces' membership cache). */
+  membershipsChanged?: (() => Promise<void>) | undefined;
 }
 
 export class ErasureService {
@@ -128,6 +130,7 @@ export class ErasureService {
       return { user, ...(await this.erase(trx, user)) };
     });
     if (!outcome) return null;
+    await this.options.membershipsChanged?.();
     await this.forgetInStore(this.deps.store, outcome.user, outcome.sessionHashes, outcome.agentIds);
     const report: ErasureReport = {
       userId: outcome.user.id,
@@ -177,8 +180,9 @@ export class ErasureService {
    */
   private async forgetInStore(store: Store, user: { id: string; email: string }, sessionHashes: string[], agentIds: string[]): Promise<void> {
     const account = accountKey(user.email.toLowerCase());
+    // Through the session service, so no instance keeps serving one from its cache.
+    await this.deps.sessions.evict(sessionHashes);
     const keys = [
-      ...sessionHashes.map((hash) => `session:${hash}`),
       ...Object.keys(RATE_LIMIT_POLICIES).map((policy) => `rl:${policy}:u:${user.id}`),
       ...['lock', 'locks', 'fail', 'delay'].map((kind) => `auth:${kind}:${account}`),
       `reset:email:${account}`,

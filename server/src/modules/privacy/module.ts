@@ -55,9 +55,11 @@ export function registerPrivacyGate(app: App, deps: Pick<AuthDeps, 'db' | 'clock
   return policies;
 }
 
-export function createPrivacy(deps: AuthDeps & { config: PrivacyConfig; encryptor: Encryptor; queue: JobQueue; policies: PolicyService; pseudonymiseActor?: PseudonymiseActor | undefined }): Privacy {
+export function createPrivacy(
+  deps: AuthDeps & { config: PrivacyConfig; encryptor: Encryptor; queue: JobQueue; policies: PolicyService; pseudonymiseActor?: PseudonymiseActor | undefined; membershipsChanged?: (() => Promise<void>) | undefined },
+): Privacy {
   const { config } = deps;
-  const erasure = new ErasureService(deps, { graceDays: config.ERASURE_GRACE_DAYS, pseudonymiseActor: deps.pseudonymiseActor });
+  const erasure = new ErasureService(deps, { graceDays: config.ERASURE_GRACE_DAYS, pseudonymiseActor: deps.pseudonymiseActor, membershipsChanged: deps.membershipsChanged });
   const exports = new ExportService({ db: deps.db, encryptor: deps.encryptor, clock: deps.clock, logger: deps.logger, mailer: deps.mailer, queue: deps.queue, publicUrl: config.PUBLIC_URL });
   const { policies } = deps;
   const retention = new RetentionService(deps.db, deps.clock, deps.logger, retentionSettings(config));

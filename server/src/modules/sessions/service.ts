@@ -165,6 +165,12 @@ export class SessionService {
     await Promise.all(sessions.map((s) => this.cache.invalidate(s.token_hash)));
   }
 
+  /** Forgets sessions by token hash on every instance (erasure deletes their rows itself). */
+  async evict(tokenHashes: string[]): Promise<void> {
+    await Promise.all(tokenHashes.map((hash) => this.store.delete(key(hash))));
+    await Promise.all(tokenHashes.map((hash) => this.cache.invalidate(hash)));
+  }
+
   /** Stops listening for invalidations (the app closes it). */
   close(): Promise<void> {
     return this.cache.close();

@@ -12,6 +12,7 @@ import { ManualClock } from '../../platform/clock.js';
 import type { Mailer } from '../../platform/mail/mailer.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { ErasureService } from '../privacy/erasure.js';
+import { SessionService } from '../sessions/service.js';
 import { WorkspaceService } from './service.js';
 
 const fixture = {
@@ -115,7 +116,8 @@ describe('the last owner, under concurrency', () => {
     const { t, clock } = fixture;
     // The services of the app, on the same database: the erasure job is not an HTTP route.
     // (The job uses only these dependencies; the others serve requesting and cancelling.)
-    const jobDeps: Partial<AuthDeps> = { db: t.database.db, store: t.store, clock, logger: silentLogger };
+    const sessions = new SessionService(t.database.db, t.store, clock, { idleMs: 60 * 60_000, absoluteMs: 24 * 60 * 60_000 });
+    const jobDeps: Partial<AuthDeps> = { db: t.database.db, store: t.store, clock, logger: silentLogger, sessions };
     const erasure = new ErasureService(jobDeps as AuthDeps, { graceDays: 0 });
     const noMail: Mailer = { kind: 'outbox', send: async () => undefined, close: async () => undefined };
     const workspaces = new WorkspaceService(t.database.db, clock, noMail, 'http://127.0.0.1:3000');
@@ -138,5 +140,6 @@ describe('the last owner, under concurrency', () => {
       // Either the step-down came first and the erasure handed ownership back, or it was refused.
       if (stepDown !== 'ok') expect(String(stepDown)).toMatch(LAST_OWNER);
     }
+    await sessions.close();
   }, 60_000);
 });

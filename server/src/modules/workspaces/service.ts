@@ -18,6 +18,13 @@ import { can, type Permission } from './permissions.js';
 import * as repo from './repo.js';
 import type { SecurityEventSink } from '../security-events/service.js';
 import { UserService } from '../users/service.js';
+import type { CacheStats } from '../../platform/store/cache.js';
+import { LocalCache } from '../../platform/store/local-cache.js';
+import type { Store } from '../../platform/store/store.js';
+
+/** How long an instance reuses a membership it read; changes drop it everywhere at once, so this only bounds memory. */
+export const MEMBERSHIP_CACHE_TTL_MS = 5_000;
+const MEMBERSHIP_CACHE_ENTRIES = 50_000;
 
 const INVITATION_TTL_MS = 7 * 24 * 3_600_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -30,6 +37,13 @@ export interface WorkspaceContext {
 }
 
 export class WorkspaceService {
+  /**
+   * Memberships read recently (user, workspace → role and workspace row), so a request
+   * needs no membership query. Every change of a role, a membership or a workspace drops
+   * all of them on every instance before it answers (changes are rare; see forgetMemberships).
+   */
+  private readonly memberships: LocalCache<repo.MembershipRow> | undefined;
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
@@ -39,7 +53,20 @@ export class WorkspaceService {
     private readonly users = new UserService(db),
     /** Records member and invitation changes; tests of other rules may leave it out. */
     private readonly audit?: AuditLog,
-  ) {}
+    /** The store the membership cache broadcasts on; without one nothing is cached. */
+    cache?: { store: Store; stats?: CacheStats | undefined },
+  ) {
+    this.memberships = cache ? new LocalCache(cache.store, 'membership', { ttlMs: MEMBERSHIP_CACHE_TTL_MS, maxEntries: MEMBERSHIP_CACHE_ENTRIES, stats: cache.stats, now: () => clock.now().getTime() }) : undefined;
+  }
+
+  /** Drops every cached membership on every instance: after any change of roles, members or workspaces. */
+  async forgetMemberships(): Promise<void> {
+    await this.memberships?.invalidateAll();
+  }
+
+  close(): Promise<void> {
+    return this.memberships?.close() ?? Promise.resolve();
+  }
 
   /** The user's personal workspace, created on first need (sign-up, first API call). */
   async personal(userId: string): Promise<repo.MembershipRow> {
@@ -61,12 +88,10 @@ export class WorkspaceService {
 
   /** The user's membership of a workspace (the personal one when `workspaceId` is undefined), or 404; no permission checked. */
   async membership(userId: string, workspaceId: string | undefined): Promise<WorkspaceContext> {
-    let membership: repo.MembershipRow | undefined;
-    if (workspaceId === undefined) membership = await this.personal(userId);
-    else {
-      if (!UUID.test(workspaceId)) throw new AppError('validation_failed', 'X-Workspace-Id must be a workspace id (a UUID).');
-      membership = await repo.findMembership(this.db, workspaceId.toLowerCase(), userId);
-    }
+    if (workspaceId !== undefined && !UUID.test(workspaceId)) throw new AppError('validation_failed', 'X-Workspace-Id must be a workspace id (a UUID).');
+    const target = workspaceId?.toLowerCase();
+    const load = async () => (target === undefined ? this.personal(userId) : ((await repo.findMembership(this.db, target, userId)) ?? null));
+    const membership = this.memberships ? await this.memberships.getOrLoad(`${userId}|${target ?? 'personal'}`, load) : await load();
     if (!membership) throw new AppError('not_found', 'No such workspace.');
     return { workspaceId: membership.id, userId, role: membership.role, workspace: membership };
   }
@@ -101,6 +126,7 @@ export class WorkspaceService {
       },
       this.clock.now(),
     );
+    await this.forgetMemberships();
     return (await repo.findMembership(this.db, context.workspaceId, context.userId))!;
   }
 
@@ -125,6 +151,7 @@ export class WorkspaceService {
       await repo.setMemberRole(trx, context.workspaceId, userId, role);
       await this.record(trx, by, { action: 'workspace.member.role_changed', workspaceId: context.workspaceId, target: { type: 'workspace_member' }, subjectId: userId, details: { role } });
     });
+    await this.forgetMemberships(); // after the commit: a reload now finds the change
   }
 
   /** Removes a member, or leaves (the caller's own id); the last owner cannot go. */
@@ -139,6 +166,7 @@ export class WorkspaceService {
       await repo.removeMember(trx, context.workspaceId, userId);
       await this.record(trx, by, { action: 'workspace.member.removed', workspaceId: context.workspaceId, target: { type: 'workspace_member' }, subjectId: userId });
     });
+    await this.forgetMemberships(); // after the commit: a reload now finds the change
   }
 
   /**
