@@ -10,7 +10,7 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import fp from 'fastify-plugin';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { declareAccess } from '../http/access.js';
@@ -20,6 +20,7 @@ import { expectationFailedHandler, type Drain } from '../http/early-errors.js';
 import { registerErrorHandler } from '../http/errors-plugin.js';
 import { registerBoundary, type HardeningOptions } from '../http/hardening.js';
 import { registerJsonBody } from '../http/json-body.js';
+import { responseSerializerCompiler } from '../http/response-serializer.js';
 import { isExposed, registerMetrics } from '../http/metrics-exposure.js';
 import { withErrorEnvelope } from '../http/openapi-errors.js';
 import type { HeaderSets } from '../http/security-headers.js';
@@ -77,7 +78,7 @@ export const core = fp(
   async (app: App, options: CoreDeps & { headers: HeaderSets; drain: Drain }) => {
     const { config, logger, database, store, clock, headers, drain } = options;
     app.setValidatorCompiler(validatorCompiler);
-    app.setSerializerCompiler(serializerCompiler);
+    app.setSerializerCompiler(responseSerializerCompiler);
     registerErrorHandler(app);
     drain.register(app); // the first onRequest hook
     app.server.on('checkExpectation', expectationFailedHandler(headers));

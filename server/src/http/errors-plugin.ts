@@ -68,7 +68,11 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
   sentCodes.set(request, error.code);
   if (error.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter))));
   else if (error.status === 503) reply.header('retry-after', '5');
-  return reply.status(error.status).type('application/json; charset=utf-8').send(envelope(request, error));
+  // Serialised here: a route's response schema for the same status (readyz's 503) must not shape an error.
+  return reply
+    .status(error.status)
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(envelope(request, error)));
 }
 
 export function registerErrorHandler(app: FastifyInstance): void {
