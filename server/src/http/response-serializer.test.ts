@@ -28,6 +28,8 @@ afterAll(async () => t?.close());
 describe('compiled response serialisation', () => {
   it('compiles the usual view shapes (nullable, enum, ISO dates as strings) to a JSON schema', () => {
     expect(responseJsonSchema(z.object({ items: z.array(Item) }))).not.toBeNull();
+    // A nullable id (a string with a format) needs no runtime choice between shapes.
+    expect(responseJsonSchema(z.object({ connectionId: z.uuid().nullable() }))).toMatchObject({ properties: { connectionId: { type: ['string', 'null'] } } });
   });
 
   it('sends only the declared properties', async () => {

@@ -21,11 +21,32 @@ function hasCombinator(node: unknown): boolean {
   return Object.values(object).some(hasCombinator);
 }
 
+/**
+ * `anyOf: [X, {type: 'null'}]` (zod's nullable of a string with a format) as X with
+ * `type: [X's type, 'null']`: the same output for a serialiser, which ignores formats and
+ * patterns, and no runtime choice between shapes.
+ */
+function collapseNullable(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(collapseNullable);
+  if (!node || typeof node !== 'object') return node;
+  const object = Object.fromEntries(Object.entries(node as Record<string, unknown>).map(([key, value]) => [key, collapseNullable(value)]));
+  const anyOf = object.anyOf;
+  if (Array.isArray(anyOf) && anyOf.length === 2) {
+    const nullIndex = anyOf.findIndex((option) => (option as { type?: unknown }).type === 'null' && Object.keys(option as object).length === 1);
+    const other = anyOf[1 - nullIndex] as Record<string, unknown> | undefined;
+    if (nullIndex !== -1 && other && typeof other.type === 'string' && !('anyOf' in other)) {
+      const { anyOf: _dropped, ...rest } = object;
+      return { ...rest, ...other, type: [other.type, 'null'] };
+    }
+  }
+  return object;
+}
+
 /** The JSON schema of a zod response schema, or null when it has none fast-json-stringify serialises as zod would. */
 export function responseJsonSchema(schema: unknown): object | null {
   if (!(schema instanceof z.ZodType)) return null;
   try {
-    const json = z.toJSONSchema(schema, { io: 'output', target: 'draft-07', unrepresentable: 'throw' });
+    const json = collapseNullable(z.toJSONSchema(schema, { io: 'output', target: 'draft-07', unrepresentable: 'throw' })) as object;
     return hasCombinator(json) ? null : json;
   } catch {
     return null;

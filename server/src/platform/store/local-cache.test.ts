@@ -54,11 +54,24 @@ describe('LocalCache', () => {
     await warm(cacheA, 'k', async () => source);
     source = 'v2';
     expect(await cacheB.getOrLoad('k', async () => source)).toBe('v1'); // a hit: the source was not asked
+    // The publish returns when every receiving connection confirmed it handled the message.
     await cacheA.invalidate('k');
-    // The broadcast is delivered to B's connection before A's publish returns; give B's socket one turn.
-    await new Promise((resolve) => setImmediate(resolve));
     expect(await cacheB.getOrLoad('k', async () => source)).toBe('v2');
     expect(await cacheA.getOrLoad('k', async () => source)).toBe('v2');
+  });
+
+  it('loads once for concurrent misses of one key (an entry expiring under load costs one load)', async () => {
+    const [store] = await twoInstances();
+    const cache = cacheOn(store);
+    let loads = 0;
+    const slowLoad = async () => {
+      loads++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return 'v';
+    };
+    const values = await Promise.all(Array.from({ length: 20 }, () => cache.getOrLoad('k', slowLoad)));
+    expect(values).toEqual(Array(20).fill('v'));
+    expect(loads).toBe(1);
   });
 
   it('does not keep a value loaded before an invalidation that arrived during the load', async () => {

@@ -1,7 +1,8 @@
 /**
  * A short-lived in-process cache in front of a shared source (the store, the database),
  * kept coherent across instances by broadcasts on the store: `invalidate(key)` drops the
- * entry here and on every instance before it resolves. It serves only while its
+ * entry here and on every instance before it resolves (the store's publish waits until every
+ * receiving instance confirmed it handled the message). It serves only while its
  * subscription is live; when the broadcast connection drops, everything is dropped and
  * every read goes to the source until it is back.
  *
@@ -25,6 +26,8 @@ const EVERYTHING = '*';
 
 export class LocalCache<V> {
   private readonly entries = new Map<string, { value: V; expiresAt: number }>();
+  /** Loads in flight, shared by concurrent misses of one key (when an entry expires under load, one load, not one per request). */
+  private readonly loading = new Map<string, Promise<V | null>>();
   private readonly subscription: Subscription;
   private readonly channel: string;
   private readonly now: () => number;
@@ -53,10 +56,22 @@ export class LocalCache<V> {
       }
     }
     this.options.stats?.record(this.name, false);
+    const inFlight = this.loading.get(key);
+    if (inFlight) return inFlight;
     const generation = this.generation;
-    const value = await load();
-    if (value !== null && this.subscription.live && generation === this.generation) this.put(key, value);
-    return value;
+    const loaded = load().then(
+      (value) => {
+        if (this.loading.get(key) === loaded) this.loading.delete(key);
+        if (value !== null && this.subscription.live && generation === this.generation) this.put(key, value);
+        return value;
+      },
+      (error: unknown) => {
+        if (this.loading.get(key) === loaded) this.loading.delete(key);
+        throw error;
+      },
+    );
+    this.loading.set(key, loaded);
+    return loaded;
   }
 
   /** Replaces this instance's entry (after a write through, e.g. a refreshed session). */
@@ -91,7 +106,13 @@ export class LocalCache<V> {
 
   private drop(key: string): void {
     this.generation++;
-    if (key === EVERYTHING) this.entries.clear();
-    else this.entries.delete(key);
+    // A load in flight may have read the old value: later misses start their own.
+    if (key === EVERYTHING) {
+      this.entries.clear();
+      this.loading.clear();
+    } else {
+      this.entries.delete(key);
+      this.loading.delete(key);
+    }
   }
 }

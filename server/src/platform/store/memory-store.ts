@@ -33,8 +33,10 @@ export class MemoryStore implements Store {
     }
   }
 
-  async publish(channel: string, message: string): Promise<void> {
-    for (const handlers of this.channels.get(channel) ?? []) handlers.message(message);
+  async publish(channel: string, message: string): Promise<number> {
+    const subscribers = [...(this.channels.get(channel) ?? [])];
+    for (const handlers of subscribers) handlers.message(message);
+    return subscribers.length;
   }
 
   subscribe(channel: string, handlers: ChannelHandlers): Subscription {

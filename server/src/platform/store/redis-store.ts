@@ -3,6 +3,7 @@
  * and surface as 503 service_unavailable; the client keeps reconnecting, so the
  * process recovers by itself when Redis returns.
  */
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { serviceUnavailable } from '../../errors.js';
@@ -92,6 +93,11 @@ export interface RedisStoreOptions {
   logger: Logger;
 }
 
+/** Where receivers confirm broadcasts (see publish). */
+const ACK_CHANNEL = 'broadcast-ack';
+/** The longest a broadcast waits for its receivers' confirmations. */
+const PUBLISH_CONFIRM_MS = 500;
+
 export class RedisStore implements Store {
   readonly kind = 'redis';
   private readonly client: ScriptedRedis;
@@ -101,12 +107,17 @@ export class RedisStore implements Store {
   private subscriber: Redis | undefined;
   private readonly channels = new Map<string, Set<ChannelHandlers>>();
   private subscriberLive = false;
+  /** Broadcasts waiting for their receivers' confirmations, by nonce. */
+  private readonly pendingAcks = new Map<string, { received: number; expected: number; done: () => void }>();
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.keyPrefix;
     const client = new Redis(options.url, {
       keyPrefix: options.keyPrefix,
       enableOfflineQueue: false,
+      // Commands issued in the same turn of the event loop (many requests' rate-limit
+      // checks and counters under load) go out in one write.
+      enableAutoPipelining: true,
       maxRetriesPerRequest: 1,
       commandTimeout: options.commandTimeoutMs,
       connectTimeout: options.commandTimeoutMs,
@@ -199,9 +210,30 @@ export class RedisStore implements Store {
     return ttl;
   }
 
-  async publish(channel: string, message: string): Promise<void> {
-    // Channels are not keys: ioredis does not prefix them, so the store's prefix is added here.
-    await this.run(() => this.client.publish(this.prefix + channel, message));
+  /**
+   * Publishes and waits until every receiving connection has handed the message to its
+   * handlers (each confirms on the ack channel), at most PUBLISH_CONFIRM_MS: a cache
+   * invalidation has then taken effect on every live instance before the change answers.
+   */
+  async publish(channel: string, message: string): Promise<number> {
+    this.openSubscriber(); // to receive the confirmations
+    const nonce = randomUUID();
+    let done!: () => void;
+    const confirmed = new Promise<void>((resolve) => (done = resolve));
+    const pending = { received: 0, expected: Number.POSITIVE_INFINITY, done };
+    this.pendingAcks.set(nonce, pending);
+    try {
+      // Channels are not keys: ioredis does not prefix them, so the store's prefix is added here.
+      const receivers = await this.run(() => this.client.publish(this.prefix + channel, `${nonce} ${message}`));
+      pending.expected = receivers;
+      if (pending.received >= receivers) done();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([confirmed, new Promise<void>((resolve) => (timer = setTimeout(resolve, PUBLISH_CONFIRM_MS)))]);
+      clearTimeout(timer);
+      return receivers;
+    } finally {
+      this.pendingAcks.delete(nonce);
+    }
   }
 
   subscribe(channel: string, handlers: ChannelHandlers): Subscription {
@@ -234,8 +266,8 @@ export class RedisStore implements Store {
     });
     subscriber.on('ready', () => {
       // autoResubscribe has re-sent SUBSCRIBE; a message published before it took effect is lost: reset once more when it has.
-      const channels = [...this.channels.keys()].map((c) => this.prefix + c);
-      const confirm = channels.length > 0 ? subscriber.subscribe(...channels) : Promise.resolve(0);
+      const channels = [ACK_CHANNEL, ...this.channels.keys()].map((c) => this.prefix + c);
+      const confirm = subscriber.subscribe(...channels);
       void confirm.then(
         () => {
           resetAll();
@@ -245,10 +277,22 @@ export class RedisStore implements Store {
       );
     });
     subscriber.on('error', () => undefined); // the main client logs connection errors
-    subscriber.on('message', (channel: string, message: string) => {
-      const set = this.channels.get(channel.slice(this.prefix.length));
+    subscriber.on('message', (channel: string, raw: string) => {
+      const name = channel.slice(this.prefix.length);
+      if (name === ACK_CHANNEL) {
+        const pending = this.pendingAcks.get(raw);
+        if (pending && ++pending.received >= pending.expected) pending.done();
+        return;
+      }
+      const space = raw.indexOf(' ');
+      const nonce = raw.slice(0, space);
+      const message = raw.slice(space + 1);
+      const set = this.channels.get(name);
       if (set) for (const handlers of set) handlers.message(message);
+      // Handled: tell the publisher (on the command connection; this one only listens).
+      this.client.publish(this.prefix + ACK_CHANNEL, nonce).catch(() => undefined);
     });
+    subscriber.subscribe(this.prefix + ACK_CHANNEL).catch(() => undefined);
     this.subscriber = subscriber;
     return subscriber;
   }

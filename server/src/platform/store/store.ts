@@ -64,11 +64,11 @@ export interface Subscription {
 export interface Store {
   readonly kind: 'redis' | 'memory';
   /**
-   * Broadcasts to every process sharing the store (cache invalidation). Resolves once the
-   * message reached the subscribers connected at that moment; no delivery is promised to
-   * a subscriber that is down, which is why subscriptions report `live` and `reset`.
+   * Broadcasts to every process sharing the store (cache invalidation). Resolves with the
+   * number of subscriptions the message was handed to; a subscriber that is down gets
+   * nothing, which is why subscriptions report `live` and `reset`.
    */
-  publish(channel: string, message: string): Promise<void>;
+  publish(channel: string, message: string): Promise<number>;
   subscribe(channel: string, handlers: ChannelHandlers): Subscription;
   get(key: string): Promise<string | null>;
   /** Returns false only when `ifAbsent` was asked and the key already existed. */
