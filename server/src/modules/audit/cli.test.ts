@@ -2,7 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { runAudit } from '../../cli/audit.js';
 import { createPostgresDatabase, postgresDatabaseName, silentLogger, tempDir, TEST_DATABASE_URL, TEST_RUN } from '../../../test/harness.js';
 import { loadConfig } from '../../config/index.js';
 import { systemClock } from '../../platform/clock.js';
@@ -18,6 +19,27 @@ const SERVER_DIR = fileURLToPath(new URL('../../..', import.meta.url));
 function bastion(args: string[], env: Record<string, string>) {
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/entry.ts', ...args], { cwd: SERVER_DIR, env: { PATH: TEST_RUN.path, ...env }, encoding: 'utf8', timeout: 60_000 });
   return { status: result.status, stdout: result.stdout, out: result.stdout + result.stderr };
+}
+
+/**
+ * The command's function in this process, its output captured: each process run of the CLI
+ * costs seconds (tsx, then PGlite opening the data directory), so only one check below
+ * runs the real process.
+ */
+async function audit(args: string[], env: Record<string, string>) {
+  let stdout = '';
+  let stderr = '';
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+  const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => void (stdout += `${parts.join(' ')}\n`));
+  const error = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => void (stderr += `${parts.join(' ')}\n`));
+  try {
+    const status = await runAudit(loadConfig(env), args);
+    return { status, stdout, out: stdout + stderr };
+  } finally {
+    write.mockRestore();
+    log.mockRestore();
+    error.mockRestore();
+  }
 }
 
 /** Opens the CLI's database in this process (PGlite files allow one process at a time: close before running the CLI). */
@@ -42,11 +64,12 @@ describe('bastion audit', () => {
       for (let i = 1; i <= 7; i++) await log.record({ actor: { type: 'system', userId: null }, action: 'agent.updated', target: { type: 'agent', id: `a${i}` }, details: { version: i } });
     });
 
+    // The one real process run: the command as an operator types it.
     const ok = bastion(['audit', 'verify'], env);
     expect(ok.status, ok.out).toBe(0);
     expect(ok.out).toContain('Audit log OK: 7 entries, 1 signed checkpoint(s).');
 
-    const exported = bastion(['audit', 'export', '--from', '2', '--to', '4'], env);
+    const exported = await audit(['export', '--from', '2', '--to', '4'], env);
     expect(exported.status, exported.out).toBe(0);
     const lines = exported.stdout
       .trim()
@@ -54,8 +77,8 @@ describe('bastion audit', () => {
       .map((line) => JSON.parse(line) as { seq: number; action: string; hash: string; prevHash: string });
     expect(lines.map((l) => l.seq)).toEqual([2, 3, 4]);
     expect(lines[1]!.prevHash).toBe(lines[0]!.hash);
-    expect(bastion(['audit', 'export', '--from', '1; drop table audit_entries'], env).status).toBe(2);
-    expect(bastion(['audit', 'export', '--from', '5', '--to', '2'], env).status).toBe(2);
+    expect((await audit(['export', '--from', '1; drop table audit_entries'], env)).status).toBe(2);
+    expect((await audit(['export', '--from', '5', '--to', '2'], env)).status).toBe(2);
 
     await withDb(env, async ({ db }) => {
       await db.transaction().execute(async (trx) => {
@@ -63,7 +86,7 @@ describe('bastion audit', () => {
         await trx.deleteFrom('audit_entries').where('seq', '=', '3').execute();
       });
     });
-    const broken = bastion(['audit', 'verify'], env);
+    const broken = await audit(['verify'], env);
     expect(broken.status, broken.out).toBe(1);
     expect(broken.out).toMatch(/BROKEN at entry 3 \(deleted\): entry 3 is missing/);
   });
