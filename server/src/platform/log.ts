@@ -64,9 +64,12 @@ export function lazyChildLogger(logger: Logger, bindings: Record<string, unknown
   const real = (): Logger => (child ??= logger.child(bindings, options));
   return new Proxy(logger, {
     get(target, property) {
-      if (typeof property === 'string' && property in LEVEL_METHODS) {
+      if (typeof property === 'string' && (property in LEVEL_METHODS || property === 'child')) {
         // A disabled level is a no-op on the parent too: skip creating the child.
-        if (!target.isLevelEnabled(property)) return noop;
+        if (property !== 'child' && !target.isLevelEnabled(property)) return noop;
+        // Looking a method up creates nothing (Fastify checks every method of each request's
+        // logger): the child is made when a line is actually written.
+        return (...args: unknown[]) => (Reflect.get(real(), property) as (...a: unknown[]) => unknown).apply(real(), args);
       }
       if (property === 'isLevelEnabled' || property === 'level' || property === 'levels') {
         const value = Reflect.get(target, property) as unknown;
