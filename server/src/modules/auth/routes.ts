@@ -12,6 +12,8 @@ import { confirmTotp, countUnusedRecoveryCodes, disableTotpFor, regenerateRecove
 import { checkPassword, PASSWORD_MAX_LENGTH } from './passwords.js';
 import { changePassword, requestPasswordReset, resetPassword } from './password-service.js';
 import { disownSignIn, register, signIn, signInWithCode, verifyEmail, type SignInResult } from './service.js';
+import { USER_ROLES } from '../../domain/accounts.js';
+import { POLICY_KINDS } from '../../domain/privacy.js';
 
 const Email = z.string().trim().min(3).max(254).email().describe('Email address');
 const Password = z
@@ -28,7 +30,7 @@ const Me = z.object({
   id: z.uuid(),
   email: z.string(),
   name: z.string(),
-  role: z.enum(['admin', 'member']),
+  role: z.enum(USER_ROLES),
   emailVerified: z.boolean(),
   mfaEnabled: z.boolean(),
   mfaEnrollmentRequired: z.boolean().describe('REQUIRE_MFA applies and TOTP is not enrolled: only MFA setup, /me and sign-out work'),
@@ -115,7 +117,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
             name: z.string().trim().min(1).max(100),
             inviteToken: Token.optional(),
             acceptedPolicies: z
-              .array(z.strictObject({ kind: z.enum(['privacy', 'terms']), version: z.number().int().positive() }))
+              .array(z.strictObject({ kind: z.enum(POLICY_KINDS), version: z.number().int().positive() }))
               .max(2)
               .optional()
               .describe('Policy versions in force that the person accepts (required once published; see modules/privacy)'),

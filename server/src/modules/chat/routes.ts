@@ -9,11 +9,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ChatService, ChatStreamEvent, Conversation, Message } from './service.js';
 import { openEventStream, wantsEventStream, type EventStream } from './sse.js';
+import { MESSAGE_ROLES } from '../../domain/chat.js';
 
 const Citation = z.object({ id: z.string().describe('The [n] marker in the text'), source: z.string(), text: z.string(), score: z.number() });
 const MessageView = z.object({
   id: z.uuid(),
-  role: z.enum(['user', 'assistant']),
+  role: z.enum(MESSAGE_ROLES),
   text: z.string(),
   status: z.enum(['complete', 'streaming', 'incomplete', 'failed']).describe('incomplete: cut short (see stopReason) but kept'),
   stopReason: z.string().nullable().describe('cancelled, disconnected, max_steps, max_tokens, max_wall_time, budget_exhausted or a provider error code'),

@@ -3,8 +3,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ConnectionRow } from './repo.js';
 import type { ProviderService } from './service.js';
+import { PROVIDER_KINDS } from '../../domain/providers.js';
 
-const Kind = z.enum(['openai', 'anthropic']).describe('openai: any OpenAI-compatible endpoint (OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio, OpenRouter); anthropic: the Messages API');
+const Kind = z.enum(PROVIDER_KINDS).describe('openai: any OpenAI-compatible endpoint (OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio, OpenRouter); anthropic: the Messages API');
 const ConnectionView = z.object({
   id: z.uuid(),
   name: z.string(),

@@ -2,9 +2,10 @@
  * What each workspace role may do: the one table every service consults. Roles are
  * ordered; each includes what the ones below it may do, plus the actions listed here.
  */
-import type { WorkspaceRole } from '../../domain/workspaces.js';
+import { WORKSPACE_ROLES, type WorkspaceRole } from '../../domain/workspaces.js';
 
-export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const satisfies readonly WorkspaceRole[];
+/** The roles, most powerful first (the domain's list: one definition). */
+export const ROLES: readonly WorkspaceRole[] = WORKSPACE_ROLES;
 
 export const PERMISSIONS = {
   /** See the workspace, its agents, and chat with them (own conversations only). */

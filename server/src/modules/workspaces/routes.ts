@@ -1,12 +1,13 @@
 /** /api/v1/workspaces: workspaces, members, invitations and usage. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { PERMISSION_NAMES, permissionsOf, ROLES } from './permissions.js';
+import { WORKSPACE_ROLES } from '../../domain/workspaces.js';
+import { PERMISSION_NAMES, permissionsOf } from './permissions.js';
 import type { InvitationRow, MembershipRow } from './repo.js';
 import type { WorkspaceService } from './service.js';
 import type { UsageService } from './usage.js';
 
-const Role = z.enum(ROLES);
+const Role = z.enum(WORKSPACE_ROLES);
 const WorkspaceView = z.object({
   id: z.uuid(),
   name: z.string(),

@@ -2,13 +2,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { WorkspaceSsoService } from './sso.js';
+import { SSO_DEFAULT_ROLES } from '../../domain/workspaces.js';
 
 const SsoView = z.object({
   issuer: z.string(),
   clientId: z.string(),
   clientSecretHint: z.string().describe('The secret itself is never returned'),
   jitProvisioning: z.boolean(),
-  defaultRole: z.enum(['member', 'viewer']),
+  defaultRole: z.enum(SSO_DEFAULT_ROLES),
   startUrl: z.string().describe('Send people here to sign in through this provider'),
 });
 
@@ -39,7 +40,7 @@ export function workspaceSsoRoutes(sso: WorkspaceSsoService): FastifyPluginAsync
               clientId: z.string().trim().min(1).max(300),
               clientSecret: z.string().min(8).max(2_000).optional().describe('Required the first time; omitted: keep the stored one'),
               jitProvisioning: z.boolean().default(false).describe('Add people who sign in through this provider to the workspace'),
-              defaultRole: z.enum(['member', 'viewer']).default('member'),
+              defaultRole: z.enum(SSO_DEFAULT_ROLES).default('member'),
             })
             .meta({ examples: [{ issuer: 'https://login.example.com', clientId: 'bastion', clientSecret: '…', jitProvisioning: true, defaultRole: 'member' }] }),
           response: { 200: SsoView },
