@@ -4,7 +4,8 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { NO_ANSWER } from '../../platform/llm/extractive.js';
 import { markAbandoned } from './repo.js';
-import { apiUser } from '../../../test/api-client.js';
+import { ApiClient, apiUser } from '../../../test/api-client.js';
+import { buildTestApp } from '../../../test/harness.js';
 import { parseEvents, PROVIDER_KEY, setUpChat, useChatApp } from '../../../test/chat-fixture.js';
 import { DEFAULT_TEXT, tokens } from '../../../test/fake-llm.js';
 
@@ -182,6 +183,25 @@ describe('chat', () => {
     const answer = (await pending).json().answer;
     expect(answer).toMatchObject({ status: 'incomplete', stopReason: 'cancelled' });
     expect(answer.text.length).toBeGreaterThan(0);
+  });
+
+  it('cancels an answer streaming on another API copy, and says so', async () => {
+    const { client, conversationId } = await setUpChat(chat);
+    // A second copy on the same database and store, as behind a load balancer.
+    const second = await buildTestApp({ database: chat.t.database, store: chat.t.store, clock: chat.clock, env: { REQUIRE_MFA: 'none' } });
+    try {
+      const onSecond = new ApiClient(second, client.userId, client.email, client.key);
+      chat.fake.enqueue({ kind: 'text', text: tokens(100), chunkDelayMs: 20 });
+      const pending = client.post(`/conversations/${conversationId}/messages`, { content: 'Long answer please' });
+      await expect.poll(() => chatRequests().length, { timeout: 5_000 }).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await onSecond.post(`/conversations/${conversationId}/cancel`)).json()).toEqual({ cancelled: true });
+      expect((await pending).json().answer).toMatchObject({ status: 'incomplete', stopReason: 'cancelled' });
+      // Nothing is streaming any more: a second cancel says so.
+      expect((await onSecond.post(`/conversations/${conversationId}/cancel`)).json()).toEqual({ cancelled: false });
+    } finally {
+      await second.close();
+    }
   });
 
   it('serves the second identical deterministic request from the cache, scoped to the workspace', async () => {

@@ -52,6 +52,20 @@ export async function updateMessage(db: Db, workspaceId: string, id: string, cha
   await db.updateTable('messages').set(changes).where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
 }
 
+/** Whether an answer of the conversation is streaming, written since `since` (a live one, not one left by a crash). */
+export async function hasStreamingAnswer(db: Db, workspaceId: string, conversationId: string, since: Date): Promise<boolean> {
+  const row = await db
+    .selectFrom('messages')
+    .select('id')
+    .where('workspace_id', '=', workspaceId)
+    .where('conversation_id', '=', conversationId)
+    .where('role', '=', 'assistant')
+    .where('status', '=', 'streaming')
+    .where('updated_at', '>=', since)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** The latest `limit` messages, oldest first. */
 export async function listMessages(db: Db, workspaceId: string, conversationId: string, includeSuperseded: boolean, limit: number): Promise<MessageRow[]> {
   let query = db.selectFrom('messages').selectAll().where('workspace_id', '=', workspaceId).where('conversation_id', '=', conversationId);

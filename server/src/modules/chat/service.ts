@@ -28,6 +28,9 @@ import { cachedStream, type CachedTurn } from './response-cache.js';
 import type { Retriever } from './retriever.js';
 import { MessageSealing, type StoredContent } from './sealing.js';
 
+/** A streaming answer written to within this long is running somewhere (checkpoints, provider timeouts); older ones were left by a crash. */
+const LIVE_ANSWER_MS = 2 * 60_000;
+
 const HISTORY_LIMIT = 41;
 const MESSAGES_LIMIT = 1_000;
 
@@ -117,7 +120,10 @@ export class ChatService {
 
   async cancel(context: WorkspaceContext, id: string): Promise<{ cancelled: boolean }> {
     await this.findConversation(context, id);
-    return { cancelled: await this.deps.cancellations.cancel(id, this.deps.clock.now().getTime()) };
+    const now = this.deps.clock.now().getTime();
+    if (await this.deps.cancellations.cancel(id, now)) return { cancelled: true };
+    // Streaming on another API copy: it stops at its next poll of the flag just set.
+    return { cancelled: await repo.hasStreamingAnswer(this.deps.db, context.workspaceId, id, new Date(now - LIVE_ANSWER_MS)) };
   }
 
   /** Stores the user's message, then answers it. */
