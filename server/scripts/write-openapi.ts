@@ -29,7 +29,7 @@ const TYPES_FILE = path.join(ROOT, 'web/src/lib/api/schema.d.ts');
 
 /** The document as GET /api/v1/openapi.json serves it, from a fixed configuration (the defaults). */
 async function buildDocument(): Promise<OpenAPI3> {
-  // An explicit environment, not process.env: the document must not depend on who runs this.
+  // An explicit environment, not the caller's: the document must not depend on who runs this.
   const config = loadConfig({ LOG_LEVEL: 'silent', DATA_DIR: os.tmpdir(), INGEST_IN_PROCESS: 'false' });
   const logger = createLogger('silent');
   const database = wrapPGlite(await PGlite.create(PGLITE_OPTIONS));

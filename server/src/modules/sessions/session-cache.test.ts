@@ -4,36 +4,14 @@
  * over real HTTP, as a load balancer sends them: the invalidation reaches the other
  * instance's socket before the sign-out's answer leaves, so it is handled first.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createUser, PASSWORD } from '../../../test/accounts.js';
 import { BrowserClient } from '../../../test/browser-client.js';
-import { buildTestApp, silentLogger, TEST_REDIS_URL, testStore, type TestApp } from '../../../test/harness.js';
+import type { TestApp } from '../../../test/harness.js';
+import { useTwoInstances } from '../../../test/instances.js';
 import { hashToken } from '../../platform/crypto/tokens.js';
-import { RedisStore } from '../../platform/store/redis-store.js';
-import type { Store } from '../../platform/store/store.js';
 
-let a: TestApp;
-let b: TestApp;
-let urlA: string;
-let urlB: string;
-let storeA: Store;
-let storeB: Store;
-
-beforeAll(async () => {
-  // Two API instances on one database; on Redis each has its own connections (as two processes would).
-  storeA = await testStore();
-  storeB = storeA instanceof RedisStore ? new RedisStore({ url: TEST_REDIS_URL!, keyPrefix: storeA.prefix, commandTimeoutMs: 2_000, logger: silentLogger }) : storeA;
-  a = await buildTestApp({ store: storeA, env: { REQUIRE_MFA: 'none' } });
-  b = await buildTestApp({ store: storeB, database: a.database, env: { REQUIRE_MFA: 'none' } });
-  urlA = await a.app.listen({ host: '127.0.0.1', port: 0 });
-  urlB = await b.app.listen({ host: '127.0.0.1', port: 0 });
-});
-afterAll(async () => {
-  await b?.close();
-  await a?.close();
-  if (storeB !== storeA) await storeB.close();
-  await storeA.close();
-});
+const instances = useTwoInstances({ REQUIRE_MFA: 'none' });
 
 /** The same browser's requests reaching the other instance (a load balancer). */
 function sameBrowserOn(t: TestApp, browser: BrowserClient): BrowserClient {
@@ -54,10 +32,10 @@ async function over(base: string, browser: BrowserClient, method: 'GET' | 'POST'
 
 async function signedIn(): Promise<{ onA: BrowserClient; onB: BrowserClient }> {
   const email = `cache-${crypto.randomUUID()}@example.org`;
-  await createUser(a.database, { email });
-  const onA = new BrowserClient(a.app);
+  await createUser(instances.a.database, { email });
+  const onA = new BrowserClient(instances.a.app);
   expect((await onA.signIn(email, PASSWORD)).statusCode).toBe(200);
-  const onB = sameBrowserOn(b, onA);
+  const onB = sameBrowserOn(instances.b, onA);
   // Read on B until its cache holds the session (its broadcast subscription may still be connecting).
   for (let i = 0; i < 50; i++) {
     expect((await onB.get('/me')).statusCode).toBe(200);
@@ -70,20 +48,20 @@ describe('session cache across instances', () => {
   it('serves a session from the instance cache (a hit needs no store read)', async () => {
     const { onB } = await signedIn();
     // Taken out of the store behind the service's back (no broadcast): B still knows it.
-    expect(await storeA.delete(`session:${hashToken(onB.sessionCookie!)}`)).toBe(true);
+    expect(await instances.store.delete(`session:${hashToken(onB.sessionCookie!)}`)).toBe(true);
     expect((await onB.get('/me')).statusCode).toBe(200);
   });
 
   it('refuses a session signed out on one instance on the next request to the other', async () => {
     const { onA, onB } = await signedIn();
-    expect(await over(urlA, onA, 'POST', '/auth/logout')).toBe(200);
-    expect(await over(urlB, onB, 'GET', '/me')).toBe(401);
+    expect(await over(instances.urlA, onA, 'POST', '/auth/logout')).toBe(200);
+    expect(await over(instances.urlB, onB, 'GET', '/me')).toBe(401);
   });
 
   it('refuses sessions ended by "sign out everywhere" on the other instance at once, for parallel requests too', async () => {
     const { onA, onB } = await signedIn();
-    expect(await over(urlA, onA, 'POST', '/auth/logout-all')).toBe(200);
-    const answers = await Promise.all(Array.from({ length: 20 }, () => over(urlB, onB, 'GET', '/me')));
+    expect(await over(instances.urlA, onA, 'POST', '/auth/logout-all')).toBe(200);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => over(instances.urlB, onB, 'GET', '/me')));
     expect(answers).toEqual(Array(20).fill(401));
   });
 });

@@ -1,7 +1,8 @@
 /** The in-process cache: hits are served, an invalidation on one instance drops the entry on every other, a dropped broadcast connection drops everything. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { silentLogger, TEST_REDIS_URL, testStore } from '../../../test/harness.js';
+import { TEST_REDIS_URL, testStore } from '../../../test/harness.js';
+import { sameStoreElsewhere } from '../../../test/instances.js';
 import { LocalCache } from './local-cache.js';
 import { RedisStore } from './redis-store.js';
 import type { Store } from './store.js';
@@ -15,11 +16,12 @@ afterEach(async () => {
 /** Two instances' views of one store: a second Redis connection on the same prefix, or the same memory store. */
 async function twoInstances(): Promise<[Store, Store]> {
   const first = await testStore();
+  const second = sameStoreElsewhere(first);
   opened.push(first);
-  if (!(first instanceof RedisStore)) return [first, first];
-  const second = new RedisStore({ url: redisUrl!, keyPrefix: first.prefix, commandTimeoutMs: 2_000, logger: silentLogger });
-  await second.ready();
-  opened.push(second);
+  if (second !== first) {
+    await (second as RedisStore).ready();
+    opened.push(second);
+  }
   return [first, second];
 }
 
