@@ -24,6 +24,7 @@ import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
 import { cores, loadAverage } from './lib/machine.js';
 import { ROOT, tempDir, writeResult } from './lib/paths.js';
+import { summariseProfile } from './lib/profile.js';
 import { startNode, stop, waitUp } from './lib/processes.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -59,49 +60,6 @@ function wrk(url: string, headers: string[] = []): WrkResult {
 
 function start(args: string[], env: Record<string, string> = {}, cwd = ROOT): ChildProcess {
   return startNode(args, { env, cwd });
-}
-
-/** Top functions by self time from a V8 .cpuprofile. */
-function summariseProfile(file: string): string[] {
-  const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[]; samples: number[] };
-  const total = profile.samples.length;
-  const byFunction = new Map<string, number>();
-  for (const node of profile.nodes) {
-    const where = node.callFrame.url.replace(/^.*node_modules\//, '').replace(`file://${ROOT}`, '') || '(native)';
-    const key = `${node.callFrame.functionName || '(anonymous)'} — ${where}`;
-    byFunction.set(key, (byFunction.get(key) ?? 0) + (node.hitCount ?? 0));
-  }
-  const byPackage = new Map<string, number>();
-  for (const [key, hits] of byFunction) {
-    const where = key.split(' — ')[1]!;
-    const pkg = where.startsWith('/server/')
-      ? 'bastion'
-      : where.startsWith('node:')
-        ? where.split('/')[0]!
-        : where.startsWith('(')
-          ? where
-          : where
-              .split('/')
-              .slice(0, where.startsWith('@') ? 2 : 1)
-              .join('/');
-    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + hits);
-  }
-  const pct = (n: number) => `${((n / total) * 100).toFixed(1)}%`;
-  return [
-    '| where (package) | share of samples |',
-    '|---|---:|',
-    ...[...byPackage]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 12)
-      .map(([k, v]) => `| ${k} | ${pct(v)} |`),
-    '',
-    '| top functions (self time) | share |',
-    '|---|---:|',
-    ...[...byFunction]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 15)
-      .map(([k, v]) => `| ${k.replaceAll('|', '\\|')} | ${pct(v)} |`),
-  ];
 }
 
 const dataDir = tempDir('bastion-bench-http-');
