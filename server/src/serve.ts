@@ -9,7 +9,6 @@ import { type App } from './http/app-type.js';
 import type { Config } from './config/index.js';
 import { createLogger } from './platform/log.js';
 import { openDatabase } from './platform/db/database.js';
-import { markAbandoned } from './modules/chat/repo.js';
 import { migrate } from './platform/db/migrator.js';
 import { Encryptor } from './platform/crypto/envelope.js';
 import { loadKeyring } from './platform/crypto/keyring.js';
@@ -24,10 +23,6 @@ export async function serve(config: Config): Promise<App> {
   const database = await openDatabase(config, logger);
   const { applied, current } = await migrate(database.db);
   logger.info({ applied: applied.map((m) => `${m.version}_${m.name}`), schemaVersion: current }, 'database migrated');
-  // Answers left streaming by a process that stopped mid-answer are kept, marked incomplete
-  // (older than the longest allowed answer, so another copy's live answers are untouched).
-  const abandoned = await markAbandoned(database.db, new Date(Date.now() - 15 * 60_000));
-  if (abandoned > 0) logger.warn({ abandoned }, 'answers interrupted by a previous stop marked incomplete');
   const { keyring } = loadKeyring(config, logger);
   const unconfigured = await findUnconfiguredMasterKeys(database.db, keyring);
   if (unconfigured.length > 0) {

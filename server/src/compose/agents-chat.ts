@@ -9,6 +9,7 @@ import type { App } from '../http/app-type.js';
 import { agentRoutes } from '../modules/agents/routes.js';
 import { AgentService } from '../modules/agents/service.js';
 import { Cancellations } from '../modules/chat/cancellation.js';
+import { AnswerLeases } from '../modules/chat/leases.js';
 import { chatRoutes } from '../modules/chat/routes.js';
 import { ChatService } from '../modules/chat/service.js';
 import { SigningSecretService } from '../modules/signing-secrets/service.js';
@@ -26,6 +27,10 @@ export const agentsChat = fp(
     const { providers } = app.providers;
     const { retrieval } = app.knowledge;
     const agents = new AgentService(db, clock, workspaces, providers, new JsonCache(store, 'agent', cacheStats, AGENT_CACHE_TTL_MS), (workspaceId, ids) => retrieval.existingBases(workspaceId, ids), app.accounts.audit);
+    // Every process sweeps: answers whose writer died are finished while the system runs.
+    const leases = new AnswerLeases(db, clock, logger);
+    app.addHook('onReady', () => leases.start());
+    app.addHook('onClose', () => leases.stop());
     const chat = new ChatService({
       db,
       encryptor,
@@ -37,6 +42,7 @@ export const agentsChat = fp(
       retriever: retrieval,
       outbound: outbound.tools,
       cancellations: new Cancellations(store),
+      leases,
       responseCache: config.LLM_CACHE_TTL_SECONDS > 0 ? new JsonCache(store, 'llm', cacheStats, config.LLM_CACHE_TTL_SECONDS * 1000) : null,
     });
     await app.register(agentRoutes(agents), { prefix: API_PREFIX });

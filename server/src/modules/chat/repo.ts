@@ -44,7 +44,7 @@ export async function deleteConversation(db: Db, owner: Owner, id: string): Prom
   return Number(result.numDeletedRows) === 1;
 }
 
-export async function insertMessage(db: Db, row: Omit<MessageRow, 'seq' | 'input_tokens' | 'output_tokens' | 'superseded'>): Promise<void> {
+export async function insertMessage(db: Db, row: Omit<MessageRow, 'seq' | 'input_tokens' | 'output_tokens' | 'superseded' | 'lease_owner'> & { lease_owner?: string | null }): Promise<void> {
   await db.insertInto('messages').values(row).execute();
 }
 
@@ -81,8 +81,15 @@ export async function supersedeLastAnswer(db: Db, workspaceId: string, conversat
   return last;
 }
 
-/** Answers left `streaming` by a process that died mid-answer become `incomplete`. */
-export async function markAbandoned(db: Db, olderThan: Date): Promise<number> {
-  const result = await db.updateTable('messages').set({ status: 'incomplete', stop_reason: 'interrupted' }).where('status', '=', 'streaming').where('updated_at', '<', olderThan).executeTakeFirst();
+/** Moves a streaming answer's heartbeat, while this process still holds its lease. */
+export async function heartbeat(db: Db, workspaceId: string, id: string, owner: string, now: Date): Promise<void> {
+  await db.updateTable('messages').set({ updated_at: now }).where('workspace_id', '=', workspaceId).where('id', '=', id).where('status', '=', 'streaming').where('lease_owner', '=', owner).execute();
+}
+
+/** Answers left `streaming` by a writer that stopped heartbeating before `olderThan` become `incomplete`. */
+export async function markAbandoned(db: Db, olderThan: Date, keep: string[] = []): Promise<number> {
+  let query = db.updateTable('messages').set({ status: 'incomplete', stop_reason: 'interrupted' }).where('status', '=', 'streaming').where('updated_at', '<', olderThan);
+  if (keep.length > 0) query = query.where('id', 'not in', keep);
+  const result = await query.executeTakeFirst();
   return Number(result.numUpdatedRows);
 }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { ChatService, ChatStreamEvent, Conversation, Message } from './service.js';
 import { openEventStream, wantsEventStream, type EventStream } from './sse.js';
 import { MESSAGE_ROLES } from '../../domain/chat.js';
+import { AppError } from '../../errors.js';
 
 const Citation = z.object({ id: z.string().describe('The [n] marker in the text'), source: z.string(), text: z.string(), score: z.number() });
 const MessageView = z.object({
@@ -87,8 +88,14 @@ async function respond<T extends Exchange>(request: FastifyRequest, reply: Fasti
     await run({ signal: disconnect.signal, emit });
   } catch (error) {
     if (!stream) throw error;
-    request.log.error({ err: error }, 'answer stream failed');
-    (stream as EventStream).send('error', { code: 'internal_error', message: 'The answer failed; try again.' });
+    // The stream is open: the failure becomes its terminal event, with the code a JSON reply would have.
+    if (error instanceof AppError) {
+      request.log.warn({ err: error }, 'answer stream ended with an error');
+      (stream as EventStream).send('error', { code: error.code, message: error.message });
+    } else {
+      request.log.error({ err: error }, 'answer stream failed');
+      (stream as EventStream).send('error', { code: 'internal_error', message: 'The answer failed; try again.' });
+    }
   }
   (stream as EventStream | null)?.end();
 }

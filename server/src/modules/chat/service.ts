@@ -22,14 +22,12 @@ import type { UsageService } from '../workspaces/usage.js';
 import { runAgentLoop, type LoopEvent, type LoopResult } from './agent-loop.js';
 import type { Cancellations } from './cancellation.js';
 import { Checkpointer } from './checkpointer.js';
+import type { AnswerLeases } from './leases.js';
 import { buildMessages, newBoundary, type HistoryMessage } from './prompt.js';
 import * as repo from './repo.js';
 import { cachedStream, type CachedTurn } from './response-cache.js';
 import type { Retriever } from './retriever.js';
 import { MessageSealing, type StoredContent } from './sealing.js';
-
-/** A streaming answer written to within this long is running somewhere (checkpoints, provider timeouts); older ones were left by a crash. */
-const LIVE_ANSWER_MS = 2 * 60_000;
 
 const HISTORY_LIMIT = 41;
 const MESSAGES_LIMIT = 1_000;
@@ -76,6 +74,8 @@ export interface ChatDeps {
   /** For the fetch_url tool. */
   outbound: OutboundHttp<'tools'>;
   cancellations: Cancellations;
+  /** Leases and heartbeats of the answers this process writes; retries their final writes. */
+  leases: AnswerLeases;
   /** null: the response cache is off. */
   responseCache: JsonCache<CachedTurn> | null;
 }
@@ -123,7 +123,7 @@ export class ChatService {
     const now = this.deps.clock.now().getTime();
     if (await this.deps.cancellations.cancel(id, now)) return { cancelled: true };
     // Streaming on another API copy: it stops at its next poll of the flag just set.
-    return { cancelled: await repo.hasStreamingAnswer(this.deps.db, context.workspaceId, id, new Date(now - LIVE_ANSWER_MS)) };
+    return { cancelled: await repo.hasStreamingAnswer(this.deps.db, context.workspaceId, id, this.deps.leases.liveSince()) };
   }
 
   /** Stores the user's message, then answers it. */
@@ -154,7 +154,6 @@ export class ChatService {
   }
 
   private async answer(context: WorkspaceContext, conversation: repo.ConversationRow, agent: Agent, question: string, options: AnswerOptions, userMessage?: Message): Promise<{ answer: Message; error?: { code: string; message: string } }> {
-    const { config } = agent;
     const emit = options.emit ?? (() => undefined);
     // Independent reads and writes before the provider call run together: they are the time to first token.
     const [history, answerRow] = await Promise.all([
@@ -162,13 +161,44 @@ export class ChatService {
       this.insert(context, conversation.id, 'assistant', { text: '', citations: [], toolCalls: [] }, 'streaming', this.deps.clock.now(), agent),
     ]);
     if (userMessage) emit({ type: 'message', message: userMessage, answerId: answerRow.id });
+    const lease = this.deps.leases.hold(context.workspaceId, answerRow.id);
+    try {
+      return await this.produce(context, conversation, agent, question, options, history, answerRow);
+    } finally {
+      lease.release();
+    }
+  }
 
+  /** Streams the answer into its leased row, then writes its final state. */
+  private async produce(
+    context: WorkspaceContext,
+    conversation: repo.ConversationRow,
+    agent: Agent,
+    question: string,
+    options: AnswerOptions,
+    history: HistoryMessage[],
+    answerRow: repo.MessageRow,
+  ): Promise<{ answer: Message; error?: { code: string; message: string } }> {
+    const { config } = agent;
+    const emit = options.emit ?? (() => undefined);
     const tracked = this.deps.cancellations.track(conversation.id, this.deps.clock.now().getTime());
     const wallClock = new AbortController();
     const timer = setTimeout(() => wallClock.abort('max_wall_time'), config.limits.maxWallTimeMs);
     const signal = AbortSignal.any([tracked.signal, wallClock.signal, ...(options.signal ? [options.signal] : [])]);
     const checkpoint = new Checkpointer((text) => this.saveContent(context, answerRow.id, { text, citations: [], toolCalls: [] }, 'streaming'));
     let result: LoopResult | undefined;
+    let text = '';
+    // Usage that could not be recorded (the database went away mid-answer) is recorded with the final write.
+    const unrecorded = { input: 0, output: 0 };
+    const recordUsage = async (input: number, output: number): Promise<void> => {
+      try {
+        await this.deps.usage.record(context.workspaceId, input, output);
+      } catch (error) {
+        this.deps.logger.warn({ err: error, conversationId: conversation.id }, 'usage not recorded yet; recorded with the final write');
+        unrecorded.input += input;
+        unrecorded.output += output;
+      }
+    };
     try {
       const [passages, provider] = await Promise.all([config.knowledgeBaseIds.length > 0 ? this.retrieve(context, agent, question) : Promise.resolve([]), this.deps.providers.providerFor(context.workspaceId, config.providerConnectionId)]);
       const boundary = newBoundary();
@@ -177,7 +207,6 @@ export class ChatService {
         cache && config.cacheResponses && config.temperature === 0
           ? (request: ChatRequest): AsyncIterable<ChatEvent> => cachedStream(provider, cache, { workspaceId: context.workspaceId, connectionId: config.providerConnectionId, boundary }, request)
           : (request: ChatRequest) => provider.stream(request);
-      let text = '';
       result = await runAgentLoop({
         config,
         messages: buildMessages(config, boundary, history, passages),
@@ -194,24 +223,33 @@ export class ChatService {
           emit(event);
         },
         beforeStep: () => this.deps.usage.assertWithinBudget(context),
-        recordUsage: (input, output) => this.deps.usage.record(context.workspaceId, input, output),
+        recordUsage,
       });
     } catch (error) {
       if (!(error instanceof AppError)) this.deps.logger.error({ err: error, conversationId: conversation.id }, 'answer failed');
       const failure = error instanceof AppError ? { code: error.code, message: error.message } : { code: 'internal_error', message: 'The answer failed; try again.' };
-      result = { text: '', citations: [], toolCalls: [], inputTokens: 0, outputTokens: 0, status: 'failed', stopReason: failure.code, error: failure };
+      // What the reader already saw is kept: a failure after some text is an incomplete answer.
+      result = { text, citations: [], toolCalls: [], inputTokens: 0, outputTokens: 0, status: text ? 'incomplete' : 'failed', stopReason: failure.code, error: failure };
     } finally {
       clearTimeout(timer);
       tracked.done();
       await checkpoint.settle();
     }
-    const now = this.deps.clock.now();
-    await this.saveContent(context, answerRow.id, { text: result.text, citations: result.citations, toolCalls: result.toolCalls }, result.status, {
-      stop_reason: result.stopReason,
-      input_tokens: result.inputTokens,
-      output_tokens: result.outputTokens,
+    const final = result;
+    const saved = await this.deps.leases.finish(answerRow.id, async () => {
+      if (unrecorded.input > 0 || unrecorded.output > 0) {
+        await this.deps.usage.record(context.workspaceId, unrecorded.input, unrecorded.output);
+        unrecorded.input = unrecorded.output = 0;
+      }
+      await this.saveContent(context, answerRow.id, { text: final.text, citations: final.citations, toolCalls: final.toolCalls }, final.status, {
+        stop_reason: final.stopReason,
+        input_tokens: final.inputTokens,
+        output_tokens: final.outputTokens,
+      });
+      await repo.touchConversation(this.deps.db, this.owner(context), conversation.id, { agent_version: agent.version }, this.deps.clock.now());
     });
-    await repo.touchConversation(this.deps.db, this.owner(context), conversation.id, { agent_version: agent.version }, now);
+    // The client has every token but the answer is not stored yet: say so, never just end the stream.
+    if (!saved) throw new AppError('service_unavailable', 'The answer was received but could not be saved yet because the database is unavailable; it is saved when the database returns. Reload the conversation in a minute.');
     const answer: Message = {
       ...this.toMessage(answerRow, { text: '', citations: [], toolCalls: [] }),
       text: result.text,
@@ -263,6 +301,7 @@ export class ChatService {
       content: await this.sealing.sealContent(context.workspaceId, id, content),
       status,
       stop_reason: null,
+      lease_owner: status === 'streaming' ? this.deps.leases.owner : null,
       agent_version: agent.version,
       model: role === 'assistant' ? agent.config.model : null,
       created_at: now,

@@ -28,6 +28,8 @@ export interface MessagesTable {
   input_tokens: Generated<number>;
   output_tokens: Generated<number>;
   superseded: Generated<boolean>;
+  /** The API process writing a `streaming` answer (see modules/chat/leases.ts). */
+  lease_owner: string | null;
   created_at: Date;
   updated_at: Date;
 }
