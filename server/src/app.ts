@@ -113,7 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(monitoring);
   await app.register(privacy);
 
-  const health = healthRoutes({ database: deps.database, store: deps.store, timeoutMs: HEALTH_CHECK_TIMEOUT_MS });
+  const health = healthRoutes({ database: deps.database, store: deps.store, encryptor: deps.encryptor, logger: deps.logger, storage: app.core.storage, timeoutMs: HEALTH_CHECK_TIMEOUT_MS });
   await app.register(health);
   await app.register(health, { prefix: API_PREFIX });
   app.get(`${API_PREFIX}/openapi.json`, { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());

@@ -38,6 +38,7 @@ export type ErrorCode =
   | 'invalid_file'
   | 'malware_detected'
   | 'quota_exceeded'
+  | 'insufficient_storage'
   | 'service_unavailable'
   | 'internal_error';
 
@@ -70,6 +71,7 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_file: 422,
   malware_detected: 422,
   quota_exceeded: 413,
+  insufficient_storage: 507,
   method_not_allowed: 405,
   payload_too_large: 413,
   uri_too_long: 414,

@@ -159,6 +159,8 @@ export interface TestAppOptions {
   queue?: AppDeps['queue'];
   /** Registers extra routes before the app is ready (probes for cross-cutting behaviour). */
   routes?: (app: App) => void | Promise<void>;
+  /** The master keys (default: the test process's one key). */
+  keyring?: Keyring;
 }
 
 export interface TestApp {
@@ -177,7 +179,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const database = options.database ?? (await testDatabase());
   const ownStore = options.store === undefined;
   const store = options.store ?? (await testStore());
-  const encryptor = new Encryptor(database.db, testKeyring);
+  const encryptor = new Encryptor(database.db, options.keyring ?? testKeyring);
   const clock = options.clock ?? systemClock;
   const mailer = options.smtpUrl ? new SmtpMailer(options.smtpUrl, config.MAIL_FROM) : new OutboxMailer(database.db, encryptor, clock, logger);
   const app = await buildApp({

@@ -67,7 +67,7 @@ describe.runIf(hasRedisServer || TEST_RUN.ci)('Redis outage', () => {
     await stop(redis);
     const ready = await t.app.inject({ url: '/readyz' });
     expect(ready.statusCode).toBe(503);
-    expect(ready.json().checks).toEqual({ database: 'ok', store: 'failed' });
+    expect(ready.json().checks).toEqual({ database: 'ok', store: 'failed', crypto: 'ok', storage: 'unchecked' });
     const request = await t.app.inject({ url: '/api/v1/probe/store' });
     expect(request.statusCode).toBe(503);
     expect(request.json().error.code).toBe('service_unavailable');
@@ -115,7 +115,7 @@ if (TEST_DATABASE_URL)
       await proxy.cut();
       const ready = await t.app.inject({ url: '/readyz' });
       expect(ready.statusCode).toBe(503);
-      expect(ready.json().checks).toEqual({ database: 'failed', store: 'ok' });
+      expect(ready.json().checks).toEqual({ database: 'failed', store: 'ok', crypto: 'ok', storage: 'unchecked' });
       const request = await t.app.inject({ url: '/api/v1/probe/db' });
       expect(request.statusCode).toBe(503);
       expect(request.json().error.code).toBe('service_unavailable');

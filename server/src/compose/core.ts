@@ -1,8 +1,9 @@
 /**
  * The core plugin: what every other part of the app stands on. The backends and settings
  * (`app.core`), the error envelope, drain, JSON body, security monitoring's request
- * boundary, metrics, the hardening boundary (headers, CORS, limits, IP rate limits),
- * the OpenAPI document, cookies, and the outbound HTTP clients.
+ * boundary, metrics, the hardening boundary (headers, CORS, limits, IP rate limits), the
+ * storage guard (no changes on a nearly full disk), the OpenAPI document, cookies, and the
+ * outbound HTTP clients.
  *
  * Hook order is registration order: this plugin registers the first hooks (the drain's
  * onRequest first), and every other compose plugin declares it as a dependency.
@@ -23,6 +24,7 @@ import { registerJsonBody } from '../http/json-body.js';
 import { responseSerializerCompiler } from '../http/response-serializer.js';
 import { isExposed, registerMetrics } from '../http/metrics-exposure.js';
 import { withErrorEnvelope } from '../http/openapi-errors.js';
+import { registerStorageGuard } from '../http/storage-guard.js';
 import type { HeaderSets } from '../http/security-headers.js';
 import { CSP_REPORT_CONTENT_TYPES } from '../modules/csp-reports/routes.js';
 import { Monitoring } from '../modules/monitoring/index.js';
@@ -34,6 +36,7 @@ import type { Database, Db } from '../platform/db/database.js';
 import type { Mailer } from '../platform/mail/mailer.js';
 import { Metrics } from '../platform/metrics/metrics.js';
 import { createOutboundClients, type OutboundClients } from '../platform/net/outbound-clients.js';
+import { statfsReader, StorageGuard } from '../platform/storage/free-space.js';
 import { CacheStats } from '../platform/store/cache.js';
 import type { Store } from '../platform/store/store.js';
 import type { DeprecationRegistry } from '../http/api-versions.js';
@@ -66,6 +69,8 @@ export interface Core extends CoreDeps {
   cacheStats: CacheStats;
   /** One outbound client per purpose, each with only its own OUTBOUND_ALLOW_PRIVATE_<PURPOSE>. */
   outbound: OutboundClients;
+  /** Free space where the embedded database lives (STORAGE_MIN_FREE_BYTES); off on PostgreSQL. */
+  storage: StorageGuard;
 }
 
 declare module 'fastify' {
@@ -107,6 +112,15 @@ export const core = fp(
     };
     app.addHook('onRoute', declareAccess);
     await registerBoundary(app, hardening);
+    // After the IP limits, before authentication: a write that cannot be stored is refused first.
+    const storage = database.dataDir
+      ? StorageGuard.over({
+          read: statfsReader(database.dataDir),
+          minFreeBytes: config.STORAGE_MIN_FREE_BYTES,
+          onReadError: (error) => logger.warn({ err: error, dataDir: database.dataDir }, 'could not measure free space under DATA_DIR; writes are not guarded'),
+        })
+      : StorageGuard.off();
+    registerStorageGuard(app, storage);
 
     await app.register(fastifySwagger, {
       openapi: {
@@ -138,6 +152,7 @@ export const core = fp(
       metrics,
       cacheStats,
       outbound,
+      storage,
     });
   },
   { name: 'bastion-core', fastify: '5.x' },

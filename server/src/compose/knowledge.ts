@@ -41,7 +41,7 @@ declare module 'fastify' {
 
 export const knowledge = fp(
   async (app: App, options: KnowledgeOptions) => {
-    const { config, db, clock, encryptor, logger, metrics, cacheStats, securityEvents, store, outbound } = app.core;
+    const { config, db, clock, encryptor, logger, metrics, cacheStats, securityEvents, store, outbound, storage } = app.core;
     const embeddings = new ChunkEmbeddings(db, app.providers.resolver);
     const retrieval = new KnowledgeRetrieval(db, new JsonCache<SearchHit[]>(store, 'retrieval', cacheStats, RETRIEVAL_CACHE_TTL_MS), embeddings, logger);
 
@@ -49,7 +49,7 @@ export const knowledge = fp(
     if (!options.queue) app.addHook('onClose', () => queue.close());
     metrics.observeQueue(queue, [INGEST_JOB, EMBED_JOB]);
     const scanners = createScanners(config, logger);
-    const pipeline = createPipeline({ config, db, encryptor, clock, logger, queue, scanners, embeddings, securityEvents });
+    const pipeline = createPipeline({ config, db, encryptor, clock, logger, queue, scanners, embeddings, securityEvents, storage });
     if (config.INGEST_IN_PROCESS) pipeline.start(config.INGEST_CONCURRENCY);
     if (options.recoverIngestion) {
       app.addHook('onReady', async () => {
@@ -71,6 +71,7 @@ export const knowledge = fp(
       retrieval,
       securityEvents,
       audit: app.accounts.audit,
+      storage,
       settings: { maxFileBytes: config.UPLOAD_MAX_BYTES, workspaceQuotaBytes: config.WORKSPACE_STORAGE_QUOTA_BYTES, extractLimits: extractLimits(config), urlTimeoutMs: URL_FETCH_TIMEOUT_MS },
     });
     await app.register(knowledgeRoutes(knowledge, config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { CryptoError } from '../platform/crypto/crypto-error.js';
 import { isDatabaseUnavailable } from '../platform/db/database.js';
 import { AppError, type ErrorDetail, type ErrorEnvelope } from '../errors.js';
 
@@ -38,6 +39,10 @@ export function toAppError(error: unknown): AppError | undefined {
   if (typeof code === 'string' && FASTIFY_CODES[code]) return FASTIFY_CODES[code]();
   if (isDatabaseUnavailable(error)) {
     return new AppError('service_unavailable', 'The database is unavailable; try again shortly.', undefined, { cause: error });
+  }
+  // Not a broken record: this copy lacks the master key (the readiness probe says crypto failed).
+  if (error instanceof CryptoError && error.code === 'unknown_master_key') {
+    return new AppError('service_unavailable', 'Encrypted data cannot be read on this server right now: a master key is not configured.', undefined, { cause: error });
   }
   const status = (error as FastifyError | undefined)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {

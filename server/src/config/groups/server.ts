@@ -23,6 +23,11 @@ export const serverVariables = {
     schema: z.string().min(1).default('./data'),
     doc: 'Directory for the embedded database and generated files.',
   },
+  STORAGE_MIN_FREE_BYTES: {
+    group: 'Server',
+    schema: int(0, 1e13, 67_108_864),
+    doc: 'Embedded database only: below this many free bytes under DATA_DIR, changes are refused with 507 `insufficient_storage` and /readyz reports `storage: low`; sign-in, sign-out and reads keep working. Keep it above 32 MiB: the database grows its write-ahead log 16 MiB at a time.',
+  },
   LOG_LEVEL: { group: 'Server', schema: z.enum(LOG_LEVELS).default('info'), doc: 'pino log level.' },
   SHUTDOWN_TIMEOUT_MS: {
     group: 'Server',

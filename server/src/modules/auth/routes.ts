@@ -152,7 +152,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
     app.post(
       '/auth/password/check',
       {
-        config: { rateLimit: 'password-check', access: 'public' },
+        config: { rateLimit: 'password-check', access: 'public', lowStorage: 'allow' },
         schema: {
           tags,
           summary: 'Judge a candidate password by the server’s rules; stores and logs nothing',
@@ -182,17 +182,17 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
 
     app.post(
       '/auth/login',
-      { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Sign in with email and password', body: z.strictObject({ email: Email, password: Password }), response: { 200: SignInResponse } } },
+      { config: { rateLimit: 'auth', access: 'public', lowStorage: 'allow' }, schema: { tags, summary: 'Sign in with email and password', body: z.strictObject({ email: Email, password: Password }), response: { 200: SignInResponse } } },
       async (request, reply) => answerSignIn(deps, cookie, reply, await signIn(deps, request.body, context(request))),
     );
 
     app.post(
       '/auth/login/mfa',
-      { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Second step of sign-in', body: z.strictObject({ mfaToken: Token, code: Code }), response: { 200: SignInResponse } } },
+      { config: { rateLimit: 'auth', access: 'public', lowStorage: 'allow' }, schema: { tags, summary: 'Second step of sign-in', body: z.strictObject({ mfaToken: Token, code: Code }), response: { 200: SignInResponse } } },
       async (request, reply) => answerSignIn(deps, cookie, reply, await signInWithCode(deps, request.body, context(request))),
     );
 
-    app.post('/auth/logout', { config: { access: { session: true } }, schema: { tags, summary: 'End this session', response: { 200: Ok } } }, async (request, reply) => {
+    app.post('/auth/logout', { config: { access: { session: true }, lowStorage: 'allow' }, schema: { tags, summary: 'End this session', response: { 200: Ok } } }, async (request, reply) => {
       const session = requireSession(request);
       await deps.sessions.revoke(session.userId, session.id, 'logout');
       clearSessionCookie(reply, cookie);
@@ -201,7 +201,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
 
     app.post(
       '/auth/logout-all',
-      { config: { access: { session: true } }, schema: { tags, summary: 'End every session of this account, this one included', response: { 200: z.object({ ended: z.number().int() }) } } },
+      { config: { access: { session: true }, lowStorage: 'allow' }, schema: { tags, summary: 'End every session of this account, this one included', response: { 200: z.object({ ended: z.number().int() }) } } },
       async (request, reply) => {
         const session = requireSession(request);
         const ended = await deps.sessions.revokeAll(session.userId, 'logout_all');
@@ -225,7 +225,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
       };
     });
 
-    app.delete('/auth/sessions/:id', { config: { access: { session: true } }, schema: { tags, summary: 'End one session', params: z.object({ id: z.uuid() }), response: { 200: Ok } } }, async (request, reply) => {
+    app.delete('/auth/sessions/:id', { config: { access: { session: true }, lowStorage: 'allow' }, schema: { tags, summary: 'End one session', params: z.object({ id: z.uuid() }), response: { 200: Ok } } }, async (request, reply) => {
       const user = await request.callerUser();
       if (!(await deps.sessions.revoke(user.id, request.params.id, 'revoked_by_user'))) throw new AppError('not_found', 'No such session.');
       if (request.params.id === request.session?.id) clearSessionCookie(reply, cookie);
@@ -264,7 +264,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
 
     app.post(
       '/auth/not-me',
-      { config: { rateLimit: 'auth', access: 'public' }, schema: { tags, summary: 'Disown a sign-in: end all sessions and require a new password', body: z.strictObject({ token: Token }), response: { 200: Ok } } },
+      { config: { rateLimit: 'auth', access: 'public', lowStorage: 'allow' }, schema: { tags, summary: 'Disown a sign-in: end all sessions and require a new password', body: z.strictObject({ token: Token }), response: { 200: Ok } } },
       async (request, reply) => {
         await disownSignIn(deps, request.body.token, context(request));
         clearSessionCookie(reply, cookie);

@@ -16,7 +16,7 @@ describe('health probes', () => {
       expect((await t.app.inject({ url: `${prefix}/healthz` })).json()).toEqual({ status: 'ok' });
       const ready = await t.app.inject({ url: `${prefix}/readyz` });
       expect(ready.statusCode).toBe(200);
-      expect(ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', store: 'ok' } });
+      expect(ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', store: 'ok', crypto: 'ok', storage: 'unchecked' } });
     }
   });
 
@@ -30,7 +30,7 @@ describe('health probes', () => {
       const response = await other.app.inject({ url: '/readyz' });
       expect(response.statusCode).toBe(503);
       const body = response.json();
-      expect(body.checks).toEqual({ database: 'ok', store: 'failed' });
+      expect(body.checks).toEqual({ database: 'ok', store: 'failed', crypto: 'ok', storage: 'unchecked' });
       expect(body.error.code).toBe('service_unavailable');
       expect(body.error.message).toContain('store');
       expect(response.headers['retry-after']).toBe('5');

@@ -9,6 +9,7 @@ import type { JobQueue } from '../../platform/queue/queue.js';
 import { BuiltInScanner } from '../../platform/scan/builtin.js';
 import { ClamdScanner } from '../../platform/scan/clamd.js';
 import { ScannerUnavailableError, type Scanner, type ScanTarget, type ScanVerdict } from '../../platform/scan/scanner.js';
+import { StorageGuard } from '../../platform/storage/free-space.js';
 import type { SecurityEventSink } from '../security-events/service.js';
 import type { ChunkEmbeddings } from './embeddings.js';
 import type { IntakeScanners } from './intake.js';
@@ -55,6 +56,8 @@ export function createPipeline(deps: {
   scanners: IntakeScanners;
   embeddings: ChunkEmbeddings;
   securityEvents: SecurityEventSink;
+  /** The API's guard over the embedded database's disk; `bastion worker` (PostgreSQL only) has none. */
+  storage?: StorageGuard;
 }): IngestionPipeline {
   return new IngestionPipeline({
     db: deps.db,
@@ -68,5 +71,6 @@ export function createPipeline(deps: {
     attempts: deps.config.INGEST_ATTEMPTS,
     embeddings: deps.embeddings,
     securityEvents: deps.securityEvents,
+    storage: deps.storage ?? StorageGuard.off(),
   });
 }

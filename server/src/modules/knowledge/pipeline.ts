@@ -19,6 +19,7 @@ import { DocumentError } from '../../platform/documents/errors.js';
 import { extractText, type ExtractLimits } from '../../platform/documents/extract.js';
 import type { JobQueue } from '../../platform/queue/queue.js';
 import { ScannerUnavailableError, type Scanner } from '../../platform/scan/scanner.js';
+import type { StorageGuard } from '../../platform/storage/free-space.js';
 import type { SecurityEventSink } from '../security-events/service.js';
 import type { ChunkEmbeddings } from './embeddings.js';
 import { DOCUMENT_ERRORS } from './intake.js';
@@ -29,6 +30,11 @@ export const INGEST_JOB = 'ingest';
 export const EMBED_JOB = 'embed-base';
 const EMBED_PAGE = 256;
 const SCANNER_RETRY_MS = 60_000;
+/**
+ * Bytes the embedded database writes per byte of extracted text: the chunks (with their
+ * overlap) and their full-text index, each to its table and to the write-ahead log.
+ */
+export const CHUNK_STORAGE_FACTOR = 3;
 
 export interface PipelineDeps {
   db: Db;
@@ -42,6 +48,8 @@ export interface PipelineDeps {
   attempts: number;
   embeddings: ChunkEmbeddings;
   securityEvents: SecurityEventSink;
+  /** Space for the chunks is reserved before they are written (a refusal retries the job with backoff). */
+  storage: Pick<StorageGuard, 'reserve'>;
 }
 
 /** The encryption binding (authenticated data) of a document's original in document_blobs.data. */
@@ -144,7 +152,12 @@ export class IngestionPipeline {
       }
       const chunks = chunkText(extracted.text, this.deps.chunking).map((c) => ({ position: c.position, heading: c.heading ?? null, text: c.text, start_char: c.startChar, end_char: c.endChar }));
       const vectors = await this.vectorsFor(document.knowledge_base_id, chunks);
-      await repo.saveChunks(db, { ...document, status: 'processing' }, chunks, extracted.title?.slice(0, 300) ?? null, clock.now(), randomUUID, vectors);
+      const reservation = await this.deps.storage.reserve(CHUNK_STORAGE_FACTOR * Buffer.byteLength(extracted.text));
+      try {
+        await repo.saveChunks(db, { ...document, status: 'processing' }, chunks, extracted.title?.slice(0, 300) ?? null, clock.now(), randomUUID, vectors);
+      } finally {
+        reservation.release();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -17,7 +17,7 @@ export function tokenRoutes(tokens: TokenService): FastifyPluginAsyncZod {
     app.post(
       '/auth/token',
       {
-        config: { access: 'public', actsAsCaller: true, rateLimit: 'auth' },
+        config: { access: 'public', actsAsCaller: true, rateLimit: 'auth', lowStorage: 'allow' },
         schema: {
           tags: ['tokens'],
           summary: 'Get an access token from the browser session, an API key (Authorization: Bearer bst_key_…) or a refresh token',
@@ -44,7 +44,7 @@ export function tokenRoutes(tokens: TokenService): FastifyPluginAsyncZod {
     app.post(
       '/auth/token/revoke',
       {
-        config: { access: 'public', rateLimit: 'auth' },
+        config: { access: 'public', rateLimit: 'auth', lowStorage: 'allow' },
         schema: { tags: ['tokens'], summary: 'Revoke a refresh token and its whole family (always 200)', body: z.strictObject({ refreshToken: z.string().min(1).max(500) }), response: { 200: z.object({ ok: z.literal(true) }) } },
       },
       async (request) => {

@@ -1,6 +1,7 @@
 /**
  * Typed failures of the crypto layer. Messages are fixed and say nothing about the
- * data; clients only ever see a generic 500 internal_error.
+ * data; clients see a generic 500 internal_error, or 503 service_unavailable when the
+ * master key is not configured (an operator's fix, not a broken record).
  */
 export type CryptoErrorCode = 'malformed_ciphertext' | 'unsupported_version' | 'unknown_data_key' | 'unknown_master_key' | 'authentication_failed';
 

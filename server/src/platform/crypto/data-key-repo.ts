@@ -59,3 +59,8 @@ export async function countKeysByMasterKey(db: Db): Promise<{ master_key_id: str
     .execute();
   return rows.map((r) => ({ master_key_id: r.master_key_id, count: Number(r.count) }));
 }
+
+/** One data key per master key that wraps any (which one is unspecified): samples to test the master keys with. */
+export function oneDataKeyPerMasterKey(db: Db): Promise<DataKeyRow[]> {
+  return db.selectFrom('data_keys').distinctOn('master_key_id').select(COLUMNS).orderBy('master_key_id').execute();
+}

@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import { KEY_BYTES, open, seal } from './aead.js';
 import { CryptoError, type CryptoErrorCode } from './crypto-error.js';
-import { deleteDataKeyByOwner, findDataKeyById, findDataKeyByOwner, insertDataKey, type DataKeyRow, type KeyScope } from './data-key-repo.js';
+import { deleteDataKeyByOwner, findDataKeyById, findDataKeyByOwner, insertDataKey, oneDataKeyPerMasterKey, type DataKeyRow, type KeyScope } from './data-key-repo.js';
 import type { Keyring } from './keyring.js';
 
 export const CIPHERTEXT_VERSION = 1;
@@ -31,6 +31,14 @@ export interface CryptoSecurityEvent {
   column: string;
   rowId: string;
   dataKeyId?: string;
+}
+
+/** Master keys that wrap data keys in the database but cannot unwrap them in this process. */
+export interface MasterKeyReport {
+  /** Not configured here: records under them fail with `unknown_master_key`. */
+  missing: string[];
+  /** Configured under that id with other key material: one of their data keys does not unwrap. */
+  mismatched: string[];
 }
 
 export interface EncryptorOptions {
@@ -114,6 +122,27 @@ export class Encryptor {
 
   async decryptText(binding: Binding, blob: Buffer | Uint8Array): Promise<string> {
     return (await this.decrypt(binding, blob)).toString('utf8');
+  }
+
+  /**
+   * Tests each master key that wraps a data key: configured here, and able to unwrap one of
+   * its data keys. One query and one unwrap per master key id (the readiness probe asks).
+   */
+  async checkMasterKeys(): Promise<MasterKeyReport> {
+    const report: MasterKeyReport = { missing: [], mismatched: [] };
+    for (const row of await oneDataKeyPerMasterKey(this.db)) {
+      if (!this.keyring.get(row.master_key_id)) {
+        report.missing.push(row.master_key_id);
+        continue;
+      }
+      try {
+        unwrapDataKey(this.keyring, row);
+      } catch (error) {
+        if (!(error instanceof CryptoError)) throw error;
+        report.mismatched.push(row.master_key_id);
+      }
+    }
+    return report;
   }
 
   /**

@@ -10,7 +10,8 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.js';
-import { PGliteDialect } from './pglite-dialect.js';
+import { formatBytes, statfsReader } from '../storage/free-space.js';
+import { PGliteDialect, type PGliteRecovery } from './pglite-dialect.js';
 import type { Schema } from './schema/index.js';
 
 export type Db = Kysely<Schema>;
@@ -23,24 +24,38 @@ export interface Database {
   close(): Promise<void>;
   /** Pool occupancy for monitoring; absent on PGlite (no pool). */
   poolStats?(): { total: number; idle: number; waiting: number };
+  /** Where the embedded database keeps its files; absent on PostgreSQL and in memory. */
+  readonly dataDir?: string;
 }
 
-type DatabaseConfig = Pick<Config, 'DATABASE_URL' | 'DATA_DIR' | 'DB_POOL_MAX' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_IDLE_TIMEOUT_MS' | 'DB_CONNECT_TIMEOUT_MS'>;
+type DatabaseConfig = Pick<Config, 'DATABASE_URL' | 'DATA_DIR' | 'STORAGE_MIN_FREE_BYTES' | 'DB_POOL_MAX' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_IDLE_TIMEOUT_MS' | 'DB_CONNECT_TIMEOUT_MS'>;
 
 /** Opens the configured database. Migrations are applied separately (see migrator.ts). */
 export async function openDatabase(config: DatabaseConfig, logger: Logger): Promise<Database> {
   if (config.DATABASE_URL) return openPostgres(config.DATABASE_URL, config, logger);
   const dir = path.join(config.DATA_DIR, 'pgdata');
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  return wrapPGlite(await PGlite.create({ dataDir: dir, ...PGLITE_OPTIONS }));
+  const open = () => PGlite.create({ dataDir: dir, ...PGLITE_OPTIONS });
+  const free = statfsReader(dir);
+  const recovery: PGliteRecovery = {
+    logger,
+    // Not before STORAGE_MIN_FREE_BYTES are free again: PGlite cannot even start on a full disk.
+    reopen: async () => {
+      const bytes = await free();
+      if (bytes < config.STORAGE_MIN_FREE_BYTES) throw new Error(`only ${formatBytes(bytes)} free under DATA_DIR`);
+      return open();
+    },
+  };
+  return wrapPGlite(await open(), { dataDir: dir, recovery });
 }
 
 /** PGlite with pgvector, so the embedded database has vector search too. */
 export const PGLITE_OPTIONS = { extensions: { vector } } satisfies PGliteOptions;
 
-/** Wraps an open PGlite instance (tests pass in-memory instances). */
-export function wrapPGlite(pglite: PGlite): Database {
-  return toDatabase(new Kysely<Schema>({ dialect: new PGliteDialect(pglite) }), 'pglite');
+/** Wraps an open PGlite instance (tests pass in-memory instances); `recovery`: see pglite-dialect.ts. */
+export function wrapPGlite(pglite: PGlite, options: { dataDir?: string; recovery?: PGliteRecovery } = {}): Database {
+  const database = toDatabase(new Kysely<Schema>({ dialect: new PGliteDialect(pglite, options.recovery) }), 'pglite');
+  return options.dataDir ? { ...database, dataDir: options.dataDir } : database;
 }
 
 function toDatabase(db: Db, kind: Database['kind'], pool?: pg.Pool): Database {
@@ -55,7 +70,7 @@ function toDatabase(db: Db, kind: Database['kind'], pool?: pg.Pool): Database {
   };
 }
 
-export function openPostgres(url: string, config: Omit<DatabaseConfig, 'DATABASE_URL' | 'DATA_DIR'>, logger: Logger): Database {
+export function openPostgres(url: string, config: Omit<DatabaseConfig, 'DATABASE_URL' | 'DATA_DIR' | 'STORAGE_MIN_FREE_BYTES'>, logger: Logger): Database {
   const pool = new pg.Pool({
     connectionString: url,
     max: config.DB_POOL_MAX,

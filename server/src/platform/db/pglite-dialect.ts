@@ -3,6 +3,12 @@
  *
  * PGlite has exactly one session, so the driver hands out one connection at a
  * time: a transaction holds it until commit/rollback and other queries wait.
+ *
+ * A full disk: once a statement fails with `disk_full` (53100, e.g. the WAL writer could not
+ * create its next segment), PGlite spins forever in XLogFlush on the next statement — the
+ * event loop with it, even after space returns. So that instance is never called again:
+ * statements fail at once with 53100 (a 503), and with a `recovery` a fresh instance is
+ * opened on the same files when space is back; it replays the WAL like after a crash.
  */
 import type { PGlite } from '@electric-sql/pglite';
 import {
@@ -20,15 +26,28 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import type { Logger } from 'pino';
+
+/** How the driver gets a working instance back after a disk-full error. */
+export interface PGliteRecovery {
+  /** Opens a fresh instance on the same files; rejects while that is not safe yet (too little space). */
+  reopen(): Promise<PGlite>;
+  logger: Logger;
+  /** Least time between two attempts; default 5 s (an attempt blocks the event loop for about a second). */
+  retryMs?: number;
+}
 
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(
+    private readonly pglite: PGlite,
+    private readonly recovery?: PGliteRecovery,
+  ) {}
 
   createAdapter(): DialectAdapter {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.pglite);
+    return new PGliteDriver(this.pglite, this.recovery);
   }
   createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
     return new PostgresIntrospector(db);
@@ -38,10 +57,30 @@ export class PGliteDialect implements Dialect {
   }
 }
 
+/** SQLSTATE disk_full; the message covers errors raised before PostgreSQL classified them. */
+function isDiskFull(error: unknown): boolean {
+  return error instanceof Error && ((error as { code?: unknown }).code === '53100' || /No space left on device/i.test(error.message));
+}
+
 class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly pglite: PGlite) {}
+  /** Set by a disk-full error: this instance must not be called again. */
+  stopped = false;
+
+  constructor(readonly pglite: PGlite) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.stopped) {
+      throw Object.assign(new Error('The embedded database stopped after its disk filled up; it reopens once space under DATA_DIR is back.'), { code: '53100' });
+    }
+    try {
+      return await this.run<R>(query);
+    } catch (error) {
+      if (isDiskFull(error)) this.stopped = true;
+      throw error;
+    }
+  }
+
+  private async run<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (query.parameters.length === 0) {
       // Parameterless text may hold several statements (migration scripts): use the
       // simple-query path and answer with the last statement's result, as pg does.
@@ -60,16 +99,20 @@ class PGliteConnection implements DatabaseConnection {
 }
 
 class PGliteDriver implements Driver {
-  private readonly connection: PGliteConnection;
+  private connection: PGliteConnection;
   private queue: Promise<void> = Promise.resolve();
   private release: (() => void) | undefined;
+  private nextRecovery = 0;
 
-  constructor(private readonly pglite: PGlite) {
+  constructor(
+    pglite: PGlite,
+    private readonly recovery: PGliteRecovery | undefined,
+  ) {
     this.connection = new PGliteConnection(pglite);
   }
 
   async init(): Promise<void> {
-    await this.pglite.waitReady;
+    await this.connection.pglite.waitReady;
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -78,7 +121,22 @@ class PGliteDriver implements Driver {
     this.queue = new Promise<void>((resolve) => (release = resolve));
     await previous;
     this.release = release;
+    if (this.connection.stopped) await this.recover();
     return this.connection;
+  }
+
+  /** With the connection held: swaps in a fresh instance when `recovery` allows it (at most every retryMs). */
+  private async recover(): Promise<void> {
+    const recovery = this.recovery;
+    if (!recovery || Date.now() < this.nextRecovery) return;
+    this.nextRecovery = Date.now() + (recovery.retryMs ?? 5_000);
+    try {
+      // The stopped instance is dropped, not closed: closing runs a checkpoint, which would spin.
+      this.connection = new PGliteConnection(await recovery.reopen());
+      recovery.logger.warn('embedded database reopened after a full disk (recovered from its write-ahead log)');
+    } catch (error) {
+      recovery.logger.warn({ err: error }, 'embedded database still stopped after a full disk; retrying when space under DATA_DIR is back');
+    }
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -103,6 +161,7 @@ class PGliteDriver implements Driver {
 
   async destroy(): Promise<void> {
     await this.queue;
-    if (!this.pglite.closed) await this.pglite.close();
+    const { pglite, stopped } = this.connection;
+    if (!stopped && !pglite.closed) await pglite.close();
   }
 }

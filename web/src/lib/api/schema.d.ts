@@ -7155,7 +7155,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness: the database and the store are reachable
+         * Readiness: the database and the store are reachable, the master keys configured
          * @description Answers 503 naming the failed dependency while one is down; recovers by itself.
          */
         get: {
@@ -7188,6 +7188,16 @@ export interface paths {
                                  * @enum {string}
                                  */
                                 store: "ok" | "failed";
+                                /**
+                                 * @description Every master key that wraps data keys in the database is configured with the right key material (checked at most every 15 s); failed: encrypted records cannot be read.
+                                 * @enum {string}
+                                 */
+                                crypto: "ok" | "failed";
+                                /**
+                                 * @description Free space under DATA_DIR for the embedded database: low below STORAGE_MIN_FREE_BYTES (changes answer 507 while reads and sign-in keep working, so it does not make the copy unready), failed when it cannot be measured, unchecked on PostgreSQL.
+                                 * @enum {string}
+                                 */
+                                storage: "ok" | "low" | "failed" | "unchecked";
                             };
                         };
                     };
@@ -7213,6 +7223,16 @@ export interface paths {
                                  * @enum {string}
                                  */
                                 store: "ok" | "failed";
+                                /**
+                                 * @description Every master key that wraps data keys in the database is configured with the right key material (checked at most every 15 s); failed: encrypted records cannot be read.
+                                 * @enum {string}
+                                 */
+                                crypto: "ok" | "failed";
+                                /**
+                                 * @description Free space under DATA_DIR for the embedded database: low below STORAGE_MIN_FREE_BYTES (changes answer 507 while reads and sign-in keep working, so it does not make the copy unready), failed when it cannot be measured, unchecked on PostgreSQL.
+                                 * @enum {string}
+                                 */
+                                storage: "ok" | "low" | "failed" | "unchecked";
                             };
                             error: {
                                 /** @enum {string} */
@@ -7319,7 +7339,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness: the database and the store are reachable
+         * Readiness: the database and the store are reachable, the master keys configured
          * @description Answers 503 naming the failed dependency while one is down; recovers by itself.
          */
         get: {
@@ -7352,6 +7372,16 @@ export interface paths {
                                  * @enum {string}
                                  */
                                 store: "ok" | "failed";
+                                /**
+                                 * @description Every master key that wraps data keys in the database is configured with the right key material (checked at most every 15 s); failed: encrypted records cannot be read.
+                                 * @enum {string}
+                                 */
+                                crypto: "ok" | "failed";
+                                /**
+                                 * @description Free space under DATA_DIR for the embedded database: low below STORAGE_MIN_FREE_BYTES (changes answer 507 while reads and sign-in keep working, so it does not make the copy unready), failed when it cannot be measured, unchecked on PostgreSQL.
+                                 * @enum {string}
+                                 */
+                                storage: "ok" | "low" | "failed" | "unchecked";
                             };
                         };
                     };
@@ -7377,6 +7407,16 @@ export interface paths {
                                  * @enum {string}
                                  */
                                 store: "ok" | "failed";
+                                /**
+                                 * @description Every master key that wraps data keys in the database is configured with the right key material (checked at most every 15 s); failed: encrypted records cannot be read.
+                                 * @enum {string}
+                                 */
+                                crypto: "ok" | "failed";
+                                /**
+                                 * @description Free space under DATA_DIR for the embedded database: low below STORAGE_MIN_FREE_BYTES (changes answer 507 while reads and sign-in keep working, so it does not make the copy unready), failed when it cannot be measured, unchecked on PostgreSQL.
+                                 * @enum {string}
+                                 */
+                                storage: "ok" | "low" | "failed" | "unchecked";
                             };
                             error: {
                                 /** @enum {string} */
@@ -7426,7 +7466,7 @@ export interface components {
                  * @description Stable machine-readable code
                  * @enum {string}
                  */
-                code: "bad_request" | "invalid_json" | "validation_failed" | "not_found" | "weak_password" | "invalid_token" | "invalid_credentials" | "unauthenticated" | "csrf_failed" | "ip_blocked" | "forbidden" | "insufficient_scope" | "email_not_verified" | "registration_closed" | "mfa_enrollment_required" | "password_reset_required" | "consent_required" | "reauthentication_required" | "export_expired" | "conflict" | "account_locked" | "rate_limited" | "budget_exhausted" | "invalid_filename" | "unsupported_file_type" | "invalid_file" | "malware_detected" | "quota_exceeded" | "method_not_allowed" | "payload_too_large" | "uri_too_long" | "headers_too_large" | "request_timeout" | "expectation_failed" | "too_many_parameters" | "unknown_api_version" | "unsupported_media_type" | "internal_error" | "service_unavailable";
+                code: "bad_request" | "invalid_json" | "validation_failed" | "not_found" | "weak_password" | "invalid_token" | "invalid_credentials" | "unauthenticated" | "csrf_failed" | "ip_blocked" | "forbidden" | "insufficient_scope" | "email_not_verified" | "registration_closed" | "mfa_enrollment_required" | "password_reset_required" | "consent_required" | "reauthentication_required" | "export_expired" | "conflict" | "account_locked" | "rate_limited" | "budget_exhausted" | "invalid_filename" | "unsupported_file_type" | "invalid_file" | "malware_detected" | "quota_exceeded" | "insufficient_storage" | "method_not_allowed" | "payload_too_large" | "uri_too_long" | "headers_too_large" | "request_timeout" | "expectation_failed" | "too_many_parameters" | "unknown_api_version" | "unsupported_media_type" | "internal_error" | "service_unavailable";
                 /** @description For people; 5xx answers hide internal details */
                 message: string;
                 /** @description Also sent as X-Request-Id; quote it when reporting a problem */
