@@ -1,0 +1,273 @@
+/**
+ * `npm run test:faults`: faults injected one at a time into a running deployment (its own
+ * PostgreSQL and Redis, two API instances, a worker, a fake provider) under a bounded load
+ * of streamed chats and uploads. After each: every answer reaches a terminal state within
+ * 60 s, every accepted document ends ready or failed exactly once, the audit chain
+ * verifies, clients saw only error envelopes or terminal stream events, and the instances
+ * are ready again within 5 s of a dependency returning, without a restart. The table is
+ * written to bench/results/faults.md.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyService } from '../../src/modules/api-keys/service.js';
+import { SCOPES } from '../../src/principal.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { openPostgres, type Database } from '../../src/platform/db/database.js';
+import { MemoryStore } from '../../src/platform/store/memory-store.js';
+import { createUser } from '../accounts.js';
+import { startFakeLlm, tokens, type FakeLlm, type FakeReply } from '../fake-llm.js';
+import { silentLogger, waitFor } from '../harness.js';
+import { DATABASE_URL, startCluster, type Cluster } from './cluster.js';
+import { Client, drive, newOutcomes, type Outcomes } from './load.js';
+
+const RESULTS = fileURLToPath(new URL('../../../bench/results/faults.md', import.meta.url));
+/** How long after a fault every answer and document must be in a terminal state. */
+const SETTLE_MS = 60_000;
+/** How soon after a dependency returns every instance must be ready again. */
+const RECOVERY_S = 5;
+
+const NORMAL: FakeReply = { kind: 'text', text: tokens(20), chunkDelayMs: 100 };
+
+interface Row {
+  fault: string;
+  outcomes: Outcomes;
+  lostAnswers: number;
+  lostDocuments: number;
+  duplicated: number;
+  /** Seconds from the dependency's return until both instances were ready; null: not a dependency fault. */
+  recovery: number | null;
+  settleSeconds: number;
+  audit: boolean;
+}
+
+let cluster: Cluster;
+let fake: FakeLlm;
+let database: Database;
+let client: Client;
+const rows: Row[] = [];
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+beforeAll(async () => {
+  fake = await startFakeLlm();
+  cluster = await startCluster({ PROVIDER_TIMEOUT_MS: '4000', PROVIDER_MAX_RETRIES: '1', PROVIDER_BREAKER_COOLDOWN_MS: '500', QUEUE_LOCK_MS: '5000', SHUTDOWN_TIMEOUT_MS: '15000' });
+  database = openPostgres(DATABASE_URL, { DB_POOL_MAX: 2, DB_STATEMENT_TIMEOUT_MS: 15_000, DB_IDLE_TIMEOUT_MS: 1_000, DB_CONNECT_TIMEOUT_MS: 2_000 }, silentLogger);
+  const userId = await createUser(database, { email: 'faults@example.org' });
+  const { key } = await new ApiKeyService(database.db, systemClock, new MemoryStore({ maxKeys: 100, sweepIntervalMs: 0 })).create(userId, { name: 'faults', scopes: [...SCOPES] });
+  const post = async (path: string, body: object) => {
+    const response = await fetch(`${cluster.urls[0]}/api/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const json = (await response.json()) as { id: string };
+    if (response.status !== 201) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`);
+    return json.id;
+  };
+  const connectionId = await post('/provider-connections', { name: 'fake', kind: 'openai', baseUrl: `${fake.url}/v1`, apiKey: 'sk-test-provider-key-4f9a2c7e1b' });
+  const agentId = await post('/agents', { name: 'Fault agent', providerConnectionId: connectionId, model: 'fake-model-1', systemPrompt: 'Answer briefly.' });
+  const baseId = await post('/knowledge-bases', { name: 'Fault notes' });
+  client = new Client(key, agentId, baseId);
+}, 180_000);
+
+afterAll(async () => {
+  await database?.close().catch(() => {});
+  await cluster?.stop();
+  await fake?.close();
+  if (rows.length > 0) await writeResults();
+}, 60_000);
+
+/** Replies for the next chats: `reply` for each, as many as the load can consume. */
+function provide(reply: FakeReply): void {
+  fake.reset();
+  fake.enqueue(...Array.from({ length: 2_000 }, () => reply));
+}
+
+/**
+ * Runs the load, calls `inject` a moment in, then stops the load once it returns and
+ * checks the invariants. `inject` returns the recovery time when it brought a dependency back.
+ */
+async function scenario(fault: string, inject: () => Promise<number | null>, options: { reply?: FakeReply; uploadEveryMs?: number; concurrency?: number } = {}): Promise<Row> {
+  provide(options.reply ?? NORMAL);
+  const since = new Date(Date.now() - 1_000);
+  const outcomes = newOutcomes();
+  const load = drive(client, cluster.urls, outcomes, { concurrency: options.concurrency ?? 6, uploadEveryMs: options.uploadEveryMs ?? 1_000 });
+  await pause(3_000);
+  const recovery = await inject();
+  await pause(3_000);
+  await load.stop();
+  provide(NORMAL);
+
+  const settleStart = Date.now();
+  const unfinished = async () => {
+    const streaming = await sql<{ n: number }>`select count(*)::int as n from messages where status = 'streaming' and created_at >= ${since}`.execute(database.db);
+    const documents =
+      outcomes.documents.length === 0
+        ? 0
+        : (await sql<{ n: number }>`select count(*)::int as n from documents where id = any(${outcomes.documents}::uuid[]) and status not in ('ready', 'failed', 'quarantined')`.execute(database.db)).rows[0]!.n;
+    return streaming.rows[0]!.n + documents;
+  };
+  await waitFor(async () => (await unfinished()) === 0, SETTLE_MS, 500);
+  const settleSeconds = (Date.now() - settleStart) / 1000;
+
+  // Lost: an accepted question without a terminal answer, an accepted document not finished.
+  const lostAnswers = (
+    await sql<{ n: number }>`select count(*)::int as n from messages u where u.role = 'user' and u.created_at >= ${since}
+      and not exists (select 1 from messages a where a.conversation_id = u.conversation_id and a.role = 'assistant' and a.seq > u.seq and a.status <> 'streaming')`.execute(database.db)
+  ).rows[0]!.n;
+  const lostDocuments =
+    outcomes.documents.length === 0
+      ? 0
+      : (await sql<{ n: number }>`select count(*)::int as n from documents where id = any(${outcomes.documents}::uuid[]) and status not in ('ready', 'failed', 'quarantined')`.execute(database.db)).rows[0]!.n;
+  // Duplicated: two answers to one question; chunks written twice; a document accepted twice.
+  const answers = (
+    await sql<{ n: number }>`select count(*)::int as n from (select conversation_id from messages where role = 'assistant' and not superseded and created_at >= ${since} group by conversation_id having count(*) > 1) d`.execute(database.db)
+  ).rows[0]!.n;
+  const chunks =
+    outcomes.documents.length === 0
+      ? 0
+      : (
+          await sql<{ n: number }>`select count(*)::int as n from documents d where d.id = any(${outcomes.documents}::uuid[])
+            and (d.chunk_count <> (select count(*) from chunks c where c.document_id = d.id) or (select count(*) from chunks c where c.document_id = d.id) <> (select count(distinct position) from chunks c where c.document_id = d.id))`.execute(
+            database.db,
+          )
+        ).rows[0]!.n;
+  const failedDocuments =
+    outcomes.documents.length === 0 ? 0 : (await sql<{ n: number }>`select count(*)::int as n from documents where id = any(${outcomes.documents}::uuid[]) and status = 'failed' and error_code is null`.execute(database.db)).rows[0]!.n;
+  if (failedDocuments > 0) outcomes.violations.push(`${failedDocuments} document(s) failed without a reason`);
+  const audit = cluster.auditVerify();
+  const row: Row = { fault, outcomes, lostAnswers, lostDocuments, duplicated: answers + chunks, recovery, settleSeconds, audit: audit.status === 0 };
+  rows.push(row);
+  console.log(`${fault}: ${JSON.stringify({ ...row, outcomes: { ...outcomes, documents: outcomes.documents.length } })}`);
+
+  expect(outcomes.violations, fault).toEqual([]);
+  expect({ lostAnswers, lostDocuments, duplicated: row.duplicated }, fault).toEqual({ lostAnswers: 0, lostDocuments: 0, duplicated: 0 });
+  expect(audit.status, audit.output).toBe(0);
+  if (recovery !== null) expect(recovery, `${fault}: seconds until both instances were ready`).toBeLessThanOrEqual(RECOVERY_S);
+  expect(outcomes.chats).toBeGreaterThan(0);
+  return row;
+}
+
+/** Seconds until both instances answer /readyz 200 (measured from now). */
+async function bothReady(): Promise<number> {
+  const started = Date.now();
+  await Promise.all([cluster.whenReady(0, 60_000), cluster.whenReady(1, 60_000)]);
+  return (Date.now() - started) / 1000;
+}
+
+describe('faults under load', () => {
+  it('baseline: no fault', async () => {
+    const row = await scenario('none (baseline)', async () => null);
+    expect(row.outcomes.done).toBeGreaterThan(0);
+    expect(row.outcomes.connection).toBe(0);
+  }, 150_000);
+
+  it('Redis kill -9 for 15 s', async () => {
+    const row = await scenario('Redis `kill -9`, 15 s', async () => {
+      await cluster.killRedis();
+      await pause(15_000);
+      await cluster.startRedis();
+      return bothReady();
+    });
+    expect(row.outcomes.connection).toBe(0);
+  }, 150_000);
+
+  it('PostgreSQL immediate stop for 15 s', async () => {
+    const row = await scenario('PostgreSQL `stop -m immediate`, 15 s', async () => {
+      cluster.stopPostgres();
+      await pause(15_000);
+      cluster.startPostgres();
+      return bothReady();
+    });
+    expect(row.outcomes.connection).toBe(0);
+  }, 150_000);
+
+  it('kill -9 of an API instance mid-stream', async () => {
+    await scenario('API instance `kill -9` mid-stream', async () => {
+      await cluster.apis[0].stop('SIGKILL');
+      await pause(3_000);
+      cluster.apis[0].start();
+      await cluster.whenReady(0, 60_000);
+      return null;
+    });
+  }, 150_000);
+
+  it('kill -9 of the worker mid-ingestion', async () => {
+    const row = await scenario(
+      'worker `kill -9` mid-ingestion',
+      async () => {
+        await cluster.worker.stop('SIGKILL');
+        await pause(3_000);
+        cluster.worker.start();
+        return null;
+      },
+      { uploadEveryMs: 200 },
+    );
+    expect(row.outcomes.documents.length).toBeGreaterThan(5);
+  }, 150_000);
+
+  it('SIGTERM of an API instance under load', async () => {
+    await scenario('API instance SIGTERM under load', async () => {
+      expect(await cluster.apis[1].stop('SIGTERM'), cluster.apis[1].output).toBe(0);
+      cluster.apis[1].start();
+      await cluster.whenReady(1, 60_000);
+      return null;
+    });
+  }, 150_000);
+
+  /** The fault, the provider's reply to every chat, and the terminal outcome clients must see (none: all complete). */
+  const providerFaults: [string, FakeReply, RegExp | null][] = [
+    ['provider: slow first byte (3 s)', { kind: 'text', text: tokens(10), headerDelayMs: 3_000 }, null],
+    ['provider: drops mid-stream', { kind: 'disconnect', text: tokens(20), afterTokens: 5 }, /answer (incomplete|failed) provider_/],
+    ['provider: garbage SSE', { kind: 'malformed' }, /answer failed provider_/],
+    ['provider: HTTP 500s', { kind: 'error', status: 500, body: { error: { message: 'boom' } } }, /answer failed provider_/],
+    ['provider: never answers (PROVIDER_TIMEOUT_MS 4 s)', { kind: 'hang' }, /answer failed provider_timeout/],
+  ];
+  for (const [fault, reply, expected] of providerFaults) {
+    it(
+      fault,
+      async () => {
+        const row = await scenario(fault, async () => null, { reply, concurrency: 4 });
+        expect(row.outcomes.connection).toBe(0);
+        // The fault really happened, and clients were told (not a stream that stopped).
+        if (expected) expect(Object.keys(row.outcomes.errors).join(', '), fault).toMatch(expected);
+        else expect(row.outcomes.done).toBe(row.outcomes.chats);
+      },
+      150_000,
+    );
+  }
+});
+
+async function writeResults(): Promise<void> {
+  const codes = (o: Outcomes) =>
+    Object.entries(o.errors)
+      .map(([code, n]) => `${code} ×${n}`)
+      .join(', ') || '—';
+  const lines = [
+    '# Faults under load',
+    '',
+    `Date: ${new Date().toISOString()} · load average (1, 5, 15 min): ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')} · ${os.cpus().length} cores`,
+    '',
+    'Command: `npm run test:faults` (server/test/faults/). Own PostgreSQL 15 (fsync off) and Redis, two',
+    '`bastion serve` instances and one `bastion worker` as processes, a fake OpenAI-protocol provider;',
+    '6 concurrent streamed chats (4 for provider faults) over both instances plus an upload every',
+    '1 s (0.2 s for the worker fault), from 3 s before the fault to 3 s after it.',
+    '',
+    '"Connection drops" are requests whose connection was refused or reset because the instance',
+    'they were sent to was killed or had stopped listening (a proxy would retry them elsewhere).',
+    '',
+    '| Fault | Chats (complete) | Uploads accepted | Errors seen by clients | Connection drops | Violations | Lost | Duplicated | Recovery (s) | Settled (s) | Audit |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.fault} | ${r.outcomes.chats} (${r.outcomes.done}) | ${r.outcomes.documents.length}/${r.outcomes.uploads} | ${codes(r.outcomes)} | ${r.outcomes.connection} | ${r.outcomes.violations.length} | ${r.lostAnswers + r.lostDocuments} | ${r.duplicated} | ${r.recovery === null ? '—' : r.recovery.toFixed(1)} | ${r.settleSeconds.toFixed(1)} | ${r.audit ? 'ok' : 'FAILED'} |`,
+    ),
+    '',
+    'A full disk under DATA_DIR (embedded default) is exercised by `server/test/disk-full/` in the main suite.',
+    '',
+  ];
+  const violations = rows.flatMap((r) => r.outcomes.violations.map((v) => `- ${r.fault}: ${v}`));
+  if (violations.length > 0) lines.push('Violations:', '', ...violations.slice(0, 40), '');
+  await fs.writeFile(RESULTS, lines.join('\n'));
+}
