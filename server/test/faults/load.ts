@@ -15,6 +15,11 @@ export interface Outcomes {
   errors: Record<string, number>;
   /** Connections refused or reset: an instance that was killed or stopped listening. */
   connection: number;
+  /**
+   * Of those, event streams broken after their response had started (the writer died
+   * mid-stream). Unavoidable for a kill -9; a graceful stop must finish them instead.
+   */
+  midStream: number;
   /** What the rule forbids, with a description each. */
   violations: string[];
   /** Documents the API accepted (202). */
@@ -22,7 +27,7 @@ export interface Outcomes {
 }
 
 export function newOutcomes(): Outcomes {
-  return { chats: 0, uploads: 0, done: 0, errors: {}, connection: 0, violations: [], documents: [] };
+  return { chats: 0, uploads: 0, done: 0, errors: {}, connection: 0, midStream: 0, violations: [], documents: [] };
 }
 
 function count(outcomes: Outcomes, code: string): void {
@@ -108,7 +113,12 @@ export class Client {
       }
     } catch (error) {
       // The connection broke mid-stream: the instance died (counted apart), not a silent end.
-      if (terminal === undefined) return network(outcomes, error, `${what} (mid-stream)`);
+      if (terminal === undefined) {
+        const before = outcomes.connection;
+        network(outcomes, error, `${what} (mid-stream)`);
+        if (outcomes.connection > before) outcomes.midStream++;
+        return;
+      }
     }
     if (terminal === 'done') outcomes.done++;
     else if (terminal) count(outcomes, terminal);

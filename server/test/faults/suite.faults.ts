@@ -21,6 +21,7 @@ import { createUser } from '../accounts.js';
 import { startFakeLlm, tokens, type FakeLlm, type FakeReply } from '../fake-llm.js';
 import { silentLogger, waitFor } from '../harness.js';
 import { DATABASE_URL, startCluster, type Cluster } from './cluster.js';
+import { startEmbedded, MiB } from './embedded.js';
 import { Client, drive, newOutcomes, type Outcomes } from './load.js';
 
 const RESULTS = fileURLToPath(new URL('../../../bench/results/faults.md', import.meta.url));
@@ -85,13 +86,13 @@ function provide(reply: FakeReply): void {
  * Runs the load, calls `inject` a moment in, then stops the load once it returns and
  * checks the invariants. `inject` returns the recovery time when it brought a dependency back.
  */
-async function scenario(fault: string, inject: () => Promise<number | null>, options: { reply?: FakeReply; uploadEveryMs?: number; concurrency?: number } = {}): Promise<Row> {
+async function scenario(fault: string, inject: (outcomes: Outcomes) => Promise<number | null>, options: { reply?: FakeReply; uploadEveryMs?: number; concurrency?: number } = {}): Promise<Row> {
   provide(options.reply ?? NORMAL);
   const since = new Date(Date.now() - 1_000);
   const outcomes = newOutcomes();
   const load = drive(client, cluster.urls, outcomes, { concurrency: options.concurrency ?? 6, uploadEveryMs: options.uploadEveryMs ?? 1_000 });
   await pause(3_000);
-  const recovery = await inject();
+  const recovery = await inject(outcomes);
   await pause(3_000);
   await load.stop();
   provide(NORMAL);
@@ -170,6 +171,22 @@ describe('faults under load', () => {
     expect(row.outcomes.connection).toBe(0);
   }, 150_000);
 
+  it('Redis kill -9 while ingestion jobs wait in the queue', async () => {
+    const row = await scenario('Redis `kill -9` with 10 uploads queued (worker frozen, no restart)', async (outcomes) => {
+      cluster.worker.pause();
+      const queued = outcomes.documents.length;
+      for (let i = 0; i < 10; i++) await client.upload(cluster.urls[i % 2]!, outcomes);
+      expect(outcomes.documents.length - queued).toBeGreaterThanOrEqual(10);
+      await cluster.killRedis(); // the queue is gone with it (no persistence)
+      await pause(5_000);
+      await cluster.startRedis();
+      const recovery = await bothReady();
+      cluster.worker.resume(); // the same process goes on: only a reconciler can find the lost jobs
+      return recovery;
+    });
+    expect(row.outcomes.connection).toBe(0);
+  }, 150_000);
+
   it('PostgreSQL immediate stop for 15 s', async () => {
     const row = await scenario('PostgreSQL `stop -m immediate`, 15 s', async () => {
       cluster.stopPostgres();
@@ -234,6 +251,74 @@ describe('faults under load', () => {
       150_000,
     );
   }
+});
+
+/** Root can mount a tmpfs for DATA_DIR; CI runs as root. */
+const canMount = process.getuid?.() === 0;
+
+describe.runIf(canMount)('the embedded default on a full disk', () => {
+  it('refuses writes with 507 while the disk is nearly full, stays responsive, and resumes by itself', async () => {
+    const embedded = await startEmbedded(fake.url);
+    try {
+      provide(NORMAL);
+      const since = new Date(Date.now() - 1_000);
+      const outcomes = newOutcomes();
+      const probe = { slowestMs: 0, failed: 0 };
+      let probing = true;
+      const probing$ = (async () => {
+        while (probing) {
+          const started = Date.now();
+          try {
+            if ((await fetch(`${embedded.url}/healthz`, { signal: AbortSignal.timeout(5_000) })).status !== 200) probe.failed++;
+          } catch {
+            probe.failed++;
+          }
+          probe.slowestMs = Math.max(probe.slowestMs, Date.now() - started);
+          await pause(200);
+        }
+      })();
+      const load = drive(embedded.client, [embedded.url], outcomes, { concurrency: 3, uploadEveryMs: 300 });
+      await pause(3_000);
+      const release = await embedded.fill(40 * MiB); // below the 48 MiB kept free
+      await pause(6_000);
+      const lowReady = (await (await fetch(`${embedded.url}/readyz`)).json()) as { checks: { storage: string } };
+      await release();
+      const freed = Date.now();
+      let recovery = Number.NaN;
+      const resumed = await waitFor(
+        async () => {
+          const response = await fetch(`${embedded.url}/api/v1/knowledge-bases`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${embedded.client.key}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ name: `after ${Date.now()}` }),
+          });
+          if (response.status === 201) recovery = (Date.now() - freed) / 1000;
+          return response.status === 201;
+        },
+        30_000,
+        100,
+      );
+      await pause(2_000);
+      await load.stop();
+      probing = false;
+      await probing$;
+      const lostDocuments = (await embedded.unfinished(outcomes.documents, since)).documents;
+      const lostAnswers = (await embedded.unfinished(outcomes.documents, since)).answers;
+      const row: Row = { fault: 'full disk under DATA_DIR (embedded, tmpfs)', outcomes, lostAnswers, lostDocuments, duplicated: 0, recovery: resumed ? recovery : null, settleSeconds: 0, audit: true };
+      rows.push(row);
+      console.log(`${row.fault}: ${JSON.stringify({ ...row, outcomes: { ...outcomes, documents: outcomes.documents.length }, probe, lowReady })}`);
+      expect(lowReady.checks.storage).toBe('low');
+      expect(Object.keys(outcomes.errors).join(', ')).toContain('507 insufficient_storage');
+      expect(outcomes.violations).toEqual([]);
+      expect(probe.failed, 'healthz failures').toBe(0);
+      expect(probe.slowestMs, 'slowest /healthz (ms)').toBeLessThan(2_000);
+      expect(resumed).toBe(true);
+      expect(recovery).toBeLessThanOrEqual(RECOVERY_S);
+      expect({ lostAnswers, lostDocuments }).toEqual({ lostAnswers: 0, lostDocuments: 0 });
+    } finally {
+      await embedded.stop();
+    }
+  }, 150_000);
 });
 
 async function writeResults(): Promise<void> {

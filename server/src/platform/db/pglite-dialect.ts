@@ -33,7 +33,10 @@ export interface PGliteRecovery {
   /** Opens a fresh instance on the same files; rejects while that is not safe yet (too little space). */
   reopen(): Promise<PGlite>;
   logger: Logger;
-  /** Least time between two attempts; default 5 s (an attempt blocks the event loop for about a second). */
+  /**
+   * Least time between two attempts; default 1 s. An attempt refused by `reopen` (too little
+   * space) costs one statfs; one that opens blocks the event loop for about a second, once.
+   */
   retryMs?: number;
 }
 
@@ -129,7 +132,7 @@ class PGliteDriver implements Driver {
   private async recover(): Promise<void> {
     const recovery = this.recovery;
     if (!recovery || Date.now() < this.nextRecovery) return;
-    this.nextRecovery = Date.now() + (recovery.retryMs ?? 5_000);
+    this.nextRecovery = Date.now() + (recovery.retryMs ?? 1_000);
     try {
       // The stopped instance is dropped, not closed: closing runs a checkpoint, which would spin.
       this.connection = new PGliteConnection(await recovery.reopen());
