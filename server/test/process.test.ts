@@ -3,8 +3,11 @@
  * SIGTERM/SIGINT; in-flight requests are drained; the CLI's other commands.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startFakeLlm, tokens } from './fake-llm.js';
 import { buildTestApp, freePort, tempDir, TEST_DATABASE_URL, TEST_REDIS_URL, TEST_RUN, waitFor } from './harness.js';
 
 const SERVER_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -94,6 +97,101 @@ describe('graceful shutdown', () => {
     expect(await response.json()).toEqual({ done: true });
     await closing;
   });
+
+  it('bastion serve exits once its last answer stream ends, not at SHUTDOWN_TIMEOUT_MS; a request arriving meanwhile gets the envelope', async () => {
+    const port = await freePort();
+    const dataDir = await tempDir('drain');
+    const base = `http://127.0.0.1:${port}/api/v1`;
+    const email = `drain-${Date.now()}@example.org`;
+    const password = 'violet tractor sings at dawn';
+    const env = { PORT: String(port), DATA_DIR: dataDir, SHUTDOWN_TIMEOUT_MS: '20000', REQUIRE_MFA: 'none', OUTBOUND_ALLOW_PRIVATE_PROVIDERS: '127.0.0.1:*' };
+    const admin = spawnSync(process.execPath, [...ENTRY, 'users', 'create-admin', '--email', email, '--name', 'Drain', '--password-stdin'], { cwd: SERVER_DIR, env: childEnv(env), encoding: 'utf8', input: `${password}\n`, timeout: 60_000 });
+    expect(admin.status, admin.stdout + admin.stderr).toBe(0);
+    const fake = await startFakeLlm();
+    const child = spawn(process.execPath, [...ENTRY, 'serve'], { cwd: SERVER_DIR, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.once('exit', (code) => resolve({ code, at: performance.now() })));
+    try {
+      expect(await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 60_000, 250), output).toBe(true);
+
+      // Signed in as a browser is: the session cookie and the CSRF token.
+      const login = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+      expect(login.status, await login.clone().text()).toBe(200);
+      const cookie = login.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
+      const csrf = ((await (await fetch(`${base}/auth/csrf`, { headers: { cookie } })).json()) as { token: string }).token;
+      const headers = { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' };
+      const post = async (path: string, body: object) => {
+        const response = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+        expect(response.status, await response.clone().text()).toBe(201);
+        return (await response.json()) as { id: string };
+      };
+      const connection = await post('/provider-connections', { name: 'fake', kind: 'openai', baseUrl: `${fake.url}/v1`, apiKey: 'sk-test-provider-key-4f9a2c7e1b' });
+      const agent = await post('/agents', { name: 'Helper', providerConnectionId: connection.id, model: 'fake-model-1' });
+      const conversation = await post('/conversations', { agentId: agent.id });
+
+      // An answer streamed over a keep-alive connection (its headers go out before the signal).
+      fake.enqueue({ kind: 'text', text: tokens(8), chunkDelayMs: 150 });
+      const keepAlive = new http.Agent({ keepAlive: true });
+      let stream = '';
+      let firstDelta: () => void = () => undefined;
+      const delta = new Promise<void>((resolve) => (firstDelta = resolve));
+      const streamEnded = new Promise<number>((resolve, reject) => {
+        const request = http.request(`${base}/conversations/${conversation.id}/messages`, { method: 'POST', agent: keepAlive, headers: { ...headers, accept: 'text/event-stream' } }, (response) => {
+          expect(response.headers.connection).toBe('keep-alive');
+          response.on('data', (chunk: Buffer) => ((stream += chunk.toString()), stream.includes('event: delta') && firstDelta()));
+          response.on('end', () => resolve(performance.now()));
+        });
+        request.on('error', reject);
+        request.end(JSON.stringify({ content: 'Count slowly' }));
+      });
+      await delta;
+      // A connection in the middle of its request head is busy: it stays open through the signal.
+      const late = net.connect(port, '127.0.0.1');
+      await new Promise<void>((resolve) => late.once('connect', resolve));
+      late.write('GET /api/v1/healthz HTTP/1.1\r\nHost: x\r\n');
+      let lateAnswer = '';
+      late.on('data', (chunk: Buffer) => (lateAnswer += chunk.toString()));
+      const lateClosed = new Promise<void>((resolve) => late.on('close', () => resolve()));
+
+      const signalled = performance.now();
+      child.kill('SIGTERM');
+      // Once new connections are refused the drain is on; then the busy connection's request arrives.
+      const refused = () =>
+        new Promise<boolean>((resolve) => {
+          const probe = net.connect(port, '127.0.0.1');
+          probe.once('connect', () => (probe.destroy(), resolve(false)));
+          probe.once('error', () => resolve(true));
+        });
+      expect(await waitFor(refused, 5_000, 20)).toBe(true);
+      late.write('\r\n');
+      await lateClosed;
+      const [head = '', body = ''] = lateAnswer.split('\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 503 /);
+      expect(head).toMatch(/^content-type: application\/json/im);
+      expect(head).toMatch(/^connection: close$/im);
+      expect(head).toMatch(/^retry-after: 5$/im);
+      expect(JSON.parse(body)).toEqual({ error: { code: 'service_unavailable', message: expect.stringMatching(/shutting down/), requestId: expect.any(String) } });
+
+      const ended = await streamEnded;
+      expect(stream).toContain('event: done'); // drained, not cut
+      const { code, at } = await exited;
+      keepAlive.destroy();
+      expect(code, output).toBe(0);
+      expect(ended - signalled).toBeGreaterThan(300); // the stream outlived the signal
+      expect(at - ended, output).toBeLessThan(2_000); // exit follows the last stream, not the 20 s timeout
+      expect(at - signalled).toBeLessThan(5_000);
+      expect(output).not.toContain('shutdown timeout reached');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await fake.close();
+    }
+  }, 90_000);
 });
 
 describe('bastion CLI', () => {

@@ -4,6 +4,7 @@
  * carry the API security headers and a request id, and echo nothing of the request.
  */
 import net from 'node:net';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../test/harness.js';
 import { buildHeaderSets } from './security-headers.js';
@@ -128,7 +129,42 @@ describe('while draining', () => {
     await closed;
     const answer = parse(data);
     expectEnvelope(drained, answer, 503, 'service_unavailable');
+    expect(JSON.parse(answer.body).error.message).toMatch(/shutting down/);
     expect(answer.headers.get('retry-after')).toBe('5');
     expect(answer.headers.get('connection')).toBe('close');
+  });
+
+  it('ends the keep-alive connection of a stream that started before the close, so close() waits for the stream only', async () => {
+    // A streamed answer sends its headers (keep-alive) before the close starts; once it ends,
+    // its idle socket would hold close() open until the keep-alive timeout (72 s).
+    const drained = await buildTestApp({
+      routes: (app) => {
+        app.get('/api/v1/probe/stream', async (_request, reply) => {
+          const stream = new PassThrough();
+          stream.write('data: first\n\n');
+          setTimeout(() => stream.end('data: last\n\n'), 400);
+          return reply.header('content-type', 'text/event-stream').send(stream);
+        });
+      },
+    });
+    await drained.app.listen({ host: '127.0.0.1', port: 0 });
+    const drainedPort = (drained.app.server.address() as net.AddressInfo).port;
+    const socket = net.connect(drainedPort, '127.0.0.1');
+    let data = '';
+    const first = new Promise<void>((resolve) => socket.on('data', (chunk) => ((data += chunk.toString()), data.includes('first') && resolve())));
+    const socketClosed = new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now())));
+    socket.write('GET /api/v1/probe/stream HTTP/1.1\r\nHost: x\r\n\r\n'); // keep-alive
+    await first;
+    expect(data).toMatch(/connection: keep-alive/i);
+    const started = performance.now();
+    const closed = await Promise.race([drained.close().then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 3_000))]);
+    if (!closed) socket.destroy(); // lets the close finish before the test fails
+    expect(closed, 'close() still waiting 3 s after the stream ended').toBe(true);
+    const closedAfter = performance.now() - started;
+    const socketClosedAfter = (await socketClosed) - started;
+    expect(data).toContain('data: last'); // the stream was finished, not cut
+    expect(closedAfter).toBeGreaterThanOrEqual(300);
+    expect(closedAfter).toBeLessThan(2_000);
+    expect(socketClosedAfter).toBeLessThan(2_000);
   });
 });

@@ -10,8 +10,10 @@
  *   raw HTTP/1.1 with `Connection: close`.
  * - `checkExpectation`: an `Expect` other than `100-continue`, which Node answers with a bare 417.
  * - the drain: while the app closes, a request that still arrives (on a connection that was
- *   busy when the server stopped accepting) gets 503 `service_unavailable` with Retry-After,
- *   before any other hook runs. It replaces Fastify's raw `return503OnClosing`.
+ *   busy when the server stopped accepting) gets 503 `service_unavailable` with Retry-After
+ *   and `Connection: close`, before any other hook runs. It replaces Fastify's raw
+ *   `return503OnClosing`. A response that started before the close (an answer stream) ends
+ *   its connection when it finishes, so no idle keep-alive socket holds the close open.
  *
  * A client that aborts (onRequestAbort) is gone: there is no one to answer.
  */
@@ -93,6 +95,12 @@ export function expectationFailedHandler(headers: HeaderSets) {
  * The drain: `register` it before any other onRequest hook, so a request arriving while the
  * app closes costs no store read or handler. `isClosing` is read by the header hooks, which
  * then add `Connection: close`.
+ *
+ * `app.close()` waits for every connection: Fastify's `forceCloseConnections: 'idle'` ends
+ * the idle ones when the close starts, and the answers sent during the close say
+ * `Connection: close`. A response whose headers went out before (a streamed answer, sent
+ * with keep-alive) would leave its socket idle but open until HTTP_KEEP_ALIVE_TIMEOUT_MS, so
+ * shutdown waited for SHUTDOWN_TIMEOUT_MS: such a socket is ended when its response finishes.
  */
 export class Drain {
   private closing = false;
@@ -107,7 +115,21 @@ export class Drain {
       if (!this.closing) return done();
       request.log.info('request refused: shutting down');
       // sendError sets Retry-After on a 503; the onSend hook adds the headers and Connection: close.
-      void sendError(request, reply, new AppError('service_unavailable', 'The server is restarting; retry shortly.'));
+      void sendError(request, reply, new AppError('service_unavailable', 'The server is shutting down; retry shortly.'));
+    });
+    app.addHook('onResponse', (request, _reply, done) => {
+      if (this.closing) endIdleSocket(request.raw.socket);
+      done();
     });
   }
+}
+
+/** Ends a keep-alive socket whose response has finished, unless another response (pipelined) is under way. */
+function endIdleSocket(socket: Socket | null): void {
+  if (!socket || socket.destroyed) return;
+  if ((socket as Socket & { _httpMessage?: unknown })._httpMessage) return;
+  // destroySoon: after what is still buffered has been written, like Node's own `Connection: close`.
+  const closing = socket as Socket & { destroySoon?: () => void };
+  if (typeof closing.destroySoon === 'function') closing.destroySoon();
+  else socket.end();
 }

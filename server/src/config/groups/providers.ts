@@ -42,7 +42,7 @@ export const providersVariables = {
   PROVIDER_TIMEOUT_MS: {
     group: 'Agents and providers',
     schema: z.coerce.number().int().min(1_000).max(600_000).default(60_000),
-    doc: 'Time an LLM provider has to start answering, per attempt.',
+    doc: "Time an LLM provider has to start answering: from sending the request until the response headers arrive, connecting (at most 10 s) and retries (PROVIDER_MAX_RETRIES) included; a timeout is not retried. Once the answer streams, a gap of more than 30 s between two chunks ends it (a fixed idle timeout), and the whole answer is bounded by the agent's limits.maxWallTimeMs (default 120 s). The first two end the call with provider_timeout, the last with max_wall_time.",
   },
   PROVIDER_MAX_RETRIES: {
     group: 'Agents and providers',

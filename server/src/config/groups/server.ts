@@ -32,6 +32,6 @@ export const serverVariables = {
   SHUTDOWN_TIMEOUT_MS: {
     group: 'Server',
     schema: int(0, 600_000, 10_000),
-    doc: 'How long SIGTERM/SIGINT waits for in-flight requests before closing anyway.',
+    doc: 'Upper bound on how long SIGTERM/SIGINT waits for in-flight requests (answer streams included) before closing their connections; the process exits as soon as they are done.',
   },
 } satisfies Record<string, Variable>;

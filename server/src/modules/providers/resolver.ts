@@ -37,7 +37,8 @@ export class ProviderResolver {
     const row = await repo.findConnection(this.db, workspaceId, connectionId);
     if (!row) throw new AppError('not_found', 'The provider connection no longer exists.');
     const apiKey = row.credentials ? await this.encryptor.decryptText(credentialsBinding(row.id), row.credentials) : undefined;
-    return createProvider(row.kind, { baseUrl: row.base_url, ...(apiKey ? { apiKey } : {}), fetch: this.fetchFor(row.id) });
+    // PROVIDER_TIMEOUT_MS bounds each attempt in the fetch and, as the first-byte timeout, the whole wait for the headers.
+    return createProvider(row.kind, { baseUrl: row.base_url, ...(apiKey ? { apiKey } : {}), fetch: this.fetchFor(row.id), firstByteTimeoutMs: this.settings.timeoutMs });
   }
 
   private fetchFor(connectionId: string): FetchLike {

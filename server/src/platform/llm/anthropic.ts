@@ -7,7 +7,7 @@
  * `content_block_stop`; usage and `done` at `message_stop`. A stream that ends before
  * `message_stop` throws provider_unavailable after the deltas already received.
  */
-import { DEFAULT_IDLE_TIMEOUT_MS, Exchange, isJsonResponse, isObject, joinUrl, listModels, parseChunk, safeMessage, throwIfAborted, type FetchLike } from './http.js';
+import { DEFAULT_FIRST_BYTE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, Exchange, isJsonResponse, isObject, joinUrl, listModels, parseChunk, safeMessage, throwIfAborted, type FetchLike } from './http.js';
 import { ProviderError, type ChatEvent, type ChatRequest, type FinishReason, type LlmProvider, type ProviderErrorCode } from './types.js';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
@@ -20,7 +20,9 @@ export interface AnthropicProviderOptions {
   fetch: FetchLike;
   /** Extra headers, e.g. `anthropic-beta`. */
   headers?: Record<string, string>;
-  /** Longest wait for the response headers or between two stream chunks. Default 30 s. */
+  /** Longest wait for the response headers (connecting and retries included). Default 60 s. */
+  firstByteTimeoutMs?: number;
+  /** Longest gap between two chunks of the response body. Default 30 s. */
   idleTimeoutMs?: number;
 }
 
@@ -145,9 +147,11 @@ interface ToolBlock {
 
 export class AnthropicProvider implements LlmProvider {
   readonly kind = 'anthropic' as const;
+  private readonly firstByteTimeoutMs: number;
   private readonly idleTimeoutMs: number;
 
   constructor(private readonly options: AnthropicProviderOptions) {
+    this.firstByteTimeoutMs = options.firstByteTimeoutMs ?? DEFAULT_FIRST_BYTE_TIMEOUT_MS;
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   }
 
@@ -158,7 +162,7 @@ export class AnthropicProvider implements LlmProvider {
   }
 
   private exchange(signal: AbortSignal | undefined): Exchange {
-    return new Exchange({ fetch: this.options.fetch, idleTimeoutMs: this.idleTimeoutMs, signal, secrets: [this.options.apiKey] });
+    return new Exchange({ fetch: this.options.fetch, firstByteTimeoutMs: this.firstByteTimeoutMs, idleTimeoutMs: this.idleTimeoutMs, signal, secrets: [this.options.apiKey] });
   }
 
   async *stream(request: ChatRequest): AsyncGenerator<ChatEvent, void, undefined> {

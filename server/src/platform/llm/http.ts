@@ -1,7 +1,13 @@
 /**
  * HTTP plumbing shared by the OpenAI and Anthropic providers: the injected fetch, the
- * mapping of HTTP statuses and network failures to ProviderError codes, an idle deadline
- * between response chunks and the caller's abort signal.
+ * mapping of HTTP statuses and network failures to ProviderError codes, the deadlines and
+ * the caller's abort signal.
+ *
+ * Timeouts of one provider call (docs/architecture.md, "Timeouts of a provider call"):
+ * - first byte: from sending the request until the response headers arrive (connecting and
+ *   the fetch's retries included) — `firstByteTimeoutMs`, PROVIDER_TIMEOUT_MS in the app;
+ * - idle: the longest gap between two chunks of the response body — `idleTimeoutMs`, 30 s;
+ * - the whole answer: not bounded here; the caller's signal (the agent's maxWallTimeMs).
  *
  * Error messages are safe to show: a status, a code and at most 200 characters of the
  * provider's own error message (with anything key-like redacted) — never request
@@ -14,7 +20,10 @@ import { ProviderError, type ProviderErrorCode } from './types.js';
 /** The fetch the providers use; the network layer passes its guarded fetch here. */
 export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<Response>;
 
+/** Longest gap between two chunks of a response body (a stalled stream). */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** Longest wait for the response headers; the app passes PROVIDER_TIMEOUT_MS (same default). */
+export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 60_000;
 
 /** Largest error or non-streamed JSON body read from a provider. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
@@ -118,6 +127,9 @@ function causeCode(err: unknown): string | undefined {
 
 export interface ExchangeOptions {
   fetch: FetchLike;
+  /** From sending the request until the response headers arrive, the fetch's retries included. */
+  firstByteTimeoutMs: number;
+  /** Between two chunks of the response body. */
   idleTimeoutMs: number;
   signal?: AbortSignal;
   /** Values to redact from any provider message (the API key). */
@@ -127,9 +139,9 @@ export interface ExchangeOptions {
 type Phase = 'connect' | 'stream';
 
 /**
- * One HTTP exchange with a provider. Every wait (response headers, each body chunk) is
- * bounded by the idle timeout and ends at once when the caller's signal aborts. `close()`
- * tears the connection down; call it in a `finally`.
+ * One HTTP exchange with a provider. The wait for the response headers is bounded by the
+ * first-byte timeout, each body chunk by the idle timeout; every wait ends at once when the
+ * caller's signal aborts. `close()` tears the connection down; call it in a `finally`.
  */
 export class Exchange {
   private readonly controller = new AbortController();
@@ -210,7 +222,7 @@ export class Exchange {
     return phase === 'connect' ? new ProviderError('provider_unavailable', `Could not reach the provider${suffix}.`) : new ProviderError('provider_unavailable', `The connection to the provider was lost mid-stream${suffix}.`);
   }
 
-  /** Races a wait against the idle timeout and the caller's signal. */
+  /** Races a wait against its phase's timeout (first byte or idle) and the caller's signal. */
   private guard<T>(promise: Promise<T>, phase: Phase): Promise<T> {
     const signal = this.controller.signal;
     return new Promise<T>((resolve, reject) => {
@@ -220,10 +232,11 @@ export class Exchange {
         fail();
         return;
       }
+      const timeoutMs = phase === 'connect' ? this.options.firstByteTimeoutMs : this.options.idleTimeoutMs;
       const timer = setTimeout(() => {
-        this.timedOut = new ProviderError('provider_timeout', phase === 'connect' ? `The provider did not answer within ${this.options.idleTimeoutMs} ms.` : `The provider stream stalled for more than ${this.options.idleTimeoutMs} ms.`);
+        this.timedOut = new ProviderError('provider_timeout', phase === 'connect' ? `The provider did not start answering within ${timeoutMs} ms.` : `The provider stream stalled for more than ${timeoutMs} ms.`);
         this.controller.abort(this.timedOut);
-      }, this.options.idleTimeoutMs);
+      }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);

@@ -11,7 +11,7 @@ import type { LlmProvider } from './types.js';
 export * from './types.js';
 export { AnthropicProvider, ANTHROPIC_VERSION, DEFAULT_ANTHROPIC_MAX_TOKENS, type AnthropicProviderOptions } from './anthropic.js';
 export { ExtractiveProvider, NO_ANSWER, extractiveAnswer } from './extractive.js';
-export { DEFAULT_IDLE_TIMEOUT_MS, HttpProviderError, type FetchLike } from './http.js';
+export { DEFAULT_FIRST_BYTE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, HttpProviderError, type FetchLike } from './http.js';
 export { OpenAiProvider, type OpenAiProviderOptions } from './openai.js';
 export { parseSse, SseDecoder, type SseEvent } from './sse.js';
 
@@ -29,7 +29,9 @@ export interface ProviderOptions {
   fetch: FetchLike;
   /** Extra request headers (e.g. Azure's `api-key`). */
   headers?: Record<string, string>;
-  /** Longest wait for response headers or between stream chunks (default 30 s). */
+  /** Longest wait for the response headers, connecting and retries included (default 60 s; the app passes PROVIDER_TIMEOUT_MS). */
+  firstByteTimeoutMs?: number;
+  /** Longest gap between two chunks of the response body (default 30 s). */
   idleTimeoutMs?: number;
 }
 
@@ -41,6 +43,7 @@ export function createProvider(kind: ProviderKind, options: ProviderOptions): Ll
         apiKey: options.apiKey,
         fetch: options.fetch,
         headers: options.headers,
+        firstByteTimeoutMs: options.firstByteTimeoutMs,
         idleTimeoutMs: options.idleTimeoutMs,
       });
     case 'anthropic':
@@ -49,6 +52,7 @@ export function createProvider(kind: ProviderKind, options: ProviderOptions): Ll
         apiKey: options.apiKey ?? '',
         fetch: options.fetch,
         headers: options.headers,
+        firstByteTimeoutMs: options.firstByteTimeoutMs,
         idleTimeoutMs: options.idleTimeoutMs,
       });
     case 'extractive':

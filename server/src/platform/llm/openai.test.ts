@@ -17,8 +17,8 @@ afterAll(async () => {
 });
 beforeEach(() => fake.reset());
 
-function provider(options: { idleTimeoutMs?: number; fetch?: FetchLike; headers?: Record<string, string> } = {}) {
-  return new OpenAiProvider({ baseUrl: `${fake.url}/v1`, apiKey: API_KEY, fetch: options.fetch ?? realFetch, headers: options.headers, idleTimeoutMs: options.idleTimeoutMs });
+function provider(options: { idleTimeoutMs?: number; firstByteTimeoutMs?: number; fetch?: FetchLike; headers?: Record<string, string> } = {}) {
+  return new OpenAiProvider({ baseUrl: `${fake.url}/v1`, apiKey: API_KEY, fetch: options.fetch ?? realFetch, headers: options.headers, idleTimeoutMs: options.idleTimeoutMs, firstByteTimeoutMs: options.firstByteTimeoutMs });
 }
 
 const ask = (extra: Partial<ChatRequest> = {}): ChatRequest => ({ model: 'fake-model-1', messages: [{ role: 'user', content: 'Say hello.' }], ...extra });
@@ -251,9 +251,9 @@ describe('OpenAiProvider errors', () => {
     expect(text(items)).toBe(tokens(6));
   });
 
-  it('a server that never sends headers times out too', async () => {
+  it('a server that never sends headers times out too (the first-byte timeout)', async () => {
     fake.enqueue({ kind: 'hang' });
-    const { error } = await collect(provider({ idleTimeoutMs: 150 }).stream(ask()));
+    const { error } = await collect(provider({ firstByteTimeoutMs: 150 }).stream(ask()));
     expect(error).toMatchObject({ code: 'provider_timeout' });
   });
 

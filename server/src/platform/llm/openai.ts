@@ -7,7 +7,7 @@
  * A stream that ends before `[DONE]` (and before any finish_reason) throws
  * provider_unavailable after the deltas already received were yielded.
  */
-import { DEFAULT_IDLE_TIMEOUT_MS, Exchange, codeForStatus, isJsonResponse, isObject, joinUrl, listModels, parseChunk, providerErrorMessage, safeMessage, throwIfAborted, type FetchLike } from './http.js';
+import { DEFAULT_FIRST_BYTE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, Exchange, codeForStatus, isJsonResponse, isObject, joinUrl, listModels, parseChunk, providerErrorMessage, safeMessage, throwIfAborted, type FetchLike } from './http.js';
 import { ProviderError, type ChatEvent, type ChatMessage, type ChatRequest, type EmbedRequest, type FinishReason, type LlmProvider, type ToolCall } from './types.js';
 
 export interface OpenAiProviderOptions {
@@ -17,7 +17,9 @@ export interface OpenAiProviderOptions {
   fetch: FetchLike;
   /** Extra headers, e.g. Azure's `api-key` or OpenRouter's `HTTP-Referer`. */
   headers?: Record<string, string>;
-  /** Longest wait for the response headers or between two stream chunks. Default 30 s. */
+  /** Longest wait for the response headers (connecting and retries included). Default 60 s. */
+  firstByteTimeoutMs?: number;
+  /** Longest gap between two chunks of the response body. Default 30 s. */
   idleTimeoutMs?: number;
 }
 
@@ -139,9 +141,11 @@ class ToolCallAccumulator {
 
 export class OpenAiProvider implements LlmProvider {
   readonly kind = 'openai' as const;
+  private readonly firstByteTimeoutMs: number;
   private readonly idleTimeoutMs: number;
 
   constructor(private readonly options: OpenAiProviderOptions) {
+    this.firstByteTimeoutMs = options.firstByteTimeoutMs ?? DEFAULT_FIRST_BYTE_TIMEOUT_MS;
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   }
 
@@ -154,6 +158,7 @@ export class OpenAiProvider implements LlmProvider {
   private exchange(signal: AbortSignal | undefined): Exchange {
     return new Exchange({
       fetch: this.options.fetch,
+      firstByteTimeoutMs: this.firstByteTimeoutMs,
       idleTimeoutMs: this.idleTimeoutMs,
       signal,
       secrets: [this.options.apiKey, ...Object.values(this.options.headers ?? {})],
