@@ -1,12 +1,15 @@
 /**
  * `bastion worker`: ingestion workers in their own process, consuming the BullMQ queues
  * on Redis (the API then runs with INGEST_IN_PROCESS=false). On start it enqueues again
- * whatever a previous stop left unfinished; SIGTERM/SIGINT let running jobs finish.
+ * whatever a previous stop left unfinished, and while it runs the reconciler enqueues
+ * documents whose job Redis lost (under the same lock as the API copies');
+ * SIGTERM/SIGINT let running jobs finish.
  */
 import type { Config } from './config/index.js';
 import { createLogger } from './platform/log.js';
 import { ChunkEmbeddings } from './modules/knowledge/embeddings.js';
 import { createPipeline, createScanners } from './modules/knowledge/ingestion.js';
+import { IngestionReconciler } from './modules/knowledge/reconciler.js';
 import { providerResolver } from './compose/providers.js';
 import { SecurityEvents } from './modules/security-events/service.js';
 import { systemClock } from './platform/clock.js';
@@ -15,6 +18,7 @@ import { loadKeyring } from './platform/crypto/keyring.js';
 import { openDatabase } from './platform/db/database.js';
 import { createOutboundClients } from './platform/net/outbound-clients.js';
 import { MemoryStore } from './platform/store/memory-store.js';
+import { openStore } from './platform/store/open-store.js';
 import { openQueue } from './platform/queue/open-queue.js';
 
 /** Keys of the in-process store the worker's security events sample with (nothing else is stored there). */
@@ -38,13 +42,19 @@ export async function runWorker(config: Config): Promise<number> {
   const pipeline = createPipeline({ config, db: database.db, encryptor, clock: systemClock, logger, queue, scanners: createScanners(config, logger), embeddings, securityEvents });
   pipeline.start(config.INGEST_CONCURRENCY);
   const requeued = await pipeline.recover();
+  // The shared store (Redis) only for the reconciler's lock, taken with the API copies.
+  const store = openStore(config, logger);
+  const reconciler = new IngestionReconciler({ db: database.db, queue, store, clock: systemClock, logger, pipeline });
+  reconciler.start();
   logger.info({ concurrency: config.INGEST_CONCURRENCY, requeued }, 'worker started');
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
   });
   logger.info('worker stopping: letting running jobs finish');
+  await reconciler.stop();
   await queue.close(config.SHUTDOWN_TIMEOUT_MS);
+  await store.close();
   await outbound.close();
   await database.close();
   return 0;

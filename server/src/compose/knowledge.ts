@@ -9,6 +9,7 @@ import type { App } from '../http/app-type.js';
 import { ChunkEmbeddings } from '../modules/knowledge/embeddings.js';
 import { createPipeline, createScanners, extractLimits } from '../modules/knowledge/ingestion.js';
 import { EMBED_JOB, INGEST_JOB } from '../modules/knowledge/pipeline.js';
+import { IngestionReconciler } from '../modules/knowledge/reconciler.js';
 import { KnowledgeRetrieval, type SearchHit } from '../modules/knowledge/retrieval.js';
 import { knowledgeRoutes } from '../modules/knowledge/routes.js';
 import { KnowledgeService } from '../modules/knowledge/service.js';
@@ -24,13 +25,19 @@ export const URL_FETCH_TIMEOUT_MS = 20_000;
 export interface KnowledgeOptions {
   /** The job queue (BullMQ on Redis, or in-process); default: a new in-process queue owned by the app. */
   queue?: JobQueue | undefined;
-  /** Re-enqueue documents left unfinished by a previous stop when the app is ready (`bastion serve`). */
+  /**
+   * Re-enqueue documents left unfinished by a previous stop when the app is ready, and
+   * keep re-enqueuing those whose job the queue lost (the reconciler) while it runs
+   * (`bastion serve`).
+   */
   recoverIngestion?: boolean | undefined;
 }
 
 export interface Knowledge {
   retrieval: KnowledgeRetrieval;
   queue: JobQueue;
+  /** Re-enqueues documents whose job went missing; null unless `recoverIngestion`. */
+  reconciler: IngestionReconciler | null;
 }
 
 declare module 'fastify' {
@@ -51,11 +58,15 @@ export const knowledge = fp(
     const scanners = createScanners(config, logger);
     const pipeline = createPipeline({ config, db, encryptor, clock, logger, queue, scanners, embeddings, securityEvents, storage });
     if (config.INGEST_IN_PROCESS) pipeline.start(config.INGEST_CONCURRENCY);
-    if (options.recoverIngestion) {
+    // Every API copy runs the reconciler; the store's lock makes one of them do each pass.
+    const reconciler = options.recoverIngestion ? new IngestionReconciler({ db, queue, store, clock, logger, pipeline }) : null;
+    if (reconciler) {
       app.addHook('onReady', async () => {
         const requeued = await pipeline.recover();
         if (requeued > 0) logger.info({ requeued }, 'unfinished documents enqueued again');
+        reconciler.start();
       });
+      app.addHook('onClose', () => reconciler.stop());
     }
     const knowledge = new KnowledgeService({
       db,
@@ -75,7 +86,7 @@ export const knowledge = fp(
       settings: { maxFileBytes: config.UPLOAD_MAX_BYTES, workspaceQuotaBytes: config.WORKSPACE_STORAGE_QUOTA_BYTES, extractLimits: extractLimits(config), urlTimeoutMs: URL_FETCH_TIMEOUT_MS },
     });
     await app.register(knowledgeRoutes(knowledge, config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });
-    app.decorate('knowledge', { retrieval, queue });
+    app.decorate('knowledge', { retrieval, queue, reconciler });
   },
   { name: 'bastion-knowledge', fastify: '5.x', dependencies: ['bastion-core', 'bastion-accounts', 'bastion-workspaces', 'bastion-providers'] },
 );

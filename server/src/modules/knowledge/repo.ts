@@ -175,8 +175,20 @@ export async function saveChunks(
   });
 }
 
-export function unfinishedDocuments(db: Db, limit: number): Promise<{ id: string }[]> {
-  return db.selectFrom('documents').select('id').where('status', 'in', ['pending', 'scanning', 'processing']).orderBy('created_at').limit(limit).execute();
+const UNFINISHED = ['pending', 'scanning', 'processing'] as const;
+
+/** Unfinished documents, oldest first; with `createdBefore`, only those created before it (the reconciler's grace period). */
+export function unfinishedDocuments(db: Db, limit: number, createdBefore?: Date): Promise<{ id: string }[]> {
+  let query = db.selectFrom('documents').select('id').where('status', 'in', UNFINISHED);
+  if (createdBefore) query = query.where('created_at', '<', createdBefore);
+  return query.orderBy('created_at').limit(limit).execute();
+}
+
+/** Which of these documents are still unfinished (by id: the reconciler looks again before enqueuing). */
+export async function stillUnfinished(db: Db, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.selectFrom('documents').select('id').where('id', 'in', ids).where('status', 'in', UNFINISHED).execute();
+  return new Set(rows.map((row) => row.id));
 }
 
 export interface ChunkHit {

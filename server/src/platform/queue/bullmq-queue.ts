@@ -162,6 +162,13 @@ export class BullMqQueue implements JobQueue {
     this.listeners.push(listener);
   }
 
+  async isPending(name: string, jobId: string): Promise<boolean> {
+    assertQueueName(name);
+    const state = await this.queue(name).getJobState(jobId);
+    // 'unknown': no such job (never added, removed after completing, or lost with Redis).
+    return state !== 'unknown' && state !== 'completed' && state !== 'failed';
+  }
+
   async counts(name: string): Promise<JobCounts> {
     assertQueueName(name);
     const counts = await this.queue(name).getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');

@@ -126,6 +126,11 @@ export class MemoryQueue implements JobQueue {
     this.listeners.push(listener);
   }
 
+  async isPending(name: string, jobId: string): Promise<boolean> {
+    assertQueueName(name);
+    return this.lanes.get(name)?.jobs.has(jobId) ?? false;
+  }
+
   async counts(name: string): Promise<JobCounts> {
     const counts: JobCounts = { waiting: 0, active: 0, delayed: 0, failed: 0 };
     const lane = this.lanes.get(name);

@@ -156,6 +156,34 @@ describe.each(subjects)('JobQueue contract: $name', (subject) => {
     expect(runs).toEqual([{ version: 1 }]);
   });
 
+  it('tells whether a job will still run: waiting, delayed or active, not finished or unknown', async () => {
+    const queue = make();
+    expect(await queue.isPending('ingest', 'doc-1')).toBe(false);
+    await queue.add('ingest', {}, { jobId: 'doc-1' });
+    await queue.add('ingest', {}, { jobId: 'doc-2', delayMs: 60_000 });
+    await queue.add('ingest', {}, { jobId: 'doc-3', attempts: 1 });
+    expect([await queue.isPending('ingest', 'doc-1'), await queue.isPending('ingest', 'doc-2'), await queue.isPending('ingest', 'doc-3')]).toEqual([true, true, true]);
+    expect(await queue.isPending('other', 'doc-1')).toBe(false);
+    const release = gate();
+    const started: string[] = [];
+    queue.process(
+      'ingest',
+      async (job) => {
+        started.push(job.id);
+        if (job.id === 'doc-3') throw new Error('bad document');
+        await release.opened;
+      },
+      { concurrency: 2 },
+    );
+    await until(() => started.includes('doc-1'), 'doc-1 to start');
+    expect(await queue.isPending('ingest', 'doc-1')).toBe(true); // active
+    await until(async () => (await queue.deadLetters('ingest')).length === 1, 'doc-3 to be dead-lettered');
+    expect(await queue.isPending('ingest', 'doc-3')).toBe(false);
+    release.open();
+    await until(async () => !(await queue.isPending('ingest', 'doc-1')), 'doc-1 to complete');
+    expect(await queue.isPending('ingest', 'doc-2')).toBe(true);
+  });
+
   it('runs an id again when it is added after completing', async () => {
     const queue = make();
     const runs: object[] = [];

@@ -67,6 +67,13 @@ export interface JobQueue {
   /** Starts consuming `name` with at most `concurrency` jobs at once in this process. */
   process<T extends object>(name: string, handler: JobHandler<T>, options: { concurrency: number }): void;
   onFailure(listener: (event: FailureEvent<object>) => void): void;
+  /**
+   * Whether the job `jobId` of `name` will still run: it is waiting, delayed or active.
+   * False when the queue has no such job, or only a finished one (completed, or
+   * dead-lettered): never added, done, or lost with Redis. The ingestion reconciler asks
+   * this to find documents whose job is gone.
+   */
+  isPending(name: string, jobId: string): Promise<boolean>;
   /** Counts for monitoring: waiting, active, delayed, failed (dead-lettered) per queue name. */
   counts(name: string): Promise<JobCounts>;
   /** Dead-lettered jobs with their last error, newest first (bounded). */
