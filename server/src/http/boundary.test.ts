@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, PASSWORD } from '../../test/accounts.js';
 import { BrowserClient } from '../../test/browser-client.js';
 import { buildTestApp, type TestApp } from '../../test/harness.js';
+import { ReadinessRefusal } from '../modules/health/routes.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -137,6 +138,51 @@ describe('overload', () => {
       }
       expect(response.statusCode).toBe(503);
       expect(response.json().error.code).toBe('service_unavailable');
+    } finally {
+      await tight.close();
+    }
+  });
+
+  it('answers the probes 503 in their documented shapes while shedding, running no handler', async () => {
+    let ran = 0;
+    const tight = await buildTestApp({
+      env: { OVERLOAD_MAX_HEAP_BYTES: '1000000' }, // far below any real heap: the guard is always overloaded
+      routes: (app) => {
+        app.get('/api/v1/probe/count', async () => {
+          ran++;
+          return { ok: true };
+        });
+        // An onSend step that waits (a store write on a loaded copy): the shed answer is not
+        // finished when the guard's hook returns, so a guard that lets the request go on
+        // runs the handler, whose answer then meets the 503 schema.
+        app.addHook('onSend', async () => {
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        });
+      },
+    });
+    try {
+      let response = await tight.app.inject({ url: '/readyz' });
+      for (let i = 0; i < 30 && response.statusCode === 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        response = await tight.app.inject({ url: '/readyz' });
+      }
+      await tight.app.listen({ host: '127.0.0.1', port: 0 });
+      const port = (tight.app.server.address() as net.AddressInfo).port;
+      for (const url of ['/readyz', '/api/v1/readyz', '/healthz', '/api/v1/healthz']) {
+        // Over a real socket, as an orchestrator probes: the answer is complete and quick.
+        const started = performance.now();
+        const answer = await fetch(`http://127.0.0.1:${port}${url}`);
+        const body: unknown = await answer.json();
+        expect(performance.now() - started).toBeLessThan(1_000);
+        expect(answer.status, url).toBe(503);
+        expect(answer.headers.get('retry-after')).toBe('5');
+        // Valid under the route's documented 503 (readyz: NotReady or the envelope alone).
+        expect(url.endsWith('readyz') ? ReadinessRefusal.safeParse(body).success : true, JSON.stringify(body)).toBe(true);
+        expect(body).toEqual({ error: { code: 'service_unavailable', message: expect.stringMatching(/overloaded/), requestId: answer.headers.get('x-request-id') } });
+      }
+      expect((await tight.app.inject({ url: '/api/v1/probe/count' })).statusCode).toBe(503);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(ran).toBe(0); // a shed request stops at the guard
     } finally {
       await tight.close();
     }

@@ -70,14 +70,21 @@ export function errorCodeOf(request: FastifyRequest): string | undefined {
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
+  return reply.send(prepareError(request, reply, error));
+}
+
+/**
+ * Sets the status and headers of an error answer and returns its body, for a caller that
+ * sends it itself (the overload guard's `pressureHandler` returns it to @fastify/under-pressure,
+ * which then ends the request instead of letting it go on).
+ */
+export function prepareError(request: FastifyRequest, reply: FastifyReply, error: AppError): string {
   sentCodes.set(request, error.code);
   if (error.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter))));
   else if (error.status === 503) reply.header('retry-after', '5');
+  reply.status(error.status).type('application/json; charset=utf-8');
   // Serialised here: a route's response schema for the same status (readyz's 503) must not shape an error.
-  return reply
-    .status(error.status)
-    .type('application/json; charset=utf-8')
-    .send(JSON.stringify(envelope(request, error)));
+  return JSON.stringify(envelope(request, error));
 }
 
 export function registerErrorHandler(app: FastifyInstance): void {

@@ -4,7 +4,8 @@
  * Every header and limit is listed with its reason in docs/security-model.md.
  */
 import fastifyCors from '@fastify/cors';
-import underPressure from '@fastify/under-pressure';
+import underPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import type { App } from './app-type.js';
@@ -14,7 +15,7 @@ import { deprecationHook, markDeprecatedRoutes, type DeprecationRegistry } from 
 import { AppError } from '../errors.js';
 import { isApiRoute } from './access.js';
 import { authorizeRequest } from './authenticate.js';
-import { sendError } from './errors-plugin.js';
+import { prepareError } from './errors-plugin.js';
 import { rateLimitHook, type RateLimitPolicy } from './rate-limit.js';
 import { requestLimitsHook } from './request-limits.js';
 import { securityHeadersHook, type HeaderSets } from './security-headers.js';
@@ -48,9 +49,7 @@ export async function registerBoundary(app: App, options: HardeningOptions): Pro
       sampleInterval: 250,
       retryAfter: 5,
       exposeStatusRoute: false,
-      pressureHandler: (request, reply) => {
-        void sendError(request, reply, new AppError('service_unavailable', 'The server is overloaded; retry shortly.'));
-      },
+      pressureHandler: shedRequest,
     });
   }
 
@@ -72,6 +71,19 @@ export async function registerBoundary(app: App, options: HardeningOptions): Pro
     if (route.url.startsWith('/api/') && route.handlerTimeout === undefined) route.handlerTimeout = config.HTTP_HANDLER_TIMEOUT_MS;
   });
 }
+
+/**
+ * The overload guard's answer: 503 `service_unavailable` in the envelope, valid under every
+ * documented 503 (/readyz's included). It returns the body rather than sending it: under-pressure
+ * sends a returned value other than a promise or nullish and stops the request there (its
+ * README, "pressureHandler"; its types say void). A handler that sends and returns nothing
+ * lets the request go on with next(): while an onSend step of the shed answer was still
+ * pending, the route's handler ran anyway and its answer met the route's 503 schema — an
+ * overloaded /readyz answered 500 (ResponseSerializationError).
+ */
+const shedRequest = ((request: FastifyRequest, reply: FastifyReply): string => prepareError(request, reply, new AppError('service_unavailable', 'The server is overloaded; retry shortly.'))) as unknown as PressureHandler;
+
+type PressureHandler = NonNullable<FastifyUnderPressureOptions['pressureHandler']>;
 
 /** Hooks that need the authenticated principal: rate limits, then the route's access, then deprecation headers. */
 export const principalLimits = fp(async (app: App, options: HardeningOptions) => registerPrincipalLimits(app, options), {

@@ -25,11 +25,11 @@ const Checks = z
   .describe('Result of each dependency check.');
 
 const Ready = z.object({ status: z.literal('ready'), checks: Checks });
-const NotReady = z.object({
-  status: z.literal('unavailable'),
-  checks: Checks,
-  error: z.object({ code: z.literal('service_unavailable'), message: z.string(), requestId: z.string() }),
-});
+const Unavailable = z.object({ code: z.literal('service_unavailable'), message: z.string(), requestId: z.string() });
+const NotReady = z.object({ status: z.literal('unavailable'), checks: Checks, error: Unavailable }).describe('The checks ran and a dependency failed (named in `checks` and `error.message`).');
+const Refused = z.object({ error: Unavailable }).describe('The copy refused the probe before any check ran: it is shedding load (overloaded) or shutting down. The plain error envelope, as every other route answers then.');
+/** The documented 503 of /readyz: either shape carries `error.code` `service_unavailable`. */
+export const ReadinessRefusal = z.union([NotReady, Refused]);
 
 export function healthRoutes(deps: { database: Database; store: Store; encryptor: Encryptor; logger: Logger; storage: Pick<StorageGuard, 'state'>; timeoutMs: number }): FastifyPluginAsyncZod {
   // One check for the root and the /api/v1 registration: they share its cache.
@@ -60,8 +60,8 @@ export function healthRoutes(deps: { database: Database; store: Store; encryptor
         schema: {
           tags: ['health'],
           summary: 'Readiness: the database and the store are reachable, the master keys configured',
-          description: 'Answers 503 naming the failed dependency while one is down; recovers by itself.',
-          response: { 200: Ready, 503: NotReady },
+          description: 'Answers 503 naming the failed dependency while one is down; recovers by itself. While the copy sheds load (OVERLOAD_*) or shuts down it answers 503 with the error envelope alone, before any check runs.',
+          response: { 200: Ready, 503: ReadinessRefusal },
         },
       },
       async (request, reply) => {

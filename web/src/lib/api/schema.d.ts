@@ -7156,7 +7156,7 @@ export interface paths {
         };
         /**
          * Readiness: the database and the store are reachable, the master keys configured
-         * @description Answers 503 naming the failed dependency while one is down; recovers by itself.
+         * @description Answers 503 naming the failed dependency while one is down; recovers by itself. While the copy sheds load (OVERLOAD_*) or shuts down it answers 503 with the error envelope alone, before any check runs.
          */
         get: {
             parameters: {
@@ -7234,6 +7234,13 @@ export interface paths {
                                  */
                                 storage: "ok" | "low" | "failed" | "unchecked";
                             };
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
+                                message: string;
+                                requestId: string;
+                            };
+                        } | {
                             error: {
                                 /** @enum {string} */
                                 code: "service_unavailable";
@@ -7340,7 +7347,7 @@ export interface paths {
         };
         /**
          * Readiness: the database and the store are reachable, the master keys configured
-         * @description Answers 503 naming the failed dependency while one is down; recovers by itself.
+         * @description Answers 503 naming the failed dependency while one is down; recovers by itself. While the copy sheds load (OVERLOAD_*) or shuts down it answers 503 with the error envelope alone, before any check runs.
          */
         get: {
             parameters: {
@@ -7418,6 +7425,13 @@ export interface paths {
                                  */
                                 storage: "ok" | "low" | "failed" | "unchecked";
                             };
+                            error: {
+                                /** @enum {string} */
+                                code: "service_unavailable";
+                                message: string;
+                                requestId: string;
+                            };
+                        } | {
                             error: {
                                 /** @enum {string} */
                                 code: "service_unavailable";
