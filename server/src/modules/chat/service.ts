@@ -29,6 +29,13 @@ import { cachedStream, type CachedTurn } from './response-cache.js';
 import type { Retriever } from './retriever.js';
 import { MessageSealing, type StoredContent } from './sealing.js';
 
+type NewMessageRow = Parameters<typeof repo.insertMessage>[1];
+
+/** A row as stored, with the defaults the database fills in (seq is not read back). */
+function stored(row: NewMessageRow): repo.MessageRow {
+  return { ...row, lease_owner: row.lease_owner ?? null, seq: '0', input_tokens: 0, output_tokens: 0, superseded: false };
+}
+
 const HISTORY_LIMIT = 41;
 const MESSAGES_LIMIT = 1_000;
 
@@ -133,10 +140,20 @@ export class ChatService {
     await this.deps.usage.assertWithinBudget(context);
     const now = this.deps.clock.now();
     const content: StoredContent = { text, citations: [], toolCalls: [] };
-    const userRow = await this.insert(context, conversation.id, 'user', content, 'complete', now, agent);
-    if (!conversation.title) await repo.touchConversation(this.deps.db, this.owner(context), conversation.id, { title: await this.sealing.sealTitle(context.workspaceId, conversation.id, titleOf(text)) }, now);
-    const userMessage = this.toMessage(userRow, content); // no need to decrypt what was just written
-    const { answer, error } = await this.answer(context, conversation, agent, text, options, userMessage);
+    const [userRow, answerRow, title] = await Promise.all([
+      this.messageRow(context, conversation.id, 'user', content, 'complete', now, agent),
+      this.messageRow(context, conversation.id, 'assistant', { text: '', citations: [], toolCalls: [] }, 'streaming', now, agent),
+      conversation.title ? null : this.sealing.sealTitle(context.workspaceId, conversation.id, titleOf(text)),
+    ]);
+    // One transaction: a stored question always has its answer row, which the lease sweeper
+    // finishes if this process dies or loses the database before the answer does.
+    await this.deps.db.transaction().execute(async (trx) => {
+      await repo.insertMessage(trx, userRow);
+      await repo.insertMessage(trx, answerRow);
+      if (title) await repo.touchConversation(trx, this.owner(context), conversation.id, { title }, now);
+    });
+    const userMessage = this.toMessage(stored(userRow), content); // no need to decrypt what was just written
+    const { answer, error } = await this.answer(context, conversation, agent, text, options, userMessage, stored(answerRow));
     return { userMessage, answer, ...(error ? { error } : {}) };
   }
 
@@ -153,12 +170,21 @@ export class ChatService {
     return this.answer(context, conversation, agent, last.text, options);
   }
 
-  private async answer(context: WorkspaceContext, conversation: repo.ConversationRow, agent: Agent, question: string, options: AnswerOptions, userMessage?: Message): Promise<{ answer: Message; error?: { code: string; message: string } }> {
+  /** `inserted`: the answer's `streaming` row, already stored with the question (send). */
+  private async answer(
+    context: WorkspaceContext,
+    conversation: repo.ConversationRow,
+    agent: Agent,
+    question: string,
+    options: AnswerOptions,
+    userMessage?: Message,
+    inserted?: repo.MessageRow,
+  ): Promise<{ answer: Message; error?: { code: string; message: string } }> {
     const emit = options.emit ?? (() => undefined);
     // Independent reads and writes before the provider call run together: they are the time to first token.
     const [history, answerRow] = await Promise.all([
-      this.history(context, conversation.id), // leaves out the `streaming` row inserted beside it
-      this.insert(context, conversation.id, 'assistant', { text: '', citations: [], toolCalls: [] }, 'streaming', this.deps.clock.now(), agent),
+      this.history(context, conversation.id), // leaves out the `streaming` answer row
+      inserted ?? this.insert(context, conversation.id, 'assistant', { text: '', citations: [], toolCalls: [] }, 'streaming', this.deps.clock.now(), agent),
     ]);
     if (userMessage) emit({ type: 'message', message: userMessage, answerId: answerRow.id });
     const lease = this.deps.leases.hold(context.workspaceId, answerRow.id);
@@ -292,8 +318,15 @@ export class ChatService {
   }
 
   private async insert(context: WorkspaceContext, conversationId: string, role: MessageRole, content: StoredContent, status: repo.MessageRow['status'], now: Date, agent: Agent): Promise<repo.MessageRow> {
+    const row = await this.messageRow(context, conversationId, role, content, status, now, agent);
+    await repo.insertMessage(this.deps.db, row);
+    return stored(row);
+  }
+
+  /** A new message's row, its content sealed, not stored yet. */
+  private async messageRow(context: WorkspaceContext, conversationId: string, role: MessageRole, content: StoredContent, status: repo.MessageRow['status'], now: Date, agent: Agent): Promise<NewMessageRow> {
     const id = randomUUID();
-    const row = {
+    return {
       id,
       conversation_id: conversationId,
       workspace_id: context.workspaceId,
@@ -307,8 +340,6 @@ export class ChatService {
       created_at: now,
       updated_at: now,
     };
-    await repo.insertMessage(this.deps.db, row);
-    return { ...row, seq: '0', input_tokens: 0, output_tokens: 0, superseded: false };
   }
 
   private async saveContent(context: WorkspaceContext, id: string, content: StoredContent, status: repo.MessageRow['status'], extra: Partial<repo.MessageRow> = {}): Promise<void> {
