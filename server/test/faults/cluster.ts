@@ -4,7 +4,7 @@
  * real processes that can be killed. Never the machine's shared PostgreSQL and Redis.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -168,6 +168,8 @@ export interface Cluster {
   whenReady(index: 0 | 1, timeoutMs?: number): Promise<number>;
   /** `bastion audit verify` against the deployment's database; its exit code and output. */
   auditVerify(): { status: number | null; output: string };
+  /** Any `bastion` command with the deployment's configuration (`input` on its stdin). */
+  cli(args: string[], input?: string): { status: number | null; output: string };
   stop(): Promise<void>;
 }
 
@@ -264,6 +266,11 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
     throw error;
   }
 
+  const cli = (args: string[], input?: string) => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/entry.ts', ...args], { cwd: SERVER_DIR, env: { PATH: TEST_RUN.path, ...common }, encoding: 'utf8', timeout: 120_000, input });
+    return { status: result.status, output: result.stdout + result.stderr };
+  };
+
   return {
     apis,
     worker,
@@ -273,10 +280,8 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
     stopPostgres,
     startPostgres,
     whenReady,
-    auditVerify() {
-      const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/entry.ts', 'audit', 'verify'], { cwd: SERVER_DIR, env: { PATH: TEST_RUN.path, ...common }, encoding: 'utf8', timeout: 120_000 });
-      return { status: result.status, output: result.stdout + result.stderr };
-    },
+    auditVerify: () => cli(['audit', 'verify']),
+    cli,
     stop,
   };
 }

@@ -20,6 +20,8 @@ export interface Outcomes {
    * mid-stream). Unavoidable for a kill -9; a graceful stop must finish them instead.
    */
   midStream: number;
+  /** Event streams under way right now (a first event received, no terminal one yet), by instance URL. */
+  streaming: Record<string, number>;
   /** What the rule forbids, with a description each. */
   violations: string[];
   /** Documents the API accepted (202). */
@@ -27,7 +29,7 @@ export interface Outcomes {
 }
 
 export function newOutcomes(): Outcomes {
-  return { chats: 0, uploads: 0, done: 0, errors: {}, connection: 0, midStream: 0, violations: [], documents: [] };
+  return { chats: 0, uploads: 0, done: 0, errors: {}, connection: 0, midStream: 0, streaming: {}, violations: [], documents: [] };
 }
 
 function count(outcomes: Outcomes, code: string): void {
@@ -59,10 +61,12 @@ export class Client {
     readonly key: string,
     readonly agentId: string,
     readonly baseId: string,
+    /** A shared workspace the agent and base belong to; the caller's personal one when absent. */
+    readonly workspaceId?: string,
   ) {}
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { authorization: `Bearer ${this.key}`, ...extra };
+    return { authorization: `Bearer ${this.key}`, ...(this.workspaceId ? { 'x-workspace-id': this.workspaceId } : {}), ...extra };
   }
 
   /** A new conversation and one streamed question in it, read to its end. */
@@ -84,19 +88,24 @@ export class Client {
         else await errorResponse(outcomes, response, what);
         return;
       }
-      await this.readStream(response, outcomes, what);
+      await this.readStream(response, outcomes, what, base);
     } catch (error) {
       network(outcomes, error, what);
     }
   }
 
-  private async readStream(response: Response, outcomes: Outcomes, what: string): Promise<void> {
+  private async readStream(response: Response, outcomes: Outcomes, what: string, base: string): Promise<void> {
     let buffer = '';
     let terminal: string | undefined;
+    let live = false;
     const decoder = new TextDecoder();
     try {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         buffer += decoder.decode(chunk, { stream: true });
+        if (!live && terminal === undefined) {
+          live = true;
+          outcomes.streaming[base] = (outcomes.streaming[base] ?? 0) + 1;
+        }
         let end: number;
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           const frame = buffer.slice(0, end);
@@ -112,6 +121,8 @@ export class Client {
         }
       }
     } catch (error) {
+      if (live) outcomes.streaming[base]!--;
+      live = false;
       // The connection broke mid-stream: the instance died (counted apart), not a silent end.
       if (terminal === undefined) {
         const before = outcomes.connection;
@@ -120,6 +131,7 @@ export class Client {
         return;
       }
     }
+    if (live) outcomes.streaming[base]!--;
     if (terminal === 'done') outcomes.done++;
     else if (terminal) count(outcomes, terminal);
     else outcomes.violations.push(`${what}: the stream ended without a done or error event`);

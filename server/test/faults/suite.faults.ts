@@ -11,24 +11,35 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyService } from '../../src/modules/api-keys/service.js';
-import { SCOPES } from '../../src/principal.js';
-import { systemClock } from '../../src/platform/clock.js';
+import { afterAll, beforeAll, describe, expect, it as vitestIt } from 'vitest';
 import { openPostgres, type Database } from '../../src/platform/db/database.js';
-import { MemoryStore } from '../../src/platform/store/memory-store.js';
-import { createUser } from '../accounts.js';
 import { startFakeLlm, tokens, type FakeLlm, type FakeReply } from '../fake-llm.js';
 import { silentLogger, waitFor } from '../harness.js';
 import { DATABASE_URL, startCluster, type Cluster } from './cluster.js';
 import { startEmbedded, MiB } from './embedded.js';
 import { Client, drive, newOutcomes, type Outcomes } from './load.js';
+import { startProviderControl, type ProviderControl, type ProviderMode } from './provider.js';
+import { setUpAccounts } from './setup.js';
 
 const RESULTS = fileURLToPath(new URL('../../../bench/results/faults.md', import.meta.url));
 /** How long after a fault every answer and document must be in a terminal state. */
 const SETTLE_MS = 60_000;
 /** How soon after a dependency returns every instance must be ready again. */
 const RECOVERY_S = 5;
+/** The whole suite's bound on this 2-core machine; a scenario starting later fails at once. */
+const BUDGET_MS = 8 * 60_000;
+const suiteStarted = Date.now();
+
+/**
+ * KNOWN FAILURES: scenarios that reveal a product defect not fixed yet, each with the
+ * defect and the failure it causes (`match`, on the assertion message). They still run with
+ * all their assertions; a failure matching `match` is reported (console and
+ * bench/results/faults.md, "Known failures") instead of failing the suite, any other
+ * failure fails it. A scenario listed here that passes fails the suite, so the entry is
+ * taken off — unless the defect is `intermittent` (a race the fault hits in some runs).
+ */
+const KNOWN_FAILURES: Record<string, { defect: string; match: RegExp; intermittent?: boolean }> = {};
+const knownFailures: { scenario: string; defect: string; error: string }[] = [];
 
 const NORMAL: FakeReply = { kind: 'text', text: tokens(20), chunkDelayMs: 100 };
 
@@ -42,10 +53,13 @@ interface Row {
   recovery: number | null;
   settleSeconds: number;
   audit: boolean;
+  /** Set by `it` (below) once the scenario's test has finished. */
+  result?: 'pass' | 'FAIL' | 'known failure';
 }
 
 let cluster: Cluster;
 let fake: FakeLlm;
+let provider: ProviderControl;
 let database: Database;
 let client: Client;
 const rows: Row[] = [];
@@ -53,25 +67,16 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
   fake = await startFakeLlm();
+  provider = await startProviderControl(fake);
   cluster = await startCluster({ PROVIDER_TIMEOUT_MS: '4000', PROVIDER_MAX_RETRIES: '1', PROVIDER_BREAKER_COOLDOWN_MS: '500', QUEUE_LOCK_MS: '5000', SHUTDOWN_TIMEOUT_MS: '15000' });
   database = openPostgres(DATABASE_URL, { DB_POOL_MAX: 2, DB_STATEMENT_TIMEOUT_MS: 15_000, DB_IDLE_TIMEOUT_MS: 1_000, DB_CONNECT_TIMEOUT_MS: 2_000 }, silentLogger);
-  const userId = await createUser(database, { email: 'faults@example.org' });
-  const { key } = await new ApiKeyService(database.db, systemClock, new MemoryStore({ maxKeys: 100, sweepIntervalMs: 0 })).create(userId, { name: 'faults', scopes: [...SCOPES] });
-  const post = async (path: string, body: object) => {
-    const response = await fetch(`${cluster.urls[0]}/api/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const json = (await response.json()) as { id: string };
-    if (response.status !== 201) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`);
-    return json.id;
-  };
-  const connectionId = await post('/provider-connections', { name: 'fake', kind: 'openai', baseUrl: `${fake.url}/v1`, apiKey: 'sk-test-provider-key-4f9a2c7e1b' });
-  const agentId = await post('/agents', { name: 'Fault agent', providerConnectionId: connectionId, model: 'fake-model-1', systemPrompt: 'Answer briefly.' });
-  const baseId = await post('/knowledge-bases', { name: 'Fault notes' });
-  client = new Client(key, agentId, baseId);
+  client = await setUpAccounts(cluster, fake.url);
 }, 180_000);
 
 afterAll(async () => {
   await database?.close().catch(() => {});
   await cluster?.stop();
+  await provider?.close();
   await fake?.close();
   if (rows.length > 0) await writeResults();
 }, 60_000);
@@ -86,8 +91,8 @@ function provide(reply: FakeReply): void {
  * Runs the load, calls `inject` a moment in, then stops the load once it returns and
  * checks the invariants. `inject` returns the recovery time when it brought a dependency back.
  */
-async function scenario(fault: string, inject: (outcomes: Outcomes) => Promise<number | null>, options: { reply?: FakeReply; uploadEveryMs?: number; concurrency?: number } = {}): Promise<Row> {
-  provide(options.reply ?? NORMAL);
+async function scenario(fault: string, inject: (outcomes: Outcomes) => Promise<number | null>, options: { mode?: ProviderMode; uploadEveryMs?: number; concurrency?: number } = {}): Promise<Row> {
+  await provider.setMode(options.mode ?? 'normal');
   const since = new Date(Date.now() - 1_000);
   const outcomes = newOutcomes();
   const load = drive(client, cluster.urls, outcomes, { concurrency: options.concurrency ?? 6, uploadEveryMs: options.uploadEveryMs ?? 1_000 });
@@ -95,7 +100,7 @@ async function scenario(fault: string, inject: (outcomes: Outcomes) => Promise<n
   const recovery = await inject(outcomes);
   await pause(3_000);
   await load.stop();
-  provide(NORMAL);
+  await provider.setMode('normal');
 
   const settleStart = Date.now();
   const unfinished = async () => {
@@ -140,18 +145,83 @@ async function scenario(fault: string, inject: (outcomes: Outcomes) => Promise<n
   console.log(`${fault}: ${JSON.stringify({ ...row, outcomes: { ...outcomes, documents: outcomes.documents.length } })}`);
 
   expect(outcomes.violations, fault).toEqual([]);
-  expect({ lostAnswers, lostDocuments, duplicated: row.duplicated }, fault).toEqual({ lostAnswers: 0, lostDocuments: 0, duplicated: 0 });
+  // The evidence for a failure: where the unfinished documents stopped.
+  const stuck =
+    lostDocuments === 0
+      ? ''
+      : (
+          await sql<{ status: string; n: number }>`select status, count(*)::int as n from documents where id = any(${outcomes.documents}::uuid[]) and status not in ('ready', 'failed', 'quarantined') group by status`.execute(database.db)
+        ).rows
+          .map((r) => `${r.n} ${r.status}`)
+          .join(', ');
+  // …and what became of the questions left without a terminal answer.
+  const unanswered =
+    lostAnswers === 0
+      ? []
+      : (
+          await sql<{ created_at: Date; answers: number }>`select u.created_at, (select count(*)::int from messages a where a.conversation_id = u.conversation_id and a.role = 'assistant' and a.seq > u.seq) as answers
+            from messages u where u.role = 'user' and u.created_at >= ${since}
+            and not exists (select 1 from messages a where a.conversation_id = u.conversation_id and a.role = 'assistant' and a.seq > u.seq and a.status <> 'streaming')`.execute(database.db)
+        ).rows;
+  const noRow = unanswered.filter((u) => u.answers === 0).length;
+  const details = [
+    stuck ? `documents left unfinished after ${SETTLE_MS / 1000} s: ${stuck}` : '',
+    noRow > 0 ? `${noRow} questions without any answer row (stored at ${unanswered.map((u) => new Date(u.created_at).toISOString()).join(', ')})` : '',
+    unanswered.length > noRow ? `${unanswered.length - noRow} answers still streaming after ${SETTLE_MS / 1000} s` : '',
+  ].filter(Boolean);
+  expect({ lostAnswers, lostDocuments, duplicated: row.duplicated }, [fault, ...details].join(': ')).toEqual({ lostAnswers: 0, lostDocuments: 0, duplicated: 0 });
   expect(audit.status, audit.output).toBe(0);
   if (recovery !== null) expect(recovery, `${fault}: seconds until both instances were ready`).toBeLessThanOrEqual(RECOVERY_S);
   expect(outcomes.chats).toBeGreaterThan(0);
   return row;
 }
 
-/** Seconds until both instances answer /readyz 200 (measured from now). */
+/** Seconds until both instances answer /readyz 200 (measured from now), none of them restarted. */
 async function bothReady(): Promise<number> {
   const started = Date.now();
   await Promise.all([cluster.whenReady(0, 60_000), cluster.whenReady(1, 60_000)]);
-  return (Date.now() - started) / 1000;
+  const seconds = (Date.now() - started) / 1000;
+  for (const child of [...cluster.apis, cluster.worker]) expect(child.running, `${child.name} exited during the outage:\n${child.output}`).toBe(true);
+  return seconds;
+}
+
+/**
+ * `it` in this file: one scenario's test, within the suite's budget and its own timeout (a
+ * little under vitest's, so its rows are still marked), its rows marked pass / FAIL, and
+ * its failure reported rather than thrown when it is a KNOWN_FAILURES entry.
+ */
+function it(name: string, body: () => Promise<void>, timeoutMs = 150_000): void {
+  vitestIt(
+    name,
+    async () => {
+      const used = Date.now() - suiteStarted;
+      if (used > BUDGET_MS) throw new Error(`the suite's ${BUDGET_MS / 60_000}-minute budget is used up (${Math.round(used / 1000)} s) before "${name}"`);
+      const first = rows.length;
+      let timer: NodeJS.Timeout | undefined;
+      let failure: unknown;
+      try {
+        await Promise.race([body(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`"${name}" timed out after ${(timeoutMs - 5_000) / 1000} s`)), timeoutMs - 5_000)))]);
+      } catch (error) {
+        failure = error;
+      } finally {
+        clearTimeout(timer);
+      }
+      const known = KNOWN_FAILURES[name];
+      const message = failure === undefined ? '' : String((failure as Error).message ?? failure);
+      const expected = failure !== undefined && known !== undefined && known.match.test(message);
+      for (const row of rows.slice(first)) row.result = failure === undefined ? 'pass' : expected ? 'known failure' : 'FAIL';
+      if (failure === undefined) {
+        if (known?.intermittent) knownFailures.push({ scenario: name, defect: known.defect, error: '(intermittent: not hit in this run)' });
+        else if (known) throw new Error(`"${name}" passes now: take it off KNOWN_FAILURES (${known.defect})`);
+        return;
+      }
+      if (!expected) throw failure;
+      const error = message.split('\n').slice(0, 12).join('\n');
+      knownFailures.push({ scenario: name, defect: known!.defect, error });
+      console.warn(`KNOWN FAILURE "${name}": ${known!.defect}\n${error}`);
+    },
+    timeoutMs,
+  );
 }
 
 describe('faults under load', () => {
@@ -198,13 +268,17 @@ describe('faults under load', () => {
   }, 150_000);
 
   it('kill -9 of an API instance mid-stream', async () => {
-    await scenario('API instance `kill -9` mid-stream', async () => {
+    const row = await scenario('API instance `kill -9` mid-stream', async (outcomes) => {
+      // Killed while an answer is on its way to a client, not between two chats.
+      await waitFor(async () => (outcomes.streaming[cluster.urls[0]] ?? 0) > 0, 10_000, 5);
       await cluster.apis[0].stop('SIGKILL');
       await pause(3_000);
       cluster.apis[0].start();
       await cluster.whenReady(0, 60_000);
       return null;
     });
+    // The kill really caught answers mid-stream (their clients saw the connection break).
+    expect(row.outcomes.midStream, 'streams cut by the kill').toBeGreaterThan(0);
   }, 150_000);
 
   it('kill -9 of the worker mid-ingestion', async () => {
@@ -222,27 +296,33 @@ describe('faults under load', () => {
   }, 150_000);
 
   it('SIGTERM of an API instance under load', async () => {
-    await scenario('API instance SIGTERM under load', async () => {
+    const row = await scenario('API instance SIGTERM under load', async () => {
       expect(await cluster.apis[1].stop('SIGTERM'), cluster.apis[1].output).toBe(0);
       cluster.apis[1].start();
       await cluster.whenReady(1, 60_000);
       return null;
     });
+    // A graceful stop finishes the streams it has (SHUTDOWN_TIMEOUT_MS 15 s, answers take 2 s):
+    // only new connections may be refused while it is down.
+    expect(row.outcomes.midStream, 'streams cut by a graceful stop').toBe(0);
   }, 150_000);
 
-  /** The fault, the provider's reply to every chat, and the terminal outcome clients must see (none: all complete). */
-  const providerFaults: [string, FakeReply, RegExp | null][] = [
-    ['provider: slow first byte (3 s)', { kind: 'text', text: tokens(10), headerDelayMs: 3_000 }, null],
-    ['provider: drops mid-stream', { kind: 'disconnect', text: tokens(20), afterTokens: 5 }, /answer (incomplete|failed) provider_/],
-    ['provider: garbage SSE', { kind: 'malformed' }, /answer failed provider_/],
-    ['provider: HTTP 500s', { kind: 'error', status: 500, body: { error: { message: 'boom' } } }, /answer failed provider_/],
-    ['provider: never answers (PROVIDER_TIMEOUT_MS 4 s)', { kind: 'hang' }, /answer failed provider_timeout/],
+  /**
+   * The fault, the provider's mode (switched over its control endpoint, provider.ts), and the
+   * terminal outcome clients must see (none: all complete).
+   */
+  const providerFaults: [string, ProviderMode, RegExp | null][] = [
+    ['provider: slow first byte (3 s)', 'slow-first-byte', null],
+    ['provider: drops mid-stream', 'mid-stream-drop', /answer (incomplete|failed) provider_/],
+    ['provider: garbage SSE', 'garbage-sse', /answer failed provider_/],
+    ['provider: HTTP 500s', 'http-500', /answer failed provider_/],
+    ['provider: never answers (PROVIDER_TIMEOUT_MS 4 s)', 'never-answers', /answer failed provider_timeout/],
   ];
-  for (const [fault, reply, expected] of providerFaults) {
+  for (const [fault, mode, expected] of providerFaults) {
     it(
       fault,
       async () => {
-        const row = await scenario(fault, async () => null, { reply, concurrency: 4 });
+        const row = await scenario(fault, async () => null, { mode, concurrency: 4 });
         expect(row.outcomes.connection).toBe(0);
         // The fault really happened, and clients were told (not a stream that stopped).
         if (expected) expect(Object.keys(row.outcomes.errors).join(', '), fault).toMatch(expected);
@@ -332,7 +412,7 @@ async function writeResults(): Promise<void> {
     `Date: ${new Date().toISOString()} · load average (1, 5, 15 min): ${os
       .loadavg()
       .map((l) => l.toFixed(2))
-      .join(', ')} · ${os.cpus().length} cores`,
+      .join(', ')} · ${os.cpus().length} cores · suite ${Math.round((Date.now() - suiteStarted) / 1000)} s (budget ${BUDGET_MS / 60_000} min)`,
     '',
     'Command: `npm run test:faults` (server/test/faults/). Own PostgreSQL 15 (fsync off) and Redis, two',
     '`bastion serve` instances and one `bastion worker` as processes, a fake OpenAI-protocol provider;',
@@ -340,15 +420,21 @@ async function writeResults(): Promise<void> {
     '1 s (0.2 s for the worker fault), from 3 s before the fault to 3 s after it.',
     '',
     '"Connection drops" are requests whose connection was refused or reset because the instance',
-    'they were sent to was killed or had stopped listening (a proxy would retry them elsewhere).',
+    'they were sent to was killed or had stopped listening (a proxy would retry them elsewhere);',
+    '"mid-stream" counts the event streams among them broken after the answer had started.',
+    '"Recovery" is the time from the dependency\'s return until both instances answered /readyz 200,',
+    'without a restart.',
     '',
-    '| Fault | Chats (complete) | Uploads accepted | Errors seen by clients | Connection drops | Violations | Lost | Duplicated | Recovery (s) | Settled (s) | Audit |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| Fault | Result | Chats (complete) | Uploads accepted | Errors seen by clients | Connection drops (mid-stream) | Violations | Lost | Duplicated | Recovery (s) | Settled (s) | Audit |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.fault} | ${r.outcomes.chats} (${r.outcomes.done}) | ${r.outcomes.documents.length}/${r.outcomes.uploads} | ${codes(r.outcomes)} | ${r.outcomes.connection} | ${r.outcomes.violations.length} | ${r.lostAnswers + r.lostDocuments} | ${r.duplicated} | ${r.recovery === null ? '—' : r.recovery.toFixed(1)} | ${r.settleSeconds.toFixed(1)} | ${r.audit ? 'ok' : 'FAILED'} |`,
+        `| ${r.fault} | ${r.result ?? 'FAIL'} | ${r.outcomes.chats} (${r.outcomes.done}) | ${r.outcomes.documents.length}/${r.outcomes.uploads} | ${codes(r.outcomes)} | ${r.outcomes.connection} (${r.outcomes.midStream ?? 0}) | ${r.outcomes.violations.length} | ${r.lostAnswers + r.lostDocuments} | ${r.duplicated} | ${r.recovery === null ? '—' : r.recovery.toFixed(1)} | ${r.settleSeconds.toFixed(1)} | ${r.audit ? 'ok' : 'FAILED'} |`,
     ),
     '',
+    `Known failures (KNOWN_FAILURES in server/test/faults/suite.faults.ts): ${knownFailures.length === 0 ? 'none.' : ''}`,
+    '',
+    ...knownFailures.flatMap((k) => [`- **${k.scenario}**: ${k.defect}`, '', '  ```', ...k.error.split('\n').map((l) => `  ${l}`), '  ```', '']),
     'A full disk under DATA_DIR (embedded default) is exercised by `server/test/disk-full/` in the main suite.',
     '',
   ];
