@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, PASSWORD } from '../../test/accounts.js';
 import { BrowserClient } from '../../test/browser-client.js';
 import { buildTestApp, type TestApp } from '../../test/harness.js';
-import { ReadinessRefusal } from '../modules/health/routes.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -176,8 +175,7 @@ describe('overload', () => {
         expect(performance.now() - started).toBeLessThan(1_000);
         expect(answer.status, url).toBe(503);
         expect(answer.headers.get('retry-after')).toBe('5');
-        // Valid under the route's documented 503 (readyz: NotReady or the envelope alone).
-        expect(url.endsWith('readyz') ? ReadinessRefusal.safeParse(body).success : true, JSON.stringify(body)).toBe(true);
+        // The envelope alone, which /readyz documents as one of its 503 bodies (health/routes.test.ts).
         expect(body).toEqual({ error: { code: 'service_unavailable', message: expect.stringMatching(/overloaded/), requestId: answer.headers.get('x-request-id') } });
       }
       expect((await tight.app.inject({ url: '/api/v1/probe/count' })).statusCode).toBe(503);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../../test/harness.js';
 import type { Store } from '../../platform/store/store.js';
+import { ReadinessRefusal } from './routes.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -50,5 +51,10 @@ describe('OpenAPI', () => {
     expect(Object.keys(readyz.responses)).toEqual(expect.arrayContaining(['200', '503']));
     expect(readyz.responses['200'].content['application/json'].schema.properties.checks).toBeDefined();
     expect(doc.paths['/api/v1/openapi.json']).toBeUndefined();
+  });
+
+  it('documents the plain error envelope as a /readyz 503 (what shedding and the drain send)', () => {
+    expect(ReadinessRefusal.safeParse({ error: { code: 'service_unavailable', message: 'The server is overloaded; retry shortly.', requestId: 'req-1' } }).success).toBe(true);
+    expect(ReadinessRefusal.safeParse({ status: 'ready' }).success).toBe(false);
   });
 });
