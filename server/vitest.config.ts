@@ -8,6 +8,7 @@ export default defineConfig({
     isolate: false,
     maxWorkers: 2,
     testTimeout: 30_000,
+    reporters: ['default', './test/timing-reporter.ts'],
     hookTimeout: 90_000,
   },
 });
