@@ -9,7 +9,7 @@ export const PASSWORD = 'quiet lanterns drift over the harbour';
 
 export const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Pre-login routes: no session yet, so no CSRF token (the Origin check applies instead). */
-export const PRE_LOGIN = /^\/api\/v1\/(auth\/(login|login\/mfa|register|verify-email|password\/(check|forgot|reset)|not-me)|csp-reports)$/;
+export const PRE_LOGIN = /^\/api\/v1\/(auth\/(login|login\/mfa|register|setup|verify-email|password\/(check|forgot|reset)|not-me)|workspaces\/invitations\/preview|csp-reports)$/;
 
 /** The URL of the first link in a mail (the token travels in its fragment). */
 export function linkIn(text: string): string {

@@ -25,6 +25,8 @@ export interface Stack {
   backend: 'embedded' | 'postgres';
   /** The server's environment (to open its database after it stopped). */
   env: Record<string, string>;
+  /** Where the server's stdout and stderr go (its log lines, one JSON object each). */
+  logFile: string;
   /** Stops the server (SIGTERM, then SIGKILL after 10 s); idempotent. */
   stopServer(): Promise<void>;
   close(): Promise<void>;
@@ -65,7 +67,8 @@ export async function startStack(name: string, env: Record<string, string> = {})
 
   const snapshot = await snapshotBuild(name);
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  const log = fs.createWriteStream(path.join(ARTIFACTS, `server-${name}.log`));
+  const logFile = path.join(ARTIFACTS, `server-${name}.log`);
+  const log = fs.createWriteStream(logFile);
   const server: ChildProcess = spawn(process.execPath, ['dist/entry.js', 'serve'], { cwd: path.join(snapshot, 'server'), env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout?.pipe(log);
   server.stderr?.pipe(log);
@@ -98,6 +101,7 @@ export async function startStack(name: string, env: Record<string, string> = {})
     fake,
     backend,
     env: serverEnv,
+    logFile,
     stopServer,
     async close() {
       await stopServer();

@@ -17,6 +17,7 @@ import { AuditLog } from '../modules/audit/service.js';
 import { caller } from '../modules/auth/caller.js';
 import type { AuthDeps } from '../modules/auth/deps.js';
 import { authRoutes } from '../modules/auth/routes.js';
+import { issueSetupLink } from '../modules/auth/setup.js';
 import { LoginThrottle } from '../modules/auth/throttle.js';
 import { registerPrivacyGate } from '../modules/privacy/module.js';
 import type { PolicyService } from '../modules/privacy/policies.js';
@@ -137,6 +138,11 @@ export const accounts = fp(
     const ssoEnabled = Boolean(config.OIDC_ISSUER && config.OIDC_CLIENT_ID && config.OIDC_CLIENT_SECRET);
     await app.register(authRoutes(authDeps, cookie, { ssoEnabled }), { prefix: API_PREFIX });
     await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
+    // First run: once the server listens, log the one-time setup link while no administrator exists.
+    app.addHook('onListen', async () => {
+      const link = await issueSetupLink(authDeps).catch((error: unknown) => logger.error({ err: error }, 'could not issue the setup link'));
+      if (link) logger.warn(`Set up Bastion: no administrator exists yet. Open ${link} to create the first one (single use, valid 24 hours; a restart issues a new link).`);
+    });
     await app.register(apiKeyRoutes(apiKeys), { prefix: API_PREFIX });
     await app.register(tokenRoutes(tokens), { prefix: API_PREFIX });
     await app.register(jwksRoute(signingKeys));

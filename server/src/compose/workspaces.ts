@@ -36,6 +36,8 @@ export const workspaces = fp(
     const { users, audit, authDeps } = app.accounts;
     const workspaces = new WorkspaceService(db, clock, mailer, config.PUBLIC_URL, securityEvents, users, audit, { store: app.core.store, stats: app.core.cacheStats });
     app.addHook('onClose', () => workspaces.close());
+    // People invited to a workspace may register through the invitation, even with REGISTRATION=invite.
+    authDeps.invitations = { addressee: (token) => workspaces.invitationAddressee(token) };
     await app.register(workspaceContext, { workspaces });
     const usage = new UsageService(db, clock, (workspaceId, tokens) => monitoring.spend.observe(workspaceId, tokens));
     await app.register(workspaceRoutes(workspaces, usage), { prefix: API_PREFIX });

@@ -172,7 +172,7 @@ async function failed<T>(error: ApiError, options: RequestOptions, retried: bool
   throw error;
 }
 
-const AUTH_PAGES = /^\/(sign-in|sign-up|register|verify-email|forgot-password|reset-password|not-me|link-identity)(\/|$)/;
+const AUTH_PAGES = /^\/(sign-in|sign-up|register|verify-email|forgot-password|reset-password|not-me|link-identity|setup|invitations)(\/|$)/;
 
 function isAuthPage(pathname: string): boolean {
   return AUTH_PAGES.test(pathname);

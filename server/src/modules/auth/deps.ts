@@ -49,6 +49,13 @@ export interface AuthDeps {
   onSignInFailure?: (factor: SignInFactor) => void;
   /** The security-event stream (stored, logged, watched by the monitor). */
   securityEvents?: SecurityEventSink;
+  /** Workspace invitations, so people can register through one (set by the workspaces plugin). */
+  invitations?: InvitationLookup;
+}
+
+/** The address a usable workspace invitation token was sent to (WorkspaceService). */
+export interface InvitationLookup {
+  addressee(token: string): Promise<string | undefined>;
 }
 
 export type SignInFactor = 'password' | 'second_factor';
@@ -60,6 +67,7 @@ const TOKEN_PREFIX: Record<AuthTokenKind, string> = {
   not_me: 'notme',
   invite: 'invite',
   oidc_link: 'link',
+  setup: 'setup',
 };
 
 /** Issues a single-use token (only its hash is stored), optionally replacing older ones. */

@@ -11,6 +11,7 @@ import { mfaEnrollmentRequired } from './mfa-gate.js';
 import { confirmTotp, countUnusedRecoveryCodes, disableTotpFor, regenerateRecoveryCodes, setupTotp } from './mfa-service.js';
 import { checkPassword, PASSWORD_MAX_LENGTH } from './passwords.js';
 import { changePassword, requestPasswordReset, resetPassword } from './password-service.js';
+import { completeSetup, setupRequired } from './setup.js';
 import { disownSignIn, register, signIn, signInWithCode, verifyEmail, type SignInResult } from './service.js';
 import { USER_ROLES } from '../../domain/accounts.js';
 import { POLICY_KINDS } from '../../domain/privacy.js';
@@ -122,13 +123,10 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
               .optional()
               .describe('Policy versions in force that the person accepts (required once published; see modules/privacy)'),
           }),
-          response: { 202: Accepted },
+          response: { 202: z.object({ status: z.enum(['check_your_email', 'registered']).describe('registered: an invitation proved the address, sign in now; check_your_email: follow the mailed link') }) },
         },
       },
-      async (request, reply) => {
-        await register(deps, request.body);
-        return reply.status(202).send({ status: 'check_your_email' });
-      },
+      async (request, reply) => reply.status(202).send({ status: await register(deps, request.body) }),
     );
 
     app.get(
@@ -138,14 +136,36 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
         schema: {
           tags,
           summary: 'How people can sign in here (for the sign-in page)',
-          response: { 200: z.object({ registration: z.enum(['open', 'invite', 'closed']), sso: z.boolean().describe('Single sign-on through GET /auth/oidc/start'), passwordMinLength: z.number().int() }) },
+          response: {
+            200: z.object({
+              registration: z.enum(['open', 'invite', 'closed']),
+              sso: z.boolean().describe('Single sign-on through GET /auth/oidc/start'),
+              passwordMinLength: z.number().int(),
+              setupRequired: z.boolean().describe('No administrator exists yet: the server log holds a one-time link to /setup'),
+            }),
+          },
         },
       },
       async () => ({
         registration: deps.settings.registration,
         sso: pageOptions.ssoEnabled === true,
         passwordMinLength: deps.settings.passwordMinLength,
+        setupRequired: await setupRequired(deps),
       }),
+    );
+
+    app.post(
+      '/auth/setup',
+      {
+        config: { rateLimit: 'auth', access: 'public' },
+        schema: {
+          tags,
+          summary: 'Create the first administrator with the one-time link from the server log, and sign in',
+          body: z.strictObject({ token: Token.describe('The token of the setup link (/setup#token=…)'), email: Email, name: z.string().trim().min(1).max(100), password: Password }),
+          response: { 200: SignInResponse },
+        },
+      },
+      async (request, reply) => answerSignIn(deps, cookie, reply, await completeSetup(deps, request.body, context(request))),
     );
 
     // The same rules as registration and resets, for a live strength meter (the client never ships zxcvbn's dictionaries).

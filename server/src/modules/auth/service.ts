@@ -22,14 +22,22 @@ export const INVALID_CREDENTIALS = 'Invalid email or password.';
 
 export type SignInResult = { kind: 'session'; token: string; session: SessionState; user: UserRow } | { kind: 'mfa'; mfaToken: string };
 
-export async function register(deps: AuthDeps, input: { email: string; password: string; name: string; inviteToken?: string | undefined }): Promise<void> {
+/**
+ * `registered`: the account exists and can sign in now (an invitation proved the address);
+ * `check_your_email`: a verification link was mailed (or the address had an account).
+ */
+export type RegisterOutcome = 'registered' | 'check_your_email';
+
+export async function register(deps: AuthDeps, input: { email: string; password: string; name: string; inviteToken?: string | undefined }): Promise<RegisterOutcome> {
   const email = normalizeEmail(input.email);
   const name = input.name.normalize('NFKC').trim();
   if (deps.settings.registration === 'closed') throw new AppError('registration_closed', 'Registration is closed; ask an administrator for an account.');
   const found = input.inviteToken ? await findToken(deps, 'invite', input.inviteToken) : undefined;
   // An invitation counts only for the address it was sent to (it proves that mailbox).
   const invite = found && found.email === email ? found : undefined;
-  if (deps.settings.registration === 'invite' && !invite) {
+  // A workspace invitation (bst_inv_…) lets its addressee register; it is accepted after sign-in.
+  const workspaceInvite = !invite && input.inviteToken ? (await deps.invitations?.addressee(input.inviteToken)) === email : false;
+  if (deps.settings.registration === 'invite' && !invite && !workspaceInvite) {
     throw new AppError('registration_closed', 'Registration needs an invitation for this email address; ask an administrator.');
   }
   assertPasswordAcceptable(input.password, { email, name, minLength: deps.settings.passwordMinLength });
@@ -45,15 +53,17 @@ export async function register(deps: AuthDeps, input: { email: string; password:
     name,
     role: 'member',
     password_hash: passwordHash,
-    email_verified_at: invite ? now : null, // an invitation mailed to the address proves it
+    email_verified_at: invite || workspaceInvite ? now : null, // an invitation mailed to the address proves it
     created_at: now,
   });
   if (!inserted) {
     // Same answer as a new account; the owner learns of the attempt by mail.
     sendInBackground(deps, mails.alreadyRegistered(email, appLink(deps, 'forgot-password', {})));
-    return;
+    return 'check_your_email';
   }
-  if (!invite) await sendVerification(deps, { id, email, name });
+  if (invite || workspaceInvite) return 'registered';
+  await sendVerification(deps, { id, email, name });
+  return 'check_your_email';
 }
 
 export async function sendVerification(deps: AuthDeps, user: { id: string; email: string; name: string }): Promise<void> {

@@ -21,6 +21,11 @@ export async function consumeToken(db: Db, id: string, now: Date): Promise<boole
   return Number(result.numUpdatedRows) === 1;
 }
 
+/** Invalidates every unused token of `kind`, whoever it was issued to. */
+export async function invalidateAllTokens(db: Db, kind: AuthTokenKind, now: Date): Promise<void> {
+  await db.updateTable('auth_tokens').set({ used_at: now }).where('kind', '=', kind).where('used_at', 'is', null).execute();
+}
+
 /** Invalidates every unused token of `kind` for a user (a newer one replaces them). */
 export async function invalidateTokens(db: Db, userId: string, kind: AuthTokenKind, now: Date): Promise<void> {
   await db.updateTable('auth_tokens').set({ used_at: now }).where('user_id', '=', userId).where('kind', '=', kind).where('used_at', 'is', null).execute();

@@ -13,6 +13,8 @@ export interface SecurityEventDetails {
   'auth.sign_in_failed': { factor: 'password' | 'second_factor'; locked: boolean; account?: string };
   'auth.account_locked': Record<never, never>;
   'auth.account_unlocked': { by: string };
+  /** The first administrator was created through the setup link (modules/auth/setup.ts). */
+  'auth.first_admin_created': Record<never, never>;
   'auth.suspicious_sign_in': { score: number; reasons: string[] };
   'auth.sign_in_disowned': Record<never, never>;
   'auth.mfa_enabled': Record<never, never>;
@@ -54,6 +56,7 @@ export const EVENT_CATALOG: { readonly [K in SecurityEventType]: CatalogEntry<K>
   'auth.sign_in_failed': { severity: 'warning', fields: ['factor', 'locked', 'account'] },
   'auth.account_locked': { severity: 'warning', fields: [] },
   'auth.account_unlocked': { severity: 'info', fields: ['by'] },
+  'auth.first_admin_created': { severity: 'warning', fields: [] },
   'auth.suspicious_sign_in': { severity: 'warning', fields: ['score', 'reasons'] },
   'auth.sign_in_disowned': { severity: 'critical', fields: [] },
   'auth.mfa_enabled': { severity: 'info', fields: [] },

@@ -76,6 +76,12 @@ export async function claimTotpStep(db: Db, id: string, step: number): Promise<b
   return Number(result.numUpdatedRows) === 1;
 }
 
+/** Whether any administrator exists (first-run setup is open until one does). */
+export async function adminExists(db: Db): Promise<boolean> {
+  const row = await db.selectFrom('users').select('id').where('role', '=', 'admin').limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function countUsers(db: Db): Promise<number> {
   const row = await db
     .selectFrom('users')

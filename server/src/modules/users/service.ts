@@ -21,9 +21,14 @@ export class UserService {
     return repo.findUserByEmail(this.db, email);
   }
 
-  /** Creates the account unless the email is taken; returns whether it did. */
-  create(user: NewUser): Promise<boolean> {
-    return repo.insertUser(this.db, user);
+  /** Creates the account unless the email is taken; returns whether it did. `trx`: inside the caller's transaction. */
+  create(user: NewUser, trx: Db = this.db): Promise<boolean> {
+    return repo.insertUser(trx, user);
+  }
+
+  /** `trx`: read inside the caller's transaction (e.g. under its lock). */
+  adminExists(trx: Db = this.db): Promise<boolean> {
+    return repo.adminExists(trx);
   }
 
   /** `changed`: a new password (not a rehash), which also clears a required reset. */

@@ -3,8 +3,13 @@ import { compose } from '../auth/mail-templates.js';
 
 export const workspaceMails = {
   invitation: (to: string, workspace: string, url: string) =>
-    compose(to, `You are invited to the Bastion workspace “${workspace}”`, [`You were invited to join the workspace “${workspace}” on Bastion. The link works once, for 7 days, when you are signed in with this address.`], {
-      url,
-      label: 'Join the workspace',
-    }),
+    compose(
+      to,
+      `You are invited to the Bastion workspace “${workspace}”`,
+      [`You were invited to join the workspace “${workspace}” on Bastion. Open the link to join; if you have no Bastion account yet, you create one there with this address. The link works once, for 7 days.`],
+      {
+        url,
+        label: 'Join the workspace',
+      },
+    ),
 };

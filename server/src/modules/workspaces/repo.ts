@@ -2,6 +2,7 @@
 import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
+import { inTransaction } from '../../platform/db/transaction.js';
 import type { WorkspaceInvitationsTable, WorkspacesTable } from '../../platform/db/schema/index.js';
 import type { WorkspaceRole } from '../../domain/workspaces.js';
 
@@ -105,13 +106,51 @@ export async function revokeInvitation(db: Db, workspaceId: string, id: string, 
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** Marks a usable invitation accepted and adds the member, atomically; undefined when the token is unusable. */
-export async function acceptInvitation(db: Db, tokenHash: string, userId: string, email: string, now: Date): Promise<InvitationRow | undefined> {
-  return db.transaction().execute(async (trx) => {
+/** An invitation found by its token hash or by its id. */
+export type InvitationKey = { tokenHash: string } | { id: string };
+
+/** A usable (open, unexpired) invitation with its workspace's name. */
+export function findUsableInvitation(db: Db, key: InvitationKey, now: Date): Promise<(InvitationRow & { workspace_name: string }) | undefined> {
+  return db
+    .selectFrom('workspace_invitations as i')
+    .innerJoin('workspaces as w', 'w.id', 'i.workspace_id')
+    .selectAll('i')
+    .select('w.name as workspace_name')
+    .where('tokenHash' in key ? 'i.token_hash' : 'i.id', '=', 'tokenHash' in key ? key.tokenHash : key.id)
+    .where('i.accepted_at', 'is', null)
+    .where('i.revoked_at', 'is', null)
+    .where('i.expires_at', '>', now)
+    .executeTakeFirst();
+}
+
+/** Usable invitations addressed to `email`, newest first, with their workspace's name. */
+export function listInvitationsFor(db: Db, email: string, now: Date): Promise<(InvitationRow & { workspace_name: string })[]> {
+  return db
+    .selectFrom('workspace_invitations as i')
+    .innerJoin('workspaces as w', 'w.id', 'i.workspace_id')
+    .selectAll('i')
+    .select('w.name as workspace_name')
+    .where('i.email', '=', email)
+    .where('i.accepted_at', 'is', null)
+    .where('i.revoked_at', 'is', null)
+    .where('i.expires_at', '>', now)
+    .orderBy('i.created_at', 'desc')
+    .limit(50)
+    .execute();
+}
+
+/** Declines an open invitation addressed to `email` (recorded as revoked); false when there is none. */
+export async function declineInvitation(db: Db, id: string, email: string, now: Date): Promise<InvitationRow | undefined> {
+  return db.updateTable('workspace_invitations').set({ revoked_at: now }).where('id', '=', id).where('email', '=', email).where('accepted_at', 'is', null).where('revoked_at', 'is', null).returningAll().executeTakeFirst();
+}
+
+/** Marks a usable invitation accepted and adds the member, atomically; undefined when the invitation is unusable. */
+export async function acceptInvitation(db: Db, key: InvitationKey, userId: string, email: string, now: Date): Promise<InvitationRow | undefined> {
+  return inTransaction(db, async (trx) => {
     const invitation = await trx
       .updateTable('workspace_invitations')
       .set({ accepted_at: now })
-      .where('token_hash', '=', tokenHash)
+      .where('tokenHash' in key ? 'token_hash' : 'id', '=', 'tokenHash' in key ? key.tokenHash : key.id)
       .where('email', '=', email)
       .where('accepted_at', 'is', null)
       .where('revoked_at', 'is', null)

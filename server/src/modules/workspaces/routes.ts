@@ -25,6 +25,8 @@ const MemberView = z.object({
   joinedAt: z.string(),
 });
 const InvitationView = z.object({ id: z.uuid(), email: z.string(), role: Role, expiresAt: z.string(), createdAt: z.string() });
+const InvitationToken = z.string().min(10).max(200).describe('The token of the invitation link (/invitations#token=bst_inv_…)');
+const PendingInvitationView = z.object({ id: z.uuid(), workspaceName: z.string(), role: Role, invitedBy: z.string().nullable().describe('Name of who invited you'), expiresAt: z.string() });
 const UsageView = z.object({ period: z.string(), inputTokens: z.number(), outputTokens: z.number(), budget: z.number().nullable() });
 const Id = z.object({ id: z.uuid() });
 const Ok = z.object({ ok: z.literal(true) });
@@ -143,8 +145,50 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
 
     app.post(
       '/workspaces/invitations/accept',
-      { config: write, schema: { tags, summary: 'Join a workspace with the token from an invitation mail', body: z.strictObject({ token: z.string().min(10).max(200) }), response: { 200: WorkspaceView } } },
-      async (request) => view(await workspaces.accept(request.callerId(), request.body.token)),
+      { config: write, schema: { tags, summary: 'Join a workspace with the token from an invitation mail', body: z.strictObject({ token: InvitationToken }), response: { 200: WorkspaceView } } },
+      async (request) => view(await workspaces.accept(request.callerId(), { token: request.body.token }, request.actor())),
     );
+
+    app.post(
+      '/workspaces/invitations/preview',
+      {
+        config: { access: 'public', rateLimit: 'auth' },
+        schema: {
+          tags,
+          summary: 'What an invitation link offers (for the page it opens, signed in or not)',
+          body: z.strictObject({ token: InvitationToken }),
+          response: {
+            200: z.object({
+              workspaceName: z.string(),
+              email: z.string().describe('The address the invitation was sent to: only that account can accept it'),
+              role: Role,
+              expiresAt: z.string(),
+              hasAccount: z.boolean().describe('An account with this address exists: sign in to accept; else register through the link'),
+            }),
+          },
+        },
+      },
+      async (request) => {
+        const preview = await workspaces.preview(request.body.token);
+        return { ...preview, expiresAt: preview.expiresAt.toISOString() };
+      },
+    );
+
+    app.get(
+      '/workspaces/invitations/mine',
+      { config: read, schema: { tags, summary: 'Open invitations addressed to your (verified) email', response: { 200: z.object({ invitations: z.array(PendingInvitationView) }) } } },
+      async (request) => ({ invitations: (await workspaces.pendingFor(request.callerId())).map((p) => ({ ...p, expiresAt: p.expiresAt.toISOString() })) }),
+    );
+
+    app.post(
+      '/workspaces/invitations/:invitationId/accept',
+      { config: write, schema: { tags, summary: 'Join a workspace from your list of pending invitations', params: z.object({ invitationId: z.uuid() }), response: { 200: WorkspaceView } } },
+      async (request) => view(await workspaces.accept(request.callerId(), { id: request.params.invitationId }, request.actor())),
+    );
+
+    app.post('/workspaces/invitations/:invitationId/decline', { config: write, schema: { tags, summary: 'Decline an invitation addressed to you', params: z.object({ invitationId: z.uuid() }), response: { 200: Ok } } }, async (request) => {
+      await workspaces.decline(request.callerId(), request.params.invitationId, request.actor());
+      return { ok: true as const };
+    });
   };
 }

@@ -238,12 +238,62 @@ export class WorkspaceService {
     await this.audit.append(trx, by, event);
   }
 
-  /** Joins the invitation's workspace; the token must be unused, unexpired and addressed to the caller's email. */
-  async accept(userId: string, token: string): Promise<repo.MembershipRow> {
+  /**
+   * Joins the invitation's workspace. With the mailed token (which proves the mailbox), or by
+   * id from the invitee's list of pending invitations (their address must be verified).
+   * The invitation must be open, unexpired and addressed to the caller's email.
+   */
+  async accept(userId: string, key: { token: string } | { id: string }, by?: Actor): Promise<repo.MembershipRow> {
     const user = await this.users.byId(userId);
-    const invitation = user && (await repo.acceptInvitation(this.db, hashToken(token), userId, normalizeEmail(user.email), this.clock.now()));
-    if (!invitation) throw new AppError('invalid_token', 'This invitation link is invalid, used, expired or addressed to another email address.');
+    const byId = 'id' in key;
+    const usable = user && (!byId || user.email_verified_at !== null);
+    const invitation =
+      usable &&
+      (await this.transaction(async (trx) => {
+        const accepted = await repo.acceptInvitation(trx, byId ? { id: key.id } : { tokenHash: hashToken(key.token) }, userId, normalizeEmail(user.email), this.clock.now());
+        if (accepted) await this.record(trx, by, { action: 'workspace.invitation.accepted', workspaceId: accepted.workspace_id, target: { type: 'workspace_invitation', id: accepted.id }, details: { role: accepted.role } });
+        return accepted;
+      }));
+    if (!invitation) {
+      if (byId) throw new AppError('not_found', user && user.email_verified_at === null ? 'Confirm your email address first: invitations are matched by it.' : 'No such open invitation for you.');
+      throw new AppError('invalid_token', 'This invitation link is invalid, used, expired or addressed to another email address.');
+    }
+    await this.forgetMemberships();
     return (await repo.findMembership(this.db, invitation.workspace_id, userId))!;
+  }
+
+  /** What an invitation link offers, for the page it opens (the token proves the mailbox, so the address may be shown). */
+  async preview(token: string): Promise<{ workspaceName: string; email: string; role: WorkspaceRole; expiresAt: Date; hasAccount: boolean }> {
+    const invitation = token.length <= 200 ? await repo.findUsableInvitation(this.db, { tokenHash: hashToken(token) }, this.clock.now()) : undefined;
+    if (!invitation) throw new AppError('invalid_token', 'This invitation link is invalid, used or expired; ask whoever invited you for a new one.');
+    return { workspaceName: invitation.workspace_name, email: invitation.email, role: invitation.role, expiresAt: invitation.expires_at, hasAccount: (await this.users.byEmail(invitation.email)) !== undefined };
+  }
+
+  /** The address a usable invitation token was sent to (registration through an invitation), else undefined. */
+  async invitationAddressee(token: string): Promise<string | undefined> {
+    if (token.length > 200) return undefined;
+    return (await repo.findUsableInvitation(this.db, { tokenHash: hashToken(token) }, this.clock.now()))?.email;
+  }
+
+  /** Open invitations addressed to the user's verified email, with who sent them. */
+  async pendingFor(userId: string): Promise<{ id: string; workspaceName: string; role: WorkspaceRole; invitedBy: string | null; expiresAt: Date }[]> {
+    const user = await this.users.byId(userId);
+    if (!user || user.email_verified_at === null) return [];
+    const rows = await repo.listInvitationsFor(this.db, normalizeEmail(user.email), this.clock.now());
+    const inviters = new Map<string, string | null>();
+    for (const { invited_by: by } of rows) if (by && !inviters.has(by)) inviters.set(by, (await this.users.byId(by))?.name ?? null);
+    return rows.map((row) => ({ id: row.id, workspaceName: row.workspace_name, role: row.role, invitedBy: (row.invited_by && inviters.get(row.invited_by)) ?? null, expiresAt: row.expires_at }));
+  }
+
+  /** The invitee says no: the invitation closes (recorded as revoked). */
+  async decline(userId: string, id: string, by?: Actor): Promise<void> {
+    const user = await this.users.byId(userId);
+    if (!user || user.email_verified_at === null) throw new AppError('not_found', 'No such open invitation for you.');
+    await this.transaction(async (trx) => {
+      const declined = await repo.declineInvitation(trx, id, normalizeEmail(user.email), this.clock.now());
+      if (!declined) throw new AppError('not_found', 'No such open invitation for you.');
+      await this.record(trx, by, { action: 'workspace.invitation.declined', workspaceId: declined.workspace_id, target: { type: 'workspace_invitation', id } });
+    });
   }
 }
 

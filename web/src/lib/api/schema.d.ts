@@ -52,8 +52,11 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description What happens next */
-                            status: string;
+                            /**
+                             * @description registered: an invitation proved the address, sign in now; check_your_email: follow the mailed link
+                             * @enum {string}
+                             */
+                            status: "check_your_email" | "registered";
                         };
                     };
                 };
@@ -112,6 +115,8 @@ export interface paths {
                             /** @description Single sign-on through GET /auth/oidc/start */
                             sso: boolean;
                             passwordMinLength: number;
+                            /** @description No administrator exists yet: the server log holds a one-time link to /setup */
+                            setupRequired: boolean;
                         };
                     };
                 };
@@ -137,6 +142,98 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create the first administrator with the one-time link from the server log, and sign in */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The token of the setup link (/setup#token=…) */
+                        token: string;
+                        /**
+                         * Format: email
+                         * @description Email address
+                         */
+                        email: string;
+                        name: string;
+                        /** @description Password (NFKC-normalised; at least PASSWORD_MIN_LENGTH characters) */
+                        password: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            mfaRequired: false;
+                            user: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                name: string;
+                                /** @enum {string} */
+                                role: "admin" | "member";
+                                emailVerified: boolean;
+                                mfaEnabled: boolean;
+                                /** @description REQUIRE_MFA applies and TOTP is not enrolled: only MFA setup, /me and sign-out work */
+                                mfaEnrollmentRequired: boolean;
+                                recoveryCodesLeft: number;
+                                /** @description When the account will be erased (DELETE /me); null when no deletion is pending */
+                                erasureScheduledAt: string | null;
+                            };
+                        } | {
+                            /** @enum {boolean} */
+                            mfaRequired: true;
+                            /** @description Send with a code to POST /auth/login/mfa within 5 minutes */
+                            mfaToken: string;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -2491,6 +2588,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description The token of the invitation link (/invitations#token=bst_inv_…) */
                         token: string;
                     };
                 };
@@ -2518,6 +2616,272 @@ export interface paths {
                             createdAt: string;
                             /** @description What the caller’s role allows here (the permission table); the server still checks every call */
                             permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "members.promote")[];
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/invitations/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What an invitation link offers (for the page it opens, signed in or not) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The token of the invitation link (/invitations#token=bst_inv_…) */
+                        token: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            workspaceName: string;
+                            /** @description The address the invitation was sent to: only that account can accept it */
+                            email: string;
+                            /** @enum {string} */
+                            role: "owner" | "admin" | "member" | "viewer";
+                            expiresAt: string;
+                            /** @description An account with this address exists: sign in to accept; else register through the link */
+                            hasAccount: boolean;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/invitations/mine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open invitations addressed to your (verified) email */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            invitations: {
+                                /** Format: uuid */
+                                id: string;
+                                workspaceName: string;
+                                /** @enum {string} */
+                                role: "owner" | "admin" | "member" | "viewer";
+                                /** @description Name of who invited you */
+                                invitedBy: string | null;
+                                expiresAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/invitations/{invitationId}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Join a workspace from your list of pending invitations */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    invitationId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @description The caller’s personal workspace (cannot be shared) */
+                            personal: boolean;
+                            /**
+                             * @description The caller’s role here
+                             * @enum {string}
+                             */
+                            role: "owner" | "admin" | "member" | "viewer";
+                            /** @description Tokens per calendar month (UTC); null: unlimited */
+                            monthlyTokenBudget: number | null;
+                            createdAt: string;
+                            /** @description What the caller’s role allows here (the permission table); the server still checks every call */
+                            permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "members.promote")[];
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/invitations/{invitationId}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Decline an invitation addressed to you */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    invitationId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
                         };
                     };
                 };
@@ -5942,7 +6306,7 @@ export interface paths {
             parameters: {
                 query?: {
                     /** @description One event type */
-                    type?: "auth.sign_in_succeeded" | "auth.sign_in_failed" | "auth.account_locked" | "auth.account_unlocked" | "auth.suspicious_sign_in" | "auth.sign_in_disowned" | "auth.mfa_enabled" | "auth.mfa_disabled" | "auth.recovery_codes_regenerated" | "auth.password_reset_requested" | "auth.password_reset" | "auth.password_changed" | "auth.oidc_unverified_email" | "auth.oidc_identity_linked" | "auth.refresh_token_reused" | "session.revoked" | "api_key.created" | "api_key.revoked" | "api_key.new_ip" | "http.rate_limited" | "http.csrf_refused" | "http.cors_refused" | "webhook.signature_failed" | "knowledge.malware_refused" | "knowledge.document_quarantined" | "crypto.decrypt_failed" | "access.permission_denied" | "admin.action" | "monitor.response";
+                    type?: "auth.sign_in_succeeded" | "auth.sign_in_failed" | "auth.account_locked" | "auth.account_unlocked" | "auth.first_admin_created" | "auth.suspicious_sign_in" | "auth.sign_in_disowned" | "auth.mfa_enabled" | "auth.mfa_disabled" | "auth.recovery_codes_regenerated" | "auth.password_reset_requested" | "auth.password_reset" | "auth.password_changed" | "auth.oidc_unverified_email" | "auth.oidc_identity_linked" | "auth.refresh_token_reused" | "session.revoked" | "api_key.created" | "api_key.revoked" | "api_key.new_ip" | "http.rate_limited" | "http.csrf_refused" | "http.cors_refused" | "webhook.signature_failed" | "knowledge.malware_refused" | "knowledge.document_quarantined" | "crypto.decrypt_failed" | "access.permission_denied" | "admin.action" | "monitor.response";
                     userId?: string;
                     ip?: string;
                     /** @description ISO 8601 time; events at or after it */

@@ -3,12 +3,14 @@
  * The (app) layout fills it; screens read `session.me` and `session.workspace`.
  */
 import { api, currentWorkspace, setWorkspace } from '$lib/api';
-import type { AuthOptions, Me, Permission, Workspace } from './types';
+import type { AuthOptions, Me, PendingInvitation, Permission, Workspace } from './types';
 
 class Session {
   me = $state<Me | null>(null);
   workspaces = $state<Workspace[]>([]);
   workspaceId = $state<string | null>(currentWorkspace());
+  /** Workspace invitations addressed to this person, waiting for an answer. */
+  invitations = $state<PendingInvitation[]>([]);
 
   get workspace(): Workspace | null {
     return this.workspaces.find((w) => w.id === this.workspaceId) ?? null;
@@ -25,6 +27,11 @@ class Session {
     if (this.me.mfaEnrollmentRequired) return; // other calls answer 403 until 2FA is set up
     const { workspaces } = await api.get<{ workspaces: Workspace[] }>('/workspaces');
     this.workspaces = workspaces;
+    // Not essential to any screen: a failure leaves the banner out.
+    this.invitations = await api
+      .get<{ invitations: PendingInvitation[] }>('/workspaces/invitations/mine')
+      .then((body) => body.invitations)
+      .catch(() => []);
     const remembered = workspaces.find((w) => w.id === currentWorkspace());
     this.choose((remembered ?? workspaces.find((w) => w.personal) ?? workspaces[0])?.id ?? null);
   }
@@ -37,6 +44,7 @@ class Session {
   clear(): void {
     this.me = null;
     this.workspaces = [];
+    this.invitations = [];
   }
 }
 

@@ -13,6 +13,12 @@ export type Workspace = ApiResponse<'/api/v1/workspaces'>['workspaces'][number];
 
 export type Permission = Workspace['permissions'][number];
 
+/** A workspace invitation addressed to the signed-in person. */
+export type PendingInvitation = ApiResponse<'/api/v1/workspaces/invitations/mine'>['invitations'][number];
+
+/** What an invitation link offers. */
+export type InvitationPreview = ApiResponse<'/api/v1/workspaces/invitations/preview', 'post'>;
+
 export type AuthOptions = ApiResponse<'/api/v1/auth/options'>;
 
 export type PasswordVerdict = ApiResponse<'/api/v1/auth/password/check', 'post'>;

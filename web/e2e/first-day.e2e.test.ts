@@ -1,0 +1,196 @@
+/**
+ * A team's first day in Chromium, from a fresh DATA_DIR with registration by invitation:
+ * the setup link from the server's log → the first administrator, with 2FA → a team
+ * workspace → two people invited from the screen → the new one registers and joins through
+ * the mailed link on a phone-sized screen, the existing one signs in from the link and joins.
+ * Throughout: no CSP violation, no uncaught error.
+ */
+import fs from 'node:fs';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium, screenshot, watchedContext, type OpenBrowser, type Watch } from './browser.js';
+import { BrowserApi, firstVisit, linkIn, PASSWORD, signIn, totpCode } from './helpers.js';
+import { startStack, type Stack } from './stack.js';
+
+const ADMIN = { name: 'Ada Admin', email: 'ada@example.org' };
+const NEWCOMER = { name: 'Nia Newcomer', email: 'nia@example.org' };
+const EXISTING = { name: 'Sam Existing', email: 'sam@example.org' };
+const PHONE = { width: 390, height: 844 };
+
+let stack: Stack;
+let chromium: OpenBrowser;
+let admin: { context: BrowserContext; watch: Watch; page: Page };
+const watches: Watch[] = [];
+let current: Page | undefined;
+
+let broken = false;
+beforeEach((ctx: TestContext) => {
+  if (broken) ctx.skip();
+});
+afterEach(async (ctx: TestContext) => {
+  if (ctx.task.result?.state !== 'fail') return;
+  broken = true;
+  if (current) {
+    await screenshot(current, `FAILED-first-day-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => undefined);
+    console.error(
+      `e2e: failed at ${current.url()}; page text:\n${await current
+        .locator('body')
+        .innerText()
+        .catch(() => '?')}`,
+    );
+  }
+});
+
+beforeAll(async () => {
+  stack = await startStack('first-day', { REGISTRATION: 'invite', REQUIRE_MFA: 'admins' });
+  chromium = await launchChromium();
+  const { context, watch } = await watchedContext(chromium.browser, stack.baseUrl);
+  admin = { context, watch, page: await context.newPage() };
+  watches.push(watch);
+});
+
+afterAll(async () => {
+  await chromium?.close();
+  await stack?.close();
+});
+
+async function person(viewport?: typeof PHONE): Promise<Page> {
+  const { context, watch } = await watchedContext(chromium.browser, stack.baseUrl, viewport ? { viewport } : {});
+  watches.push(watch);
+  return (current = await context.newPage());
+}
+
+/** No horizontal scrolling at the page's width. */
+async function expectNoOverflow(page: Page): Promise<void> {
+  const [scrollWidth, width] = await page.evaluate<[number, number]>('[document.documentElement.scrollWidth, window.innerWidth]');
+  expect(scrollWidth, `${page.url()} is ${scrollWidth}px wide in a ${width}px viewport`).toBeLessThanOrEqual(width);
+}
+
+describe('the first day of a team', () => {
+  it('shows on the sign-in screen that Bastion is not set up, and logs one setup link', async () => {
+    current = admin.page;
+    await firstVisit(admin.page, '/sign-in');
+    await admin.page.getByText('Bastion is not set up yet').waitFor();
+    const log = fs.readFileSync(stack.logFile, 'utf8');
+    expect(log.match(/Set up Bastion/g)).toHaveLength(1);
+  });
+
+  it('creates the first administrator through the link from the log, then 2FA', async () => {
+    const line = fs
+      .readFileSync(stack.logFile, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('Set up Bastion'))!;
+    const link = /(http\S+\/setup#token=bst_setup_[\w-]{43})/.exec(line)?.[1];
+    expect(link, line).toBeDefined();
+    expect(new URL(link!).origin).toBe(stack.baseUrl);
+    const page = admin.page;
+    await page.goto(link!);
+    await page.getByRole('heading', { name: 'Set up Bastion' }).waitFor();
+    expect(page.url(), 'the token is dropped from the address bar').not.toContain('token=');
+    await page.getByLabel('Your name').fill(ADMIN.name);
+    await page.getByLabel('Email').fill(ADMIN.email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    const create = page.getByRole('button', { name: 'Create administrator', exact: true });
+    await expect.poll(() => create.isEnabled(), { timeout: 10_000 }).toBe(true);
+    await screenshot(page, 'setup');
+    await create.click();
+
+    // REQUIRE_MFA=admins: the app sends the new administrator to 2FA enrolment.
+    await page.waitForURL((url) => url.pathname === '/account');
+    await page.getByRole('button', { name: 'Set up two-factor authentication', exact: true }).click();
+    await page.getByText("Can't scan it?").click();
+    const secret = (await page.getByTestId('totp-secret').innerText()).replace(/\s/g, '');
+    await page.getByLabel('Code from the app').fill(await totpCode(secret, -1));
+    await page.getByRole('button', { name: 'Turn on', exact: true }).click();
+    await page.getByRole('button', { name: 'I have stored it', exact: true }).click();
+    await page.getByText('On.').waitFor();
+
+    // The link is spent, and the server stays set up.
+    const again = await fetch(`${stack.baseUrl}/api/v1/auth/setup`, {
+      method: 'POST',
+      headers: { origin: stack.baseUrl, 'content-type': 'application/json' },
+      body: JSON.stringify({ token: new URLSearchParams(new URL(link!).hash.slice(1)).get('token'), email: 'mallory@example.org', name: 'M', password: PASSWORD }),
+    });
+    expect(again.status).toBe(400);
+    expect(((await (await fetch(`${stack.baseUrl}/api/v1/auth/options`)).json()) as { setupRequired: boolean }).setupRequired).toBe(false);
+  });
+
+  it('creates a team workspace and invites a new person and an existing one from the screen', async () => {
+    // Sam has an account already (joined another workspace through an invitation earlier).
+    const api = new BrowserApi(admin.context, stack.baseUrl);
+    const lobby = await api.json<{ id: string }>('POST', '/workspaces', { name: 'Lobby' });
+    await api.json('POST', `/workspaces/${lobby.id}/invitations`, { email: EXISTING.email, role: 'member' });
+    const lobbyToken = new URLSearchParams(new URL(linkIn((await stack.sink.next(EXISTING.email, /invited/i, 10_000)).text)).hash.slice(1)).get('token');
+    const registered = await fetch(`${stack.baseUrl}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { origin: stack.baseUrl, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: EXISTING.email, name: EXISTING.name, password: PASSWORD, inviteToken: lobbyToken }),
+    });
+    expect(registered.status).toBe(202);
+
+    const page = (current = admin.page);
+    await page.goto('/workspace');
+    await page.getByLabel('New workspace name').fill('Research Team');
+    await page.getByRole('button', { name: 'Create workspace', exact: true }).click();
+    await page.getByRole('heading', { name: 'Research Team', level: 1 }).waitFor();
+    for (const invitee of [NEWCOMER, EXISTING]) {
+      await page.getByRole('textbox', { name: 'Email', exact: true }).fill(invitee.email);
+      await page.getByRole('button', { name: 'Send invitation', exact: true }).click();
+      await page.getByTestId('invitation-row').filter({ hasText: invitee.email }).waitFor();
+    }
+    await screenshot(page, 'invite-people');
+  });
+
+  it('lets the new person register through the mailed link on a phone and land in the team', async () => {
+    const mail = await stack.sink.next(NEWCOMER.email, /invited to the Bastion workspace/, 10_000);
+    const link = linkIn(mail.text);
+    expect(new URL(link).pathname).toBe('/invitations');
+    const page = await person(PHONE);
+    await firstVisit(page, link);
+    await page.getByRole('heading', { name: 'Join Research Team' }).waitFor();
+    expect(page.url()).not.toContain('token=');
+    await expectNoOverflow(page);
+    await page.getByLabel('Your name').fill(NEWCOMER.name);
+    await page.getByLabel('Password').fill(PASSWORD);
+    const create = page.getByRole('button', { name: 'Create account and join', exact: true });
+    await expect.poll(() => create.isEnabled(), { timeout: 10_000 }).toBe(true);
+    await screenshot(page, 'invitation-register-phone');
+    await create.click();
+    await page.waitForURL((url) => url.pathname === '/chat');
+    await expect
+      .poll(() =>
+        page
+          .locator('#workspace-switcher')
+          .inputValue()
+          .then(async (id) => page.locator(`#workspace-switcher option[value="${id}"]`).innerText()),
+      )
+      .toBe('Research Team');
+  });
+
+  it('lets the existing person sign in from the mailed link and join', async () => {
+    const mail = await stack.sink.next(EXISTING.email, /invited to the Bastion workspace “Research Team/, 10_000);
+    const page = await person();
+    await firstVisit(page, linkIn(mail.text));
+    await page.getByRole('heading', { name: 'Join Research Team' }).waitFor();
+    await page.getByRole('link', { name: 'Sign in to join' }).click();
+    await signIn(page, EXISTING.email, PASSWORD);
+    await page.waitForURL((url) => url.pathname === '/invitations');
+    await page.getByRole('button', { name: 'Join Research Team', exact: true }).click();
+    await page.waitForURL((url) => url.pathname === '/chat');
+  });
+
+  it('shows the administrator both people as members', async () => {
+    const page = (current = admin.page);
+    await page.goto('/workspace');
+    await page.getByRole('heading', { name: 'Research Team', level: 1 }).waitFor();
+    for (const invitee of [NEWCOMER, EXISTING]) await page.getByTestId('member-row').filter({ hasText: invitee.email }).waitFor();
+    expect(await page.getByTestId('invitation-row').count()).toBe(0);
+  });
+
+  it('saw no CSP violation and no uncaught error on any screen', async () => {
+    for (const watch of watches) {
+      expect(watch.csp).toEqual([]);
+      expect(watch.pageErrors).toEqual([]);
+    }
+  });
+});
