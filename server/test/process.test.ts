@@ -221,7 +221,7 @@ describe('bastion CLI', () => {
     const unknown = cli(['frobnicate'], {});
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('Usage: bastion');
-  });
+  }, 60_000);
 
   it('config example prints every variable', () => {
     const result = cli(['config', 'example'], {});

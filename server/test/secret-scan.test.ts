@@ -15,7 +15,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PLANT_DIR = path.join(ROOT, `.secret-scan-test-${process.pid}`);
 
 function scan() {
-  const result = spawnSync('npm', ['run', '--silent', 'secrets'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync('npm', ['run', '--silent', 'secrets'], { cwd: ROOT, encoding: 'utf8', timeout: 80_000 });
   return { status: result.status, out: result.stdout + result.stderr };
 }
 
@@ -29,7 +29,8 @@ afterEach(() => {
   fs.rmSync(PLANT_DIR, { recursive: true, force: true });
 });
 
-describe('secret scanning', () => {
+// Each test scans the whole tree (secretlint): ~20 s on a loaded 2-core CI machine.
+describe('secret scanning', { timeout: 90_000 }, () => {
   it('passes on the repository as committed', () => {
     const result = scan();
     expect(result.status, result.out).toBe(0);

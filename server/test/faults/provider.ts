@@ -68,13 +68,18 @@ export async function startProviderControl(fake: FakeLlm): Promise<ProviderContr
       send(204);
     });
   });
+  // The control connection idles for a whole scenario: with Node's 5 s keep-alive timeout the
+  // server could close it just as the next call reuses it (ECONNRESET under load).
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
     url,
     async setMode(next) {
-      const response = await fetch(`${url}/mode`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: next }) });
+      const put = () => fetch(`${url}/mode`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: next }) });
+      // Idempotent: a call that lost its pooled connection is sent again once.
+      const response = await put().catch(put);
       if (response.status !== 204) throw new Error(`provider control: ${response.status} ${await response.text()}`);
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),

@@ -95,7 +95,7 @@ describe('documents', () => {
     }
     // Unguarded, pdf.js inflated it all: about 1.2 GB more resident memory.
     expect((peak - before) / 1024 ** 2).toBeLessThan(600);
-  }, 30_000);
+  }, 60_000);
 
   it('cuts off a PDF parse that takes too long, in its worker thread', async () => {
     // 4,000 pages take seconds to parse here; the limit is half a second.
