@@ -75,7 +75,7 @@ describe('wired routes', () => {
     const workspace = (await owner.post('/workspaces', { name: 'Audited' })).json();
     owner.workspaceId = workspace.id;
 
-    // Invitation created, accepted by the invitee, role changed, member removed; another revoked.
+    // Invitation created, accepted by the invitee (audited too), role changed, member removed; another revoked.
     const invitee = await apiUser(t);
     const invitation = (await owner.post(`/workspaces/${workspace.id}/invitations`, { email: invitee.email, role: 'member' })).json();
     const mail = (await readOutbox(t.database.db, new Encryptor(t.database.db, testKeyring))).find((m) => m.to === invitee.email)!;
@@ -110,6 +110,7 @@ describe('wired routes', () => {
     const rows = await entries();
     expect(rows.map((r) => [r.action, r.target_type, r.target_id, r.workspace_id, r.subject_id, r.actor_id])).toEqual([
       ['workspace.invitation.created', 'workspace_invitation', invitation.id, workspace.id, null, owner.userId],
+      ['workspace.invitation.accepted', 'workspace_invitation', invitation.id, workspace.id, null, invitee.userId],
       ['workspace.member.role_changed', 'workspace_member', null, workspace.id, invitee.userId, owner.userId],
       ['workspace.member.removed', 'workspace_member', null, workspace.id, invitee.userId, owner.userId],
       ['workspace.invitation.created', 'workspace_invitation', other.id, workspace.id, null, owner.userId],
@@ -124,9 +125,10 @@ describe('wired routes', () => {
     ]);
     expect(rows[0]!).toMatchObject({ actor_type: 'api_key', actor_ip: '127.0.0.1', details: { role: 'member' } });
     expect(rows[0]!.actor_key_id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(rows[1]!.details).toEqual({ role: 'viewer' });
-    expect(rows[8]!.details).toEqual({ version: 2, fields: ['temperature'] });
-    expect(rows[10]!).toMatchObject({ actor_type: 'user', actor_key_id: null, actor_ip: browser.ip, details: { scopes: ['agents:read'] } });
+    expect(rows[1]!).toMatchObject({ actor_type: 'api_key', details: { role: 'member' } });
+    expect(rows[2]!.details).toEqual({ role: 'viewer' });
+    expect(rows[9]!.details).toEqual({ version: 2, fields: ['temperature'] });
+    expect(rows[11]!).toMatchObject({ actor_type: 'user', actor_key_id: null, actor_ip: browser.ip, details: { scopes: ['agents:read'] } });
     expect(new Set(rows.map((r) => r.request_id)).size).toBe(rows.length);
     // No secret and no invitee address reaches the log.
     expect(JSON.stringify(rows)).not.toMatch(/sk-test-secret-value|someone@example\.org/);
