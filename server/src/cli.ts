@@ -1,7 +1,8 @@
 /**
  * The `bastion` command: serve (default), migrate, worker, config check|example|docs.
  */
-import { ConfigError, loadConfig, type Config } from './config/index.js';
+import net from 'node:net';
+import { ConfigError, defaultPublicUrl, loadConfig, type Config } from './config/index.js';
 import { renderEnvExample, renderVariableTable } from './config/docs.js';
 import { createLogger } from './platform/log.js';
 import { AUDIT_USAGE, runAudit } from './cli/audit.js';
@@ -31,7 +32,7 @@ export async function runCli(args: string[]): Promise<number> {
   switch (command) {
     case 'serve': {
       const { serve } = await import('./serve.js');
-      await serve(loadConfig());
+      await serve(await withChosenPort(loadConfig()));
       return -1; // keep running
     }
     case 'migrate':
@@ -63,9 +64,22 @@ export async function runCli(args: string[]): Promise<number> {
   return 2;
 }
 
+/**
+ * PORT=0 with PUBLIC_URL unset: pick the free port now, so the derived PUBLIC_URL (links in
+ * mails, allowed origins, the cookie's scope) names the port the server really listens on.
+ */
+export async function withChosenPort(config: Config): Promise<Config> {
+  if (config.PORT !== 0 || config.PUBLIC_URL !== defaultPublicUrl(config.HOST, 0)) return config;
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(0, config.HOST, resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return { ...config, PORT: port, PUBLIC_URL: defaultPublicUrl(config.HOST, port) };
+}
+
 async function runMigrate(config: Config): Promise<number> {
   const logger = createLogger(config.LOG_LEVEL);
-  const database = await openDatabase(config, logger);
+  const database = await openDatabase(config, logger, { owner: 'command' });
   try {
     const { applied, current } = await migrate(database.db);
     console.log(applied.length === 0 ? `Database is up to date (version ${current}).` : `Applied ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}; now at version ${current}.`);

@@ -40,6 +40,11 @@ async function readStdin(): Promise<string> {
 export async function runUsers(config: Config, args: string[]): Promise<number> {
   const [sub, target] = args;
   const logger = createLogger('warn');
+  if (sub === 'invite' && new URL(config.PUBLIC_URL).port === '0') {
+    // The link would name a port no server listens on (serve picks a free one at each start).
+    console.error('bastion users invite: PUBLIC_URL is not set and PORT=0, so the link would have no port the server listens on; set PUBLIC_URL (or PORT) as the server has it');
+    return 1;
+  }
   return withDatabase(config, async (database) => {
     try {
       const { keyring } = loadKeyring(config, logger);

@@ -68,6 +68,8 @@ export const accounts = fp(
     );
     app.addHook('onClose', () => sessions.close());
     watchSessionRevocations(sessions, securityEvents);
+    // Memory store: access tokens of sessions ended before a restart stay refused (not fatal: the database may be starting).
+    await sessions.restoreRevocations().catch((error: unknown) => logger.warn({ err: error }, 'could not restore session revocations'));
     const users = new UserService(db);
     // Services write the audit entry of a change in the change's own transaction.
     const audit = new AuditLog(db, new AuditKeys(db, app.core.encryptor, clock), clock, logger, {

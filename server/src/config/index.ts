@@ -11,5 +11,5 @@
  *   docs.ts               renders .env.example and the README variable table
  */
 export { variables, type Config, type Env, type VariableName } from './variables.js';
-export { ConfigError, loadConfig, testRunSettings, type TestRunSettings } from './load.js';
+export { ConfigError, defaultPublicUrl, loadConfig, testRunSettings, type TestRunSettings } from './load.js';
 export { entropyBits } from './production-checks.js';

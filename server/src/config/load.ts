@@ -41,13 +41,25 @@ export function loadConfig(env: Env = process.env): Config {
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...values,
-    PUBLIC_URL: (values.PUBLIC_URL ?? `http://${values.HOST}:${values.PORT}`).replace(/\/$/, ''),
+    PUBLIC_URL: (values.PUBLIC_URL ?? defaultPublicUrl(values.HOST, values.PORT)).replace(/\/$/, ''),
     DATA_DIR: path.resolve(values.DATA_DIR),
     CORS_ORIGINS: corsOrigins,
     MASTER_KEYS: masterKeys,
     // The deprecated variable was set for a local model: it keeps working for providers only.
     OUTBOUND_ALLOW_PRIVATE_PROVIDERS: [...values.OUTBOUND_ALLOW_PRIVATE_PROVIDERS, ...values.OUTBOUND_ALLOW_PRIVATE],
   };
+}
+
+/**
+ * PUBLIC_URL when it is not set: where the server listens, as a browser on the same machine
+ * reaches it (a wildcard HOST becomes `localhost`, an IPv6 address gets brackets). Every
+ * command computes it from its own HOST and PORT, so `bastion users invite` links to the
+ * server only when it runs with the server's HOST and PORT (or PUBLIC_URL); with PORT=0
+ * `bastion serve` picks its port before it builds anything and links carry that port.
+ */
+export function defaultPublicUrl(host: string, port: number): string {
+  const name = host === '0.0.0.0' || host === '::' || host === '[::]' ? 'localhost' : host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${name}:${port}`;
 }
 
 function describeIssue(error: z.ZodError, secret: boolean): string {

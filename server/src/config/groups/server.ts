@@ -15,7 +15,7 @@ export const serverVariables = {
   PUBLIC_URL: {
     group: 'Server',
     schema: url(['http', 'https']).optional(),
-    doc: 'External URL people use to reach Bastion; must be https in production. Defaults to http://HOST:PORT.',
+    doc: 'External URL people use to reach Bastion (links in mails, allowed origins); must be https in production. Defaults to http://HOST:PORT, a wildcard HOST as `localhost`; with PORT=0, `bastion serve` picks the port first and uses it. CLI commands derive it from their own environment: run `bastion users invite` with the server’s PUBLIC_URL (or HOST and PORT).',
     example: '',
   },
   DATA_DIR: {

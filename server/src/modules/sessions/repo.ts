@@ -1,4 +1,4 @@
-/** Durable session records (listing, audit); the live state is in the store. */
+/** Durable session records (listing, audit, and on the embedded default the session itself); the live state is in the store. */
 import type { Selectable } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { SessionsTable } from '../../platform/db/schema/index.js';
@@ -9,8 +9,17 @@ export async function insertSession(db: Db, row: Omit<SessionRow, 'revoked_at' |
   await db.insertInto('sessions').values(row).execute();
 }
 
-export function listActiveSessions(db: Db, userId: string, now: Date): Promise<SessionRow[]> {
-  return db.selectFrom('sessions').selectAll().where('user_id', '=', userId).where('revoked_at', 'is', null).where('expires_at', '>', now).orderBy('last_seen_at', 'desc').execute();
+/** Sessions not ended, not past their absolute limit and used after `idleSince` (the idle limit). */
+export function listActiveSessions(db: Db, userId: string, now: Date, idleSince: Date): Promise<SessionRow[]> {
+  return db.selectFrom('sessions').selectAll().where('user_id', '=', userId).where('revoked_at', 'is', null).where('expires_at', '>', now).where('last_seen_at', '>', idleSince).orderBy('last_seen_at', 'desc').execute();
+}
+
+export function findSessionByTokenHash(db: Db, tokenHash: string): Promise<SessionRow | undefined> {
+  return db.selectFrom('sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+}
+
+export function sessionsRevokedSince(db: Db, since: Date): Promise<{ id: string; revoked_at: Date | null }[]> {
+  return db.selectFrom('sessions').select(['id', 'revoked_at']).where('revoked_at', '>', since).execute();
 }
 
 export function findUserSession(db: Db, userId: string, id: string): Promise<SessionRow | undefined> {

@@ -3,8 +3,19 @@
  * state sits in the store under the token hash (shared by every API copy) with idle and
  * absolute expiry checked against the injected clock; the database keeps the record
  * for listing and audit. ASVS 7.2.3 (≥128-bit), 7.3.1/7.3.2 (timeouts), 7.4.1 (server-side logout).
+ *
+ * On the in-memory store (embedded default) the store starts empty with each process, so
+ * the database row is the session's durable copy: a token the store does not know is
+ * looked up by its hash and, if the row is neither revoked nor past its idle or absolute
+ * limit, put back in the store (its CSRF token is derived from the session token, so it
+ * comes back too). Chosen over persisting the memory store to DATA_DIR because the row
+ * already holds everything and is written on every change (sign-in, last-seen, revocation),
+ * so a restart or a crash loses nothing and revocation stays immediate (the row says
+ * revoked before the store forgets); a snapshot file would be new machinery that lags
+ * behind on a crash. With Redis the store stays the authority: a Redis loss signs people
+ * out (docs/operations.md "What Redis holds") and the list shows only what it still holds.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Clock } from '../../platform/clock.js';
 import { generateToken, hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
@@ -12,7 +23,7 @@ import type { CacheStats } from '../../platform/store/cache.js';
 import { LocalCache } from '../../platform/store/local-cache.js';
 import type { Store } from '../../platform/store/store.js';
 import type { SessionState } from '../../principal.js';
-import { findUserSession, insertSession, listActiveSessions, revokeSessions, touchSession, type SessionRow } from './repo.js';
+import { findSessionByTokenHash, findUserSession, insertSession, listActiveSessions, revokeSessions, sessionsRevokedSince, touchSession, type SessionRow } from './repo.js';
 
 export interface RequestContext {
   ip: string;
@@ -36,9 +47,19 @@ const TOUCH_EVERY_MS = 60_000; // write last-seen at most once a minute per sess
 export const SESSION_CACHE_TTL_MS = 5_000;
 const SESSION_CACHE_ENTRIES = 50_000;
 
+/**
+ * The session's CSRF token, derived from its secret token (HMAC), so a session restored from
+ * its row has the token the browser holds. Knowing it reveals nothing of the session token.
+ */
+function csrfTokenFor(token: string): string {
+  return createHmac('sha256', token).update('bastion csrf token').digest('base64url');
+}
+
 export class SessionService {
   /** Live sessions read recently, by token hash: most requests need no store round trip. */
   private readonly cache: LocalCache<SessionState>;
+  /** The store does not outlive this process (memory): sessions come back from their rows. */
+  private readonly restorable: boolean;
 
   constructor(
     private readonly db: Db,
@@ -47,6 +68,7 @@ export class SessionService {
     private readonly timeouts: SessionTimeouts,
     stats?: CacheStats,
   ) {
+    this.restorable = store.kind === 'memory';
     this.cache = new LocalCache(store, 'session', { ttlMs: SESSION_CACHE_TTL_MS, maxEntries: SESSION_CACHE_ENTRIES, stats, now: () => clock.now().getTime() });
   }
 
@@ -57,7 +79,7 @@ export class SessionService {
     const state: SessionState = {
       id: randomUUID(),
       userId,
-      csrfToken: randomBytes(32).toString('base64url'),
+      csrfToken: csrfTokenFor(token),
       createdAt: now,
       lastSeenAt: now,
       expiresAt: now + this.timeouts.absoluteMs,
@@ -82,7 +104,8 @@ export class SessionService {
     const hash = hashToken(token);
     const cached = await this.cache.getOrLoad(hash, async () => {
       const raw = await this.store.get(key(hash));
-      return raw ? (JSON.parse(raw) as SessionState) : null;
+      if (raw) return JSON.parse(raw) as SessionState;
+      return this.restorable ? this.restore(token, hash) : null;
     });
     if (!cached) return null;
     const now = this.clock.now().getTime();
@@ -115,13 +138,58 @@ export class SessionService {
     const row = await findUserSession(this.db, userId, sessionId);
     if (!row || row.revoked_at) return false;
     const raw = await this.store.get(key(row.token_hash));
-    if (!raw) return false; // idle expiry lets the store drop it; logout deletes it
+    const now = this.clock.now().getTime();
+    // Idle expiry lets the store drop it; logout deletes it. A memory store may just not have read it back yet.
+    if (!raw) return this.restorable && this.rowLive(row, now);
     const state = JSON.parse(raw) as SessionState;
-    return state.id === sessionId && !this.isExpired(state, this.clock.now().getTime());
+    return state.id === sessionId && !this.isExpired(state, now);
   }
 
-  list(userId: string): Promise<SessionRow[]> {
-    return listActiveSessions(this.db, userId, this.clock.now());
+  /** The user's sessions that can still be used: never an ended, idle or expired one. */
+  async list(userId: string): Promise<SessionRow[]> {
+    const now = this.clock.now();
+    const rows = await listActiveSessions(this.db, userId, now, new Date(now.getTime() - this.timeouts.idleMs));
+    if (this.restorable) return rows;
+    // Redis is the authority: a session it no longer holds (lost with its data) is over.
+    const held = await Promise.all(rows.map((row) => this.store.get(key(row.token_hash))));
+    return rows.filter((_, index) => held[index] !== null);
+  }
+
+  /**
+   * On the memory store: the access-token revocation markers of sessions ended shortly
+   * before this process started (they lived in the previous process's store).
+   */
+  async restoreRevocations(): Promise<void> {
+    if (!this.restorable) return;
+    const now = this.clock.now().getTime();
+    const rows = await sessionsRevokedSince(this.db, new Date(now - REVOKED_MEMORY_MS));
+    await Promise.all(rows.map((row) => this.store.set(revokedKey(row.id), '1', { ttlMs: Math.max(1, (row.revoked_at?.getTime() ?? now) + REVOKED_MEMORY_MS - now) })));
+  }
+
+  /** A session the store does not hold, from its row (memory store only; see the top). */
+  private async restore(token: string, hash: string): Promise<SessionState | null> {
+    const row = await findSessionByTokenHash(this.db, hash);
+    const now = this.clock.now().getTime();
+    if (!row || !this.rowLive(row, now)) return null;
+    const state: SessionState = {
+      id: row.id,
+      userId: row.user_id,
+      csrfToken: csrfTokenFor(token),
+      createdAt: row.created_at.getTime(),
+      lastSeenAt: row.last_seen_at.getTime(),
+      expiresAt: row.expires_at.getTime(),
+    };
+    await this.save(hash, state);
+    // Ended while the row was read: never leave it written back.
+    if (await this.isRevoked(state.id)) {
+      await this.store.delete(key(hash));
+      return null;
+    }
+    return state;
+  }
+
+  private rowLive(row: SessionRow, now: number): boolean {
+    return !row.revoked_at && now < row.expires_at.getTime() && now - row.last_seen_at.getTime() < this.timeouts.idleMs;
   }
 
   /** Ends one session of a user; false when it is not theirs or already ended. */

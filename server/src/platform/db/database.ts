@@ -11,6 +11,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.js';
 import { formatBytes, statfsReader } from '../storage/free-space.js';
+import { claimDataDir, type ClaimOwner } from './data-dir-claim.js';
 import { PGliteDialect, type PGliteRecovery } from './pglite-dialect.js';
 import type { Schema } from './schema/index.js';
 
@@ -30,9 +31,41 @@ export interface Database {
 
 type DatabaseConfig = Pick<Config, 'DATABASE_URL' | 'DATA_DIR' | 'STORAGE_MIN_FREE_BYTES' | 'DB_POOL_MAX' | 'DB_STATEMENT_TIMEOUT_MS' | 'DB_IDLE_TIMEOUT_MS' | 'DB_CONNECT_TIMEOUT_MS'>;
 
-/** Opens the configured database. Migrations are applied separately (see migrator.ts). */
-export async function openDatabase(config: DatabaseConfig, logger: Logger): Promise<Database> {
+export interface OpenOptions {
+  /**
+   * Embedded database only: who claims DATA_DIR while it is open (data-dir-claim.ts), named
+   * in the refusal another process gets. Default `serve`; CLI commands say `command`.
+   */
+  owner?: ClaimOwner;
+}
+
+/**
+ * Opens the configured database. Migrations are applied separately (see migrator.ts).
+ * The embedded database is claimed for this process until `close()`: while another process
+ * holds it, this throws `DataDirInUseError` (PostgreSQL takes any number of processes).
+ */
+export async function openDatabase(config: DatabaseConfig, logger: Logger, options: OpenOptions = {}): Promise<Database> {
   if (config.DATABASE_URL) return openPostgres(config.DATABASE_URL, config, logger);
+  const claim = claimDataDir(config.DATA_DIR, options.owner ?? 'serve');
+  try {
+    const database = await openPGlite(config, logger);
+    return {
+      ...database,
+      close: async () => {
+        try {
+          await database.close();
+        } finally {
+          claim.release();
+        }
+      },
+    };
+  } catch (error) {
+    claim.release();
+    throw error;
+  }
+}
+
+async function openPGlite(config: DatabaseConfig, logger: Logger): Promise<Database> {
   const dir = path.join(config.DATA_DIR, 'pgdata');
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const open = () => PGlite.create({ dataDir: dir, ...PGLITE_OPTIONS });
