@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'registration_closed'
   | 'mfa_enrollment_required'
   | 'password_reset_required'
+  | 'account_disabled'
   | 'consent_required'
   | 'reauthentication_required'
   | 'export_expired'
@@ -59,6 +60,7 @@ const STATUS: Record<ErrorCode, number> = {
   registration_closed: 403,
   mfa_enrollment_required: 403,
   password_reset_required: 403,
+  account_disabled: 403,
   consent_required: 403,
   reauthentication_required: 403,
   export_expired: 410,

@@ -22,6 +22,7 @@ let chromium: OpenBrowser;
 let admin: { context: BrowserContext; watch: Watch; page: Page };
 const watches: Watch[] = [];
 let current: Page | undefined;
+let newcomerPage: Page;
 
 let broken = false;
 beforeEach((ctx: TestContext) => {
@@ -145,7 +146,7 @@ describe('the first day of a team', () => {
     const mail = await stack.sink.next(NEWCOMER.email, /invited to the Bastion workspace/, 10_000);
     const link = linkIn(mail.text);
     expect(new URL(link).pathname).toBe('/invitations');
-    const page = await person(PHONE);
+    const page = (newcomerPage = await person(PHONE));
     await firstVisit(page, link);
     await page.getByRole('heading', { name: 'Join Research Team' }).waitFor();
     expect(page.url()).not.toContain('token=');
@@ -187,8 +188,32 @@ describe('the first day of a team', () => {
     expect(await page.getByTestId('invitation-row').count()).toBe(0);
   });
 
+  it('lets the administrator disable a person, who is refused at once', async () => {
+    const page = (current = admin.page);
+    await page.goto('/admin');
+    await page.getByLabel('Search by email or name').fill(NEWCOMER.email);
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByRole('button', { name: `Disable ${NEWCOMER.email}`, exact: true }).click();
+    await page.getByRole('button', { name: `Yes, disable ${NEWCOMER.email}`, exact: true }).click();
+    await page.getByRole('button', { name: `Enable ${NEWCOMER.email}`, exact: true }).waitFor();
+    await screenshot(page, 'admin-users');
+
+    // The open session on the phone ends with the next request, and signing in again is refused with the reason.
+    const me = await newcomerPage.context().request.get(`${stack.baseUrl}/api/v1/me`);
+    expect(me.status()).toBe(401);
+    current = newcomerPage;
+    await newcomerPage.goto('/sign-in');
+    await signIn(newcomerPage, NEWCOMER.email, PASSWORD);
+    await newcomerPage
+      .getByRole('alert')
+      .filter({ hasText: /disabled/i })
+      .waitFor();
+    await expectNoOverflow(newcomerPage);
+  });
+
   it('saw no CSP violation and no uncaught error on any screen', async () => {
     for (const watch of watches) {
+      expect(watch.dialogs).toEqual([]);
       expect(watch.csp).toEqual([]);
       expect(watch.pageErrors).toEqual([]);
     }

@@ -27,6 +27,7 @@ import { jwksRoute, tokenRoutes } from '../modules/tokens/routes.js';
 import { TokenService } from '../modules/tokens/service.js';
 import { SigningKeys } from '../modules/tokens/signing-keys.js';
 import { adminUserRoutes } from '../modules/users/admin-routes.js';
+import { AdminUserService } from '../modules/users/admin-service.js';
 import { UserService } from '../modules/users/service.js';
 
 /**
@@ -67,9 +68,9 @@ export const accounts = fp(
       app.core.cacheStats,
     );
     app.addHook('onClose', () => sessions.close());
-    watchSessionRevocations(sessions, securityEvents);
     // Memory store: access tokens of sessions ended before a restart stay refused (not fatal: the database may be starting).
     await sessions.restoreRevocations().catch((error: unknown) => logger.warn({ err: error }, 'could not restore session revocations'));
+    watchSessionRevocations(sessions, securityEvents);
     const users = new UserService(db);
     // Services write the audit entry of a change in the change's own transaction.
     const audit = new AuditLog(db, new AuditKeys(db, app.core.encryptor, clock), clock, logger, {
@@ -139,7 +140,7 @@ export const accounts = fp(
     };
     const ssoEnabled = Boolean(config.OIDC_ISSUER && config.OIDC_CLIENT_ID && config.OIDC_CLIENT_SECRET);
     await app.register(authRoutes(authDeps, cookie, { ssoEnabled }), { prefix: API_PREFIX });
-    await app.register(adminUserRoutes(authDeps), { prefix: API_PREFIX });
+    await app.register(adminUserRoutes(new AdminUserService(authDeps, audit)), { prefix: API_PREFIX });
     // First run: once the server listens, log the one-time setup link while no administrator exists.
     app.addHook('onListen', async () => {
       const link = await issueSetupLink(authDeps).catch((error: unknown) => logger.error({ err: error }, 'could not issue the setup link'));

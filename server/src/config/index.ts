@@ -9,7 +9,9 @@
  *   load.ts               loadConfig and testRunSettings: the only reader of process.env
  *   production-checks.ts  what NODE_ENV=production refuses
  *   docs.ts               renders .env.example and the README variable table
+ *   in-force.ts           the settings in force for administrators, secrets redacted
  */
 export { variables, type Config, type Env, type VariableName } from './variables.js';
 export { ConfigError, defaultPublicUrl, loadConfig, testRunSettings, type TestRunSettings } from './load.js';
 export { entropyBits } from './production-checks.js';
+export { settingsInForce, type SettingInForce } from './in-force.js';

@@ -131,6 +131,8 @@ export const securityMonitoringVariables = {
     schema: url(['http', 'https']).max(2_000).optional(),
     doc: 'URL that receives new alerts as a signed JSON POST (Bastion-Signature, like agent webhooks; through the SSRF guard, so a private address must be in OUTBOUND_ALLOW_PRIVATE_WEBHOOKS). Needs ALERT_WEBHOOK_SECRET.',
     example: '',
+    // Chat webhooks (Slack, Teams) carry their credential in the path.
+    secret: true,
   },
   ALERT_WEBHOOK_SECRET: {
     group: 'Security monitoring',

@@ -14,6 +14,7 @@ import type { Store } from '../../platform/store/store.js';
 import type { Actor } from '../audit/actor.js';
 import type { AuditEvent, AuditLog } from '../audit/service.js';
 import type { SecurityEventSink } from '../security-events/service.js';
+import { isDisabled } from '../users/disabled.js';
 import { UserService } from '../users/service.js';
 import { generateApiKey, isWellFormedApiKey } from './key-format.js';
 import { findApiKeyByHash, findApiKeyStatus, insertApiKey, listApiKeys, recordApiKeyUse, revokeApiKey, revokeUserApiKeys, type ApiKeyRow } from './repo.js';
@@ -154,7 +155,7 @@ export class ApiKeyService {
     const now = this.clock.now();
     if (!row || row.revoked_at || (row.expires_at && row.expires_at <= now) || !ipAllowed(row.allowed_cidrs, ip)) throw refused();
     const user = await this.users.byId(row.user_id);
-    if (!user || user.password_reset_required) throw refused();
+    if (!user || user.password_reset_required || isDisabled(user)) throw refused();
     if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > USE_RECORD_INTERVAL_MS || row.last_used_ip !== ip) {
       await recordApiKeyUse(this.db, row.id, ip, now);
     }

@@ -12,6 +12,7 @@ import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../../errors.js';
 import type { App } from '../../http/app-type.js';
+import { assertEnabled } from '../users/disabled.js';
 import type { UserRow, UserService } from '../users/service.js';
 import { mfaGateHook, type RequireMfa } from './mfa-gate.js';
 
@@ -42,6 +43,7 @@ export const caller = fp(
       if (request.callerRow?.id === id) return request.callerRow;
       const user = await options.users.byId(id);
       if (!user) throw new AppError('unauthenticated', 'Sign in first.');
+      assertEnabled(user); // belt and braces: disabling also revokes every credential of the account
       request.callerRow = user;
       return user;
     };

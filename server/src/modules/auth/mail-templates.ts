@@ -35,4 +35,9 @@ export const mails = {
     }),
   mfaChanged: (to: string, enabled: boolean) =>
     compose(to, `Two-factor authentication ${enabled ? 'enabled' : 'disabled'}`, [`Two-factor authentication was ${enabled ? 'enabled' : 'disabled'} on your Bastion account. If this was not you, reset your password now.`]),
+  mfaReset: (to: string) =>
+    compose(to, 'Two-factor authentication was reset by an administrator', [
+      'An administrator turned off two-factor authentication on your Bastion account, deleted your recovery codes and signed out all your sessions.',
+      'Sign in with your password and set up two-factor authentication again. If you did not ask for this, contact your administrator.',
+    ]),
 };

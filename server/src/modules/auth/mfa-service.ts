@@ -4,6 +4,7 @@
  * (the last step is claimed atomically); recovery codes are hashed and single use.
  */
 import { AppError } from '../../errors.js';
+import type { Db } from '../../platform/db/database.js';
 import type { UserRow } from '../users/service.js';
 import { securityEvent, sendInBackground, type AuthDeps } from './deps.js';
 import { mails } from './mail-templates.js';
@@ -55,6 +56,15 @@ export async function disableTotpFor(deps: AuthDeps, user: UserRow, input: { pas
   await deleteRecoveryCodes(deps.db, user.id);
   await securityEvent(deps, { type: 'auth.mfa_disabled', userId: user.id, ip });
   sendInBackground(deps, mails.mfaChanged(user.email, false));
+}
+
+/**
+ * Turns TOTP off and deletes the recovery codes, inside `trx` (an administrator's reset:
+ * the caller checks who may, and writes the audit entry in the same transaction).
+ */
+export async function resetSecondFactor(deps: Pick<AuthDeps, 'users' | 'clock'>, userId: string, trx: Db): Promise<void> {
+  await deps.users.disableTotp(userId, deps.clock.now(), trx);
+  await deleteRecoveryCodes(trx, userId);
 }
 
 /** New recovery codes (the old ones stop working); needs a current TOTP code. */

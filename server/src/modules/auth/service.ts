@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../errors.js';
+import { assertEnabled } from '../users/disabled.js';
 import { normalizeEmail } from '../users/email.js';
 import type { UserRow } from '../users/service.js';
 import type { RequestContext } from '../sessions/service.js';
@@ -95,6 +96,7 @@ export async function signIn(deps: AuthDeps, input: { email: string; password: s
   if (user.password_reset_required) {
     throw new AppError('password_reset_required', 'This account needs a new password; use the link we mailed you or “Forgot password”.');
   }
+  assertEnabled(user); // only after the right password: a guess learns nothing about the account
   if (deps.settings.requireEmailVerification && !user.email_verified_at) {
     await sendVerification(deps, user);
     throw new AppError('email_not_verified', 'Verify your email address first; we have sent you a new link.');
@@ -145,8 +147,15 @@ async function failAttempt(deps: AuthDeps, attempt: Attempt, user: UserRow | und
 
 /** Issues a fresh session (ASVS 7.2.4: new id at every sign-in) and scores the sign-in. */
 export async function completeSignIn(deps: AuthDeps, user: UserRow, context: RequestContext, attempt?: Attempt): Promise<SignInResult> {
+  assertEnabled(user); // the second factor and single sign-on end here too
   const failuresBefore = await deps.throttle.recordSuccess(accountKey(user.email), attempt);
   const { token, state } = await deps.sessions.create(user.id, context);
+  // Disabled while this sign-in ran: the disabling revoked the sessions it found, maybe before this one existed.
+  const current = await deps.users.byId(user.id);
+  if (current?.disabled_at) {
+    await deps.sessions.revoke(user.id, state.id, 'account_disabled');
+    assertEnabled(current);
+  }
   await securityEvent(deps, { type: 'auth.sign_in_succeeded', userId: user.id, ip: context.ip, details: { sessionId: state.id } }); // ASVS 16.3.1
   await recordSignIn(deps, user, context, failuresBefore);
   return { kind: 'session', token, session: state, user };

@@ -110,6 +110,12 @@ export class LoginThrottle {
     return Math.max(0, counted - (attempt ? 1 : 0));
   }
 
+  /** When the account's sign-in lock ends, or null while it is not locked (the admin account list). */
+  async lockedUntil(account: string): Promise<Date | null> {
+    const until = Number(await this.store.get(this.lockKey(account)));
+    return until > this.clock.now().getTime() ? new Date(until) : null;
+  }
+
   /** Lifts a lock (admin action). */
   async unlock(account: string): Promise<void> {
     await Promise.all(['lock', 'locks', 'fail', 'delay'].map((k) => this.store.delete(`auth:${k}:{${account}}`)));

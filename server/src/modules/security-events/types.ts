@@ -13,6 +13,10 @@ export interface SecurityEventDetails {
   'auth.sign_in_failed': { factor: 'password' | 'second_factor'; locked: boolean; account?: string };
   'auth.account_locked': Record<never, never>;
   'auth.account_unlocked': { by: string };
+  /** An administrator disabled or enabled the account, or reset its second factor (modules/users/admin-service.ts). */
+  'auth.account_disabled': { by: string };
+  'auth.account_enabled': { by: string };
+  'auth.mfa_reset': { by: string };
   /** The first administrator was created through the setup link (modules/auth/setup.ts). */
   'auth.first_admin_created': Record<never, never>;
   'auth.suspicious_sign_in': { score: number; reasons: string[] };
@@ -56,6 +60,9 @@ export const EVENT_CATALOG: { readonly [K in SecurityEventType]: CatalogEntry<K>
   'auth.sign_in_failed': { severity: 'warning', fields: ['factor', 'locked', 'account'] },
   'auth.account_locked': { severity: 'warning', fields: [] },
   'auth.account_unlocked': { severity: 'info', fields: ['by'] },
+  'auth.account_disabled': { severity: 'warning', fields: ['by'] },
+  'auth.account_enabled': { severity: 'info', fields: ['by'] },
+  'auth.mfa_reset': { severity: 'warning', fields: ['by'] },
   'auth.first_admin_created': { severity: 'warning', fields: [] },
   'auth.suspicious_sign_in': { severity: 'warning', fields: ['score', 'reasons'] },
   'auth.sign_in_disowned': { severity: 'critical', fields: [] },

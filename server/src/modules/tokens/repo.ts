@@ -38,6 +38,8 @@ export async function revokeRefreshFamily(db: Db, familyId: string, now: Date): 
   await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('family_id', '=', familyId).where('revoked_at', 'is', null).execute();
 }
 
-export async function revokeUserRefreshTokens(db: Db, userId: string, now: Date): Promise<void> {
-  await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+/** Revokes every live refresh token of a user; returns the families they belonged to. */
+export async function revokeUserRefreshTokens(db: Db, userId: string, now: Date): Promise<string[]> {
+  const rows = await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).returning('family_id').execute();
+  return [...new Set(rows.map((row) => row.family_id))];
 }

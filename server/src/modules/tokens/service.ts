@@ -18,6 +18,7 @@ import type { Store } from '../../platform/store/store.js';
 import { ipAllowed, type ApiKeyService } from '../api-keys/service.js';
 import { securityEvent, type AuthDeps } from '../auth/deps.js';
 import type { SessionService } from '../sessions/service.js';
+import { isDisabled } from '../users/disabled.js';
 import type { UserService } from '../users/service.js';
 import { claimRefreshToken, findRefreshFamily, findRefreshToken, insertRefreshToken, revokeRefreshFamily, revokeUserRefreshTokens } from './repo.js';
 import { JWT_ALG, type SigningKeys } from './signing-keys.js';
@@ -113,7 +114,7 @@ export class TokenService {
     // A chain from a session ends with it: signed out, idle past the timeout, or past its absolute limit.
     if (row.session_id && !(await this.owners.sessions.isActive(row.user_id, row.session_id))) throw invalid();
     const user = await this.owners.users.byId(row.user_id);
-    if (!user || user.password_reset_required) throw invalid();
+    if (!user || user.password_reset_required || isDisabled(user)) throw invalid();
     // The family keeps the lifetime of its first token: refreshing does not extend it.
     return this.issuePair({
       userId: row.user_id,
@@ -133,11 +134,13 @@ export class TokenService {
   }
 
   /**
-   * Revokes every refresh token of a user (evidence of compromise). Access tokens already
-   * issued run out within their short lifetime.
+   * Revokes every refresh token of a user (evidence of compromise, a disabled account), and
+   * the access tokens of their families with them.
    */
   async revokeAllFor(userId: string): Promise<void> {
-    await revokeUserRefreshTokens(this.db, userId, this.clock.now());
+    const families = await revokeUserRefreshTokens(this.db, userId, this.clock.now());
+    // Access tokens of those families stop at once too (they check the family marker).
+    await Promise.all(families.map((familyId) => this.markFamilyRevoked(familyId)));
   }
 
   /** Verifies a bearer access token presented from `ip` and returns its principal, or throws 401. */
@@ -222,9 +225,13 @@ export class TokenService {
 
   /** Revokes every token of a family, and (through the marker) the access tokens it issued. */
   private async revokeFamily(familyId: string): Promise<void> {
+    await this.markFamilyRevoked(familyId);
+    await revokeRefreshFamily(this.db, familyId, this.clock.now());
+  }
+
+  private async markFamilyRevoked(familyId: string): Promise<void> {
     const ttlMs = (this.settings.accessTtlSeconds + CLOCK_SKEW_SECONDS) * 1000 + FAMILY_MARKER_MARGIN_MS;
     await this.store.set(familyMarker(familyId), '1', { ttlMs });
-    await revokeRefreshFamily(this.db, familyId, this.clock.now());
   }
 
   private async isMarked(key: string): Promise<boolean> {

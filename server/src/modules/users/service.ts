@@ -53,8 +53,9 @@ export class UserService {
     return repo.enableTotp(this.db, id, step, now);
   }
 
-  disableTotp(id: string, now: Date): Promise<void> {
-    return repo.disableTotp(this.db, id, now);
+  /** `trx`: inside the caller's transaction (an administrator's reset, with its audit entry). */
+  disableTotp(id: string, now: Date, trx: Db = this.db): Promise<void> {
+    return repo.disableTotp(trx, id, now);
   }
 
   /** Accepts a TOTP step once, atomically across API copies (repo.claimTotpStep). */

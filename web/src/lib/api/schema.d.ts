@@ -1479,7 +1479,88 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/admin/users/{id}/unlock": {
+    "/api/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List and search accounts, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Part of the email address or name (case-insensitive) */
+                    q?: string;
+                    limit?: number;
+                    /** @description Accounts to skip (pass `nextOffset` of the previous page) */
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            users: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                name: string;
+                                /** @enum {string} */
+                                role: "admin" | "member";
+                                createdAt: string;
+                                emailVerified: boolean;
+                                /** @description Two-factor authentication (TOTP) is on */
+                                mfaEnabled: boolean;
+                                /** @description Disabled by an administrator: sign-in and every credential are refused */
+                                disabled: boolean;
+                                disabledAt: string | null;
+                                /** @description Locked after repeated failed sign-ins (lift it with …/unlock) */
+                                locked: boolean;
+                                lockedUntil: string | null;
+                            }[];
+                            /** @description Offset of the next page; null on the last one */
+                            nextOffset: number | null;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/disable": {
         parameters: {
             query?: never;
             header?: never;
@@ -1488,12 +1569,16 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Lift the sign-in lock and failure count of an account */
+        /**
+         * Disable an account: sign-in is refused and every session, API key and token ends now
+         * @description Refused (409 `conflict`) for your own account and for the last enabled administrator.
+         */
         post: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The user’s id */
                     id: string;
                 };
                 cookie?: never;
@@ -1509,6 +1594,270 @@ export interface paths {
                         "application/json": {
                             /** @enum {boolean} */
                             ok: true;
+                            user: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                name: string;
+                                /** @enum {string} */
+                                role: "admin" | "member";
+                                createdAt: string;
+                                emailVerified: boolean;
+                                /** @description Two-factor authentication (TOTP) is on */
+                                mfaEnabled: boolean;
+                                /** @description Disabled by an administrator: sign-in and every credential are refused */
+                                disabled: boolean;
+                                disabledAt: string | null;
+                                /** @description Locked after repeated failed sign-ins (lift it with …/unlock) */
+                                locked: boolean;
+                                lockedUntil: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Enable a disabled account again (its owner signs in afresh) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The user’s id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                            user: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                name: string;
+                                /** @enum {string} */
+                                role: "admin" | "member";
+                                createdAt: string;
+                                emailVerified: boolean;
+                                /** @description Two-factor authentication (TOTP) is on */
+                                mfaEnabled: boolean;
+                                /** @description Disabled by an administrator: sign-in and every credential are refused */
+                                disabled: boolean;
+                                disabledAt: string | null;
+                                /** @description Locked after repeated failed sign-ins (lift it with …/unlock) */
+                                locked: boolean;
+                                lockedUntil: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/unlock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Lift the sign-in lock and failure count of an account */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The user’s id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                            user: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                name: string;
+                                /** @enum {string} */
+                                role: "admin" | "member";
+                                createdAt: string;
+                                emailVerified: boolean;
+                                /** @description Two-factor authentication (TOTP) is on */
+                                mfaEnabled: boolean;
+                                /** @description Disabled by an administrator: sign-in and every credential are refused */
+                                disabled: boolean;
+                                disabledAt: string | null;
+                                /** @description Locked after repeated failed sign-ins (lift it with …/unlock) */
+                                locked: boolean;
+                                lockedUntil: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{id}/reset-mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn off a user’s two-factor authentication and recovery codes (a lost device); ends their sessions and mails them
+         * @description Re-authenticates the administrator: their current password, and a code when they use two-factor authentication themselves (403 `reauthentication_required` asks for it).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The user’s id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Your own current password */
+                        password: string;
+                        /** @description Your own TOTP or recovery code, when you use two-factor authentication */
+                        code?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                            user: {
+                                /** Format: uuid */
+                                id: string;
+                                email: string;
+                                name: string;
+                                /** @enum {string} */
+                                role: "admin" | "member";
+                                createdAt: string;
+                                emailVerified: boolean;
+                                /** @description Two-factor authentication (TOTP) is on */
+                                mfaEnabled: boolean;
+                                /** @description Disabled by an administrator: sign-in and every credential are refused */
+                                disabled: boolean;
+                                disabledAt: string | null;
+                                /** @description Locked after repeated failed sign-ins (lift it with …/unlock) */
+                                locked: boolean;
+                                lockedUntil: string | null;
+                            };
                         };
                     };
                 };
@@ -6306,7 +6655,7 @@ export interface paths {
             parameters: {
                 query?: {
                     /** @description One event type */
-                    type?: "auth.sign_in_succeeded" | "auth.sign_in_failed" | "auth.account_locked" | "auth.account_unlocked" | "auth.first_admin_created" | "auth.suspicious_sign_in" | "auth.sign_in_disowned" | "auth.mfa_enabled" | "auth.mfa_disabled" | "auth.recovery_codes_regenerated" | "auth.password_reset_requested" | "auth.password_reset" | "auth.password_changed" | "auth.oidc_unverified_email" | "auth.oidc_identity_linked" | "auth.refresh_token_reused" | "session.revoked" | "api_key.created" | "api_key.revoked" | "api_key.new_ip" | "http.rate_limited" | "http.csrf_refused" | "http.cors_refused" | "webhook.signature_failed" | "knowledge.malware_refused" | "knowledge.document_quarantined" | "crypto.decrypt_failed" | "access.permission_denied" | "admin.action" | "monitor.response";
+                    type?: "auth.sign_in_succeeded" | "auth.sign_in_failed" | "auth.account_locked" | "auth.account_unlocked" | "auth.account_disabled" | "auth.account_enabled" | "auth.mfa_reset" | "auth.first_admin_created" | "auth.suspicious_sign_in" | "auth.sign_in_disowned" | "auth.mfa_enabled" | "auth.mfa_disabled" | "auth.recovery_codes_regenerated" | "auth.password_reset_requested" | "auth.password_reset" | "auth.password_changed" | "auth.oidc_unverified_email" | "auth.oidc_identity_linked" | "auth.refresh_token_reused" | "session.revoked" | "api_key.created" | "api_key.revoked" | "api_key.new_ip" | "http.rate_limited" | "http.csrf_refused" | "http.cors_refused" | "webhook.signature_failed" | "knowledge.malware_refused" | "knowledge.document_quarantined" | "crypto.decrypt_failed" | "access.permission_denied" | "admin.action" | "monitor.response";
                     userId?: string;
                     ip?: string;
                     /** @description ISO 8601 time; events at or after it */
@@ -6616,6 +6965,145 @@ export interface paths {
                                     misses: number;
                                 };
                             };
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The newest mails in the outbox (embedded default: no SMTP_URL)
+         * @description Answers 409 `conflict` when mail is sent through SMTP_URL (no outbox is kept). Each read is recorded in the audit log.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            mails: {
+                                /** Format: uuid */
+                                id: string;
+                                to: string;
+                                subject: string;
+                                /** @description Plain-text body (links in it are live: treat it like the mail itself) */
+                                text: string;
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The settings in force, read-only, secrets redacted */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            settings: {
+                                /** @description Environment variable */
+                                name: string;
+                                group: string;
+                                doc: string;
+                                /** @description The value in force as text; null when unset or secret */
+                                value: string | null;
+                                /** @description A secret: its value is never shown, only whether it is set */
+                                secret: boolean;
+                                set: boolean;
+                                /** @description Part of the value (credentials in a URL) is hidden */
+                                redacted: boolean;
+                            }[];
+                            /** @description Mail goes to the outbox (no SMTP_URL): GET /admin/outbox lists it */
+                            outbox: boolean;
                         };
                     };
                 };
@@ -7844,7 +8332,7 @@ export interface components {
                  * @description Stable machine-readable code
                  * @enum {string}
                  */
-                code: "bad_request" | "invalid_json" | "validation_failed" | "not_found" | "weak_password" | "invalid_token" | "invalid_credentials" | "unauthenticated" | "csrf_failed" | "ip_blocked" | "forbidden" | "insufficient_scope" | "email_not_verified" | "registration_closed" | "mfa_enrollment_required" | "password_reset_required" | "consent_required" | "reauthentication_required" | "export_expired" | "conflict" | "account_locked" | "rate_limited" | "budget_exhausted" | "invalid_filename" | "unsupported_file_type" | "invalid_file" | "malware_detected" | "quota_exceeded" | "insufficient_storage" | "method_not_allowed" | "payload_too_large" | "uri_too_long" | "headers_too_large" | "request_timeout" | "expectation_failed" | "too_many_parameters" | "unknown_api_version" | "unsupported_media_type" | "internal_error" | "service_unavailable";
+                code: "bad_request" | "invalid_json" | "validation_failed" | "not_found" | "weak_password" | "invalid_token" | "invalid_credentials" | "unauthenticated" | "csrf_failed" | "ip_blocked" | "forbidden" | "insufficient_scope" | "email_not_verified" | "registration_closed" | "mfa_enrollment_required" | "password_reset_required" | "account_disabled" | "consent_required" | "reauthentication_required" | "export_expired" | "conflict" | "account_locked" | "rate_limited" | "budget_exhausted" | "invalid_filename" | "unsupported_file_type" | "invalid_file" | "malware_detected" | "quota_exceeded" | "insufficient_storage" | "method_not_allowed" | "payload_too_large" | "uri_too_long" | "headers_too_large" | "request_timeout" | "expectation_failed" | "too_many_parameters" | "unknown_api_version" | "unsupported_media_type" | "internal_error" | "service_unavailable";
                 /** @description For people; 5xx answers hide internal details */
                 message: string;
                 /** @description Also sent as X-Request-Id; quote it when reporting a problem */

@@ -18,6 +18,8 @@ export interface UsersTable {
   updated_at: Generated<Date>;
   erasure_requested_at: Generated<Date | null>;
   erasure_scheduled_at: Generated<Date | null>;
+  /** Set by an administrator: sign-in and every credential of the account are refused (0020). */
+  disabled_at: Generated<Date | null>;
 }
 
 export interface SessionsTable {
