@@ -43,7 +43,7 @@ afterEach(async (ctx: TestContext) => {
 });
 
 beforeAll(async () => {
-  stack = await startStack('first-day', { REGISTRATION: 'invite', REQUIRE_MFA: 'admins' });
+  stack = await startStack('firstday', { REGISTRATION: 'invite', REQUIRE_MFA: 'admins' });
   chromium = await launchChromium();
   const { context, watch } = await watchedContext(chromium.browser, stack.baseUrl);
   admin = { context, watch, page: await context.newPage() };
