@@ -27,7 +27,7 @@ import { clientErrorHandler, Drain, frameworkErrorHandler } from './http/early-e
 import { sendError } from './http/errors-plugin.js';
 import { requestId } from './http/request-id.js';
 import { buildHeaderSets } from './http/security-headers.js';
-import { hasWebBuild, registerWebApp, sendSpaShell, WEB_BUILD_DIR, wantsSpaShell } from './http/web-app.js';
+import { hasWebBuild, registerApiReference, registerWebApp, sendSpaShell, WEB_BUILD_DIR, wantsSpaShell } from './http/web-app.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Encryptor } from './platform/crypto/envelope.js';
@@ -118,7 +118,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(health, { prefix: API_PREFIX });
   app.get(`${API_PREFIX}/openapi.json`, { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
 
-  if (webRoot) await registerWebApp(app, webRoot);
+  if (webRoot) {
+    await registerWebApp(app, webRoot);
+    registerApiReference(app, webRoot);
+  }
 
   app.setNotFoundHandler(async (request, reply) => {
     if (webRoot && wantsSpaShell(request)) return sendSpaShell(reply);

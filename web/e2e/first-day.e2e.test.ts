@@ -211,6 +211,18 @@ describe('the first day of a team', () => {
     await expectNoOverflow(newcomerPage);
   });
 
+  it('shows the API reference at /api/docs, from the server itself', async () => {
+    const page = (current = admin.page);
+    await page.goto('/api/docs');
+    await page.getByRole('heading', { name: 'API reference', level: 1 }).waitFor();
+    await page.getByLabel('Filter by path, method or tag').fill('invitations/preview');
+    const operation = page.locator('details.operation').filter({ hasText: '/api/v1/workspaces/invitations/preview' });
+    await operation.locator('summary').click();
+    await operation.getByText('hasAccount').waitFor();
+    expect(await page.locator('details.operation').count()).toBe(1);
+    await screenshot(page, 'api-reference');
+  });
+
   it('saw no CSP violation and no uncaught error on any screen', async () => {
     for (const watch of watches) {
       expect(watch.dialogs).toEqual([]);

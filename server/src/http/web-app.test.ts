@@ -54,6 +54,19 @@ describe('web app', () => {
     expect(response.body).toContain('<title>Bastion</title>');
   });
 
+  it('answers /api/docs with the app shell under the page policy, never a 304', async () => {
+    const first = await t.app.inject({ url: '/api/docs', headers: { accept: 'text/html' } });
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['content-type']).toMatch(/^text\/html/);
+    expect(first.body).toContain('<title>Bastion</title>');
+    // The page policy (scripts from self), not the API's default-src 'none'.
+    expect(String(first.headers['content-security-policy'])).toContain("script-src 'self'");
+    const again = await t.app.inject({ url: '/api/docs', headers: { accept: 'text/html', 'if-none-match': String(first.headers.etag ?? '*'), 'if-modified-since': new Date().toUTCString() } });
+    expect(again.statusCode).toBe(200);
+    // The document it renders is public.
+    expect((await t.app.inject({ url: '/api/v1/openapi.json' })).json().paths['/api/v1/auth/login']).toBeDefined();
+  });
+
   it('keeps the JSON 404 for the API, missing assets and non-HTML requests', async () => {
     for (const [url, accept] of [
       ['/api/v1/unknown', 'text/html'],

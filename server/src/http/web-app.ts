@@ -37,6 +37,19 @@ export async function registerWebApp(app: FastifyInstance, root: string): Promis
   });
 }
 
+/** Where people read the API reference: a page of the web app under the API's own prefix. */
+export const API_REFERENCE_PATH = '/api/docs';
+
+/**
+ * GET /api/docs answers the app shell, which renders the OpenAPI document (web/src/routes/api/docs).
+ * Sent from memory, not as a file: an /api/ URL never gets a 304, whose headers the browser
+ * would merge from the API's security policy into the cached page.
+ */
+export function registerApiReference(app: FastifyInstance, root: string): void {
+  const shell = fs.readFileSync(path.join(root, 'index.html'));
+  app.get(API_REFERENCE_PATH, { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(shell));
+}
+
 /** True when the request is a browser navigation the SPA shell should answer. */
 export function wantsSpaShell(request: FastifyRequest): boolean {
   if (request.method !== 'GET' && request.method !== 'HEAD') return false;
