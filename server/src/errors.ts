@@ -127,3 +127,20 @@ export function noRoute(): AppError {
 export function serviceUnavailable(component: 'database' | 'store', cause: unknown): AppError {
   return new AppError('service_unavailable', `The ${component} is unavailable; try again shortly.`, undefined, { cause });
 }
+
+/** "in 40 seconds", "in 3 minutes", "in 2 hours": how long to wait, in words a person reads (rounded up). */
+export function waitPhrase(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 90) return `in ${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 90) return `in ${minutes} minutes`;
+  const hours = Math.ceil(minutes / 60);
+  return `in ${hours} hours`;
+}
+
+/** A refusal that says when to try again, in its message and in Retry-After. */
+export function retryLater(code: ErrorCode, message: (wait: string) => string, ms: number): AppError {
+  const error = new AppError(code, message(waitPhrase(ms)));
+  error.retryAfter = ms / 1000;
+  return error;
+}

@@ -68,6 +68,7 @@ describe('rate limits', () => {
     expect(statuses.slice(-2)).toEqual([429, 429]);
     expect(last!.json().error.code).toBe('rate_limited');
     expect(Number(last!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(last!.json().error.message).toMatch(/try again in \d+ seconds?\./);
   });
 
   it('keeps endpoint classes apart and gives each signed-in user their own budget', async () => {

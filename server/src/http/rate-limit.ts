@@ -6,7 +6,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Store } from '../platform/store/store.js';
-import { AppError } from '../errors.js';
+import { retryLater } from '../errors.js';
 import { isApiRoute } from './access.js';
 
 export const RATE_LIMIT_POLICIES = {
@@ -58,9 +58,7 @@ export function rateLimitHook(store: Store, scale = 1, onLimited?: (policy: Rate
     reply.header('ratelimit', `"${name}";r=${decision.remaining};t=${Math.ceil(decision.resetMs / 1000)}`);
     if (!decision.allowed) {
       onLimited?.(name);
-      const error = new AppError('rate_limited', 'Too many requests; slow down and retry after the time in Retry-After.');
-      error.retryAfter = decision.retryAfterMs / 1000;
-      throw error;
+      throw retryLater('rate_limited', (wait) => `Too many requests; slow down and try again ${wait}.`, decision.retryAfterMs);
     }
   };
 }

@@ -2,7 +2,7 @@
  * Password reset (ASVS 6.4.1: random, short-lived, single use; the newest link wins)
  * and password change. Both end other sessions and tell the owner by mail.
  */
-import { AppError } from '../../errors.js';
+import { AppError, retryLater } from '../../errors.js';
 import { normalizeEmail } from '../users/email.js';
 import type { UserRow } from '../users/service.js';
 import type { RequestContext } from '../sessions/service.js';
@@ -21,9 +21,9 @@ export async function requestPasswordReset(deps: AuthDeps, rawEmail: string, con
   const perEmail = await deps.store.increment(`reset:email:${accountKey(email)}`, { ttlMs: HOUR });
   const perIp = await deps.store.increment(`reset:ip:${context.ip}`, { ttlMs: HOUR });
   if (perEmail.value > 5 || perIp.value > 20) {
-    const error = new AppError('rate_limited', 'Too many reset requests; try again later.');
-    error.retryAfter = Math.min(perEmail.ttlMs, perIp.ttlMs) / 1000;
-    throw error;
+    // The wait is that of every limit this request is over.
+    const waitMs = Math.max(perEmail.value > 5 ? perEmail.ttlMs : 0, perIp.value > 20 ? perIp.ttlMs : 0);
+    throw retryLater('rate_limited', (wait) => `Too many reset requests; try again ${wait}.`, waitMs);
   }
   // The answer must not depend on whether the account exists, in content or in time:
   // the lookup and the token work happen after the response.

@@ -151,6 +151,9 @@ describe('lockout', () => {
     expect(locked.statusCode).toBe(429);
     expect(locked.json().error.code).toBe('account_locked');
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(800);
+    // The person reads how long to wait, the same wait as Retry-After (15 minutes here).
+    expect(locked.json().error.message).toContain(`Try again in ${Math.ceil(Number(locked.headers['retry-after']) / 60)} minutes`);
+    expect(hurried.json().error.message).toMatch(/try again in \d+ seconds?\./);
     await sink.next(address, /account was locked/);
     clock.advance(16 * 60_000);
     expect((await client('10.0.2.2').signIn(address, PASSWORD)).statusCode).toBe(200);

@@ -12,7 +12,7 @@
  * had counted would let them all through.
  */
 import { createHash } from 'node:crypto';
-import { AppError } from '../../errors.js';
+import { retryLater } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Store } from '../../platform/store/store.js';
 
@@ -57,12 +57,12 @@ export class LoginThrottle {
     const now = this.clock.now().getTime();
     const [lockedUntil, delayUntil] = (await Promise.all([this.store.get(this.lockKey(account)), this.store.get(`auth:delay:{${account}}`)])).map(Number);
     // Read first only to answer with the right reason; the reservation below re-checks the lock atomically.
-    if (lockedUntil! > now) throw withRetry(new AppError('account_locked', LOCKED_MESSAGE), lockedUntil! - now);
-    if (delayUntil! > now) throw withRetry(new AppError('rate_limited', 'Too many attempts; wait a moment before trying again.'), delayUntil! - now);
+    if (lockedUntil! > now) throw retryLater('account_locked', LOCKED_MESSAGE, lockedUntil! - now);
+    if (delayUntil! > now) throw retryLater('rate_limited', (wait) => `Too many attempts; try again ${wait}.`, delayUntil! - now);
     const attempts = await this.store.increment(`auth:ipacct:${ip}:{${account}}`, { ttlMs: this.limits.windowMs });
-    if (attempts.value > this.limits.perIpAccount) throw withRetry(new AppError('rate_limited', 'Too many attempts; try again later.'), attempts.ttlMs);
+    if (attempts.value > this.limits.perIpAccount) throw retryLater('rate_limited', (wait) => `Too many attempts; try again ${wait}.`, attempts.ttlMs);
     const network = await this.store.reserve(`auth:ip:${ip}`, { limit: this.limits.perIp, ttlMs: this.limits.windowMs });
-    if (!network.allowed) throw withRetry(new AppError('rate_limited', 'Too many failed sign-ins from your network; try again later.'), network.ttlMs);
+    if (!network.allowed) throw retryLater('rate_limited', (wait) => `Too many failed sign-ins from your network; try again ${wait}.`, network.ttlMs);
     const slot = await this.store.reserve(this.counterKey(account), {
       limit: this.limits.threshold,
       ttlMs: DAY_MS,
@@ -70,9 +70,9 @@ export class LoginThrottle {
     });
     if (slot.allowed) return { account, ip, slot: slot.value };
     await this.store.release(`auth:ip:${ip}`); // refused before any verification: not a failure of this network
-    if (slot.blockedMs > 0) throw withRetry(new AppError('account_locked', LOCKED_MESSAGE), slot.blockedMs);
+    if (slot.blockedMs > 0) throw retryLater('account_locked', LOCKED_MESSAGE, slot.blockedMs);
     // Every slot is taken by attempts still being verified; their outcome decides the lock.
-    throw withRetry(new AppError('account_locked', LOCKED_MESSAGE), this.limits.lockMs);
+    throw retryLater('account_locked', LOCKED_MESSAGE, this.limits.lockMs);
   }
 
   /** Counts a failure (its slot stays taken); returns whether it locked the account (so the owner can be told). */
@@ -131,9 +131,4 @@ export class LoginThrottle {
   }
 }
 
-const LOCKED_MESSAGE = 'Too many failed sign-ins; this account is locked for a while. Try again later or reset your password.';
-
-function withRetry(error: AppError, ms: number): AppError {
-  error.retryAfter = ms / 1_000;
-  return error;
-}
+const LOCKED_MESSAGE = (wait: string) => `Too many failed sign-ins; this account is locked. Try again ${wait}, or reset your password.`;

@@ -12,7 +12,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isApiRoute } from '../../http/access.js';
 import { sendError } from '../../http/errors-plugin.js';
-import { AppError } from '../../errors.js';
+import { AppError, retryLater } from '../../errors.js';
 import type { Store } from '../../platform/store/store.js';
 import type { ApiKeyService } from '../api-keys/service.js';
 import { networkOf } from '../auth/suspicious.js';
@@ -77,8 +77,10 @@ export function ipBlockHook(store: Store) {
     if (!isApiRoute(request)) return undefined;
     const remaining = await blockedFor(store, request.ip);
     if (remaining === null) return undefined;
-    const error = new AppError('ip_blocked', 'Requests from your network are blocked for a while after suspicious activity; try again later or contact the administrator.');
-    if (remaining > 0) error.retryAfter = remaining / 1000;
+    const error =
+      remaining > 0
+        ? retryLater('ip_blocked', (wait) => `Requests from your network are blocked after suspicious activity; try again ${wait} or contact the administrator.`, remaining)
+        : new AppError('ip_blocked', 'Requests from your network are blocked after suspicious activity; contact the administrator.');
     return sendError(request, reply, error); // returning the reply ends the hook chain
   };
 }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { AppError } from '../../errors.js';
+import { AppError, retryLater } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Encryptor } from '../../platform/crypto/envelope.js';
 import { constantTimeEqual, generateToken, hashToken } from '../../platform/crypto/tokens.js';
@@ -62,9 +62,7 @@ export class ExportService {
     const now = this.deps.clock.now();
     const latest = await repo.latestExport(this.deps.db, userId);
     if (latest && now.getTime() - latest.created_at.getTime() < EXPORT_INTERVAL_MS) {
-      const error = new AppError('rate_limited', 'You can request one data export per hour; retry after the time in Retry-After.');
-      error.retryAfter = Math.ceil((latest.created_at.getTime() + EXPORT_INTERVAL_MS - now.getTime()) / 1000);
-      throw error;
+      throw retryLater('rate_limited', (wait) => `You can request one data export per hour; try again ${wait}.`, latest.created_at.getTime() + EXPORT_INTERVAL_MS - now.getTime());
     }
     const id = randomUUID();
     await repo.insertExport(this.deps.db, { id, user_id: userId, created_at: now });
