@@ -112,3 +112,55 @@ describe('ExtractiveProvider', () => {
     await expect(provider.test()).resolves.toMatchObject({ ok: true });
   });
 });
+
+/**
+ * A small measured set: questions people ask of a few documents (prose with a heading-like
+ * line, a CSV table, a finance note), some of which the documents cannot answer. The
+ * figures are printed; every answerable question must quote its passage first, and every
+ * unanswerable one must get NO_ANSWER rather than an unrelated quote.
+ */
+describe('extractive answers on a question set', () => {
+  const corpus = [
+    passage(
+      'travel',
+      'Rail tickets bought for business trips can be reimbursed. Employees claim the refund for rail tickets within 30 days of the journey, with the receipt attached. Hotel stays are booked through the travel desk. The travel desk answers on extension 4410.',
+    ),
+    passage('it', 'Laptops and accounts\nNew laptops are ordered by your manager through the IT portal. Passwords must be at least 15 characters long. Lost laptops are reported to the service desk within 24 hours.'),
+    passage('offices', 'office, address, phone\nBerlin, Alexanderplatz 1, +49 30 1234\nLisbon, Rua Augusta 12, +351 21 5555'),
+    passage('finance', 'The capital expenditure budget is approved by the board in March. Expense reports are due at the end of each month.'),
+    passage('cut', 'of the building after eight. Visitors sign in at the front desk.'),
+  ];
+  const answerable: [string, string][] = [
+    ['How do I get a refund for a train ticket?', 'claim the refund for rail tickets'],
+    ['Who books hotel stays?', 'Hotel stays are booked through the travel desk.'],
+    ['How long must passwords be?', 'Passwords must be at least 15 characters long.'],
+    ['What is the phone number of the Berlin office?', 'office: Berlin; address: Alexanderplatz 1; phone: +49 30 1234'],
+    ['When are expense reports due?', 'Expense reports are due at the end of each month.'],
+    ['Where do I report a lost laptop?', 'Lost laptops are reported to the service desk'],
+    ['Which extension does the travel desk have?', 'The travel desk answers on extension 4410.'],
+    ['Where do visitors sign in?', 'Visitors sign in at the front desk.'],
+  ];
+  const unanswerable = ['What is the capital of France?', 'How do I reset my VPN token?', 'Can I bring my dog to work?', 'What is the dress code?', 'Who is the CEO of Lisbon Airlines?'];
+
+  it('answers what the documents say and declines the rest', () => {
+    const firstQuote = (answer: string) => /^According to the knowledge base: "([^"]+)"/.exec(answer)?.[1] ?? '';
+    const right = answerable.filter(([question, phrase]) => firstQuote(extractiveAnswer(question, corpus)).includes(phrase));
+    const declined = unanswerable.filter((question) => extractiveAnswer(question, corpus) === NO_ANSWER);
+    console.log(`extractive: ${right.length}/${answerable.length} answerable questions quote the answer first; ${declined.length}/${unanswerable.length} unanswerable ones get NO_ANSWER`);
+    expect(answerable.filter((a) => !right.includes(a)).map(([q]) => `${q} → ${extractiveAnswer(q, corpus)}`)).toEqual([]);
+    expect(unanswerable.filter((q) => !declined.includes(q)).map((q) => `${q} → ${extractiveAnswer(q, corpus)}`)).toEqual([]);
+  });
+
+  it('never quotes a heading, a table header row or a sentence cut by the chunk start', () => {
+    const quoted = ['What about laptops and accounts?', 'office address phone?', 'What happens after eight in the building?', 'Tell me about laptops'].map((q) => extractiveAnswer(q, corpus)).join('\n');
+    expect(quoted).not.toContain('"Laptops and accounts"');
+    expect(quoted).not.toContain('"office, address, phone"');
+    expect(quoted).not.toContain('of the building after eight');
+  });
+
+  it('cuts a long sentence at a word boundary', () => {
+    const long = passage('long', `Reimbursement ${'covers approved travel costs '.repeat(30)}end.`);
+    const answer = extractiveAnswer('What does reimbursement cover?', [long]);
+    expect(answer).toMatch(/ costs…" \[long\]$|approved…" \[long\]$|travel…" \[long\]$|covers…" \[long\]$/);
+  });
+});
