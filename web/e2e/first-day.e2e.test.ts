@@ -104,7 +104,7 @@ describe('the first day of a team', () => {
     await page.getByLabel('Code from the app').fill(await totpCode(secret, -1));
     await page.getByRole('button', { name: 'Turn on', exact: true }).click();
     await page.getByRole('button', { name: 'I have stored it', exact: true }).click();
-    await page.getByText('On.').waitFor();
+    await page.getByText('On.', { exact: true }).waitFor();
 
     // The link is spent, and the server stays set up.
     const again = await fetch(`${stack.baseUrl}/api/v1/auth/setup`, {
@@ -134,9 +134,14 @@ describe('the first day of a team', () => {
     await page.getByLabel('New workspace name').fill('Research Team');
     await page.getByRole('button', { name: 'Create workspace', exact: true }).click();
     await page.getByRole('heading', { name: 'Research Team', level: 1 }).waitFor();
+    // The new workspace's screen has settled (its invitation list loaded) before typing into it.
+    await page.getByText('No open invitations.').waitFor();
+    const emailBox = page.getByRole('textbox', { name: 'Email', exact: true });
     for (const invitee of [NEWCOMER, EXISTING]) {
-      await page.getByRole('textbox', { name: 'Email', exact: true }).fill(invitee.email);
+      await emailBox.fill(invitee.email);
+      await expect.poll(() => emailBox.inputValue()).toBe(invitee.email);
       await page.getByRole('button', { name: 'Send invitation', exact: true }).click();
+      await page.getByText(`Invitation sent to ${invitee.email}.`).waitFor();
       await page.getByTestId('invitation-row').filter({ hasText: invitee.email }).waitFor();
     }
     await screenshot(page, 'invite-people');

@@ -118,7 +118,7 @@ describe(`the main journey (${TEST_RUN.databaseUrl ? 'PostgreSQL' : 'embedded'} 
       .filter((line) => /^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$/.test(line));
     expect(recoveryCodes).toHaveLength(10);
     await page.getByRole('button', { name: 'I have stored it', exact: true }).click();
-    await page.getByText('On.').waitFor();
+    await page.getByText('On.', { exact: true }).waitFor();
     await screenshot(page, 'account');
   });
 
