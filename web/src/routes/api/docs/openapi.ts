@@ -88,3 +88,34 @@ export function matches(entry: Entry, filter: string): boolean {
   if (!needle) return true;
   return [entry.path, entry.method, entry.operation.summary ?? '', ...(entry.operation.tags ?? [])].some((text) => text.toLowerCase().includes(needle));
 }
+
+/** One line of a schema as the page lists it: a property (or a variant) at its depth. */
+export interface SchemaRow {
+  depth: number;
+  name: string;
+  required: boolean;
+  type: string;
+  description: string;
+}
+
+/** A schema as rows, nested properties and array items indented; references followed, depth bounded. */
+export function schemaRows(doc: OpenApi, schema: JsonSchema, depth = 0): SchemaRow[] {
+  if (depth > 6) return [];
+  const s = resolve(doc, schema);
+  const required = new Set(s.required ?? []);
+  const rows: SchemaRow[] = [];
+  for (const [name, property] of Object.entries(s.properties ?? {})) {
+    const inner = resolve(doc, property);
+    rows.push({ depth, name, required: required.has(name), type: typeLabel(doc, property), description: inner.description ?? '' });
+    rows.push(...schemaRows(doc, inner.items ?? inner, depth + 1));
+  }
+  if (rows.length === 0) {
+    for (const variant of s.anyOf ?? s.oneOf ?? []) {
+      const inner = resolve(doc, variant);
+      if (!inner.properties && !inner.items) continue;
+      rows.push({ depth, name: 'one of', required: false, type: typeLabel(doc, variant), description: inner.description ?? '' });
+      rows.push(...schemaRows(doc, inner.items ?? inner, depth + 1));
+    }
+  }
+  return rows;
+}
