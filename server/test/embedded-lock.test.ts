@@ -17,6 +17,7 @@ import { loadConfig } from '../src/config/index.js';
 import { openDatabase } from '../src/platform/db/database.js';
 import { CLAIM_FILE } from '../src/platform/db/data-dir-claim.js';
 import { freePort, silentLogger, tempDir, TEST_RUN, waitFor } from './harness.js';
+import { signInOverHttp, type HttpSession } from './http-session.js';
 
 const SERVER_DIR = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = ['--import', 'tsx', 'src/entry.ts'];
@@ -69,21 +70,9 @@ async function startServer(): Promise<Server> {
   return { child, exited, output: () => output };
 }
 
-interface Browser {
-  cookie: string;
-  csrf: string;
-}
+type Browser = HttpSession;
 
-async function signIn(userAgent: string): Promise<Browser> {
-  const login = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': userAgent }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }) });
-  expect(login.status, await login.clone().text()).toBe(200);
-  const cookie = login.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ');
-  const csrf = ((await (await fetch(`${base}/auth/csrf`, { headers: { cookie } })).json()) as { token: string }).token;
-  return { cookie, csrf };
-}
+const signIn = (userAgent: string): Promise<Browser> => signInOverHttp(base, EMAIL, PASSWORD, userAgent);
 
 const status = async (browser: Browser, path: string) => (await fetch(`${base}${path}`, { headers: { cookie: browser.cookie } })).status;
 const sessionList = async (browser: Browser) => ((await (await fetch(`${base}/auth/sessions`, { headers: { cookie: browser.cookie } })).json()) as { sessions: { id: string; current: boolean; userAgent: string }[] }).sessions;

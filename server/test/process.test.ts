@@ -8,6 +8,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, tokens } from './fake-llm.js';
+import { signInOverHttp } from './http-session.js';
 import { buildTestApp, freePort, tempDir, TEST_DATABASE_URL, TEST_REDIS_URL, TEST_RUN, waitFor } from './harness.js';
 
 const SERVER_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -118,13 +119,7 @@ describe('graceful shutdown', () => {
       expect(await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 60_000, 250), output).toBe(true);
 
       // Signed in as a browser is: the session cookie and the CSRF token.
-      const login = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
-      expect(login.status, await login.clone().text()).toBe(200);
-      const cookie = login.headers
-        .getSetCookie()
-        .map((c) => c.split(';')[0])
-        .join('; ');
-      const csrf = ((await (await fetch(`${base}/auth/csrf`, { headers: { cookie } })).json()) as { token: string }).token;
+      const { cookie, csrf } = await signInOverHttp(base, email, password);
       const headers = { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' };
       const post = async (path: string, body: object) => {
         const response = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
