@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium, screenshot, watchedContext, type OpenBrowser, type Watch } from './browser.js';
+import { expectAccessible, expectNoOverflow } from './a11y.js';
 import { BrowserApi, firstVisit, linkIn, PASSWORD, signIn, totpCode } from './helpers.js';
 import { startStack, type Stack } from './stack.js';
 
@@ -61,17 +62,12 @@ async function person(viewport?: typeof PHONE): Promise<Page> {
   return (current = await context.newPage());
 }
 
-/** No horizontal scrolling at the page's width. */
-async function expectNoOverflow(page: Page): Promise<void> {
-  const [scrollWidth, width] = await page.evaluate<[number, number]>('[document.documentElement.scrollWidth, window.innerWidth]');
-  expect(scrollWidth, `${page.url()} is ${scrollWidth}px wide in a ${width}px viewport`).toBeLessThanOrEqual(width);
-}
-
 describe('the first day of a team', () => {
   it('shows on the sign-in screen that Bastion is not set up, and logs one setup link', async () => {
     current = admin.page;
     await firstVisit(admin.page, '/sign-in');
     await admin.page.getByText('Bastion is not set up yet').waitFor();
+    await expectAccessible(admin.page, 'sign-in, not set up');
     const log = fs.readFileSync(stack.logFile, 'utf8');
     expect(log.match(/Set up Bastion/g)).toHaveLength(1);
   });
@@ -94,6 +90,7 @@ describe('the first day of a team', () => {
     const create = page.getByRole('button', { name: 'Create administrator', exact: true });
     await expect.poll(() => create.isEnabled(), { timeout: 10_000 }).toBe(true);
     await screenshot(page, 'setup');
+    await expectAccessible(page, 'setup');
     await create.click();
 
     // REQUIRE_MFA=admins: the app sends the new administrator to 2FA enrolment.
@@ -105,6 +102,7 @@ describe('the first day of a team', () => {
     await page.getByRole('button', { name: 'Turn on', exact: true }).click();
     await page.getByRole('button', { name: 'I have stored it', exact: true }).click();
     await page.getByText('On.', { exact: true }).waitFor();
+    await expectAccessible(page, 'account with 2FA on');
 
     // The link is spent, and the server stays set up.
     const again = await fetch(`${stack.baseUrl}/api/v1/auth/setup`, {
@@ -145,6 +143,7 @@ describe('the first day of a team', () => {
       await page.getByTestId('invitation-row').filter({ hasText: invitee.email }).waitFor();
     }
     await screenshot(page, 'invite-people');
+    await expectAccessible(page, 'workspace with invitations');
   });
 
   it('lets the new person register through the mailed link on a phone and land in the team', async () => {
@@ -156,6 +155,7 @@ describe('the first day of a team', () => {
     await page.getByRole('heading', { name: 'Join Research Team' }).waitFor();
     expect(page.url()).not.toContain('token=');
     await expectNoOverflow(page);
+    await expectAccessible(page, 'invitation, register (phone)');
     await page.getByLabel('Your name').fill(NEWCOMER.name);
     await page.getByLabel('Password').fill(PASSWORD);
     const create = page.getByRole('button', { name: 'Create account and join', exact: true });
@@ -181,6 +181,8 @@ describe('the first day of a team', () => {
     await page.getByRole('link', { name: 'Sign in to join' }).click();
     await signIn(page, EXISTING.email, PASSWORD);
     await page.waitForURL((url) => url.pathname === '/invitations');
+    await page.getByRole('button', { name: 'Join Research Team', exact: true }).waitFor();
+    await expectAccessible(page, 'invitation, signed in');
     await page.getByRole('button', { name: 'Join Research Team', exact: true }).click();
     await page.waitForURL((url) => url.pathname === '/chat');
   });
@@ -202,6 +204,7 @@ describe('the first day of a team', () => {
     await page.getByRole('button', { name: `Yes, disable ${NEWCOMER.email}`, exact: true }).click();
     await page.getByRole('button', { name: `Enable ${NEWCOMER.email}`, exact: true }).waitFor();
     await screenshot(page, 'admin-users');
+    await expectAccessible(page, 'admin users');
 
     // The open session on the phone ends with the next request, and signing in again is refused with the reason.
     const me = await newcomerPage.context().request.get(`${stack.baseUrl}/api/v1/me`);
@@ -214,6 +217,7 @@ describe('the first day of a team', () => {
       .filter({ hasText: /disabled/i })
       .waitFor();
     await expectNoOverflow(newcomerPage);
+    await expectAccessible(newcomerPage, 'sign-in refused (phone)');
   });
 
   it('shows the API reference at /api/docs, from the server itself', async () => {
