@@ -37,7 +37,8 @@ async function check(page: Page, path: string, problems: string[]): Promise<void
 async function open(page: Page, path: string, heading: RegExp | string): Promise<void> {
   await page.goto(path);
   await page.getByRole('heading', { level: 1, name: heading }).first().waitFor();
-  await page.waitForFunction(() => document.querySelectorAll('[aria-busy="true"]').length === 0, undefined, { timeout: 10_000 });
+  // A function, not source text: a string predicate is eval'd in the page, which the CSP forbids.
+  await page.waitForFunction(() => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('[aria-busy="true"]').length === 0, undefined, { timeout: 10_000 });
   await page.waitForTimeout(150);
 }
 
@@ -135,6 +136,31 @@ async function seed(context: BrowserContext): Promise<void> {
   await api.json('POST', `/conversations/${conversation.id}/messages`, { content: 'How long do I have to claim rail tickets?' });
   Object.assign(seeded, { agentId: agent.id, baseId: base.id, conversationId: conversation.id });
 }
+
+describe('keyboard use', () => {
+  it('moves focus to the error after a failed sign-in, and the skip link to the content', async () => {
+    const { context, page } = await newPage(VIEWPORTS.desktop);
+    await firstVisit(page, '/sign-in');
+    await page.getByLabel('Email').fill(ADMIN.email);
+    await page.getByLabel('Password').fill('not the password at all');
+    await page.getByLabel('Password').press('Enter');
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    await expect.poll(() => page.evaluate<boolean>("document.activeElement?.getAttribute('role') === 'alert'")).toBe(true);
+
+    await signIn(page, ADMIN.email, PASSWORD);
+    await page.waitForURL((url) => url.pathname === '/chat');
+    await page.goto('/agents');
+    await page.getByRole('heading', { level: 1, name: 'Agents' }).waitFor();
+    await page.keyboard.press('Tab');
+    const skip = page.getByRole('link', { name: 'Skip to content' });
+    expect(await page.evaluate<string | undefined>('document.activeElement?.textContent'), 'the first Tab reaches the skip link').toBe('Skip to content');
+    expect(await skip.isVisible()).toBe(true);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.evaluate<string | undefined>('document.activeElement?.id')).toBe('main');
+    await context.close();
+  });
+});
 
 describe('the phone shell', () => {
   it('puts navigation behind a menu and conversations in a drawer, and gives messages the height', async () => {

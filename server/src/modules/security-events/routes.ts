@@ -7,13 +7,14 @@ import { z } from 'zod';
 import type { AuthDeps } from '../auth/deps.js';
 import { cursorSchema, decodeCursor, nextCursor } from './cursor.js';
 import { countFailedSignIns, listSecurityEvents, type SecurityEventRow } from './repo.js';
-import { SECURITY_EVENT_TYPES } from './types.js';
+import { EVENT_CATALOG, SECURITY_EVENT_TYPES, type SecurityEventType } from './types.js';
 
 const limit = z.coerce.number().int().min(1).max(100).default(50).describe('Page size, 1–100');
 
 const eventSchema = z.object({
   id: z.string(),
   type: z.string(),
+  label: z.string().describe('The type in words, for people'),
   severity: z.string(),
   userId: z.string().nullable(),
   apiKeyId: z.string().nullable().describe('The API key that acted, if any'),
@@ -29,6 +30,7 @@ function toEvent(row: SecurityEventRow): z.infer<typeof eventSchema> {
   return {
     id: row.id,
     type: row.type,
+    label: EVENT_CATALOG[row.type as SecurityEventType]?.label ?? row.type,
     severity: row.severity,
     userId: row.user_id,
     apiKeyId: row.actor_key_id,

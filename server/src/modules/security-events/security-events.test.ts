@@ -9,7 +9,7 @@ import { LogCapture, waitFor } from '../../../test/harness.js';
 import { createLogger } from '../../platform/log.js';
 import { WorkspaceService } from '../workspaces/service.js';
 import { SecurityEvents } from './service.js';
-import type { SecurityEventInput } from './types.js';
+import { EVENT_CATALOG, type SecurityEventInput } from './types.js';
 
 const fixture = useAccountsApp({ REQUIRE_MFA: 'none', MONITOR_SAMPLE_SECONDS: '0' });
 let n = 0;
@@ -124,6 +124,8 @@ describe('GET /me/security-events', () => {
     const first = await browser.get('/me/security-events?limit=2');
     expect(first.statusCode).toBe(200);
     expect(first.json().events.map((e: { type: string }) => e.type)).toEqual(['auth.sign_in_succeeded', 'auth.sign_in_failed']);
+    // Readable names for people, from the catalog.
+    expect(first.json().events.map((e: { label: string }) => e.label)).toEqual(['Signed in', 'Failed sign-in']);
     const second = await browser.get(`/me/security-events?limit=2&cursor=${first.json().nextCursor}`);
     expect(second.json()).toMatchObject({ events: [{ type: 'auth.sign_in_failed', userId }], nextCursor: null });
     expect(JSON.stringify([first.json(), second.json()])).not.toContain(other);
@@ -179,5 +181,14 @@ describe('admin security endpoints', () => {
     await member.signIn(victim, PASSWORD);
     expect((await member.get('/admin/security/events')).json().error.code).toBe('forbidden');
     expect((await member.get('/admin/security/failed-auth')).statusCode).toBe(403);
+  });
+});
+
+describe('the event catalog', () => {
+  it('names every event type in words, in sentence case, without a final period', () => {
+    for (const [type, entry] of Object.entries(EVENT_CATALOG)) {
+      expect(entry.label, type).toMatch(/^[A-Z][^.]*[^.\s]$/);
+      expect(entry.label, type).not.toContain(type);
+    }
   });
 });

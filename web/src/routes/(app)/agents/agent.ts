@@ -41,3 +41,27 @@ export function changes(before: AgentConfig, after: AgentConfig): Partial<AgentC
   }
   return patch as Partial<AgentConfig>;
 }
+
+const FIELD_NAMES: Record<keyof AgentConfig, string> = {
+  name: 'name',
+  description: 'description',
+  providerConnectionId: 'provider connection',
+  model: 'model',
+  systemPrompt: 'system prompt',
+  temperature: 'temperature',
+  maxOutputTokens: 'max output tokens',
+  knowledgeBaseIds: 'knowledge bases',
+  tools: 'tools',
+  retrieval: 'passage settings',
+  limits: 'answer limits',
+  cacheResponses: 'answer reuse',
+  callbackUrl: 'callback URL',
+};
+
+/** What a version changed from the one before it, in words ("" when the one before is not at hand). */
+export function describeChanges(previous: AgentConfig | undefined, current: AgentConfig, number: number): string {
+  if (number === 1) return 'First version';
+  if (!previous) return '';
+  const fields = Object.keys(changes(previous, current)).map((key) => FIELD_NAMES[key as keyof AgentConfig] ?? key);
+  return fields.length === 0 ? 'No change' : `Changed: ${fields.join(', ')}`;
+}
