@@ -1,4 +1,5 @@
 /** Small steps shared by the e2e files: signing in through the screens, API calls as the browser, mail links. */
+import fs from 'node:fs';
 import { expect } from 'vitest';
 import type { APIResponse, BrowserContext, Page } from 'playwright-core';
 import { totpAt } from '../../server/src/modules/auth/totp.js';
@@ -73,8 +74,9 @@ export class BrowserApi {
     private readonly baseUrl: string,
   ) {}
 
-  async call(method: string, path: string, body?: unknown, options: { csrf?: boolean } = {}): Promise<APIResponse> {
+  async call(method: string, path: string, body?: unknown, options: { csrf?: boolean; workspace?: string } = {}): Promise<APIResponse> {
     const headers: Record<string, string> = { origin: this.baseUrl, accept: 'application/json' };
+    if (options.workspace) headers['x-workspace-id'] = options.workspace;
     if (UNSAFE.has(method) && options.csrf !== false) headers['x-csrf-token'] = await this.token();
     return this.context.request.fetch(`${this.baseUrl}/api/v1${path}`, {
       method,
@@ -83,8 +85,8 @@ export class BrowserApi {
     });
   }
 
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await this.call(method, path, body);
+  async json<T>(method: string, path: string, body?: unknown, options: { workspace?: string } = {}): Promise<T> {
+    const response = await this.call(method, path, body, options);
     expect(response.ok(), `${method} ${path}: ${response.status()} ${await response.text()}`).toBe(true);
     return (await response.json()) as T;
   }
@@ -107,4 +109,20 @@ export async function apiAccount(baseUrl: string, sink: SmtpSink, email: string)
   const token = /token=([A-Za-z0-9_-]+)/.exec((await sink.next(email, /verify/i)).text)![1]!;
   const verify = await fetch(`${baseUrl}/api/v1/auth/verify-email`, { method: 'POST', headers: origin, body: JSON.stringify({ token }) });
   expect(verify.status).toBe(200);
+}
+
+/** The first administrator, made through the one-time setup link the server logged (POST /auth/setup). */
+export async function createFirstAdmin(baseUrl: string, logFile: string, person: { name: string; email: string }): Promise<void> {
+  const line = fs
+    .readFileSync(logFile, 'utf8')
+    .split('\n')
+    .find((l) => l.includes('Set up Bastion'));
+  const token = /#token=(bst_setup_[\w-]{43})/.exec(line ?? '')?.[1];
+  expect(token, 'the setup link in the log').toBeDefined();
+  const setup = await fetch(`${baseUrl}/api/v1/auth/setup`, {
+    method: 'POST',
+    headers: { origin: baseUrl, 'content-type': 'application/json' },
+    body: JSON.stringify({ token, email: person.email, name: person.name, password: PASSWORD }),
+  });
+  expect(setup.status, await setup.text()).toBeLessThan(300);
 }

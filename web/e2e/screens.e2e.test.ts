@@ -4,12 +4,11 @@
  * scrolls sideways. Also the phone shell: navigation behind a menu, conversations in a drawer,
  * the messages given most of the height.
  */
-import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium, screenshot, watchedContext, type OpenBrowser, type Watch } from './browser.js';
 import { axeViolations, overflow } from './a11y.js';
-import { BrowserApi, firstVisit, PASSWORD, signIn } from './helpers.js';
+import { BrowserApi, createFirstAdmin, firstVisit, PASSWORD, signIn } from './helpers.js';
 import { startStack, type Stack } from './stack.js';
 
 const ADMIN = { name: 'Avery Administrator', email: 'avery@example.org' };
@@ -45,18 +44,7 @@ async function open(page: Page, path: string, heading: RegExp | string): Promise
 beforeAll(async () => {
   stack = await startStack('screens');
   chromium = await launchChromium();
-  const line = fs
-    .readFileSync(stack.logFile, 'utf8')
-    .split('\n')
-    .find((l) => l.includes('Set up Bastion'));
-  const token = /#token=(bst_setup_[\w-]{43})/.exec(line ?? '')?.[1];
-  expect(token, 'the setup link in the log').toBeDefined();
-  const setup = await fetch(`${stack.baseUrl}/api/v1/auth/setup`, {
-    method: 'POST',
-    headers: { origin: stack.baseUrl, 'content-type': 'application/json' },
-    body: JSON.stringify({ token, email: ADMIN.email, name: ADMIN.name, password: PASSWORD }),
-  });
-  expect(setup.status, await setup.text()).toBeLessThan(300);
+  await createFirstAdmin(stack.baseUrl, stack.logFile, ADMIN);
 });
 
 afterAll(async () => {

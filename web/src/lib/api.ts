@@ -81,9 +81,9 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-/** Where to go back to after signing in again. */
-export function signInUrl(next = location.pathname + location.search): string {
-  return `/sign-in?next=${encodeURIComponent(next)}`;
+/** Where to go back to after signing in again; `expired` makes the sign-in screen say why it asks. */
+export function signInUrl(next = location.pathname + location.search, reason?: 'expired'): string {
+  return `/sign-in?next=${encodeURIComponent(next)}${reason ? `&reason=${reason}` : ''}`;
 }
 
 export async function request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
@@ -146,8 +146,9 @@ export async function upload<T>(path: string, form: FormData, options: UploadOpt
 
 /** The headers every call sends: JSON accepted, the workspace, and the CSRF token on state-changing methods. */
 async function headersFor(method: string, options: RequestOptions): Promise<Record<string, string>> {
-  const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+  const headers: Record<string, string> = { accept: 'application/json' };
   if (workspaceId) headers['x-workspace-id'] = workspaceId;
+  Object.assign(headers, options.headers); // a call may name another workspace (Session.findWorkspaceOf)
   if (UNSAFE.has(method)) {
     const token = await csrf();
     if (token) headers['x-csrf-token'] = token;
@@ -162,8 +163,9 @@ async function failed<T>(error: ApiError, options: RequestOptions, retried: bool
     return retry();
   }
   if (error.status === 401 && options.redirectOn401 !== false && !isAuthPage(location.pathname)) {
+    // A signed-in screen's call refused: the session ended (expired, revoked, signed out elsewhere).
     resetCsrf();
-    await goto(signInUrl());
+    await goto(signInUrl(undefined, 'expired'));
   }
   // A new privacy policy or terms version must be accepted first: the privacy page asks.
   if (error.code === 'consent_required' && location.pathname !== '/privacy') {

@@ -31,3 +31,31 @@ export function clearFragment(): void {
     }, 0);
   }
 }
+
+const HELD_FRAGMENT = 'bastion.held-fragment';
+
+/**
+ * Keeps this address's fragment (a mailed link's id and token) across the detour through
+ * sign-in, in this tab's sessionStorage: it is never put into the `next` query string, where
+ * it would reach the server's access log.
+ */
+export function holdFragment(path = location.pathname): void {
+  if (!location.hash) return;
+  try {
+    sessionStorage.setItem(HELD_FRAGMENT, JSON.stringify({ path, hash: location.hash }));
+  } catch {
+    // storage disabled: the link has to be opened again after signing in
+  }
+}
+
+/** `next` with the fragment held for its path, once (see holdFragment). */
+export function withHeldFragment(next: string): string {
+  try {
+    const held = JSON.parse(sessionStorage.getItem(HELD_FRAGMENT) ?? 'null') as { path: string; hash: string } | null;
+    sessionStorage.removeItem(HELD_FRAGMENT);
+    if (held && new URL(next, location.origin).pathname === held.path && !next.includes('#')) return next + held.hash;
+  } catch {
+    // nothing held, or storage disabled
+  }
+  return next;
+}

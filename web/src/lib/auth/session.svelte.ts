@@ -3,6 +3,7 @@
  * The (app) layout fills it; screens read `session.me` and `session.workspace`.
  */
 import { api, currentWorkspace, setWorkspace } from '$lib/api';
+import { clearDrafts } from '$lib/chat/drafts';
 import type { AuthOptions, Me, PendingInvitation, Permission, Workspace } from './types';
 
 class Session {
@@ -41,7 +42,27 @@ class Session {
     this.workspaceId = id;
   }
 
+  /**
+   * The id of another of the caller's workspaces where GET `path` finds the resource (a link
+   * to a conversation or agent of a workspace other than the current one), or null. Asks only
+   * the caller's own workspaces, so it reveals nothing the server would not show them anyway.
+   */
+  async findWorkspaceOf(path: string): Promise<Workspace | null> {
+    for (const workspace of this.workspaces) {
+      if (workspace.id === this.workspaceId) continue;
+      try {
+        await api.get(path, { headers: { 'x-workspace-id': workspace.id }, redirectOn401: false });
+        return workspace;
+      } catch {
+        // not there (404) or not allowed: try the next
+      }
+    }
+    return null;
+  }
+
+  /** Signing out: forget the person and what they typed but did not send. */
   clear(): void {
+    clearDrafts();
     this.me = null;
     this.workspaces = [];
     this.invitations = [];

@@ -1,5 +1,6 @@
 import { redirect } from '@sveltejs/kit';
 import { ApiError, signInUrl } from '$lib/api';
+import { holdFragment } from '$lib/auth/next';
 import { session } from '$lib/auth/session.svelte';
 import type { LayoutLoad } from './$types';
 
@@ -8,10 +9,14 @@ import type { LayoutLoad } from './$types';
  * (pages that call workspace-scoped APIs in their own load should `await parent()`).
  */
 export const load: LayoutLoad = async ({ url }) => {
+  const wasSignedIn = session.me !== null;
   try {
     await session.load();
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) redirect(307, signInUrl(url.pathname + url.search));
+    if (error instanceof ApiError && error.status === 401) {
+      holdFragment(url.pathname); // a mailed link's token (/exports#id=…&token=…) comes back after sign-in
+      redirect(307, signInUrl(url.pathname + url.search, wasSignedIn ? 'expired' : undefined));
+    }
     throw error;
   }
   const me = session.me!;
