@@ -41,7 +41,15 @@ export type ErrorCode =
   | 'quota_exceeded'
   | 'insufficient_storage'
   | 'service_unavailable'
-  | 'internal_error';
+  | 'internal_error'
+  // A provider connection that did not work when tried (saving it, listing its models).
+  | 'provider_blocked'
+  | 'provider_unavailable'
+  | 'provider_auth_failed'
+  | 'provider_rate_limited'
+  | 'provider_bad_request'
+  | 'provider_timeout'
+  | 'provider_protocol_error';
 
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
@@ -85,6 +93,14 @@ const STATUS: Record<ErrorCode, number> = {
   unsupported_media_type: 415,
   internal_error: 500,
   service_unavailable: 503,
+  // 422: the request was understood, but the provider connection it names or describes does not work.
+  provider_blocked: 422,
+  provider_unavailable: 422,
+  provider_auth_failed: 422,
+  provider_rate_limited: 422,
+  provider_bad_request: 422,
+  provider_timeout: 422,
+  provider_protocol_error: 422,
 };
 
 /** Every code an error answer can carry (documented in the OpenAPI document's ErrorEnvelope). */

@@ -76,7 +76,7 @@ const chat = {
 } satisfies ReturnType<typeof useChatApp>;
 
 const url = (purpose: Port, path = '/page') => `http://127.0.0.1:${ports[purpose]}${path}`;
-const hint = (setting: string, purpose: Port) => `set ${setting}=127.0.0.1:${ports[purpose]} to allow it`;
+const hint = (setting: string, purpose: Port) => `To allow it, add 127.0.0.1:${ports[purpose]} to ${setting}.`;
 
 describe('outbound allowances per purpose, through the modules', () => {
   it('fetch_url reaches the tools port only', async () => {
@@ -111,7 +111,12 @@ describe('outbound allowances per purpose, through the modules', () => {
     const ok = (await client.post('/provider-connections', { name: 'model', kind: 'openai', baseUrl: `${chat.fake.url}/v1`, apiKey: 'sk-abcdefghijklmnop' })).json();
     expect((await client.post(`/provider-connections/${ok.id}/test`)).json()).toMatchObject({ ok: true });
     const before = connections.tools;
-    const internal = (await client.post('/provider-connections', { name: 'internal', kind: 'openai', baseUrl: url('tools', '/v1'), apiKey: 'sk-abcdefghijklmnop' })).json();
+    // Saving tests the connection first: refused, and nothing saved.
+    const refused = await client.post('/provider-connections', { name: 'internal', kind: 'openai', baseUrl: url('tools', '/v1'), apiKey: 'sk-abcdefghijklmnop' });
+    expect(refused.statusCode, refused.body).toBe(422);
+    expect(refused.json().error).toMatchObject({ code: 'provider_blocked' });
+    expect(refused.json().error.message).toContain(hint('OUTBOUND_ALLOW_PRIVATE_PROVIDERS', 'tools'));
+    const internal = (await client.post('/provider-connections', { name: 'internal', kind: 'openai', baseUrl: url('tools', '/v1'), apiKey: 'sk-abcdefghijklmnop', skipTest: true })).json();
     const tested = (await client.post(`/provider-connections/${internal.id}/test`)).json();
     expect(tested).toMatchObject({ ok: false, error: { code: 'provider_blocked' } });
     expect(tested.error.message).toContain(hint('OUTBOUND_ALLOW_PRIVATE_PROVIDERS', 'tools'));

@@ -39,7 +39,7 @@ export async function setUpAccounts(cluster: Cluster, providerUrl: string): Prom
     return json.id;
   };
   const workspaceId = await post('/workspaces', { name: 'Fault team' });
-  const connectionId = await post('/provider-connections', { name: 'fake', kind: 'openai', baseUrl: `${providerUrl}/v1`, apiKey: 'sk-test-provider-key-4f9a2c7e1b' }, workspaceId);
+  const connectionId = await post('/provider-connections', { name: 'fake', kind: 'openai', baseUrl: `${providerUrl}/v1`, apiKey: 'sk-test-provider-key-4f9a2c7e1b', skipTest: true }, workspaceId);
   const agentId = await post('/agents', { name: 'Fault agent', providerConnectionId: connectionId, model: 'fake-model-1', systemPrompt: 'Answer briefly.' }, workspaceId);
   const baseId = await post('/knowledge-bases', { name: 'Fault notes' }, workspaceId);
   return new Client(key, agentId, baseId, workspaceId);

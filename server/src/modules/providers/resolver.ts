@@ -9,13 +9,20 @@ import type { Db } from '../../platform/db/database.js';
 import type { FetchLike } from '../../platform/llm/http.js';
 import { createProvider } from '../../platform/llm/index.js';
 import type { LlmProvider } from '../../platform/llm/types.js';
-import type { BreakerRegistry } from '../../platform/net/circuit-breaker.js';
+import type { BreakerRegistry, CircuitBreaker } from '../../platform/net/circuit-breaker.js';
 import type { OutboundHttp } from '../../platform/net/outbound.js';
 import * as repo from './repo.js';
 
 export interface ProviderCallSettings {
   timeoutMs: number;
   maxRetries: number;
+}
+
+/** What a provider is built from: a saved connection's row, or settings about to be saved. */
+export interface ConnectionSettings {
+  kind: repo.ConnectionRow['kind'];
+  baseUrl: string;
+  apiKey?: string | undefined;
 }
 
 export const credentialsBinding = (id: string) => ({ table: 'provider_connections', column: 'credentials', rowId: id });
@@ -36,13 +43,30 @@ export class ProviderResolver {
     if (connectionId === null) return this.extractive;
     const row = await repo.findConnection(this.db, workspaceId, connectionId);
     if (!row) throw new AppError('not_found', 'The provider connection no longer exists.');
-    const apiKey = row.credentials ? await this.encryptor.decryptText(credentialsBinding(row.id), row.credentials) : undefined;
-    // PROVIDER_TIMEOUT_MS bounds each attempt in the fetch and, as the first-byte timeout, the whole wait for the headers.
-    return createProvider(row.kind, { baseUrl: row.base_url, ...(apiKey ? { apiKey } : {}), fetch: this.fetchFor(row.id), firstByteTimeoutMs: this.settings.timeoutMs });
+    const apiKey = await this.apiKeyOf(row);
+    return this.build({ kind: row.kind, baseUrl: row.base_url, apiKey }, this.breakers.get(row.id));
   }
 
-  private fetchFor(connectionId: string): FetchLike {
-    const breaker = this.breakers.get(connectionId);
-    return (url, init) => this.outbound.fetch(url, { ...init, timeoutMs: this.settings.timeoutMs, maxRetries: this.settings.maxRetries, breaker });
+  /**
+   * A provider for settings not saved yet (tried before a save). Same guard, timeouts and
+   * retries, but no circuit breaker: the settings have no history, and one failed try must
+   * not pause the saved connection's calls.
+   */
+  providerForSettings(settings: ConnectionSettings): LlmProvider {
+    return this.build(settings, undefined);
+  }
+
+  /** The saved connection's key, opened; undefined when it has none. */
+  async apiKeyOf(row: repo.ConnectionRow): Promise<string | undefined> {
+    return row.credentials ? this.encryptor.decryptText(credentialsBinding(row.id), row.credentials) : undefined;
+  }
+
+  private build(settings: ConnectionSettings, breaker: CircuitBreaker | undefined): LlmProvider {
+    // PROVIDER_TIMEOUT_MS bounds each attempt in the fetch and, as the first-byte timeout, the whole wait for the headers.
+    return createProvider(settings.kind, { baseUrl: settings.baseUrl, ...(settings.apiKey ? { apiKey: settings.apiKey } : {}), fetch: this.fetchFor(breaker), firstByteTimeoutMs: this.settings.timeoutMs });
+  }
+
+  private fetchFor(breaker: CircuitBreaker | undefined): FetchLike {
+    return (url, init) => this.outbound.fetch(url, { ...init, timeoutMs: this.settings.timeoutMs, maxRetries: this.settings.maxRetries, ...(breaker ? { breaker } : {}) });
   }
 }

@@ -24,6 +24,22 @@ const Fields = {
   defaultModel: z.string().trim().min(1).max(200),
 };
 
+const SaveTest = z
+  .object({ models: z.array(z.string()).nullable().describe('Model ids the provider listed; null when it lists none') })
+  .nullable()
+  .describe('What trying the connection before saving found; null when the try was skipped (skipTest, or only the name or default model changed)');
+const SavedView = ConnectionView.extend({ test: SaveTest });
+const SkipTest = z
+  .boolean()
+  .optional()
+  .describe(
+    'Save without trying the connection first (a provider that is not up yet). By default a new base URL or key is tried with the provider’s model list, and a failure (provider_blocked, provider_unavailable, provider_auth_failed, …; HTTP 422) saves nothing',
+  );
+
+function saved({ connection, test }: { connection: ConnectionRow; test: z.infer<typeof SaveTest> }): z.infer<typeof SavedView> {
+  return { ...view(connection), test };
+}
+
 function view(row: ConnectionRow): z.infer<typeof ConnectionView> {
   return {
     id: row.id,
@@ -59,16 +75,16 @@ export function providerRoutes(providers: ProviderService): FastifyPluginAsyncZo
         config: write,
         schema: {
           tags,
-          summary: 'Add a provider connection (owner, admin)',
+          summary: 'Add a provider connection (owner, admin); it is tried first and not saved when the try fails',
           body: z
-            .strictObject({ name: Fields.name, kind: Kind, baseUrl: Fields.baseUrl.optional(), apiKey: Fields.apiKey.optional(), defaultModel: Fields.defaultModel.optional() })
+            .strictObject({ name: Fields.name, kind: Kind, baseUrl: Fields.baseUrl.optional(), apiKey: Fields.apiKey.optional(), defaultModel: Fields.defaultModel.optional(), skipTest: SkipTest })
             .meta({ examples: [{ name: 'Local Ollama', kind: 'openai', baseUrl: 'http://ollama.internal:11434/v1', defaultModel: 'llama3.1' }] }),
-          response: { 201: ConnectionView },
+          response: { 201: SavedView },
         },
       },
       async (request, reply) => {
-        const connection = await providers.create(await request.workspace('providers.write'), request.body, request.actor());
-        return reply.status(201).send(view(connection));
+        const result = await providers.create(await request.workspace('providers.write'), request.body, request.actor());
+        return reply.status(201).send(saved(result));
       },
     );
 
@@ -82,13 +98,28 @@ export function providerRoutes(providers: ProviderService): FastifyPluginAsyncZo
         config: write,
         schema: {
           tags,
-          summary: 'Change a connection; apiKey null removes the key',
+          summary: 'Change a connection; apiKey null removes the key; a new baseUrl or apiKey is tried first',
           params: Id,
-          body: z.strictObject({ name: Fields.name.optional(), baseUrl: Fields.baseUrl.optional(), apiKey: Fields.apiKey.nullable().optional(), defaultModel: Fields.defaultModel.nullable().optional() }),
-          response: { 200: ConnectionView },
+          body: z.strictObject({ name: Fields.name.optional(), baseUrl: Fields.baseUrl.optional(), apiKey: Fields.apiKey.nullable().optional(), defaultModel: Fields.defaultModel.nullable().optional(), skipTest: SkipTest }),
+          response: { 200: SavedView },
         },
       },
-      async (request) => view(await providers.update(await request.workspace('providers.write'), request.params.id, request.body)),
+      async (request) => saved(await providers.update(await request.workspace('providers.write'), request.params.id, request.body)),
+    );
+
+    app.get(
+      '/provider-connections/:id/models',
+      {
+        config: read,
+        schema: {
+          tags,
+          summary: 'The model ids the connection’s provider offers, for picking an agent’s model (every member; cached for a minute)',
+          params: Id,
+          querystring: z.object({ refresh: z.enum(['true', 'false']).optional().describe('Ask the provider again instead of answering from the cache') }),
+          response: { 200: z.object({ models: z.array(z.string()), cached: z.boolean().describe('Answered from the short-lived cache') }) },
+        },
+      },
+      async (request) => providers.listModels(await request.workspace('providers.read'), request.params.id, { refresh: request.query.refresh === 'true' }),
     );
 
     app.delete('/provider-connections/:id', { config: write, schema: { tags, summary: 'Delete a connection no agent uses', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {

@@ -108,6 +108,18 @@ function isNetError(err: unknown): err is NetErrorLike {
   return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'NetError' && typeof (err as { code?: unknown }).code === 'string';
 }
 
+/**
+ * A refused provider address in words an admin can act on: the host, and the setting and
+ * entry that would allow it (the guard's NetError carries both). One sentence each, one
+ * period at the end.
+ */
+export function blockedMessage(err: unknown): string {
+  const blocked = err instanceof NetError ? err.blocked : undefined;
+  if (!blocked) return 'The provider address is not allowed by the network policy.';
+  const entry = `${blocked.host.includes(':') ? `[${blocked.host}]` : blocked.host}:${blocked.port}`;
+  return `The provider host ${blocked.host} is not allowed by the network policy: it is or resolves to a private, loopback or link-local address. To allow it, add ${entry} to ${blocked.setting}.`;
+}
+
 function abortReason(signal: AbortSignal): unknown {
   if (signal.reason !== undefined) return signal.reason;
   const error = new Error('The operation was aborted.');
@@ -206,11 +218,12 @@ export class Exchange {
         case 'aborted':
           return err;
         case 'blocked_address':
-          // The guard's message names the refused host:port and the setting that allows it.
-          return new ProviderError('provider_blocked', err instanceof NetError ? err.message : 'The provider address is not allowed by the network policy.');
+          return new ProviderError('provider_blocked', blockedMessage(err));
         case 'timeout':
           return new ProviderError('provider_timeout', 'The provider did not answer in time.');
         default:
+          // The network layer's own message names the host and the failure, e.g. "Could not reach ollama.internal:11434 (ECONNREFUSED)".
+          if (err instanceof NetError) return new ProviderError('provider_unavailable', `${safeMessage(err.message).replace(/\.+$/, '')}.`);
           return new ProviderError('provider_unavailable', `Could not reach the provider (${safeMessage(err.code)}).`);
       }
     }

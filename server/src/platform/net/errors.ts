@@ -14,20 +14,32 @@ export type NetErrorCode =
   | 'aborted' // the caller's signal aborted the request
   | 'unsupported_content'; // the body is of a type the caller cannot use
 
+/** The destination a `blocked_address` refusal is about, for callers that word it their own way. */
+export interface BlockedDestination {
+  /** The host name or address as written (IPv6 without brackets). */
+  host: string;
+  port: number;
+  /** The configuration variable that would allow it, e.g. OUTBOUND_ALLOW_PRIVATE_PROVIDERS. */
+  setting: string;
+}
+
 export class NetError extends Error {
   override readonly name = 'NetError';
+  /** Set on `blocked_address`: what was refused and which setting allows it. */
+  readonly blocked?: BlockedDestination;
 
   /**
    * @param code what went wrong, for callers to branch on
    * @param message safe to show a user
-   * @param options `cause` keeps the underlying error for logs (never shown to users)
+   * @param options `cause` keeps the underlying error for logs (never shown to users); `blocked` the refused destination
    */
   constructor(
     readonly code: NetErrorCode,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { blocked?: BlockedDestination },
   ) {
     super(message, options);
+    if (options?.blocked) this.blocked = options.blocked;
   }
 }
 

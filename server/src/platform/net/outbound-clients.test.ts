@@ -83,7 +83,7 @@ describe('outbound allowances per purpose', () => {
       const client: OutboundHttp = made[refused];
       for (const host of ['127.0.0.1', 'localhost']) {
         const error = await refusal(client.fetch(`http://${host}:${allowedPort}/`, opts));
-        expect(error.message).toBe(`${host}:${allowedPort} is or resolves to a private, loopback or link-local address; set ${ALLOW_SETTINGS[refused]}=${host}:${allowedPort} to allow it`);
+        expect(error.message).toBe(`${host}:${allowedPort} is or resolves to a private, loopback or link-local address, which the network policy does not allow. To allow it, add ${host}:${allowedPort} to ${ALLOW_SETTINGS[refused]}.`);
       }
     }
     expect(connections.allowed).toBe(before);
@@ -97,7 +97,7 @@ describe('outbound allowances per purpose', () => {
     await refusal(tools.fetch(`http://127.0.0.1:${allowedPort}/`, opts));
     // A redirect from the allowed port to another one is refused too.
     const redirected = await refusal(tools.fetchFollowing(`http://localhost:${allowedPort}/?to=${encodeURIComponent(`http://localhost:${otherPort}/`)}`, opts));
-    expect(redirected.message).toContain(`OUTBOUND_ALLOW_PRIVATE_TOOLS=localhost:${otherPort} `);
+    expect(redirected.message).toContain(`add localhost:${otherPort} to OUTBOUND_ALLOW_PRIVATE_TOOLS.`);
     expect(connections.other).toBe(before);
     // `*` is the explicit way to allow every port.
     const { tools: wide } = clients({ OUTBOUND_ALLOW_PRIVATE_TOOLS: 'localhost:*' });

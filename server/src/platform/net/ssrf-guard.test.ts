@@ -118,8 +118,13 @@ describe('parseAllowList', () => {
   });
 
   it('names the refused host:port and the setting that would allow it', () => {
-    expect(blockedAddressError('127.0.0.1', 6379, 'OUTBOUND_ALLOW_PRIVATE_TOOLS').message).toBe('127.0.0.1:6379 is or resolves to a private, loopback or link-local address; set OUTBOUND_ALLOW_PRIVATE_TOOLS=127.0.0.1:6379 to allow it');
-    expect(blockedAddressError('[::1]', 80, 'X').message).toContain('set X=[::1]:80 ');
+    const error = blockedAddressError('127.0.0.1', 6379, 'OUTBOUND_ALLOW_PRIVATE_TOOLS');
+    expect(error.message).toBe('127.0.0.1:6379 is or resolves to a private, loopback or link-local address, which the network policy does not allow. To allow it, add 127.0.0.1:6379 to OUTBOUND_ALLOW_PRIVATE_TOOLS.');
+    expect(error.blocked).toEqual({ host: '127.0.0.1', port: 6379, setting: 'OUTBOUND_ALLOW_PRIVATE_TOOLS' });
+    const v6 = blockedAddressError('[::1]', 80, 'X');
+    expect(v6.message).toContain('add [::1]:80 to X.');
+    expect(v6.message).not.toContain('..');
+    expect(v6.blocked).toEqual({ host: '::1', port: 80, setting: 'X' });
   });
 });
 
@@ -175,7 +180,7 @@ describe('guardedLookup', () => {
     expect((await lookup(parseAllowList('127.0.0.0/8:*'), 'metadata.example', false)).error).toBeInstanceOf(NetError);
     const otherPort = (await lookup(parseAllowList('rebind.example:443'), 'rebind.example', false, 6379)).error;
     expect(otherPort).toBeInstanceOf(NetError);
-    expect(otherPort?.message).toContain('set OUTBOUND_ALLOW_PRIVATE_TEST=rebind.example:6379 ');
+    expect(otherPort?.message).toContain('add rebind.example:6379 to OUTBOUND_ALLOW_PRIVATE_TEST.');
   });
 
   it('reports an empty answer as a resolution failure, not a refusal', async () => {

@@ -167,7 +167,9 @@ function hostPort(hostname: string, port: number): string {
  */
 export function blockedAddressError(hostname: string, port: number, setting: string): NetError {
   const target = hostPort(hostname, port);
-  return new NetError('blocked_address', `${target} is or resolves to a private, loopback or link-local address; set ${setting}=${target} to allow it`);
+  return new NetError('blocked_address', `${target} is or resolves to a private, loopback or link-local address, which the network policy does not allow. To allow it, add ${target} to ${setting}.`, {
+    blocked: { host: normalizeHost(hostname), port, setting },
+  });
 }
 
 /** Where a guarded lookup is connecting to: the port judged with the address, and the setting named in a refusal. */

@@ -117,6 +117,21 @@ export interface paths {
                             passwordMinLength: number;
                             /** @description No administrator exists yet: the server log holds a one-time link to /setup */
                             setupRequired: boolean;
+                            /** @description Document uploads to knowledge bases: checked again by the server, which is the control */
+                            uploads?: {
+                                /** @description Largest document accepted, in bytes */
+                                maxBytes: number;
+                                /** @description The server setting that sets maxBytes (UPLOAD_MAX_BYTES) */
+                                maxBytesSetting: string;
+                                /** @description Accepted file types; the server still checks each file from its content */
+                                types: {
+                                    kind: string;
+                                    /** @description Without the dot, lower case */
+                                    extensions: string[];
+                                    /** @description Declared types accepted with these extensions (none declared is accepted too) */
+                                    mimeTypes: string[];
+                                }[];
+                            };
                         };
                     };
                 };
@@ -3684,7 +3699,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Add a provider connection (owner, admin) */
+        /** Add a provider connection (owner, admin); it is tried first and not saved when the try fails */
         post: {
             parameters: {
                 query?: never;
@@ -3714,6 +3729,8 @@ export interface paths {
                         /** @description Stored encrypted; never returned */
                         apiKey?: string;
                         defaultModel?: string;
+                        /** @description Save without trying the connection first (a provider that is not up yet). By default a new base URL or key is tried with the provider’s model list, and a failure (provider_blocked, provider_unavailable, provider_auth_failed, …; HTTP 422) saves nothing */
+                        skipTest?: boolean;
                     };
                 };
             };
@@ -3740,6 +3757,11 @@ export interface paths {
                             apiKeyHint: string | null;
                             createdAt: string;
                             updatedAt: string;
+                            /** @description What trying the connection before saving found; null when the try was skipped (skipTest, or only the name or default model changed) */
+                            test: {
+                                /** @description Model ids the provider listed; null when it lists none */
+                                models: string[] | null;
+                            } | null;
                         };
                     };
                 };
@@ -3881,7 +3903,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Change a connection; apiKey null removes the key */
+        /** Change a connection; apiKey null removes the key; a new baseUrl or apiKey is tried first */
         patch: {
             parameters: {
                 query?: never;
@@ -3899,6 +3921,8 @@ export interface paths {
                         baseUrl?: string;
                         apiKey?: string | null;
                         defaultModel?: string | null;
+                        /** @description Save without trying the connection first (a provider that is not up yet). By default a new base URL or key is tried with the provider’s model list, and a failure (provider_blocked, provider_unavailable, provider_auth_failed, …; HTTP 422) saves nothing */
+                        skipTest?: boolean;
                     };
                 };
             };
@@ -3925,6 +3949,11 @@ export interface paths {
                             apiKeyHint: string | null;
                             createdAt: string;
                             updatedAt: string;
+                            /** @description What trying the connection before saving found; null when the try was skipped (skipTest, or only the name or default model changed) */
+                            test: {
+                                /** @description Model ids the provider listed; null when it lists none */
+                                models: string[] | null;
+                            } | null;
                         };
                     };
                 };
@@ -3948,6 +3977,69 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/v1/provider-connections/{id}/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The model ids the connection’s provider offers, for picking an agent’s model (every member; cached for a minute) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Ask the provider again instead of answering from the cache */
+                    refresh?: "true" | "false";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            models: string[];
+                            /** @description Answered from the short-lived cache */
+                            cached: boolean;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/provider-connections/{id}/test": {
@@ -6598,6 +6690,8 @@ export interface paths {
                             events: {
                                 id: string;
                                 type: string;
+                                /** @description The type in words, for people */
+                                label: string;
                                 severity: string;
                                 userId: string | null;
                                 /** @description The API key that acted, if any */
@@ -6681,6 +6775,8 @@ export interface paths {
                             events: {
                                 id: string;
                                 type: string;
+                                /** @description The type in words, for people */
+                                label: string;
                                 severity: string;
                                 userId: string | null;
                                 /** @description The API key that acted, if any */
@@ -8332,7 +8428,7 @@ export interface components {
                  * @description Stable machine-readable code
                  * @enum {string}
                  */
-                code: "bad_request" | "invalid_json" | "validation_failed" | "not_found" | "weak_password" | "invalid_token" | "invalid_credentials" | "unauthenticated" | "csrf_failed" | "ip_blocked" | "forbidden" | "insufficient_scope" | "email_not_verified" | "registration_closed" | "mfa_enrollment_required" | "password_reset_required" | "account_disabled" | "consent_required" | "reauthentication_required" | "export_expired" | "conflict" | "account_locked" | "rate_limited" | "budget_exhausted" | "invalid_filename" | "unsupported_file_type" | "invalid_file" | "malware_detected" | "quota_exceeded" | "insufficient_storage" | "method_not_allowed" | "payload_too_large" | "uri_too_long" | "headers_too_large" | "request_timeout" | "expectation_failed" | "too_many_parameters" | "unknown_api_version" | "unsupported_media_type" | "internal_error" | "service_unavailable";
+                code: "bad_request" | "invalid_json" | "validation_failed" | "not_found" | "weak_password" | "invalid_token" | "invalid_credentials" | "unauthenticated" | "csrf_failed" | "ip_blocked" | "forbidden" | "insufficient_scope" | "email_not_verified" | "registration_closed" | "mfa_enrollment_required" | "password_reset_required" | "account_disabled" | "consent_required" | "reauthentication_required" | "export_expired" | "conflict" | "account_locked" | "rate_limited" | "budget_exhausted" | "invalid_filename" | "unsupported_file_type" | "invalid_file" | "malware_detected" | "quota_exceeded" | "insufficient_storage" | "method_not_allowed" | "payload_too_large" | "uri_too_long" | "headers_too_large" | "request_timeout" | "expectation_failed" | "too_many_parameters" | "unknown_api_version" | "unsupported_media_type" | "internal_error" | "service_unavailable" | "provider_blocked" | "provider_unavailable" | "provider_auth_failed" | "provider_rate_limited" | "provider_bad_request" | "provider_timeout" | "provider_protocol_error";
                 /** @description For people; 5xx answers hide internal details */
                 message: string;
                 /** @description Also sent as X-Request-Id; quote it when reporting a problem */
