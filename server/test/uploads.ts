@@ -53,3 +53,36 @@ export function pdfBomb(inflatedBytes: number): Buffer {
   const trailer = `xref\n0 5\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
   return Buffer.concat([Buffer.from(head), deflated, Buffer.from(tail + trailer)]);
 }
+
+/**
+ * A one-page PDF as a browser prints it: the "fi" ligature glyph comes from another font
+ * (Helvetica's StandardEncoding code \256, which pdf.js reads as U+FB01) between runs of
+ * the body font, so a word is split into text items at the ligature — "file:///…",
+ * "office" and "configuration" — with `title` as its metadata title (Info /Title).
+ */
+export function ligaturePdf(title = 'policy.html'): Buffer {
+  const fi = '/F2 12 Tf (\\256) Tj /F1 12 Tf';
+  return onePagePdf([`BT /F1 12 Tf 72 720 Td (Open ) Tj ${fi} (le:///srv/policy.html for the of) Tj ${fi} (ce rules.) Tj ET`, `BT /F1 12 Tf 72 700 Td (The con) Tj ${fi} (guration is ) Tj ${fi} (nal.) Tj ET`].join('\n'), title);
+}
+
+/** A one-page PDF with this content stream; fonts /F1 (Helvetica, WinAnsiEncoding) and /F2 (Helvetica, StandardEncoding). */
+export function onePagePdf(stream: string, title = 'Untitled'): Buffer {
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R /F2 6 0 R >> >> >>',
+    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>',
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+    `<< /Title (${title.replace(/[()\\]/g, '\\$&')}) /Producer (Skia/PDF m120) >>`,
+  ];
+  let out = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((object, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${object}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
+  return Buffer.from(`${out}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R /Info ${objects.length} 0 R >>\nstartxref\n${xref}\n%%EOF\n`, 'latin1');
+}

@@ -29,6 +29,7 @@ import { SigningKeys } from '../modules/tokens/signing-keys.js';
 import { adminUserRoutes } from '../modules/users/admin-routes.js';
 import { AdminUserService } from '../modules/users/admin-service.js';
 import { UserService } from '../modules/users/service.js';
+import { ACCEPTED_TYPES } from '../platform/documents/detect.js';
 
 /**
  * Sign-in limits besides the per-account lockout (LOCKOUT_THRESHOLD, LOCKOUT_MINUTES):
@@ -139,7 +140,8 @@ export const accounts = fp(
       securityEvents,
     };
     const ssoEnabled = Boolean(config.OIDC_ISSUER && config.OIDC_CLIENT_ID && config.OIDC_CLIENT_SECRET);
-    await app.register(authRoutes(authDeps, cookie, { ssoEnabled }), { prefix: API_PREFIX });
+    const uploads = { maxBytes: config.UPLOAD_MAX_BYTES, maxBytesSetting: 'UPLOAD_MAX_BYTES', types: ACCEPTED_TYPES.map((type) => ({ ...type })) };
+    await app.register(authRoutes(authDeps, cookie, { ssoEnabled, uploads }), { prefix: API_PREFIX });
     await app.register(adminUserRoutes(new AdminUserService(authDeps, audit)), { prefix: API_PREFIX });
     // First run: once the server listens, log the one-time setup link while no administrator exists.
     app.addHook('onListen', async () => {

@@ -14,6 +14,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    /** The Retry-After header of a 429 or 503 (delta-seconds or an HTTP date), when sent. */
+    readonly retryAfter: string | null = null,
   ) {
     super(message);
   }
@@ -118,7 +120,7 @@ export interface UploadOptions extends RequestOptions {
  */
 export async function upload<T>(path: string, form: FormData, options: UploadOptions = {}, retried = false): Promise<T> {
   const headers = await headersFor('POST', options);
-  const { status, body } = await new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+  const { status, body, retryAfter } = await new Promise<{ status: number; body: unknown; retryAfter: string | null }>((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', API + path);
     xhr.withCredentials = true;
@@ -133,7 +135,7 @@ export async function upload<T>(path: string, form: FormData, options: UploadOpt
       } catch {
         // not JSON
       }
-      resolve({ status: xhr.status, body });
+      resolve({ status: xhr.status, body, retryAfter: xhr.getResponseHeader('retry-after') });
     };
     xhr.onerror = () => reject(new TypeError('network error'));
     xhr.onabort = () => reject(new DOMException('Upload cancelled', 'AbortError'));
@@ -141,7 +143,7 @@ export async function upload<T>(path: string, form: FormData, options: UploadOpt
     xhr.send(form);
   });
   if (status >= 200 && status < 300) return body as T;
-  return failed(errorFrom(status, body), options, retried, () => upload<T>(path, form, options, true));
+  return failed(errorFrom(status, body, retryAfter), options, retried, () => upload<T>(path, form, options, true));
 }
 
 /** The headers every call sends: JSON accepted, the workspace, and the CSRF token on state-changing methods. */
@@ -200,14 +202,14 @@ async function toError(response: Response): Promise<ApiError> {
   } catch {
     // not JSON: fall through
   }
-  return errorFrom(response.status, body);
+  return errorFrom(response.status, body, response.headers.get('retry-after'));
 }
 
 /** The ApiError for an error answer: the envelope's code and message, or `http_<status>` when there is none. */
-function errorFrom(status: number, body: unknown): ApiError {
+function errorFrom(status: number, body: unknown, retryAfter: string | null = null): ApiError {
   const error = (body as Partial<ErrorEnvelope> | undefined)?.error;
-  if (error?.code) return new ApiError(status, error.code, error.message ?? error.code, error.details);
-  return new ApiError(status, 'http_' + status, `The server answered ${status}.`);
+  if (error?.code) return new ApiError(status, error.code, error.message ?? error.code, error.details, retryAfter);
+  return new ApiError(status, 'http_' + status, `The server answered ${status}.`, undefined, retryAfter);
 }
 
 export const api = {

@@ -95,7 +95,20 @@ const PasswordVerdictView = z.object({
 export interface AuthPageOptions {
   /** An instance-wide OpenID Connect provider is configured (GET /auth/oidc/start works). */
   ssoEnabled?: boolean;
+  /** What documents may be uploaded, so the web app can refuse a file before sending it. */
+  uploads?: UploadOptions;
 }
+
+const UploadOptionsView = z
+  .object({
+    maxBytes: z.number().int().describe('Largest document accepted, in bytes'),
+    maxBytesSetting: z.string().describe('The server setting that sets maxBytes (UPLOAD_MAX_BYTES)'),
+    types: z
+      .array(z.object({ kind: z.string(), extensions: z.array(z.string()).describe('Without the dot, lower case'), mimeTypes: z.array(z.string()).describe('Declared types accepted with these extensions (none declared is accepted too)') }))
+      .describe('Accepted file types; the server still checks each file from its content'),
+  })
+  .describe('Document uploads to knowledge bases: checked again by the server, which is the control');
+export type UploadOptions = z.infer<typeof UploadOptionsView>;
 
 export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: AuthPageOptions = {}): FastifyPluginAsyncZod {
   return async (app) => {
@@ -142,6 +155,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
               sso: z.boolean().describe('Single sign-on through GET /auth/oidc/start'),
               passwordMinLength: z.number().int(),
               setupRequired: z.boolean().describe('No administrator exists yet: the server log holds a one-time link to /setup'),
+              uploads: UploadOptionsView.optional(),
             }),
           },
         },
@@ -151,6 +165,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
         sso: pageOptions.ssoEnabled === true,
         passwordMinLength: deps.settings.passwordMinLength,
         setupRequired: await setupRequired(deps),
+        ...(pageOptions.uploads ? { uploads: pageOptions.uploads } : {}),
       }),
     );
 

@@ -34,6 +34,13 @@ function uploadDir(): Promise<string> {
   return tempRoot;
 }
 
+/** A size as the web app shows it: MB with one decimal when needed ("25 MB", "29.3 MB"), KB below 1 MB. */
+export function sizeText(bytes: number): string {
+  const [unit, size] = bytes >= 1024 * 1024 ? ['MB', 1024 * 1024] : bytes >= 1024 ? ['KB', 1024] : ['bytes', 1];
+  const value = bytes / size;
+  return `${value >= 100 ? Math.round(value) : Math.round(value * 10) / 10} ${unit}`;
+}
+
 /** Streams to a temporary file; more than `maxBytes` stops the transfer with 413. */
 export async function receive(source: Readable, maxBytes: number): Promise<ReceivedFile> {
   const dir = await uploadDir();
@@ -44,7 +51,7 @@ export async function receive(source: Readable, maxBytes: number): Promise<Recei
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       size += chunk.length;
-      if (size > maxBytes) return done(new AppError('payload_too_large', `The file is larger than the ${maxBytes} bytes allowed.`));
+      if (size > maxBytes) return done(new AppError('payload_too_large', `The file is larger than the ${sizeText(maxBytes)} allowed (UPLOAD_MAX_BYTES).`));
       hash.update(chunk);
       done(null, chunk);
     },

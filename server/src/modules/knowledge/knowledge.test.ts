@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiUser, type ApiClient } from '../../../test/api-client.js';
 import { useChatApp } from '../../../test/chat-fixture.js';
-import { EICAR, multipart } from '../../../test/uploads.js';
+import { EICAR, ligaturePdf, multipart } from '../../../test/uploads.js';
 
 const chat = useChatApp({ UPLOAD_MAX_BYTES: '200000', WORKSPACE_STORAGE_QUOTA_BYTES: '300000', OUTBOUND_ALLOW_PRIVATE_KNOWLEDGE: '127.0.0.1:*' });
 let pages: http.Server;
@@ -104,6 +104,39 @@ describe('knowledge bases', () => {
     expect(await db.selectFrom('document_blobs').select('document_id').where('document_id', '=', uploaded.json().id).execute()).toEqual([]);
   });
 
+  it('names a PDF by its filename, not its metadata title, and reads words split at ligatures whole', async () => {
+    const client = await apiUser(chat.t);
+    const baseId = await base(client);
+    // As a browser prints a page: the metadata title is the page's name, "policy.html".
+    const uploaded = await upload(client, baseId, 'policy.pdf', ligaturePdf('policy.html'), 'application/pdf');
+    expect(uploaded.statusCode, uploaded.body).toBe(202);
+    expect(uploaded.json()).toMatchObject({ filename: 'policy.pdf', kind: 'pdf' });
+    const document = await ready(client, baseId, uploaded.json().id);
+    expect(document).toMatchObject({ status: 'ready', filename: 'policy.pdf', title: 'policy.html' }); // the title stays a separate field
+    const [hit] = (await client.post(`/knowledge-bases/${baseId}/search`, { query: 'office configuration' })).json().results;
+    expect(hit).toMatchObject({ filename: 'policy.pdf' });
+    expect(hit.text).toContain('file:///srv/policy.html');
+    expect(hit.text).toContain('office rules');
+    expect(hit.text).toContain('configuration is final');
+    expect(hit.text).not.toMatch(/fi |\uFB01/);
+    // Citations name the file too.
+    const agent = (await client.post('/agents', { name: 'Policies', knowledgeBaseIds: [baseId] })).json();
+    const conversation = (await client.post('/conversations', { agentId: agent.id })).json();
+    const answer = (await client.post(`/conversations/${conversation.id}/messages`, { content: 'Where are the office rules?' })).json().answer;
+    expect(answer.citations[0].source).toMatch(/^policy\.pdf\b/);
+    expect(answer.citations[0].source).not.toContain('policy.html');
+  });
+
+  it('tells clients the upload limit and accepted types before they send (GET /auth/options)', async () => {
+    const options = (await chat.t.app.inject({ method: 'GET', url: '/api/v1/auth/options' })).json();
+    expect(options.uploads).toMatchObject({ maxBytes: 200_000, maxBytesSetting: 'UPLOAD_MAX_BYTES' });
+    const pdf = options.uploads.types.find((type: { kind: string }) => type.kind === 'pdf');
+    expect(pdf).toEqual({ kind: 'pdf', extensions: ['pdf'], mimeTypes: expect.arrayContaining(['application/pdf']) });
+    const extensions = options.uploads.types.flatMap((type: { extensions: string[] }) => type.extensions);
+    expect(extensions).toEqual(expect.arrayContaining(['txt', 'md', 'html', 'pdf', 'docx', 'csv', 'json']));
+    expect(extensions).not.toContain('exe');
+  });
+
   it('stores originals encrypted and HTML only as text', async () => {
     const client = await apiUser(chat.t);
     const baseId = await base(client);
@@ -137,6 +170,8 @@ describe('knowledge bases', () => {
       const response = await upload(client, baseId, filename, content, type);
       expect(response.statusCode, `${filename.slice(0, 30)}: ${response.body}`).toBe(status);
       expect(response.json().error.code, filename.slice(0, 30)).toBe(code);
+      // The limit in the units people read, with the setting that changes it.
+      if (filename === 'big.txt') expect(response.json().error.message).toBe('The file is larger than the 195 KB allowed (UPLOAD_MAX_BYTES).');
     }
     expect((await client.get(`/knowledge-bases/${baseId}/documents`)).json().documents).toEqual([]);
     const events = await chat.t.database.db.selectFrom('security_events').select(['type', 'details']).where('type', '=', 'knowledge.malware_refused').execute();
@@ -168,6 +203,7 @@ describe('knowledge bases', () => {
     const second = await upload(client, baseId, 'b.txt', `beta ${'b '.repeat(80_000)}`, 'text/plain');
     expect(second.statusCode).toBe(413);
     expect(second.json().error.code).toBe('quota_exceeded');
+    expect(second.json().error.message).toContain('(293 KB, WORKSPACE_STORAGE_QUOTA_BYTES)');
   });
 
   it('keeps bases, documents and search inside the workspace', async () => {

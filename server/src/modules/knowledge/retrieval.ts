@@ -113,12 +113,16 @@ export class KnowledgeRetrieval implements Retriever {
     });
   }
 
-  /** The chat port: passages with citation-ready sources. */
+  /**
+   * The chat port: passages with citation-ready sources. A source is named by the document's
+   * filename (what people uploaded and see in the list), never by its metadata title: a
+   * printed page's PDF is titled after the page ("policy.html"), not after the file.
+   */
   async search(query: RetrievalQuery): Promise<Passage[]> {
     const hits = await this.hits(query.workspaceId, query.knowledgeBaseIds, query.query, query.topK, query.minScore);
     return hits.map((hit, index) => ({
       id: String(index + 1),
-      source: `${hit.title ?? hit.filename}${hit.heading ? ` › ${hit.heading}` : ''} (chunk ${hit.position + 1})`,
+      source: `${hit.filename}${hit.heading ? ` › ${hit.heading}` : ''} (chunk ${hit.position + 1})`,
       text: hit.text,
       score: hit.score,
     }));

@@ -23,7 +23,7 @@ import type { ProviderService } from '../providers/service.js';
 import type { SecurityEventSink } from '../security-events/service.js';
 import type { WorkspaceContext, WorkspaceService } from '../workspaces/service.js';
 import type { ChunkEmbeddings } from './embeddings.js';
-import { check, receive, type IntakeScanners } from './intake.js';
+import { check, receive, sizeText, type IntakeScanners } from './intake.js';
 import { blobBinding, type IngestionPipeline } from './pipeline.js';
 import * as repo from './repo.js';
 import type { KnowledgeRetrieval, SearchHit } from './retrieval.js';
@@ -237,7 +237,7 @@ export class KnowledgeService {
     );
     const used = await repo.workspaceStorageBytes(this.deps.db, context.workspaceId);
     if (used + file.size > this.deps.settings.workspaceQuotaBytes) {
-      throw new AppError('quota_exceeded', `This workspace’s document storage (${this.deps.settings.workspaceQuotaBytes} bytes) would be exceeded; delete documents first.`);
+      throw new AppError('quota_exceeded', `This workspace’s document storage (${sizeText(this.deps.settings.workspaceQuotaBytes)}, WORKSPACE_STORAGE_QUOTA_BYTES) would be exceeded; delete documents first.`);
     }
     const duplicate = await repo.findDuplicate(this.deps.db, baseId, file.sha256);
     if (duplicate) throw new AppError('conflict', `This knowledge base already has this document (${duplicate.id}).`, [{ path: 'documentId', message: duplicate.id }]);

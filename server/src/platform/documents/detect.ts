@@ -21,6 +21,17 @@ const DECLARED: Record<DocumentKind, string[]> = {
   docx: ['application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'application/zip', 'application/octet-stream', ''],
 };
 
+/**
+ * What uploads may be, for clients to check before sending: each kind's extensions and the
+ * declared (MIME) types accepted with it (an empty declared type is accepted too). The
+ * server still checks every file (detectKind), from its content.
+ */
+export const ACCEPTED_TYPES: readonly { kind: DocumentKind; extensions: string[]; mimeTypes: string[] }[] = (Object.keys(DECLARED) as DocumentKind[]).map((kind) => ({
+  kind,
+  extensions: Object.keys(EXTENSIONS).filter((extension) => EXTENSIONS[extension] === kind),
+  mimeTypes: DECLARED[kind].filter((type) => type !== ''),
+}));
+
 async function head(path: string, bytes: number): Promise<Buffer> {
   const handle = await open(path, 'r');
   try {

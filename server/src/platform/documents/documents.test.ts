@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { zipSync, type Zippable } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pdfBomb, pdfDocument } from '../../../test/uploads.js';
+import { ligaturePdf, onePagePdf, pdfBomb, pdfDocument } from '../../../test/uploads.js';
 import { chunkText } from './chunk.js';
 import { detectKind } from './detect.js';
 import { extractText, neutralizeCsvCell, type ExtractLimits } from './extract.js';
@@ -38,6 +38,18 @@ const body = (...paragraphs: string[]) => `<?xml version="1.0"?><w:document xmln
 const pdf = (text: string) => pdfDocument([text]);
 
 describe('documents', () => {
+  it('reads PDF words split at a ligature glyph whole: "file:///", not "fi le:///" or "ﬁle"', async () => {
+    const printed = await file(ligaturePdf('policy.html'));
+    const { text, title } = await extractText(printed, 'pdf', LIMITS);
+    expect(text).toContain('Open file:///srv/policy.html for the office rules.');
+    expect(text).toContain('The configuration is final.');
+    expect(text).not.toMatch(/fi |\uFB01/);
+    expect(title).toBe('policy.html'); // the metadata title, kept apart from the document's name
+    // Separate text items with a visible gap between them still get their space.
+    const spaced = await file(onePagePdf('BT /F1 12 Tf 72 720 Td (Left) Tj 200 0 Td (Right) Tj ET'));
+    expect((await extractText(spaced, 'pdf', LIMITS)).text).toBe('Left Right');
+  });
+
   it('detects kinds from content and extracts text with structure', async () => {
     const word = await file(docx(body(paragraph('Install', 'Heading1'), paragraph('Run the installer &amp; reboot.'))));
     expect(await detectKind({ path: word, extension: 'docx' })).toBe('docx');

@@ -68,6 +68,28 @@ for (const name of ['ArrayBuffer', 'SharedArrayBuffer', 'Int8Array', 'Uint8Array
   });
   globalThis[name] = Guarded;
 }
+// Text items are joined as pdf.js's own find bar does: a font change (a ligature glyph from
+// another subset font, say) splits a word into items that must not gain a space ("fi le:///").
+// pdf.js emits the spaces it sees as items of their own; a space is added here only where the
+// next item starts visibly to the right of the last on the same line, or on another line.
+function joinItems(items) {
+  let out = '';
+  let last = null;
+  for (const item of items) {
+    if (!('str' in item)) continue;
+    const str = item.str.replace(/[\\uFB00-\\uFB06]/g, (ligature) => ligature.normalize('NFKC'));
+    if (last && !last.hasEOL && str !== '' && !/\\s$/.test(out) && !/^\\s/.test(str) && apart(last, item)) out += ' ';
+    out += str + (item.hasEOL ? '\\n' : '');
+    if (str !== '' || item.hasEOL) last = item;
+  }
+  return out;
+}
+function apart(a, b) {
+  const size = Math.max(Math.abs(a.transform[3]) || 0, Math.abs(b.transform[3]) || 0, a.height || 0, 1);
+  if (a.transform[1] !== 0 || a.transform[2] !== 0) return false; // rotated or skewed: trust pdf.js's own spaces
+  if (Math.abs(b.transform[5] - a.transform[5]) > size * 0.5) return true; // another line
+  return b.transform[4] - (a.transform[4] + a.width) > size * 0.15;
+}
 (async () => {
   try {
     const { getDocument } = await import(workerData.pdfjs);
@@ -75,7 +97,7 @@ for (const name of ['ArrayBuffer', 'SharedArrayBuffer', 'Int8Array', 'Uint8Array
     const pages = [];
     for (let n = 1; n <= pdf.numPages; n++) {
       const content = await (await pdf.getPage(n)).getTextContent();
-      pages.push(content.items.map((item) => ('str' in item ? item.str + (item.hasEOL ? '\\n' : ' ') : '')).join('').trim());
+      pages.push(joinItems(content.items).trim());
     }
     const meta = await pdf.getMetadata().catch(() => null);
     const title = meta && meta.info && typeof meta.info.Title === 'string' ? meta.info.Title : undefined;
