@@ -151,6 +151,8 @@ describe('overload', () => {
           ran++;
           return { ok: true };
         });
+        app.get('/_app/immutable/probe.js', async () => 'export {};');
+        app.post('/api/v1/probe/upload', async () => ({ ok: true }));
         // An onSend step that waits (a store write on a loaded copy): the shed answer is not
         // finished when the guard's hook returns, so a guard that lets the request go on
         // runs the handler, whose answer then meets the 503 schema.
@@ -181,6 +183,15 @@ describe('overload', () => {
       expect((await tight.app.inject({ url: '/api/v1/probe/count' })).statusCode).toBe(503);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(ran).toBe(0); // a shed request stops at the guard
+
+      // Never shed: the web app's files, the CSRF token, an upload already on its way.
+      expect((await tight.app.inject({ url: '/_app/immutable/probe.js' })).statusCode).toBe(200);
+      const csrf = await tight.app.inject({ url: '/api/v1/auth/csrf' });
+      expect(csrf.statusCode, csrf.body).not.toBe(503);
+      const upload = await tight.app.inject({ method: 'POST', url: '/api/v1/probe/upload', headers: { 'content-type': 'multipart/form-data; boundary=x' }, payload: '--x--\r\n' });
+      expect(upload.statusCode, upload.body).not.toBe(503); // past the guard (this probe route takes JSON only: 415)
+      // …but a JSON post is.
+      expect((await tight.app.inject({ method: 'POST', url: '/api/v1/probe/upload', payload: { a: 1 } })).statusCode).toBe(503);
     } finally {
       await tight.close();
     }

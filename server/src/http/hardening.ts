@@ -81,7 +81,26 @@ export async function registerBoundary(app: App, options: HardeningOptions): Pro
  * pending, the route's handler ran anyway and its answer met the route's 503 schema — an
  * overloaded /readyz answered 500 (ResponseSerializationError).
  */
-const shedRequest = ((request: FastifyRequest, reply: FastifyReply): string => prepareError(request, reply, new AppError('service_unavailable', 'The server is overloaded; retry shortly.'))) as unknown as PressureHandler;
+const shedRequest = ((request: FastifyRequest, reply: FastifyReply): string | undefined =>
+  neverShed(request) ? undefined : prepareError(request, reply, new AppError('service_unavailable', 'The server is overloaded; retry shortly.'))) as unknown as PressureHandler;
+
+const PROBES = new Set(['/readyz', '/healthz']);
+
+/**
+ * Requests the guard lets through even while shedding (returning nothing lets them go on):
+ * the web app's own files (a page with one script refused is a broken page, and they are
+ * served from memory or disk without touching the database), GET /auth/csrf (every form of
+ * a loaded page needs it, and it costs one HMAC), and uploads, whose body is already on its
+ * way: refusing one after megabytes arrived wastes them and the retry sends them again. Uploads
+ * stay bounded by their own limits (size, rate limit, quota). Probes are still shed, so an
+ * orchestrator sees the overload.
+ */
+export function neverShed(request: Pick<FastifyRequest, 'method' | 'url' | 'headers'>): boolean {
+  const path = request.url.split('?', 1)[0]!;
+  if (!path.startsWith('/api/')) return !PROBES.has(path);
+  if (request.method === 'GET' && path === '/api/v1/auth/csrf') return true;
+  return request.method === 'POST' && /^multipart\/form-data/i.test(request.headers['content-type'] ?? '');
+}
 
 type PressureHandler = NonNullable<FastifyUnderPressureOptions['pressureHandler']>;
 
