@@ -2,7 +2,9 @@
  * A team's first day in Chromium, from a fresh DATA_DIR with registration by invitation:
  * the setup link from the server's log → the first administrator, with 2FA → a team
  * workspace → two people invited from the screen → the new one registers and joins through
- * the mailed link on a phone-sized screen, the existing one signs in from the link and joins.
+ * the mailed link on a phone-sized screen, the existing one signs in from the link and joins →
+ * five files uploaded at once → an agent on them → a cited answer for the newcomer on the phone →
+ * the administrator disables the newcomer, who is refused at once. axe-core on every screen.
  * Throughout: no CSP violation, no uncaught error.
  */
 import fs from 'node:fs';
@@ -17,6 +19,14 @@ const ADMIN = { name: 'Ada Admin', email: 'ada@example.org' };
 const NEWCOMER = { name: 'Nia Newcomer', email: 'nia@example.org' };
 const EXISTING = { name: 'Sam Existing', email: 'sam@example.org' };
 const PHONE = { width: 390, height: 844 };
+/** Five documents dropped at once: the answer is in one of them. */
+const HANDBOOK = [
+  { name: 'travel-policy.md', type: 'text/markdown', text: '# Travel policy\n\nRail tickets bought for business trips are reimbursed. Claim the refund for rail tickets within 30 days of the journey, with the receipt attached.\n' },
+  { name: 'holidays.md', type: 'text/markdown', text: '# Holidays\n\nEveryone has 25 days of paid leave a year. Book leave in the HR portal two weeks ahead.\n' },
+  { name: 'equipment.txt', type: 'text/plain', text: 'Laptops are replaced every four years. Report a broken screen to the IT desk.\n' },
+  { name: 'offices.csv', type: 'text/csv', text: 'office,city,opening hours\nNorth,Leeds,8-18\nSouth,Bristol,9-17\n' },
+  { name: 'security.html', type: 'text/html', text: '<html><head><title>Security</title></head><body><h1>Security</h1><p>Lock your screen when you leave your desk.</p></body></html>' },
+];
 
 let stack: Stack;
 let chromium: OpenBrowser;
@@ -185,6 +195,51 @@ describe('the first day of a team', () => {
     await expectAccessible(page, 'invitation, signed in');
     await page.getByRole('button', { name: 'Join Research Team', exact: true }).click();
     await page.waitForURL((url) => url.pathname === '/chat');
+  });
+
+  it('uploads five files at once into a team knowledge base, all of which arrive and become ready', async () => {
+    const page = (current = admin.page);
+    await page.goto('/knowledge');
+    await page.getByRole('heading', { level: 1, name: 'Knowledge' }).waitFor();
+    await page.getByLabel('Name').fill('Team handbook');
+    await page.getByRole('button', { name: 'Create knowledge base', exact: true }).click();
+    await page.waitForURL(/\/knowledge\/[0-9a-f-]{36}$/);
+    await page.getByRole('region', { name: 'Upload documents' }).waitFor();
+    await page.locator('#document-file').setInputFiles(HANDBOOK.map(({ name, type, text }) => ({ name, mimeType: type, buffer: Buffer.from(text) })));
+    for (const { name } of HANDBOOK) {
+      const row = page.getByTestId('document-row').filter({ hasText: name });
+      await expect.poll(() => row.getAttribute('data-status'), { timeout: 60_000, interval: 250 }).toBe('ready');
+    }
+    expect(await page.getByTestId('document-row').count()).toBe(HANDBOOK.length);
+    await screenshot(page, 'five-uploads');
+    await expectAccessible(page, 'knowledge base with five documents');
+  });
+
+  it('makes an agent on the team handbook, and the new member gets a cited answer on the phone', async () => {
+    const page = (current = admin.page);
+    await page.goto('/agents/new');
+    await page.getByLabel('Name', { exact: true }).fill('Handbook helper');
+    await page.getByRole('checkbox', { name: 'Team handbook' }).check();
+    await page.getByRole('button', { name: 'Create agent', exact: true }).click();
+    await page.waitForURL(/\/agents\/[0-9a-f-]{36}$/);
+
+    const phone = (current = newcomerPage);
+    await phone.goto('/chat');
+    await phone.getByLabel('Agent').selectOption({ label: 'Handbook helper' });
+    await phone.getByLabel('Message').fill('How many days do I have to claim a refund for rail tickets?');
+    await phone.getByLabel('Message').press('Enter');
+    await phone.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
+    const answer = phone.locator('[data-testid="message"][data-role="assistant"]').last();
+    await expect.poll(() => answer.getAttribute('data-status'), { timeout: 20_000 }).toBe('complete');
+    expect(await answer.getByTestId('message-body').innerText()).toContain('30 days');
+    await answer.getByRole('button', { name: /^\[1\] / }).click();
+    const dialog = phone.getByTestId('citation-dialog');
+    await dialog.getByRole('heading', { name: 'Source 1' }).waitFor();
+    expect(await dialog.innerText()).toContain('travel-policy.md');
+    await screenshot(phone, 'cited-answer-phone');
+    await expectNoOverflow(phone);
+    await expectAccessible(phone, 'cited answer (phone)');
+    await dialog.getByRole('button', { name: 'Close', exact: true }).click();
   });
 
   it('shows the administrator both people as members', async () => {
