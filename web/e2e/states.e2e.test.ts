@@ -89,7 +89,7 @@ describe('honest states', () => {
     await expect.poll(() => switcherName(page)).toBe('Personal');
   });
 
-  it('remembers the last workspace across sign-out and sign-in', async () => {
+  it('remembers the last workspace across sign-out and sign-in, on any device', async () => {
     await page.goto('/chat');
     await switcher(page).selectOption(ids.team!);
     await expect.poll(() => switcherName(page)).toBe('Team');
@@ -98,6 +98,16 @@ describe('honest states', () => {
     await signIn(page, PERSON.email, PASSWORD);
     await page.waitForURL((url) => url.pathname === '/chat');
     await expect.poll(() => switcherName(page)).toBe('Team');
+
+    // On another device too: the server keeps the choice.
+    const elsewhere = await watchedContext(chromium.browser, stack.baseUrl);
+    watches.push(elsewhere.watch);
+    const other = await elsewhere.context.newPage();
+    await firstVisit(other, '/sign-in');
+    await signIn(other, PERSON.email, PASSWORD);
+    await other.waitForURL((url) => url.pathname === '/chat');
+    await expect.poll(() => switcherName(other)).toBe('Team');
+    await elsewhere.context.close();
   });
 
   it('keeps the unsent message when the session has ended, and says why it asks to sign in', async () => {

@@ -191,3 +191,12 @@ export async function addMember(db: Db, workspaceId: string, userId: string, rol
     .onConflict((oc) => oc.columns(['workspace_id', 'user_id']).doNothing())
     .execute();
 }
+
+export async function setLastWorkspace(db: Db, userId: string, workspaceId: string): Promise<void> {
+  await db.updateTable('users').set({ last_workspace_id: workspaceId }).where('id', '=', userId).execute();
+}
+
+export async function findLastWorkspace(db: Db, userId: string): Promise<string | null> {
+  const row = await db.selectFrom('users').select('last_workspace_id').where('id', '=', userId).executeTakeFirst();
+  return row?.last_workspace_id ?? null;
+}

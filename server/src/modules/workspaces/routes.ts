@@ -53,10 +53,39 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
     const read = { access: { scope: 'workspaces:read' as const } };
     const write = { access: { scope: 'workspaces:write' as const } };
 
-    app.get('/workspaces', { config: read, schema: { tags, summary: 'List the workspaces you belong to', response: { 200: z.object({ workspaces: z.array(WorkspaceView) }) } } }, async (request) => {
-      await workspaces.personal(request.callerId());
-      return { workspaces: (await workspaces.list(request.callerId())).map(view) };
-    });
+    app.get(
+      '/workspaces',
+      {
+        config: read,
+        schema: {
+          tags,
+          summary: 'List the workspaces you belong to',
+          response: { 200: z.object({ workspaces: z.array(WorkspaceView), lastWorkspaceId: z.uuid().nullable().describe('The one you last chose (PUT /me/workspace), when you still belong to it') }) },
+        },
+      },
+      async (request) => {
+        await workspaces.personal(request.callerId());
+        const [list, last] = await Promise.all([workspaces.list(request.callerId()), workspaces.lastChosen(request.callerId())]);
+        return { workspaces: list.map(view), lastWorkspaceId: list.some((w) => w.id === last) ? last : null };
+      },
+    );
+
+    app.put(
+      '/me/workspace',
+      {
+        config: read,
+        schema: {
+          tags,
+          summary: 'Remember the workspace you work in: the web app opens it at your next sign-in, on any device',
+          body: z.strictObject({ workspaceId: z.uuid() }),
+          response: { 200: Ok },
+        },
+      },
+      async (request) => {
+        await workspaces.choose(request.callerId(), request.body.workspaceId);
+        return { ok: true as const };
+      },
+    );
 
     app.post(
       '/workspaces',

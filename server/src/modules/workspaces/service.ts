@@ -79,6 +79,17 @@ export class WorkspaceService {
     return created;
   }
 
+  /** Remembers the workspace the user chose last (a preference; 404 unless they belong to it). */
+  async choose(userId: string, workspaceId: string): Promise<void> {
+    const context = await this.membership(userId, workspaceId);
+    await repo.setLastWorkspace(this.db, userId, context.workspaceId);
+  }
+
+  /** The workspace the user chose last, if any (membership not checked: callers match it against the list). */
+  async lastChosen(userId: string): Promise<string | null> {
+    return repo.findLastWorkspace(this.db, userId);
+  }
+
   /** The caller's workspace for this request: the X-Workspace-Id header, else the personal one. */
   async resolve(userId: string, workspaceId: string | undefined, permission: Permission): Promise<WorkspaceContext> {
     const context = await this.membership(userId, workspaceId);

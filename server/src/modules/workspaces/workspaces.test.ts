@@ -142,6 +142,28 @@ describe('workspaces', () => {
     expect(can('member', 'sso.read')).toBe(false);
   });
 
+  it('remembers the workspace last chosen, only one the caller belongs to, and forgets it when they leave', async () => {
+    const { owner, workspace } = await sharedWorkspace();
+    const { invitee } = await join(workspace.id, owner, 'member');
+    invitee.workspaceId = undefined;
+    expect((await invitee.get('/workspaces')).json().lastWorkspaceId).toBeNull();
+    expect((await invitee.put('/me/workspace', { workspaceId: workspace.id })).statusCode).toBe(200);
+    expect((await invitee.get('/workspaces')).json().lastWorkspaceId).toBe(workspace.id);
+
+    // A workspace the caller is not in: 404, and nothing remembered.
+    const stranger = await apiUser(chat.t);
+    const theirs = (await stranger.post('/workspaces', { name: 'Elsewhere' })).json();
+    const refused = await invitee.put('/me/workspace', { workspaceId: theirs.id });
+    expect(refused.statusCode).toBe(404);
+    expect((await invitee.put('/me/workspace', { workspaceId: 'not-a-uuid' })).statusCode).toBe(400);
+    expect((await invitee.get('/workspaces')).json().lastWorkspaceId).toBe(workspace.id);
+
+    // Removed from it: the preference no longer names it.
+    const removed = await owner.delete(`/workspaces/${workspace.id}/members/${invitee.userId}`);
+    expect(removed.statusCode, removed.body).toBeLessThan(300);
+    expect((await invitee.get('/workspaces')).json().lastWorkspaceId).toBeNull();
+  });
+
   it('has one permission table that orders the roles', () => {
     for (const permission of Object.keys(PERMISSIONS) as (keyof typeof PERMISSIONS)[]) {
       const allowed = ROLES.map((role) => can(role, permission));

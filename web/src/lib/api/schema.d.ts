@@ -2276,6 +2276,8 @@ export interface paths {
                                 /** @description What the caller’s role allows here (the permission table); the server still checks every call */
                                 permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "members.promote")[];
                             }[];
+                            /** @description The one you last chose (PUT /me/workspace), when you still belong to it */
+                            lastWorkspaceId: string | null;
                         };
                     };
                 };
@@ -2366,6 +2368,70 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/workspace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Remember the workspace you work in: the web app opens it at your next sign-in, on any device */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        workspaceId: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;

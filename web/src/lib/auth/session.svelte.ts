@@ -10,6 +10,8 @@ class Session {
   me = $state<Me | null>(null);
   workspaces = $state<Workspace[]>([]);
   workspaceId = $state<string | null>(currentWorkspace());
+  /** The workspace the server remembers as the last one chosen (PUT /me/workspace). */
+  private lastWorkspaceId: string | null = null;
   /** Workspace invitations addressed to this person, waiting for an answer. */
   invitations = $state<PendingInvitation[]>([]);
 
@@ -26,20 +28,28 @@ class Session {
   async load(): Promise<void> {
     this.me = await api.get<Me>('/me', { redirectOn401: false });
     if (this.me.mfaEnrollmentRequired) return; // other calls answer 403 until 2FA is set up
-    const { workspaces } = await api.get<{ workspaces: Workspace[] }>('/workspaces');
+    const { workspaces, lastWorkspaceId } = await api.get<{ workspaces: Workspace[]; lastWorkspaceId: string | null }>('/workspaces');
     this.workspaces = workspaces;
+    this.lastWorkspaceId = lastWorkspaceId;
     // Not essential to any screen: a failure leaves the banner out.
     this.invitations = await api
       .get<{ invitations: PendingInvitation[] }>('/workspaces/invitations/mine')
       .then((body) => body.invitations)
       .catch(() => []);
-    const remembered = workspaces.find((w) => w.id === currentWorkspace());
+    // The last choice, made on any device (the server keeps it), else this browser's, else the personal one.
+    const remembered = workspaces.find((w) => w.id === lastWorkspaceId) ?? workspaces.find((w) => w.id === currentWorkspace());
     this.choose((remembered ?? workspaces.find((w) => w.personal) ?? workspaces[0])?.id ?? null);
   }
 
-  choose(id: string | null): void {
+  /** The workspace every call runs in from now on; `remember` also keeps it for the next sign-in on any device. */
+  choose(id: string | null, options: { remember?: boolean } = {}): void {
     setWorkspace(id);
     this.workspaceId = id;
+    if (options.remember && id && id !== this.lastWorkspaceId) {
+      this.lastWorkspaceId = id;
+      // A preference: if it fails, this browser still remembers it.
+      void api.put('/me/workspace', { workspaceId: id }, { redirectOn401: false }).catch(() => undefined);
+    }
   }
 
   /**

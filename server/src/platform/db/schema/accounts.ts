@@ -20,6 +20,8 @@ export interface UsersTable {
   erasure_scheduled_at: Generated<Date | null>;
   /** Set by an administrator: sign-in and every credential of the account are refused (0020). */
   disabled_at: Generated<Date | null>;
+  /** The workspace last chosen in the web app (PUT /me/workspace), opened at the next sign-in (0021). */
+  last_workspace_id: Generated<string | null>;
 }
 
 export interface SessionsTable {
