@@ -104,6 +104,32 @@ describe('knowledge bases', () => {
     expect(await db.selectFrom('document_blobs').select('document_id').where('document_id', '=', uploaded.json().id).execute()).toEqual([]);
   });
 
+  it('serves repeated searches from the retrieval cache, and a document change invalidates it', async () => {
+    const client = await apiUser(chat.t);
+    const baseId = await base(client);
+    const first = await upload(client, baseId, 'harbour.md', '# Harbour\n\nThe harbour gate closes at nine in the evening.\n', 'text/markdown');
+    await ready(client, baseId, first.json().id);
+    const search = async () => (await client.post(`/knowledge-bases/${baseId}/search`, { query: 'when does the harbour gate close', topK: 3 })).json().results as { text: string }[];
+    expect((await search())[0]!.text).toContain('at nine');
+
+    // Changed behind the cache's back (no version bump): a hit still shows what was found before.
+    const db = chat.t.database.db;
+    await db
+      .updateTable('chunks')
+      .set({ text: 'The harbour gate closes at ten in the evening.' })
+      .where('document_id', '=', first.json().id)
+      .execute();
+    expect((await search())[0]!.text, 'served from the cache').toContain('at nine');
+
+    // A document change bumps the base's version, which is part of the key: the next search reads afresh.
+    const second = await upload(client, baseId, 'tides.md', '# Tides\n\nHigh tide is at noon.\n', 'text/markdown');
+    await ready(client, baseId, second.json().id);
+    expect((await search())[0]!.text).toContain('at ten');
+    await db.updateTable('chunks').set({ text: 'The harbour gate closes at eleven in the evening.' }).where('document_id', '=', first.json().id).execute();
+    expect((await client.delete(`/knowledge-bases/${baseId}/documents/${second.json().id}`)).statusCode).toBe(200);
+    expect((await search())[0]!.text).toContain('at eleven');
+  });
+
   it('names a PDF by its filename, not its metadata title, and reads words split at ligatures whole', async () => {
     const client = await apiUser(chat.t);
     const baseId = await base(client);
