@@ -108,6 +108,12 @@ describe('GET /auth/options', () => {
   it('tells the sign-in page the registration mode and whether SSO is configured', async () => {
     const response = await new BrowserClient(t.app).get('/auth/options');
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ registration: 'open', sso: false, passwordMinLength: 15, setupRequired: true });
+    expect(response.json()).toEqual({
+      registration: 'open',
+      sso: false,
+      passwordMinLength: 15,
+      setupRequired: true,
+      uploads: { maxBytes: expect.any(Number), maxBytesSetting: 'UPLOAD_MAX_BYTES', types: expect.arrayContaining([expect.objectContaining({ kind: 'pdf', extensions: ['pdf'] })]) },
+    });
   });
 });
