@@ -1,7 +1,7 @@
 /** Request ids and log redaction, read back from the app's real log output. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, LogCapture, type TestApp } from '../../test/harness.js';
-import { redactUrl } from '../platform/log.js';
+import { redactFields, redactUrl } from '../platform/log.js';
 
 const logs = new LogCapture();
 let t: TestApp;
@@ -57,6 +57,22 @@ describe('log redaction', () => {
     expect(logs.text).toContain('page=2');
     for (const secret of secrets) expect(logs.text).not.toContain(secret);
     expect(logs.text).toContain('[REDACTED]');
+  });
+
+  it('replaces sensitive fields at the first three levels without touching the logged object', () => {
+    const line = { user: 'a@example.com', password: 'p1', body: { apiKey: 'k1', nested: { secret: 's1', deeper: { token: 'kept: below the third level' } } }, list: [{ token: 't1' }] };
+    const redacted = redactFields(line);
+    expect(redacted).toEqual({ user: 'a@example.com', password: '[REDACTED]', body: { apiKey: '[REDACTED]', nested: { secret: '[REDACTED]', deeper: { token: 'kept: below the third level' } } }, list: [{ token: '[REDACTED]' }] });
+    expect(line.password).toBe('p1'); // the caller's object is unchanged
+    expect(line.body.nested.secret).toBe('s1');
+    const plain = { req: { method: 'GET' }, res: { statusCode: 200 }, responseTime: 1.2 };
+    expect(redactFields(plain)).toBe(plain); // nothing to hide: no copy
+
+    const error = Object.assign(new Error('refused'), { token: 't2', code: 'E_REFUSED' });
+    const redactedError = redactFields({ err: error }).err;
+    expect(redactedError).toBeInstanceOf(Error);
+    expect(redactedError).toMatchObject({ message: 'refused', token: '[REDACTED]', code: 'E_REFUSED' });
+    expect(error.token).toBe('t2');
   });
 
   it('masks sensitive query parameters in URLs', () => {
