@@ -3,7 +3,8 @@
  * per-principal counts for the enumeration (403/404 bursts), request-volume and
  * error-ratio rules, and sampled events for 429 and CSRF/CORS refusals — at most one
  * event per principal and kind per minute, so a flood does not write a row per request.
- * Counters here are fixed windows (one store increment per request).
+ * Counters here are fixed windows, summed in memory and written once per key every 100 ms
+ * (batched-counter.ts).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import { errorCodeOf } from '../../http/errors-plugin.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Store } from '../../platform/store/store.js';
 import type { SecurityEventSink } from '../security-events/service.js';
+import { BatchedCounter } from './batched-counter.js';
 import type { Detector } from './detector.js';
 
 export interface TrafficThresholds {
@@ -45,14 +47,15 @@ export function principalKey(request: FastifyRequest): string {
 }
 
 export function trafficHook(deps: TrafficDeps) {
+  const counts = new BatchedCounter(deps.store);
   return (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     done();
     if (!request.url.startsWith('/api/')) return;
-    observe(deps, request, reply).catch((error: unknown) => deps.logger.warn({ err: error }, 'traffic monitoring failed'));
+    observe(deps, counts, request, reply).catch((error: unknown) => deps.logger.warn({ err: error }, 'traffic monitoring failed'));
   };
 }
 
-async function observe(deps: TrafficDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+async function observe(deps: TrafficDeps, counts: BatchedCounter, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const status = reply.statusCode;
   const code = errorCodeOf(request);
   if (code === 'ip_blocked') return; // already answered by a block; counting it again costs store calls for nothing
@@ -70,10 +73,10 @@ async function observe(deps: TrafficDeps, request: FastifyRequest, reply: Fastif
   if (origin && !deps.anyOrigin && !deps.allowedOrigins.has(origin)) {
     await deps.events.recordSampled({ ...base, type: 'http.cors_refused', details: { origin, method: request.method, route } }, `${principal}:cors:${origin}`);
   }
-  await count(deps, request, principal, status);
+  await count(deps, counts, request, principal, status);
 }
 
-async function count(deps: TrafficDeps, request: FastifyRequest, principal: string, status: number): Promise<void> {
+async function count(deps: TrafficDeps, counts: BatchedCounter, request: FastifyRequest, principal: string, status: number): Promise<void> {
   const t = deps.thresholds;
   const bucket = Math.floor(deps.clock.now().getTime() / t.windowMs);
   const key = (name: string) => `mon:t:${name}:${principal}:${bucket}`;
@@ -81,19 +84,19 @@ async function count(deps: TrafficDeps, request: FastifyRequest, principal: stri
   const seconds = Math.round(t.windowMs / 1000);
   const ipTarget = principal.startsWith('ip:') ? { ip: request.ip } : undefined;
   if (t.volume > 0 || t.errorRatio > 0) {
-    const requests = (await deps.store.increment(key('req'), { ttlMs })).value;
+    const requests = await counts.add(key('req'), ttlMs);
     if (t.volume > 0 && requests >= t.volume) {
       await deps.detector.fire('request_volume', principal, t.windowMs, 'warning', { requests, threshold: t.volume, windowSeconds: seconds }, ipTarget);
     }
     if (t.errorRatio > 0 && status >= 400) {
-      const errors = (await deps.store.increment(key('err'), { ttlMs })).value;
+      const errors = await counts.add(key('err'), ttlMs);
       if (errors >= t.errorMin && errors / requests >= t.errorRatio) {
         await deps.detector.fire('error_ratio', principal, t.windowMs, 'warning', { errors, requests, ratio: Math.round((errors / requests) * 100) / 100, windowSeconds: seconds });
       }
     }
   }
   if (t.enumeration > 0 && (status === 403 || status === 404)) {
-    const misses = (await deps.store.increment(key('enum'), { ttlMs })).value;
+    const misses = await counts.add(key('enum'), ttlMs);
     if (misses >= t.enumeration) {
       await deps.detector.fire('enumeration', principal, t.windowMs, 'warning', { responses: misses, threshold: t.enumeration, windowSeconds: seconds }, ipTarget);
     }
