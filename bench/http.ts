@@ -26,6 +26,7 @@ import { cores, loadAverage } from './lib/machine.js';
 import { ROOT, tempDir, writeResult } from './lib/paths.js';
 import { summariseProfile } from './lib/profile.js';
 import { startNode, stop, waitUp } from './lib/processes.js';
+import { wrk as runWrk, type WrkResult } from './lib/wrk.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL;
@@ -34,28 +35,8 @@ const DURATION = process.env.BENCH_SECONDS ?? '10';
 const PASSWORD = 'violet tractor sings at dawn';
 const EMAIL = 'bench-reader@example.org';
 
-interface WrkResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-}
-
 function wrk(url: string, headers: string[] = []): WrkResult {
-  const args = ['-t1', '-c100', `-d${DURATION}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
-  const out = execFileSync('wrk', args, { encoding: 'utf8' });
-  const ms = (label: string) => {
-    const m = new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`).exec(out);
-    if (!m) return NaN;
-    const v = Number(m[1]);
-    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-  };
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    p50: ms('50%'),
-    p99: ms('99%'),
-    non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
-  };
+  return runWrk(url, { seconds: Number(DURATION), headers });
 }
 
 function start(args: string[], env: Record<string, string> = {}, cwd = ROOT): ChildProcess {
@@ -137,7 +118,7 @@ const signedRun = await autocannon({
     },
   ],
 });
-const readSigned: WrkResult = { rps: signedRun.requests.average, p50: signedRun.latency.p50, p99: signedRun.latency.p99, non2xx: signedRun.non2xx + signedRun.errors };
+const readSigned: WrkResult = { rps: signedRun.requests.average, p50: signedRun.latency.p50, p99: signedRun.latency.p99, non2xx: signedRun.non2xx, socketErrors: signedRun.errors };
 await stop(bastion);
 
 const token = cookie.split('=')[1]!;
