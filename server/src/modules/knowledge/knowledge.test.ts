@@ -114,11 +114,7 @@ describe('knowledge bases', () => {
 
     // Changed behind the cache's back (no version bump): a hit still shows what was found before.
     const db = chat.t.database.db;
-    await db
-      .updateTable('chunks')
-      .set({ text: 'The harbour gate closes at ten in the evening.' })
-      .where('document_id', '=', first.json().id)
-      .execute();
+    await db.updateTable('chunks').set({ text: 'The harbour gate closes at ten in the evening.' }).where('document_id', '=', first.json().id).execute();
     expect((await search())[0]!.text, 'served from the cache').toContain('at nine');
 
     // A document change bumps the base's version, which is part of the key: the next search reads afresh.
