@@ -25,6 +25,11 @@ export function pdfDocument(pages: string[]): string {
     objects.push(`<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`);
   });
   objects.push('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>');
+  return pdfFile(objects);
+}
+
+/** A PDF file of numbered objects (1 is the catalog) with its cross-reference table; `trailer` adds to the trailer dictionary. */
+function pdfFile(objects: string[], trailer = ''): string {
   let out = '%PDF-1.4\n';
   const offsets: number[] = [];
   objects.forEach((object, i) => {
@@ -33,7 +38,7 @@ export function pdfDocument(pages: string[]): string {
   });
   const xref = out.length;
   out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
-  return `${out}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return `${out}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R${trailer} >>\nstartxref\n${xref}\n%%EOF\n`;
 }
 
 /** A small PDF whose one content stream inflates (FlateDecode) to `inflatedBytes` of spaces. */
@@ -76,13 +81,5 @@ export function onePagePdf(stream: string, title = 'Untitled'): Buffer {
     '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
     `<< /Title (${title.replace(/[()\\]/g, '\\$&')}) /Producer (Skia/PDF m120) >>`,
   ];
-  let out = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  objects.forEach((object, i) => {
-    offsets.push(out.length);
-    out += `${i + 1} 0 obj\n${object}\nendobj\n`;
-  });
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
-  return Buffer.from(`${out}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R /Info ${objects.length} 0 R >>\nstartxref\n${xref}\n%%EOF\n`, 'latin1');
+  return Buffer.from(pdfFile(objects, ` /Info ${objects.length} 0 R`), 'latin1');
 }

@@ -8,11 +8,11 @@
  * Throughout: no CSP violation, no uncaught error.
  */
 import fs from 'node:fs';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium, screenshot, watchedContext, type OpenBrowser, type Watch } from './browser.js';
 import { expectAccessible, expectNoOverflow } from './a11y.js';
-import { BrowserApi, firstVisit, linkIn, PASSWORD, signIn, totpCode } from './helpers.js';
+import { BrowserApi, firstVisit, linkIn, PASSWORD, signIn, totpCode, stepsInOrder } from './helpers.js';
 import { startStack, type Stack } from './stack.js';
 
 const ADMIN = { name: 'Ada Admin', email: 'ada@example.org' };
@@ -35,23 +35,7 @@ const watches: Watch[] = [];
 let current: Page | undefined;
 let newcomerPage: Page;
 
-let broken = false;
-beforeEach((ctx: TestContext) => {
-  if (broken) ctx.skip();
-});
-afterEach(async (ctx: TestContext) => {
-  if (ctx.task.result?.state !== 'fail') return;
-  broken = true;
-  if (current) {
-    await screenshot(current, `FAILED-first-day-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => undefined);
-    console.error(
-      `e2e: failed at ${current.url()}; page text:\n${await current
-        .locator('body')
-        .innerText()
-        .catch(() => '?')}`,
-    );
-  }
-});
+stepsInOrder('first-day', () => current);
 
 beforeAll(async () => {
   stack = await startStack('firstday', { REGISTRATION: 'invite', REQUIRE_MFA: 'admins' });

@@ -1,7 +1,8 @@
 /** Small steps shared by the e2e files: signing in through the screens, API calls as the browser, mail links. */
 import fs from 'node:fs';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect, type TestContext } from 'vitest';
 import type { APIResponse, BrowserContext, Page } from 'playwright-core';
+import { screenshot } from './browser.js';
 import { totpAt } from '../../server/src/modules/auth/totp.js';
 import type { SmtpSink } from '../../server/test/smtp-sink.js';
 
@@ -125,4 +126,29 @@ export async function createFirstAdmin(baseUrl: string, logFile: string, person:
     body: JSON.stringify({ token, email: person.email, name: person.name, password: PASSWORD }),
   });
   expect(setup.status, await setup.text()).toBeLessThan(300);
+}
+
+/**
+ * For a file whose steps build on each other: after the first failure the rest are skipped,
+ * not failed again, and the failing step leaves a screenshot and the page's text of the page
+ * `current()` returns.
+ */
+export function stepsInOrder(name: string, current: () => Page | undefined): void {
+  let broken = false;
+  beforeEach((ctx: TestContext) => {
+    if (broken) ctx.skip();
+  });
+  afterEach(async (ctx: TestContext) => {
+    if (ctx.task.result?.state !== 'fail') return;
+    broken = true;
+    const page = current();
+    if (!page) return;
+    await screenshot(page, `FAILED-${name}-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => undefined);
+    console.error(
+      `e2e: failed at ${page.url()}; page text:\n${await page
+        .locator('body')
+        .innerText()
+        .catch(() => '?')}`,
+    );
+  });
 }

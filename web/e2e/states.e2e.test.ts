@@ -4,11 +4,11 @@
  * says why it asks to sign in again, a failed send says the server cannot be reached and keeps
  * the text, and a mailed export link survives the detour through sign-in.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium, screenshot, watchedContext, type OpenBrowser, type Watch } from './browser.js';
 import { expectAccessible } from './a11y.js';
-import { BrowserApi, createFirstAdmin, firstVisit, linkIn, PASSWORD, signIn } from './helpers.js';
+import { BrowserApi, createFirstAdmin, firstVisit, linkIn, PASSWORD, signIn, stepsInOrder } from './helpers.js';
 import { startStack, type Stack } from './stack.js';
 
 const PERSON = { name: 'Parker Person', email: 'parker@example.org' };
@@ -21,21 +21,7 @@ let api: BrowserApi;
 const watches: Watch[] = [];
 const ids: { team?: string; personal?: string; teamConversation?: string; personalAgent?: string } = {};
 
-let broken = false;
-beforeEach((ctx: TestContext) => {
-  if (broken) ctx.skip();
-});
-afterEach(async (ctx: TestContext) => {
-  if (ctx.task.result?.state !== 'fail') return;
-  broken = true;
-  await screenshot(page, `FAILED-states-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => undefined);
-  console.error(
-    `e2e: failed at ${page.url()}; page text:\n${await page
-      .locator('body')
-      .innerText()
-      .catch(() => '?')}`,
-  );
-});
+stepsInOrder('states', () => page);
 
 beforeAll(async () => {
   stack = await startStack('states');
