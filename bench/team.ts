@@ -1,0 +1,169 @@
+/**
+ * A small team on the embedded default (PGlite + the in-memory store, no DATABASE_URL or
+ * REDIS_URL, load shedding as shipped): BENCH_USERS people (10) for BENCH_SECONDS (120) doing
+ * what people do, each with a pause of 0.5–1.5 s between steps — open the app (the page and a
+ * script of the web app), list conversations, agents and knowledge bases, open a conversation,
+ * ask the built-in extractive agent, search a knowledge base, and upload a document every
+ * few seconds. Reports per step: count, p50, p95, max and failures (any answer that is not
+ * the expected 2xx, or no answer), and the server's RSS over the run.
+ *
+ *   npm run build && npx tsx bench/team.ts
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../server/src/config/index.js';
+import { hashPassword } from '../server/src/modules/auth/passwords.js';
+import { insertUser } from '../server/src/modules/users/repo.js';
+import { openDatabase } from '../server/src/platform/db/database.js';
+import { migrate } from '../server/src/platform/db/migrator.js';
+import { createLogger } from '../server/src/platform/log.js';
+import { cores, loadAverage } from './lib/machine.js';
+import { ROOT, tempDir, writeResult } from './lib/paths.js';
+import { assertPortFree, startNode, stop, waitUp } from './lib/processes.js';
+import { summariseProfile } from './lib/profile.js';
+import { percentile } from './lib/stats.js';
+
+const USERS = Number(process.env.BENCH_USERS ?? '10');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? '120');
+const PORT = 3961;
+const BASE = `http://127.0.0.1:${PORT}`;
+const PASSWORD = 'violet tractor sings at dawn';
+const dataDir = tempDir('bastion-bench-team-');
+const env = { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(PORT), PUBLIC_URL: BASE, REGISTRATION: 'closed', REQUIRE_MFA: 'none' };
+
+if (!fs.existsSync(path.join(ROOT, 'server', 'dist', 'entry.js')) || !fs.existsSync(path.join(ROOT, 'web', 'build', 'index.html'))) throw new Error('bench:team: run npm run build first');
+await assertPortFree(PORT);
+const script = fs.readdirSync(path.join(ROOT, 'web', 'build', '_app', 'immutable', 'entry')).find((f) => f.endsWith('.js'));
+if (!script) throw new Error('no web app script in web/build');
+
+// The people, straight into the database before the server claims DATA_DIR.
+const config = loadConfig(env);
+const database = await openDatabase(config, createLogger('silent'), { owner: 'command' });
+await migrate(database.db);
+const hash = await hashPassword(PASSWORD);
+const emails = Array.from({ length: USERS }, (_, i) => `teammate${i + 1}@example.org`);
+for (const email of emails) await insertUser(database.db, { id: crypto.randomUUID(), email, name: email.split('@')[0]!, role: 'member', password_hash: hash, email_verified_at: new Date(), created_at: new Date() });
+await database.close();
+
+// BENCH_PROFILE=1: a CPU profile of the server over the run, summarised after the table.
+const profileDir = path.join(dataDir, 'profile');
+const profiling = process.env.BENCH_PROFILE === '1';
+const server = startNode([...(profiling ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/entry.js', 'serve'], { env, cwd: path.join(ROOT, 'server') });
+await waitUp(`${BASE}/readyz`, { ready: (status) => status === 200 });
+
+interface Sample {
+  step: string;
+  ms: number;
+  ok: boolean;
+  status: number;
+}
+const samples: Sample[] = [];
+const failures = new Map<string, number>();
+const rss: number[] = [];
+
+/** One HTTP step, timed; `expect` is the status that counts as success. */
+async function step(name: string, url: string, init: RequestInit & { expect?: number } = {}): Promise<Response | null> {
+  const started = performance.now();
+  try {
+    const response = await fetch(BASE + url, init);
+    const body = await response.arrayBuffer();
+    const ok = response.status === (init.expect ?? 200);
+    samples.push({ step: name, ms: performance.now() - started, ok, status: response.status });
+    if (!ok) {
+      const code = /"code":"([a-z_]+)"/.exec(Buffer.from(body).toString('utf8'))?.[1] ?? '';
+      const key = `${name} → ${response.status} ${code}`;
+      failures.set(key, (failures.get(key) ?? 0) + 1);
+    }
+    return ok ? new Response(body, { status: response.status, headers: response.headers }) : null;
+  } catch (error) {
+    samples.push({ step: name, ms: performance.now() - started, ok: false, status: 0 });
+    const key = `${name} → ${(error as Error).message}`;
+    failures.set(key, (failures.get(key) ?? 0) + 1);
+    return null;
+  }
+}
+
+const pause = () => new Promise((resolve) => setTimeout(resolve, 500 + Math.random() * 1000));
+/** A note of about 5 KB, and every fourth upload a handbook of about 1 MB (some 2,000 chunks to ingest). */
+const DOCUMENT = (n: number, who: string) =>
+  [`# Notes ${n} of ${who}`, '', ...Array.from({ length: n % 4 === 0 ? 8_000 : 40 }, (_, i) => `Paragraph ${i}: the harbour office opens at ${7 + (i % 4)} in the morning; claims are filed within ${20 + (i % 60)} days.`)].join('\n\n');
+
+async function person(email: string, index: number, until: number): Promise<void> {
+  const signIn = await step('sign in', '/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json', origin: BASE }, body: JSON.stringify({ email, password: PASSWORD }) });
+  const cookie = (signIn?.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const csrfAnswer = await step('GET /auth/csrf', '/api/v1/auth/csrf', { headers: { cookie } });
+  const csrf = ((await csrfAnswer?.json()) as { token: string } | undefined)?.token ?? '';
+  const headers = { cookie, origin: BASE, 'x-csrf-token': csrf };
+  const json = { ...headers, 'content-type': 'application/json' };
+  // Their own knowledge base, agent and conversation.
+  const base = (await (await step('create knowledge base', '/api/v1/knowledge-bases', { method: 'POST', headers: json, body: JSON.stringify({ name: 'Notes' }), expect: 201 }))?.json()) as { id: string } | undefined;
+  const agent = (await (await step('create agent', '/api/v1/agents', { method: 'POST', headers: json, body: JSON.stringify({ name: 'Helper', knowledgeBaseIds: base ? [base.id] : [] }), expect: 201 }))?.json()) as { id: string } | undefined;
+  const conversation = (await (await step('create conversation', '/api/v1/conversations', { method: 'POST', headers: json, body: JSON.stringify({ agentId: agent?.id }), expect: 201 }))?.json()) as { id: string } | undefined;
+  let uploads = 0;
+  let lastUpload = 0;
+  while (Date.now() < until) {
+    await pause();
+    if (Date.now() - lastUpload > 5_000 && base) {
+      lastUpload = Date.now();
+      const form = new FormData();
+      form.append('file', new Blob([DOCUMENT(++uploads, email)], { type: 'text/markdown' }), `notes-${index}-${uploads}.md`);
+      await step('upload a document', `/api/v1/knowledge-bases/${base.id}/documents`, { method: 'POST', headers, body: form, expect: 202 });
+      continue;
+    }
+    const roll = Math.random();
+    if (roll < 0.1) {
+      await step('open the app: page', '/chat', { headers: { accept: 'text/html' } });
+      await step('open the app: script', `/_app/immutable/entry/${script}`);
+    } else if (roll < 0.3) await step('list conversations', '/api/v1/conversations', { headers });
+    else if (roll < 0.4) await step('list agents', '/api/v1/agents', { headers });
+    else if (roll < 0.5) await step('list knowledge bases', '/api/v1/knowledge-bases', { headers });
+    else if (roll < 0.65 && conversation) await step('open a conversation', `/api/v1/conversations/${conversation.id}/messages`, { headers });
+    else if (roll < 0.8 && conversation)
+      await step('ask (extractive, JSON answer)', `/api/v1/conversations/${conversation.id}/messages`, { method: 'POST', headers: json, body: JSON.stringify({ content: 'When does the harbour office open?' }), expect: 201 });
+    else if (base) await step('search a knowledge base', `/api/v1/knowledge-bases/${base.id}/search`, { method: 'POST', headers: json, body: JSON.stringify({ query: 'harbour office opening hours' }) });
+  }
+}
+
+const startedAt = new Date();
+const loadBefore = loadAverage();
+const until = Date.now() + SECONDS * 1000;
+const sampler = setInterval(() => {
+  try {
+    const status = fs.readFileSync(`/proc/${server.pid}/status`, 'utf8');
+    rss.push(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+  } catch {
+    // gone
+  }
+}, 1_000);
+await Promise.all(emails.map((email, i) => person(email, i, until)));
+clearInterval(sampler);
+const loadAfter = loadAverage();
+await stop(server);
+const profile = profiling ? fs.readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+const profileSummary = profile ? summariseProfile(path.join(profileDir, profile)) : [];
+fs.rmSync(dataDir, { recursive: true, force: true });
+
+const steps = [...new Set(samples.map((s) => s.step))];
+const total = samples.length;
+const failed = samples.filter((s) => !s.ok).length;
+const half = Math.floor(rss.length / 2);
+const report = [
+  `# A team on the embedded default (${startedAt.toISOString().slice(0, 10)}, ${cores()} cores, load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after)`,
+  '',
+  `- command: \`BENCH_USERS=${USERS} BENCH_SECONDS=${SECONDS} npx tsx bench/team.ts\` (after \`npm run build\`), started ${startedAt.toISOString()}`,
+  `- Bastion \`serve\` on PGlite + the in-memory store, shipped defaults (load shedding on), ${USERS} people, ${SECONDS} s, a pause of 0.5–1.5 s between steps, an upload every 5 s or so per person (a 5 KB Markdown note; every fourth a 1 MB handbook)`,
+  `- requests: ${total}, failed: ${failed} (${((failed / Math.max(total, 1)) * 100).toFixed(2)}%); server RSS first half max ${Math.max(...rss.slice(0, half)).toFixed(0)} MB, second half max ${Math.max(...rss.slice(half)).toFixed(0)} MB`,
+  '',
+  '| step | count | p50 ms | p95 ms | max ms | failed |',
+  '|---|---:|---:|---:|---:|---:|',
+  ...steps.map((name) => {
+    const of = samples.filter((s) => s.step === name);
+    const ms = of.map((s) => s.ms).sort((a, b) => a - b);
+    return `| ${name} | ${of.length} | ${percentile(ms, 50).toFixed(1)} | ${percentile(ms, 95).toFixed(1)} | ${ms.at(-1)!.toFixed(1)} | ${of.filter((s) => !s.ok).length} |`;
+  }),
+  '',
+  ...(failures.size > 0 ? ['Failures:', '', ...[...failures].map(([what, n]) => `- ${n} × ${what}`), ''] : []),
+  ...(profileSummary.length > 0 ? ['## Where the server spent its time (CPU profile of the run)', '', ...profileSummary, ''] : []),
+].join('\n');
+writeResult('team-embedded.md', report);
+console.log(report);
