@@ -1,20 +1,27 @@
 /**
- * A small team on the embedded default (PGlite + the in-memory store, no DATABASE_URL or
- * REDIS_URL, load shedding as shipped): BENCH_USERS people (10) for BENCH_SECONDS (120) doing
- * what people do, each with a pause of 0.5–1.5 s between steps — open the app (the page and a
+ * People using Bastion at once: BENCH_USERS people (10) for BENCH_SECONDS (120) doing what
+ * people do, each with a pause of 0.5–1.5 s between steps — open the app (the page and a
  * script of the web app), list conversations, agents and knowledge bases, open a conversation,
- * ask the built-in extractive agent, search a knowledge base, and upload a document every
+ * ask the built-in extractive agent, ask an agent on a provider (a streamed answer from the
+ * fake LLM server, 50 tokens at 20 ms), search a knowledge base, and upload a document every
  * few seconds. Reports per step: count, p50, p95, max and failures (any answer that is not
- * the expected 2xx, or no answer), and the server's RSS over the run.
+ * the expected 2xx, or no answer), the p95 of every step but the LLM ones, and the server's
+ * RSS over the run.
+ *
+ * On the embedded default (PGlite + the in-memory store, load shedding as shipped) unless
+ * DATABASE_URL and REDIS_URL are set: then on a database of its own beside the one named and
+ * a Redis key prefix of its own. BENCH_RATE_LIMIT_SCALE raises the rate-limit budgets (all
+ * the people come from one address here, where real ones would not).
  *
  *   npm run build && npx tsx bench/team.ts
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 BENCH_USERS=100 BENCH_RATE_LIMIT_SCALE=1000 npx tsx bench/team.ts
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../server/src/config/index.js';
 import { hashPassword } from '../server/src/modules/auth/passwords.js';
 import { insertUser } from '../server/src/modules/users/repo.js';
-import { openDatabase } from '../server/src/platform/db/database.js';
+import { openDatabase, openPostgres } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
 import { createLogger } from '../server/src/platform/log.js';
 import { cores, loadAverage } from './lib/machine.js';
@@ -22,14 +29,40 @@ import { ROOT, tempDir, writeResult } from './lib/paths.js';
 import { assertPortFree, startNode, stop, waitUp } from './lib/processes.js';
 import { summariseProfile } from './lib/profile.js';
 import { percentile } from './lib/stats.js';
+import { sql } from 'kysely';
 
 const USERS = Number(process.env.BENCH_USERS ?? '10');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '120');
 const PORT = 3961;
 const BASE = `http://127.0.0.1:${PORT}`;
 const PASSWORD = 'violet tractor sings at dawn';
+const FAKE_PORT = 3962;
 const dataDir = tempDir('bastion-bench-team-');
-const env = { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(PORT), PUBLIC_URL: BASE, REGISTRATION: 'closed', REQUIRE_MFA: 'none' };
+const DATABASE_URL = process.env.DATABASE_URL;
+const REDIS_URL = process.env.REDIS_URL;
+const backend = DATABASE_URL && REDIS_URL ? 'PostgreSQL + Redis' : 'PGlite + the in-memory store';
+let teamDatabaseUrl: string | undefined;
+if (DATABASE_URL && REDIS_URL) {
+  const teamDb = `${new URL(DATABASE_URL).pathname.slice(1) || 'bastion'}_team`.replace(/[^a-z0-9_]/gi, '_');
+  const admin = openPostgres(DATABASE_URL, { DB_POOL_MAX: 1, DB_STATEMENT_TIMEOUT_MS: 30_000, DB_IDLE_TIMEOUT_MS: 10_000, DB_CONNECT_TIMEOUT_MS: 5_000 }, createLogger('silent'));
+  // DDL takes no bound parameters: the name goes through sql.id (a quoted identifier).
+  await sql`drop database if exists ${sql.id(teamDb)} with (force)`.execute(admin.db);
+  await sql`create database ${sql.id(teamDb)}`.execute(admin.db);
+  await admin.close();
+  teamDatabaseUrl = Object.assign(new URL(DATABASE_URL), { pathname: `/${teamDb}` }).toString();
+}
+const env = {
+  DATA_DIR: dataDir,
+  HOST: '127.0.0.1',
+  PORT: String(PORT),
+  PUBLIC_URL: BASE,
+  REGISTRATION: 'closed',
+  REQUIRE_MFA: 'none',
+  OUTBOUND_ALLOW_PRIVATE_PROVIDERS: `127.0.0.1:${FAKE_PORT}`,
+  ...(teamDatabaseUrl ? { DATABASE_URL: teamDatabaseUrl, REDIS_URL, REDIS_KEY_PREFIX: `bastion-bench-team-${process.pid}:` } : {}),
+  ...(process.env.BENCH_RATE_LIMIT_SCALE ? { RATE_LIMIT_SCALE: process.env.BENCH_RATE_LIMIT_SCALE } : {}),
+  ...(process.env.DB_POOL_MAX ? { DB_POOL_MAX: process.env.DB_POOL_MAX } : {}),
+};
 
 if (!fs.existsSync(path.join(ROOT, 'server', 'dist', 'entry.js')) || !fs.existsSync(path.join(ROOT, 'web', 'build', 'index.html'))) throw new Error('bench:team: run npm run build first');
 await assertPortFree(PORT);
@@ -48,6 +81,8 @@ await database.close();
 // BENCH_PROFILE=1: a CPU profile of the server over the run, summarised after the table.
 const profileDir = path.join(dataDir, 'profile');
 const profiling = process.env.BENCH_PROFILE === '1';
+const fake = startNode(['bench/servers/fake-llm-server.mjs', String(FAKE_PORT), '50', '20']);
+await waitUp(`http://127.0.0.1:${FAKE_PORT}/bench/stats`);
 const server = startNode([...(profiling ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/entry.js', 'serve'], { env, cwd: path.join(ROOT, 'server') });
 await waitUp(`${BASE}/readyz`, { ready: (status) => status === 200 });
 
@@ -99,6 +134,18 @@ async function person(email: string, index: number, until: number): Promise<void
   const base = (await (await step('create knowledge base', '/api/v1/knowledge-bases', { method: 'POST', headers: json, body: JSON.stringify({ name: 'Notes' }), expect: 201 }))?.json()) as { id: string } | undefined;
   const agent = (await (await step('create agent', '/api/v1/agents', { method: 'POST', headers: json, body: JSON.stringify({ name: 'Helper', knowledgeBaseIds: base ? [base.id] : [] }), expect: 201 }))?.json()) as { id: string } | undefined;
   const conversation = (await (await step('create conversation', '/api/v1/conversations', { method: 'POST', headers: json, body: JSON.stringify({ agentId: agent?.id }), expect: 201 }))?.json()) as { id: string } | undefined;
+  const connection = (await (
+    await step('create provider connection', '/api/v1/provider-connections', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ name: 'fake', kind: 'openai', baseUrl: `http://127.0.0.1:${FAKE_PORT}/v1`, apiKey: 'bench-fake-provider-key', skipTest: true }),
+      expect: 201,
+    })
+  )?.json()) as { id: string } | undefined;
+  const streamer = (await (
+    await step('create agent', '/api/v1/agents', { method: 'POST', headers: json, body: JSON.stringify({ name: 'Streamer', providerConnectionId: connection?.id, model: 'fake-model', temperature: 0.7 }), expect: 201 })
+  )?.json()) as { id: string } | undefined;
+  const streamed = (await (await step('create conversation', '/api/v1/conversations', { method: 'POST', headers: json, body: JSON.stringify({ agentId: streamer?.id }), expect: 201 }))?.json()) as { id: string } | undefined;
   let uploads = 0;
   let lastUpload = 0;
   while (Date.now() < until) {
@@ -118,9 +165,38 @@ async function person(email: string, index: number, until: number): Promise<void
     else if (roll < 0.4) await step('list agents', '/api/v1/agents', { headers });
     else if (roll < 0.5) await step('list knowledge bases', '/api/v1/knowledge-bases', { headers });
     else if (roll < 0.65 && conversation) await step('open a conversation', `/api/v1/conversations/${conversation.id}/messages`, { headers });
+    else if (roll < 0.72 && streamed) await stream(streamed.id, json);
     else if (roll < 0.8 && conversation)
       await step('ask (extractive, JSON answer)', `/api/v1/conversations/${conversation.id}/messages`, { method: 'POST', headers: json, body: JSON.stringify({ content: 'When does the harbour office open?' }), expect: 201 });
     else if (base) await step('search a knowledge base', `/api/v1/knowledge-bases/${base.id}/search`, { method: 'POST', headers: json, body: JSON.stringify({ query: 'harbour office opening hours' }) });
+  }
+}
+
+/** A streamed answer from the fake provider: time to the first token and to the end, as two steps. */
+async function stream(conversationId: string, headers: Record<string, string>): Promise<void> {
+  const started = performance.now();
+  try {
+    const response = await fetch(`${BASE}/api/v1/conversations/${conversationId}/messages`, {
+      method: 'POST',
+      headers: { ...headers, accept: 'text/event-stream' },
+      body: JSON.stringify({ content: 'Tell me about the harbour.' }),
+    });
+    if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+    let first = 0;
+    let text = '';
+    const decoder = new TextDecoder();
+    for await (const part of response.body) {
+      text += decoder.decode(part as Uint8Array, { stream: true });
+      if (!first && text.includes('event: delta')) first = performance.now();
+    }
+    const ok = text.includes('event: done') && !text.includes('event: error');
+    samples.push({ step: 'LLM: chat, first token (streamed)', ms: (first || performance.now()) - started, ok, status: response.status });
+    samples.push({ step: 'LLM: chat, whole answer (streamed)', ms: performance.now() - started, ok, status: response.status });
+    if (!ok) failures.set('LLM: chat → stream without done', (failures.get('LLM: chat → stream without done') ?? 0) + 1);
+  } catch (error) {
+    samples.push({ step: 'LLM: chat, whole answer (streamed)', ms: performance.now() - started, ok: false, status: 0 });
+    const key = `LLM: chat → ${(error as Error).message}`;
+    failures.set(key, (failures.get(key) ?? 0) + 1);
   }
 }
 
@@ -139,19 +215,27 @@ await Promise.all(emails.map((email, i) => person(email, i, until)));
 clearInterval(sampler);
 const loadAfter = loadAverage();
 await stop(server);
+await stop(fake);
+if (DATABASE_URL && teamDatabaseUrl) {
+  const admin = openPostgres(DATABASE_URL, { DB_POOL_MAX: 1, DB_STATEMENT_TIMEOUT_MS: 30_000, DB_IDLE_TIMEOUT_MS: 10_000, DB_CONNECT_TIMEOUT_MS: 5_000 }, createLogger('silent'));
+  await sql`drop database if exists ${sql.id(new URL(teamDatabaseUrl).pathname.slice(1))} with (force)`.execute(admin.db);
+  await admin.close();
+}
 const profile = profiling ? fs.readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
 const profileSummary = profile ? summariseProfile(path.join(profileDir, profile)) : [];
 fs.rmSync(dataDir, { recursive: true, force: true });
 
 const steps = [...new Set(samples.map((s) => s.step))];
+const nonLlm = samples.filter((s) => !s.step.startsWith('LLM:')).map((s) => s.ms);
 const total = samples.length;
 const failed = samples.filter((s) => !s.ok).length;
 const half = Math.floor(rss.length / 2);
 const report = [
-  `# A team on the embedded default (${startedAt.toISOString().slice(0, 10)}, ${cores()} cores, load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after)`,
+  `# ${USERS} people at once on ${backend} (${startedAt.toISOString().slice(0, 10)}, ${cores()} cores, load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after)`,
   '',
-  `- command: \`BENCH_USERS=${USERS} BENCH_SECONDS=${SECONDS} npx tsx bench/team.ts\` (after \`npm run build\`), started ${startedAt.toISOString()}`,
-  `- Bastion \`serve\` on PGlite + the in-memory store, shipped defaults (load shedding on), ${USERS} people, ${SECONDS} s, a pause of 0.5–1.5 s between steps, an upload every 5 s or so per person (a 5 KB Markdown note; every fourth a 1 MB handbook)`,
+  `- command: \`${teamDatabaseUrl ? 'DATABASE_URL=… REDIS_URL=… ' : ''}BENCH_USERS=${USERS} BENCH_SECONDS=${SECONDS}${env.RATE_LIMIT_SCALE ? ` BENCH_RATE_LIMIT_SCALE=${env.RATE_LIMIT_SCALE}` : ''}${env.DB_POOL_MAX ? ` DB_POOL_MAX=${env.DB_POOL_MAX}` : ''} npx tsx bench/team.ts\` (after \`npm run build\`), started ${startedAt.toISOString()}`,
+  `- Bastion \`serve\` on ${backend}, shipped defaults otherwise (load shedding on), ${USERS} people, ${SECONDS} s, a pause of 0.5–1.5 s between steps, an upload every 5 s or so per person (a 5 KB Markdown note; every fourth a 1 MB handbook), streamed answers from the fake LLM server (50 tokens at 20 ms)`,
+  `- p95 of every step but the LLM ones: ${percentile(nonLlm, 95).toFixed(1)} ms (${nonLlm.length} requests)`,
   `- requests: ${total}, failed: ${failed} (${((failed / Math.max(total, 1)) * 100).toFixed(2)}%); server RSS first half max ${Math.max(...rss.slice(0, half)).toFixed(0)} MB, second half max ${Math.max(...rss.slice(half)).toFixed(0)} MB`,
   '',
   '| step | count | p50 ms | p95 ms | max ms | failed |',
@@ -165,5 +249,5 @@ const report = [
   ...(failures.size > 0 ? ['Failures:', '', ...[...failures].map(([what, n]) => `- ${n} × ${what}`), ''] : []),
   ...(profileSummary.length > 0 ? ['## Where the server spent its time (CPU profile of the run)', '', ...profileSummary, ''] : []),
 ].join('\n');
-writeResult('team-embedded.md', report);
+writeResult(teamDatabaseUrl ? `team-postgres-${USERS}.md` : 'team-embedded.md', report);
 console.log(report);
