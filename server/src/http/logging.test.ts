@@ -25,7 +25,14 @@ describe('request ids', () => {
     const response = await t.app.inject({ url: '/healthz', headers: { 'x-request-id': 'edge-1234.abc:5' } });
     expect(response.headers['x-request-id']).toBe('edge-1234.abc:5');
     const records = logs.records().filter((r) => r.requestId === 'edge-1234.abc:5');
-    expect(records.length).toBeGreaterThanOrEqual(2);
+    expect(records.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('writes one access line per request at info: method, redacted URL, status, time', async () => {
+    await t.app.inject({ url: '/healthz?token=sekret-access-1', headers: { 'x-request-id': 'access-line-1' } });
+    const lines = logs.records().filter((r) => r.requestId === 'access-line-1' && r.level === 30);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ msg: 'request completed', req: { method: 'GET', url: '/healthz?token=[REDACTED]' }, res: { statusCode: 200 }, responseTime: expect.any(Number) });
   });
 
   it('replaces a malformed X-Request-Id with a fresh id', async () => {
