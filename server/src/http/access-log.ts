@@ -2,7 +2,7 @@
  * The access log: one line per request at `info`, when it completes, with the method, the
  * (redacted) URL, the status and the time taken — instead of Fastify's two (one on arrival,
  * one on completion), which cost about a quarter of the throughput of a trivial request
- * (bench/results/perf-gate.md). The arrival line is still written at `debug`, for following a
+ * (bench/results/http-read-path-profile.md). The arrival line is still written at `debug`, for following a
  * request that never completes.
  */
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';

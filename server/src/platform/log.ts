@@ -79,7 +79,7 @@ export function loggerOptions(level: string): LoggerOptions {
     level,
     // Redaction as a formatter rather than pino's path-based `redact`: 48 wildcard paths
     // walked on every line cost about a quarter of the CPU of a trivial request at the
-    // default level (bench/results/http-healthz-profile.md); this walks a line's own keys.
+    // default level (bench/results/http-read-path-profile.md); this walks a line's own keys.
     formatters: { log: (object) => redactFields(object), bindings: (bindings) => redactFields(bindings) },
     serializers: {
       req: (req: { method: string; url: string; id: string }) => ({ method: req.method, url: redactUrl(req.url), id: req.id }),
