@@ -7,10 +7,10 @@
  * state-changing call of a signed-in page.
  */
 import { readFile } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium, screenshot, watchedContext, type OpenBrowser, type Watch } from './browser.js';
-import { BrowserApi, firstVisit, linkIn, PASSWORD, PRE_LOGIN, signIn, totpCode, UNSAFE } from './helpers.js';
+import { BrowserApi, firstVisit, linkIn, PASSWORD, PRE_LOGIN, signIn, totpCode, UNSAFE, stepsInOrder } from './helpers.js';
 import { startStack, type Stack } from './stack.js';
 import { TEST_RUN } from '../../server/test/harness.js';
 
@@ -39,21 +39,11 @@ const others: { context: BrowserContext; watch: Watch }[] = [];
 const state: { conversationId?: string; knowledgeBaseId?: string; agentId?: string } = {};
 
 // Each step needs the ones before it: after a failure the rest are skipped, not failed again.
-let broken = false;
-beforeEach((ctx: TestContext) => {
-  if (broken) ctx.skip();
-});
-afterEach(async (ctx: TestContext) => {
-  if (ctx.task.result?.state !== 'fail') return;
-  broken = true;
-  await screenshot(page, `FAILED-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => undefined);
-  console.error(
-    `e2e: failed at ${page.url()}; page text:\n${await page
-      .locator('body')
-      .innerText()
-      .catch(() => '?')}\nconsole errors: ${JSON.stringify(watch.consoleErrors)}\npage errors: ${JSON.stringify(watch.pageErrors)}\nCSP: ${JSON.stringify(watch.csp)}`,
-  );
-});
+stepsInOrder(
+  'flow',
+  () => page,
+  () => `\nconsole errors: ${JSON.stringify(watch.consoleErrors)}\npage errors: ${JSON.stringify(watch.pageErrors)}\nCSP: ${JSON.stringify(watch.csp)}`,
+);
 
 beforeAll(async () => {
   stack = await startStack('flow');

@@ -131,9 +131,9 @@ export async function createFirstAdmin(baseUrl: string, logFile: string, person:
 /**
  * For a file whose steps build on each other: after the first failure the rest are skipped,
  * not failed again, and the failing step leaves a screenshot and the page's text of the page
- * `current()` returns.
+ * `current()` returns, followed by `details()` (e.g. the console errors seen).
  */
-export function stepsInOrder(name: string, current: () => Page | undefined): void {
+export function stepsInOrder(name: string, current: () => Page | undefined, details: () => string = () => ''): void {
   let broken = false;
   beforeEach((ctx: TestContext) => {
     if (broken) ctx.skip();
@@ -144,11 +144,10 @@ export function stepsInOrder(name: string, current: () => Page | undefined): voi
     const page = current();
     if (!page) return;
     await screenshot(page, `FAILED-${name}-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => undefined);
-    console.error(
-      `e2e: failed at ${page.url()}; page text:\n${await page
-        .locator('body')
-        .innerText()
-        .catch(() => '?')}`,
-    );
+    const text = await page
+      .locator('body')
+      .innerText()
+      .catch(() => '?');
+    console.error(`e2e: failed at ${page.url()}; page text:\n${text}${details()}`);
   });
 }
