@@ -73,7 +73,7 @@ export function workspaceRoutes(workspaces: WorkspaceService, usage: UsageServic
     app.put(
       '/me/workspace',
       {
-        config: read,
+        config: write,
         schema: {
           tags,
           summary: 'Remember the workspace you work in: the web app opens it at your next sign-in, on any device',
