@@ -127,6 +127,29 @@ describe('envelope encryption', () => {
     await expectCryptoError(encryptor(keyring([k2], k2)).decrypt(at('x'), blob), 'unknown_master_key');
   });
 
+  it("asks the database for an owner's key once per TTL, and forgets it when the key is shredded", async () => {
+    let queries = 0;
+    const counted = database.db.withPlugin({
+      transformQuery: (args) => (queries++, args.node),
+      transformResult: (args) => Promise.resolve(args.result),
+    });
+    const box = new Encryptor(counted, keyring([k1], k1), { cacheTtlMs: 60_000 });
+    const owner = { scope: 'workspace', id: 'cached' } as const;
+    const first = await box.encrypt(owner, at('c1'), 'one');
+    const afterFirst = queries;
+    const more = await Promise.all(Array.from({ length: 5 }, (_, i) => box.encrypt(owner, at(`c${i + 2}`), `v${i}`)));
+    expect(queries).toBe(afterFirst); // served from memory
+    expect(await box.decryptText(at('c1'), first)).toBe('one');
+    expect(await box.decryptText(at('c2'), more[0]!)).toBe('v0');
+
+    expect(await box.shred(owner)).toBe(true);
+    const fresh = await box.encrypt(owner, at('c9'), 'after');
+    expect(queries).toBeGreaterThan(afterFirst); // looked up (and created) anew
+    expect(fresh.subarray(1, 17).equals(first.subarray(1, 17))).toBe(false); // under a new data key
+    expect(await box.decryptText(at('c9'), fresh)).toBe('after');
+    await expectCryptoError(box.decrypt(at('c1'), first), 'unknown_data_key');
+  });
+
   it('crypto-shreds an owner without touching the others', async () => {
     const box = encryptor(keyring([k1], k1));
     const gone = await box.encrypt({ scope: 'user', id: 'leaver' }, at('g'), 'personal data');

@@ -77,6 +77,10 @@ export function unwrapDataKey(keyring: Keyring, row: DataKeyRow): Buffer {
 
 export class Encryptor {
   private readonly cache = new Map<string, { key: Buffer; expiresAt: number }>();
+  /** Which data key each owner encrypts under, for as long as unwrapped keys are kept: encrypting asks the database once per owner and TTL, not once per record. */
+  private readonly owners = new Map<string, { id: string; expiresAt: number }>();
+  /** Lookups in flight, shared by concurrent first uses of one owner. */
+  private readonly ownerLookups = new Map<string, Promise<{ id: string; key: Buffer }>>();
   private readonly now: () => number;
   private readonly cacheTtlMs: number;
 
@@ -151,11 +155,37 @@ export class Encryptor {
    */
   async shred(owner: KeyOwner): Promise<boolean> {
     const id = await deleteDataKeyByOwner(this.db, owner.scope, ownerId(owner));
+    this.owners.delete(ownerKeyOf(owner));
+    this.ownerLookups.delete(ownerKeyOf(owner)); // a lookup in flight must not cache the shredded key
     if (id) this.cache.delete(id);
     return id !== undefined;
   }
 
   private async ownerKey(owner: KeyOwner): Promise<{ id: string; key: Buffer }> {
+    const name = ownerKeyOf(owner);
+    const known = this.owners.get(name);
+    if (known && known.expiresAt > this.now()) {
+      const cached = this.cache.get(known.id);
+      if (cached && cached.expiresAt > this.now()) return { id: known.id, key: cached.key };
+    }
+    const inFlight = this.ownerLookups.get(name);
+    if (inFlight) return inFlight;
+    const lookup = this.lookUpOwnerKey(owner).then((found) => {
+      if (this.ownerLookups.get(name) === lookup && this.cacheTtlMs > 0) {
+        if (this.owners.size >= 10_000) this.owners.clear();
+        this.owners.set(name, { id: found.id, expiresAt: this.now() + this.cacheTtlMs });
+      }
+      return found;
+    });
+    this.ownerLookups.set(name, lookup);
+    try {
+      return await lookup;
+    } finally {
+      if (this.ownerLookups.get(name) === lookup) this.ownerLookups.delete(name);
+    }
+  }
+
+  private async lookUpOwnerKey(owner: KeyOwner): Promise<{ id: string; key: Buffer }> {
     const existing = await findDataKeyByOwner(this.db, owner.scope, ownerId(owner));
     if (existing) return { id: existing.id, key: this.remember(existing.id, () => unwrapDataKey(this.keyring, existing)) };
     const key = randomBytes(KEY_BYTES);
@@ -165,7 +195,7 @@ export class Encryptor {
     if (await insertDataKey(this.db, { ...row, master_key_id: active.id, wrapped_key: wrapped })) {
       return { id: row.id, key: this.remember(row.id, () => key) };
     }
-    return this.ownerKey(owner); // another writer created it first: use theirs
+    return this.lookUpOwnerKey(owner); // another writer created it first: use theirs
   }
 
   private async keyById(id: string): Promise<Buffer> {
@@ -184,6 +214,10 @@ export class Encryptor {
     this.cache.set(id, { key, expiresAt: this.now() + this.cacheTtlMs });
     return key;
   }
+}
+
+function ownerKeyOf(owner: KeyOwner): string {
+  return `${owner.scope}:${ownerId(owner)}`;
 }
 
 function uuidFromBytes(bytes: Buffer): string {
