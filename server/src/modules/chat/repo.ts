@@ -44,8 +44,37 @@ export async function deleteConversation(db: Db, owner: Owner, id: string): Prom
   return Number(result.numDeletedRows) === 1;
 }
 
-export async function insertMessage(db: Db, row: Omit<MessageRow, 'seq' | 'input_tokens' | 'output_tokens' | 'superseded' | 'lease_owner'> & { lease_owner?: string | null }): Promise<void> {
+export type NewMessage = Omit<MessageRow, 'seq' | 'input_tokens' | 'output_tokens' | 'superseded' | 'lease_owner'> & { lease_owner?: string | null };
+
+export async function insertMessage(db: Db, row: NewMessage): Promise<void> {
   await db.insertInto('messages').values(row).execute();
+}
+
+/**
+ * A question and its `streaming` answer row, with the conversation's first title, in one
+ * statement (atomic on its own: no transaction, one round trip before the provider call).
+ */
+export async function insertExchange(db: Db, owner: Owner, conversationId: string, rows: readonly [NewMessage, NewMessage], title: Buffer | null, now: Date): Promise<void> {
+  if (!title) {
+    await db
+      .insertInto('messages')
+      .values([...rows])
+      .execute();
+    return;
+  }
+  await db
+    .with('inserted', (qb) =>
+      qb
+        .insertInto('messages')
+        .values([...rows])
+        .returning('id'),
+    )
+    .updateTable('conversations')
+    .set({ title, updated_at: now })
+    .where('workspace_id', '=', owner.workspaceId)
+    .where('user_id', '=', owner.userId)
+    .where('id', '=', conversationId)
+    .execute();
 }
 
 export async function updateMessage(db: Db, workspaceId: string, id: string, changes: Partial<Pick<MessageRow, 'content' | 'status' | 'stop_reason' | 'input_tokens' | 'output_tokens' | 'model' | 'updated_at'>>): Promise<void> {

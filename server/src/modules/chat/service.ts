@@ -12,7 +12,7 @@ import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Encryptor } from '../../platform/crypto/envelope.js';
 import type { Db } from '../../platform/db/database.js';
-import type { ChatEvent, ChatRequest, Passage } from '../../platform/llm/types.js';
+import type { ChatEvent, ChatRequest, LlmProvider, Passage } from '../../platform/llm/types.js';
 import type { OutboundHttp } from '../../platform/net/outbound.js';
 import type { JsonCache } from '../../platform/store/cache.js';
 import type { Agent, AgentService } from '../agents/service.js';
@@ -67,6 +67,16 @@ export interface AnswerOptions {
   /** Aborts the answer (e.g. the client went away); its string reason is recorded. */
   signal?: AbortSignal;
   emit?: (event: ChatStreamEvent) => void;
+}
+
+/** What send() computed ahead for answer(): the history and the provider call's inputs. */
+interface Prepared {
+  passages: Passage[];
+  provider: LlmProvider;
+}
+interface AnswerInputs extends AnswerOptions {
+  prepared?: Promise<Prepared>;
+  history?: HistoryMessage[];
 }
 
 export interface ChatDeps {
@@ -135,9 +145,12 @@ export class ChatService {
 
   /** Stores the user's message, then answers it. */
   async send(context: WorkspaceContext, conversationId: string, text: string, options: AnswerOptions = {}): Promise<{ userMessage: Message; answer: Message; error?: { code: string; message: string } }> {
-    const conversation = await this.findConversation(context, conversationId);
+    // Everything before the provider call is the time to first token: independent steps run together.
+    const [conversation] = await Promise.all([this.findConversation(context, conversationId), this.deps.usage.assertWithinBudget(context)]);
     const agent = await this.agentOf(context, conversation);
-    await this.deps.usage.assertWithinBudget(context);
+    // The provider and the passages do not depend on what is stored: fetched while it is written.
+    const prepared = this.prepare(context, agent, text);
+    prepared.catch(() => undefined); // awaited by produce(); a failure before then is reported there, not as unhandled
     const now = this.deps.clock.now();
     const content: StoredContent = { text, citations: [], toolCalls: [] };
     const [userRow, answerRow, title] = await Promise.all([
@@ -145,15 +158,13 @@ export class ChatService {
       this.messageRow(context, conversation.id, 'assistant', { text: '', citations: [], toolCalls: [] }, 'streaming', now, agent),
       conversation.title ? null : this.sealing.sealTitle(context.workspaceId, conversation.id, titleOf(text)),
     ]);
-    // One transaction: a stored question always has its answer row, which the lease sweeper
-    // finishes if this process dies or loses the database before the answer does.
-    await this.deps.db.transaction().execute(async (trx) => {
-      await repo.insertMessage(trx, userRow);
-      await repo.insertMessage(trx, answerRow);
-      if (title) await repo.touchConversation(trx, this.owner(context), conversation.id, { title }, now);
-    });
+    // One statement: a stored question always has its answer row, which the lease sweeper
+    // finishes if this process dies or loses the database before the answer does. The
+    // history is read alongside and leaves both new rows out, whichever commits first.
+    const [, earlier] = await Promise.all([repo.insertExchange(this.deps.db, this.owner(context), conversation.id, [userRow, answerRow], title, now), this.history(context, conversation.id, new Set([userRow.id, answerRow.id]))]);
+    const history: HistoryMessage[] = [...earlier.slice(-(HISTORY_LIMIT - 2)), { role: 'user', text }];
     const userMessage = this.toMessage(stored(userRow), content); // no need to decrypt what was just written
-    const { answer, error } = await this.answer(context, conversation, agent, text, options, userMessage, stored(answerRow));
+    const { answer, error } = await this.answer(context, conversation, agent, text, { ...options, prepared, history }, userMessage, stored(answerRow));
     return { userMessage, answer, ...(error ? { error } : {}) };
   }
 
@@ -176,14 +187,14 @@ export class ChatService {
     conversation: repo.ConversationRow,
     agent: Agent,
     question: string,
-    options: AnswerOptions,
+    options: AnswerInputs,
     userMessage?: Message,
     inserted?: repo.MessageRow,
   ): Promise<{ answer: Message; error?: { code: string; message: string } }> {
     const emit = options.emit ?? (() => undefined);
     // Independent reads and writes before the provider call run together: they are the time to first token.
     const [history, answerRow] = await Promise.all([
-      this.history(context, conversation.id), // leaves out the `streaming` answer row
+      options.history ?? this.history(context, conversation.id), // leaves out the `streaming` answer row
       inserted ?? this.insert(context, conversation.id, 'assistant', { text: '', citations: [], toolCalls: [] }, 'streaming', this.deps.clock.now(), agent),
     ]);
     if (userMessage) emit({ type: 'message', message: userMessage, answerId: answerRow.id });
@@ -201,7 +212,7 @@ export class ChatService {
     conversation: repo.ConversationRow,
     agent: Agent,
     question: string,
-    options: AnswerOptions,
+    options: AnswerInputs,
     history: HistoryMessage[],
     answerRow: repo.MessageRow,
   ): Promise<{ answer: Message; error?: { code: string; message: string } }> {
@@ -226,7 +237,7 @@ export class ChatService {
       }
     };
     try {
-      const [passages, provider] = await Promise.all([config.knowledgeBaseIds.length > 0 ? this.retrieve(context, agent, question) : Promise.resolve([]), this.deps.providers.providerFor(context.workspaceId, config.providerConnectionId)]);
+      const { passages, provider } = await (options.prepared ?? this.prepare(context, agent, question));
       const boundary = newBoundary();
       const cache = this.deps.responseCache;
       const stream =
@@ -291,6 +302,13 @@ export class ChatService {
     return { answer, ...(result.error ? { error: result.error } : {}) };
   }
 
+  /** What the provider call needs besides the history: the passages and the provider. */
+  private async prepare(context: WorkspaceContext, agent: Agent, question: string): Promise<Prepared> {
+    const { config } = agent;
+    const [passages, provider] = await Promise.all([config.knowledgeBaseIds.length > 0 ? this.retrieve(context, agent, question) : Promise.resolve([]), this.deps.providers.providerFor(context.workspaceId, config.providerConnectionId)]);
+    return { passages, provider };
+  }
+
   private async retrieve(context: WorkspaceContext, agent: Agent, question: string): Promise<Passage[]> {
     const found = await this.deps.retriever.search({ workspaceId: context.workspaceId, knowledgeBaseIds: agent.config.knowledgeBaseIds, query: question.slice(0, 1_000), ...agent.config.retrieval });
     return found.map((passage, index) => ({ ...passage, id: String(index + 1) }));
@@ -311,9 +329,10 @@ export class ChatService {
     return row;
   }
 
-  private async history(context: WorkspaceContext, conversationId: string): Promise<HistoryMessage[]> {
+  /** The conversation's finished messages, oldest first, without the rows in `leaveOut`. */
+  private async history(context: WorkspaceContext, conversationId: string, leaveOut?: ReadonlySet<string>): Promise<HistoryMessage[]> {
     const rows = await repo.listMessages(this.deps.db, context.workspaceId, conversationId, false, HISTORY_LIMIT);
-    const finished = rows.filter((row) => row.status !== 'streaming' && row.status !== 'failed');
+    const finished = rows.filter((row) => row.status !== 'streaming' && row.status !== 'failed' && !leaveOut?.has(row.id));
     return Promise.all(finished.map(async (row) => ({ role: row.role, text: (await this.content(row)).text })));
   }
 
