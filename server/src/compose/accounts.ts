@@ -81,7 +81,7 @@ export const accounts = fp(
     let stopCheckpoints = (): void => undefined;
     app.addHook('onReady', async () => void (stopCheckpoints = audit.startSchedule()));
     app.addHook('onClose', async () => stopCheckpoints());
-    const apiKeys = new ApiKeyService(db, clock, store, securityEvents, users, audit);
+    const apiKeys = new ApiKeyService(db, clock, store, securityEvents, audit);
     const signingKeys = new SigningKeys(db, app.core.encryptor, clock, config.JWT_ACCESS_TTL_SECONDS * 1000);
     const tokens = new TokenService(
       db,

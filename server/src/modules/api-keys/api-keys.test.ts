@@ -79,6 +79,20 @@ describe('API keys', () => {
     expect((await bearer(ranged.key, '/api/v1/me', '2001:db8::7')).statusCode).toBe(200);
   });
 
+  it('refuses a live key whose user is disabled or must reset the password, checked in the same lookup', async () => {
+    const { address, browser } = await signedIn();
+    const { key } = (await browser.post('/api-keys', { name: 'k', scopes: ['profile:read'] })).json();
+    const db = fixture.t.database.db;
+    expect((await bearer(key)).statusCode).toBe(200);
+    // Set directly (the admin routes also revoke the keys): the key itself stays live.
+    await db.updateTable('users').set({ disabled_at: clock.now() }).where('email', '=', address).execute();
+    expect((await bearer(key)).json().error.code).toBe('unauthenticated');
+    await db.updateTable('users').set({ disabled_at: null, password_reset_required: true }).where('email', '=', address).execute();
+    expect((await bearer(key)).statusCode).toBe(401);
+    await db.updateTable('users').set({ password_reset_required: false }).where('email', '=', address).execute();
+    expect((await bearer(key)).statusCode).toBe(200);
+  });
+
   it('validates input and keeps keys private to their owner', async () => {
     const { browser } = await signedIn();
     for (const body of [

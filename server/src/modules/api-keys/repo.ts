@@ -9,8 +9,15 @@ export async function insertApiKey(db: Db, row: Omit<ApiKeyRow, 'last_used_at' |
   await db.insertInto('api_keys').values(row).execute();
 }
 
-export function findApiKeyByHash(db: Db, keyHash: string): Promise<ApiKeyRow | undefined> {
-  return db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
+/** The key and what its user's state says of it, in one round trip (it runs on every request made with a key). */
+export function findApiKeyWithUserByHash(db: Db, keyHash: string): Promise<(ApiKeyRow & { user_password_reset_required: boolean; user_disabled_at: Date | null }) | undefined> {
+  return db
+    .selectFrom('api_keys')
+    .innerJoin('users', 'users.id', 'api_keys.user_id')
+    .selectAll('api_keys')
+    .select(['users.password_reset_required as user_password_reset_required', 'users.disabled_at as user_disabled_at'])
+    .where('api_keys.key_hash', '=', keyHash)
+    .executeTakeFirst();
 }
 
 export function listApiKeys(db: Db, userId: string): Promise<ApiKeyRow[]> {

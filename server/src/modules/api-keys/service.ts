@@ -15,9 +15,8 @@ import type { Actor } from '../audit/actor.js';
 import type { AuditEvent, AuditLog } from '../audit/service.js';
 import type { SecurityEventSink } from '../security-events/service.js';
 import { isDisabled } from '../users/disabled.js';
-import { UserService } from '../users/service.js';
 import { generateApiKey, isWellFormedApiKey } from './key-format.js';
-import { findApiKeyByHash, findApiKeyStatus, insertApiKey, listApiKeys, recordApiKeyUse, revokeApiKey, revokeUserApiKeys, type ApiKeyRow } from './repo.js';
+import { findApiKeyStatus, findApiKeyWithUserByHash, insertApiKey, listApiKeys, recordApiKeyUse, revokeApiKey, revokeUserApiKeys, type ApiKeyRow } from './repo.js';
 
 const USE_RECORD_INTERVAL_MS = 60_000;
 // Access tokens minted from a revoked key check this marker; it outlives every one of them.
@@ -65,7 +64,6 @@ export class ApiKeyService {
     private readonly clock: Clock,
     private readonly store: Store,
     private readonly events?: SecurityEventSink,
-    private readonly users = new UserService(db),
     /** Records keys made and revoked by people; tests that only need a key may leave it out. */
     private readonly audit?: AuditLog,
   ) {}
@@ -151,11 +149,10 @@ export class ApiKeyService {
   async authenticate(key: string, ip: string): Promise<Principal> {
     const refused = () => new AppError('unauthenticated', 'Invalid, expired or revoked credentials.');
     if (!isWellFormedApiKey(key)) throw refused();
-    const row = await findApiKeyByHash(this.db, hashToken(key));
+    const row = await findApiKeyWithUserByHash(this.db, hashToken(key)); // no row either when the user is gone
     const now = this.clock.now();
     if (!row || row.revoked_at || (row.expires_at && row.expires_at <= now) || !ipAllowed(row.allowed_cidrs, ip)) throw refused();
-    const user = await this.users.byId(row.user_id);
-    if (!user || user.password_reset_required || isDisabled(user)) throw refused();
+    if (row.user_password_reset_required || isDisabled({ disabled_at: row.user_disabled_at })) throw refused();
     if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > USE_RECORD_INTERVAL_MS || row.last_used_ip !== ip) {
       await recordApiKeyUse(this.db, row.id, ip, now);
     }

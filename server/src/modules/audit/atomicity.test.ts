@@ -39,7 +39,7 @@ async function createKey(audit: AuditLog) {
   const store = await testStore();
   try {
     const actor: Actor = { type: 'user', userId, ip: '203.0.113.9', requestId: 'req-1' };
-    return await new ApiKeyService(database.db, clock, store, undefined, undefined, audit).create(userId, { name: 'ci', scopes: ['agents:read'] }, actor);
+    return await new ApiKeyService(database.db, clock, store, undefined, audit).create(userId, { name: 'ci', scopes: ['agents:read'] }, actor);
   } finally {
     await store.close();
   }
