@@ -75,13 +75,16 @@ async function respond<T extends Exchange>(request: FastifyRequest, reply: Fasti
     return;
   }
   let stream: EventStream | null = null;
+  let sentToken = false;
   const emit = (event: ChatStreamEvent) => {
     stream ??= openEventStream(reply);
     if (event.type === 'message') stream.send('message', { message: messageView(event.message), answerId: event.answerId });
     else if (event.type === 'done') stream.send('done', { message: messageView(event.message), ...(event.error ? { error: event.error } : {}) });
     else {
       const { type, ...data } = event;
-      stream.send(type, data);
+      // The first token goes out at once (time to first token); the following ones may be coalesced.
+      stream.send(type, data, type === 'delta' && !sentToken);
+      if (type === 'delta') sentToken = true;
     }
   };
   try {

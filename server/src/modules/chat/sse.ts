@@ -2,18 +2,25 @@
  * Server-Sent Events responses: a stream handed to Fastify (so the usual headers and
  * hooks apply), events as `event: <type>` + one JSON `data:` line, a comment every
  * 15 s so proxies keep the connection.
+ *
+ * Writes are coalesced: an event goes out at once when nothing was written in the last
+ * COALESCE_MS (so the first token is never held back), otherwise with whatever else
+ * arrives until then. A socket write per token was the largest single cost of a
+ * streamed answer; a person reading does not see 30 ms.
  */
 import { PassThrough } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 const KEEPALIVE_MS = 15_000;
+export const COALESCE_MS = 30;
 
 export function wantsEventStream(request: FastifyRequest): boolean {
   return (request.headers.accept ?? '').includes('text/event-stream');
 }
 
 export interface EventStream {
-  send(event: string, data: unknown): void;
+  /** `urgent` events (and everything queued before them) are written now. */
+  send(event: string, data: unknown, urgent?: boolean): void;
   end(): void;
 }
 
@@ -29,11 +36,31 @@ export function openEventStream(reply: FastifyReply): EventStream {
     .header('cache-control', 'no-store')
     .header('x-accel-buffering', 'no') // nginx: do not buffer the stream
     .send(stream);
+  let pending = '';
+  let timer: NodeJS.Timeout | null = null;
+  let lastWrite = Number.NEGATIVE_INFINITY;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    lastWrite = performance.now();
+    if (pending && !stream.destroyed) stream.write(pending);
+    pending = '';
+  };
   return {
-    send(event, data) {
-      if (!ended && !stream.destroyed) stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    send(event, data, urgent = false) {
+      if (ended || stream.destroyed) return;
+      pending += `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+      if (timer) {
+        if (urgent) flush();
+        return;
+      }
+      const wait = COALESCE_MS - (performance.now() - lastWrite);
+      if (urgent || wait <= 0) flush();
+      else timer = setTimeout(flush, wait);
     },
     end() {
+      if (ended) return;
+      flush();
       ended = true;
       clearInterval(keepalive);
       stream.end();
