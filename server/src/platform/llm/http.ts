@@ -272,12 +272,32 @@ export class Exchange {
     });
   }
 
+  /**
+   * The body's chunks, each read bounded by the idle timeout and the signal. One timer
+   * (re-armed before each read) and one abort listener per stream, not one per chunk:
+   * an answer is hundreds of chunks.
+   */
   private async *chunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
     const reader = body.getReader();
+    const signal = this.controller.signal;
+    const timeoutMs = this.options.idleTimeoutMs;
+    let interrupt: ((reason: unknown) => void) | null = null;
+    const onAbort = () => interrupt?.(this.mapError(signal.reason, 'stream'));
+    const timer = setTimeout(() => {
+      this.timedOut = new ProviderError('provider_timeout', `The provider stream stalled for more than ${timeoutMs} ms.`);
+      this.controller.abort(this.timedOut);
+    }, timeoutMs);
+    signal.addEventListener('abort', onAbort, { once: true });
     let finished = false;
     try {
       for (;;) {
-        const { done, value } = await this.guard(reader.read(), 'stream');
+        if (signal.aborted) throw this.mapError(signal.reason, 'stream');
+        timer.refresh();
+        const { done, value } = await new Promise<Awaited<ReturnType<typeof reader.read>>>((resolve, reject) => {
+          interrupt = reject;
+          reader.read().then(resolve, (err: unknown) => reject(this.mapError(err, 'stream')));
+        });
+        interrupt = null;
         if (done) {
           finished = true;
           return;
@@ -285,6 +305,8 @@ export class Exchange {
         yield value;
       }
     } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
       if (!finished) reader.cancel().catch(() => undefined);
       try {
         reader.releaseLock();
