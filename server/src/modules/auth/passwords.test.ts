@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../errors.js';
+import { HASHING_NICE_INCREMENT } from './password-pool.js';
 import { assertPasswordAcceptable, hashPassword, needsRehash, verifyPassword } from './passwords.js';
 
 const who = { email: 'ada.lovelace@example.org', name: 'Ada Lovelace', minLength: 15 };
@@ -54,5 +57,20 @@ describe('password hashing', () => {
     expect(await verifyPassword(stored, 'fine violet tractor at dusk')).toBe(false);
     expect(await verifyPassword('not-a-hash', 'x')).toBe(false);
     expect(needsRehash('$argon2id$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g')).toBe(true);
+  });
+
+  it.runIf(process.platform === 'linux')('hashes in threads below the event loop’s priority, never on the calling thread', async () => {
+    /** The nice value of each thread of this process (field 19 of /proc/self/task/<tid>/stat). */
+    const niceOfThreads = () => fs.readdirSync('/proc/self/task').map((tid) => Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+    const mine = os.getPriority(0);
+    const started = performance.now();
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 1);
+    const stored = await Promise.all(Array.from({ length: 4 }, (_, i) => hashPassword(`violet tractor ${i} sings at dawn`)));
+    clearInterval(ticker);
+    expect(stored.every((h) => h.startsWith('$argon2id$'))).toBe(true);
+    expect(niceOfThreads()).toContain(mine + HASHING_NICE_INCREMENT);
+    // The event loop kept turning while four hashes ran (they run elsewhere).
+    expect(ticks).toBeGreaterThan((performance.now() - started) / 10);
   });
 });

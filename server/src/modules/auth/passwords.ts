@@ -3,10 +3,10 @@
  * Length counts Unicode code points after NFKC; nothing is truncated; there are no
  * composition rules; common, guessable and personal passwords are refused with the reason.
  */
-import { hash, verify } from '@node-rs/argon2';
 import { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import * as common from '@zxcvbn-ts/language-common';
 import { AppError } from '../../errors.js';
+import { hashInPool, verifyInPool } from './password-pool.js';
 
 /** OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1 (~40 ms here). */
 export const ARGON2_PARAMS = { algorithm: 2 /* Argon2id */, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -67,16 +67,13 @@ function personalWords(email: string, name: string): string[] {
   return [email, local, ...name.split(/\s+/)].map((w) => w.normalize('NFKC').toLowerCase().trim()).filter((w) => w.length >= 3);
 }
 
+/** argon2id in the password pool (password-pool.ts): off the event loop and below its priority. */
 export function hashPassword(password: string): Promise<string> {
-  return hash(normalizePassword(password), ARGON2_PARAMS);
+  return hashInPool(normalizePassword(password), ARGON2_PARAMS);
 }
 
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
-  try {
-    return await verify(passwordHash, normalizePassword(password));
-  } catch {
-    return false;
-  }
+  return verifyInPool(passwordHash, normalizePassword(password));
 }
 
 /** True when a stored hash was made with other parameters and should be recomputed at sign-in. */

@@ -1,0 +1,37 @@
+/**
+ * argon2id off the event loop and below it: hashing runs in a pool of worker threads, one
+ * per core, at a lower scheduling priority (nice +10 on Linux). When the machine is idle a
+ * burst of sign-ins uses every core; when requests are waiting, the event loop thread is
+ * scheduled first, so a sign-in storm slows sign-ins, not everyone else's reads.
+ * (libuv's shared pool, where @node-rs/argon2's async calls run, cannot be deprioritised.)
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+
+/** How much lower than the event loop the hashing threads run (Linux nice increment). */
+export const HASHING_NICE_INCREMENT = 10;
+
+type Task = { op: 'hash'; password: string; options: object } | { op: 'verify'; hash: string; password: string };
+
+let pool: Piscina<Task, string | boolean> | undefined;
+
+function passwordPool(): Piscina<Task, string | boolean> {
+  pool ??= new Piscina({
+    // Plain JavaScript beside src/ and dist/ (both two levels below server/), so tests and the build share it.
+    filename: new URL('../../../workers/argon2.mjs', import.meta.url).href,
+    minThreads: 0,
+    maxThreads: availableParallelism(),
+    idleTimeout: 30_000,
+    niceIncrement: HASHING_NICE_INCREMENT,
+  });
+  return pool;
+}
+
+export async function hashInPool(password: string, options: object): Promise<string> {
+  return (await passwordPool().run({ op: 'hash', password, options })) as string;
+}
+
+/** False for a wrong password and for a malformed stored hash. */
+export async function verifyInPool(hash: string, password: string): Promise<boolean> {
+  return (await passwordPool().run({ op: 'verify', hash, password })) as boolean;
+}
