@@ -5,7 +5,9 @@
  * scheduled first, so a sign-in storm slows sign-ins, not everyone else's reads.
  * (libuv's shared pool, where @node-rs/argon2's async calls run, cannot be deprioritised.)
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 
 /** How much lower than the event loop the hashing threads run (Linux nice increment). */
@@ -15,15 +17,21 @@ type Task = { op: 'hash'; password: string; options: object } | { op: 'verify'; 
 
 let pool: Piscina<Task, string | boolean> | undefined;
 
+// Plain JavaScript beside src/ and dist/ (both two levels below server/), so tests and the build share it.
+const WORKER = new URL('../../../workers/argon2.mjs', import.meta.url);
+
 function passwordPool(): Piscina<Task, string | boolean> {
-  pool ??= new Piscina({
-    // Plain JavaScript beside src/ and dist/ (both two levels below server/), so tests and the build share it.
-    filename: new URL('../../../workers/argon2.mjs', import.meta.url).href,
+  if (pool) return pool;
+  if (!existsSync(WORKER)) throw new Error(`The password hashing worker ${fileURLToPath(WORKER)} is missing: deploy server/workers/ beside server/dist/.`);
+  pool = new Piscina({
+    filename: WORKER.href,
     minThreads: 0,
     maxThreads: availableParallelism(),
     idleTimeout: 30_000,
     niceIncrement: HASHING_NICE_INCREMENT,
   });
+  // A worker that fails rejects the task that ran on it; the pool's own 'error' event must not end the process.
+  pool.on('error', () => undefined);
   return pool;
 }
 
