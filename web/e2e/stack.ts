@@ -121,6 +121,8 @@ async function snapshotBuild(name: string): Promise<string> {
   const dir = await tempDir(`e2e-build-${name}`);
   fs.cpSync(path.join(SERVER_DIR, 'dist'), path.join(dir, 'server', 'dist'), { recursive: true });
   fs.cpSync(path.join(SERVER_DIR, 'migrations'), path.join(dir, 'server', 'migrations'), { recursive: true });
+  // Worker-thread scripts the server loads by path (dist/../workers, e.g. argon2.mjs).
+  if (fs.existsSync(path.join(SERVER_DIR, 'workers'))) fs.cpSync(path.join(SERVER_DIR, 'workers'), path.join(dir, 'server', 'workers'), { recursive: true });
   fs.copyFileSync(path.join(SERVER_DIR, 'package.json'), path.join(dir, 'server', 'package.json'));
   fs.cpSync(path.join(WEB_DIR, 'build'), path.join(dir, 'web', 'build'), { recursive: true });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
