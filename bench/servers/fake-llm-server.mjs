@@ -9,14 +9,52 @@
 // has its arrival and first-token times recorded (epoch ms, sub-ms precision);
 // GET /bench/stats returns and clears them, with request counters.
 //
-//   node bench/servers/fake-llm-server.mjs <port> [tokens=100] [intervalMs=20]
+// With `markdown` as the fourth argument the answer is Markdown (headings, nested lists, a
+// table, fenced code in several languages), repeated to the number of tokens: a page
+// rendering it has real work to do (bench/web-typing.ts).
+//
+//   node bench/servers/fake-llm-server.mjs <port> [tokens=100] [intervalMs=20] [markdown]
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
 const port = Number(process.argv[2] ?? 3930);
 const TOKENS = Number(process.argv[3] ?? 100);
 const INTERVAL_MS = Number(process.argv[4] ?? 20);
-const words = Array.from({ length: TOKENS }, (_, i) => (i === 0 ? 'word1' : ` word${i + 1}`));
+const MARKDOWN = `## Setting up the service
+
+The service needs three things: a **database**, a *cache* and a key file.
+
+1. Install the packages:
+   - \`postgresql\` for the data
+   - \`redis\` for sessions and limits
+     - persistence is optional
+2. Create the key file and keep a copy.
+
+| setting | default | meaning |
+|---|---:|---|
+| PORT | 3000 | where it listens |
+| DB_POOL_MAX | 10 | connections kept |
+
+\`\`\`typescript
+export async function start(port: number): Promise<void> {
+  const app = await build({ logger: true });
+  await app.listen({ host: '127.0.0.1', port });
+}
+\`\`\`
+
+\`\`\`python
+def ready(url: str) -> bool:
+    return requests.get(url, timeout=2).status_code == 200
+\`\`\`
+
+> Restart the service after changing a setting.
+
+`;
+const markdownTokens = MARKDOWN.match(/\s*\S+/g);
+const words =
+  process.argv[5] === 'markdown'
+    ? Array.from({ length: TOKENS }, (_, i) => (i > 0 && i % markdownTokens.length === 0 ? '\n\n' : '') + markdownTokens[i % markdownTokens.length])
+    : Array.from({ length: TOKENS }, (_, i) => (i === 0 ? 'word1' : ` word${i + 1}`));
 const now = () => performance.timeOrigin + performance.now();
 
 let seq = 0;
