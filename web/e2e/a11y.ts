@@ -17,14 +17,16 @@ export interface AxeViolation {
 }
 
 /**
- * axe-core's violations on the page as it is now. The script is evaluated through the
- * DevTools protocol, so the page's CSP (which forbids inline scripts) does not block it and
- * nothing is added to the page's own code.
+ * axe-core's violations on the page as it is now (or only within the elements matching
+ * `within`, a CSS selector). The script is evaluated through the DevTools protocol, so the
+ * page's CSP (which forbids inline scripts) does not block it and nothing is added to the
+ * page's own code.
  */
-export async function axeViolations(page: Page): Promise<AxeViolation[]> {
+export async function axeViolations(page: Page, within?: string): Promise<AxeViolation[]> {
+  const context = within === undefined ? 'document' : JSON.stringify({ include: [[within]] });
   return page.evaluate<AxeViolation[]>(`(() => {
     ${AXE_SOURCE}
-    return axe.run(document, { resultTypes: ['violations'] }).then((result) =>
+    return axe.run(${context}, { resultTypes: ['violations'] }).then((result) =>
       result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ') + ' — ' + n.failureSummary) })),
     );
   })()`);

@@ -31,6 +31,10 @@ const PAYLOADS = [
   '<a href="https://example.org/docs" target="_self">external html link</a>',
   '[external markdown link](https://example.org/guide)',
   '```html\n<script>alert("in code")</script>\n```',
+  // The code-block path: hostile info strings (the language shown in the block's header) and highlighted HTML.
+  "```\"><img src=x onerror=\"alert('lang');window.__pwned='lang'\">\nplain code\n```",
+  '```javascript" onmouseover="window.__pwned=\'hover-lang\'\nlet hovered = true;\n```',
+  "```xml\n<svg onload=\"alert('hl')\"><script>window.__pwned='hl'</script></svg>\n```",
 ].join('\n\n');
 
 let stack: Stack;
@@ -72,6 +76,7 @@ async function assertInert(body: Locator): Promise<void> {
     .getByText('hover and click me')
     .click()
     .catch(() => undefined);
+  for (const pre of await body.locator('.code-block pre').all()) await pre.hover().catch(() => undefined);
   await page.waitForTimeout(300);
 
   expect(watch.dialogs, 'no alert/confirm/prompt').toEqual([]);
@@ -92,6 +97,13 @@ async function assertInert(body: Locator): Promise<void> {
   }
   // The code block shows the script as text.
   expect(await body.locator('pre code').first().innerText()).toContain('<script>alert("in code")</script>');
+  // Code blocks: highlighted with highlighter classes only, hostile languages shown as plain code.
+  expect(await body.locator('.code-block').count()).toBe(4);
+  expect(await body.locator('.code-lang').allInnerTexts()).toEqual(['html', 'code', 'code', 'xml']);
+  await expect.poll(() => body.locator('pre span').count(), { message: 'highlighted (the highlighter loads on demand)' }).toBeGreaterThan(0);
+  const spanClasses = await body.locator('pre span').evaluateAll((spans) => spans.flatMap((span) => [...span.attributes].map((a) => `${a.name}=${a.value}`)));
+  expect(spanClasses.filter((attribute) => !/^class=hljs-[\w-]+( hljs-[\w-]+)*$/.test(attribute))).toEqual([]);
+  expect(await body.locator('pre code').nth(3).innerText()).toContain(`<svg onload="alert('hl')"><script>window.__pwned='hl'</script></svg>`);
   expect(watch.csp, 'nothing needed the CSP to be stopped').toEqual([]);
   expect(watch.pageErrors).toEqual([]);
 }

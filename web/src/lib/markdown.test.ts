@@ -1,5 +1,6 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from 'vitest';
+import { highlightCode } from './highlight';
 import { renderMarkdown } from './markdown';
 
 const ORIGIN = location.origin;
@@ -50,6 +51,17 @@ const PAYLOADS = [
   '<details open ontoggle=alert(1)>',
   '<x onfocus=alert(1) autofocus tabindex=1>',
   '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
+  // Through the code-block path: hostile info strings and code, highlighted or not.
+  '```"><img src=x onerror=alert(1)>\ncode\n```',
+  '```javascript" onmouseover="alert(1)\nlet a = 1;\n```',
+  "```js' onclick='alert(1)\nlet a = 1;\n```",
+  '```html\n<img src=x onerror=alert(1)><script>alert(1)</script>\n```',
+  '```js\n</code></pre><img src=x onerror=alert(1)>\n```',
+  '```xml\n<svg onload=alert(1)><a xlink:href="javascript:alert(1)">x</a></svg>\n```',
+  '```markdown\n[x](javascript:alert(1)) <img src=x onerror=alert(1)>\n```',
+  '```__proto__\nx\n```',
+  '~~~css style="color:red"\nbody { background: url(javascript:alert(1)) }\n~~~',
+  '- [x] <img src=x onerror=alert(1)>\n- [ ] [x](javascript:alert(1))',
 ];
 
 function parse(html: string): HTMLElement {
@@ -88,8 +100,13 @@ function assertInert(html: string): void {
 describe('renderMarkdown', () => {
   it.each(PAYLOADS)('renders %j inert', (payload) => {
     assertInert(renderMarkdown(payload));
+    assertInert(renderMarkdown(payload, { highlight: highlightCode }));
     // The same payload inside ordinary Markdown structure.
     assertInert(renderMarkdown(`# Title\n\n- item ${payload}\n\n> ${payload}\n\n| a |\n|---|\n| ${payload} |`));
+    // And as the code of a highlighted block in several languages.
+    for (const language of ['html', 'js', 'markdown', 'bash', 'unknown']) {
+      assertInert(renderMarkdown(`\`\`\`${language}\n${payload}\n\`\`\``, { highlight: highlightCode }));
+    }
   });
 
   it('shows raw HTML as text instead of rendering it', () => {

@@ -22,6 +22,19 @@ describe('IncrementalMarkdown', () => {
     expect(rendered.slice(committedAt).some((s) => s.includes('First'))).toBe(false);
   });
 
+  it('renders the unfinished tail with its own renderer', () => {
+    const md = new IncrementalMarkdown(
+      (s) => `block(${s.trim()})`,
+      (s) => `tail(${s.trim()})`,
+    );
+    expect(md.update('Intro\n\n```js\nlet a')).toBe('tail(```js\nlet a)');
+    expect(md.blocks).toEqual(['block(Intro)']);
+    // The fence is closed but nothing follows yet: still the tail.
+    expect(md.update('Intro\n\n```js\nlet a\n```\n')).toBe('tail(```js\nlet a\n```)');
+    expect(md.update('Intro\n\n```js\nlet a\n```\n\nNext\n')).toBe('tail(Next)');
+    expect(md.blocks).toEqual(['block(Intro)', 'block(```js\nlet a\n```)']);
+  });
+
   it('keeps an indented continuation with its list', () => {
     const md = new IncrementalMarkdown((s) => s);
     md.update('- one\n\n  more of one\n\n- two\n');

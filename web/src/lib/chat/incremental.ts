@@ -3,6 +3,9 @@
  * finished blocks (ended by a blank line outside a code fence, with the next block
  * starting at the margin) are rendered once and kept; only the unfinished tail is
  * rendered again. The final answer is rendered whole once it is complete.
+ *
+ * The tail may have its own, cheaper renderer: the chat highlights code in finished blocks
+ * only, so a code block still being written is shown plain and not highlighted per token.
  */
 const LIST_ITEM = /^([-*+]|\d{1,9}[.)])(\s|$)/;
 
@@ -14,7 +17,14 @@ export class IncrementalMarkdown {
   private inFence = false;
   private afterBlank = false;
 
-  constructor(private readonly render: (markdown: string) => string) {}
+  /**
+   * @param render renders a finished block (once)
+   * @param renderTail renders the unfinished tail (on every update); default: `render`
+   */
+  constructor(
+    private readonly render: (markdown: string) => string,
+    private readonly renderTail: (markdown: string) => string = render,
+  ) {}
 
   /** Takes the whole text so far (it only grows); returns the HTML of the unfinished tail. */
   update(text: string): string {
@@ -35,6 +45,6 @@ export class IncrementalMarkdown {
       this.blocks.push(this.render(text.slice(this.rendered, boundary)));
       this.rendered = boundary;
     }
-    return this.render(text.slice(this.rendered));
+    return this.renderTail(text.slice(this.rendered));
   }
 }
