@@ -836,7 +836,7 @@ const report = [
       : [...logByMessage]
           .sort((a, b) => b[1] - a[1])
           .slice(0, 8)
-          .map(([k, v]) => `${v}× ${k}`)
+          .map(([k, v]) => `${v}× ${k.replace(/bst_[a-z]+_[\w-]{20,}/g, (token) => `${token.slice(0, 10)}…`)}`) // one-time links in the log are secrets
           .join('; ')
   }`,
   '',
