@@ -12,6 +12,12 @@ export const SCOPES = [
   'providers:write',
   'agents:read',
   'agents:write',
+  /**
+   * Run agents through the OpenAI-compatible API (/v1): list them as models and ask them.
+   * Narrower than conversations:write (no stored conversations, read or written) and than
+   * agents:read (no configurations, system prompts included): what to give a third-party tool.
+   */
+  'agents:invoke',
   'conversations:read',
   'conversations:write',
   'knowledge:read',

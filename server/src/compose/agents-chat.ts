@@ -1,17 +1,27 @@
 /**
  * The agents and chat plugin: versioned agent configurations, conversations and the agent
  * loop (tools on the tools outbound client, knowledge through the retrieval), the LLM
- * response cache, and webhooks that trigger agents and deliver their results.
+ * response cache, webhooks that trigger agents and deliver their results, and the
+ * OpenAI-compatible API (/v1) that runs agents as models.
  */
 import fp from 'fastify-plugin';
+import { OPENAI_PREFIX } from '../http/api-paths.js';
 import { API_PREFIX } from '../http/api-versions.js';
 import type { App } from '../http/app-type.js';
 import { agentRoutes } from '../modules/agents/routes.js';
 import { AgentService } from '../modules/agents/service.js';
 import { Cancellations } from '../modules/chat/cancellation.js';
+import { AgentCompletions } from '../modules/chat/completion.js';
+import { ConversationExporter } from '../modules/chat/export.js';
 import { AnswerLeases } from '../modules/chat/leases.js';
+import { ConversationOrganiser } from '../modules/chat/organise.js';
+import { organiseRoutes } from '../modules/chat/organise-routes.js';
+import { DeletedConversationPurge } from '../modules/chat/purge.js';
+import type { CachedTurn } from '../modules/chat/response-cache.js';
 import { chatRoutes } from '../modules/chat/routes.js';
 import { ChatService } from '../modules/chat/service.js';
+import { openAiRoutes } from '../modules/openai-compat/routes.js';
+import { OpenAiCompatService } from '../modules/openai-compat/service.js';
 import { SigningSecretService } from '../modules/signing-secrets/service.js';
 import { webhookRoutes } from '../modules/webhooks/routes.js';
 import { WebhookService } from '../modules/webhooks/service.js';
@@ -31,6 +41,7 @@ export const agentsChat = fp(
     const leases = new AnswerLeases(db, clock, logger);
     app.addHook('onReady', () => leases.start());
     app.addHook('onClose', () => leases.stop());
+    const responseCache = config.LLM_CACHE_TTL_SECONDS > 0 ? new JsonCache<CachedTurn>(store, 'llm', cacheStats, config.LLM_CACHE_TTL_SECONDS * 1000) : null;
     const chat = new ChatService({
       db,
       encryptor,
@@ -43,10 +54,15 @@ export const agentsChat = fp(
       outbound: outbound.tools,
       cancellations: new Cancellations(store),
       leases,
-      responseCache: config.LLM_CACHE_TTL_SECONDS > 0 ? new JsonCache(store, 'llm', cacheStats, config.LLM_CACHE_TTL_SECONDS * 1000) : null,
+      responseCache,
     });
     await app.register(agentRoutes(agents), { prefix: API_PREFIX });
     await app.register(chatRoutes(chat), { prefix: API_PREFIX });
+    await app.register(organiseRoutes(new ConversationOrganiser({ db, encryptor, clock }), new ConversationExporter({ db, encryptor, clock, agents })), { prefix: API_PREFIX });
+    // Every process purges: deleted conversations are gone a minute after their deletion while the system runs.
+    const purge = new DeletedConversationPurge(db, clock, logger);
+    app.addHook('onReady', () => purge.start());
+    app.addHook('onClose', () => purge.stop());
     const webhooks = new WebhookService({
       db,
       store,
@@ -60,6 +76,9 @@ export const agentsChat = fp(
       events: securityEvents,
     });
     await app.register(webhookRoutes(webhooks), { prefix: API_PREFIX });
+    // The same model turns as the chat (budget, knowledge, tools, response cache, usage), nothing stored.
+    const completions = new AgentCompletions({ agents, logger, providers, usage, retriever: retrieval, outbound: outbound.tools, responseCache });
+    await app.register(openAiRoutes(new OpenAiCompatService({ workspaces, agents, completions, audit: app.accounts.audit, logger }), clock), { prefix: OPENAI_PREFIX });
   },
   { name: 'bastion-agents-chat', fastify: '5.x', dependencies: ['bastion-core', 'bastion-accounts', 'bastion-workspaces', 'bastion-providers', 'bastion-knowledge'] },
 );

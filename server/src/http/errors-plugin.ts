@@ -8,6 +8,8 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { CryptoError } from '../platform/crypto/crypto-error.js';
 import { isDatabaseUnavailable } from '../platform/db/database.js';
 import { AppError, type ErrorDetail, type ErrorEnvelope } from '../errors.js';
+import { isOpenAiPath } from './api-paths.js';
+import { openAiErrorBody, openAiStatus } from './openai-errors.js';
 
 /** Fastify's own error codes that are the client's fault. */
 const FASTIFY_CODES: Record<string, () => AppError> = {
@@ -76,15 +78,17 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
 /**
  * Sets the status and headers of an error answer and returns its body, for a caller that
  * sends it itself (the overload guard's `pressureHandler` returns it to @fastify/under-pressure,
- * which then ends the request instead of letting it go on).
+ * which then ends the request instead of letting it go on). Under /v1 (the OpenAI-compatible
+ * API) the body is OpenAI's error shape (openai-errors.ts), whichever hook refused.
  */
 export function prepareError(request: FastifyRequest, reply: FastifyReply, error: AppError): string {
   sentCodes.set(request, error.code);
   if (error.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter))));
   else if (error.status === 503) reply.header('retry-after', '5');
-  reply.status(error.status).type('application/json; charset=utf-8');
+  const openAi = isOpenAiPath(request.url);
+  reply.status(openAi ? openAiStatus(error) : error.status).type('application/json; charset=utf-8');
   // Serialised here: a route's response schema for the same status (readyz's 503) must not shape an error.
-  return JSON.stringify(envelope(request, error));
+  return JSON.stringify(openAi ? openAiErrorBody(request, error) : envelope(request, error));
 }
 
 export function registerErrorHandler(app: FastifyInstance): void {

@@ -14,6 +14,7 @@ import type { Store } from '../platform/store/store.js';
 import { deprecationHook, markDeprecatedRoutes, type DeprecationRegistry } from './api-versions.js';
 import { AppError } from '../errors.js';
 import { isApiRoute } from './access.js';
+import { isApiPath } from './api-paths.js';
 import { authorizeRequest } from './authenticate.js';
 import { prepareError } from './errors-plugin.js';
 import { rateLimitHook, type RateLimitPolicy } from './rate-limit.js';
@@ -68,7 +69,7 @@ export async function registerBoundary(app: App, options: HardeningOptions): Pro
   app.addHook('onRoute', markDeprecatedRoutes(options.deprecations));
   // Handler timeout on API routes (a route may set its own); static files and probes need none.
   app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/api/') && route.handlerTimeout === undefined) route.handlerTimeout = config.HTTP_HANDLER_TIMEOUT_MS;
+    if (isApiPath(route.url) && route.handlerTimeout === undefined) route.handlerTimeout = config.HTTP_HANDLER_TIMEOUT_MS;
   });
 }
 
@@ -97,7 +98,7 @@ const PROBES = new Set(['/readyz', '/healthz']);
  */
 export function neverShed(request: Pick<FastifyRequest, 'method' | 'url' | 'headers'>): boolean {
   const path = request.url.split('?', 1)[0]!;
-  if (!path.startsWith('/api/')) return !PROBES.has(path);
+  if (!isApiPath(path)) return !PROBES.has(path); // the OpenAI-compatible /v1 is API: shed like it
   if (request.method === 'GET' && path === '/api/v1/auth/csrf') return true;
   return request.method === 'POST' && /^multipart\/form-data/i.test(request.headers['content-type'] ?? '');
 }

@@ -18,13 +18,16 @@ describe('OpenAPI error envelope', () => {
     const doc = (await t.app.inject({ url: '/api/v1/openapi.json' })).json() as { components: { schemas: Record<string, { properties: Record<string, unknown> }> }; paths: Record<string, Record<string, Operation>> };
     const envelope = doc.components.schemas.ErrorEnvelope;
     expect(envelope?.properties.error).toMatchObject({ required: ['code', 'message', 'requestId'], properties: { code: { enum: ERROR_CODES } } });
-    const operations = Object.values(doc.paths).flatMap((item) => Object.values(item));
+    const operations = Object.entries(doc.paths).flatMap(([path, item]) => Object.values(item).map((operation) => ({ path, operation })));
     expect(operations.length).toBeGreaterThan(50);
-    for (const operation of operations) {
+    for (const { path, operation } of operations) {
+      // The OpenAI-compatible API answers errors in OpenAI's shape (http/openai-errors.ts).
+      const expected = path.startsWith('/v1/') ? '#/components/schemas/OpenAiError' : '#/components/schemas/ErrorEnvelope';
       for (const range of ['4XX', '5XX']) {
-        expect(operation.responses[range]?.content?.['application/json']?.schema.$ref).toBe('#/components/schemas/ErrorEnvelope');
+        expect(operation.responses[range]?.content?.['application/json']?.schema.$ref, `${path} ${range}`).toBe(expected);
       }
     }
+    expect(operations.filter(({ path }) => path.startsWith('/v1/')).length).toBeGreaterThanOrEqual(3);
     // A status a route declares itself stays.
     expect(doc.paths['/api/v1/readyz']?.get?.responses['503']?.content?.['application/json']?.schema.$ref).toBeUndefined();
   });

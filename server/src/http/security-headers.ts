@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isApiPath } from './api-paths.js';
 
 export const CSP_REPORT_PATH = '/api/v1/csp-reports';
 
@@ -102,12 +103,12 @@ export function securityHeadersHook(sets: HeaderSets, isClosing: () => boolean) 
     const type = reply.getHeader('content-type');
     // A 304 has no content type; browsers merge its headers into the cached page, so a page
     // revalidated with the API policy would load with every script blocked.
-    const page = reply.statusCode === 304 && !request.url.startsWith('/api/') && !request.url.startsWith('/_app/');
+    const page = reply.statusCode === 304 && !isApiPath(request.url) && !request.url.startsWith('/_app/');
     const html = page || (typeof type === 'string' && type.startsWith('text/html'));
     const set = html ? (TOKEN_PAGES.test(request.url) ? sets.tokenHtml : sets.html) : request.url === SERVICE_WORKER_PATH ? sets.serviceWorker : sets.api;
     for (const [name, value] of set) reply.header(name, value);
     reply.header('x-request-id', request.id);
-    if (!html && (request.url.startsWith('/api/') || request.routeOptions.url?.startsWith('/api/')) && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    if (!html && (isApiPath(request.url) || isApiPath(request.routeOptions.url ?? '')) && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     if (isClosing()) reply.header('connection', 'close');
     done(null, payload);
   };

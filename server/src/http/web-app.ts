@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isApiPath } from './api-paths.js';
 
 /** web/build, the same relative path from src/ and dist/. */
 export const WEB_BUILD_DIR = fileURLToPath(new URL('../../../web/build', import.meta.url));
@@ -20,7 +21,7 @@ export async function registerWebApp(app: FastifyInstance, root: string): Promis
   // The same URL answers brotli, gzip or identity: caches must key on Accept-Encoding.
   // (Set on the reply so it merges with CORS's `Vary: Origin` instead of being overwritten.)
   app.addHook('onSend', async (request, reply) => {
-    if (request.url.startsWith('/api/')) return;
+    if (isApiPath(request.url)) return;
     const vary = String(reply.getHeader('vary') ?? '');
     if (!/accept-encoding/i.test(vary)) reply.header('vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding');
   });
@@ -53,7 +54,7 @@ export function registerApiReference(app: FastifyInstance, root: string): void {
 /** True when the request is a browser navigation the SPA shell should answer. */
 export function wantsSpaShell(request: FastifyRequest): boolean {
   if (request.method !== 'GET' && request.method !== 'HEAD') return false;
-  if (request.url.startsWith('/api/')) return false;
+  if (isApiPath(request.url)) return false; // /api and the OpenAI-compatible /v1 answer JSON 404s
   return (request.headers.accept ?? '').includes('text/html');
 }
 

@@ -10,9 +10,12 @@ export const Retrieval = z.strictObject({
   minScore: z.number().min(0).max(1).default(0.2).describe('Passages scoring below are dropped'),
 });
 
+/** The longest an answer may take (maxWallTimeMs), tools included: what a route waiting for one whole answer must allow. */
+export const MAX_WALL_TIME_MS = 600_000;
+
 export const Limits = z.strictObject({
   maxSteps: z.number().int().min(1).max(20).default(5).describe('Model turns per answer (each tool round is one)'),
-  maxWallTimeMs: z.number().int().min(1_000).max(600_000).default(120_000).describe('Time per answer, tools included'),
+  maxWallTimeMs: z.number().int().min(1_000).max(MAX_WALL_TIME_MS).default(120_000).describe('Time per answer, tools included'),
   maxTokens: z.number().int().min(1).max(1_000_000).default(16_000).describe('Input + output tokens per answer, all steps'),
 });
 

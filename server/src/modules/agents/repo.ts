@@ -72,8 +72,9 @@ export function listVersions(db: Db, workspaceId: string, id: string): Promise<A
 }
 
 /**
- * An agent by id alone, for signed webhooks: the signature, checked against the agent's
- * own secret, is what authenticates the caller, so there is no workspace to filter by yet.
+ * An agent by id alone, for callers with no workspace to filter by yet: signed webhooks (the
+ * signature, checked against the agent's own secret, authenticates the caller) and the
+ * OpenAI-compatible API (the model id names the agent; membership is checked next).
  */
 export function findAgentForWebhook(db: Db, id: string): Promise<AgentRow | undefined> {
   return db.selectFrom('agents').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();

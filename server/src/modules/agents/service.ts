@@ -82,6 +82,17 @@ export class AgentService {
   }
 
   /**
+   * The workspace of an agent named by its id alone (the OpenAI-compatible API, whose model
+   * id is the agent id), or undefined. Not an authorisation: the caller checks its
+   * membership of that workspace next, and answers a stranger's agent like a missing one.
+   */
+  async workspaceOf(id: string): Promise<string | undefined> {
+    const cached = await this.cache.get(id);
+    if (cached) return cached.workspaceId;
+    return (await repo.findAgentForWebhook(this.db, id))?.workspace_id;
+  }
+
+  /**
    * An agent of the workspace for running it (a chat the caller may use, a webhook): no
    * permission of its own — the caller's permission to run it was checked by the caller.
    */

@@ -1,7 +1,8 @@
 /**
  * Queries on conversations and messages. Every query filters by workspace, and
  * conversations also by their owner: a conversation is private to the person who
- * started it.
+ * started it. A deleted conversation (deleted_at set) is invisible to every query here
+ * but the restore and the purge.
  */
 import type { Selectable } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
@@ -19,14 +20,92 @@ export async function insertConversation(db: Db, row: ConversationRow): Promise<
   await db.insertInto('conversations').values(row).execute();
 }
 
-export function listConversations(db: Db, owner: Owner, limit: number, before?: Date): Promise<ConversationRow[]> {
-  let query = db.selectFrom('conversations').selectAll().where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId);
+/** Which conversations a list shows: archived ones or the others; optionally only pinned or only unpinned ones. */
+export interface ConversationFilter {
+  archived: boolean;
+  pinned?: boolean | undefined;
+}
+
+export function listConversations(db: Db, owner: Owner, limit: number, before?: Date, filter: ConversationFilter = { archived: false }): Promise<ConversationRow[]> {
+  let query = db
+    .selectFrom('conversations')
+    .selectAll()
+    .where('workspace_id', '=', owner.workspaceId)
+    .where('user_id', '=', owner.userId)
+    .where('deleted_at', 'is', null)
+    .where('archived_at', filter.archived ? 'is not' : 'is', null);
+  if (filter.pinned !== undefined) query = query.where('pinned_at', filter.pinned ? 'is not' : 'is', null);
   if (before) query = query.where('updated_at', '<', before);
   return query.orderBy('updated_at', 'desc').limit(limit).execute();
 }
 
 export function findConversation(db: Db, owner: Owner, id: string): Promise<ConversationRow | undefined> {
-  return db.selectFrom('conversations').selectAll().where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId).where('id', '=', id).executeTakeFirst();
+  return db.selectFrom('conversations').selectAll().where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+}
+
+/** What organising a conversation changes; an absent field stays as it is. */
+export interface OrganiseChanges {
+  title?: Buffer | undefined;
+  pinned?: boolean | undefined;
+  archived?: boolean | undefined;
+}
+
+/**
+ * Renames, pins or archives a live conversation of the owner in one conditional UPDATE
+ * (undefined: none matched). Pinning or archiving again keeps the first time; the
+ * activity time (updated_at) does not move, so the list order stays as it was.
+ */
+export function organiseConversation(db: Db, owner: Owner, id: string, changes: OrganiseChanges, now: Date): Promise<ConversationRow | undefined> {
+  return db
+    .updateTable('conversations')
+    .set((eb) => ({
+      ...(changes.title ? { title: changes.title } : {}),
+      ...(changes.pinned === undefined ? {} : { pinned_at: changes.pinned ? eb.fn.coalesce('pinned_at', eb.val(now)) : null }),
+      ...(changes.archived === undefined ? {} : { archived_at: changes.archived ? eb.fn.coalesce('archived_at', eb.val(now)) : null }),
+    }))
+    .where('workspace_id', '=', owner.workspaceId)
+    .where('user_id', '=', owner.userId)
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Marks a live conversation of the owner deleted; false when none matched (gone, or not theirs). */
+export async function markDeleted(db: Db, owner: Owner, id: string, now: Date): Promise<boolean> {
+  const result = await db.updateTable('conversations').set({ deleted_at: now }).where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Brings back a conversation of the owner deleted at or after `deletedSince`, or answers it
+ * as it is when it is not deleted — one statement, so a deletion racing it lands wholly
+ * before or after. Undefined when none matched (not theirs, or deleted earlier).
+ */
+export function restoreDeleted(db: Db, owner: Owner, id: string, deletedSince: Date): Promise<ConversationRow | undefined> {
+  return db
+    .updateTable('conversations')
+    .set({ deleted_at: null })
+    .where('workspace_id', '=', owner.workspaceId)
+    .where('user_id', '=', owner.userId)
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('deleted_at', 'is', null), eb('deleted_at', '>=', deletedSince)]))
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * Deletes up to `batch` conversations deleted before `before`, their messages by cascade.
+ * Rows another purge holds are skipped (`skip locked`), and the condition is checked again
+ * on the row deleted, so a restore that committed meanwhile wins.
+ */
+export async function purgeDeleted(db: Db, before: Date, batch: number): Promise<number> {
+  const result = await db
+    .deleteFrom('conversations')
+    .where('id', 'in', (eb) => eb.selectFrom('conversations').select('id').where('deleted_at', '<', before).limit(batch).forUpdate().skipLocked())
+    .where('deleted_at', '<', before)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 export async function touchConversation(db: Db, owner: Owner, id: string, changes: { agent_version?: number; title?: Buffer }, now: Date): Promise<void> {
@@ -37,11 +116,6 @@ export async function touchConversation(db: Db, owner: Owner, id: string, change
     .where('user_id', '=', owner.userId)
     .where('id', '=', id)
     .execute();
-}
-
-export async function deleteConversation(db: Db, owner: Owner, id: string): Promise<boolean> {
-  const result = await db.deleteFrom('conversations').where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId).where('id', '=', id).executeTakeFirst();
-  return Number(result.numDeletedRows) === 1;
 }
 
 export type NewMessage = Omit<MessageRow, 'seq' | 'input_tokens' | 'output_tokens' | 'superseded' | 'lease_owner'> & { lease_owner?: string | null };
@@ -74,6 +148,7 @@ export async function insertExchange(db: Db, owner: Owner, conversationId: strin
     .where('workspace_id', '=', owner.workspaceId)
     .where('user_id', '=', owner.userId)
     .where('id', '=', conversationId)
+    .where('title', 'is', null) // a rename that got there first stays
     .execute();
 }
 

@@ -7,56 +7,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ChatService, ChatStreamEvent, Conversation, Message } from './service.js';
+import type { ChatService, ChatStreamEvent, Message } from './service.js';
 import { openEventStream, wantsEventStream, type EventStream } from './sse.js';
-import { MESSAGE_ROLES } from '../../domain/chat.js';
+import { ConversationView, conversationView, messageView, MessageView } from './views.js';
 import { AppError } from '../../errors.js';
 
-const Citation = z.object({ id: z.string().describe('The [n] marker in the text'), source: z.string(), text: z.string(), score: z.number() });
-const MessageView = z.object({
-  id: z.uuid(),
-  role: z.enum(MESSAGE_ROLES),
-  text: z.string(),
-  status: z.enum(['complete', 'streaming', 'incomplete', 'failed']).describe('incomplete: cut short (see stopReason) but kept'),
-  stopReason: z.string().nullable().describe('cancelled, disconnected, max_steps, max_tokens, max_wall_time, budget_exhausted or a provider error code'),
-  citations: z.array(Citation),
-  toolCalls: z.array(z.object({ name: z.string(), arguments: z.string(), ok: z.boolean() })),
-  agentVersion: z.number().int().nullable(),
-  model: z.string().nullable(),
-  usage: z.object({ inputTokens: z.number().int(), outputTokens: z.number().int() }),
-  createdAt: z.string(),
-});
-const ConversationView = z.object({
-  id: z.uuid(),
-  agentId: z.uuid(),
-  agentVersion: z.number().int().describe('Agent version of the latest answer'),
-  source: z.enum(['chat', 'run', 'webhook']),
-  title: z.string().nullable(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-});
+export { messageView } from './views.js';
+
 const ErrorInfo = z.object({ code: z.string(), message: z.string() });
 const ExchangeView = z.object({ userMessage: MessageView.optional(), answer: MessageView, error: ErrorInfo.optional() });
-
-export function messageView(message: Message): z.infer<typeof MessageView> {
-  return {
-    id: message.id,
-    role: message.role,
-    text: message.text,
-    status: message.status,
-    stopReason: message.stopReason,
-    citations: message.citations,
-    toolCalls: message.toolCalls,
-    agentVersion: message.agentVersion,
-    model: message.model,
-    usage: { inputTokens: message.inputTokens, outputTokens: message.outputTokens },
-    createdAt: message.createdAt.toISOString(),
-  };
-}
-
-function conversationView(c: Conversation): z.infer<typeof ConversationView> {
-  return { id: c.id, agentId: c.agentId, agentVersion: c.agentVersion, source: c.source, title: c.title, createdAt: c.createdAt.toISOString(), updatedAt: c.updatedAt.toISOString() };
-}
 
 type Exchange = { answer: Message; userMessage?: Message; error?: { code: string; message: string } };
 
@@ -120,13 +79,21 @@ export function chatRoutes(chat: ChatService): FastifyPluginAsyncZod {
         schema: {
           tags,
           summary: 'Your conversations in this workspace, most recent first',
-          querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), before: z.iso.datetime({ offset: true }).optional().describe('updatedAt of the last item of the previous page') }),
+          description: 'Deleted conversations are never listed; archived ones only with archived=true.',
+          querystring: z.object({
+            limit: z.coerce.number().int().min(1).max(100).default(50),
+            before: z.iso.datetime({ offset: true }).optional().describe('updatedAt of the last item of the previous page'),
+            archived: z.enum(['true', 'false']).default('false').describe('true: the archived conversations instead of the others'),
+            pinned: z.enum(['true', 'false']).optional().describe('Only pinned (true) or only unpinned (false) conversations'),
+          }),
           response: { 200: z.object({ conversations: z.array(ConversationView) }) },
         },
       },
-      async (request) => ({
-        conversations: (await chat.listConversations(await request.workspace('chat.use'), request.query.limit, request.query.before ? new Date(request.query.before) : undefined)).map(conversationView),
-      }),
+      async (request) => {
+        const { limit, before, archived, pinned } = request.query;
+        const filter = { archived: archived === 'true', pinned: pinned === undefined ? undefined : pinned === 'true' };
+        return { conversations: (await chat.listConversations(await request.workspace('chat.use'), limit, before ? new Date(before) : undefined, filter)).map(conversationView) };
+      },
     );
 
     app.post('/conversations', { config: write, schema: { tags, summary: 'Start a conversation with an agent', body: z.strictObject({ agentId: z.uuid() }), response: { 201: ConversationView } } }, async (request, reply) =>
@@ -136,11 +103,6 @@ export function chatRoutes(chat: ChatService): FastifyPluginAsyncZod {
     app.get('/conversations/:id', { config: read, schema: { tags, summary: 'One conversation', params: Id, response: { 200: ConversationView } } }, async (request) =>
       conversationView(await chat.getConversation(await request.workspace('chat.use'), request.params.id)),
     );
-
-    app.delete('/conversations/:id', { config: write, schema: { tags, summary: 'Delete a conversation and its messages', params: Id, response: { 200: z.object({ ok: z.literal(true) }) } } }, async (request) => {
-      await chat.deleteConversation(await request.workspace('chat.use'), request.params.id);
-      return { ok: true as const };
-    });
 
     app.get(
       '/conversations/:id/messages',

@@ -12,22 +12,18 @@ import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Encryptor } from '../../platform/crypto/envelope.js';
 import type { Db } from '../../platform/db/database.js';
-import type { ChatEvent, ChatRequest, LlmProvider, Passage } from '../../platform/llm/types.js';
-import type { OutboundHttp } from '../../platform/net/outbound.js';
-import type { JsonCache } from '../../platform/store/cache.js';
+import type { Passage } from '../../platform/llm/types.js';
 import type { Agent, AgentService } from '../agents/service.js';
-import type { ProviderService } from '../providers/service.js';
 import type { WorkspaceContext } from '../workspaces/service.js';
-import type { UsageService } from '../workspaces/usage.js';
-import { runAgentLoop, type LoopEvent, type LoopResult } from './agent-loop.js';
+import type { LoopEvent, LoopResult } from './agent-loop.js';
 import type { Cancellations } from './cancellation.js';
 import { Checkpointer } from './checkpointer.js';
+import { openConversation, type Conversation } from './conversation.js';
 import type { AnswerLeases } from './leases.js';
-import { buildMessages, newBoundary, type HistoryMessage } from './prompt.js';
+import type { HistoryMessage } from './prompt.js';
 import * as repo from './repo.js';
-import { cachedStream, type CachedTurn } from './response-cache.js';
-import type { Retriever } from './retriever.js';
 import { MessageSealing, type StoredContent } from './sealing.js';
+import { failedTurns, prepareTurns, runTurns, type Prepared, type TurnDeps } from './turns.js';
 
 type NewMessageRow = Parameters<typeof repo.insertMessage>[1];
 
@@ -51,15 +47,7 @@ export interface Message extends StoredContent {
   createdAt: Date;
 }
 
-export interface Conversation {
-  id: string;
-  agentId: string;
-  agentVersion: number;
-  source: repo.ConversationRow['source'];
-  title: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
+export type { Conversation } from './conversation.js';
 
 export type ChatStreamEvent = LoopEvent | { type: 'message'; message: Message; answerId: string } | { type: 'citations'; citations: Passage[] } | { type: 'done'; message: Message; error?: { code: string; message: string } };
 
@@ -70,31 +58,21 @@ export interface AnswerOptions {
 }
 
 /** What send() computed ahead for answer(): the history and the provider call's inputs. */
-interface Prepared {
-  passages: Passage[];
-  provider: LlmProvider;
-}
 interface AnswerInputs extends AnswerOptions {
   prepared?: Promise<Prepared>;
   history?: HistoryMessage[];
 }
 
-export interface ChatDeps {
+/** The model turns' dependencies (turns.ts: providers, usage, retriever, tools' client, response cache) and the conversations'. */
+export interface ChatDeps extends TurnDeps {
   db: Db;
   encryptor: Encryptor;
   clock: Clock;
   logger: Logger;
   agents: AgentService;
-  providers: ProviderService;
-  usage: UsageService;
-  retriever: Retriever;
-  /** For the fetch_url tool. */
-  outbound: OutboundHttp<'tools'>;
   cancellations: Cancellations;
   /** Leases and heartbeats of the answers this process writes; retries their final writes. */
   leases: AnswerLeases;
-  /** null: the response cache is off. */
-  responseCache: JsonCache<CachedTurn> | null;
 }
 
 export class ChatService {
@@ -108,25 +86,35 @@ export class ChatService {
     return { workspaceId: context.workspaceId, userId: context.userId };
   }
 
-  async listConversations(context: WorkspaceContext, limit: number, before?: Date): Promise<Conversation[]> {
-    const rows = await repo.listConversations(this.deps.db, this.owner(context), limit, before);
+  /** The caller's conversations, most recent first: not archived ones unless `filter` asks for the archived. */
+  async listConversations(context: WorkspaceContext, limit: number, before?: Date, filter?: repo.ConversationFilter): Promise<Conversation[]> {
+    const rows = await repo.listConversations(this.deps.db, this.owner(context), limit, before, filter);
     return Promise.all(rows.map((row) => this.conversation(row)));
   }
 
   async createConversation(context: WorkspaceContext, agentId: string, source: repo.ConversationRow['source'] = 'chat'): Promise<Conversation> {
     const agent = await this.deps.agents.get(context, agentId);
     const now = this.deps.clock.now();
-    const row: repo.ConversationRow = { id: randomUUID(), workspace_id: context.workspaceId, user_id: context.userId, agent_id: agent.id, agent_version: agent.version, source, title: null, created_at: now, updated_at: now };
+    const row: repo.ConversationRow = {
+      id: randomUUID(),
+      workspace_id: context.workspaceId,
+      user_id: context.userId,
+      agent_id: agent.id,
+      agent_version: agent.version,
+      source,
+      title: null,
+      created_at: now,
+      updated_at: now,
+      pinned_at: null,
+      archived_at: null,
+      deleted_at: null,
+    };
     await repo.insertConversation(this.deps.db, row);
     return this.conversation(row);
   }
 
   async getConversation(context: WorkspaceContext, id: string): Promise<Conversation> {
     return this.conversation(await this.findConversation(context, id));
-  }
-
-  async deleteConversation(context: WorkspaceContext, id: string): Promise<void> {
-    if (!(await repo.deleteConversation(this.deps.db, this.owner(context), id))) throw new AppError('not_found', 'No such conversation.');
   }
 
   async messages(context: WorkspaceContext, id: string, includeSuperseded = false): Promise<Message[]> {
@@ -237,20 +225,11 @@ export class ChatService {
       }
     };
     try {
-      const { passages, provider } = await (options.prepared ?? this.prepare(context, agent, question));
-      const boundary = newBoundary();
-      const cache = this.deps.responseCache;
-      const stream =
-        cache && config.cacheResponses && config.temperature === 0
-          ? (request: ChatRequest): AsyncIterable<ChatEvent> => cachedStream(provider, cache, { workspaceId: context.workspaceId, connectionId: config.providerConnectionId, boundary }, request)
-          : (request: ChatRequest) => provider.stream(request);
-      result = await runAgentLoop({
-        config,
-        messages: buildMessages(config, boundary, history, passages),
-        passages,
-        boundary,
-        stream,
-        tools: { workspaceId: context.workspaceId, retriever: this.deps.retriever, outbound: this.deps.outbound },
+      result = await runTurns(this.deps, {
+        context,
+        agent,
+        prepared: options.prepared ?? this.prepare(context, agent, question),
+        history,
         signal,
         emit: (event) => {
           if (event.type === 'delta') {
@@ -259,14 +238,12 @@ export class ChatService {
           }
           emit(event);
         },
-        beforeStep: () => this.deps.usage.assertWithinBudget(context),
         recordUsage,
       });
     } catch (error) {
       if (!(error instanceof AppError)) this.deps.logger.error({ err: error, conversationId: conversation.id }, 'answer failed');
-      const failure = error instanceof AppError ? { code: error.code, message: error.message } : { code: 'internal_error', message: 'The answer failed; try again.' };
       // What the reader already saw is kept: a failure after some text is an incomplete answer.
-      result = { text, citations: [], toolCalls: [], inputTokens: 0, outputTokens: 0, status: text ? 'incomplete' : 'failed', stopReason: failure.code, error: failure };
+      result = failedTurns(error, text);
     } finally {
       clearTimeout(timer);
       tracked.done();
@@ -303,15 +280,8 @@ export class ChatService {
   }
 
   /** What the provider call needs besides the history: the passages and the provider. */
-  private async prepare(context: WorkspaceContext, agent: Agent, question: string): Promise<Prepared> {
-    const { config } = agent;
-    const [passages, provider] = await Promise.all([config.knowledgeBaseIds.length > 0 ? this.retrieve(context, agent, question) : Promise.resolve([]), this.deps.providers.providerFor(context.workspaceId, config.providerConnectionId)]);
-    return { passages, provider };
-  }
-
-  private async retrieve(context: WorkspaceContext, agent: Agent, question: string): Promise<Passage[]> {
-    const found = await this.deps.retriever.search({ workspaceId: context.workspaceId, knowledgeBaseIds: agent.config.knowledgeBaseIds, query: question.slice(0, 1_000), ...agent.config.retrieval });
-    return found.map((passage, index) => ({ ...passage, id: String(index + 1) }));
+  private prepare(context: WorkspaceContext, agent: Agent, question: string): Promise<Prepared> {
+    return prepareTurns(this.deps, context, agent, question);
   }
 
   private async agentOf(context: WorkspaceContext, conversation: repo.ConversationRow): Promise<Agent> {
@@ -389,16 +359,8 @@ export class ChatService {
     };
   }
 
-  private async conversation(row: repo.ConversationRow): Promise<Conversation> {
-    return {
-      id: row.id,
-      agentId: row.agent_id,
-      agentVersion: row.agent_version,
-      source: row.source,
-      title: row.title ? await this.sealing.openTitle(row.id, row.title) : null,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    };
+  private conversation(row: repo.ConversationRow): Promise<Conversation> {
+    return openConversation(this.sealing, row);
   }
 }
 

@@ -24,7 +24,27 @@ export interface EventStream {
   end(): void;
 }
 
+/** Named events (`event: <type>` + `data: <JSON>`): Bastion's own chat streams. */
 export function openEventStream(reply: FastifyReply): EventStream {
+  const frames = openFrameStream(reply);
+  return {
+    send: (event, data, urgent) => frames.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`, urgent),
+    end: () => frames.end(),
+  };
+}
+
+export interface FrameStream {
+  /** Queues one complete frame (ending in a blank line); `urgent` frames (and everything queued before them) are written now. */
+  write(frame: string, urgent?: boolean): void;
+  end(): void;
+}
+
+/**
+ * The stream under both formats: headers, keepalive and write coalescing. Frames are written
+ * as given, for formats other than named events (the OpenAI-compatible API sends
+ * `data: <JSON>` lines and `data: [DONE]`).
+ */
+export function openFrameStream(reply: FastifyReply): FrameStream {
   const stream = new PassThrough();
   let ended = false;
   const keepalive = setInterval(() => stream.write(': keepalive\n\n'), KEEPALIVE_MS);
@@ -47,9 +67,9 @@ export function openEventStream(reply: FastifyReply): EventStream {
     pending = '';
   };
   return {
-    send(event, data, urgent = false) {
+    write(frame, urgent = false) {
       if (ended || stream.destroyed) return;
-      pending += `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+      pending += frame;
       if (timer) {
         if (urgent) flush();
         return;

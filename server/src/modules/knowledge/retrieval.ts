@@ -125,6 +125,7 @@ export class KnowledgeRetrieval implements Retriever {
       source: `${hit.filename}${hit.heading ? ` › ${hit.heading}` : ''} (chunk ${hit.position + 1})`,
       text: hit.text,
       score: hit.score,
+      origin: { documentId: hit.documentId, knowledgeBaseId: hit.knowledgeBaseId, filename: hit.filename, heading: hit.heading, chunk: hit.position + 1 },
     }));
   }
 }

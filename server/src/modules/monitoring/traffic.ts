@@ -8,6 +8,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { isApiPath } from '../../http/api-paths.js';
 import { errorCodeOf } from '../../http/errors-plugin.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Store } from '../../platform/store/store.js';
@@ -50,7 +51,7 @@ export function trafficHook(deps: TrafficDeps) {
   const counts = new BatchedCounter(deps.store);
   return (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     done();
-    if (!request.url.startsWith('/api/')) return;
+    if (!isApiPath(request.url)) return;
     observe(deps, counts, request, reply).catch((error: unknown) => deps.logger.warn({ err: error }, 'traffic monitoring failed'));
   };
 }

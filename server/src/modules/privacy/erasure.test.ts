@@ -46,6 +46,9 @@ describe('account erasure (GDPR Art. 17)', () => {
     expect((await laptop.post('/auth/login/mfa', { mfaToken: first.json().mfaToken, code: await totpAt(secret, clock.now()) })).statusCode).toBe(200);
     expect((await laptop.get('/me')).statusCode).toBe(200);
 
+    // A conversation she deleted (restorable, not purged yet) goes with her too.
+    expect((await alice.api.delete(`/conversations/${alice.conversationId}`)).statusCode).toBe(200);
+
     const beforeAlice = await searchDatabase(t, [alice.id, alice.email, alice.name, alice.marker]);
     expect(beforeAlice.map((r) => r.where)).toEqual(expect.arrayContaining(['users.email', 'chunks.text', 'agent_versions.config', 'sessions.user_id', 'security_events.user_id', 'data_keys.owner_id', 'workspace_invitations.email']));
 

@@ -23,7 +23,7 @@ security-events.json  security events recorded about your account
 api-keys.json         your API keys (names, hints and scopes; never the keys)
 workspaces.json       workspaces you belong to, your role, and token usage of those you own
 agents.json           agents you created (and every agent of your personal workspace)
-conversations.json    your conversations with their messages
+conversations.json    your conversations with their messages (deleted ones too, until purged a minute later)
 knowledge.json        knowledge bases and documents you created
 uploads/              the original files of those documents
 consents.json         policy versions you accepted and your consents for optional purposes
@@ -72,7 +72,20 @@ export async function buildExportArchive(db: Db, encryptor: Encryptor, userId: s
       messages.push({ id: m.id, role: m.role, content, status: m.status, stopReason: m.stop_reason, model: m.model, inputTokens: m.input_tokens, outputTokens: m.output_tokens, superseded: m.superseded, createdAt: iso(m.created_at) });
     }
     const title = c.title ? await encryptor.decryptText({ table: 'conversations', column: 'title', rowId: c.id }, c.title) : null;
-    conversations.push({ id: c.id, workspaceId: c.workspace_id, agentId: c.agent_id, agentVersion: c.agent_version, source: c.source, title, createdAt: iso(c.created_at), updatedAt: iso(c.updated_at), messages });
+    conversations.push({
+      id: c.id,
+      workspaceId: c.workspace_id,
+      agentId: c.agent_id,
+      agentVersion: c.agent_version,
+      source: c.source,
+      title,
+      createdAt: iso(c.created_at),
+      updatedAt: iso(c.updated_at),
+      pinnedAt: iso(c.pinned_at),
+      archivedAt: iso(c.archived_at),
+      deletedAt: iso(c.deleted_at),
+      messages,
+    });
   }
 
   const files: Zippable = {};

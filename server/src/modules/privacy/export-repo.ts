@@ -111,9 +111,14 @@ export function agentVersions(db: Db, userId: string, agentIds: string[], person
     .execute();
 }
 
-/** The user's own conversations, in every workspace (conversations are never shared). */
+/** The user's own conversations, in every workspace (conversations are never shared), deleted ones not purged yet included. */
 export function conversations(db: Db, userId: string) {
-  return db.selectFrom('conversations').select(['id', 'workspace_id', 'agent_id', 'agent_version', 'source', 'title', 'created_at', 'updated_at']).where('user_id', '=', userId).orderBy('created_at').execute();
+  return db
+    .selectFrom('conversations')
+    .select(['id', 'workspace_id', 'agent_id', 'agent_version', 'source', 'title', 'created_at', 'updated_at', 'pinned_at', 'archived_at', 'deleted_at'])
+    .where('user_id', '=', userId)
+    .orderBy('created_at')
+    .execute();
 }
 
 export function messages(db: Db, conversationId: string) {

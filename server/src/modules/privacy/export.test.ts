@@ -37,6 +37,9 @@ describe('data export (GDPR Art. 15/20)', () => {
     const upload = multipart('bob.md', `# ${bob.name}\n\n${bob.marker}\n`, 'text/markdown');
     expect((await t.app.inject({ method: 'POST', url: `/api/v1/knowledge-bases/${bobBase.json().id}/documents`, headers: { ...bob.api.headers(), ...upload.headers }, payload: upload.payload })).statusCode).toBe(202);
 
+    // Deleted a moment ago (restorable, not purged yet): still stored, so still exported.
+    expect((await alice.api.delete(`/conversations/${alice.conversationId}`)).statusCode).toBe(200);
+
     const { id, token } = await readyExport(alice);
     const stored = await t.database.db.selectFrom('data_exports').select(['archive', 'token_hash']).where('id', '=', id).executeTakeFirstOrThrow();
     expect(Buffer.from(stored.archive!).includes(Buffer.from('profile.json'))).toBe(false); // encrypted at rest
@@ -53,6 +56,7 @@ describe('data export (GDPR Art. 15/20)', () => {
     expect(JSON.stringify(profile)).not.toMatch(/argon2|passwordHash|totpSecret/i); // no credential material
     const conversations = JSON.parse(strFromU8(files['conversations.json']!));
     expect(JSON.stringify(conversations)).toContain(alice.marker); // messages decrypted
+    expect(conversations.find((c: { id: string }) => c.id === alice.conversationId)).toMatchObject({ deletedAt: expect.any(String), pinnedAt: null, archivedAt: null });
     const original = Object.keys(files).find((name) => name.startsWith(`uploads/${alice.documentId}/`));
     expect(original).toBeDefined();
     expect(strFromU8(files[original!]!)).toContain(`The code word is ${alice.marker}`);

@@ -93,6 +93,13 @@ describe('tenancy', () => {
         listed: (c) => visible(c, '/conversations', 'conversations', conversationId),
       },
       {
+        name: 'conversation export, rename and restore',
+        read: (c) => c.get(`/conversations/${conversationId}/export?format=json`),
+        update: (c) => c.patch(`/conversations/${conversationId}`, { title: 'stolen', archived: true }),
+        remove: (c) => c.post(`/conversations/${conversationId}/restore`),
+        listed: (c) => visible(c, '/conversations?archived=true', 'conversations', conversationId),
+      },
+      {
         name: 'conversation messages',
         read: (c) => c.get(`/conversations/${conversationId}/messages`),
         update: (c) => c.post(`/conversations/${conversationId}/regenerate`),

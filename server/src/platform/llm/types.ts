@@ -27,6 +27,19 @@ export interface Passage {
   source: string;
   text: string;
   score: number;
+  /** The knowledge-base chunk it was taken from; absent on answers stored before it was recorded. */
+  origin?: PassageOrigin;
+}
+
+/** Where a passage comes from: kept with an answer's citations (conversation exports name it). */
+export interface PassageOrigin {
+  documentId: string;
+  knowledgeBaseId: string;
+  /** The document's file name when the answer was given. */
+  filename: string;
+  heading: string | null;
+  /** 1-based position of the chunk in the document. */
+  chunk: number;
 }
 
 export interface ChatRequest {

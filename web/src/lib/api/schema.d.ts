@@ -1975,7 +1975,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         name: string;
-                        scopes: ("profile:read" | "workspaces:read" | "workspaces:write" | "providers:read" | "providers:write" | "agents:read" | "agents:write" | "conversations:read" | "conversations:write" | "knowledge:read" | "knowledge:write" | "admin:write")[];
+                        scopes: ("profile:read" | "workspaces:read" | "workspaces:write" | "providers:read" | "providers:write" | "agents:read" | "agents:write" | "agents:invoke" | "conversations:read" | "conversations:write" | "knowledge:read" | "knowledge:write" | "admin:write")[];
                         /**
                          * Format: date-time
                          * @description ISO 8601; omitted: no expiry
@@ -5753,13 +5753,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your conversations in this workspace, most recent first */
+        /**
+         * Your conversations in this workspace, most recent first
+         * @description Deleted conversations are never listed; archived ones only with archived=true.
+         */
         get: {
             parameters: {
                 query?: {
                     limit?: number;
                     /** @description updatedAt of the last item of the previous page */
                     before?: string;
+                    /** @description true: the archived conversations instead of the others */
+                    archived?: "true" | "false";
+                    /** @description Only pinned (true) or only unpinned (false) conversations */
+                    pinned?: "true" | "false";
                 };
                 header?: never;
                 path?: never;
@@ -5784,7 +5791,12 @@ export interface paths {
                                 /** @enum {string} */
                                 source: "chat" | "run" | "webhook";
                                 title: string | null;
+                                /** @description Shown in the Pinned group of the list */
+                                pinned: boolean;
+                                /** @description Out of the main list; listed with archived=true */
+                                archived: boolean;
                                 createdAt: string;
+                                /** @description The last activity (a message); renaming, pinning and archiving do not move it */
                                 updatedAt: string;
                             }[];
                         };
@@ -5844,7 +5856,12 @@ export interface paths {
                             /** @enum {string} */
                             source: "chat" | "run" | "webhook";
                             title: string | null;
+                            /** @description Shown in the Pinned group of the list */
+                            pinned: boolean;
+                            /** @description Out of the main list; listed with archived=true */
+                            archived: boolean;
                             createdAt: string;
+                            /** @description The last activity (a message); renaming, pinning and archiving do not move it */
                             updatedAt: string;
                         };
                     };
@@ -5910,7 +5927,12 @@ export interface paths {
                             /** @enum {string} */
                             source: "chat" | "run" | "webhook";
                             title: string | null;
+                            /** @description Shown in the Pinned group of the list */
+                            pinned: boolean;
+                            /** @description Out of the main list; listed with archived=true */
+                            archived: boolean;
                             createdAt: string;
+                            /** @description The last activity (a message); renaming, pinning and archiving do not move it */
                             updatedAt: string;
                         };
                     };
@@ -5937,7 +5959,10 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        /** Delete a conversation and its messages */
+        /**
+         * Delete a conversation and its messages (restorable for a short time)
+         * @description The conversation leaves lists and reads at once; POST …/restore brings it back until restorableUntil (30 s), after which it is purged with its messages.
+         */
         delete: {
             parameters: {
                 query?: never;
@@ -5958,6 +5983,8 @@ export interface paths {
                         "application/json": {
                             /** @enum {boolean} */
                             ok: true;
+                            /** @description Until when POST …/restore undoes the deletion */
+                            restorableUntil: string;
                         };
                     };
                 };
@@ -5983,7 +6010,78 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Rename, pin or archive a conversation
+         * @description The fields sent change together, or none does. Pinning or archiving does not move the conversation in the list (updatedAt stays).
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The new title, one line of at most 200 characters */
+                        title?: string;
+                        /** @description Pin to the top of the list */
+                        pinned?: boolean;
+                        /** @description Move out of the main list */
+                        archived?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            agentId: string;
+                            /** @description Agent version of the latest answer */
+                            agentVersion: number;
+                            /** @enum {string} */
+                            source: "chat" | "run" | "webhook";
+                            title: string | null;
+                            /** @description Shown in the Pinned group of the list */
+                            pinned: boolean;
+                            /** @description Out of the main list; listed with archived=true */
+                            archived: boolean;
+                            createdAt: string;
+                            /** @description The last activity (a message); renaming, pinning and archiving do not move it */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/api/v1/conversations/{id}/messages": {
@@ -6034,6 +6132,15 @@ export interface paths {
                                     source: string;
                                     text: string;
                                     score: number;
+                                    /** @description The knowledge-base chunk cited; absent on answers stored before it was recorded */
+                                    origin?: {
+                                        documentId: string;
+                                        knowledgeBaseId: string;
+                                        filename: string;
+                                        heading: string | null;
+                                        /** @description 1-based position of the chunk in the document */
+                                        chunk: number;
+                                    };
                                 }[];
                                 toolCalls: {
                                     name: string;
@@ -6125,6 +6232,15 @@ export interface paths {
                                     source: string;
                                     text: string;
                                     score: number;
+                                    /** @description The knowledge-base chunk cited; absent on answers stored before it was recorded */
+                                    origin?: {
+                                        documentId: string;
+                                        knowledgeBaseId: string;
+                                        filename: string;
+                                        heading: string | null;
+                                        /** @description 1-based position of the chunk in the document */
+                                        chunk: number;
+                                    };
                                 }[];
                                 toolCalls: {
                                     name: string;
@@ -6158,6 +6274,15 @@ export interface paths {
                                     source: string;
                                     text: string;
                                     score: number;
+                                    /** @description The knowledge-base chunk cited; absent on answers stored before it was recorded */
+                                    origin?: {
+                                        documentId: string;
+                                        knowledgeBaseId: string;
+                                        filename: string;
+                                        heading: string | null;
+                                        /** @description 1-based position of the chunk in the document */
+                                        chunk: number;
+                                    };
                                 }[];
                                 toolCalls: {
                                     name: string;
@@ -6255,6 +6380,15 @@ export interface paths {
                                     source: string;
                                     text: string;
                                     score: number;
+                                    /** @description The knowledge-base chunk cited; absent on answers stored before it was recorded */
+                                    origin?: {
+                                        documentId: string;
+                                        knowledgeBaseId: string;
+                                        filename: string;
+                                        heading: string | null;
+                                        /** @description 1-based position of the chunk in the document */
+                                        chunk: number;
+                                    };
                                 }[];
                                 toolCalls: {
                                     name: string;
@@ -6288,6 +6422,15 @@ export interface paths {
                                     source: string;
                                     text: string;
                                     score: number;
+                                    /** @description The knowledge-base chunk cited; absent on answers stored before it was recorded */
+                                    origin?: {
+                                        documentId: string;
+                                        knowledgeBaseId: string;
+                                        filename: string;
+                                        heading: string | null;
+                                        /** @description 1-based position of the chunk in the document */
+                                        chunk: number;
+                                    };
                                 }[];
                                 toolCalls: {
                                     name: string;
@@ -6455,6 +6598,15 @@ export interface paths {
                                     source: string;
                                     text: string;
                                     score: number;
+                                    /** @description The knowledge-base chunk cited; absent on answers stored before it was recorded */
+                                    origin?: {
+                                        documentId: string;
+                                        knowledgeBaseId: string;
+                                        filename: string;
+                                        heading: string | null;
+                                        /** @description 1-based position of the chunk in the document */
+                                        chunk: number;
+                                    };
                                 }[];
                                 toolCalls: {
                                     name: string;
@@ -6488,6 +6640,15 @@ export interface paths {
                                     source: string;
                                     text: string;
                                     score: number;
+                                    /** @description The knowledge-base chunk cited; absent on answers stored before it was recorded */
+                                    origin?: {
+                                        documentId: string;
+                                        knowledgeBaseId: string;
+                                        filename: string;
+                                        heading: string | null;
+                                        /** @description 1-based position of the chunk in the document */
+                                        chunk: number;
+                                    };
                                 }[];
                                 toolCalls: {
                                     name: string;
@@ -6531,6 +6692,209 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo the deletion of a conversation, within its window
+         * @description A conversation that is not deleted is answered as it is; one deleted too long ago is 404.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            agentId: string;
+                            /** @description Agent version of the latest answer */
+                            agentVersion: number;
+                            /** @enum {string} */
+                            source: "chat" | "run" | "webhook";
+                            title: string | null;
+                            /** @description Shown in the Pinned group of the list */
+                            pinned: boolean;
+                            /** @description Out of the main list; listed with archived=true */
+                            archived: boolean;
+                            createdAt: string;
+                            /** @description The last activity (a message); renaming, pinning and archiving do not move it */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a conversation as Markdown or JSON, with its citations
+         * @description An attachment (Content-Disposition): format=markdown (text/markdown) or format=json (application/json). The messages shown in the chat, with role, time, model and the passages they cite.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    format?: "markdown" | "json";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            format: "bastion.conversation.v1";
+                            exportedAt: string;
+                            conversation: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: uuid */
+                                agentId: string;
+                                /** @description Agent version of the latest answer */
+                                agentVersion: number;
+                                /** @enum {string} */
+                                source: "chat" | "run" | "webhook";
+                                title: string | null;
+                                /** @description Shown in the Pinned group of the list */
+                                pinned: boolean;
+                                /** @description Out of the main list; listed with archived=true */
+                                archived: boolean;
+                                createdAt: string;
+                                /** @description The last activity (a message); renaming, pinning and archiving do not move it */
+                                updatedAt: string;
+                            };
+                            agent: {
+                                id: string;
+                                /** @description null: the agent was deleted since */
+                                name: string | null;
+                                version: number;
+                            };
+                            messages: {
+                                id: string;
+                                /** @enum {string} */
+                                role: "user" | "assistant";
+                                text: string;
+                                /** @enum {string} */
+                                status: "complete" | "streaming" | "incomplete" | "failed";
+                                stopReason: string | null;
+                                model: string | null;
+                                agentVersion: number | null;
+                                usage: {
+                                    inputTokens: number;
+                                    outputTokens: number;
+                                };
+                                createdAt: string;
+                                citations: {
+                                    /** @description The [n] marker in the message text */
+                                    marker: string;
+                                    /** @description As shown in the chat: document name, heading and chunk */
+                                    source: string;
+                                    /** @description The passage cited */
+                                    text: string;
+                                    score: number;
+                                    /** @description null on answers stored before the origin of passages was recorded */
+                                    documentId: string | null;
+                                    knowledgeBaseId: string | null;
+                                    /** @description The document’s file name */
+                                    document: string | null;
+                                    heading: string | null;
+                                    /** @description 1-based position of the chunk in the document */
+                                    chunk: number | null;
+                                }[];
+                                toolCalls: {
+                                    name: string;
+                                    arguments: string;
+                                    ok: boolean;
+                                }[];
+                            }[];
+                        } | string;
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -6714,6 +7078,340 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agents you can run, as OpenAI models (id = agent id)
+         * @description Agents of every workspace you belong to. With `X-Workspace-Id`, only that workspace’s agents.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            object: "list";
+                            data: {
+                                /** @description The agent id: pass it as `model` */
+                                id: string;
+                                /** @enum {string} */
+                                object: "model";
+                                /** @description When the agent was created (Unix seconds) */
+                                created: number;
+                                /** @description The name of the agent’s workspace */
+                                owned_by: string;
+                                /** @description The agent’s name (an extension some clients show) */
+                                name: string;
+                                /** @description Bastion extension */
+                                bastion: {
+                                    /** Format: uuid */
+                                    workspaceId: string;
+                                    description: string;
+                                    version: number;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAiError"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One agent as an OpenAI model
+         * @description 404 `model_not_found` for an unknown agent and for one of a workspace you do not belong to.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The agent id: pass it as `model` */
+                            id: string;
+                            /** @enum {string} */
+                            object: "model";
+                            /** @description When the agent was created (Unix seconds) */
+                            created: number;
+                            /** @description The name of the agent’s workspace */
+                            owned_by: string;
+                            /** @description The agent’s name (an extension some clients show) */
+                            name: string;
+                            /** @description Bastion extension */
+                            bastion: {
+                                /** Format: uuid */
+                                workspaceId: string;
+                                description: string;
+                                version: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAiError"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAiError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask an agent, OpenAI style (nothing is stored; audited and budgeted like chat)
+         * @description The agent’s system prompt comes first; system messages are added after it as further instructions. With `stream: true` the answer streams as `chat.completion.chunk` Server-Sent Events ending with `data: [DONE]`. Citations of the agent’s knowledge are in `bastion.citations`. See docs/api.md.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Any other OpenAI parameter (temperature, top_p, stop, seed, presence_penalty, frequency_penalty, logit_bias, user, metadata, store, tool_choice, parallel_tool_calls, reasoning_effort, …) is accepted and ignored: the agent’s configuration decides. */
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "model": "0f8fad5b-d9cb-469f-a165-70867728950e",
+                     *       "messages": [
+                     *         {
+                     *           "role": "user",
+                     *           "content": "What is our refund policy?"
+                     *         }
+                     *       ],
+                     *       "stream": false
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description The agent id, as listed by GET /v1/models */
+                        model: string;
+                        /** @description The conversation so far, oldest first, ending with the user’s message */
+                        messages: {
+                            /** @description system, developer, user or assistant; tool and function messages are refused */
+                            role: string;
+                            /** @description Text, or an array of `{"type":"text","text":…}` parts */
+                            content?: (string | {
+                                /** @description Only `text` parts are accepted */
+                                type: string;
+                                text?: string;
+                            }[]) | null;
+                            /** @description Ignored */
+                            name?: string;
+                            /** @description Refused: the agent runs its own tools */
+                            tool_calls?: unknown[];
+                        }[];
+                        /** @description true: Server-Sent Events of `chat.completion.chunk`s, then `data: [DONE]` */
+                        stream?: boolean | null;
+                        stream_options?: {
+                            /** @description A last chunk with `usage` and no choices */
+                            include_usage?: boolean | null;
+                        } | null;
+                        /** @description Lowers the agent’s output cap per model turn; never raises it */
+                        max_tokens?: number | null;
+                        /** @description As max_tokens */
+                        max_completion_tokens?: number | null;
+                        /** @description Must be 1 */
+                        n?: number | null;
+                        /** @description Refused when not empty: the agent runs its own tools */
+                        tools?: unknown[] | null;
+                        /** @description Refused when not empty, as tools */
+                        functions?: unknown[] | null;
+                        /** @description Refused when true */
+                        logprobs?: boolean | null;
+                        /** @description Only `text` */
+                        response_format?: {
+                            type: string;
+                        } | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description chatcmpl-… */
+                            id: string;
+                            /** @enum {string} */
+                            object: "chat.completion";
+                            /** @description Unix seconds */
+                            created: number;
+                            /** @description The agent id */
+                            model: string;
+                            choices: {
+                                index: number;
+                                message: {
+                                    /** @enum {string} */
+                                    role: "assistant";
+                                    content: string;
+                                    refusal: null;
+                                };
+                                logprobs: null;
+                                /**
+                                 * @description length: cut short by a limit (bastion.stopReason says which)
+                                 * @enum {string}
+                                 */
+                                finish_reason: "stop" | "length";
+                            }[];
+                            /** @description Tokens of every model turn of the answer, tool rounds included */
+                            usage: {
+                                prompt_tokens: number;
+                                completion_tokens: number;
+                                total_tokens: number;
+                            };
+                            /** @description Bastion extension */
+                            bastion: {
+                                /** @description The agent version that answered */
+                                agentVersion: number;
+                                /**
+                                 * @description incomplete: cut short, see stopReason
+                                 * @enum {string}
+                                 */
+                                status: "complete" | "incomplete";
+                                /** @description max_steps, max_tokens, max_output_tokens, max_wall_time, budget_exhausted, cancelled, disconnected */
+                                stopReason: string | null;
+                                /** @description The passages of the agent’s knowledge cited as [n] in the text */
+                                citations: {
+                                    /** @description The [n] marker in the text */
+                                    id: string;
+                                    source: string;
+                                    text: string;
+                                    score: number;
+                                    /** @description The knowledge-base chunk cited; absent on answers stored before it was recorded */
+                                    origin?: {
+                                        documentId: string;
+                                        knowledgeBaseId: string;
+                                        filename: string;
+                                        heading: string | null;
+                                        /** @description 1-based position of the chunk in the document */
+                                        chunk: number;
+                                    };
+                                }[];
+                                /** @description The agent’s own tools it ran */
+                                toolCalls: {
+                                    name: string;
+                                    ok: boolean;
+                                }[];
+                            };
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAiError"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAiError"];
                     };
                 };
             };
@@ -8505,6 +9203,21 @@ export interface components {
                     path: string;
                     message: string;
                 }[];
+            };
+        };
+        /** @description The body of every 4xx/5xx answer under /v1, in OpenAI’s shape so OpenAI clients raise their usual errors. */
+        OpenAiError: {
+            error: {
+                /** @description For people; 5xx answers hide internal details */
+                message: string;
+                /** @description invalid_request_error, authentication_error, permission_error, insufficient_quota, rate_limit_error, upstream_error or server_error */
+                type: string;
+                /** @description The offending request field, e.g. `model` or `messages[2].content` */
+                param: string | null;
+                /** @description invalid_api_key, model_not_found, rate_limit_exceeded, insufficient_quota, or a Bastion error code */
+                code: string;
+                /** @description Also sent as X-Request-Id */
+                requestId: string;
             };
         };
     };

@@ -12,6 +12,12 @@ export interface ConversationsTable {
   title: Buffer | null;
   created_at: Date;
   updated_at: Date;
+  /** Pinned to the top of the list since (0022). */
+  pinned_at: Date | null;
+  /** Archived (out of the main list) since (0022). */
+  archived_at: Date | null;
+  /** Deleted, restorable for a short window, purged after it (0022; modules/chat/purge.ts). */
+  deleted_at: Date | null;
 }
 
 export interface MessagesTable {
