@@ -51,8 +51,8 @@ export default tseslint.config(
     },
   },
   {
-    // The one reader of the environment (tests use testRunSettings); dev scripts and benchmarks set up processes.
-    files: ['server/src/config/load.ts', 'scripts/**', 'bench/**'],
+    // The one reader of the environment (tests use testRunSettings); dev scripts, benchmarks and deployment tests set up processes.
+    files: ['server/src/config/load.ts', 'scripts/**', 'bench/**', 'deploy/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
