@@ -1,10 +1,11 @@
 /**
- * Vector search fused with full-text search by reciprocal rank fusion. PGlite has pgvector
- * (this runs on the embedded pass); Debian's PostgreSQL has none, so on that pass the same
- * file checks that asking for vector search is refused with a clear reason and that
- * full-text search stands alone.
+ * Vector search fused with full-text search by reciprocal rank fusion. PGlite has pgvector;
+ * on PostgreSQL the tests run when the server has the extension (`.ci/run` builds it from
+ * the vendored source), and otherwise check that asking for vector search is refused with
+ * a clear reason and that full-text search stands alone.
  */
 import { sql } from 'kysely';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { apiUser, type ApiClient } from '../../../test/api-client.js';
 import { TEST_DATABASE_URL } from '../../../test/harness.js';
@@ -56,11 +57,21 @@ describe('reciprocal rank fusion', () => {
   });
 });
 
-// PGlite always has pgvector; the PostgreSQL pass runs on Debian's server, which has none.
-const embedded = !TEST_DATABASE_URL;
+/** Whether the PostgreSQL server under test offers the `vector` extension (decided before the tests are registered). */
+async function serverHasPgvector(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query("select 1 from pg_available_extensions where name = 'vector'")).rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
+// PGlite always has pgvector.
+const withPgvector = !TEST_DATABASE_URL || (await serverHasPgvector(TEST_DATABASE_URL));
 
 describe('vector search', () => {
-  if (embedded) registerVectorTests();
+  if (withPgvector) registerVectorTests();
   else {
     it('keeps full-text search working where the database has no pgvector', async () => {
       expect(await pgvector()).toBe(false);
@@ -94,7 +105,7 @@ describe('vector search', () => {
   });
 });
 
-/** Registered on the embedded pass only (PGlite has pgvector). */
+/** Registered where the database has pgvector: PGlite, and PostgreSQL with the extension installed. */
 function registerVectorTests(): void {
   it('finds by meaning what full-text search cannot, fused with full-text results', async () => {
     const client = await apiUser(chat.t);
