@@ -106,6 +106,32 @@ describe('loadConfig', () => {
     expect(problems({ MASTER_KEYS_FILE: file, MASTER_KEYS: `k1:${KEY_A}` })[0]).toMatch(/not both/);
   });
 
+  it('reads every secret from NAME_FILE as well (container secrets), with the same refusals', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastion-secrets-'));
+    const write = (name: string, value: string, mode = 0o600) => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, value, { mode });
+      fs.chmodSync(file, mode);
+      return file;
+    };
+    const env: Env = { ...PRODUCTION, DATABASE_URL: undefined, REDIS_URL: undefined, SMTP_URL: undefined };
+    env.DATABASE_URL_FILE = write('database_url', `${PRODUCTION.DATABASE_URL}\n`);
+    env.REDIS_URL_FILE = write('redis_url', PRODUCTION.REDIS_URL!);
+    env.SMTP_URL_FILE = write('smtp_url', `${PRODUCTION.SMTP_URL}\r\n`);
+    const config = loadConfig(env);
+    expect([config.DATABASE_URL, config.REDIS_URL, config.SMTP_URL]).toEqual([PRODUCTION.DATABASE_URL, PRODUCTION.REDIS_URL, PRODUCTION.SMTP_URL]);
+    // The production password rules judge the file's content too.
+    // secretlint-disable-next-line -- fake credentials of a test fixture
+    expect(problems({ ...env, DATABASE_URL_FILE: write('weak', 'postgres://bastion:changeme@db.internal/bastion') })).toEqual([expect.stringMatching(/^DATABASE_URL: the password is a default/)]);
+    expect(problems({ ...env, METRICS_TOKEN_FILE: write('token', 'a'.repeat(40), 0o644) })).toContain('METRICS_TOKEN_FILE: the file is readable by group or others; chmod 600 it');
+    expect(problems({ ...env, REDIS_URL: PRODUCTION.REDIS_URL })).toEqual(['REDIS_URL_FILE: set either REDIS_URL or REDIS_URL_FILE, not both']);
+    expect(problems({ ...env, SMTP_URL_FILE: path.join(dir, 'missing') })).toContain('SMTP_URL_FILE: cannot read the file');
+    // A problem names the variable, never the secret the file holds.
+    // secretlint-disable-next-line -- fake credentials of a test fixture
+    const bad = problems({ ...env, DATABASE_URL_FILE: write('bad', 'mysql://root:Zq9wX2kLp4@db/x') });
+    expect(bad.join(' ')).not.toContain('Zq9wX2kLp4');
+  });
+
   it('accepts a secure production configuration', () => {
     expect(problems(PRODUCTION)).toEqual([]);
   });

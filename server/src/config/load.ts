@@ -19,8 +19,9 @@ export class ConfigError extends Error {
 }
 
 /** Reads, validates and normalises the environment; throws ConfigError listing every problem. */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(processEnv: Env = process.env): Config {
   const problems: string[] = [];
+  const env = withSecretFiles(processEnv, problems);
   const raw: Record<string, unknown> = {};
   for (const [name, variable] of Object.entries(variables) as [VariableName, Variable][]) {
     const value = env[name] === '' ? undefined : env[name];
@@ -48,6 +49,34 @@ export function loadConfig(env: Env = process.env): Config {
     // The deprecated variable was set for a local model: it keeps working for providers only.
     OUTBOUND_ALLOW_PRIVATE_PROVIDERS: [...values.OUTBOUND_ALLOW_PRIVATE_PROVIDERS, ...values.OUTBOUND_ALLOW_PRIVATE],
   };
+}
+
+/** The secret variables that also take a file (`NAME_FILE`): MASTER_KEYS has its own MASTER_KEYS_FILE. */
+export const SECRET_FILE_VARIABLES = (Object.entries(variables) as [VariableName, Variable][]).filter(([name, v]) => v.secret === true && name !== 'MASTER_KEYS').map(([name]) => name);
+
+/**
+ * `NAME_FILE` for every secret variable (container secrets, systemd credentials): the file's
+ * content, without its final line break, becomes NAME. Setting both is refused; so is, in
+ * production, a file that group or others may read (as for MASTER_KEYS_FILE).
+ */
+function withSecretFiles(env: Env, problems: string[]): Env {
+  const result: Env = { ...env };
+  for (const name of SECRET_FILE_VARIABLES) {
+    const fileVariable = `${name}_FILE`;
+    const file = env[fileVariable];
+    if (!file) continue;
+    if (env[name]) {
+      problems.push(`${fileVariable}: set either ${name} or ${fileVariable}, not both`);
+      continue;
+    }
+    try {
+      if (env.NODE_ENV === 'production' && (fs.statSync(file).mode & 0o077) !== 0) problems.push(`${fileVariable}: the file is readable by group or others; chmod 600 it`);
+      result[name] = fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch {
+      problems.push(`${fileVariable}: cannot read the file`);
+    }
+  }
+  return result;
 }
 
 /**
