@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryLater, waitPhrase } from './errors.js';
+import { retryLater, waitPhrase, withoutClientText } from './errors.js';
 
 describe('waitPhrase', () => {
   it('says the wait in the unit a person reads, rounded up', () => {
@@ -17,5 +17,18 @@ describe('waitPhrase', () => {
     expect(error.message).toBe('Too many attempts; try again in 3 minutes.');
     expect(error.retryAfter).toBe(125);
     expect(error.status).toBe(429);
+  });
+});
+
+describe('withoutClientText', () => {
+  it('keeps the names of a schema and short plain unknown keys, never other text the client sent', () => {
+    expect(withoutClientText('Invalid option: expected one of "markdown"|"json"')).toBe('Invalid option: expected one of "markdown"|"json"');
+    expect(withoutClientText('Unrecognized keys: "extra", "name_2"')).toBe('Unrecognized keys: "extra", "name_2"');
+    for (const key of ['<script>x</script>', 'x'.repeat(65), 'a"; drop table users; --', 'na me', '\u202eevil']) {
+      const message = withoutClientText(`Unrecognized key: "${key}"`);
+      expect(message).not.toContain(key);
+      expect(message).toMatch(/^Unrecognized key: remove the fields/);
+    }
+    expect(withoutClientText('Expected "<img src=x>" here')).toBe('Expected "(a name not shown)" here');
   });
 });

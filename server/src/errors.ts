@@ -160,3 +160,14 @@ export function retryLater(code: ErrorCode, message: (wait: string) => string, m
   error.retryAfter = ms / 1000;
   return error;
 }
+
+/**
+ * Zod quotes names in its messages: the schema's (options, fields) and, for a strict
+ * object, the unknown keys the client sent. A short plain name is kept (it tells the
+ * person what to remove); anything else the client wrote is not echoed back.
+ */
+export function withoutClientText(message: string): string {
+  const unknown = /^Unrecognized keys?: (.*)$/s.exec(message);
+  if (unknown) return /^"[A-Za-z0-9_.-]{1,64}"(, "[A-Za-z0-9_.-]{1,64}")*$/.test(unknown[1]!) ? message : 'Unrecognized key: remove the fields this endpoint does not accept';
+  return message.replace(/"([^"]*)"/g, (quoted, name: string) => (/^[A-Za-z0-9_.-]{1,64}$/.test(name) ? quoted : '"(a name not shown)"'));
+}

@@ -150,6 +150,9 @@ export interface TestRunSettings {
   ci: boolean;
   /** PATH handed to spawned Bastion processes. */
   path: string | undefined;
+  /** The route fuzzer's time per operation (FUZZ_MS_PER_ROUTE) and its seed (FUZZ_SEED: replays a failure). */
+  fuzzMsPerRoute: number;
+  fuzzSeed: number | undefined;
 }
 
 export function testRunSettings(env: Env = process.env): TestRunSettings {
@@ -160,5 +163,7 @@ export function testRunSettings(env: Env = process.env): TestRunSettings {
     redisServerBin: env.REDIS_SERVER_BIN ?? 'redis-server',
     ci: Boolean(env.CI),
     path: env.PATH,
+    fuzzMsPerRoute: Number(env.FUZZ_MS_PER_ROUTE) || 400,
+    fuzzSeed: env.FUZZ_SEED ? Number(env.FUZZ_SEED) : undefined,
   };
 }

@@ -7,7 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { CryptoError } from '../platform/crypto/crypto-error.js';
 import { isDatabaseUnavailable } from '../platform/db/database.js';
-import { AppError, type ErrorDetail, type ErrorEnvelope } from '../errors.js';
+import { AppError, withoutClientText, type ErrorDetail, type ErrorEnvelope } from '../errors.js';
 import { isOpenAiPath } from './api-paths.js';
 import { openAiErrorBody, openAiStatus } from './openai-errors.js';
 
@@ -32,7 +32,7 @@ export function toAppError(error: unknown): AppError | undefined {
     }
     const details: ErrorDetail[] = error.validation.map((issue) => ({
       path: [(error as { validationContext?: string }).validationContext, ...issue.instancePath.split('/').filter(Boolean)].filter(Boolean).join('.'),
-      message: issue.message ?? 'invalid value',
+      message: withoutClientText(issue.message ?? 'invalid value'),
     }));
     const first = details[0];
     return new AppError('validation_failed', first ? `Invalid request: ${first.path ? `${first.path}: ` : ''}${first.message}` : 'Invalid request.', details);

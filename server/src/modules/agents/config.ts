@@ -1,6 +1,6 @@
 /** An agent's configuration: one schema validates input, types the service and documents the API. */
 import { z } from 'zod';
-import { AppError } from '../../errors.js';
+import { AppError, withoutClientText } from '../../errors.js';
 
 export const TOOLS = ['search_knowledge', 'fetch_url', 'calculator'] as const;
 export type ToolName = (typeof TOOLS)[number];
@@ -67,7 +67,7 @@ export function applyPatch(current: AgentConfig, patch: AgentPatch): AgentConfig
   const merged = { ...current, ...patch, retrieval: { ...current.retrieval, ...patch.retrieval }, limits: { ...current.limits, ...patch.limits } };
   const parsed = AgentConfig.safeParse(merged);
   if (!parsed.success) {
-    const details = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+    const details = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: withoutClientText(issue.message) }));
     throw new AppError('validation_failed', 'The changed configuration is not valid.', details);
   }
   return parsed.data;

@@ -2,7 +2,7 @@
 import fastifyMultipart from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../../errors.js';
+import { AppError, withoutClientText } from '../../errors.js';
 import type { BaseRow, DocumentRow } from './repo.js';
 import type { KnowledgeService } from './service.js';
 
@@ -164,7 +164,7 @@ export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: numbe
           throw new AppError(
             'validation_failed',
             'Send a multipart upload, or JSON {"url": "https://…"}.',
-            body.error.issues.map((issue) => ({ path: issue.path.join('.') || 'body', message: issue.message })),
+            body.error.issues.map((issue) => ({ path: issue.path.join('.') || 'body', message: withoutClientText(issue.message) })),
           );
         const row = await knowledge.addUrl(ctx, request.params.id, body.data.url, request.actor());
         return reply.status(202).send(documentView(row));

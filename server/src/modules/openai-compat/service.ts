@@ -41,9 +41,9 @@ export interface OpenAiCompatDeps {
   logger: Logger;
 }
 
-function modelNotFound(model: string): AppError {
-  const shown = JSON.stringify(model.slice(0, 100));
-  return new AppError('not_found', `The model ${shown} does not exist or you cannot use it: pass the id of an agent listed by GET /v1/models.`, [{ path: 'model', message: 'unknown model' }]);
+/** The message does not echo the name sent (no reflected input): `param` names the field. */
+function modelNotFound(): AppError {
+  return new AppError('not_found', 'The model does not exist or you cannot use it: pass the id of an agent listed by GET /v1/models.', [{ path: 'model', message: 'unknown model' }]);
 }
 
 function toModel(agent: Agent, context: WorkspaceContext): AgentModel {
@@ -94,9 +94,9 @@ export class OpenAiCompatService {
   /** The caller's context in the workspace of the agent `model` names, or 404 model_not_found. */
   private async locate(userId: string, model: string, workspaceId: string | undefined): Promise<WorkspaceContext> {
     if (workspaceId !== undefined && !UUID.test(workspaceId)) throw new AppError('validation_failed', 'X-Workspace-Id must be a workspace id (a UUID).');
-    if (!UUID.test(model)) throw modelNotFound(model);
+    if (!UUID.test(model)) throw modelNotFound();
     const home = await this.deps.agents.workspaceOf(model.toLowerCase());
-    if (!home || (workspaceId !== undefined && workspaceId.toLowerCase() !== home)) throw modelNotFound(model);
+    if (!home || (workspaceId !== undefined && workspaceId.toLowerCase() !== home)) throw modelNotFound();
     return this.orNotFound(model, this.deps.workspaces.resolve(userId, home, 'chat.use'));
   }
 
@@ -105,7 +105,7 @@ export class OpenAiCompatService {
     try {
       return await work;
     } catch (error) {
-      if (error instanceof AppError && error.code === 'not_found') throw modelNotFound(model);
+      if (error instanceof AppError && error.code === 'not_found') throw modelNotFound();
       throw error;
     }
   }
