@@ -153,6 +153,8 @@ export interface TestRunSettings {
   /** The route fuzzer's time per operation (FUZZ_MS_PER_ROUTE) and its seed (FUZZ_SEED: replays a failure). */
   fuzzMsPerRoute: number;
   fuzzSeed: number | undefined;
+  /** The scanner suite's profile (DAST_PROFILE): `ci` (bounded, the default) or `full`. */
+  dastProfile: 'ci' | 'full';
 }
 
 export function testRunSettings(env: Env = process.env): TestRunSettings {
@@ -165,5 +167,6 @@ export function testRunSettings(env: Env = process.env): TestRunSettings {
     path: env.PATH,
     fuzzMsPerRoute: Number(env.FUZZ_MS_PER_ROUTE) || 400,
     fuzzSeed: env.FUZZ_SEED ? Number(env.FUZZ_SEED) : undefined,
+    dastProfile: env.DAST_PROFILE === 'full' ? 'full' : 'ci',
   };
 }
