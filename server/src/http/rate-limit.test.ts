@@ -130,11 +130,15 @@ describe('rate limits', () => {
   it('limits sign-in attempts per client strictly', async () => {
     const ip = '10.77.0.3';
     const statuses: number[] = [];
-    for (let i = 0; i < AUTH_LIMIT + 1; i++) {
+    const started = Date.now();
+    for (let i = 0; i < AUTH_LIMIT + 3; i++) {
       const response = await pair.a.app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: ip, payload: { email: `nobody${i}@example.org`, password: 'x' } });
       statuses.push(response.statusCode);
     }
+    // GCRA refills one attempt every minute / AUTH_LIMIT: a slow (loaded) run may earn one back.
+    const refilled = Math.floor(((Date.now() - started) / 60_000) * AUTH_LIMIT);
     expect(statuses.slice(0, AUTH_LIMIT).every((s) => s === 401)).toBe(true);
+    expect(statuses.filter((s) => s === 401).length, statuses.join(',')).toBeLessThanOrEqual(AUTH_LIMIT + refilled);
     expect(statuses.at(-1)).toBe(429);
   });
 
