@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'account_locked'
   | 'rate_limited'
   | 'budget_exhausted'
+  | 'model_not_allowed'
   | 'invalid_filename'
   | 'unsupported_file_type'
   | 'invalid_file'
@@ -76,6 +77,7 @@ const STATUS: Record<ErrorCode, number> = {
   account_locked: 429,
   rate_limited: 429,
   budget_exhausted: 402,
+  model_not_allowed: 400,
   invalid_filename: 400,
   unsupported_file_type: 415,
   invalid_file: 422,

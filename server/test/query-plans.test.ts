@@ -12,6 +12,7 @@ import { findAgent, listAgents, listVersions } from '../src/modules/agents/repo.
 import { findConnection, listConnections } from '../src/modules/providers/repo.js';
 import { findMembership, listMemberships } from '../src/modules/workspaces/repo.js';
 import { findConversation, listConversations, listMessages } from '../src/modules/chat/repo.js';
+import { usageByMember } from '../src/modules/chat/member-usage-repo.js';
 
 /** Tables with at least this many rows must not be scanned sequentially. */
 const LARGE = 1_000;
@@ -131,7 +132,8 @@ describe('query plans of the hot paths', () => {
     await findConnection(db, ids.workspace, ids.connection);
     await findMembership(db, ids.workspace, ids.user);
     await listMemberships(db, ids.user);
-    expect(captured.length).toBe(11);
+    await usageByMember(db, ids.workspace, new Date('2026-01-01T00:00:00Z'), new Date('2026-02-01T00:00:00Z'));
+    expect(captured.length).toBe(12);
     expect([...large].sort()).toEqual(['agent_versions', 'agents', 'conversations', 'messages']);
     const counts = await sql<{ n: string }>`select count(*) as n from messages`.execute(database.db);
     expect(Number(counts.rows[0]!.n)).toBe(WORKSPACES * CONVERSATIONS_PER_WORKSPACE * MESSAGES_PER_CONVERSATION);

@@ -165,7 +165,7 @@ describe(`the main journey (${TEST_RUN.databaseUrl ? 'PostgreSQL' : 'embedded'} 
     const provider = page.getByLabel('Provider connection');
     await expect.poll(async () => (await provider.locator('option').allInnerTexts()).join('|')).toContain('Fake LLM');
     await provider.selectOption({ label: 'Fake LLM (openai)' });
-    await page.getByLabel('Model').fill('fake-model-1');
+    await page.getByLabel('Model', { exact: true }).fill('fake-model-1');
     await page.getByLabel('System prompt').fill('Answer from the handbook and cite it.');
     await page.getByRole('checkbox', { name: 'Handbook' }).check();
     await page.getByRole('button', { name: 'Create agent', exact: true }).click();

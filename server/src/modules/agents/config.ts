@@ -36,6 +36,13 @@ export const AgentConfig = z.strictObject({
     .describe('Tools the model may call; anything else it asks for is refused'),
   retrieval: Retrieval.default({ topK: 5, minScore: 0.2 }),
   limits: Limits.default({ maxSteps: 5, maxWallTimeMs: 120_000, maxTokens: 16_000 }),
+  allowModelOverride: z.boolean().default(false).describe('Members may pick another model of the connection for their message (GET /agents/:id/models lists the choices)'),
+  allowedModels: z
+    .array(z.string().trim().min(1).max(200))
+    .max(100)
+    .refine((models) => new Set(models).size === models.length, 'each model once')
+    .default([])
+    .describe('With allowModelOverride: the models members may pick; empty: any model the connection lists'),
   cacheResponses: z.boolean().default(true).describe('Reuse answers to identical deterministic requests (temperature 0)'),
   callbackUrl: z
     .url({ protocol: /^https?$/ })

@@ -128,13 +128,18 @@ export function chatRoutes(chat: ChatService): FastifyPluginAsyncZod {
           summary: 'Send a message and get the answer',
           description: `The user message is stored first; the answer is stored as it completes, and kept (status incomplete) if cut short. ${streamDoc}`,
           params: Id,
-          body: z.strictObject({ content: Content }).meta({ examples: [{ content: 'What is our refund policy?' }] }),
+          body: z
+            .strictObject({
+              content: Content,
+              model: z.string().trim().min(1).max(200).optional().describe('Answer with this model instead of the agent’s: one of GET /agents/:id/models, when the agent allows it (else 400 model_not_allowed)'),
+            })
+            .meta({ examples: [{ content: 'What is our refund policy?' }] }),
           response: { 201: ExchangeView },
         },
       },
       async (request, reply) => {
         const ctx = await request.workspace('chat.use');
-        await respond(request, reply, 201, (options) => chat.send(ctx, request.params.id, request.body.content, options));
+        await respond(request, reply, 201, (options) => chat.send(ctx, request.params.id, request.body.content, { ...options, model: request.body.model }));
       },
     );
 

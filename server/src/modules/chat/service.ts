@@ -16,9 +16,11 @@ import type { Passage } from '../../platform/llm/types.js';
 import type { Agent, AgentService } from '../agents/service.js';
 import type { WorkspaceContext } from '../workspaces/service.js';
 import type { LoopEvent, LoopResult } from './agent-loop.js';
+import { attachmentBaseId } from './attachments.js';
 import type { Cancellations } from './cancellation.js';
 import { Checkpointer } from './checkpointer.js';
 import { openConversation, type Conversation } from './conversation.js';
+import { ModelChoice } from './model-choice.js';
 import type { AnswerLeases } from './leases.js';
 import type { HistoryMessage } from './prompt.js';
 import * as repo from './repo.js';
@@ -57,6 +59,11 @@ export interface AnswerOptions {
   emit?: (event: ChatStreamEvent) => void;
 }
 
+export interface SendOptions extends AnswerOptions {
+  /** Another model for this answer (model-choice.ts); refused with model_not_allowed unless the agent offers it. */
+  model?: string | undefined;
+}
+
 /** What send() computed ahead for answer(): the history and the provider call's inputs. */
 interface AnswerInputs extends AnswerOptions {
   prepared?: Promise<Prepared>;
@@ -77,9 +84,11 @@ export interface ChatDeps extends TurnDeps {
 
 export class ChatService {
   private readonly sealing: MessageSealing;
+  private readonly models: ModelChoice;
 
   constructor(private readonly deps: ChatDeps) {
     this.sealing = new MessageSealing(deps.encryptor);
+    this.models = new ModelChoice(deps.agents, deps.providers);
   }
 
   private owner(context: WorkspaceContext): repo.Owner {
@@ -132,12 +141,13 @@ export class ChatService {
   }
 
   /** Stores the user's message, then answers it. */
-  async send(context: WorkspaceContext, conversationId: string, text: string, options: AnswerOptions = {}): Promise<{ userMessage: Message; answer: Message; error?: { code: string; message: string } }> {
+  async send(context: WorkspaceContext, conversationId: string, text: string, options: SendOptions = {}): Promise<{ userMessage: Message; answer: Message; error?: { code: string; message: string } }> {
     // Everything before the provider call is the time to first token: independent steps run together.
     const [conversation] = await Promise.all([this.findConversation(context, conversationId), this.deps.usage.assertWithinBudget(context)]);
-    const agent = await this.agentOf(context, conversation);
+    // A picked model replaces the agent's for this answer: the provider call, the cache key and the answer's `model` column.
+    const agent = await this.models.withModel(context, await this.agentOf(context, conversation), options.model);
     // The provider and the passages do not depend on what is stored: fetched while it is written.
-    const prepared = this.prepare(context, agent, text);
+    const prepared = this.prepare(context, agent, text, conversation.id);
     prepared.catch(() => undefined); // awaited by produce(); a failure before then is reported there, not as unhandled
     const now = this.deps.clock.now();
     const content: StoredContent = { text, citations: [], toolCalls: [] };
@@ -228,7 +238,7 @@ export class ChatService {
       result = await runTurns(this.deps, {
         context,
         agent,
-        prepared: options.prepared ?? this.prepare(context, agent, question),
+        prepared: options.prepared ?? this.prepare(context, agent, question, conversation.id),
         history,
         signal,
         emit: (event) => {
@@ -280,8 +290,9 @@ export class ChatService {
   }
 
   /** What the provider call needs besides the history: the passages and the provider. */
-  private prepare(context: WorkspaceContext, agent: Agent, question: string): Promise<Prepared> {
-    return prepareTurns(this.deps, context, agent, question);
+  private prepare(context: WorkspaceContext, agent: Agent, question: string, conversationId: string): Promise<Prepared> {
+    // The conversation's attached files are searched with the agent's knowledge (attachments.ts).
+    return prepareTurns(this.deps, context, agent, question, attachmentBaseId(this.deps.db, this.owner(context), conversationId).then((id) => (id ? [id] : [])));
   }
 
   private async agentOf(context: WorkspaceContext, conversation: repo.ConversationRow): Promise<Agent> {

@@ -33,6 +33,8 @@ export const PERMISSIONS = {
    * by those who may change it. Members sign in through the start link they are given.
    */
   'sso.read': ['owner', 'admin'],
+  /** Each member's tokens and answers this month (the workspace total is workspace.read). */
+  'usage.members': ['owner', 'admin'],
   /** Make or unmake owners and admins. */
   'members.promote': ['owner'],
 } as const satisfies Record<string, readonly WorkspaceRole[]>;

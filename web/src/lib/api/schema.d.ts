@@ -2274,7 +2274,7 @@ export interface paths {
                                 monthlyTokenBudget: number | null;
                                 createdAt: string;
                                 /** @description What the caller’s role allows here (the permission table); the server still checks every call */
-                                permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "members.promote")[];
+                                permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "usage.members" | "members.promote")[];
                             }[];
                             /** @description The one you last chose (PUT /me/workspace), when you still belong to it */
                             lastWorkspaceId: string | null;
@@ -2344,7 +2344,7 @@ export interface paths {
                             monthlyTokenBudget: number | null;
                             createdAt: string;
                             /** @description What the caller’s role allows here (the permission table); the server still checks every call */
-                            permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "members.promote")[];
+                            permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "usage.members" | "members.promote")[];
                         };
                     };
                 };
@@ -2478,7 +2478,7 @@ export interface paths {
                             monthlyTokenBudget: number | null;
                             createdAt: string;
                             /** @description What the caller’s role allows here (the permission table); the server still checks every call */
-                            permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "members.promote")[];
+                            permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "usage.members" | "members.promote")[];
                         };
                     };
                 };
@@ -2547,7 +2547,7 @@ export interface paths {
                             monthlyTokenBudget: number | null;
                             createdAt: string;
                             /** @description What the caller’s role allows here (the permission table); the server still checks every call */
-                            permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "members.promote")[];
+                            permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "usage.members" | "members.promote")[];
                         };
                     };
                 };
@@ -3045,7 +3045,7 @@ export interface paths {
                             monthlyTokenBudget: number | null;
                             createdAt: string;
                             /** @description What the caller’s role allows here (the permission table); the server still checks every call */
-                            permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "members.promote")[];
+                            permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "usage.members" | "members.promote")[];
                         };
                     };
                 };
@@ -3252,7 +3252,7 @@ export interface paths {
                             monthlyTokenBudget: number | null;
                             createdAt: string;
                             /** @description What the caller’s role allows here (the permission table); the server still checks every call */
-                            permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "members.promote")[];
+                            permissions: ("workspace.read" | "chat.use" | "agents.read" | "providers.read" | "members.read" | "knowledge.read" | "members.emails" | "agents.write" | "knowledge.write" | "providers.write" | "members.write" | "workspace.write" | "sso.read" | "usage.members" | "members.promote")[];
                         };
                     };
                 };
@@ -4974,6 +4974,16 @@ export interface paths {
                                         maxTokens: number;
                                     };
                                     /**
+                                     * @description Members may pick another model of the connection for their message (GET /agents/:id/models lists the choices)
+                                     * @default false
+                                     */
+                                    allowModelOverride: boolean;
+                                    /**
+                                     * @description With allowModelOverride: the models members may pick; empty: any model the connection lists
+                                     * @default []
+                                     */
+                                    allowedModels: string[];
+                                    /**
                                      * @description Reuse answers to identical deterministic requests (temperature 0)
                                      * @default true
                                      */
@@ -5103,6 +5113,16 @@ export interface paths {
                             maxTokens?: number;
                         };
                         /**
+                         * @description Members may pick another model of the connection for their message (GET /agents/:id/models lists the choices)
+                         * @default false
+                         */
+                        allowModelOverride?: boolean;
+                        /**
+                         * @description With allowModelOverride: the models members may pick; empty: any model the connection lists
+                         * @default []
+                         */
+                        allowedModels?: string[];
+                        /**
                          * @description Reuse answers to identical deterministic requests (temperature 0)
                          * @default true
                          */
@@ -5196,6 +5216,16 @@ export interface paths {
                                      */
                                     maxTokens: number;
                                 };
+                                /**
+                                 * @description Members may pick another model of the connection for their message (GET /agents/:id/models lists the choices)
+                                 * @default false
+                                 */
+                                allowModelOverride: boolean;
+                                /**
+                                 * @description With allowModelOverride: the models members may pick; empty: any model the connection lists
+                                 * @default []
+                                 */
+                                allowedModels: string[];
                                 /**
                                  * @description Reuse answers to identical deterministic requests (temperature 0)
                                  * @default true
@@ -5338,6 +5368,16 @@ export interface paths {
                                     maxTokens: number;
                                 };
                                 /**
+                                 * @description Members may pick another model of the connection for their message (GET /agents/:id/models lists the choices)
+                                 * @default false
+                                 */
+                                allowModelOverride: boolean;
+                                /**
+                                 * @description With allowModelOverride: the models members may pick; empty: any model the connection lists
+                                 * @default []
+                                 */
+                                allowedModels: string[];
+                                /**
                                  * @description Reuse answers to identical deterministic requests (temperature 0)
                                  * @default true
                                  */
@@ -5451,6 +5491,8 @@ export interface paths {
                         maxOutputTokens?: number;
                         knowledgeBaseIds?: string[];
                         tools?: ("search_knowledge" | "fetch_url" | "calculator")[];
+                        allowModelOverride?: boolean;
+                        allowedModels?: string[];
                         cacheResponses?: boolean;
                         callbackUrl?: string | null;
                         retrieval?: {
@@ -5566,6 +5608,16 @@ export interface paths {
                                      */
                                     maxTokens: number;
                                 };
+                                /**
+                                 * @description Members may pick another model of the connection for their message (GET /agents/:id/models lists the choices)
+                                 * @default false
+                                 */
+                                allowModelOverride: boolean;
+                                /**
+                                 * @description With allowModelOverride: the models members may pick; empty: any model the connection lists
+                                 * @default []
+                                 */
+                                allowedModels: string[];
                                 /**
                                  * @description Reuse answers to identical deterministic requests (temperature 0)
                                  * @default true
@@ -5701,6 +5753,16 @@ export interface paths {
                                          */
                                         maxTokens: number;
                                     };
+                                    /**
+                                     * @description Members may pick another model of the connection for their message (GET /agents/:id/models lists the choices)
+                                     * @default false
+                                     */
+                                    allowModelOverride: boolean;
+                                    /**
+                                     * @description With allowModelOverride: the models members may pick; empty: any model the connection lists
+                                     * @default []
+                                     */
+                                    allowedModels: string[];
                                     /**
                                      * @description Reuse answers to identical deterministic requests (temperature 0)
                                      * @default true
@@ -6202,6 +6264,8 @@ export interface paths {
                     "application/json": {
                         /** @description The question or instruction */
                         content: string;
+                        /** @description Answer with this model instead of the agent’s: one of GET /agents/:id/models, when the agent allows it (else 400 model_not_allowed) */
+                        model?: string;
                     };
                 };
             };
@@ -6698,6 +6762,153 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/agents/{id}/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The models a member may pick for a message to this agent (every role that may chat)
+         * @description The connection’s list is cached for a minute and shared with GET /provider-connections/:id/models; refresh=true asks the provider again (concurrent refreshes share one call).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Ask the provider again instead of answering from the cache */
+                    refresh?: "true" | "false";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The agent’s own model: used when a message names none */
+                            defaultModel: string;
+                            /** @description The agent lets members pick the model (allowModelOverride, and it has a provider connection) */
+                            allowOverride: boolean;
+                            /** @description What may be sent as `model` with a message besides the default: the agent’s allowedModels, else the connection’s models; empty when picking is off */
+                            models: string[];
+                            /** @description The list was not fetched from the provider just now */
+                            cached: boolean;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{id}/usage/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tokens and answers per member this month (owners, admins)
+         * @description Counts the answers stored in conversations (chat, runs, webhooks) created this calendar month (UTC), by the conversation’s member. Completions of the OpenAI-compatible API (/v1) store nothing and count only in the workspace total (GET /workspaces/:id/usage), as do conversations already purged after their deletion.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description First day of the month counted (UTC), YYYY-MM-01 */
+                            period: string;
+                            /** @description Members with answers this month, most tokens first */
+                            members: {
+                                /** Format: uuid */
+                                userId: string;
+                                /** @description null: the account was erased */
+                                name: string | null;
+                                email: string | null;
+                                /** @description null: a former member (left or removed this month) */
+                                role: ("owner" | "admin" | "member" | "viewer") | null;
+                                /** @description Answers in the member’s conversations, regenerated ones included */
+                                answers: number;
+                                inputTokens: number;
+                                outputTokens: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/restore": {
         parameters: {
             query?: never;
@@ -6896,6 +7107,477 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether a conversation is shared, and its link
+         * @description Owner only.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Whether the conversation has an active link */
+                            shared: boolean;
+                            share: {
+                                /** @description The random id of the link */
+                                shareId: string;
+                                /** @description The web app path of the read-only page, e.g. /shared/{shareId} */
+                                path: string;
+                                createdAt: string;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Share a conversation read-only with the members of its workspace
+         * @description Owner only. Creates the link, or answers the active one (200) when the conversation is shared already. Never public: reading it needs a current membership of the workspace.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The random id of the link */
+                            shareId: string;
+                            /** @description The web app path of the read-only page, e.g. /shared/{shareId} */
+                            path: string;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The random id of the link */
+                            shareId: string;
+                            /** @description The web app path of the read-only page, e.g. /shared/{shareId} */
+                            path: string;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        /**
+         * Stop sharing a conversation
+         * @description Owner only. The link answers 404 at once; revoked tells whether there was an active link (false on a repeated revoke). Sharing again makes a new link.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                            revoked: boolean;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/shared/{shareId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a conversation shared with you
+         * @description For current members of the share’s workspace (no X-Workspace-Id needed). The title, the messages and the passages they cite, nothing else. An unknown, malformed or revoked id, a deleted conversation, or a reader outside the workspace: the same 404.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The share id from the link */
+                    shareId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            title: string | null;
+                            /** @description The author’s name */
+                            sharedBy: string;
+                            sharedAt: string;
+                            messages: {
+                                /** @enum {string} */
+                                role: "user" | "assistant";
+                                text: string;
+                                /**
+                                 * @description incomplete or failed: the answer was cut short
+                                 * @enum {string}
+                                 */
+                                status: "complete" | "streaming" | "incomplete" | "failed";
+                                createdAt: string;
+                                citations: {
+                                    /** @description The [n] marker in the text */
+                                    marker: string;
+                                    /** @description Document name, heading and chunk */
+                                    source: string;
+                                    text: string;
+                                    score: number;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Files attached to the conversation, newest first, with their status */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            attachments: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @description As cited in answers */
+                                filename: string;
+                                /**
+                                 * @description Detected from the content
+                                 * @enum {string}
+                                 */
+                                kind: "txt" | "md" | "html" | "pdf" | "docx" | "csv" | "json";
+                                sizeBytes: number;
+                                /**
+                                 * @description ready: answers can cite it
+                                 * @enum {string}
+                                 */
+                                status: "pending" | "scanning" | "processing" | "ready" | "failed" | "quarantined";
+                                error: {
+                                    code: string;
+                                    message: string;
+                                } | null;
+                                chunkCount: number;
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Attach a file to the conversation (multipart, one part named "file")
+         * @description The same checks as a knowledge upload (txt, md, html, pdf, docx, csv, json detected from the content; UPLOAD_MAX_BYTES; malware scan; a trial read), then ingested in the background (status processing → ready). Once ready, the agent’s answers in this conversation search it and cite it by its file name. Deleted with the conversation.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** @description As cited in answers */
+                            filename: string;
+                            /**
+                             * @description Detected from the content
+                             * @enum {string}
+                             */
+                            kind: "txt" | "md" | "html" | "pdf" | "docx" | "csv" | "json";
+                            sizeBytes: number;
+                            /**
+                             * @description ready: answers can cite it
+                             * @enum {string}
+                             */
+                            status: "pending" | "scanning" | "processing" | "ready" | "failed" | "quarantined";
+                            error: {
+                                code: string;
+                                message: string;
+                            } | null;
+                            chunkCount: number;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/attachments/{docId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove an attached file with its original and index entries */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    docId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            ok: true;
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -9192,7 +9874,7 @@ export interface components {
                  * @description Stable machine-readable code
                  * @enum {string}
                  */
-                code: "bad_request" | "invalid_json" | "validation_failed" | "not_found" | "weak_password" | "invalid_token" | "invalid_credentials" | "unauthenticated" | "csrf_failed" | "ip_blocked" | "forbidden" | "insufficient_scope" | "email_not_verified" | "registration_closed" | "mfa_enrollment_required" | "password_reset_required" | "account_disabled" | "consent_required" | "reauthentication_required" | "export_expired" | "conflict" | "account_locked" | "rate_limited" | "budget_exhausted" | "invalid_filename" | "unsupported_file_type" | "invalid_file" | "malware_detected" | "quota_exceeded" | "insufficient_storage" | "method_not_allowed" | "payload_too_large" | "uri_too_long" | "headers_too_large" | "request_timeout" | "expectation_failed" | "too_many_parameters" | "unknown_api_version" | "unsupported_media_type" | "internal_error" | "service_unavailable" | "provider_blocked" | "provider_unavailable" | "provider_auth_failed" | "provider_rate_limited" | "provider_bad_request" | "provider_timeout" | "provider_protocol_error";
+                code: "bad_request" | "invalid_json" | "validation_failed" | "not_found" | "weak_password" | "invalid_token" | "invalid_credentials" | "unauthenticated" | "csrf_failed" | "ip_blocked" | "forbidden" | "insufficient_scope" | "email_not_verified" | "registration_closed" | "mfa_enrollment_required" | "password_reset_required" | "account_disabled" | "consent_required" | "reauthentication_required" | "export_expired" | "conflict" | "account_locked" | "rate_limited" | "budget_exhausted" | "model_not_allowed" | "invalid_filename" | "unsupported_file_type" | "invalid_file" | "malware_detected" | "quota_exceeded" | "insufficient_storage" | "method_not_allowed" | "payload_too_large" | "uri_too_long" | "headers_too_large" | "request_timeout" | "expectation_failed" | "too_many_parameters" | "unknown_api_version" | "unsupported_media_type" | "internal_error" | "service_unavailable" | "provider_blocked" | "provider_unavailable" | "provider_auth_failed" | "provider_rate_limited" | "provider_bad_request" | "provider_timeout" | "provider_protocol_error";
                 /** @description For people; 5xx answers hide internal details */
                 message: string;
                 /** @description Also sent as X-Request-Id; quote it when reporting a problem */

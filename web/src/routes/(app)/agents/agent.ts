@@ -28,6 +28,8 @@ export function defaultConfig(): AgentConfig {
     tools: [],
     retrieval: { topK: 5, minScore: 0.2 },
     limits: { maxSteps: 5, maxWallTimeMs: 120_000, maxTokens: 16_000 },
+    allowModelOverride: false,
+    allowedModels: [],
     cacheResponses: true,
     callbackUrl: null,
   };
@@ -54,6 +56,8 @@ const FIELD_NAMES: Record<keyof AgentConfig, string> = {
   tools: 'tools',
   retrieval: 'passage settings',
   limits: 'answer limits',
+  allowModelOverride: 'model picking',
+  allowedModels: 'models members may pick',
   cacheResponses: 'answer reuse',
   callbackUrl: 'callback URL',
 };
