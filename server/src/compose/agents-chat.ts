@@ -70,7 +70,7 @@ export const agentsChat = fp(
     await app.register(memberUsageRoutes(new MemberUsageService(db, clock, workspaces, app.accounts.users)), { prefix: API_PREFIX });
     await app.register(organiseRoutes(new ConversationOrganiser({ db, encryptor, clock }), new ConversationExporter({ db, encryptor, clock, agents })), { prefix: API_PREFIX });
     await app.register(shareRoutes(new ConversationSharing({ db, encryptor, clock, audit: app.accounts.audit, workspaces })), { prefix: API_PREFIX });
-    await app.register(attachmentRoutes(new ConversationAttachments({ db, clock, knowledge: app.knowledge.service, audit: app.accounts.audit }), config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });
+    await app.register(attachmentRoutes(new ConversationAttachments({ db, clock, knowledge: app.knowledge.service }), config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });
     // Every process purges: deleted conversations are gone a minute after their deletion while the system runs.
     const purge = new DeletedConversationPurge(db, clock, logger);
     app.addHook('onReady', () => purge.start());

@@ -35,6 +35,8 @@ export interface KnowledgeOptions {
 
 export interface Knowledge {
   retrieval: KnowledgeRetrieval;
+  /** For a conversation's attachments (chat), which use the same intake and ingestion. */
+  service: KnowledgeService;
   queue: JobQueue;
   /** Re-enqueues documents whose job went missing; null unless `recoverIngestion`. */
   reconciler: IngestionReconciler | null;
@@ -86,7 +88,7 @@ export const knowledge = fp(
       settings: { maxFileBytes: config.UPLOAD_MAX_BYTES, workspaceQuotaBytes: config.WORKSPACE_STORAGE_QUOTA_BYTES, extractLimits: extractLimits(config), urlTimeoutMs: URL_FETCH_TIMEOUT_MS },
     });
     await app.register(knowledgeRoutes(knowledge, config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });
-    app.decorate('knowledge', { retrieval, queue, reconciler });
+    app.decorate('knowledge', { retrieval, service: knowledge, queue, reconciler });
   },
   { name: 'bastion-knowledge', fastify: '5.x', dependencies: ['bastion-core', 'bastion-accounts', 'bastion-workspaces', 'bastion-providers'] },
 );

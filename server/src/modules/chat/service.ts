@@ -292,7 +292,8 @@ export class ChatService {
   /** What the provider call needs besides the history: the passages and the provider. */
   private prepare(context: WorkspaceContext, agent: Agent, question: string, conversationId: string): Promise<Prepared> {
     // The conversation's attached files are searched with the agent's knowledge (attachments.ts).
-    return prepareTurns(this.deps, context, agent, question, attachmentBaseId(this.deps.db, this.owner(context), conversationId).then((id) => (id ? [id] : [])));
+    const attached = attachmentBaseId(this.deps.db, this.owner(context), conversationId).then((id) => (id ? [id] : []));
+    return prepareTurns(this.deps, context, agent, question, attached);
   }
 
   private async agentOf(context: WorkspaceContext, conversation: repo.ConversationRow): Promise<Agent> {

@@ -34,15 +34,22 @@ export interface Prepared {
   provider: LlmProvider;
 }
 
-/** The passages for `question` (when the agent has knowledge bases) and the agent's provider. */
-export async function prepareTurns(deps: TurnDeps, context: WorkspaceContext, agent: Agent, question: string): Promise<Prepared> {
+/**
+ * The passages for `question` (when the agent has knowledge bases, or the conversation
+ * attachments: `attachmentBaseIds`) and the agent's provider.
+ */
+export async function prepareTurns(deps: TurnDeps, context: WorkspaceContext, agent: Agent, question: string, attachmentBaseIds: Promise<string[]> = Promise.resolve([])): Promise<Prepared> {
   const { config } = agent;
-  const [passages, provider] = await Promise.all([config.knowledgeBaseIds.length > 0 ? retrieve(deps, context, agent, question) : Promise.resolve([]), deps.providers.providerFor(context.workspaceId, config.providerConnectionId)]);
-  return { passages, provider };
+  const passages = attachmentBaseIds.then((extra) => {
+    const baseIds = [...config.knowledgeBaseIds, ...extra];
+    return baseIds.length > 0 ? retrieve(deps, context, agent, baseIds, question) : [];
+  });
+  const [found, provider] = await Promise.all([passages, deps.providers.providerFor(context.workspaceId, config.providerConnectionId)]);
+  return { passages: found, provider };
 }
 
-async function retrieve(deps: TurnDeps, context: WorkspaceContext, agent: Agent, question: string): Promise<Passage[]> {
-  const found = await deps.retriever.search({ workspaceId: context.workspaceId, knowledgeBaseIds: agent.config.knowledgeBaseIds, query: question.slice(0, 1_000), ...agent.config.retrieval });
+async function retrieve(deps: TurnDeps, context: WorkspaceContext, agent: Agent, knowledgeBaseIds: string[], question: string): Promise<Passage[]> {
+  const found = await deps.retriever.search({ workspaceId: context.workspaceId, knowledgeBaseIds, query: question.slice(0, 1_000), ...agent.config.retrieval });
   return found.map((passage, index) => ({ ...passage, id: String(index + 1) }));
 }
 

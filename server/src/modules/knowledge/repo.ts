@@ -21,16 +21,23 @@ const bump = (db: Db, id: string, now: Date) =>
     .where('id', '=', id)
     .execute();
 
-export async function insertBase(db: Db, row: Omit<BaseRow, 'version'>): Promise<void> {
+export async function insertBase(db: Db, row: Omit<BaseRow, 'version' | 'conversation_id'>): Promise<void> {
   await db.insertInto('knowledge_bases').values(row).execute();
 }
 
+// A conversation's base of attachments (conversation_id set) is its owner's alone: the workspace's lists and routes leave it out.
 export function listBases(db: Db, workspaceId: string): Promise<BaseRow[]> {
-  return db.selectFrom('knowledge_bases').selectAll().where('workspace_id', '=', workspaceId).orderBy('created_at').limit(500).execute();
+  return db.selectFrom('knowledge_bases').selectAll().where('workspace_id', '=', workspaceId).where('conversation_id', 'is', null).orderBy('created_at').limit(500).execute();
 }
 
 export function findBase(db: Db, workspaceId: string, id: string): Promise<BaseRow | undefined> {
-  return db.selectFrom('knowledge_bases').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+  return db.selectFrom('knowledge_bases').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).where('conversation_id', 'is', null).executeTakeFirst();
+}
+
+/** Which of `ids` are workspace bases an agent may use (never a conversation's attachments). */
+export async function workspaceBaseIds(db: Db, workspaceId: string, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  return (await db.selectFrom('knowledge_bases').select('id').where('workspace_id', '=', workspaceId).where('id', 'in', ids).where('conversation_id', 'is', null).execute()).map((row) => row.id);
 }
 
 export async function updateBase(db: Db, workspaceId: string, id: string, changes: { name?: string; description?: string; embedding_connection_id?: string | null; embedding_model?: string | null }, now: Date): Promise<void> {
@@ -44,7 +51,7 @@ export async function updateBase(db: Db, workspaceId: string, id: string, change
 
 /** Deletes the base; documents, originals and chunks go with it (cascade). */
 export async function deleteBase(db: Db, workspaceId: string, id: string): Promise<boolean> {
-  const result = await db.deleteFrom('knowledge_bases').where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+  const result = await db.deleteFrom('knowledge_bases').where('workspace_id', '=', workspaceId).where('id', '=', id).where('conversation_id', 'is', null).executeTakeFirst();
   return Number(result.numDeletedRows) === 1;
 }
 

@@ -16,7 +16,7 @@ import type { RetrievalQuery, Retriever } from '../chat/retriever.js';
 import type { Logger } from 'pino';
 import { reciprocalRankFusion, type ChunkEmbeddings } from './embeddings.js';
 import { FullTextSearch } from './fulltext.js';
-import { baseVersions, chunkHits, type BaseVersion, type ChunkHit } from './repo.js';
+import { baseVersions, chunkHits, workspaceBaseIds, type BaseVersion, type ChunkHit } from './repo.js';
 
 export interface SearchHit {
   documentId: string;
@@ -48,7 +48,7 @@ export class KnowledgeRetrieval implements Retriever {
 
   /** The ids among `ids` that name bases of the workspace. */
   async existingBases(workspaceId: string, ids: string[]): Promise<string[]> {
-    return (await baseVersions(this.db, workspaceId, [...new Set(ids)])).map((v) => v.id);
+    return workspaceBaseIds(this.db, workspaceId, [...new Set(ids)]);
   }
 
   /** Ranked chunks of the workspace's bases among `baseIds` (others are ignored). */

@@ -28,6 +28,8 @@ import { blobBinding, type IngestionPipeline } from './pipeline.js';
 import * as repo from './repo.js';
 import type { KnowledgeRetrieval, SearchHit } from './retrieval.js';
 
+export type { DocumentRow } from './repo.js';
+
 export interface KnowledgeSettings {
   maxFileBytes: number;
   workspaceQuotaBytes: number;
@@ -164,7 +166,7 @@ export class KnowledgeService {
   }
 
   async document(context: WorkspaceContext, baseId: string, id: string): Promise<repo.DocumentRow> {
-    this.deps.workspaces.require(context, 'knowledge.read');
+    await this.get(context, baseId); // a conversation's attachments are not reachable here
     const document = await repo.findDocument(this.deps.db, context.workspaceId, baseId, id);
     if (!document) throw new AppError('not_found', 'No such document.');
     return document;
@@ -172,6 +174,7 @@ export class KnowledgeService {
 
   async deleteDocument(context: WorkspaceContext, baseId: string, id: string, actor: Actor): Promise<void> {
     this.deps.workspaces.require(context, 'knowledge.write');
+    await this.get(context, baseId); // a conversation's attachments are not reachable here
     await this.deps.audit.transaction(async (trx) => {
       if (!(await repo.deleteDocument(trx, context.workspaceId, baseId, id, this.deps.clock.now()))) throw new AppError('not_found', 'No such document.');
       await this.deps.audit.append(trx, actor, { action: 'knowledge.document.deleted', workspaceId: context.workspaceId, target: { type: 'document', id }, details: { knowledgeBaseId: baseId } });
@@ -190,6 +193,30 @@ export class KnowledgeService {
     await this.get(context, baseId);
     const file = await receive(part.stream, this.deps.settings.maxFileBytes);
     return this.storeReceived(context, baseId, file, { filename: part.filename, declaredType: part.mimetype, source: 'upload', sourceUrl: null }, actor);
+  }
+
+  /**
+   * A file attached to a conversation, into its base of attachments: the same intake, quota
+   * and ingestion as an upload. The caller (chat/attachments.ts) has checked that the base
+   * is the caller's own conversation's, which is why no knowledge permission is asked.
+   */
+  async attach(context: WorkspaceContext, baseId: string, part: { filename: string; mimetype?: string | undefined; stream: Readable }, actor: Actor): Promise<repo.DocumentRow> {
+    const file = await receive(part.stream, this.deps.settings.maxFileBytes);
+    return this.storeReceived(context, baseId, file, { filename: part.filename, declaredType: part.mimetype, source: 'upload', sourceUrl: null }, actor);
+  }
+
+  /** The documents of a conversation's base of attachments (the caller checked it is the caller's). */
+  attachedDocuments(context: WorkspaceContext, baseId: string): Promise<repo.DocumentRow[]> {
+    return repo.listDocuments(this.deps.db, context.workspaceId, baseId);
+  }
+
+  /** Deletes a document of a conversation's base of attachments (the caller checked it is the caller's); false: no such document. */
+  async removeAttached(context: WorkspaceContext, baseId: string, id: string, actor: Actor, details: Record<string, string>): Promise<boolean> {
+    return this.deps.audit.transaction(async (trx) => {
+      if (!(await repo.deleteDocument(trx, context.workspaceId, baseId, id, this.deps.clock.now()))) return false;
+      await this.deps.audit.append(trx, actor, { action: 'knowledge.document.deleted', workspaceId: context.workspaceId, target: { type: 'document', id }, details: { knowledgeBaseId: baseId, ...details } });
+      return true;
+    });
   }
 
   /** A document fetched from a URL through the SSRF guard (size, time and redirect limits). */

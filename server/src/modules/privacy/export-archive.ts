@@ -23,8 +23,8 @@ security-events.json  security events recorded about your account
 api-keys.json         your API keys (names, hints and scopes; never the keys)
 workspaces.json       workspaces you belong to, your role, and token usage of those you own
 agents.json           agents you created (and every agent of your personal workspace)
-conversations.json    your conversations with their messages (deleted ones too, until purged a minute later)
-knowledge.json        knowledge bases and documents you created
+conversations.json    your conversations with their messages and read-only links (deleted ones too, until purged a minute later)
+knowledge.json        knowledge bases and documents you created, and files you attached to conversations
 uploads/              the original files of those documents
 consents.json         policy versions you accepted and your consents for optional purposes
 exports.json          data exports you requested
@@ -84,6 +84,7 @@ export async function buildExportArchive(db: Db, encryptor: Encryptor, userId: s
       pinnedAt: iso(c.pinned_at),
       archivedAt: iso(c.archived_at),
       deletedAt: iso(c.deleted_at),
+      shares: (await repo.conversationShares(db, c.id)).map((share) => ({ id: share.id, createdAt: iso(share.created_at), revokedAt: iso(share.revoked_at) })),
       messages,
     });
   }
@@ -185,7 +186,16 @@ export async function buildExportArchive(db: Db, encryptor: Encryptor, userId: s
   );
   files['conversations.json'] = json(conversations);
   files['knowledge.json'] = json({
-    knowledgeBases: (await repo.knowledgeBases(db, userId, personalIds)).map((b) => ({ id: b.id, workspaceId: b.workspace_id, name: b.name, description: b.description, createdAt: iso(b.created_at), updatedAt: iso(b.updated_at) })),
+    // conversationId: the files attached to that conversation (its documents are listed with the others).
+    knowledgeBases: (await repo.knowledgeBases(db, userId, personalIds)).map((b) => ({
+      id: b.id,
+      workspaceId: b.workspace_id,
+      conversationId: b.conversation_id,
+      name: b.name,
+      description: b.description,
+      createdAt: iso(b.created_at),
+      updatedAt: iso(b.updated_at),
+    })),
     documents,
   });
   files['consents.json'] = json({

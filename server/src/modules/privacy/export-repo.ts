@@ -111,7 +111,7 @@ export function agentVersions(db: Db, userId: string, agentIds: string[], person
     .execute();
 }
 
-/** The user's own conversations, in every workspace (conversations are never shared), deleted ones not purged yet included. */
+/** The user's own conversations, in every workspace (others' conversations shared with them are not theirs), deleted ones not purged yet included. */
 export function conversations(db: Db, userId: string) {
   return db
     .selectFrom('conversations')
@@ -121,6 +121,11 @@ export function conversations(db: Db, userId: string) {
     .execute();
 }
 
+/** The read-only links the user made to a conversation, revoked ones included. */
+export function conversationShares(db: Db, conversationId: string) {
+  return db.selectFrom('conversation_shares').select(['id', 'created_at', 'revoked_at']).where('conversation_id', '=', conversationId).orderBy('created_at').execute();
+}
+
 export function messages(db: Db, conversationId: string) {
   return db.selectFrom('messages').select(['id', 'role', 'content', 'status', 'stop_reason', 'model', 'input_tokens', 'output_tokens', 'superseded', 'created_at']).where('conversation_id', '=', conversationId).orderBy('seq').execute();
 }
@@ -128,7 +133,7 @@ export function messages(db: Db, conversationId: string) {
 export function knowledgeBases(db: Db, userId: string, personalIds: string[]) {
   return db
     .selectFrom('knowledge_bases')
-    .select(['id', 'workspace_id', 'name', 'description', 'created_at', 'updated_at'])
+    .select(['id', 'workspace_id', 'conversation_id', 'name', 'description', 'created_at', 'updated_at'])
     .where((eb) => eb.or([eb('created_by', '=', userId), ...(personalIds.length > 0 ? [eb('workspace_id', 'in', personalIds)] : [])]))
     .orderBy('created_at')
     .execute();

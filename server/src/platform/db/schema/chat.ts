@@ -39,3 +39,14 @@ export interface MessagesTable {
   created_at: Date;
   updated_at: Date;
 }
+
+/** A read-only link to one conversation for the members of its workspace (0023; modules/chat/share.ts). */
+export interface ConversationSharesTable {
+  /** 128 random bits, base64url: the link. */
+  id: string;
+  conversation_id: string;
+  workspace_id: string;
+  created_by: string;
+  created_at: Date;
+  revoked_at: Date | null;
+}

@@ -13,6 +13,8 @@ export interface KnowledgeBasesTable {
   created_by: string | null;
   created_at: Date;
   updated_at: Date;
+  /** Set on a conversation's hidden base of attachments (migration 0025); null on workspace bases. */
+  conversation_id: Generated<string | null>;
 }
 
 /** Exists only where pgvector is available (migration 0013); `embedding` is pgvector's text form. */
