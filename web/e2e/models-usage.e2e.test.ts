@@ -41,7 +41,7 @@ async function person(): Promise<Person> {
 }
 
 beforeAll(async () => {
-  stack = await startStack('models-usage');
+  stack = await startStack('modelsusage');
   await createFirstAdmin(stack.baseUrl, stack.logFile, ADMIN);
   await apiAccount(stack.baseUrl, stack.sink, MEMBER_EMAIL);
   chromium = await launchChromium();

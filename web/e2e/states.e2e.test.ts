@@ -115,6 +115,9 @@ describe('honest states', () => {
 
   it('says the server cannot be reached when sending fails, and keeps the text', async () => {
     const composer = page.getByLabel('Message', { exact: true });
+    // The draft comes back before the conversation has loaded (Send stays disabled until it has):
+    // going offline earlier would leave nothing to send.
+    await expect.poll(() => page.getByRole('button', { name: 'Send', exact: true }).isEnabled(), { timeout: 30_000 }).toBe(true);
     await context.setOffline(true);
     try {
       await page.getByRole('button', { name: 'Send', exact: true }).click();
