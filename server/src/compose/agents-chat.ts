@@ -25,6 +25,9 @@ import { organiseRoutes } from '../modules/chat/organise-routes.js';
 import { ConversationSharing } from '../modules/chat/share.js';
 import { shareRoutes } from '../modules/chat/share-routes.js';
 import { DeletedConversationPurge } from '../modules/chat/purge.js';
+import { ConversationSearch } from '../modules/chat/search.js';
+import { ConversationSearchIndexer } from '../modules/chat/search-index.js';
+import { searchRoutes } from '../modules/chat/search-routes.js';
 import type { CachedTurn } from '../modules/chat/response-cache.js';
 import { chatRoutes } from '../modules/chat/routes.js';
 import { ChatService } from '../modules/chat/service.js';
@@ -49,6 +52,10 @@ export const agentsChat = fp(
     const leases = new AnswerLeases(db, clock, logger);
     app.addHook('onReady', () => leases.start());
     app.addHook('onClose', () => leases.stop());
+    // Every process indexes: messages and titles become searchable a moment after they are written, and a backlog left by an outage is worked off while the system runs.
+    const searchIndex = new ConversationSearchIndexer({ db, encryptor, clock, logger });
+    app.addHook('onReady', () => searchIndex.start());
+    app.addHook('onClose', () => searchIndex.stop());
     const responseCache = config.LLM_CACHE_TTL_SECONDS > 0 ? new JsonCache<CachedTurn>(store, 'llm', cacheStats, config.LLM_CACHE_TTL_SECONDS * 1000) : null;
     const chat = new ChatService({
       db,
@@ -63,12 +70,14 @@ export const agentsChat = fp(
       cancellations: new Cancellations(store),
       leases,
       responseCache,
+      searchIndex,
     });
     await app.register(agentRoutes(agents), { prefix: API_PREFIX });
     await app.register(chatRoutes(chat), { prefix: API_PREFIX });
     await app.register(modelChoiceRoutes(new ModelChoice(agents, providers)), { prefix: API_PREFIX });
     await app.register(memberUsageRoutes(new MemberUsageService(db, clock, workspaces, app.accounts.users)), { prefix: API_PREFIX });
-    await app.register(organiseRoutes(new ConversationOrganiser({ db, encryptor, clock }), new ConversationExporter({ db, encryptor, clock, agents })), { prefix: API_PREFIX });
+    await app.register(searchRoutes(new ConversationSearch({ db, encryptor, clock })), { prefix: API_PREFIX });
+    await app.register(organiseRoutes(new ConversationOrganiser({ db, encryptor, clock, searchIndex }), new ConversationExporter({ db, encryptor, clock, agents })), { prefix: API_PREFIX });
     await app.register(shareRoutes(new ConversationSharing({ db, encryptor, clock, audit: app.accounts.audit, workspaces })), { prefix: API_PREFIX });
     await app.register(attachmentRoutes(new ConversationAttachments({ db, clock, knowledge: app.knowledge.service }), config.UPLOAD_MAX_BYTES), { prefix: API_PREFIX });
     // Every process purges: deleted conversations are gone a minute after their deletion while the system runs.

@@ -28,6 +28,8 @@ export interface OrganiserDeps {
   db: Db;
   encryptor: Encryptor;
   clock: Clock;
+  /** Told of a rename, so the new title is searchable at once. */
+  searchIndex?: { nudge(): void };
 }
 
 export class ConversationOrganiser {
@@ -46,6 +48,7 @@ export class ConversationOrganiser {
     const title = changes.title === undefined ? undefined : await this.sealing.sealTitle(context.workspaceId, id, changes.title);
     const row = await repo.organiseConversation(this.deps.db, this.owner(context), id, { title, pinned: changes.pinned, archived: changes.archived }, this.deps.clock.now());
     if (!row) throw new AppError('not_found', 'No such conversation.');
+    if (title) this.deps.searchIndex?.nudge();
     return openConversation(this.sealing, row);
   }
 

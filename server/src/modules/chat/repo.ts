@@ -59,7 +59,7 @@ export function organiseConversation(db: Db, owner: Owner, id: string, changes: 
   return db
     .updateTable('conversations')
     .set((eb) => ({
-      ...(changes.title ? { title: changes.title } : {}),
+      ...(changes.title ? { title: changes.title, title_indexed_at: null } : {}),
       ...(changes.pinned === undefined ? {} : { pinned_at: changes.pinned ? eb.fn.coalesce('pinned_at', eb.val(now)) : null }),
       ...(changes.archived === undefined ? {} : { archived_at: changes.archived ? eb.fn.coalesce('archived_at', eb.val(now)) : null }),
     }))
@@ -111,14 +111,14 @@ export async function purgeDeleted(db: Db, before: Date, batch: number): Promise
 export async function touchConversation(db: Db, owner: Owner, id: string, changes: { agent_version?: number; title?: Buffer }, now: Date): Promise<void> {
   await db
     .updateTable('conversations')
-    .set({ ...changes, updated_at: now })
+    .set({ ...changes, ...(changes.title ? { title_indexed_at: null } : {}), updated_at: now })
     .where('workspace_id', '=', owner.workspaceId)
     .where('user_id', '=', owner.userId)
     .where('id', '=', id)
     .execute();
 }
 
-export type NewMessage = Omit<MessageRow, 'seq' | 'input_tokens' | 'output_tokens' | 'superseded' | 'lease_owner'> & { lease_owner?: string | null };
+export type NewMessage = Omit<MessageRow, 'seq' | 'input_tokens' | 'output_tokens' | 'superseded' | 'lease_owner' | 'search_indexed_at'> & { lease_owner?: string | null };
 
 export async function insertMessage(db: Db, row: NewMessage): Promise<void> {
   await db.insertInto('messages').values(row).execute();
@@ -144,7 +144,7 @@ export async function insertExchange(db: Db, owner: Owner, conversationId: strin
         .returning('id'),
     )
     .updateTable('conversations')
-    .set({ title, updated_at: now })
+    .set({ title, title_indexed_at: null, updated_at: now })
     .where('workspace_id', '=', owner.workspaceId)
     .where('user_id', '=', owner.userId)
     .where('id', '=', conversationId)
@@ -152,8 +152,14 @@ export async function insertExchange(db: Db, owner: Owner, conversationId: strin
     .execute();
 }
 
+/** A change of content takes the message out of the search index until the indexer has read it again. */
 export async function updateMessage(db: Db, workspaceId: string, id: string, changes: Partial<Pick<MessageRow, 'content' | 'status' | 'stop_reason' | 'input_tokens' | 'output_tokens' | 'model' | 'updated_at'>>): Promise<void> {
-  await db.updateTable('messages').set(changes).where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+  await db
+    .updateTable('messages')
+    .set({ ...changes, ...(changes.content ? { search_indexed_at: null } : {}) })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .execute();
 }
 
 /** Whether an answer of the conversation is streaming, written since `since` (a live one, not one left by a crash). */
@@ -181,7 +187,7 @@ export async function listMessages(db: Db, workspaceId: string, conversationId: 
 export async function supersedeLastAnswer(db: Db, workspaceId: string, conversationId: string): Promise<MessageRow | undefined> {
   const last = await db.selectFrom('messages').selectAll().where('workspace_id', '=', workspaceId).where('conversation_id', '=', conversationId).where('superseded', '=', false).orderBy('seq', 'desc').limit(1).executeTakeFirst();
   if (!last || last.role !== 'assistant' || last.status === 'streaming') return undefined;
-  await db.updateTable('messages').set({ superseded: true }).where('id', '=', last.id).execute();
+  await db.updateTable('messages').set({ superseded: true, search_indexed_at: null }).where('id', '=', last.id).execute(); // the indexer takes it out of search
   return last;
 }
 

@@ -31,7 +31,7 @@ type NewMessageRow = Parameters<typeof repo.insertMessage>[1];
 
 /** A row as stored, with the defaults the database fills in (seq is not read back). */
 function stored(row: NewMessageRow): repo.MessageRow {
-  return { ...row, lease_owner: row.lease_owner ?? null, seq: '0', input_tokens: 0, output_tokens: 0, superseded: false };
+  return { ...row, lease_owner: row.lease_owner ?? null, seq: '0', input_tokens: 0, output_tokens: 0, superseded: false, search_indexed_at: null };
 }
 
 const HISTORY_LIMIT = 41;
@@ -80,6 +80,8 @@ export interface ChatDeps extends TurnDeps {
   cancellations: Cancellations;
   /** Leases and heartbeats of the answers this process writes; retries their final writes. */
   leases: AnswerLeases;
+  /** Told when messages are written, so they are searchable at once (search-index.ts). */
+  searchIndex?: { nudge(): void };
 }
 
 export class ChatService {
@@ -117,6 +119,7 @@ export class ChatService {
       pinned_at: null,
       archived_at: null,
       deleted_at: null,
+      title_indexed_at: null,
     };
     await repo.insertConversation(this.deps.db, row);
     return this.conversation(row);
@@ -272,6 +275,7 @@ export class ChatService {
       });
       await repo.touchConversation(this.deps.db, this.owner(context), conversation.id, { agent_version: agent.version }, this.deps.clock.now());
     });
+    this.deps.searchIndex?.nudge(); // the question (and its title) and the answer become searchable
     // The client has every token but the answer is not stored yet: say so, never just end the stream.
     if (!saved) throw new AppError('service_unavailable', 'The answer was received but could not be saved yet because the database is unavailable; it is saved when the database returns. Reload the conversation in a minute.');
     const answer: Message = {

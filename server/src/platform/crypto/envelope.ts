@@ -4,7 +4,7 @@
  * master key. Each ciphertext carries a version byte and its data key id, and is bound
  * to its table, column and row id, so a ciphertext copied to another row fails.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import { KEY_BYTES, open, seal } from './aead.js';
 import { CryptoError, type CryptoErrorCode } from './crypto-error.js';
@@ -101,6 +101,16 @@ export class Encryptor {
     Buffer.from(id.replaceAll('-', ''), 'hex').copy(header, 1);
     const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
     return seal(key, header, data, recordBinding(binding));
+  }
+
+  /**
+   * A key for another use than sealing (`purpose`: e.g. a blind index), derived from the
+   * owner's data key with HKDF-SHA-256: it lives exactly as long as that key, so shredding
+   * the owner's data key makes it underivable too. Creates the data key on first use.
+   */
+  async deriveKey(owner: KeyOwner, purpose: string): Promise<Buffer> {
+    const { id, key } = await this.ownerKey(owner);
+    return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `bastion/derived\0${purpose}\0${id}`, KEY_BYTES));
   }
 
   /**

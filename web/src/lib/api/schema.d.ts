@@ -6909,6 +6909,107 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find your conversations by words in their titles and messages
+         * @description Whole words, in any form ("running" finds "runs"); the commonest English words are ignored. Conversations holding more of the words come first, then the most relevant, then the most recent. Archived conversations are included (conversation.archived); deleted ones are not. At most 10 distinct words are searched. A message is found a moment after it is written (the index is built in the background).
+         */
+        get: {
+            parameters: {
+                query: {
+                    /** @description The words to find */
+                    q: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The words searched for, in their search form (stemmed, stopwords left out) */
+                            words: string[];
+                            results: {
+                                conversation: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    /** Format: uuid */
+                                    agentId: string;
+                                    /** @description Agent version of the latest answer */
+                                    agentVersion: number;
+                                    /** @enum {string} */
+                                    source: "chat" | "run" | "webhook";
+                                    title: string | null;
+                                    /** @description Shown in the Pinned group of the list */
+                                    pinned: boolean;
+                                    /** @description Out of the main list; listed with archived=true */
+                                    archived: boolean;
+                                    createdAt: string;
+                                    /** @description The last activity (a message); renaming, pinning and archiving do not move it */
+                                    updatedAt: string;
+                                };
+                                match: {
+                                    /** @description The message the snippet comes from; null: the title matched best */
+                                    messageId: string | null;
+                                    role: ("user" | "assistant") | null;
+                                    createdAt: string | null;
+                                    /** @description Up to about 200 characters of plain text around the words found (not HTML) */
+                                    snippet: string;
+                                    /** @description The words found in the snippet: UTF-16 offsets, end exclusive */
+                                    highlights: {
+                                        start: number;
+                                        end: number;
+                                    }[];
+                                };
+                                /** @description How many of the searched words the conversation holds */
+                                matched: number;
+                                /** @description Relevance (BM25 over titles and messages); only the order is meaningful */
+                                score: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Client error */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Server error */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/restore": {
         parameters: {
             query?: never;

@@ -18,6 +18,8 @@ export interface ConversationsTable {
   archived_at: Date | null;
   /** Deleted, restorable for a short window, purged after it (0022; modules/chat/purge.ts). */
   deleted_at: Date | null;
+  /** When the title was last put in the search index; null: waiting for the indexer (0027; modules/chat/search-index.ts). */
+  title_indexed_at: Date | null;
 }
 
 export interface MessagesTable {
@@ -38,6 +40,20 @@ export interface MessagesTable {
   lease_owner: string | null;
   created_at: Date;
   updated_at: Date;
+  /** When the content was last put in the search index; null: waiting for the indexer (0027). */
+  search_indexed_at: Date | null;
+}
+
+/** One word of a message or title in the search index, as a keyed blind index (0027; modules/chat/search-index.ts). */
+export interface ConversationSearchTermsTable {
+  workspace_id: string;
+  user_id: string;
+  conversation_id: string;
+  /** null: the conversation's title. */
+  message_id: string | null;
+  /** First 8 bytes of HMAC-SHA-256(workspace search key, stemmed word), signed; a string as pg returns int8. */
+  term: string;
+  hits: number;
 }
 
 /** A read-only link to one conversation for the members of its workspace (0023; modules/chat/share.ts). */
