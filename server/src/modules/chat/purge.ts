@@ -9,6 +9,7 @@ import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db/database.js';
 import { RESTORE_WINDOW_MS } from './organise.js';
 import * as repo from './repo.js';
+import { PeriodicJob } from '../../platform/periodic.js';
 
 export interface PurgeTimings {
   /** How often each process purges. */
@@ -21,15 +22,16 @@ export interface PurgeTimings {
 export const PURGE_TIMINGS: PurgeTimings = { intervalMs: 30_000, batch: 500 };
 
 export class DeletedConversationPurge {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
+  private readonly job: PeriodicJob;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly timings: PurgeTimings = PURGE_TIMINGS,
-  ) {}
+  ) {
+    this.job = new PeriodicJob('purge of deleted conversations', () => this.purge(), logger, timings.intervalMs);
+  }
 
   /** Deletes every conversation deleted longer than the restore window ago; the number deleted. */
   async purge(): Promise<number> {
@@ -46,23 +48,10 @@ export class DeletedConversationPurge {
 
   /** Purges now and every `intervalMs` until stopped; a failed run (database down) waits for the next. */
   start(): void {
-    if (this.timer) return;
-    let busy = false;
-    const run = () => {
-      if (busy) return; // a slow run is never overlapped in one process
-      busy = true;
-      this.running = this.purge()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'purge of deleted conversations failed; the next run retries'))
-        .finally(() => (busy = false));
-    };
-    run();
-    this.timer = setInterval(run, this.timings.intervalMs);
-    this.timer.unref();
+    this.job.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 }
