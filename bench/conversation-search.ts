@@ -13,7 +13,8 @@
  *
  *   BENCH_BACKEND=embedded npx tsx bench/conversation-search.ts
  *   BENCH_BACKEND=postgres DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/conversation-search.ts
- * (On PostgreSQL DATABASE_URL names the admin database: a fresh database is created and dropped.)
+ * (On PostgreSQL DATABASE_URL names the admin database: a fresh database is created and dropped;
+ * BENCH_KEEP=1 keeps it, to EXPLAIN queries.)
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
@@ -26,7 +27,8 @@ import { openDatabase, openPostgres } from '../server/src/platform/db/database.j
 import { migrate } from '../server/src/platform/db/migrator.js';
 import { createLogger } from '../server/src/platform/log.js';
 import { listConversations } from '../server/src/modules/chat/repo.js';
-import { ConversationSearch } from '../server/src/modules/chat/search.js';
+import { ConversationSearch, queryWords } from '../server/src/modules/chat/search.js';
+import { wordsOf } from '../server/src/modules/chat/search-text.js';
 import { ConversationSearchIndexer } from '../server/src/modules/chat/search-index.js';
 import { MessageSealing } from '../server/src/modules/chat/sealing.js';
 import type { WorkspaceContext } from '../server/src/modules/workspaces/service.js';
@@ -70,7 +72,7 @@ const sentence = (n: number) => {
 };
 const text = (words: number) => {
   const out: string[] = [];
-  for (let n = 0; n < words; ) {
+  for (let n = 0; n < words;) {
     const length = 6 + Math.floor(rand() * 12);
     out.push(sentence(length));
     n += length;
@@ -122,13 +124,22 @@ await db
   .insertInto('users')
   .values([userId, colleagueId].map((id, i) => ({ id, email: `search-bench-${i}-${id}@example.org`, name: 'Search bench', role: 'member' as const, password_hash: 'unused', email_verified_at: at(0), created_at: at(0), updated_at: at(0) })))
   .execute();
-await db.insertInto('workspaces').values({ id: workspaceId, name: 'bench', personal_owner_id: null, monthly_token_budget: null, created_at: at(0), updated_at: at(0) }).execute();
+await db
+  .insertInto('workspaces')
+  .values({ id: workspaceId, name: 'bench', personal_owner_id: null, monthly_token_budget: null, created_at: at(0), updated_at: at(0) })
+  .execute();
 await db
   .insertInto('workspace_members')
   .values([userId, colleagueId].map((id) => ({ workspace_id: workspaceId, user_id: id, role: 'member' as const, created_at: at(0) })))
   .execute();
-await db.insertInto('agents').values({ id: agentId, workspace_id: workspaceId, current_version: 1, created_by: userId, created_at: at(0), updated_at: at(0), deleted_at: null }).execute();
-await db.insertInto('agent_versions').values({ agent_id: agentId, version: 1, config: JSON.stringify({ name: 'bench' }), created_by: userId, created_at: at(0) }).execute();
+await db
+  .insertInto('agents')
+  .values({ id: agentId, workspace_id: workspaceId, current_version: 1, created_by: userId, created_at: at(0), updated_at: at(0), deleted_at: null })
+  .execute();
+await db
+  .insertInto('agent_versions')
+  .values({ agent_id: agentId, version: 1, config: JSON.stringify({ name: 'bench' }), created_by: userId, created_at: at(0) })
+  .execute();
 
 async function seed_(owner: string, conversations: number): Promise<void> {
   for (let done = 0; done < conversations; done += 50) {
@@ -211,18 +222,27 @@ for (const concurrency of CONCURRENCY) {
   const list = await loop(concurrency, async () => Promise.all((await listConversations(db, { workspaceId, userId }, 50)).map((row) => sealing.openTitle(row.id, row.title!))));
   const typical = await loop(concurrency, () => run(typicalQuery));
   const worst = await loop(concurrency, () => run(worstQuery));
+  // The alternative to an index: open every message of the user and look for the words.
+  const scan = await loop(concurrency, async () => {
+    const stems = new Set(queryWords(typicalQuery()));
+    const rows = await db.selectFrom('messages as m').innerJoin('conversations as c', 'c.id', 'm.conversation_id').select(['m.id', 'm.content']).where('c.workspace_id', '=', workspaceId).where('c.user_id', '=', userId).execute();
+    let matching = 0;
+    for (const row of rows) if (wordsOf((await sealing.openContent(row)).text).some((w) => stems.has(w.stem))) matching++;
+    return matching;
+  });
   const ratio = (lat: number[]) => `${(percentile(lat, 95) / percentile(list.lat, 95)).toFixed(1)}×`;
   for (const [name, r] of [
     ['select 1 (baseline)', baseline],
     ['list, first 50 (baseline)', list],
     ['search, typical words', typical],
     ['search, the commonest words', worst],
+    ['decrypt and scan every message (not used)', scan],
   ] as const) {
     rows.push(`| ${concurrency} | ${name} | ${r.rps.toFixed(0)} | ${f(percentile(r.lat, 50))} | ${f(percentile(r.lat, 95))} | ${f(percentile(r.lat, 99))} | ${ratio(r.lat)} |`);
   }
 }
 await database.close();
-if (databaseUrl) {
+if (databaseUrl && !process.env.BENCH_KEEP) {
   const admin = openPostgres(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', { DB_POOL_MAX: 1, DB_STATEMENT_TIMEOUT_MS: 60_000, DB_IDLE_TIMEOUT_MS: 10_000, DB_CONNECT_TIMEOUT_MS: 5_000 }, logger);
   await sql`drop database if exists ${sql.id(DB_NAME)} with (force)`.execute(admin.db);
   await admin.close();

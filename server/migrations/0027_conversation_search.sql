@@ -1,20 +1,32 @@
 -- Finding one's conversations by the words in their titles and messages, without storing
--- those words in clear (modules/chat/search-index.ts, docs/security-model.md). Each row says
--- "this word occurs `hits` times in this message (or title)", where the word is a keyed
--- blind index: the first 8 bytes of HMAC-SHA-256 of its stemmed form, under a key derived
--- from the workspace's data key. Equal words give equal terms within one workspace only.
+-- those words in clear (modules/chat/search-index.ts, docs/security-model.md). A word is
+-- stored as a keyed blind index: the first 8 bytes of HMAC-SHA-256 of its stemmed form,
+-- under a key derived from the workspace's data key, so equal words give equal terms within
+-- one workspace only.
+
+-- "This word occurs `hits` times in this message (or this title)": which message of a found
+-- conversation to show, and what the indexer takes back when a message changes.
 create table conversation_search_terms (
-  workspace_id uuid not null,
-  user_id uuid not null,
   conversation_id uuid not null references conversations (id) on delete cascade,
   message_id uuid references messages (id) on delete cascade, -- null: the conversation's title
   term bigint not null,
   hits smallint not null check (hits > 0)
 );
--- A search reads the postings of the few terms asked for, for one person.
-create index conversation_search_lookup on conversation_search_terms (workspace_id, user_id, term);
-create index conversation_search_message on conversation_search_terms (message_id);
-create index conversation_search_conversation on conversation_search_terms (conversation_id);
+create index conversation_search_terms_at on conversation_search_terms (conversation_id, term);
+create index conversation_search_terms_message on conversation_search_terms (message_id);
+
+-- "This word occurs this much in this conversation" (a title occurrence counts 3): what a
+-- search ranks, so it reads at most one row per conversation and word, however long the
+-- conversations. Kept equal to the sum of the rows above by the indexer, in the same transaction.
+create table conversation_search_totals (
+  workspace_id uuid not null,
+  user_id uuid not null,
+  conversation_id uuid not null references conversations (id) on delete cascade,
+  term bigint not null,
+  tf integer not null,
+  primary key (conversation_id, term)
+);
+create index conversation_search_totals_lookup on conversation_search_totals (workspace_id, user_id, term);
 
 -- What the indexer still has to (re)index: every row written before this migration, every new
 -- or changed message and title. A change of content or title clears the mark.

@@ -13,6 +13,7 @@ import { findConnection, listConnections } from '../src/modules/providers/repo.j
 import { findMembership, listMemberships } from '../src/modules/workspaces/repo.js';
 import { findConversation, listConversations, listMessages } from '../src/modules/chat/repo.js';
 import { usageByMember } from '../src/modules/chat/member-usage-repo.js';
+import { messagesToIndex, rankConversations, titlesToIndex } from '../src/modules/chat/search-repo.js';
 
 /** Tables with at least this many rows must not be scanned sequentially. */
 const LARGE = 1_000;
@@ -109,6 +110,19 @@ beforeAll(async () => {
       })),
     );
     await db.insertInto('messages').values(messages).execute();
+    // The search index as the indexer leaves it: terms of each message, totals per conversation (a pool of 300 words).
+    const word = (n: number) => String(BigInt(n) * 7_919n - 1_000_000_000_000n);
+    await db
+      .insertInto('conversation_search_terms')
+      .values(messages.flatMap((m, n) => Array.from({ length: 4 }, (_, k) => ({ conversation_id: m.conversation_id, message_id: m.id, term: word((n * 7 + k * 13) % 300), hits: 1 }))))
+      .execute();
+    await db
+      .insertInto('conversation_search_totals')
+      .values(conversations.flatMap((c, n) => Array.from({ length: 12 }, (_, k) => ({ workspace_id: w.id, user_id: users[i]!.id, conversation_id: c.id, term: word((n * 11 + k * 17) % 300), tf: 1 + k }))))
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    await db.updateTable('messages').set({ search_indexed_at: now }).where('workspace_id', '=', w.id).execute();
+    await db.updateTable('conversations').set({ title_indexed_at: now }).where('workspace_id', '=', w.id).execute();
     if (i === 7) Object.assign(ids, { workspace: w.id, user: users[i]!.id, agent: agents[i * AGENTS_PER_WORKSPACE]!.id, conversation: conversations[50]!.id, connection: connections[i * 5]!.id });
   }
   await sql`analyze`.execute(db);
@@ -133,8 +147,11 @@ describe('query plans of the hot paths', () => {
     await findMembership(db, ids.workspace, ids.user);
     await listMemberships(db, ids.user);
     await usageByMember(db, ids.workspace, new Date('2026-01-01T00:00:00Z'), new Date('2026-02-01T00:00:00Z'));
-    expect(captured.length).toBe(12);
-    expect([...large].sort()).toEqual(['agent_versions', 'agents', 'conversations', 'messages']);
+    await rankConversations(db, owner, ['-999999992081', '-999999984162', '-999999976243'], 20);
+    await messagesToIndex(db, 100);
+    await titlesToIndex(db, 100);
+    expect(captured.length).toBe(15);
+    expect([...large].sort()).toEqual(['agent_versions', 'agents', 'conversation_search_terms', 'conversation_search_totals', 'conversations', 'messages']);
     const counts = await sql<{ n: string }>`select count(*) as n from messages`.execute(database.db);
     expect(Number(counts.rows[0]!.n)).toBe(WORKSPACES * CONVERSATIONS_PER_WORKSPACE * MESSAGES_PER_CONVERSATION);
 

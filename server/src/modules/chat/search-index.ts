@@ -100,8 +100,8 @@ export class ConversationSearchIndexer {
         const now = current.get(row.id);
         return now !== undefined && now.superseded === row.superseded && Buffer.from(now.content).equals(Buffer.from(row.content));
       });
-      const terms = unchanged.flatMap(({ row, text }) => termRows(text, hashers.get(row.workspace_id)!, { ...row, message_id: row.id }));
-      await searchRepo.replaceTerms(trx, { messages: unchanged.map(({ row }) => row.id) }, terms, this.deps.clock.now());
+      const terms = unchanged.flatMap(({ row, text }) => termRows(text, hashers.get(row.workspace_id)!, { conversation_id: row.conversation_id, message_id: row.id }));
+      await searchRepo.replaceTerms(trx, { messages: unchanged.map(({ row }) => row.id) }, terms, owners(unchanged.map(({ row }) => ({ ...row, id: row.conversation_id }))), this.deps.clock.now());
       return Math.max(unchanged.length, 1); // a batch all changed meanwhile is read again, not taken for the end
     });
   }
@@ -124,8 +124,8 @@ export class ConversationSearchIndexer {
         const title = current.get(row.id);
         return title != null && Buffer.from(title).equals(Buffer.from(row.title));
       });
-      const terms = unchanged.flatMap(({ row, text }) => termRows(text, hashers.get(row.workspace_id)!, { ...row, conversation_id: row.id, message_id: null }));
-      await searchRepo.replaceTerms(trx, { titles: unchanged.map(({ row }) => row.id) }, terms, this.deps.clock.now());
+      const terms = unchanged.flatMap(({ row, text }) => termRows(text, hashers.get(row.workspace_id)!, { conversation_id: row.id, message_id: null }));
+      await searchRepo.replaceTerms(trx, { titles: unchanged.map(({ row }) => row.id) }, terms, owners(unchanged.map(({ row }) => row)), this.deps.clock.now());
       return Math.max(unchanged.length, 1);
     });
   }
@@ -147,13 +147,11 @@ export class ConversationSearchIndexer {
   }
 }
 
-function termRows(text: string, hash: (stem: string) => string, at: { workspace_id: string; user_id: string; conversation_id: string; message_id: string | null }): searchRepo.TermRow[] {
-  return [...termCounts(text)].map(([stem, hits]) => ({
-    workspace_id: at.workspace_id,
-    user_id: at.user_id,
-    conversation_id: at.conversation_id,
-    message_id: at.message_id,
-    term: hash(stem),
-    hits: Math.min(hits, HITS_MAX),
-  }));
+function termRows(text: string, hash: (stem: string) => string, at: { conversation_id: string; message_id: string | null }): searchRepo.TermRow[] {
+  return [...termCounts(text)].map(([stem, hits]) => ({ conversation_id: at.conversation_id, message_id: at.message_id, term: hash(stem), hits: Math.min(hits, HITS_MAX) }));
+}
+
+/** Each conversation's workspace and owner, by conversation id. */
+function owners(rows: { id: string; workspace_id: string; user_id: string }[]): Map<string, searchRepo.ConversationOwner> {
+  return new Map(rows.map((row) => [row.id, { workspace_id: row.workspace_id, user_id: row.user_id }]));
 }

@@ -42,6 +42,19 @@ async function search(client: ApiClient, q: string): Promise<Hit[]> {
   return response.json().results;
 }
 
+/** A conversation's totals are the weighted sums of its message and title rows, for every word: none missing, none left over. */
+async function expectConsistentTotals(): Promise<void> {
+  const drift = await sql<{ conversation_id: string }>`
+    with sums as (
+      select conversation_id, term, sum(case when message_id is null then 3 * hits else hits end)::int as tf
+      from conversation_search_terms group by conversation_id, term
+    )
+    select coalesce(s.conversation_id, t.conversation_id) as conversation_id from sums s
+    full join conversation_search_totals t on t.conversation_id = s.conversation_id and t.term = s.term
+    where s.tf is distinct from t.tf`.execute(chat.t.database.db);
+  expect(drift.rows).toEqual([]);
+}
+
 const ids = (hits: Hit[]) => hits.map((hit) => hit.conversation.id);
 const emphasised = (hit: Hit) => hit.match.highlights.map(({ start, end }) => hit.match.snippet.slice(start, end));
 
@@ -90,11 +103,11 @@ describe('finding conversations', () => {
     await ask(other, theirs, 'pelican', 'pelican');
     await indexed();
 
-    const dump = await sql<{ row: string }>`select t::text as row from conversation_search_terms t`.execute(chat.t.database.db);
+    const dump = await sql<{ row: string }>`select t::text as row from conversation_search_terms t union all select t::text from conversation_search_totals t`.execute(chat.t.database.db);
     expect(dump.rows.length).toBeGreaterThan(0);
     for (const { row } of dump.rows) expect(row).not.toMatch(/pelican|budget|confidential/i);
     // The same word is another term in another workspace: no comparing across tenants.
-    const termsOf = async (userId: string) => new Set((await chat.t.database.db.selectFrom('conversation_search_terms').select('term').where('user_id', '=', userId).execute()).map((r) => String(r.term)));
+    const termsOf = async (userId: string) => new Set((await chat.t.database.db.selectFrom('conversation_search_totals').select('term').where('user_id', '=', userId).execute()).map((r) => String(r.term)));
     const [mine, theirTerms] = await Promise.all([termsOf(client.userId), termsOf(other.userId)]);
     expect([...theirTerms].filter((term) => mine.has(term))).toEqual([]);
     expect(ids(await search(other, 'pelican'))).toEqual([theirs]);
@@ -146,6 +159,7 @@ describe('finding conversations', () => {
     expect((await search(client, 'suggest')).length, 'the first title (the question) is replaced, the question still matches').toBe(1);
     expect((await client.patch(`/conversations/${conversationId}`, { title: 'Naming' })).statusCode).toBe(200);
     expect(await search(client, 'branding')).toEqual([]);
+    await expectConsistentTotals();
   });
 
   it('answers hostile and odd queries with a 400 naming the limit, or with nothing — never an error', async () => {
@@ -190,16 +204,24 @@ describe('the indexer', () => {
       conversations.push(id);
     }
     await indexed();
-    const count = async () => Number((await sql<{ n: string }>`select count(*) as n from conversation_search_terms where user_id = ${client.userId}`.execute(chat.t.database.db)).rows[0]!.n);
+    const count = async () =>
+      Number(
+        (
+          await sql<{ n: string }>`select (select count(*) from conversation_search_terms s join conversations c on c.id = s.conversation_id where c.user_id = ${client.userId})
+            + (select count(*) from conversation_search_totals where user_id = ${client.userId}) as n`.execute(chat.t.database.db)
+        ).rows[0]!.n,
+      );
     const expected = await count();
     // As if written before the index existed: everything waits again, nothing is in the index.
-    await sql`delete from conversation_search_terms where user_id = ${client.userId}`.execute(chat.t.database.db);
+    await sql`delete from conversation_search_terms where conversation_id in (select id from conversations where user_id = ${client.userId})`.execute(chat.t.database.db);
+    await sql`delete from conversation_search_totals where user_id = ${client.userId}`.execute(chat.t.database.db);
     await sql`update messages set search_indexed_at = null where conversation_id = any(${`{${conversations.join(',')}}`}::uuid[])`.execute(chat.t.database.db);
     await sql`update conversations set title_indexed_at = null where user_id = ${client.userId}`.execute(chat.t.database.db);
     expect(await count()).toBe(0);
 
     await Promise.all([indexer().indexBacklog(), indexer().indexBacklog(), indexer().indexBacklog()]);
     expect(await count(), 'each row indexed once').toBe(expected);
+    await expectConsistentTotals();
     const hits = await search(client, 'heron survey');
     expect(new Set(ids(hits))).toEqual(new Set(conversations));
   });
@@ -214,5 +236,6 @@ describe('the indexer', () => {
     await repo.updateMessage(chat.t.database.db, answer.workspace_id, answer.id, { content });
     expect(ids(await search(client, 'cormorant'))).toEqual([conversationId]);
     expect(await search(client, 'albatross')).toEqual([]);
+    await expectConsistentTotals();
   });
 });

@@ -46,14 +46,21 @@ export interface MessagesTable {
 
 /** One word of a message or title in the search index, as a keyed blind index (0027; modules/chat/search-index.ts). */
 export interface ConversationSearchTermsTable {
-  workspace_id: string;
-  user_id: string;
   conversation_id: string;
   /** null: the conversation's title. */
   message_id: string | null;
   /** First 8 bytes of HMAC-SHA-256(workspace search key, stemmed word), signed; a string as pg returns int8. */
   term: string;
   hits: number;
+}
+
+/** One word's weighted count in a whole conversation (title ×3): what a search ranks (0027). */
+export interface ConversationSearchTotalsTable {
+  workspace_id: string;
+  user_id: string;
+  conversation_id: string;
+  term: string;
+  tf: number;
 }
 
 /** A read-only link to one conversation for the members of its workspace (0023; modules/chat/share.ts). */
