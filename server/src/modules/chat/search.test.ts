@@ -10,6 +10,7 @@ import { apiUser, type ApiClient } from '../../../test/api-client.js';
 import { setUpChat, useChatApp } from '../../../test/chat-fixture.js';
 import { silentLogger } from '../../../test/harness.js';
 import { systemClock } from '../../platform/clock.js';
+import { ApiKeyService } from '../api-keys/service.js';
 import * as repo from './repo.js';
 import { ConversationSearchIndexer } from './search-index.js';
 import { MessageSealing } from './sealing.js';
@@ -143,6 +144,30 @@ describe('finding conversations', () => {
     expect(await search(owner, 'walrus')).toEqual([]);
     expect((await owner.post(`/conversations/${conversationId}/restore`)).statusCode).toBe(200);
     expect(ids(await search(owner, 'walrus'))).toEqual([conversationId]);
+  });
+
+  it('needs conversations:read on an API key, and is open to every role (each finds only their own)', async () => {
+    const owner = await apiUser(chat.t);
+    owner.workspaceId = (await owner.post('/workspaces', { name: 'Team' })).json().id;
+    const { agentId, conversationId } = await setUpChat(chat, { client: owner });
+    await ask(owner, conversationId, 'Otter sightings log', 'Three otters.');
+    await indexed();
+    const keys = new ApiKeyService(chat.t.database.db, systemClock, chat.t.store);
+    const withKey = (key: string) => chat.t.app.inject({ method: 'GET', url: '/api/v1/conversations/search?q=otter', headers: { authorization: `Bearer ${key}`, 'x-workspace-id': owner.workspaceId! } });
+    const reader = await withKey((await keys.create(owner.userId, { name: 'reader', scopes: ['conversations:read'] })).key);
+    expect(reader.statusCode, reader.body).toBe(200);
+    expect(reader.json().results.map((hit: Hit) => hit.conversation.id)).toEqual([conversationId]);
+    const other = await withKey((await keys.create(owner.userId, { name: 'knowledge only', scopes: ['knowledge:read'] })).key);
+    expect(other.statusCode).toBe(403);
+    expect(other.json().error.code).toBe('insufficient_scope');
+
+    const viewer = await apiUser(chat.t);
+    await chat.t.database.db.insertInto('workspace_members').values({ workspace_id: owner.workspaceId!, user_id: viewer.userId, role: 'viewer', created_at: new Date() }).execute();
+    viewer.workspaceId = owner.workspaceId;
+    expect(await search(viewer, 'otter'), 'a viewer finds nothing of the owner’s').toEqual([]);
+    const own = (await viewer.post('/conversations', { agentId })).json().id;
+    await ask(viewer, own, 'otter question', 'otter answer');
+    expect(ids(await search(viewer, 'otter')), 'and their own').toEqual([own]);
   });
 
   it('follows renames and regenerated answers: what is no longer shown is no longer found', async () => {
