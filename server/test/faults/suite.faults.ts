@@ -103,13 +103,15 @@ async function scenario(fault: string, inject: (outcomes: Outcomes) => Promise<n
   await provider.setMode('normal');
 
   const settleStart = Date.now();
+  // Finished messages the search indexer has not (re)indexed: its owner is every API process, while it runs.
+  const unindexed = async () => (await sql<{ n: number }>`select count(*)::int as n from messages where search_indexed_at is null and status <> 'streaming' and created_at >= ${since}`.execute(database.db)).rows[0]!.n;
   const unfinished = async () => {
     const streaming = await sql<{ n: number }>`select count(*)::int as n from messages where status = 'streaming' and created_at >= ${since}`.execute(database.db);
     const documents =
       outcomes.documents.length === 0
         ? 0
         : (await sql<{ n: number }>`select count(*)::int as n from documents where id = any(${outcomes.documents}::uuid[]) and status not in ('ready', 'failed', 'quarantined')`.execute(database.db)).rows[0]!.n;
-    return streaming.rows[0]!.n + documents;
+    return streaming.rows[0]!.n + documents + (await unindexed());
   };
   await waitFor(async () => (await unfinished()) === 0, SETTLE_MS, 500);
   const settleSeconds = (Date.now() - settleStart) / 1000;
@@ -136,6 +138,14 @@ async function scenario(fault: string, inject: (outcomes: Outcomes) => Promise<n
             database.db,
           )
         ).rows[0]!.n;
+  // The search index agrees with itself: each conversation's totals are the sums of its message and title rows.
+  const indexDrift = (
+    await sql<{ n: number }>`with sums as (
+        select conversation_id, term, sum(case when message_id is null then 3 * hits else hits end)::int as tf from conversation_search_terms group by conversation_id, term)
+      select count(*)::int as n from sums s full join conversation_search_totals t on t.conversation_id = s.conversation_id and t.term = s.term
+      where s.tf is distinct from t.tf`.execute(database.db)
+  ).rows[0]!.n;
+  const notIndexed = await unindexed();
   const failedDocuments =
     outcomes.documents.length === 0 ? 0 : (await sql<{ n: number }>`select count(*)::int as n from documents where id = any(${outcomes.documents}::uuid[]) and status = 'failed' and error_code is null`.execute(database.db)).rows[0]!.n;
   if (failedDocuments > 0) outcomes.violations.push(`${failedDocuments} document(s) failed without a reason`);
@@ -169,7 +179,7 @@ async function scenario(fault: string, inject: (outcomes: Outcomes) => Promise<n
     noRow > 0 ? `${noRow} questions without any answer row (stored at ${unanswered.map((u) => new Date(u.created_at).toISOString()).join(', ')})` : '',
     unanswered.length > noRow ? `${unanswered.length - noRow} answers still streaming after ${SETTLE_MS / 1000} s` : '',
   ].filter(Boolean);
-  expect({ lostAnswers, lostDocuments, duplicated: row.duplicated }, [fault, ...details].join(': ')).toEqual({ lostAnswers: 0, lostDocuments: 0, duplicated: 0 });
+  expect({ lostAnswers, lostDocuments, duplicated: row.duplicated, notIndexed, indexDrift }, [fault, ...details].join(': ')).toEqual({ lostAnswers: 0, lostDocuments: 0, duplicated: 0, notIndexed: 0, indexDrift: 0 });
   expect(audit.status, audit.output).toBe(0);
   if (recovery !== null) expect(recovery, `${fault}: seconds until both instances were ready`).toBeLessThanOrEqual(RECOVERY_S);
   expect(outcomes.chats).toBeGreaterThan(0);
