@@ -87,6 +87,22 @@ describe('conversation attachments', () => {
     expect(await baseOf(conversationId)).toBe(baseId);
   });
 
+  it('the search_knowledge tool searches the conversation’s attachments too', async () => {
+    const { client, conversationId } = await setUpChat(chat, { agent: { tools: ['search_knowledge'] } });
+    const attached = await attach(client, conversationId, 'lighthouse.md', FACT, 'text/markdown');
+    await ready(client, conversationId, attached.json().id);
+    chat.fake.enqueue({ kind: 'tool_call', name: 'search_knowledge', arguments: { query: 'lighthouse keeper gulls' } }, { kind: 'text', text: 'At 7:40 [2].' });
+    const answer = await ask(client, conversationId, 'Look it up: when are the gulls fed?');
+    expect(answer.text).toBe('At 7:40 [2].');
+    const toolMessage = chat.fake.requests
+      .filter((r) => r.path.endsWith('/chat/completions'))
+      .at(-1)!
+      .body.messages.find((m: { role: string }) => m.role === 'tool');
+    expect(toolMessage.content).toContain('7:40 every morning');
+    expect(toolMessage.content).toContain('lighthouse.md');
+    expect(answer.citations.map((c) => c.source).join(' ')).toContain('lighthouse.md');
+  });
+
   it('only the owner: a colleague and a stranger get 404 and their chats never find the attachment', async () => {
     const owner = await apiUser(chat.t);
     const shared = (await owner.post('/workspaces', { name: 'Team' })).json();

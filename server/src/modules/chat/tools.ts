@@ -44,6 +44,8 @@ export interface ToolOutcome {
 
 export interface ToolContext {
   workspaceId: string;
+  /** What search_knowledge searches: the agent's knowledge bases and the conversation's attachments. */
+  knowledgeBaseIds: string[];
   config: AgentConfig;
   retriever: Retriever;
   outbound: OutboundHttp<'tools'>;
@@ -80,7 +82,7 @@ export async function runTool(call: ToolCall, context: ToolContext): Promise<Too
     case 'search_knowledge': {
       const query = text('query').slice(0, 1_000);
       if (!query) return { ok: false, content: 'Give a query.' };
-      const found = await context.retriever.search({ workspaceId: context.workspaceId, knowledgeBaseIds: context.config.knowledgeBaseIds, query, ...context.config.retrieval });
+      const found = await context.retriever.search({ workspaceId: context.workspaceId, knowledgeBaseIds: context.knowledgeBaseIds, query, ...context.config.retrieval });
       const passages = found.map((p) => ({ ...p, id: String(context.nextCitation()) }));
       if (passages.length === 0) return { ok: true, content: 'No passages found.', passages };
       return { ok: true, content: passages.map((p) => `[${p.id}] (${p.source})\n${p.text}`).join('\n\n'), passages };

@@ -32,6 +32,8 @@ export interface TurnDeps {
 export interface Prepared {
   passages: Passage[];
   provider: LlmProvider;
+  /** What this answer may search: the agent's knowledge bases and the conversation's attachments. */
+  knowledgeBaseIds: string[];
 }
 
 /**
@@ -40,12 +42,10 @@ export interface Prepared {
  */
 export async function prepareTurns(deps: TurnDeps, context: WorkspaceContext, agent: Agent, question: string, attachmentBaseIds: Promise<string[]> = Promise.resolve([])): Promise<Prepared> {
   const { config } = agent;
-  const passages = attachmentBaseIds.then((extra) => {
-    const baseIds = [...config.knowledgeBaseIds, ...extra];
-    return baseIds.length > 0 ? retrieve(deps, context, agent, baseIds, question) : [];
-  });
-  const [found, provider] = await Promise.all([passages, deps.providers.providerFor(context.workspaceId, config.providerConnectionId)]);
-  return { passages: found, provider };
+  const baseIds = attachmentBaseIds.then((extra) => [...config.knowledgeBaseIds, ...extra]);
+  const passages = baseIds.then((ids) => (ids.length > 0 ? retrieve(deps, context, agent, ids, question) : []));
+  const [found, provider, knowledgeBaseIds] = await Promise.all([passages, deps.providers.providerFor(context.workspaceId, config.providerConnectionId), baseIds]);
+  return { passages: found, provider, knowledgeBaseIds };
 }
 
 async function retrieve(deps: TurnDeps, context: WorkspaceContext, agent: Agent, knowledgeBaseIds: string[], question: string): Promise<Passage[]> {
@@ -68,7 +68,7 @@ export interface TurnsInput {
 export async function runTurns(deps: TurnDeps, input: TurnsInput): Promise<LoopResult> {
   const { context, agent } = input;
   const { config } = agent;
-  const { passages, provider } = await input.prepared;
+  const { passages, provider, knowledgeBaseIds } = await input.prepared;
   const boundary = newBoundary();
   const cache = deps.responseCache;
   const stream =
@@ -81,7 +81,7 @@ export async function runTurns(deps: TurnDeps, input: TurnsInput): Promise<LoopR
     passages,
     boundary,
     stream,
-    tools: { workspaceId: context.workspaceId, retriever: deps.retriever, outbound: deps.outbound },
+    tools: { workspaceId: context.workspaceId, knowledgeBaseIds, retriever: deps.retriever, outbound: deps.outbound },
     signal: input.signal,
     emit: input.emit,
     beforeStep: () => deps.usage.assertWithinBudget(context),
