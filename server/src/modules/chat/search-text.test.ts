@@ -47,6 +47,14 @@ describe('snippets', () => {
     expect([text[at - 1], text[at + core.length]]).toEqual([' ', ' ']);
   });
 
+  it('shows Markdown as text: no emphasis, heading, list or table markers, links by their text', () => {
+    const answer = '## Budget\n\n- The **pelican budget** covers `binoculars` and [a boat](https://example.org/boat).\n\n| item | cost |\n|---|---|\n| boat | 40 |\n\n```js\nconst x = 1;\n```';
+    const snippet = snippetOf(answer, stems('pelican'));
+    expect(snippet.text).toBe('Budget The pelican budget covers binoculars and a boat. item cost boat 40 const x = 1;');
+    expect(snippet.highlights.map(({ start, end }) => snippet.text.slice(start, end))).toEqual(['pelican']);
+    expect(snippetOf('snake_case and 2 * 3 * 4 stay', stems('snake')).text).toBe('snake_case and 2 * 3 * 4 stay');
+  });
+
   it('answers the start of the text when no word is found in it (the title matched)', () => {
     expect(snippetOf('Nothing here', stems('absent'))).toEqual({ text: 'Nothing here', highlights: [] });
   });

@@ -54,6 +54,21 @@ export function termCounts(text: string): Map<string, number> {
   return counts;
 }
 
+/**
+ * Markdown as the reader sees it, roughly: answers are Markdown, and a snippet shows
+ * "the pelican budget", not "**pelican budget**". Links keep their text, images their
+ * alt text; emphasis, code, heading, quote and list markers and table pipes go.
+ */
+export function plainText(markdown: string): string {
+  return markdown
+    .replace(/^\s{0,3}(?:```|~~~).*$/gmu, ' ')
+    .replace(/!?\[([^\]]*)\]\([^)]*\)/gu, '$1')
+    .replace(/^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)/gmu, '')
+    .replace(/^\s*\|?(?:\s*:?-{3,}:?\s*\|?)+\s*$/gmu, ' ')
+    .replace(/\|/gu, ' ')
+    .replace(/(\*\*|__|\*|_|~~|`)(?=\S)([^]*?\S)\1/gu, '$2');
+}
+
 export interface Snippet {
   text: string;
   /** The query's words in `text` (UTF-16 offsets, end exclusive), for the reader to emphasise. */
@@ -65,7 +80,7 @@ export interface Snippet {
  * close together, cut at word boundaries, with an ellipsis where it was cut.
  */
 export function snippetOf(text: string, stems: ReadonlySet<string>, width = 200): Snippet {
-  const flat = text.replace(/\s+/gu, ' ').trim();
+  const flat = plainText(text).replace(/\s+/gu, ' ').trim();
   const words = wordsOf(flat);
   const hits = words.filter((word) => stems.has(word.stem));
   // The window that starts at a hit and holds the most distinct query words.
