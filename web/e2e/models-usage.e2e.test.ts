@@ -129,13 +129,33 @@ describe('picking the model and usage per member', () => {
     await screenshot(page, 'models-usage-chat');
   });
 
+  it('lets the member pick the model on the new-conversation page, for its first answer', async () => {
+    const page = (current = member.page);
+    await page.getByRole('link', { name: 'New conversation' }).click();
+    await page.waitForURL((url) => url.pathname === '/chat');
+    const picker = page.getByLabel('Model', { exact: true });
+    await picker.waitFor();
+    await picker.selectOption('fake-model-2');
+    stack.fake.reset();
+    stack.fake.enqueue({ kind: 'text', text: 'Second model, first answer.', usage: { input: 10, output: 5 } });
+    const box = page.getByRole('textbox', { name: 'Message' });
+    await box.fill('A fresh question');
+    await box.press('Enter');
+    await page.waitForURL((url) => /^\/chat\/[0-9a-f-]{36}$/.test(url.pathname));
+    const answer = page.locator('[data-testid="message"][data-role="assistant"]').last();
+    await answer.getByText('Second model, first answer.').waitFor();
+    await expect(answer.getByTestId('message-model').textContent()).resolves.toBe('Answered by fake-model-2');
+    expect(chatModels()).toEqual(['fake-model-2']);
+    await expect(page.getByLabel('Model', { exact: true }).inputValue()).resolves.toBe('fake-model-2');
+  });
+
   it('shows the admin the member’s answers on the usage screen', async () => {
     const page = (current = admin.page);
     await page.goto('/workspace');
     await page.getByRole('heading', { level: 1, name: 'Model team' }).waitFor();
     const row = page.getByTestId('member-usage-row').filter({ hasText: MEMBER_EMAIL });
     await row.waitFor();
-    await expect(row.getByTestId('member-usage-answers').textContent()).resolves.toBe('1');
+    await expect(row.getByTestId('member-usage-answers').textContent(), 'the two answers of the steps above').resolves.toBe('2');
     expect(await page.getByTestId('member-usage-row').count(), 'only the member answered here').toBe(1);
     await screenshot(page, 'models-usage-usage');
   });
