@@ -4,20 +4,15 @@
 -- under a key derived from the workspace's data key, so equal words give equal terms within
 -- one workspace only.
 
--- "This word occurs `hits` times in this message (or this title)": which message of a found
--- conversation to show, and what the indexer takes back when a message changes.
-create table conversation_search_terms (
-  conversation_id uuid not null references conversations (id) on delete cascade,
-  message_id uuid references messages (id) on delete cascade, -- null: the conversation's title
-  term bigint not null,
-  hits smallint not null check (hits > 0)
-);
-create index conversation_search_terms_at on conversation_search_terms (conversation_id, term);
-create index conversation_search_terms_message on conversation_search_terms (message_id);
+-- Each message's and title's distinct words and how often each occurs there (two arrays of
+-- the same length; null: not indexed). Which message of a found conversation to show, and
+-- what the indexer takes back from the totals when a message changes.
+alter table messages add column search_terms bigint[], add column search_hits smallint[];
+alter table conversations add column title_terms bigint[], add column title_hits smallint[];
 
 -- "This word occurs this much in this conversation" (a title occurrence counts 3): what a
 -- search ranks, so it reads at most one row per conversation and word, however long the
--- conversations. Kept equal to the sum of the rows above by the indexer, in the same transaction.
+-- conversations. Kept equal to the sums of the arrays above by the indexer, in the same transaction.
 create table conversation_search_totals (
   workspace_id uuid not null,
   user_id uuid not null,

@@ -12,6 +12,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it as vitestIt } from 'vitest';
+import { totalsDrift } from '../../src/modules/chat/search-repo.js';
 import { openPostgres, type Database } from '../../src/platform/db/database.js';
 import { startFakeLlm, tokens, type FakeLlm, type FakeReply } from '../fake-llm.js';
 import { silentLogger, waitFor } from '../harness.js';
@@ -139,12 +140,7 @@ async function scenario(fault: string, inject: (outcomes: Outcomes) => Promise<n
           )
         ).rows[0]!.n;
   // The search index agrees with itself: each conversation's totals are the sums of its message and title rows.
-  const indexDrift = (
-    await sql<{ n: number }>`with sums as (
-        select conversation_id, term, sum(case when message_id is null then 3 * hits else hits end)::int as tf from conversation_search_terms group by conversation_id, term)
-      select count(*)::int as n from sums s full join conversation_search_totals t on t.conversation_id = s.conversation_id and t.term = s.term
-      where s.tf is distinct from t.tf`.execute(database.db)
-  ).rows[0]!.n;
+  const indexDrift = await totalsDrift(database.db);
   const notIndexed = await unindexed();
   const failedDocuments =
     outcomes.documents.length === 0 ? 0 : (await sql<{ n: number }>`select count(*)::int as n from documents where id = any(${outcomes.documents}::uuid[]) and status = 'failed' and error_code is null`.execute(database.db)).rows[0]!.n;

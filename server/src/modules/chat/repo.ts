@@ -118,7 +118,7 @@ export async function touchConversation(db: Db, owner: Owner, id: string, change
     .execute();
 }
 
-export type NewMessage = Omit<MessageRow, 'seq' | 'input_tokens' | 'output_tokens' | 'superseded' | 'lease_owner' | 'search_indexed_at'> & { lease_owner?: string | null };
+export type NewMessage = Omit<MessageRow, 'seq' | 'input_tokens' | 'output_tokens' | 'superseded' | 'lease_owner' | 'search_indexed_at' | 'search_terms' | 'search_hits'> & { lease_owner?: string | null };
 
 export async function insertMessage(db: Db, row: NewMessage): Promise<void> {
   await db.insertInto('messages').values(row).execute();

@@ -23,14 +23,6 @@ export interface TitleToIndex {
   title: Buffer;
 }
 
-/** A word of one message (or title, message_id null) of a conversation. */
-export interface TermRow {
-  conversation_id: string;
-  message_id: string | null;
-  term: string;
-  hits: number;
-}
-
 /** Whose a conversation is: the totals carry it, so a search reads one person's rows only. */
 export interface ConversationOwner {
   workspace_id: string;
@@ -59,63 +51,78 @@ export function titlesToIndex(db: Db, limit: number): Promise<TitleToIndex[]> {
  * indexer holds) and answers their content as it is now: the caller indexes only those whose
  * content is still what it read, so a change made meanwhile is indexed by a later run.
  */
-export function lockMessages(trx: Db, ids: string[]): Promise<{ id: string; content: Buffer; superseded: boolean }[]> {
-  return trx.selectFrom('messages').select(['id', 'content', 'superseded']).where('id', 'in', ids).where('search_indexed_at', 'is', null).forUpdate().skipLocked().execute();
+export function lockMessages(trx: Db, ids: string[]): Promise<{ id: string; content: Buffer; superseded: boolean; terms: string[] | null; hits: number[] | null }[]> {
+  return trx.selectFrom('messages').select(['id', 'content', 'superseded', 'search_terms as terms', 'search_hits as hits']).where('id', 'in', ids).where('search_indexed_at', 'is', null).forUpdate().skipLocked().execute();
 }
 
-export function lockTitles(trx: Db, ids: string[]): Promise<{ id: string; title: Buffer | null }[]> {
-  return trx.selectFrom('conversations').select(['id', 'title']).where('id', 'in', ids).where('title_indexed_at', 'is', null).forUpdate().skipLocked().execute();
+export function lockTitles(trx: Db, ids: string[]): Promise<{ id: string; title: Buffer | null; terms: string[] | null; hits: number[] | null }[]> {
+  return trx.selectFrom('conversations').select(['id', 'title', 'title_terms as terms', 'title_hits as hits']).where('id', 'in', ids).where('title_indexed_at', 'is', null).forUpdate().skipLocked().execute();
 }
 
-const INSERT_ROWS = 1000;
+/**
+ * A PostgreSQL array literal of ids and integers (uuids, bigint terms, counts: none needs
+ * quoting), null as NULL. Only for values this module produces, never for user input.
+ */
+function arrayOf(values: readonly (string | number | null)[]): string {
+  // An element that is itself an array literal ("{1,2}") is quoted; it holds no quote or backslash.
+  return `{${values.map((v) => (v === null ? 'NULL' : typeof v === 'string' && v.startsWith('{') ? `"${v}"` : String(v))).join(',')}}`;
+}
 
 /** How much more a word in the title counts than one in a message. */
 export const TITLE_WEIGHT = 3;
-const weight = (row: { message_id: string | null; hits: number }) => (row.message_id === null ? TITLE_WEIGHT : 1) * row.hits;
+
+/** One message's or title's words, before and after: what the indexer writes. */
+export interface Reindexed {
+  /** The message's id, or the conversation's for a title. */
+  id: string;
+  conversation_id: string;
+  owner: ConversationOwner;
+  old: { terms: string[] | null; hits: number[] | null };
+  terms: string[];
+  hits: number[];
+}
 
 /**
- * Replaces the index rows of these messages, or of these conversations' titles, moves the
+ * Stores the new words of these messages (or these conversations' titles), moves the
  * conversations' totals by the difference, and marks the rows indexed. In the caller's
- * transaction; totals are written in (conversation, term) order, so concurrent indexers
- * lock them in the same order.
+ * transaction, on rows it holds locked; totals are written in (conversation, term) order,
+ * so concurrent indexers lock them in the same order.
  */
-export async function replaceTerms(trx: Db, of: { messages: string[] } | { titles: string[] }, rows: TermRow[], owners: ReadonlyMap<string, ConversationOwner>, now: Date): Promise<void> {
-  let old: TermRow[];
-  if ('messages' in of) {
-    if (of.messages.length === 0) return;
-    old = await trx.deleteFrom('conversation_search_terms').where('message_id', 'in', of.messages).returning(['conversation_id', 'message_id', 'term', 'hits']).execute();
-    await trx.updateTable('messages').set({ search_indexed_at: now }).where('id', 'in', of.messages).execute();
+export async function replaceTerms(trx: Db, kind: 'messages' | 'titles', rows: Reindexed[], now: Date): Promise<void> {
+  if (rows.length === 0) return;
+  // Whole arrays as a few parameters (unnest), not thousands of bound values: building and
+  // sending those took the event loop away from the answers streaming in the same process.
+  const ids = arrayOf(rows.map((r) => r.id));
+  const terms = arrayOf(rows.map((r) => arrayOf(r.terms)));
+  const hits = arrayOf(rows.map((r) => arrayOf(r.hits)));
+  if (kind === 'messages') {
+    await sql`update messages m set search_terms = v.terms::bigint[], search_hits = v.hits::smallint[], search_indexed_at = ${now}
+      from unnest(${ids}::uuid[], ${terms}::text[], ${hits}::text[]) as v(id, terms, hits) where m.id = v.id`.execute(trx);
   } else {
-    if (of.titles.length === 0) return;
-    old = await trx.deleteFrom('conversation_search_terms').where('conversation_id', 'in', of.titles).where('message_id', 'is', null).returning(['conversation_id', 'message_id', 'term', 'hits']).execute();
-    await trx.updateTable('conversations').set({ title_indexed_at: now }).where('id', 'in', of.titles).execute();
+    await sql`update conversations c set title_terms = v.terms::bigint[], title_hits = v.hits::smallint[], title_indexed_at = ${now}
+      from unnest(${ids}::uuid[], ${terms}::text[], ${hits}::text[]) as v(id, terms, hits) where c.id = v.id`.execute(trx);
   }
-  for (let i = 0; i < rows.length; i += INSERT_ROWS) {
-    await trx
-      .insertInto('conversation_search_terms')
-      .values(rows.slice(i, i + INSERT_ROWS))
-      .execute();
-  }
-  const deltas = new Map<string, { conversation_id: string; term: string; tf: number }>();
-  const add = (row: TermRow, sign: number) => {
-    const term = String(row.term);
-    const key = `${row.conversation_id}:${term}`;
-    const entry = deltas.get(key) ?? { conversation_id: row.conversation_id, term, tf: 0 };
-    entry.tf += sign * weight(row);
-    deltas.set(key, entry);
+  const weight = kind === 'titles' ? TITLE_WEIGHT : 1;
+  const deltas = new Map<string, { owner: ConversationOwner; conversation_id: string; term: string; tf: number }>();
+  const add = (row: Reindexed, words: readonly string[], counts: readonly number[], sign: number) => {
+    words.forEach((word, i) => {
+      const term = String(word);
+      const key = `${row.conversation_id}:${term}`;
+      const entry = deltas.get(key) ?? { owner: row.owner, conversation_id: row.conversation_id, term, tf: 0 };
+      entry.tf += sign * weight * (counts[i] ?? 0);
+      deltas.set(key, entry);
+    });
   };
-  for (const row of old) add(row, -1);
-  for (const row of rows) add(row, 1);
-  const changes = [...deltas.values()]
-    .filter((delta) => delta.tf !== 0)
-    .sort((a, b) => (a.conversation_id !== b.conversation_id ? (a.conversation_id < b.conversation_id ? -1 : 1) : BigInt(a.term) < BigInt(b.term) ? -1 : 1))
-    .map((delta) => ({ ...owners.get(delta.conversation_id)!, ...delta }));
-  for (let i = 0; i < changes.length; i += INSERT_ROWS) {
-    await trx
-      .insertInto('conversation_search_totals')
-      .values(changes.slice(i, i + INSERT_ROWS))
-      .onConflict((oc) => oc.columns(['conversation_id', 'term']).doUpdateSet({ tf: sql<number>`conversation_search_totals.tf + excluded.tf` }))
-      .execute();
+  for (const row of rows) {
+    add(row, row.old.terms ?? [], row.old.hits ?? [], -1);
+    add(row, row.terms, row.hits, 1);
+  }
+  const changes = [...deltas.values()].filter((delta) => delta.tf !== 0).sort((a, b) => (a.conversation_id !== b.conversation_id ? (a.conversation_id < b.conversation_id ? -1 : 1) : BigInt(a.term) < BigInt(b.term) ? -1 : 1));
+  if (changes.length > 0) {
+    await sql`insert into conversation_search_totals (workspace_id, user_id, conversation_id, term, tf)
+      select * from unnest(${arrayOf(changes.map((c) => c.owner.workspace_id))}::uuid[], ${arrayOf(changes.map((c) => c.owner.user_id))}::uuid[],
+        ${arrayOf(changes.map((c) => c.conversation_id))}::uuid[], ${arrayOf(changes.map((c) => c.term))}::bigint[], ${arrayOf(changes.map((c) => c.tf))}::int[])
+      on conflict (conversation_id, term) do update set tf = conversation_search_totals.tf + excluded.tf`.execute(trx);
   }
   // A word no longer anywhere in the conversation leaves its totals.
   const shrunk = [...new Set(changes.filter((change) => change.tf < 0).map((change) => change.conversation_id))];
@@ -140,7 +147,7 @@ const K1 = 1.2;
  * holds the most of the words, for the snippet.
  */
 export async function rankConversations(db: Db, owner: { workspaceId: string; userId: string }, terms: string[], limit: number): Promise<RankedConversation[]> {
-  const termList = `{${terms.join(',')}}`;
+  const termList = arrayOf(terms);
   // found and df are small and read once each: no join of two large intermediate results,
   // whose sizes the planner cannot estimate for a term it has no statistics on.
   const result = await sql<RankedConversation>`
@@ -166,14 +173,43 @@ export async function rankConversations(db: Db, owner: { workspaceId: string; us
       limit ${limit}
     ),
     best as (
-      select distinct on (s.conversation_id) s.conversation_id, s.message_id
-      from top join conversation_search_terms s on s.conversation_id = top.conversation_id and s.term = any(${termList}::bigint[])
-      group by s.conversation_id, s.message_id
-      order by s.conversation_id, count(*) desc, (s.message_id is null), sum(s.hits) desc
+      -- The message holding the most of the words (the latest on a tie), unless the title holds more.
+      select top.conversation_id, case when coalesce(t.matched, 0) > coalesce(m.matched, 0) then null else m.id end as message_id
+      from top
+      join conversations c on c.id = top.conversation_id
+      left join lateral (
+        select count(*) as matched from unnest(c.title_terms) as w(term) where w.term = any(${termList}::bigint[])
+      ) t on true
+      left join lateral (
+        select m.id, (select count(*) from unnest(m.search_terms) as w(term) where w.term = any(${termList}::bigint[])) as matched
+        from messages m
+        where m.conversation_id = top.conversation_id and m.search_terms && ${termList}::bigint[] and not m.superseded
+        order by matched desc, m.seq desc
+        limit 1
+      ) m on true
     )
     select top.conversation_id, best.message_id, top.matched, top.score
     from top join best on best.conversation_id = top.conversation_id
     order by top.matched desc, top.score desc, top.updated_at desc, top.conversation_id
   `.execute(db);
   return result.rows;
+}
+
+/**
+ * How many (conversation, word) totals differ from the sums of the conversation's message
+ * and title arrays (a title counts TITLE_WEIGHT): 0 when the index agrees with itself. The
+ * tests and the fault suite check it after concurrent and interrupted indexing.
+ */
+export async function totalsDrift(db: Db): Promise<number> {
+  const result = await sql<{ n: number }>`
+    with words as (
+      select m.conversation_id, w.term, w.hits from messages m, unnest(m.search_terms, m.search_hits) as w(term, hits)
+      union all
+      select c.id, w.term, ${TITLE_WEIGHT} * w.hits from conversations c, unnest(c.title_terms, c.title_hits) as w(term, hits)
+    ),
+    sums as (select conversation_id, term, sum(hits)::int as tf from words group by conversation_id, term)
+    select count(*)::int as n from sums s
+    full join conversation_search_totals t on t.conversation_id = s.conversation_id and t.term = s.term
+    where s.tf is distinct from t.tf`.execute(db);
+  return Number(result.rows[0]!.n);
 }

@@ -19,7 +19,10 @@ export interface ConversationsTable {
   /** Deleted, restorable for a short window, purged after it (0022; modules/chat/purge.ts). */
   deleted_at: Date | null;
   /** When the title was last put in the search index; null: waiting for the indexer (0027; modules/chat/search-index.ts). */
-  title_indexed_at: Date | null;
+  title_indexed_at: Generated<Date | null>;
+  /** The title's blind terms and their counts (0027); null: not indexed. */
+  title_terms: Generated<string[] | null>;
+  title_hits: Generated<number[] | null>;
 }
 
 export interface MessagesTable {
@@ -41,17 +44,10 @@ export interface MessagesTable {
   created_at: Date;
   updated_at: Date;
   /** When the content was last put in the search index; null: waiting for the indexer (0027). */
-  search_indexed_at: Date | null;
-}
-
-/** One word of a message or title in the search index, as a keyed blind index (0027; modules/chat/search-index.ts). */
-export interface ConversationSearchTermsTable {
-  conversation_id: string;
-  /** null: the conversation's title. */
-  message_id: string | null;
-  /** First 8 bytes of HMAC-SHA-256(workspace search key, stemmed word), signed; a string as pg returns int8. */
-  term: string;
-  hits: number;
+  search_indexed_at: Generated<Date | null>;
+  /** The text's blind terms (first 8 bytes of HMAC-SHA-256 of each stemmed word, signed) and their counts (0027); null: not indexed. */
+  search_terms: Generated<string[] | null>;
+  search_hits: Generated<number[] | null>;
 }
 
 /** One word's weighted count in a whole conversation (title ×3): what a search ranks (0027). */

@@ -15,7 +15,7 @@ import type { ApiKeysTable, JwtKeysTable, RefreshTokensTable, SigningSecretsTabl
 import type { SecurityEventsTable, SecurityAlertsTable, CspReportsTable } from './security.js';
 import type { WorkspacesTable, WorkspaceMembersTable, WorkspaceInvitationsTable, WorkspaceUsageTable, WorkspaceSsoTable } from './workspaces.js';
 import type { ProviderConnectionsTable, AgentsTable, AgentVersionsTable } from './agents.js';
-import type { ConversationsTable, ConversationSearchTermsTable, ConversationSearchTotalsTable, ConversationSharesTable, MessagesTable } from './chat.js';
+import type { ConversationsTable, ConversationSearchTotalsTable, ConversationSharesTable, MessagesTable } from './chat.js';
 import type { KnowledgeBasesTable, ChunkEmbeddingsTable, DocumentsTable, DocumentBlobsTable, ChunksTable } from './knowledge.js';
 import type { DataExportsTable, PolicyVersionsTable, PolicyAcceptancesTable, ConsentRecordsTable } from './privacy.js';
 import type { AuditEntriesTable, AuditCheckpointsTable, AuditKeysTable } from './audit.js';
@@ -59,7 +59,6 @@ export interface Schema {
   conversations: ConversationsTable;
   messages: MessagesTable;
   conversation_shares: ConversationSharesTable;
-  conversation_search_terms: ConversationSearchTermsTable;
   conversation_search_totals: ConversationSearchTotalsTable;
   workspace_sso: WorkspaceSsoTable;
   knowledge_bases: KnowledgeBasesTable;
