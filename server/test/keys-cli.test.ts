@@ -29,7 +29,7 @@ function keys(args: string[], env: Record<string, string>) {
 }
 
 describe('bastion keys', () => {
-  it('rotates, refuses early retirement, re-wraps and retires on the configured database', async () => {
+  it('rotates, refuses early retirement, re-wraps and retires on the configured database [ASVS 11.2.2, 13.3.4]', async () => {
     const dataDir = await tempDir('keys');
     const env: Record<string, string> = { DATA_DIR: dataDir };
     if (TEST_DATABASE_URL) env.DATABASE_URL = await createPostgresDatabase(postgresDatabaseName('keys'));
@@ -92,7 +92,7 @@ describe('bastion keys', () => {
     expect(fs.existsSync('/nonexistent-bastion')).toBe(false);
   });
 
-  it('rotates the JWT signing key', async () => {
+  it('rotates the JWT signing key [ASVS 13.3.4]', async () => {
     const env: Record<string, string> = { DATA_DIR: await tempDir('jwt') };
     if (TEST_DATABASE_URL) env.DATABASE_URL = await createPostgresDatabase(postgresDatabaseName('jwt'));
     const first = keys(['rotate-jwt'], env);

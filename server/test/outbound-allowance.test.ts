@@ -79,7 +79,7 @@ const url = (purpose: Port, path = '/page') => `http://127.0.0.1:${ports[purpose
 const hint = (setting: string, purpose: Port) => `To allow it, add 127.0.0.1:${ports[purpose]} to ${setting}.`;
 
 describe('outbound allowances per purpose, through the modules', () => {
-  it('fetch_url reaches the tools port only', async () => {
+  it('fetch_url reaches the tools port only [ASVS 13.2.4]', async () => {
     const { client, conversationId } = await setUpChat(chat, { agent: { tools: ['fetch_url'] } });
     chat.fake.enqueue({ kind: 'tool_call', name: 'fetch_url', arguments: { url: url('tools') } }, { kind: 'tool_call', name: 'fetch_url', arguments: { url: url('knowledge') } }, { kind: 'text', text: 'Done.' });
     const before = connections.knowledge;
@@ -123,7 +123,7 @@ describe('outbound allowances per purpose, through the modules', () => {
     expect(connections.tools).toBe(before);
   });
 
-  it('webhook callbacks reach the webhooks port only', async () => {
+  it('webhook callbacks reach the webhooks port only [ASVS 13.2.4]', async () => {
     const failures = vi.spyOn(silentLogger, 'warn');
     for (const [target, delivered] of [
       ['webhooks', true],

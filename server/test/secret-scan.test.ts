@@ -64,12 +64,12 @@ afterEach(() => {
 
 // Each test scans the whole tree (secretlint): ~20 s on a loaded 2-core CI machine.
 describe('secret scanning', { timeout: 90_000 }, () => {
-  it('passes on the repository as committed', () => {
+  it('passes on the repository as committed [ASVS 13.3.1]', () => {
     const result = scan();
     expect(result.status, result.out).toBe(0);
   });
 
-  it.each(PLANTED)('fails on %s', (_label, file, content) => {
+  it.each(PLANTED)('fails on %s [ASVS 13.3.1]', (_label, file, content) => {
     plant(file, content());
     const result = scan();
     expect(result.status).not.toBe(0);

@@ -60,7 +60,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud' })).toThrow(/PORT[\s\S]*LOG_LEVEL/);
   });
 
-  it('never echoes secret values in its errors', () => {
+  it('never echoes secret values in its errors [ASVS 16.2.5]', () => {
     const secret = 'hunter2-Sup3rSecret';
     let message = '';
     try {
@@ -106,7 +106,7 @@ describe('loadConfig', () => {
     expect(problems({ MASTER_KEYS_FILE: file, MASTER_KEYS: `k1:${KEY_A}` })[0]).toMatch(/not both/);
   });
 
-  it('reads every secret from NAME_FILE as well (container secrets), with the same refusals', () => {
+  it('reads every secret from NAME_FILE as well (container secrets), with the same refusals [ASVS 13.3.1]', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastion-secrets-'));
     const write = (name: string, value: string, mode = 0o600) => {
       const file = path.join(dir, name);

@@ -58,7 +58,7 @@ describe('CORS', () => {
 });
 
 describe('request limits', () => {
-  it('refuses long URLs with 414 and too many parameters with 400', async () => {
+  it('refuses long URLs with 414 and too many parameters with 400 [ASVS 15.2.2]', async () => {
     const long = await t.app.inject({ url: `/api/v1/healthz?q=${'a'.repeat(600)}` });
     expect(long.statusCode).toBe(414);
     expect(long.json().error.code).toBe('uri_too_long');
@@ -98,12 +98,12 @@ describe('slow and oversized clients (real sockets)', () => {
     });
   }
 
-  it('refuses oversized headers with 431', async () => {
+  it('refuses oversized headers with 431 [ASVS 15.2.2]', async () => {
     const answer = await rawRequest(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10_000)}\r\nConnection: close\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 431/);
   });
 
-  it('keeps serving others while slow-loris connections trickle headers, then drops them', async () => {
+  it('keeps serving others while slow-loris connections trickle headers, then drops them [ASVS 15.2.2]', async () => {
     const slow = Array.from({ length: 30 }, () => {
       const socket = net.connect(port, '127.0.0.1');
       socket.on('error', () => undefined);

@@ -78,7 +78,7 @@ describe('routing errors (frameworkErrors)', () => {
     expectEnvelope(t, await get(port, `/api/v1/agents/${MARKER}%E0%A4%A`), 400, 'bad_request');
   });
 
-  it('answers an unknown route with 404 not_found, naming neither method nor path', async () => {
+  it('answers an unknown route with 404 not_found, naming neither method nor path [ASVS 16.5.1]', async () => {
     expectEnvelope(t, await get(port, `/api/v1/${MARKER}`), 404, 'not_found');
   });
 });

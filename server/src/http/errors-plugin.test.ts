@@ -91,11 +91,11 @@ describe('request bodies', () => {
     expectEnvelope(await post('null'), 400, 'validation_failed');
   });
 
-  it('answers payload_too_large for bodies over BODY_LIMIT_BYTES', async () => {
+  it('answers payload_too_large for bodies over BODY_LIMIT_BYTES [ASVS 15.2.2]', async () => {
     expectEnvelope(await post(JSON.stringify({ name: 'x'.repeat(5_000) })), 413, 'payload_too_large');
   });
 
-  it('answers invalid_json for bodies nested deeper than JSON_MAX_DEPTH, without parsing them', async () => {
+  it('answers invalid_json for bodies nested deeper than JSON_MAX_DEPTH, without parsing them [ASVS 15.2.2]', async () => {
     const deep = `{"name":"x","data":${'['.repeat(20)}${']'.repeat(20)}}`;
     const error = expectEnvelope(await post(deep), 400, 'invalid_json');
     expect(error.message).toMatch(/nested deeper than 8/);
@@ -124,7 +124,7 @@ describe('ids and routes', () => {
 });
 
 describe('unexpected errors', () => {
-  it('answers a generic internal_error without stack, SQL or paths', async () => {
+  it('answers a generic internal_error without stack, SQL or paths [ASVS 16.5.1]', async () => {
     const response = await t.app.inject({ url: '/api/v1/probe/crash' });
     const error = expectEnvelope(response, 500, 'internal_error');
     expect(response.body).not.toMatch(/SELECT|password_hash|\/srv|\.ts|at .*\(/);

@@ -28,14 +28,14 @@ describe('request ids', () => {
     expect(records.length).toBeGreaterThanOrEqual(1);
   });
 
-  it('writes one access line per request at info: method, redacted URL, status, time', async () => {
+  it('writes one access line per request at info: method, redacted URL, status, time [ASVS 16.2.1]', async () => {
     await t.app.inject({ url: '/healthz?token=sekret-access-1', headers: { 'x-request-id': 'access-line-1' } });
     const lines = logs.records().filter((r) => r.requestId === 'access-line-1' && r.level === 30);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ msg: 'request completed', req: { method: 'GET', url: '/healthz?token=[REDACTED]' }, res: { statusCode: 200 }, responseTime: expect.any(Number) });
   });
 
-  it('replaces a malformed X-Request-Id with a fresh id', async () => {
+  it('replaces a malformed X-Request-Id with a fresh id [ASVS 16.4.1]', async () => {
     for (const hostile of ['a'.repeat(200), 'bad id with spaces', '<script>', 'x\u00e9']) {
       const response = await t.app.inject({ url: '/healthz', headers: { 'x-request-id': hostile } });
       expect(response.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -49,7 +49,7 @@ describe('request ids', () => {
 });
 
 describe('log redaction', () => {
-  it('never writes credentials to the logs', async () => {
+  it('never writes credentials to the logs [ASVS 16.2.5]', async () => {
     const secrets = ['Bearer-sekret-token-1', 'session=cookie-sekret-2', 'hunter2-sekret-3', 'bst_sekret_4', 'sekret-query-5', 'totp-sekret-6'];
     await t.app.inject({
       method: 'POST',
@@ -82,7 +82,7 @@ describe('log redaction', () => {
     expect(error.token).toBe('t2');
   });
 
-  it('masks sensitive query parameters in URLs', () => {
+  it('masks sensitive query parameters in URLs [ASVS 14.2.1, 16.2.5]', () => {
     expect(redactUrl('/cb?code=abc&state=xyz&next=%2Fhome')).toBe('/cb?code=[REDACTED]&state=[REDACTED]&next=%2Fhome');
     expect(redactUrl('/x?access_token=1&API_KEY=2')).toBe('/x?access_token=[REDACTED]&API_KEY=[REDACTED]');
     expect(redactUrl('/plain')).toBe('/plain');

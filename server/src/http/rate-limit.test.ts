@@ -71,7 +71,7 @@ describe('rate limits', () => {
     expect(last!.json().error.message).toMatch(/try again in \d+ seconds?\./);
   });
 
-  it('keeps endpoint classes apart and gives each signed-in user their own budget', async () => {
+  it('keeps endpoint classes apart and gives each signed-in user their own budget [ASVS 2.4.1]', async () => {
     const ip = '10.77.0.2';
     for (let i = 0; i < REPORT_LIMIT; i++) await pair.a.app.inject({ url: '/api/v1/probe/limited', remoteAddress: ip });
     expect((await pair.b.app.inject({ url: '/api/v1/probe/limited', remoteAddress: ip })).statusCode).toBe(429);
@@ -127,7 +127,7 @@ describe('rate limits', () => {
     expect(me.statusCode).toBe(401);
   });
 
-  it('limits sign-in attempts per client strictly', async () => {
+  it('limits sign-in attempts per client strictly [ASVS 6.3.1]', async () => {
     const ip = '10.77.0.3';
     const statuses: number[] = [];
     const started = Date.now();
@@ -155,7 +155,7 @@ describe('rate limits', () => {
 });
 
 describe('client IP and trusted proxies', () => {
-  it('ignores X-Forwarded-For from an untrusted peer, so spoofing does not reset a limit', async () => {
+  it('ignores X-Forwarded-For from an untrusted peer, so spoofing does not reset a limit [ASVS 4.1.3, 15.3.4]', async () => {
     const pair = await twoInstances();
     try {
       const statuses: number[] = [];
@@ -169,7 +169,7 @@ describe('client IP and trusted proxies', () => {
     }
   });
 
-  it('believes X-Forwarded-For only from TRUSTED_PROXIES', async () => {
+  it('believes X-Forwarded-For only from TRUSTED_PROXIES [ASVS 4.1.3, 15.3.4]', async () => {
     const pair = await twoInstances({ TRUSTED_PROXIES: '127.0.0.1' });
     try {
       for (let i = 0; i < REPORT_LIMIT; i++) {

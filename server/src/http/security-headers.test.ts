@@ -50,7 +50,7 @@ function directives(csp: string): Map<string, string> {
 }
 
 describe.each(SAMPLES)('%s (%s)', (_label, url, type) => {
-  it('carries every security header and no fingerprint', async () => {
+  it('carries every security header and no fingerprint [ASVS 3.2.1, 3.4.1, 3.4.3, 3.4.6, 14.3.2]', async () => {
     const response = await https.app.inject({ url, headers: { accept: type === 'text/html' ? 'text/html' : '*/*' } });
     const h = response.headers;
     expect(String(h['content-type'])).toContain(type);

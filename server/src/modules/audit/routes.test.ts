@@ -70,7 +70,7 @@ describe('GET /admin/audit', () => {
 });
 
 describe('wired routes', () => {
-  it('record workspace, provider, agent, API key and admin actions with who, where and which request', async () => {
+  it('record workspace, provider, agent, API key and admin actions with who, where and which request [ASVS 16.2.1]', async () => {
     const owner = await apiUser(t);
     const workspace = (await owner.post('/workspaces', { name: 'Audited' })).json();
     owner.workspaceId = workspace.id;

@@ -28,7 +28,7 @@ function refusedWithoutWork(responses: BurstResponse[]): boolean {
 }
 
 describe('lockout under parallel attempts', () => {
-  it(`verifies at most ${THRESHOLD} of 20 parallel passwords and refuses the right one after them (5 trials)`, async () => {
+  it(`verifies at most ${THRESHOLD} of 20 parallel passwords and refuses the right one after them (5 trials) [ASVS 6.3.1]`, async () => {
     for (let trial = 0; trial < 5; trial++) {
       const address = email();
       await createUser(fixture.t.database, { email: address });
@@ -49,7 +49,7 @@ describe('lockout under parallel attempts', () => {
     }
   });
 
-  it(`verifies at most ${THRESHOLD} of 10 parallel second-factor codes, then refuses the right code`, async () => {
+  it(`verifies at most ${THRESHOLD} of 10 parallel second-factor codes, then refuses the right code [ASVS 6.6.3]`, async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const browser = new BrowserClient(fixture.t.app);
@@ -81,7 +81,7 @@ describe('lockout under parallel attempts', () => {
     expect(late.json().error.code).toBe('account_locked');
   });
 
-  it('accepts one TOTP code once, even when it arrives in parallel on several sign-ins', async () => {
+  it('accepts one TOTP code once, even when it arrives in parallel on several sign-ins [ASVS 6.5.1]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const browser = new BrowserClient(fixture.t.app);

@@ -62,7 +62,7 @@ async function promotedAdmin() {
 }
 
 describe('the MFA gate', () => {
-  it('refuses every route of the OpenAPI document but the declared exemptions, for a cookie, an API key and an access token', async () => {
+  it('refuses every route of the OpenAPI document but the declared exemptions, for a cookie, an API key and an access token [ASVS 6.3.3]', async () => {
     const { key, accessToken, browser } = await promotedAdmin();
     expect((await browser.get('/me')).json()).toMatchObject({ mfaEnrollmentRequired: true });
     const all = await operations();

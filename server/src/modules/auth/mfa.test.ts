@@ -37,7 +37,7 @@ describe('TOTP', () => {
     await sink.next(address, /Two-factor authentication enabled/);
   });
 
-  it('requires a code after the password, and refuses a replayed code (ASVS 6.5.1)', async () => {
+  it('requires a code after the password, and refuses a replayed code [ASVS 6.3.3, 6.5.1]', async () => {
     const { address, secret } = await enrolled();
     clock.advance(60_000);
     const code = await totpAt(secret, clock.now());
@@ -56,7 +56,7 @@ describe('TOTP', () => {
     expect(replay.json().error.code).toBe('invalid_credentials');
   });
 
-  it('accepts one step of drift but not two', async () => {
+  it('accepts one step of drift but not two [ASVS 6.5.5]', async () => {
     const { address, secret } = await enrolled();
     clock.advance(120_000);
     const browser = new BrowserClient(fixture.t.app);
@@ -67,7 +67,7 @@ describe('TOTP', () => {
     expect((await new BrowserClient(fixture.t.app).signIn(address, PASSWORD, async () => stale)).statusCode).toBe(401);
   });
 
-  it('lets each recovery code sign in exactly once', async () => {
+  it('lets each recovery code sign in exactly once [ASVS 6.5.1]', async () => {
     const { address, codes } = await enrolled();
     expect(codes).toHaveLength(10);
     expect(new Set(codes).size).toBe(10);
@@ -79,7 +79,7 @@ describe('TOTP', () => {
     expect((await browser.get('/me')).json().recoveryCodesLeft).toBe(8);
   });
 
-  it('counts wrong codes toward the account lockout (ASVS 6.6.3)', async () => {
+  it('counts wrong codes toward the account lockout [ASVS 6.6.3]', async () => {
     const { address, secret } = await enrolled();
     for (let i = 0; i < 5; i++) {
       clock.advance(60_000);
@@ -93,7 +93,7 @@ describe('TOTP', () => {
     expect(await totpAt(secret, clock.now())).toMatch(/^\d{6}$/);
   });
 
-  it('disables only with the password and a code, and regenerates recovery codes with a code', async () => {
+  it('disables only with the password and a code, and regenerates recovery codes with a code [ASVS 7.5.1]', async () => {
     const { address, browser, secret, codes } = await enrolled();
     clock.advance(60_000);
     const fresh = await browser.post('/auth/mfa/recovery-codes', { code: await totpAt(secret, clock.now()) });
@@ -109,7 +109,7 @@ describe('TOTP', () => {
 });
 
 describe('REQUIRE_MFA=admins', () => {
-  it('asks admins to enrol before anything else, and not members', async () => {
+  it('asks admins to enrol before anything else, and not members [ASVS 6.3.3]', async () => {
     const admin = email();
     await createUser(fixture.t.database, { email: admin, role: 'admin' });
     const browser = new BrowserClient(fixture.t.app);

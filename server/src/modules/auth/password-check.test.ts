@@ -83,7 +83,7 @@ describe('POST /auth/password/check', () => {
     }
   });
 
-  it('is rate limited per IP in its own class, so typing never uses up sign-in attempts', async () => {
+  it('is rate limited per IP in its own class, so typing never uses up sign-in attempts [ASVS 2.4.1]', async () => {
     const browser = new BrowserClient(t.app, undefined, undefined, randomIp());
     const statuses: number[] = [];
     // GCRA refills one request per second: on a loaded machine the loop may take a few, so
@@ -95,7 +95,7 @@ describe('POST /auth/password/check', () => {
     expect((await check({ password: 'another candidate' })).statusCode).toBe(200); // another IP is not affected
   });
 
-  it('never writes the password to the logs', async () => {
+  it('never writes the password to the logs [ASVS 16.2.5]', async () => {
     const secret = 'unmistakable lantern quokka 7731';
     expect((await check({ password: secret })).statusCode).toBe(200);
     expect((await check({ password: secret, extra: true })).statusCode).toBe(400);

@@ -16,7 +16,7 @@ async function requestReset(address: string): Promise<string> {
 }
 
 describe('password reset (ASVS 6.4.1)', () => {
-  it('resets with a single-use link, ends every session and tells the owner', async () => {
+  it('resets with a single-use link, ends every session and tells the owner [ASVS 6.4.1, 7.4.3]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const signedIn = new BrowserClient(fixture.t.app);
@@ -34,7 +34,7 @@ describe('password reset (ASVS 6.4.1)', () => {
     expect(reuse.json().error.code).toBe('invalid_token');
   });
 
-  it('expires links after 30 minutes and lets only the newest link work', async () => {
+  it('expires links after 30 minutes and lets only the newest link work [ASVS 6.4.1]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const expired = await requestReset(address);
@@ -46,7 +46,7 @@ describe('password reset (ASVS 6.4.1)', () => {
     expect((await new BrowserClient(fixture.t.app).post('/auth/password/reset', { token: newer, password: NEW_PASSWORD })).statusCode).toBe(200);
   });
 
-  it('answers the same for unknown emails and sends nothing', async () => {
+  it('answers the same for unknown emails and sends nothing [ASVS 6.3.8]', async () => {
     const ghost = email();
     const response = await new BrowserClient(fixture.t.app).post('/auth/password/forgot', { email: ghost });
     expect(response.statusCode).toBe(202);
@@ -73,7 +73,7 @@ describe('password reset (ASVS 6.4.1)', () => {
 });
 
 describe('password change', () => {
-  it('needs the current password, keeps this session under a new id and ends the others', async () => {
+  it('needs the current password, keeps this session under a new id and ends the others [ASVS 7.2.4, 7.4.3, 7.5.1]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const here = new BrowserClient(fixture.t.app);

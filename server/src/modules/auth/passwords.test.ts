@@ -19,13 +19,13 @@ function rule(password: string, context = who): string | undefined {
 }
 
 describe('password policy', () => {
-  it('accepts long unrelated passphrases without composition rules', () => {
+  it('accepts long unrelated passphrases without composition rules [ASVS 6.2.5]', () => {
     expect(rule('correct horse battery staple')).toBeUndefined();
     expect(rule('violet tractor sings at dawn')).toBeUndefined();
     expect(rule('çà et là, sous les tilleuls verts')).toBeUndefined();
   });
 
-  it('counts Unicode code points after NFKC and never truncates', () => {
+  it('counts Unicode code points after NFKC and never truncates [ASVS 6.2.1, 6.2.8]', () => {
     expect(rule('🦄🦄🦄🦄🦄🦄🦄🦄🦄🦄🦄🦄🦄🦄', who)).toBe('too_short'); // 14 code points
     expect(rule('x'.repeat(1_025))).toBe('too_long');
   });
@@ -38,7 +38,7 @@ describe('password policy', () => {
     ['personal', 'lovelace violet tractor sings'],
     ['guessable', 'aaaaaaaaaaaaaaaaaaaa'],
     ['guessable', 'qwertyuiopasdfghjkl'],
-  ])('refuses %s: %s', (expected, password) => {
+  ])('refuses %s: %s [ASVS 6.2.1, 6.2.4, 6.2.12]', (expected, password) => {
     expect(rule(password)).toBe(expected);
   });
 
@@ -49,7 +49,7 @@ describe('password policy', () => {
 });
 
 describe('password hashing', () => {
-  it('hashes with argon2id at the configured parameters and verifies NFKC-equivalent input', async () => {
+  it('hashes with argon2id at the configured parameters and verifies NFKC-equivalent input [ASVS 11.4.2]', async () => {
     const stored = await hashPassword('ﬁne violet tractor at dawn'); // "ﬁ" ligature
     expect(stored).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     expect(needsRehash(stored)).toBe(false);

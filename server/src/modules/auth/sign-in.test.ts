@@ -16,7 +16,7 @@ const email = () => `person${++n}@example.org`;
 const client = (ip = randomIp(), userAgent?: string) => new BrowserClient(fixture.t.app, 'http://127.0.0.1:3000', userAgent, ip);
 
 describe('registration and email verification', () => {
-  it('registers, mails a verification link, and signs in only once verified', async () => {
+  it('registers, mails a verification link, and signs in only once verified [ASVS 14.2.1]', async () => {
     const address = email();
     const browser = client();
     expect((await browser.post('/auth/register', { email: address, password: PASSWORD, name: 'Ada Lovelace' })).statusCode).toBe(202);
@@ -38,7 +38,7 @@ describe('registration and email verification', () => {
     expect(signedIn.json().user).toMatchObject({ email: address, name: 'Ada Lovelace', role: 'member', emailVerified: true });
   });
 
-  it('answers the same for an email that already has an account, and tells its owner', async () => {
+  it('answers the same for an email that already has an account, and tells its owner [ASVS 6.3.8]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const response = await client().post('/auth/register', { email: address.toUpperCase(), password: 'another violet tractor song', name: 'Mallory' });
@@ -72,7 +72,7 @@ describe('registration and email verification', () => {
     expect(verified.find((u) => u.email !== invited)?.email_verified_at ?? null).toBeNull();
   });
 
-  it('refuses weak passwords with the rule and keeps nothing', async () => {
+  it('refuses weak passwords with the rule and keeps nothing [ASVS 6.2.4, 6.2.12]', async () => {
     const address = email();
     const response = await client().post('/auth/register', { email: address, password: 'password12345678', name: 'Bob' });
     expect(response.statusCode).toBe(400);
@@ -90,7 +90,7 @@ describe('registration and email verification', () => {
 });
 
 describe('sign-in without enumeration (ASVS 6.3.8)', () => {
-  it('answers an unknown email exactly like a wrong password, after the same password work', async () => {
+  it('answers an unknown email exactly like a wrong password, after the same password work [ASVS 6.3.8]', async () => {
     const known = await Promise.all(
       Array.from({ length: 15 }, async () => {
         const address = email();
@@ -138,7 +138,7 @@ describe('lockout', () => {
     }
   }
 
-  it('slows, then locks an account after 5 failures, tells the owner, and unlocks after the lock time', async () => {
+  it('slows, then locks an account after 5 failures, tells the owner, and unlocks after the lock time [ASVS 6.1.1, 6.3.1]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const attacker = client('198.51.100.9');
@@ -180,7 +180,7 @@ describe('lockout', () => {
     expect((await client('10.0.2.5').signIn(address, PASSWORD)).statusCode).toBe(200);
   });
 
-  it('locks unknown emails the same way, so locks reveal nothing', async () => {
+  it('locks unknown emails the same way, so locks reveal nothing [ASVS 6.3.8]', async () => {
     const ghost = email();
     await failTimes(client('198.51.100.10'), ghost, 5);
     expect((await client('10.0.2.3').post('/auth/login', { email: ghost, password: PASSWORD })).json().error.code).toBe('account_locked');
@@ -200,7 +200,7 @@ describe('lockout', () => {
 });
 
 describe('sessions', () => {
-  it('issues a new session id at sign-in, ignoring one planted before (fixation, ASVS 7.2.4)', async () => {
+  it('issues a new session id at sign-in, ignoring one planted before (fixation) [ASVS 7.2.3, 7.2.4, 11.5.1]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const browser = client();
@@ -214,7 +214,7 @@ describe('sessions', () => {
     expect(browser.sessionCookie).not.toBe(first);
   });
 
-  it('sets a HttpOnly, SameSite=Lax cookie scoped to /', async () => {
+  it('sets a HttpOnly, SameSite=Lax cookie scoped to / [ASVS 3.3.2, 3.3.4, 14.3.2]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const response = await client().post('/auth/login', { email: address, password: PASSWORD });
@@ -226,7 +226,7 @@ describe('sessions', () => {
     expect(response.headers['cache-control']).toBe('no-store');
   });
 
-  it('ends a session after 30 idle minutes and after 12 hours however active', async () => {
+  it('ends a session after 30 idle minutes and after 12 hours however active [ASVS 7.3.1, 7.3.2]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const browser = client();
@@ -244,7 +244,7 @@ describe('sessions', () => {
     }
   });
 
-  it('logs out server-side: the old cookie no longer works', async () => {
+  it('logs out server-side: the old cookie no longer works [ASVS 7.4.1]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const browser = client();
@@ -256,7 +256,7 @@ describe('sessions', () => {
     expect((await replay.get('/me')).statusCode).toBe(401);
   });
 
-  it('lists sessions, revokes one, and logout-all ends the others', async () => {
+  it('lists sessions, revokes one, and logout-all ends the others [ASVS 7.4.3, 7.5.2]', async () => {
     const address = email();
     const other = email();
     await createUser(fixture.t.database, { email: address });
@@ -285,7 +285,7 @@ describe('sessions', () => {
 });
 
 describe('CSRF (ASVS 3.5.1)', () => {
-  it('refuses cookie-authenticated changes without the token, with a wrong one, or from another origin', async () => {
+  it('refuses cookie-authenticated changes without the token, with a wrong one, or from another origin [ASVS 3.5.1]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const browser = client();
@@ -300,7 +300,7 @@ describe('CSRF (ASVS 3.5.1)', () => {
     expect((await browser.post('/auth/logout-all')).statusCode).toBe(200);
   });
 
-  it('refuses a cross-site sign-in attempt (login CSRF)', async () => {
+  it('refuses a cross-site sign-in attempt (login CSRF) [ASVS 3.5.1]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const response = await client().post('/auth/login', { email: address, password: PASSWORD }, { origin: 'https://evil.example' });

@@ -77,7 +77,7 @@ async function issue(kind: AuthTokenKind, userId: string, prefix: string): Promi
 }
 
 describe('single-use tokens fired in parallel', () => {
-  it('resets a password once: one new password wins, the other requests are refused', async () => {
+  it('resets a password once: one new password wins, the other requests are refused [ASVS 6.4.1]', async () => {
     const address = `reset-${randomUUID()}@example.org`;
     await createUser(t().database, { email: address });
     expect((await new BrowserClient(t().app).post('/auth/password/forgot', { email: address })).statusCode).toBe(202);
@@ -140,7 +140,7 @@ describe('single-use tokens fired in parallel', () => {
     expect(sink.mails.filter((m) => m.to === address)).toEqual([]); // next() took the one mail
   }, 30_000);
 
-  it('signs in at most once with one recovery code, each request on its own second step', async () => {
+  it('signs in at most once with one recovery code, each request on its own second step [ASVS 6.5.1]', async () => {
     const p = await person(t(), 'recovery');
     const secret = await enrolTotp(p, clock);
     clock.advance(31_000); // the next TOTP step: a code is accepted once

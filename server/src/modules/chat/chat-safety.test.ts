@@ -67,7 +67,7 @@ describe('untrusted tool results', () => {
     expect(rows.rows.map((r) => r.row).join()).not.toContain(PROVIDER_KEY);
   });
 
-  it('fetch_url refuses private addresses that are not allow-listed', async () => {
+  it('fetch_url refuses private addresses that are not allow-listed [ASVS 1.3.6]', async () => {
     const { client, conversationId } = await setUpChat(chat, { agent: { tools: ['fetch_url'] } });
     chat.fake.enqueue({ kind: 'tool_call', name: 'fetch_url', arguments: { url: 'http://169.254.169.254/latest/meta-data/' } }, { kind: 'text', text: 'Could not.' });
     const answer = (await client.post(`/conversations/${conversationId}/messages`, { content: 'Read the metadata' })).json().answer;

@@ -230,7 +230,7 @@ describe('chat', () => {
     expect((await other.client.get('/admin/caches')).statusCode).toBe(403);
   });
 
-  it('stops calling the provider once the workspace budget is spent, writing nothing', async () => {
+  it('stops calling the provider once the workspace budget is spent, writing nothing [ASVS 2.4.1]', async () => {
     const { client, conversationId } = await setUpChat(chat);
     const workspaceId = (await client.get('/workspaces')).json().workspaces[0].id;
     expect((await client.patch(`/workspaces/${workspaceId}`, { monthlyTokenBudget: 20 })).statusCode).toBe(200);

@@ -24,7 +24,7 @@ async function handbook(client: ApiClient): Promise<{ baseId: string; documentId
   return { baseId, documentId };
 }
 
-it('exports a conversation as Markdown and JSON, with its citations, as attachments', async () => {
+it('exports a conversation as Markdown and JSON, with its citations, as attachments [ASVS 3.2.1, 5.4.1]', async () => {
   const client = await apiUser(chat.t);
   const { baseId, documentId } = await handbook(client);
   const { conversationId } = await setUpChat(chat, { client, agent: { knowledgeBaseIds: [baseId] } });

@@ -26,7 +26,7 @@ async function upload(client: ApiClient, baseId: string, filename: string, conte
 }
 
 describe('uploads with ClamAV', () => {
-  it('holds documents in scanning while clamd is down, then refuses infected files and processes clean ones', async () => {
+  it('holds documents in scanning while clamd is down, then refuses infected files and processes clean ones [ASVS 5.4.3]', async () => {
     const client = await apiUser(chat.t);
     const baseId = (await client.post('/knowledge-bases', { name: 'Scanned' })).json().id;
 

@@ -159,7 +159,7 @@ describe('knowledge bases', () => {
     expect(extensions).not.toContain('exe');
   });
 
-  it('stores originals encrypted and HTML only as text', async () => {
+  it('stores originals encrypted and HTML only as text [ASVS 3.2.1, 5.3.1]', async () => {
     const client = await apiUser(chat.t);
     const baseId = await base(client);
     const html = '<html><head><title>Page</title><script>document.cookie</script></head><body><h1>Hello</h1><p>Visible paragraph about llamas.</p></body></html>';
@@ -174,7 +174,7 @@ describe('knowledge bases', () => {
     expect(Buffer.from(blob.data).toString('latin1')).not.toContain('llamas');
   });
 
-  it('refuses hostile files with clear 4xx codes, writing nothing', async () => {
+  it('refuses hostile files with clear 4xx codes, writing nothing [ASVS 5.2.1, 5.2.2, 5.3.2, 5.4.3]', async () => {
     const client = await apiUser(chat.t);
     const baseId = await base(client);
     const refusals: [string, Buffer | string, string | undefined, number, string][] = [
@@ -202,7 +202,7 @@ describe('knowledge bases', () => {
     expect((await client.post(`/knowledge-bases/${baseId}/documents`, { file: 'x' })).statusCode).toBe(400);
   });
 
-  it('fetches URLs through the SSRF guard and refuses private targets and redirects to them', async () => {
+  it('fetches URLs through the SSRF guard and refuses private targets and redirects to them [ASVS 1.3.6, 15.3.2]', async () => {
     const client = await apiUser(chat.t);
     const baseId = await base(client);
     const fetched = await client.post(`/knowledge-bases/${baseId}/documents`, { url: `${pagesUrl}/travel` });
@@ -216,7 +216,7 @@ describe('knowledge bases', () => {
     }
   });
 
-  it('enforces the workspace quota', async () => {
+  it('enforces the workspace quota [ASVS 5.2.1]', async () => {
     const client = await apiUser(chat.t);
     const baseId = await base(client);
     const first = await upload(client, baseId, 'a.txt', `alpha ${'a '.repeat(80_000)}`, 'text/plain');

@@ -60,7 +60,7 @@ const email = () => `stuffed${++n}@example.org`;
 const from = (ip: string) => new BrowserClient(fixture.t.app, 'http://127.0.0.1:3000', undefined, ip);
 
 describe('responses and sinks', () => {
-  it('blocks a credential-stuffing script but not another address, and delivers the alert by mail and signed webhook', async () => {
+  it('blocks a credential-stuffing script but not another address, and delivers the alert by mail and signed webhook [ASVS 6.3.1]', async () => {
     // The clock of these alerts is the test's manual clock; the receiver checks signatures against it.
     fixture.clock.set(new Date());
     const attacker = from('203.0.113.66');

@@ -61,7 +61,7 @@ const login = (account: { email?: string; email_verified?: boolean; name?: strin
 };
 
 describe('OIDC single sign-on', () => {
-  it('runs the code flow with PKCE, state and nonce, and creates the account just in time', async () => {
+  it('runs the code flow with PKCE, state and nonce, and creates the account just in time [ASVS 10.1.2, 6.8.1]', async () => {
     const mixedCase = `Sso${n + 1}@Example.org`;
     const sub = login({ email: mixedCase, email_verified: true, name: 'Sso Person' });
     const { location, flowCookie } = await start();
@@ -79,7 +79,7 @@ describe('OIDC single sign-on', () => {
     expect(identity).toMatchObject({ issuer: provider.issuer, subject: sub });
   });
 
-  it('refuses a wrong state, a missing browser binding and a replayed callback', async () => {
+  it('refuses a wrong state, a missing browser binding and a replayed callback [ASVS 10.1.2]', async () => {
     const sub = login({ email: `state${n}@example.org`, email_verified: true });
     const first = await start();
     const back = await provider.authorize(first.location, sub);
@@ -96,7 +96,7 @@ describe('OIDC single sign-on', () => {
     expect(replay.location).toContain('#error=invalid_token');
   });
 
-  it('refuses a response whose iss names another provider (mix-up, RFC 9207)', async () => {
+  it('refuses a response whose iss names another provider (mix-up, RFC 9207) [ASVS 10.2.2]', async () => {
     const sub = login({ email: `mixup${n}@example.org`, email_verified: true });
     const { location, flowCookie } = await start();
     const back = await provider.authorize(location, sub);
@@ -106,7 +106,7 @@ describe('OIDC single sign-on', () => {
     expect(landed).toContain('#error=invalid_token');
   });
 
-  it('refuses an ID token whose nonce is not the one of this flow', async () => {
+  it('refuses an ID token whose nonce is not the one of this flow [ASVS 10.5.1]', async () => {
     const sub = login({ email: `nonce${n}@example.org`, email_verified: true });
     const { location, flowCookie } = await start();
     // The attacker swaps in an authorization request with their own nonce but our state.
@@ -118,7 +118,7 @@ describe('OIDC single sign-on', () => {
     expect(landed).toContain('#error=invalid_token');
   });
 
-  it('never silently takes over an existing account: unverified emails are refused, verified ones need the owner', async () => {
+  it('never silently takes over an existing account: unverified emails are refused, verified ones need the owner [ASVS 6.8.1]', async () => {
     const address = `owner${n}@example.org`;
     const ownerId = await createUser(t.database, { email: address });
     const unverified = login({ email: address, email_verified: false });

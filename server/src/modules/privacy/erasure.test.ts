@@ -90,7 +90,7 @@ describe('account erasure (GDPR Art. 17)', () => {
     expect((await bob.api.get('/me')).statusCode).toBe(200); // his credentials still work
   }, 90_000);
 
-  it('refuses without re-authentication, and counts failures toward the lockout', async () => {
+  it('refuses without re-authentication, and counts failures toward the lockout [ASVS 7.5.1]', async () => {
     const { t, clock } = chat;
     const p = await person(t, 'dana');
     const missing = await p.browser.request('DELETE', '/me', {});

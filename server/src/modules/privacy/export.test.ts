@@ -20,7 +20,7 @@ async function readyExport(p: Awaited<ReturnType<typeof person>>): Promise<{ id:
 }
 
 describe('data export (GDPR Art. 15/20)', () => {
-  it('builds a ZIP of everything about the user, with the originals, and nothing personal of others', async () => {
+  it('builds a ZIP of everything about the user, with the originals, and nothing personal of others [ASVS 5.4.1]', async () => {
     const { t } = chat;
     const alice = await fillWorkspace(t, await person(t, 'alice'), chat.fake.url);
     const bob = await fillWorkspace(t, await person(t, 'bob'), chat.fake.url);

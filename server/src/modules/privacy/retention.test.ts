@@ -113,7 +113,7 @@ async function ids(db: Database['db'], table: 'conversations' | 'documents' | 's
 }
 
 describe('retention', () => {
-  it('deletes exactly the expired rows of each class, in batches, with a log line per class', async () => {
+  it('deletes exactly the expired rows of each class, in batches, with a log line per class [ASVS 14.2.7]', async () => {
     const db = database.db;
     const keep = await seed(db);
     const logs = new LogCapture();
@@ -160,7 +160,7 @@ describe('retention', () => {
     expect(await db.selectFrom('security_events').select('id').execute()).toHaveLength(1);
   });
 
-  it('pseudonymises audit entries past their age, never deletes them, and the chain still verifies', async () => {
+  it('pseudonymises audit entries past their age, never deletes them, and the chain still verifies [ASVS 14.2.7]', async () => {
     await testDatabase();
     const db = database.db;
     const clock = new ManualClock(ago(400));

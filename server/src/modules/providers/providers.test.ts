@@ -34,7 +34,7 @@ describe('provider connections', () => {
     expect((await client.patch(`/provider-connections/${connectionId}`, { apiKey: null })).json()).toMatchObject({ hasApiKey: false, apiKeyHint: null });
   });
 
-  it('refuses private, link-local and metadata addresses that are not allow-listed, naming the host and the setting', async () => {
+  it('refuses private, link-local and metadata addresses that are not allow-listed, naming the host and the setting [ASVS 1.3.6, 13.2.4]', async () => {
     const client = await apiUser(chat.t);
     for (const [baseUrl, host, entry] of [
       ['http://169.254.169.254/latest', '169.254.169.254', '169.254.169.254:80'],

@@ -18,7 +18,7 @@ const from = (ip: string, agent = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0
 const eventsOf = (type: string) => fixture.t.database.db.selectFrom('security_events').selectAll().where('type', '=', type).execute();
 
 describe('redaction', () => {
-  it('stores and logs only the allow-listed detail keys of the type, never a password or token', async () => {
+  it('stores and logs only the allow-listed detail keys of the type, never a password or token [ASVS 16.2.5, 16.4.1]', async () => {
     const logs = new LogCapture();
     const events = new SecurityEvents({ db: fixture.t.database.db, store: fixture.t.store, clock: fixture.clock, logger: createLogger('info', logs) });
     const hostile = {
@@ -43,7 +43,7 @@ describe('redaction', () => {
 });
 
 describe('events at their sources', () => {
-  it('records sign-in failures and successes with IP, user agent and request id', async () => {
+  it('records sign-in failures and successes with IP, user agent and request id [ASVS 16.2.1, 16.3.1]', async () => {
     const address = email();
     const userId = await createUser(fixture.t.database, { email: address });
     const browser = from('192.0.2.44', 'TestAgent/1.0');
@@ -68,7 +68,7 @@ describe('events at their sources', () => {
     expect(await eventsOf('http.rate_limited')).toMatchObject([{ ip: '192.0.2.45', details: { code: 'rate_limited', policy: 'auth', method: 'POST', route: '/api/v1/auth/login' } }]);
   });
 
-  it('records CSRF and CORS refusals', async () => {
+  it('records CSRF and CORS refusals [ASVS 16.3.2]', async () => {
     const address = email();
     await createUser(fixture.t.database, { email: address });
     const browser = from('192.0.2.46');
@@ -92,7 +92,7 @@ describe('events at their sources', () => {
     expect(event).toMatchObject({ severity: 'warning', details: { reason: 'no such webhook' } });
   });
 
-  it('records decryption failures and permission refusals', async () => {
+  it('records decryption failures and permission refusals [ASVS 16.3.2]', async () => {
     await expect(fixture.t.encryptor.decrypt({ table: 'mail_outbox', column: 'text_body', rowId: 'r1' }, Buffer.from('garbage'))).rejects.toThrow();
     expect(await eventsOf('crypto.decrypt_failed')).toMatchObject([{ severity: 'critical', details: { code: 'malformed_ciphertext', table: 'mail_outbox', rowId: 'r1' } }]);
 

@@ -52,7 +52,7 @@ describe('session cache across instances', () => {
     expect((await onB.get('/me')).statusCode).toBe(200);
   });
 
-  it('refuses a session signed out on one instance on the next request to the other', async () => {
+  it('refuses a session signed out on one instance on the next request to the other [ASVS 7.4.1]', async () => {
     const { onA, onB } = await signedIn();
     expect(await over(instances.urlA, onA, 'POST', '/auth/logout')).toBe(200);
     expect(await over(instances.urlB, onB, 'GET', '/me')).toBe(401);

@@ -19,7 +19,7 @@ beforeEach(async () => {
 });
 
 describe('signing secrets', () => {
-  it('are shown once, stored encrypted, and rotate with an overlap window', async () => {
+  it('are shown once, stored encrypted, and rotate with an overlap window [ASVS 13.3.4]', async () => {
     const secrets = new SigningSecretService(database.db, new Encryptor(database.db, testKeyring), clock);
     const first = await secrets.rotate(owner);
     expect(first.secret).toMatch(/^bst_whsec_[A-Za-z0-9_-]{43}$/);

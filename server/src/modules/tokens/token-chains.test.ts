@@ -81,7 +81,7 @@ describe('tokens from an IP-restricted API key', () => {
 });
 
 describe('refresh chains from a browser session', () => {
-  it('end when the session is idle past its timeout, and refreshing does not keep it alive', async () => {
+  it('end when the session is idle past its timeout, and refreshing does not keep it alive [ASVS 7.3.1]', async () => {
     const { browser, refreshToken } = await sessionPair();
     clock.advance(20 * 60_000);
     const first = await refresh(refreshToken);

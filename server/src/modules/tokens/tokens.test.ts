@@ -70,7 +70,7 @@ async function forge(claims: Record<string, unknown>, header: Record<string, unk
 }
 
 describe('access tokens', () => {
-  it('are EdDSA JWTs with the standard claims that authenticate reads', async () => {
+  it('are EdDSA JWTs with the standard claims that authenticate reads [ASVS 9.1.1]', async () => {
     const { accessToken, expiresIn, address } = await sessionTokens();
     const [header, payload] = accessToken
       .split('.')
@@ -86,7 +86,7 @@ describe('access tokens', () => {
     expect(JSON.stringify(jwks)).not.toMatch(/"d":/); // no private parts
   });
 
-  it('expire after their lifetime (with 30 s of skew)', async () => {
+  it('expire after their lifetime (with 30 s of skew) [ASVS 9.2.1]', async () => {
     const { accessToken } = await sessionTokens();
     clock.advance(600_000 + 20_000);
     expect((await me(accessToken)).statusCode).toBe(200);
@@ -94,7 +94,7 @@ describe('access tokens', () => {
     expect((await me(accessToken)).statusCode).toBe(401);
   });
 
-  it('refuse alg none, HS256 keyed with the public key, unknown kid, tampering, wrong iss/aud, future nbf', async () => {
+  it('refuse alg none, HS256 keyed with the public key, unknown kid, tampering, wrong iss/aud, future nbf [ASVS 9.1.1, 9.1.2, 9.1.3, 9.2.1, 9.2.2, 9.2.3]', async () => {
     const { accessToken } = await sessionTokens();
     const [header, payload, signature] = accessToken.split('.') as [string, string, string];
     const decodedHeader = JSON.parse(Buffer.from(header, 'base64url').toString());
@@ -154,7 +154,7 @@ describe('access tokens', () => {
     expect((await me(token2)).statusCode).toBe(401);
   });
 
-  it('stay valid across a signing-key rotation until they expire', async () => {
+  it('stay valid across a signing-key rotation until they expire [ASVS 13.3.4]', async () => {
     const { accessToken, browser } = await sessionTokens();
     const keys = new SigningKeys(fixture.t.database.db, fixture.t.encryptor, clock, 600_000);
     const oldKid = JSON.parse(Buffer.from(accessToken.split('.')[0]!, 'base64url').toString()).kid;

@@ -80,7 +80,7 @@ describe('workspace single sign-on', () => {
     expect(await chat.t.database.db.selectFrom('users').select('id').where('email', '=', `ghost${n}@example.org`).executeTakeFirst()).toBeUndefined();
   });
 
-  it('cannot reach a provider on a private address that is not allow-listed', async () => {
+  it('cannot reach a provider on a private address that is not allow-listed [ASVS 1.3.6, 13.2.4]', async () => {
     const closed = await buildTestApp({ database: chat.t.database, env: { REQUIRE_MFA: 'none' } });
     try {
       const { workspace } = await workspaceWithSso(closed);

@@ -23,7 +23,7 @@ describe('AES-256-GCM', () => {
     expect(open(key, blob, 0, aad).equals(plaintext)).toBe(true);
   });
 
-  it('round-trips and refuses any flipped bit, header or binding change', () => {
+  it('round-trips and refuses any flipped bit, header or binding change [ASVS 11.3.3]', () => {
     const key = generateMasterKey().key;
     const header = Buffer.from([1, 2, 3]);
     const blob = seal(key, header, Buffer.from('secret'), Buffer.from('row-1'));
@@ -54,7 +54,7 @@ describe('master key format', () => {
 });
 
 describe('tokens', () => {
-  it('generates recognisable 256-bit tokens and stores only their hash', () => {
+  it('generates recognisable 256-bit tokens and stores only their hash [ASVS 11.5.1]', () => {
     const { token, hash } = generateToken('key');
     expect(token).toMatch(TOKEN_PATTERN);
     expect(Buffer.from(TOKEN_PATTERN.exec(token)![2]!, 'base64url')).toHaveLength(32);

@@ -99,7 +99,7 @@ describe('envelope encryption', () => {
     for (const [i, blob] of blobs.entries()) expect(await box.decryptText(at(`r${i}`), blob)).toBe(`v${i}`);
   });
 
-  it('refuses tampered, moved, truncated and unknown-key ciphertexts with typed errors and security events', async () => {
+  it('refuses tampered, moved, truncated and unknown-key ciphertexts with typed errors and security events [ASVS 11.3.3]', async () => {
     const box = encryptor(keyring([k1], k1));
     const blob = await box.encrypt({ scope: 'workspace', id: 'ws' }, at('row-1'), 'provider-key-ABCDEF');
 
@@ -160,7 +160,7 @@ describe('envelope encryption', () => {
     expect(await box.decryptText(at('k'), kept)).toBe('other data');
   });
 
-  it('rotates: new key, re-wrap, retire the old key, and every record still decrypts', async () => {
+  it('rotates: new key, re-wrap, retire the old key, and every record still decrypts [ASVS 11.2.2, 13.3.4]', async () => {
     const before = encryptor(keyring([k1], k1));
     const written: Record<string, string> = {};
     for (let i = 0; i < 7; i++) {
@@ -192,7 +192,7 @@ describe('envelope encryption', () => {
 });
 
 describe('decryption failures over HTTP', () => {
-  it('surface as a generic 500 internal_error', async () => {
+  it('surface as a generic 500 internal_error [ASVS 16.5.1]', async () => {
     const box = encryptor(keyring([k1], k1));
     const blob = await box.encrypt({ scope: 'instance' }, at('h'), 'webhook-signing-secret');
     const t = await buildTestApp({

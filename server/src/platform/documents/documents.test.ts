@@ -68,7 +68,7 @@ describe('documents', () => {
     expect(neutralizeCsvCell('plain')).toBe('plain');
   });
 
-  it('refuses mislabelled, empty and binary files', async () => {
+  it('refuses mislabelled, empty and binary files [ASVS 5.2.2]', async () => {
     const exe = await file(Buffer.concat([Buffer.from('MZ\x90\x00', 'latin1'), Buffer.alloc(64, 0xff)]));
     await expect(detectKind({ path: exe, extension: 'pdf' })).rejects.toMatchObject({ code: 'unsupported_type' });
     const paper = await file(pdf('x'));
@@ -81,7 +81,7 @@ describe('documents', () => {
     await expect(detectKind({ path: zip, extension: 'docx' })).rejects.toMatchObject({ code: 'type_mismatch' });
   });
 
-  it('refuses zip bombs, traversal and XML entities in docx without inflating or resolving them', async () => {
+  it('refuses zip bombs, traversal and XML entities in docx without inflating or resolving them [ASVS 5.2.3]', async () => {
     const zeros = new Uint8Array(30 * 1024 * 1024);
     const bomb = await file(docx(body(paragraph('hi')), { 'word/media/big.bin': [zeros, { level: 9 }] }));
     const started = Date.now();
@@ -95,7 +95,7 @@ describe('documents', () => {
     await expect(extractText(xxe, 'docx', LIMITS)).rejects.toMatchObject({ code: 'xml_entities' });
   });
 
-  it('refuses a small PDF that inflates beyond the memory budget, before it grows the process', async () => {
+  it('refuses a small PDF that inflates beyond the memory budget, before it grows the process [ASVS 5.2.3]', async () => {
     const bomb = await file(pdfBomb(600 * 1024 * 1024)); // ~0.6 MB on disk, 600 MB inflated
     let peak = 0;
     const before = process.memoryUsage().rss;
@@ -118,7 +118,7 @@ describe('documents', () => {
     await expect(extractText(await file('%PDF-1.4\ngarbage without objects'), 'pdf', LIMITS)).rejects.toMatchObject({ code: 'parse_failed' });
   });
 
-  it('drops from HTML what a reader would not see (a prompt-injection vector) and never runs anything', () => {
+  it('drops from HTML what a reader would not see (a prompt-injection vector) and never runs anything [ASVS 5.3.1]', () => {
     const page = [
       '<html><head><title>Policy &amp; rules</title><style>p{}</style></head><body>',
       '<h1>Refunds</h1><p>Annual plans are refunded within 30 days.</p>',
@@ -145,7 +145,7 @@ describe('documents', () => {
     expect(htmlToText('<p style="color: blue">kept</p><div aria-hidden="false">also kept</div>').text).toBe('kept\nalso kept');
   });
 
-  it('normalises filenames and refuses path or control characters', () => {
+  it('normalises filenames and refuses path or control characters [ASVS 5.3.2]', () => {
     expect(normalizeFilename('Report Q3.PDF')).toEqual({ name: 'Report Q3.PDF', extension: 'pdf' });
     for (const bad of ['../etc/passwd', 'a\u0000b.txt', 'x'.repeat(300), '', '..', 'dir/file.txt', 'c:\\boot.ini']) {
       expect(() => normalizeFilename(bad), JSON.stringify(bad).slice(0, 20)).toThrow(expect.objectContaining({ code: 'invalid_filename' }));

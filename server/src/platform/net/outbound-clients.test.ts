@@ -74,7 +74,7 @@ describe('outbound allowances per purpose', () => {
     for (const purpose of OUTBOUND_PURPOSES) expect(Object.keys(variables)).toContain(ALLOW_SETTINGS[purpose]);
   });
 
-  it.each(OUTBOUND_PURPOSES)('allows 127.0.0.1:port for %s only when only that purpose lists it', async (purpose) => {
+  it.each(OUTBOUND_PURPOSES)('allows 127.0.0.1:port for %s only when only that purpose lists it [ASVS 13.2.4]', async (purpose) => {
     const made = clients({ [ALLOW_SETTINGS[purpose]]: `127.0.0.1:${allowedPort}` });
     const response = await made[purpose].fetch(`http://127.0.0.1:${allowedPort}/`, opts);
     expect(await response.text()).toBe('ok allowed');
@@ -89,7 +89,7 @@ describe('outbound allowances per purpose', () => {
     expect(connections.allowed).toBe(before);
   });
 
-  it('matches host and port: localhost:<port> allows neither another port nor the address literal', async () => {
+  it('matches host and port: localhost:<port> allows neither another port nor the address literal [ASVS 13.2.4]', async () => {
     const { tools } = clients({ OUTBOUND_ALLOW_PRIVATE_TOOLS: `localhost:${allowedPort}` });
     expect((await tools.fetch(`http://localhost:${allowedPort}/`, opts)).status).toBe(200);
     const before = connections.other;

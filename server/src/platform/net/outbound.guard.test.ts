@@ -61,7 +61,7 @@ afterAll(async () => {
 const opts = { timeoutMs: 2_000 };
 
 describe('OutboundHttp SSRF guard', () => {
-  it('refuses loopback by default, by literal and by a name resolving to it', async () => {
+  it('refuses loopback by default, by literal and by a name resolving to it [ASVS 1.3.6]', async () => {
     const http = client('');
     const before = seen.length;
     await expectCode(http.fetch(`http://127.0.0.1:${port}/`, opts), 'blocked_address');
@@ -82,7 +82,7 @@ describe('OutboundHttp SSRF guard', () => {
     `http://2130706433:PORT/`, // WHATWG URL normalises to 127.0.0.1
     `http://0x7f.1:PORT/`,
     `http://0177.0.0.1:PORT/`,
-  ])('judges %s by the address it denotes (127.0.0.1/32 allowed)', async (template) => {
+  ])('judges %s by the address it denotes (127.0.0.1/32 allowed) [ASVS 1.3.6]', async (template) => {
     const http = client(`127.0.0.1/32:${port}`);
     const url = template.replace('PORT', String(port));
     // Spellings of 127.0.0.1 (decimal, hex, octal, IPv4-mapped) get the allowance; nothing else does.
@@ -114,7 +114,7 @@ describe('OutboundHttp SSRF guard', () => {
     }
   });
 
-  it('refuses URLs with credentials or other schemes, without echoing secrets', async () => {
+  it('refuses URLs with credentials or other schemes, without echoing secrets [ASVS 1.3.6]', async () => {
     const http = client('127.0.0.0/8:*');
     const credentialed = new URL(`http://127.0.0.1:${port}/`);
     credentialed.username = 'user';
@@ -130,7 +130,7 @@ describe('OutboundHttp SSRF guard', () => {
 describe('OutboundHttp redirects', () => {
   const redirect = (to: string, status = 302) => `/redirect?status=${status}&to=${encodeURIComponent(to)}`;
 
-  it('does not follow redirects in fetch', async () => {
+  it('does not follow redirects in fetch [ASVS 15.3.2]', async () => {
     const response = await client(`127.0.0.1:${port}`).fetch(`http://127.0.0.1:${port}${redirect('/ok')}`, opts);
     expect(response.status).toBe(302);
     expect(response.headers.get('location')).toBe('/ok');
@@ -148,7 +148,7 @@ describe('OutboundHttp redirects', () => {
     await stopped.body?.cancel();
   });
 
-  it('refuses a redirect to a blocked address', async () => {
+  it('refuses a redirect to a blocked address [ASVS 15.3.2]', async () => {
     const http = client(`localhost:${port}`);
     const start = `http://localhost:${port}`;
     await expectCode(http.fetchFollowing(`${start}${redirect('http://169.254.169.254/latest/meta-data/')}`, opts), 'blocked_address');

@@ -156,7 +156,7 @@ function lookup(allow: AllowList, hostname: string, all: boolean, port = 443) {
 describe('guardedLookup', () => {
   const none: AllowList = [];
 
-  it('refuses a name that resolves to a private address', async () => {
+  it('refuses a name that resolves to a private address [ASVS 1.3.6]', async () => {
     for (const host of ['rebind.example', 'metadata.example']) {
       const { error } = await lookup(none, host, false);
       expect(error).toBeInstanceOf(NetError);

@@ -89,7 +89,7 @@ describe('CompositeScanner', () => {
     expect(() => new CompositeScanner([])).toThrow(RangeError);
   });
 
-  it('with the built-in scanner and an unreachable clamd: infected files are refused, clean ones held', async () => {
+  it('with the built-in scanner and an unreachable clamd: infected files are refused, clean ones held [ASVS 5.4.3]', async () => {
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as net.AddressInfo;
