@@ -8,8 +8,44 @@ import type { Selectable } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { ConversationsTable, MessagesTable } from '../../platform/db/schema/index.js';
 
-export type ConversationRow = Selectable<ConversationsTable>;
-export type MessageRow = Selectable<MessagesTable>;
+/** A row as the chat reads it: without the search index's arrays, which only the indexer and the search read. */
+export type ConversationRow = Omit<Selectable<ConversationsTable>, 'title_terms' | 'title_hits'>;
+export type MessageRow = Omit<Selectable<MessagesTable>, 'search_terms' | 'search_hits'>;
+
+export const CONVERSATION_COLUMNS = [
+  'id',
+  'workspace_id',
+  'user_id',
+  'agent_id',
+  'agent_version',
+  'source',
+  'title',
+  'created_at',
+  'updated_at',
+  'pinned_at',
+  'archived_at',
+  'deleted_at',
+  'title_indexed_at',
+] as const satisfies readonly (keyof ConversationRow)[];
+const MESSAGE_COLUMNS = [
+  'id',
+  'seq',
+  'conversation_id',
+  'workspace_id',
+  'role',
+  'content',
+  'status',
+  'stop_reason',
+  'agent_version',
+  'model',
+  'input_tokens',
+  'output_tokens',
+  'superseded',
+  'lease_owner',
+  'created_at',
+  'updated_at',
+  'search_indexed_at',
+] as const satisfies readonly (keyof MessageRow)[];
 
 export interface Owner {
   workspaceId: string;
@@ -29,7 +65,7 @@ export interface ConversationFilter {
 export function listConversations(db: Db, owner: Owner, limit: number, before?: Date, filter: ConversationFilter = { archived: false }): Promise<ConversationRow[]> {
   let query = db
     .selectFrom('conversations')
-    .selectAll()
+    .select(CONVERSATION_COLUMNS)
     .where('workspace_id', '=', owner.workspaceId)
     .where('user_id', '=', owner.userId)
     .where('deleted_at', 'is', null)
@@ -40,7 +76,7 @@ export function listConversations(db: Db, owner: Owner, limit: number, before?: 
 }
 
 export function findConversation(db: Db, owner: Owner, id: string): Promise<ConversationRow | undefined> {
-  return db.selectFrom('conversations').selectAll().where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+  return db.selectFrom('conversations').select(CONVERSATION_COLUMNS).where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
 }
 
 /** What organising a conversation changes; an absent field stays as it is. */
@@ -67,7 +103,7 @@ export function organiseConversation(db: Db, owner: Owner, id: string, changes: 
     .where('user_id', '=', owner.userId)
     .where('id', '=', id)
     .where('deleted_at', 'is', null)
-    .returningAll()
+    .returning(CONVERSATION_COLUMNS)
     .executeTakeFirst();
 }
 
@@ -90,7 +126,7 @@ export function restoreDeleted(db: Db, owner: Owner, id: string, deletedSince: D
     .where('user_id', '=', owner.userId)
     .where('id', '=', id)
     .where((eb) => eb.or([eb('deleted_at', 'is', null), eb('deleted_at', '>=', deletedSince)]))
-    .returningAll()
+    .returning(CONVERSATION_COLUMNS)
     .executeTakeFirst();
 }
 
@@ -178,14 +214,14 @@ export async function hasStreamingAnswer(db: Db, workspaceId: string, conversati
 
 /** The latest `limit` messages, oldest first. */
 export async function listMessages(db: Db, workspaceId: string, conversationId: string, includeSuperseded: boolean, limit: number): Promise<MessageRow[]> {
-  let query = db.selectFrom('messages').selectAll().where('workspace_id', '=', workspaceId).where('conversation_id', '=', conversationId);
+  let query = db.selectFrom('messages').select(MESSAGE_COLUMNS).where('workspace_id', '=', workspaceId).where('conversation_id', '=', conversationId);
   if (!includeSuperseded) query = query.where('superseded', '=', false);
   return (await query.orderBy('seq', 'desc').limit(limit).execute()).reverse();
 }
 
 /** Hides the conversation's last assistant answer (kept for the record) before a regeneration. */
 export async function supersedeLastAnswer(db: Db, workspaceId: string, conversationId: string): Promise<MessageRow | undefined> {
-  const last = await db.selectFrom('messages').selectAll().where('workspace_id', '=', workspaceId).where('conversation_id', '=', conversationId).where('superseded', '=', false).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  const last = await db.selectFrom('messages').select(MESSAGE_COLUMNS).where('workspace_id', '=', workspaceId).where('conversation_id', '=', conversationId).where('superseded', '=', false).orderBy('seq', 'desc').limit(1).executeTakeFirst();
   if (!last || last.role !== 'assistant' || last.status === 'streaming') return undefined;
   await db.updateTable('messages').set({ superseded: true, search_indexed_at: null }).where('id', '=', last.id).execute(); // the indexer takes it out of search
   return last;

@@ -9,6 +9,7 @@ import type { Encryptor } from '../../platform/crypto/envelope.js';
 import type { Db } from '../../platform/db/database.js';
 import type { WorkspaceContext } from '../workspaces/service.js';
 import { openConversation, type Conversation } from './conversation.js';
+import * as repo from './repo.js';
 import { MessageSealing } from './sealing.js';
 import { SearchTerms } from './search-index.js';
 import * as searchRepo from './search-repo.js';
@@ -55,7 +56,7 @@ export class ConversationSearch {
     const [conversations, messages] = await Promise.all([
       this.deps.db
         .selectFrom('conversations')
-        .selectAll()
+        .select(repo.CONVERSATION_COLUMNS)
         .where('workspace_id', '=', owner.workspaceId)
         .where('user_id', '=', owner.userId)
         .where(

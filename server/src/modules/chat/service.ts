@@ -31,7 +31,7 @@ type NewMessageRow = Parameters<typeof repo.insertMessage>[1];
 
 /** A row as stored, with the defaults the database fills in (seq is not read back). */
 function stored(row: NewMessageRow): repo.MessageRow {
-  return { ...row, lease_owner: row.lease_owner ?? null, seq: '0', input_tokens: 0, output_tokens: 0, superseded: false, search_indexed_at: null, search_terms: null, search_hits: null };
+  return { ...row, lease_owner: row.lease_owner ?? null, seq: '0', input_tokens: 0, output_tokens: 0, superseded: false, search_indexed_at: null };
 }
 
 const HISTORY_LIMIT = 41;
@@ -120,8 +120,6 @@ export class ChatService {
       archived_at: null,
       deleted_at: null,
       title_indexed_at: null,
-      title_terms: null,
-      title_hits: null,
     };
     await repo.insertConversation(this.deps.db, row);
     return this.conversation(row);
