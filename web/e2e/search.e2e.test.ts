@@ -1,9 +1,10 @@
 /**
  * Finding conversations by the words in their messages, in Chromium: a word only in an
  * answer is found under "In messages" with its snippet emphasised, the result opens the
- * conversation at that message, a snippet holding markup stays text, Escape clears the box,
- * and on a 390×844 phone the results fit in the drawer. Throughout: no CSP violation, no
- * dialog, no uncaught error.
+ * conversation at that message, a snippet holding markup stays text, an archived
+ * conversation is flagged, the arrows and Tab move through the results, Escape clears the
+ * box, and on a 390×844 phone the results fit in the drawer, which a result closes.
+ * Throughout: no CSP violation, no dialog, no uncaught error.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -46,6 +47,7 @@ afterAll(async () => {
 const box = () => page.getByLabel('Search conversations');
 const results = () => page.getByTestId('search-results');
 const hits = () => results().getByTestId('search-hit');
+const focusedHref = () => page.evaluate<string | null>("document.activeElement?.getAttribute('href') ?? null");
 
 /** Types a query and waits for the server's results (messages are indexed a moment after they are written: type again until found). */
 async function searchFor(query: string, expected: number): Promise<void> {
@@ -110,15 +112,37 @@ describe('finding conversations', () => {
     expect(await message.innerText()).toContain('pelican budget');
   });
 
-  it('ranks, keeps markup in a snippet as text, and clears with Escape', async () => {
+  it('ranks, moves through the results by keyboard, keeps markup in a snippet as text, flags the archived, and clears with Escape', async () => {
     await searchFor('budget walrus', 2);
     // Both words: the second conversation first.
     expect(await hits().first().locator('.title').innerText()).toBe('Quarterly review');
+    const [first, second] = [await hits().nth(0).getAttribute('href'), await hits().nth(1).getAttribute('href')];
+
+    // No title matches: ArrowDown from the box goes to the first result, the arrows move on, up from the top returns.
+    await box().press('ArrowDown');
+    await expect.poll(focusedHref).toBe(first);
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(focusedHref).toBe(second);
+    await page.keyboard.press('ArrowDown'); // on the last: stays
+    expect(await focusedHref()).toBe(second);
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
+    await expect.poll(() => page.evaluate<string | undefined>('document.activeElement?.id')).toBe('conversation-filter');
+    // Tab reaches them as ordinary links.
+    await page.keyboard.press('Tab');
+    await expect.poll(focusedHref).toBe(first);
+    await box().focus();
 
     await searchFor('heron', 1);
     const snippet = hits().first().locator('.snippet');
     expect(await snippet.innerText()).toContain('<img src=x onerror=window.__xss=1>');
     expect(await snippet.locator('img').count()).toBe(0);
+    expect(await page.evaluate('window.__xss')).toBeUndefined();
+
+    // Archived conversations are searched too, and say so.
+    await api.json('PATCH', `/conversations/${ids.hostile}`, { archived: true });
+    await searchFor('heron', 1);
+    await hits().first().getByText('Archived', { exact: true }).waitFor();
     expect(await page.evaluate('window.__xss')).toBeUndefined();
 
     await searchFor('zeppelin', 0);
@@ -141,7 +165,17 @@ describe('finding conversations', () => {
     await screenshot(page, 'phone-search-results');
     await hits().first().click();
     await page.waitForURL((url) => url.pathname === `/chat/${ids.birds}`);
-    await expect.poll(() => page.getByRole('navigation', { name: 'Conversations' }).isVisible()).toBe(false);
+    const drawer = () => page.getByRole('navigation', { name: 'Conversations' });
+    await expect.poll(() => drawer().isVisible()).toBe(false);
+
+    // A result in the conversation already open only changes the hash: the drawer closes all the same.
+    await page.goto(`/chat/${ids.birds}`);
+    await page.getByRole('button', { name: 'Conversations', exact: true }).click();
+    await searchFor('pelican', 1);
+    await hits().first().click();
+    await page.waitForURL((url) => url.hash === `#message-${ids.answer}`);
+    await expect.poll(() => drawer().isVisible()).toBe(false);
+    await expect.poll(() => page.locator(`#message-${ids.answer}`).getAttribute('class')).toContain('found');
     expect(watch.csp).toEqual([]);
     expect(watch.pageErrors).toEqual([]);
   });

@@ -11,6 +11,7 @@ const DEBOUNCE_MS = 250;
 export class MessageSearch {
   /** null: no search (the query is too short). */
   hits = $state<SearchHit[] | null>(null);
+  /** A query is waiting for its debounce or its answer; `hits` are still the previous query's. */
   searching = $state(false);
   error = $state<string | null>(null);
   private query = '';
@@ -22,8 +23,7 @@ export class MessageSearch {
     const query = text.trim();
     if (query === this.query) return;
     this.query = query;
-    clearTimeout(this.timer);
-    this.controller?.abort();
+    this.cancel();
     this.error = null;
     if (query.length < SEARCH_MIN_CHARS) {
       this.hits = null;
@@ -37,9 +37,21 @@ export class MessageSearch {
   /** Asks again for the current query (new messages are indexed a moment after they are written). */
   refresh(): void {
     if (this.query.length < SEARCH_MIN_CHARS) return;
+    this.cancel();
+    void this.run(this.query);
+  }
+
+  /** Stops the pending search, if any (the list is leaving the page). */
+  dispose(): void {
+    this.cancel();
+    this.searching = false;
+  }
+
+  /** Forgets the timer and the request in flight; their answers can no longer land. */
+  private cancel(): void {
     clearTimeout(this.timer);
     this.controller?.abort();
-    void this.run(this.query);
+    this.controller = undefined;
   }
 
   private async run(query: string): Promise<void> {
@@ -48,14 +60,15 @@ export class MessageSearch {
     this.searching = true;
     try {
       const found = await api.get<SearchResponse>(`/conversations/search?q=${encodeURIComponent(query)}&limit=20`, { signal: controller.signal });
-      if (controller.signal.aborted) return;
+      if (controller !== this.controller) return;
       this.hits = found.results;
+      this.error = null;
     } catch (e) {
-      if (controller.signal.aborted) return;
+      if (controller !== this.controller) return;
       this.hits = [];
       this.error = errorMessage(e);
     } finally {
-      if (this.controller === controller) this.searching = false;
+      if (controller === this.controller) this.searching = false;
     }
   }
 }

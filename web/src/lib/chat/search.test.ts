@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { hitHref, snippetParts, type SearchHit } from './search';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { api } from '$lib/api';
+import { MessageSearch } from './message-search.svelte';
+import { hitHref, snippetParts, type SearchHit, type SearchResponse } from './search';
+
+vi.mock('$lib/api', () => ({
+  api: { get: vi.fn() },
+  errorMessage: (e: unknown) => (e instanceof Error ? e.message : 'Something went wrong; try again.'),
+}));
 
 const joined = (parts: { text: string }[]) => parts.map((p) => p.text).join('');
 
@@ -64,5 +71,86 @@ describe('hitHref', () => {
   it('leads to the conversation at the matching message, or to its top for a title', () => {
     expect(hitHref(hit('m1'))).toBe('/chat/c1#message-m1');
     expect(hitHref(hit(null))).toBe('/chat/c1');
+  });
+});
+
+describe('MessageSearch', () => {
+  const get = vi.mocked(api.get);
+  /** The requests made, each answered (or refused) when the test says so. */
+  let calls: { path: string; signal: AbortSignal; resolve: (r: SearchResponse) => void; reject: (e: unknown) => void }[];
+  const answer = (title: string): SearchResponse =>
+    ({ words: [title], results: [{ conversation: { id: title, title }, match: { messageId: null, role: null, createdAt: null, snippet: title, highlights: [] }, matched: 1, score: 1 }] }) as unknown as SearchResponse;
+  const titles = (search: MessageSearch) => search.hits?.map((h) => h.conversation.title);
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    calls = [];
+    get.mockReset();
+    get.mockImplementation((path: string, options?: { signal?: AbortSignal }) => new Promise((resolve, reject) => calls.push({ path, signal: options!.signal!, resolve: resolve as (r: SearchResponse) => void, reject })));
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('asks only once typing pauses, for the trimmed text, and not for fewer than two characters', async () => {
+    const search = new MessageSearch();
+    search.set('p');
+    expect(search.hits).toBeNull();
+    expect(search.searching).toBe(false);
+    search.set(' pe');
+    search.set(' pel ');
+    expect(search.searching).toBe(true);
+    await vi.advanceTimersByTimeAsync(249);
+    expect(calls).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls.map((c) => c.path)).toEqual(['/conversations/search?q=pel&limit=20']);
+    calls[0]!.resolve(answer('Birds'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(titles(search)).toEqual(['Birds']);
+    expect(search.searching).toBe(false);
+    search.set('p');
+    expect(search.hits).toBeNull();
+  });
+
+  it('never lets an older answer overwrite a newer one', async () => {
+    const search = new MessageSearch();
+    search.set('alpha');
+    await vi.advanceTimersByTimeAsync(250);
+    search.set('beta');
+    // The first request is cancelled, and the box still shows a search under way.
+    expect(calls[0]!.signal.aborted).toBe(true);
+    expect(search.searching).toBe(true);
+    calls[0]!.reject(new DOMException('aborted', 'AbortError'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(search.searching).toBe(true);
+    expect(search.error).toBeNull();
+    await vi.advanceTimersByTimeAsync(250);
+    calls[1]!.resolve(answer('Beta'));
+    calls[0]!.resolve(answer('Alpha')); // late, even though its request was aborted
+    await vi.advanceTimersByTimeAsync(0);
+    expect(titles(search)).toEqual(['Beta']);
+    expect(search.searching).toBe(false);
+  });
+
+  it("shows the server's message on failure, and clears it when a search succeeds", async () => {
+    const search = new MessageSearch();
+    search.set('walrus');
+    await vi.advanceTimersByTimeAsync(250);
+    calls[0]!.reject(new Error('The search is unavailable.'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(search.error).toBe('The search is unavailable.');
+    expect(search.hits).toEqual([]);
+    search.refresh();
+    calls[1]!.resolve(answer('Walrus'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(search.error).toBeNull();
+    expect(titles(search)).toEqual(['Walrus']);
+  });
+
+  it('drops the pending search when disposed', async () => {
+    const search = new MessageSearch();
+    search.set('heron');
+    search.dispose();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(calls).toHaveLength(0);
+    expect(search.searching).toBe(false);
   });
 });
