@@ -53,9 +53,46 @@ export async function firstVisit(page: Page, url: string): Promise<void> {
 /** The sign-in screen: email + password, then (when asked) a TOTP or a recovery code. */
 export async function signIn(page: Page, email: string, password: string, second?: { totp: string } | { recovery: string }): Promise<void> {
   await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  for (let attempt = 1; ; attempt++) {
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    if (attempt === 3) break;
+    // Once, in CI, the form was drawn again after it had been filled (empty fields, no error, the
+    // click refused by the browser's required-field check): type again, as a person would.
+    const moved = await Promise.race([
+      page
+        .waitForURL((url) => url.pathname !== '/sign-in', { timeout: 5_000 })
+        .then(
+          () => true,
+          () => false,
+        ),
+      page
+        .getByRole('alert')
+        .first()
+        .waitFor({ timeout: 5_000 })
+        .then(
+          () => true,
+          () => false,
+        ),
+      page
+        .getByRole('heading', { name: 'Two-factor authentication' })
+        .waitFor({ timeout: 5_000 })
+        .then(
+          () => true,
+          () => false,
+        ),
+    ]);
+    if (
+      moved ||
+      new URL(page.url()).pathname !== '/sign-in' ||
+      (await page
+        .getByLabel('Email')
+        .inputValue()
+        .catch(() => email)) !== ''
+    )
+      break;
+  }
   if (!second) return;
   await page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor();
   if ('recovery' in second) {
