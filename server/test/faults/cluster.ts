@@ -4,7 +4,7 @@
  * real processes that can be killed. Never the machine's shared PostgreSQL and Redis.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -194,10 +194,22 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
   const stopPostgres = () => void run(`${PG_BIN}/pg_ctl`, ['-D', pgdata, '-m', 'immediate', '-w', 'stop'], { asPostgres: true });
 
   let redis: ChildProcess | undefined;
+  // Its output goes to a log the error quotes: a Redis that will not start says why. A start that
+  // fails outright (the port briefly held by the one just killed) is tried again.
+  const redisLog = path.join(root, 'redis.log');
   const startRedis = async () => {
-    redis = track(spawn('redis-server', ['--port', String(PORTS.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore', detached: true }));
-    const up = await waitFor(async () => spawnSync('redis-cli', ['-p', String(PORTS.redis), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG', 10_000, 50);
-    if (!up) throw new Error('redis-server did not start');
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const out = openSync(redisLog, 'a');
+      const child = track(spawn('redis-server', ['--port', String(PORTS.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', out, out], detached: true }));
+      closeSync(out);
+      redis = child;
+      // Stops waiting early when the process has exited: then only a new start can help.
+      const up = await waitFor(async () => child.exitCode !== null || spawnSync('redis-cli', ['-p', String(PORTS.redis), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG', 30_000);
+      if (up && child.exitCode === null) return;
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    throw new Error(`redis-server did not start on port ${PORTS.redis}:\n${await fs.readFile(redisLog, 'utf8').catch(() => '(no output)')}`);
   };
   const killRedis = async () => {
     const child = redis;
