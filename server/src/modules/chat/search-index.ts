@@ -91,8 +91,7 @@ export class ConversationSearchIndexer {
   private async indexMessages(): Promise<number> {
     const rows = await searchRepo.messagesToIndex(this.deps.db, this.timings.batch);
     if (rows.length === 0) return 0;
-    const prepared = await Promise.all(rows.map(async (row) => ({ row, text: row.superseded ? '' : await this.open(() => this.sealing.openContent(row).then((content) => content.text), row.id) })));
-    const hashers = await this.hashers(rows);
+    const prepared = await this.prepare(rows, (row) => (row.superseded ? Promise.resolve('') : this.open(() => this.sealing.openContent(row).then((content) => content.text), row.id)));
     return this.deps.db.transaction().execute(async (trx) => {
       const current = new Map(
         (
@@ -107,12 +106,12 @@ export class ConversationSearchIndexer {
         const now = current.get(row.id);
         return now !== undefined && now.superseded === row.superseded && Buffer.from(now.content).equals(Buffer.from(row.content));
       });
-      const reindexed = unchanged.map(({ row, text }) => ({
+      const reindexed = unchanged.map(({ row, terms }) => ({
         id: row.id,
         conversation_id: row.conversation_id,
         owner: { workspace_id: row.workspace_id, user_id: row.user_id },
         old: current.get(row.id)!,
-        ...termsOf(text, hashers.get(row.workspace_id)!),
+        ...terms,
       }));
       await searchRepo.replaceTerms(trx, 'messages', reindexed, this.deps.clock.now());
       return Math.max(unchanged.length, 1); // a batch all changed meanwhile is read again, not taken for the end
@@ -122,8 +121,7 @@ export class ConversationSearchIndexer {
   private async indexTitles(): Promise<number> {
     const rows = await searchRepo.titlesToIndex(this.deps.db, this.timings.batch);
     if (rows.length === 0) return 0;
-    const prepared = await Promise.all(rows.map(async (row) => ({ row, text: await this.open(() => this.sealing.openTitle(row.id, row.title), row.id) })));
-    const hashers = await this.hashers(rows);
+    const prepared = await this.prepare(rows, (row) => this.open(() => this.sealing.openTitle(row.id, row.title), row.id));
     return this.deps.db.transaction().execute(async (trx) => {
       const current = new Map(
         (
@@ -137,12 +135,12 @@ export class ConversationSearchIndexer {
         const title = current.get(row.id)?.title;
         return title != null && Buffer.from(title).equals(Buffer.from(row.title));
       });
-      const reindexed = unchanged.map(({ row, text }) => ({
+      const reindexed = unchanged.map(({ row, terms }) => ({
         id: row.id,
         conversation_id: row.id,
         owner: { workspace_id: row.workspace_id, user_id: row.user_id },
         old: current.get(row.id)!,
-        ...termsOf(text, hashers.get(row.workspace_id)!),
+        ...terms,
       }));
       await searchRepo.replaceTerms(trx, 'titles', reindexed, this.deps.clock.now());
       return Math.max(unchanged.length, 1);
@@ -160,10 +158,35 @@ export class ConversationSearchIndexer {
     }
   }
 
-  private async hashers(rows: { workspace_id: string }[]): Promise<Map<string, (stem: string) => string>> {
-    const ids = [...new Set(rows.map((row) => row.workspace_id))];
-    return new Map(await Promise.all(ids.map(async (id) => [id, await this.terms.of(id)] as const)));
+  /**
+   * Each row's blind terms, worked out before the transaction opens. The CPU work (opening,
+   * stemming, hashing) is done one row at a time, yielding to the event loop between rows:
+   * done in one go it held the loop for tens of milliseconds per batch, and answers being
+   * streamed by the same process waited that long for their first token.
+   */
+  private async prepare<Row extends { workspace_id: string }>(rows: Row[], text: (row: Row) => Promise<string>): Promise<{ row: Row; terms: { terms: string[]; hits: number[] } }[]> {
+    const hashers = new Map<string, (stem: string) => string>();
+    const prepared = [];
+    for (const row of rows) {
+      let hash = hashers.get(row.workspace_id);
+      if (!hash) hashers.set(row.workspace_id, (hash = memoised(await this.terms.of(row.workspace_id))));
+      prepared.push({ row, terms: termsOf(await text(row), hash) });
+      await yieldToEventLoop();
+    }
+    return prepared;
   }
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A term function that hashes each word once per batch: the common words recur in most rows. */
+function memoised(hash: (stem: string) => string): (stem: string) => string {
+  const seen = new Map<string, string>();
+  return (stem) => {
+    let term = seen.get(stem);
+    if (term === undefined) seen.set(stem, (term = hash(stem)));
+    return term;
+  };
 }
 
 /** A text's distinct blind terms and how often each occurs (capped). */
