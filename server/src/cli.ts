@@ -10,6 +10,7 @@ import { KEYS_USAGE, runKeys } from './cli/keys.js';
 import { runMailOutbox, runUsers, USERS_USAGE } from './cli/users.js';
 import { openDatabase } from './platform/db/database.js';
 import { RETENTION_USAGE, runRetention } from './cli/retention.js';
+import { EVAL_USAGE, runEval } from './cli/eval.js';
 import { migrate } from './platform/db/migrator.js';
 
 const USAGE = `Usage: bastion <command>
@@ -25,6 +26,7 @@ ${KEYS_USAGE}
 ${USERS_USAGE}
 ${AUDIT_USAGE}
 ${RETENTION_USAGE}
+${EVAL_USAGE}
   help             show this text`;
 
 export async function runCli(args: string[]): Promise<number> {
@@ -51,6 +53,8 @@ export async function runCli(args: string[]): Promise<number> {
       return runAudit(loadConfig(), args.slice(1));
     case 'retention':
       return runRetention(loadConfig(), args.slice(1));
+    case 'eval':
+      return runEval(loadConfig(), args.slice(1));
     case 'mail':
       if (sub !== 'outbox') break;
       return runMailOutbox(loadConfig());

@@ -16,7 +16,7 @@ import type { SecurityEventsTable, SecurityAlertsTable, CspReportsTable } from '
 import type { WorkspacesTable, WorkspaceMembersTable, WorkspaceInvitationsTable, WorkspaceUsageTable, WorkspaceSsoTable } from './workspaces.js';
 import type { ProviderConnectionsTable, AgentsTable, AgentVersionsTable } from './agents.js';
 import type { ConversationsTable, ConversationSearchTotalsTable, ConversationSharesTable, MessagesTable } from './chat.js';
-import type { KnowledgeBasesTable, ChunkEmbeddingsTable, DocumentsTable, DocumentBlobsTable, ChunksTable } from './knowledge.js';
+import type { KnowledgeBasesTable, ChunkEmbeddingsTable, DocumentsTable, DocumentBlobsTable, ChunksTable, KnowledgeTermStatsTable } from './knowledge.js';
 import type { DataExportsTable, PolicyVersionsTable, PolicyAcceptancesTable, ConsentRecordsTable } from './privacy.js';
 import type { AuditEntriesTable, AuditCheckpointsTable, AuditKeysTable } from './audit.js';
 
@@ -66,6 +66,7 @@ export interface Schema {
   documents: DocumentsTable;
   document_blobs: DocumentBlobsTable;
   chunks: ChunksTable;
+  knowledge_term_stats: KnowledgeTermStatsTable;
   data_exports: DataExportsTable;
   policy_versions: PolicyVersionsTable;
   policy_acceptances: PolicyAcceptancesTable;

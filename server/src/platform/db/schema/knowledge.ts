@@ -64,3 +64,11 @@ export interface ChunksTable {
   start_char: number;
   end_char: number;
 }
+
+/** Per base: how many chunks contain each word, and (lexeme '') the chunk count and total length; kept by triggers (migration 0028). */
+export interface KnowledgeTermStatsTable {
+  knowledge_base_id: string;
+  lexeme: string;
+  chunks: number;
+  words: string; // bigint
+}

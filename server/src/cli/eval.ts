@@ -1,0 +1,168 @@
+/**
+ * `bastion eval retrieval`: measures whether search brings back the passage that answers
+ * each question of a questions file (see modules/knowledge/evaluation.ts), either over an
+ * existing knowledge base (`--base`) or over a folder of documents (`--corpus`) ingested
+ * into a throw-away workspace of the configured database, removed again afterwards. The
+ * documents go through the same extraction and chunking as uploads; searches run as the
+ * search endpoint runs them, without the result cache.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { sql } from 'kysely';
+import type { Config } from '../config/index.js';
+import { CHUNKING, extractLimits } from '../modules/knowledge/ingestion.js';
+import { judge, misses, parseQuestions, report, table, type CorpusReport, type EvalQuestion } from '../modules/knowledge/evaluation.js';
+import { saveChunks } from '../modules/knowledge/repo.js';
+import { KnowledgeRetrieval } from '../modules/knowledge/retrieval.js';
+import { chunkText } from '../platform/documents/chunk.js';
+import { detectKind } from '../platform/documents/detect.js';
+import { extractText } from '../platform/documents/extract.js';
+import type { Db } from '../platform/db/database.js';
+import type { JsonCache } from '../platform/store/cache.js';
+import { withDatabase } from './database.js';
+
+export const EVAL_USAGE = `  eval retrieval --questions FILE (--base ID | --corpus DIR) [--questions FILE --corpus DIR …] [--misses N]
+                   how often search returns the answering passage: recall@1/5/10, MRR, nDCG@10`;
+
+const TOP_K = 10;
+const DEFAULT_MISSES = 10;
+
+/** No caching: every question is searched. */
+const noCache = { getOrLoad: (_key: string, load: () => Promise<unknown>) => load() } as unknown as JsonCache<never>;
+
+interface Target {
+  questions: string;
+  base?: string;
+  corpus?: string;
+}
+
+/** `--questions` pairs with the `--base` or `--corpus` that follows or precedes it, in order. */
+function targets(args: string[]): Target[] | string {
+  const questions: string[] = [];
+  const sources: { base?: string; corpus?: string }[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const value = args[i + 1];
+    if (!['--questions', '--base', '--corpus'].includes(args[i]!)) continue;
+    if (!value) return `${args[i]} needs a value`;
+    if (args[i] === '--questions') questions.push(value);
+    else sources.push(args[i] === '--base' ? { base: value } : { corpus: value });
+    i++;
+  }
+  if (questions.length === 0 || questions.length !== sources.length) return 'give one --questions file for each --base or --corpus';
+  return questions.map((file, i) => ({ questions: file, ...sources[i] }));
+}
+
+export async function runEval(config: Config, args: string[]): Promise<number> {
+  if (args[0] !== 'retrieval') {
+    console.error(`bastion eval: expected "retrieval"\n${EVAL_USAGE}`);
+    return 2;
+  }
+  const parsed = targets(args.slice(1));
+  if (typeof parsed === 'string') {
+    console.error(`bastion eval retrieval: ${parsed}\n${EVAL_USAGE}`);
+    return 2;
+  }
+  const missesIndex = args.indexOf('--misses');
+  const missLimit = missesIndex >= 0 ? Number(args[missesIndex + 1]) : DEFAULT_MISSES;
+  return withDatabase(config, async ({ db }) => {
+    const reports: CorpusReport[] = [];
+    const latencies: number[] = [];
+    for (const target of parsed) {
+      const questions = parseQuestions(await readFile(target.questions, 'utf8'));
+      const name = target.corpus ? path.basename(path.resolve(target.corpus)) : path.basename(target.questions).replace(/\.tsv$/u, '');
+      const scope = target.corpus ? await ingestCorpus(db, config, target.corpus) : await existingBase(db, target.base!);
+      try {
+        reports.push(report(name, await ask(db, scope, questions, latencies)));
+      } finally {
+        if (target.corpus) await db.deleteFrom('workspaces').where('id', '=', scope.workspaceId).execute();
+      }
+    }
+    console.log(`\n${table(reports)}\n`);
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
+    console.log(`Search latency over ${sorted.length} questions, one at a time, no cache: p50 ${at(0.5)} ms, p95 ${at(0.95)} ms (${config.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}).`);
+    for (const corpus of reports) {
+      const lines = misses(corpus, missLimit);
+      if (lines.length > 0) console.log(`\nPassages not in the top 5 (${corpus.name}, first ${lines.length}):\n${lines.join('\n')}`);
+    }
+    return 0;
+  });
+}
+
+interface Scope {
+  workspaceId: string;
+  baseId: string;
+}
+
+async function existingBase(db: Db, id: string): Promise<Scope> {
+  const base = await db.selectFrom('knowledge_bases').select(['id', 'workspace_id']).where('id', '=', id).executeTakeFirst();
+  if (!base) throw new Error(`no knowledge base with id ${id}`);
+  return { workspaceId: base.workspace_id, baseId: base.id };
+}
+
+/** Every file of `dir` (not recursive) as a document of a new base in a new workspace. */
+async function ingestCorpus(db: Db, config: Config, dir: string): Promise<Scope> {
+  const now = new Date();
+  const scope = { workspaceId: randomUUID(), baseId: randomUUID() };
+  await db
+    .insertInto('workspaces')
+    .values({ id: scope.workspaceId, name: `retrieval evaluation ${now.toISOString()}`, personal_owner_id: null, monthly_token_budget: null, created_at: now, updated_at: now })
+    .execute();
+  await db
+    .insertInto('knowledge_bases')
+    .values({ id: scope.baseId, workspace_id: scope.workspaceId, name: path.basename(path.resolve(dir)), created_by: null, created_at: now, updated_at: now })
+    .execute();
+  const names = (await readdir(dir)).sort();
+  const started = performance.now();
+  let chunks = 0;
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const info = await stat(file);
+    if (!info.isFile()) continue;
+    const kind = await detectKind({ path: file, extension: path.extname(name).slice(1).toLowerCase() });
+    const extracted = await extractText(file, kind, extractLimits(config));
+    const pieces = chunkText(extracted.text, CHUNKING).map((c) => ({ position: c.position, heading: c.heading ?? null, text: c.text, start_char: c.startChar, end_char: c.endChar }));
+    const document = {
+      id: randomUUID(),
+      knowledge_base_id: scope.baseId,
+      workspace_id: scope.workspaceId,
+      filename: name,
+      source: 'upload' as const,
+      source_url: null,
+      declared_type: null,
+      kind,
+      size_bytes: String(info.size),
+      content_hash: createHash('sha256')
+        .update(await readFile(file))
+        .digest('hex'),
+      status: 'processing' as const,
+      error_code: null,
+      error_message: null,
+      title: null,
+      created_by: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await db.insertInto('documents').values(document).execute();
+    await saveChunks(db, { ...document, attempts: 1, chunk_count: 0 }, pieces, extracted.title?.slice(0, 300) ?? null, now, randomUUID);
+    chunks += pieces.length;
+  }
+  console.log(`${path.basename(path.resolve(dir))}: ${names.length} documents, ${chunks} chunks, ingested in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  // Fresh statistics, as autovacuum would gather on a base that has been in use.
+  await sql`analyze chunks`.execute(db);
+  return scope;
+}
+
+async function ask(db: Db, scope: Scope, questions: EvalQuestion[], latencies: number[]) {
+  const retrieval = new KnowledgeRetrieval(db, noCache);
+  const judged = [];
+  for (const question of questions) {
+    const started = performance.now();
+    const hits = await retrieval.hits(scope.workspaceId, [scope.baseId], question.question, TOP_K);
+    latencies.push(performance.now() - started);
+    judged.push(judge(question, hits));
+  }
+  return judged;
+}
