@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import type { Config } from '../config/index.js';
 import { CHUNKING, extractLimits } from '../modules/knowledge/ingestion.js';
-import { judge, misses, parseQuestions, report, table, type CorpusReport, type EvalQuestion } from '../modules/knowledge/evaluation.js';
+import { fold, judge, misses, parseQuestions, report, table, type CorpusReport, type EvalQuestion } from '../modules/knowledge/evaluation.js';
 import { saveChunks } from '../modules/knowledge/repo.js';
 import { KnowledgeRetrieval } from '../modules/knowledge/retrieval.js';
 import { chunkText } from '../platform/documents/chunk.js';
@@ -68,12 +68,20 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
   const missLimit = missesIndex >= 0 ? Number(args[missesIndex + 1]) : DEFAULT_MISSES;
   return withDatabase(config, async ({ db }) => {
     const reports: CorpusReport[] = [];
+    let invalid = false;
     const latencies: number[] = [];
     for (const target of parsed) {
       const questions = parseQuestions(await readFile(target.questions, 'utf8'));
       const name = target.corpus ? path.basename(path.resolve(target.corpus)) : path.basename(target.questions).replace(/\.tsv$/u, '');
       const scope = target.corpus ? await ingestCorpus(db, config, target.corpus) : await existingBase(db, target.base!);
       try {
+        const unanswerable = await unanswerableQuestions(db, scope, questions);
+        if (unanswerable.length > 0) {
+          console.error(
+            `bastion eval retrieval: ${unanswerable.length} question(s) of ${target.questions} have a phrase that is in no chunk of their document (a wrong document name or phrase):\n${unanswerable.map((q) => `  "${q.question}" → ${q.document}: "${q.phrase}"`).join('\n')}`,
+          );
+          invalid = true;
+        }
         reports.push(report(name, await ask(db, scope, questions, latencies)));
       } finally {
         if (target.corpus) await db.deleteFrom('workspaces').where('id', '=', scope.workspaceId).execute();
@@ -87,7 +95,7 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
       const lines = misses(corpus, missLimit);
       if (lines.length > 0) console.log(`\nPassages not in the top 5 (${corpus.name}, first ${lines.length}):\n${lines.join('\n')}`);
     }
-    return 0;
+    return invalid ? 1 : 0;
   });
 }
 
@@ -153,6 +161,20 @@ async function ingestCorpus(db: Db, config: Config, dir: string): Promise<Scope>
   // Fresh statistics, as autovacuum would gather on a base that has been in use.
   await sql`analyze chunks`.execute(db);
   return scope;
+}
+
+/** The questions whose phrase no chunk of their document contains: they could never be answered. */
+async function unanswerableQuestions(db: Db, scope: Scope, questions: EvalQuestion[]): Promise<EvalQuestion[]> {
+  const chunks = await db
+    .selectFrom('chunks as c')
+    .innerJoin('documents as d', 'd.id', 'c.document_id')
+    .select(['d.filename', 'c.heading', 'c.text'])
+    .where('c.knowledge_base_id', '=', scope.baseId)
+    .where('d.filename', 'in', [...new Set(questions.map((q) => q.document)), ''])
+    .execute();
+  const texts = new Map<string, string[]>();
+  for (const chunk of chunks) texts.set(chunk.filename, [...(texts.get(chunk.filename) ?? []), fold(`${chunk.heading ?? ''} ${chunk.text}`)]);
+  return questions.filter((q) => !(texts.get(q.document) ?? []).some((text) => text.includes(fold(q.phrase))));
 }
 
 async function ask(db: Db, scope: Scope, questions: EvalQuestion[], latencies: number[]) {

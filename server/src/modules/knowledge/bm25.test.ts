@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { apiUser, type ApiClient } from '../../../test/api-client.js';
 import { useChatApp } from '../../../test/chat-fixture.js';
 import { multipart } from '../../../test/uploads.js';
+import { termFrequency } from './fulltext.js';
 
 const chat = useChatApp({ RATE_LIMIT_SCALE: '1000' });
 
@@ -62,6 +63,14 @@ describe('BM25 word statistics', () => {
 });
 
 describe('BM25 ranking', () => {
+  it("reads how often a word occurs in a chunk exactly, from 0 to tsvector's 255 positions", async () => {
+    const counts = [0, 1, 2, 3, 4, 7, 10, 31, 64, 100, 199, 255];
+    const rows = await sql<{ n: number; tf: number }>`
+      select n, ${termFrequency(sql`to_tsvector('simple', repeat('harbour ', n) || 'gull')`, sql`'harbour'`)}::integer as tf
+      from unnest(${`{${counts.join(',')}}`}::int[]) as n order by n`.execute(chat.t.database.db);
+    expect(rows.rows.map((r) => r.tf)).toEqual(counts);
+  });
+
   it('weighs a rare word above a word in every document, and does not reward repeating a word', async () => {
     const client = await apiUser(chat.t);
     const baseId = (await client.post('/knowledge-bases', { name: 'Manual' })).json().id;

@@ -1,20 +1,22 @@
 /** Query planning for full-text search: rare words select candidates, common words only rank. */
 import { describe, expect, it } from 'vitest';
-import { COMMON_SHARE, isWebSearchSyntax, planQuery, queryWords } from './fulltext.js';
+import { CANDIDATE_BUDGET, isWebSearchSyntax, planQuery, queryWords } from './fulltext.js';
 
 describe('full-text query planning', () => {
-  const shares: Record<string, number> = { plan: 0.4, refund: 0.01, annual: 0.02 };
-  const share = (l: string) => shares[l] ?? 0;
+  const frequencies: Record<string, number> = { plan: 40_000, refund: 300, annual: 1_200, invoice: 900 };
+  const df = (l: string) => frequencies[l] ?? 0;
 
-  it('selects candidates by the rare words and ranks by all of them', () => {
-    expect(planQuery(['annual', 'plan', 'refund'], share)).toEqual({ filter: 'annual | refund', rank: 'annual | plan | refund' });
+  it('selects candidates by the rarest words that fit the budget together, and ranks by all of them', () => {
+    expect(CANDIDATE_BUDGET).toBe(2_000);
+    expect(planQuery(['annual', 'plan', 'refund', 'invoice'], df)).toEqual({ filter: 'refund | invoice', all: false });
+    expect(planQuery(['annual', 'plan', 'refund'], df)).toEqual({ filter: 'refund | annual', all: false });
+    expect(planQuery(['zebra', 'plan'], df)).toEqual({ filter: 'zebra', all: false });
   });
 
-  it('requires every word when all of them are common', () => {
-    expect(COMMON_SHARE).toBeLessThan(0.4);
-    expect(planQuery(['plan'], share)).toEqual({ filter: 'plan', rank: 'plan' });
-    expect(planQuery(['plan', 'plan2'], (l) => (l === 'plan' ? 0.4 : 0.5))).toEqual({ filter: 'plan & plan2', rank: 'plan | plan2' });
-    expect(planQuery([], share)).toBeNull();
+  it('requires every word when even the rarest is in more chunks than the budget', () => {
+    expect(planQuery(['plan'], df)).toEqual({ filter: 'plan', all: false });
+    expect(planQuery(['plan', 'annual'], df, 1_000)).toEqual({ filter: 'plan & annual', all: true });
+    expect(planQuery([], df)).toBeNull();
   });
 
   it('keeps only letters and digits, so hostile input never reaches tsquery syntax', () => {

@@ -1,29 +1,30 @@
 /**
- * Full-text search over chunks, bounded so one query never ranks the whole index.
+ * Full-text search over chunks: BM25 ranking, bounded so one query never ranks the whole index.
  *
  * Ranking every chunk that shares any word with a question is what makes naive OR
  * queries slow on large bases: a common word matches most chunks. So the query is
  * planned first, like a "common terms" query:
  *  - the question becomes lexemes (`to_tsvector('english')`: stemmed, stop words gone);
- *  - lexemes that occur in more than COMMON_SHARE of all chunks (PostgreSQL's own column
- *    statistics, `pg_stats.most_common_elems` of `chunks.tsv`, read once a few minutes)
- *    do not select candidates — the rarer words do — but still count in the ranking;
- *  - when every word is common, candidates must contain all of them;
- *  - at most CANDIDATE_CAP candidates are ranked (BM25, see `ranked`), and text is read for
- *    the top K only.
- * Queries written with web-search syntax (quotes, `-word`, `or`) go to
+ *  - the rarest lexemes (by their exact document frequency in the bases searched, from
+ *    knowledge_term_stats) select the candidates, as many as fit CANDIDATE_BUDGET chunks
+ *    together; the commoner ones only rank, where they also weigh least;
+ *  - when even the rarest word is in more chunks than that, candidates must contain all
+ *    the words, and failing that the rarest one selects up to CANDIDATE_BUDGET;
+ *  - text is read for the top K only.
+ * Queries written with web-search syntax (quotes, `-word`, `or`) select with
  * `websearch_to_tsquery` as written: the person asked for exactly that.
  */
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { ChunkHit } from './repo.js';
 
-export const COMMON_SHARE = 0.05;
-export const CANDIDATE_CAP = 5_000;
+/** About how many chunks one query ranks at most (the sum of the selecting words' frequencies). */
+export const CANDIDATE_BUDGET = 2_000;
 /** BM25's term-frequency saturation and length normalisation: the usual values. */
 const K1 = 1.2;
 const B = 0.75;
-const STATS_TTL_MS = 5 * 60_000;
+/** π²/6: ts_rank's normalising constant (see termFrequency). */
+const ZETA2 = Math.PI ** 2 / 6;
 const MAX_TERMS = 32;
 
 /** Web-search syntax the person typed on purpose: a quoted phrase, `-exclusion`, or `OR`. */
@@ -39,24 +40,38 @@ export function queryWords(query: string): string[] {
 export interface SearchPlan {
   /** tsquery text (config 'simple': the lexemes are already stemmed) selecting candidates. */
   filter: string;
-  /** tsquery text ranking the candidates: every lexeme, OR-ed. */
-  rank: string;
+  /** Whether the filter requires every word (even the rarest is too common to select alone). */
+  all: boolean;
 }
 
-/** Splits lexemes into rare (select candidates) and common (rank only) by their share of chunks. */
-export function planQuery(lexemes: string[], share: (lexeme: string) => number): SearchPlan | null {
+/** The rarest lexemes select candidates, as many as fit the budget together; `df` is each one's chunk count. */
+export function planQuery(lexemes: string[], df: (lexeme: string) => number, budget = CANDIDATE_BUDGET): SearchPlan | null {
   if (lexemes.length === 0) return null;
-  const rare = lexemes.filter((l) => share(l) <= COMMON_SHARE);
-  return { filter: rare.length > 0 ? rare.join(' | ') : lexemes.join(' & '), rank: lexemes.join(' | ') };
+  const byRarity = [...lexemes].sort((a, b) => df(a) - df(b) || (a < b ? -1 : 1));
+  if (df(byRarity[0]!) > budget) return { filter: lexemes.join(' & '), all: lexemes.length > 1 };
+  const selecting: string[] = [];
+  let total = 0;
+  for (const lexeme of byRarity) {
+    if (total + df(lexeme) > budget) break;
+    selecting.push(lexeme);
+    total += df(lexeme);
+  }
+  return { filter: selecting.join(' | '), all: false };
+}
+
+/**
+ * How often `lexeme` occurs in `tsv`, without unnesting the whole vector (a binary search).
+ * For a one-word query on an unweighted vector, ts_rank is 0.1 × H(tf) / (π²/6), where
+ * H(n) = Σ 1/j² for j ≤ n; π²/6 − H(n) lies within 1/(n + 1/2) to a few parts in a
+ * thousand, which gives n back exactly up to tsvector's 255 positions a word (checked in bm25.test.ts);
+ * 0 when it does not occur.
+ */
+export function termFrequency(tsv: ReturnType<typeof sql>, lexeme: ReturnType<typeof sql>) {
+  return sql`round(1 / (${ZETA2}::float8 - ts_rank(${tsv}, to_tsquery('simple', ${lexeme}), 0)::float8 * ${10 * ZETA2}::float8) - 0.5)`;
 }
 
 export class FullTextSearch {
-  private stats: { at: number; shares: Map<string, number> } | null = null;
-
-  constructor(
-    private readonly db: Db,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly db: Db) {}
 
   /** Best first, by BM25 over the bases' own word statistics. */
   async search(workspaceId: string, baseIds: string[], query: string, limit: number): Promise<ChunkHit[]> {
@@ -68,14 +83,27 @@ export class FullTextSearch {
       const tsquery = sql`websearch_to_tsquery('english', ${query.slice(0, 1_000)})`;
       return this.ranked(workspaceId, baseIds, tsquery, lexemes, limit);
     }
-    const shares = await this.shares();
-    const plan = planQuery(lexemes, (l) => shares.get(l) ?? 0);
-    if (!plan) return [];
+    if (lexemes.length === 0) return [];
+    const frequencies = await this.frequencies(baseIds, lexemes);
+    const df = (lexeme: string) => frequencies.get(lexeme) ?? 0;
+    const plan = planQuery(lexemes, df)!;
     const rows = await this.ranked(workspaceId, baseIds, sql`to_tsquery('simple', ${plan.filter})`, lexemes, limit);
-    if (rows.length > 0 || !plan.filter.includes('&')) return rows;
+    if (rows.length > 0 || !plan.all) return rows;
     // Every word is common and no chunk has them all: the rarest one selects, ranking sorts.
-    const rarest = [...lexemes].sort((a, b) => (shares.get(a) ?? 0) - (shares.get(b) ?? 0))[0]!;
+    const rarest = [...lexemes].sort((a, b) => df(a) - df(b))[0]!;
     return this.ranked(workspaceId, baseIds, sql`to_tsquery('simple', ${rarest})`, lexemes, limit);
+  }
+
+  /** How many chunks of the bases contain each lexeme. */
+  private async frequencies(baseIds: string[], lexemes: string[]): Promise<Map<string, number>> {
+    const rows = await this.db
+      .selectFrom('knowledge_term_stats')
+      .select(['lexeme', (eb) => eb.fn.sum<string>('chunks').as('df')])
+      .where('knowledge_base_id', 'in', baseIds)
+      .where('lexeme', 'in', lexemes)
+      .groupBy('lexeme')
+      .execute();
+    return new Map(rows.map((row) => [row.lexeme, Number(row.df)]));
   }
 
   /**
@@ -101,13 +129,14 @@ export class FullTextSearch {
       ), candidates as (
         select c.id, c.tsv from chunks c
         where c.workspace_id = ${workspaceId} and c.knowledge_base_id in (${bases}) and c.tsv @@ ${filter}
-        limit ${CANDIDATE_CAP}
+        limit ${CANDIDATE_BUDGET}
       ), top as (
         select c.id, sum(w.idf * u.tf * ${K1 + 1}::float8 / (u.tf + ${K1}::float8 * (1 - ${B}::float8 + ${B}::float8 * length(c.tsv) / t.avgdl))) as score
         from candidates c
         cross join totals t
-        cross join lateral (select x.lexeme, coalesce(array_length(x.positions, 1), 1) as tf from unnest(c.tsv) x) u
-        join weights w on w.lexeme = u.lexeme
+        cross join weights w
+        cross join lateral (select ${termFrequency(sql`c.tsv`, sql`w.lexeme`)} as tf) u
+        where u.tf > 0
         group by c.id
         order by score desc, c.id
         limit ${limit * 2}
@@ -118,19 +147,5 @@ export class FullTextSearch {
       order by top.score desc, c.id
       limit ${limit}`.execute(this.db);
     return result.rows;
-  }
-
-  /** Share of chunks containing each common lexeme, from the planner's statistics (empty before ANALYZE). */
-  private async shares(): Promise<Map<string, number>> {
-    if (this.stats && this.now() - this.stats.at < STATS_TTL_MS) return this.stats.shares;
-    const row = (
-      await sql<{ elems: string[] | null; freqs: number[] | null }>`
-        select most_common_elems::text::text[] as elems, most_common_elem_freqs as freqs
-        from pg_stats where schemaname = current_schema() and tablename = 'chunks' and attname = 'tsv'`.execute(this.db)
-    ).rows[0];
-    const shares = new Map<string, number>();
-    row?.elems?.forEach((elem, i) => shares.set(elem, Number(row.freqs?.[i] ?? 0)));
-    this.stats = { at: this.now(), shares };
-    return shares;
   }
 }

@@ -11,6 +11,7 @@ import { readText, type DocumentKind } from './detect.js';
 import { docxText } from './docx.js';
 import { DocumentError } from './errors.js';
 import { htmlToText } from './html.js';
+import { isReferencePage, joinHyphenated, referencePageToMarkdown } from './reference-page.js';
 
 export interface ExtractLimits {
   maxChars: number;
@@ -144,7 +145,11 @@ function pdfText(data: Uint8Array, limits: ExtractLimits, signal?: AbortSignal):
 export async function extractText(path: string, kind: DocumentKind, limits: ExtractLimits, signal?: AbortSignal): Promise<ExtractedDocument> {
   let result: ExtractedDocument;
   switch (kind) {
-    case 'txt':
+    case 'txt': {
+      const text = await readText(path);
+      result = { text: isReferencePage(text) ? referencePageToMarkdown(text) : joinHyphenated(text) };
+      break;
+    }
     case 'md':
       result = { text: await readText(path) };
       break;
