@@ -145,6 +145,18 @@ describe('documents', () => {
     expect(htmlToText('<p style="color: blue">kept</p><div aria-hidden="false">also kept</div>').text).toBe('kept\nalso kept');
   });
 
+  it('leaves out menus and tables of contents, and the permalink marks of headings', () => {
+    const menu = (n: number) => `<ul>${Array.from({ length: n }, (_, i) => `<li><a href="/p${i}">Page ${i}</a></li>`).join('')}</ul>`;
+    const toc = `<details role="navigation"><summary>Contents</summary>${menu(3)}</details>`;
+    const page = `<nav><a href="/">Home</a></nav>${menu(10)}${toc}<h2>Reading files<span><a class="mark" href="#r">#</a></span> <a href="/src">[src]</a></h2><p>Read a file.</p><ul><li><a href="/a">fs.read</a> reads bytes</li><li><a href="/b">fs.readFile</a></li></ul>${menu(3)}`;
+    const { text } = htmlToText(page);
+    expect(text).not.toMatch(/Home|Page 9|Contents/u);
+    expect(text).toContain('## Reading files\n\nRead a file.');
+    // Lists with content, and short lists of links, stay.
+    expect(text).toContain('fs.read reads bytes\nfs.readFile');
+    expect(text).toContain('Page 2');
+  });
+
   it('normalises filenames and refuses path or control characters [ASVS 5.3.2]', () => {
     expect(normalizeFilename('Report Q3.PDF')).toEqual({ name: 'Report Q3.PDF', extension: 'pdf' });
     for (const bad of ['../etc/passwd', 'a\u0000b.txt', 'x'.repeat(300), '', '..', 'dir/file.txt', 'c:\\boot.ini']) {
