@@ -24,6 +24,15 @@ export interface VectorHit {
 /** pgvector's text form; the values come from the provider, checked finite. */
 export const toVectorText = (vector: number[]) => `[${vector.join(',')}]`;
 
+/** The vector sizes with an HNSW index (migration 0029), and the cast its expression uses. */
+const HNSW_CASTS = new Map([
+  [384, sql`vector(384)`],
+  [512, sql`vector(512)`],
+  [768, sql`vector(768)`],
+  [1024, sql`vector(1024)`],
+  [1536, sql`vector(1536)`],
+]);
+
 export class ChunkEmbeddings {
   private present: Promise<boolean> | null = null;
 
@@ -49,10 +58,32 @@ export class ChunkEmbeddings {
     return vectors;
   }
 
-  /** Nearest chunks of the given bases (all using `model`), closest first. */
+  /**
+   * Nearest chunks of the given bases (all using `model`), closest first. Vectors of a size
+   * with an HNSW index (migration 0029) go through it, scanned iteratively so the filter on
+   * workspace, bases and model still yields `limit` results when they are a small share of
+   * the index; other sizes are compared exactly.
+   */
   async nearest(workspaceId: string, baseIds: string[], model: string, vector: number[], limit: number): Promise<VectorHit[]> {
     if (baseIds.length === 0) return [];
     const query = toVectorText(vector);
+    const cast = HNSW_CASTS.get(vector.length);
+    if (cast) {
+      return this.db.transaction().execute(async (trx) => {
+        await sql`select set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', ${String(Math.max(40, limit * 2))}, true)`.execute(trx);
+        // relaxed_order may return a few neighbours out of order: sorted again here.
+        const rows = await sql<{ chunk_id: string; distance: number }>`
+          with nearest as materialized (
+            select chunk_id, embedding::${cast} <=> ${query}::${cast} as distance
+            from chunk_embeddings
+            where vector_dims(embedding) = ${vector.length} and workspace_id = ${workspaceId} and knowledge_base_id in (${sql.join(baseIds)}) and model = ${model}
+            order by embedding::${cast} <=> ${query}::${cast}
+            limit ${limit}
+          )
+          select chunk_id, distance from nearest order by distance, chunk_id`.execute(trx);
+        return rows.rows.map((r) => ({ chunkId: r.chunk_id, distance: Number(r.distance) }));
+      });
+    }
     const rows = await sql<{ chunk_id: string; distance: number }>`
       select chunk_id, embedding <=> ${query}::vector as distance
       from chunk_embeddings

@@ -12,7 +12,7 @@ import { TEST_DATABASE_URL } from '../../../test/harness.js';
 import { PROVIDER_KEY, useChatApp } from '../../../test/chat-fixture.js';
 import { FAKE_EMBEDDING_DIMS } from '../../../test/fake-llm.js';
 import { multipart } from '../../../test/uploads.js';
-import { reciprocalRankFusion } from './embeddings.js';
+import { ChunkEmbeddings, reciprocalRankFusion, toVectorText } from './embeddings.js';
 
 const chat = useChatApp();
 const pgvector = () => sql<{ t: string | null }>`select to_regclass('chunk_embeddings')::text as t`.execute(chat.t.database.db).then((r) => r.rows[0]?.t != null);
@@ -164,4 +164,53 @@ function registerVectorTests(): void {
     expect(await chat.t.database.db.selectFrom('chunk_embeddings').select('chunk_id').where('knowledge_base_id', '=', baseId).execute()).toEqual([]);
     expect((await search(client, baseId, 'automobile')).length).toBe(0);
   });
+
+  it('searches 384-dimension vectors through the HNSW index, inside the bases asked for only', async () => {
+    const db = chat.t.database.db;
+    const rng = mulberry32(42);
+    const random = () => Array.from({ length: 384 }, () => rng() - 0.5);
+    const client = await apiUser(chat.t);
+    const mine = (await client.post('/knowledge-bases', { name: 'HNSW mine' })).json().id;
+    const theirs = await apiUser(chat.t);
+    const other = (await theirs.post('/knowledge-bases', { name: 'HNSW theirs' })).json().id;
+    await fill(client, mine);
+    await fill(theirs, other);
+    const chunks = await db.selectFrom('chunks').select(['id', 'knowledge_base_id', 'workspace_id']).where('knowledge_base_id', 'in', [mine, other]).execute();
+    // Many more vectors in the other workspace, so the filter keeps a small share of the index.
+    const rows = chunks.map((c) => ({ chunkId: c.id, knowledgeBaseId: c.knowledge_base_id, workspaceId: c.workspace_id, model: 'm-384', vector: random() }));
+    const embeddings = new ChunkEmbeddings(db, null as never);
+    await embeddings.store(db, rows);
+    const query = random();
+    const workspace = chunks.find((c) => c.knowledge_base_id === mine)!.workspace_id;
+    const hits = await embeddings.nearest(workspace, [mine], 'm-384', query, 10);
+    const cosine = (a: number[], b: number[]) => 1 - a.reduce((sum, x, i) => sum + x * b[i]!, 0) / Math.hypot(...a) / Math.hypot(...b);
+    const expected = rows
+      .filter((r) => r.knowledgeBaseId === mine)
+      .map((r) => ({ chunkId: r.chunkId, distance: cosine(r.vector, query) }))
+      .sort((a, b) => a.distance - b.distance)
+      .slice(0, 10);
+    expect(hits.map((h) => h.chunkId)).toEqual(expected.map((e) => e.chunkId));
+
+    // The query is one the planner can answer from the index (forced here: the table is small).
+    const plan = await db.transaction().execute(async (trx) => {
+      await sql`set local enable_seqscan = off`.execute(trx);
+      await sql`set local enable_bitmapscan = off`.execute(trx);
+      return (
+        await sql<{ 'QUERY PLAN': string }>`explain select chunk_id from chunk_embeddings where vector_dims(embedding) = 384 and model = 'm-384' order by embedding::vector(384) <=> ${toVectorText(query)}::vector(384) limit 10`.execute(trx)
+      ).rows
+        .map((r) => r['QUERY PLAN'])
+        .join('\n');
+    });
+    expect(plan).toContain('chunk_embeddings_hnsw_384');
+  });
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
