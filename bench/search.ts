@@ -7,6 +7,8 @@
  * prose) and `narrow` (111 words: every query matches a large share of the chunks — the
  * worst case for full-text ranking). Queries are natural-language questions of 3–8 words.
  *
+ * BENCH_VECTORS=384 adds vector search over the same chunks (see vectorSearch).
+ *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/search.ts
  * (DATABASE_URL names the admin database: a fresh database is created and dropped.)
  */
@@ -16,6 +18,8 @@ import pg from 'pg';
 import { loadConfig } from '../server/src/config/index.js';
 import { createLogger } from '../server/src/platform/log.js';
 import { KnowledgeRetrieval } from '../server/src/modules/knowledge/retrieval.js';
+import { ChunkEmbeddings, toVectorText } from '../server/src/modules/knowledge/embeddings.js';
+import type { Db } from '../server/src/platform/db/database.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
 import type { JsonCache } from '../server/src/platform/store/cache.js';
@@ -28,6 +32,7 @@ const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CORPORA = (process.env.BENCH_CORPORA ?? 'zipf,narrow').split(',');
 const DB_NAME = 'bastion_bench_search';
+const VECTOR_DIMS = Number(process.env.BENCH_VECTORS ?? 0);
 const dbUrl = new URL(ADMIN_URL);
 dbUrl.pathname = `/${DB_NAME}`;
 
@@ -67,6 +72,52 @@ async function loop(fn: () => Promise<unknown>): Promise<{ lat: number[]; rps: n
     }),
   );
   return { lat, rps: lat.length / SECONDS };
+}
+
+/**
+ * BENCH_VECTORS=D: every chunk also gets a D-dimension vector (points around 2,000 random
+ * centres, like embeddings of related texts), the HNSW index is built after loading, and
+ * `ChunkEmbeddings.nearest` (through the index) is compared with the exact search (every
+ * vector of the base compared) at 10 concurrent searchers, with the index's recall@10.
+ */
+async function vectorSearch(db: Db, workspaceId: string, baseId: string, baseline: { lat: number[] }): Promise<string[]> {
+  const dims = VECTOR_DIMS;
+  const centres = Array.from({ length: 2_000 }, () => Array.from({ length: dims }, () => rand() - 0.5));
+  const point = () => centres[Math.floor(rand() * centres.length)]!.map((x) => x + (rand() - 0.5) * 0.4);
+  const model = `bench-${dims}`;
+  await sql`drop index if exists ${sql.id(`chunk_embeddings_hnsw_${dims}`)}`.execute(db);
+  const ids = await db.selectFrom('chunks').select('id').where('knowledge_base_id', '=', baseId).execute();
+  const t0 = performance.now();
+  for (let i = 0; i < ids.length; i += 500) {
+    await db
+      .insertInto('chunk_embeddings')
+      .values(ids.slice(i, i + 500).map(({ id }) => ({ chunk_id: id, knowledge_base_id: baseId, workspace_id: workspaceId, model, embedding: toVectorText(point()) })))
+      .execute();
+  }
+  const loadS = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  await db.transaction().execute(async (trx) => {
+    await sql`set local statement_timeout = 0`.execute(trx);
+    await sql`set local maintenance_work_mem = '1GB'`.execute(trx);
+    await sql`create index ${sql.id(`chunk_embeddings_hnsw_${dims}`)} on chunk_embeddings using hnsw ((embedding::${sql.raw(`vector(${dims})`)}) vector_cosine_ops) where vector_dims(embedding) = ${sql.raw(String(dims))}`.execute(trx);
+  });
+  await sql`analyze chunk_embeddings`.execute(db);
+  const indexS = (performance.now() - t1) / 1000;
+  const embeddings = new ChunkEmbeddings(db, null as never);
+  const exact = (vector: number[]) =>
+    sql<{ chunk_id: string }>`select chunk_id from chunk_embeddings where workspace_id = ${workspaceId} and knowledge_base_id = ${baseId} and model = ${model}
+      order by embedding <=> ${toVectorText(vector)}::vector, chunk_id limit 10`.execute(db);
+  let found = 0;
+  for (let q = 0; q < 50; q++) {
+    const vector = point();
+    const truth = new Set((await exact(vector)).rows.map((r) => r.chunk_id));
+    found += (await embeddings.nearest(workspaceId, [baseId], model, vector, 10)).filter((hit) => truth.has(hit.chunkId)).length;
+  }
+  const hnsw = await loop(() => embeddings.nearest(workspaceId, [baseId], model, point(), 10));
+  const scan = await loop(() => exact(point()));
+  console.error(`vectors: ${ids.length} × ${dims} loaded in ${loadS.toFixed(1)} s, HNSW index built in ${indexS.toFixed(1)} s, recall@10 ${(found / 500).toFixed(3)}`);
+  const row = (name: string, r: { lat: number[]; rps: number }) => `| vectors ${dims}d | ${name} | ${r.rps.toFixed(0)} | ${f(pct(r.lat, 50))} | ${f(pct(r.lat, 95))} | ${(pct(r.lat, 95) / pct(baseline.lat, 95)).toFixed(1)}× |`;
+  return [row(`nearest 10, HNSW (recall@10 ${(found / 500).toFixed(3)}; index built in ${indexS.toFixed(0)} s)`, hnsw), row('nearest 10, exact (every vector compared)', scan)];
 }
 
 const admin = new pg.Client({ connectionString: ADMIN_URL });
@@ -157,6 +208,7 @@ for (const corpus of CORPORA) {
   rows.push(`| ${corpus} | search, topK 5 | ${search.rps.toFixed(0)} | ${f(pct(search.lat, 50))} | ${f(pct(search.lat, 95))} | ${(pct(search.lat, 95) / pct(baseline.lat, 95)).toFixed(1)}× |`);
   rows.push(`| ${corpus} | previous query (every match ranked) | ${previous.rps.toFixed(0)} | ${f(pct(previous.lat, 50))} | ${f(pct(previous.lat, 95))} | ${(pct(previous.lat, 95) / pct(baseline.lat, 95)).toFixed(1)}× |`);
   console.error(`${corpus}: ${CHUNKS} chunks loaded in ${loadS.toFixed(1)} s`);
+  if (VECTOR_DIMS > 0 && corpus === CORPORA[0]) rows.push(...(await vectorSearch(db, workspaceId, baseId, baseline)));
   await database.close();
 }
 if (!process.env.BENCH_KEEP) await admin.query('DROP DATABASE IF EXISTS bastion_bench_search WITH (FORCE)');
