@@ -33,6 +33,12 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CORPORA = (process.env.BENCH_CORPORA ?? 'zipf,narrow').split(',');
 const DB_NAME = 'bastion_bench_search';
 const VECTOR_DIMS = Number(process.env.BENCH_VECTORS ?? 0);
+/** The indexes of migration 0029 the vector step rebuilds after loading (DDL takes no parameters). */
+const HNSW_INDEXES: Record<number, ReturnType<typeof sql>> = {
+  384: sql`create index chunk_embeddings_hnsw_384 on chunk_embeddings using hnsw ((embedding::vector(384)) vector_cosine_ops) where vector_dims(embedding) = 384`,
+  1536: sql`create index chunk_embeddings_hnsw_1536 on chunk_embeddings using hnsw ((embedding::vector(1536)) vector_cosine_ops) where vector_dims(embedding) = 1536`,
+};
+if (VECTOR_DIMS && !HNSW_INDEXES[VECTOR_DIMS]) throw new Error('BENCH_VECTORS must be 384 or 1536');
 const dbUrl = new URL(ADMIN_URL);
 dbUrl.pathname = `/${DB_NAME}`;
 
@@ -99,7 +105,7 @@ async function vectorSearch(db: Db, workspaceId: string, baseId: string, baselin
   await db.transaction().execute(async (trx) => {
     await sql`set local statement_timeout = 0`.execute(trx);
     await sql`set local maintenance_work_mem = '1GB'`.execute(trx);
-    await sql`create index ${sql.id(`chunk_embeddings_hnsw_${dims}`)} on chunk_embeddings using hnsw ((embedding::${sql.raw(`vector(${dims})`)}) vector_cosine_ops) where vector_dims(embedding) = ${sql.raw(String(dims))}`.execute(trx);
+    await HNSW_INDEXES[dims]!.execute(trx);
   });
   await sql`analyze chunk_embeddings`.execute(db);
   const indexS = (performance.now() - t1) / 1000;
