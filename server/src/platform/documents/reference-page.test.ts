@@ -50,8 +50,8 @@ describe('reference pages', () => {
     expect(chunks.find((chunk) => chunk.text.includes('rsync-friendly'))?.heading).toBe('gzip(1) > OPTIONS > Advanced options > --rsyncable');
   });
 
-  it('joins words split at a line-end hyphen, not dashes or options', () => {
-    expect(joinHyphenated('a compres-\n   sion level')).toBe('a compression level');
+  it('joins words broken at a line-end hyphen, not dashes or options', () => {
+    expect(joinHyphenated('a partially-\n   downloaded file')).toBe('a partially-downloaded file');
     expect(joinHyphenated('use --\nkeep and well -\nknown')).toBe('use --\nkeep and well -\nknown');
   });
 });

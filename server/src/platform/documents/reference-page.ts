@@ -4,15 +4,19 @@
  * its description indented further), turned into the Markdown headings the chunker splits
  * on: the page, its sections, subsections and each defined term get a heading, so a chunk
  * is one option with its description and carries the path "gzip(1) > OPTIONS > -k --keep".
- * Other plain text only has its words split at line-end hyphens joined again.
+ * Other plain text only has its words broken at line-end hyphens joined again.
  */
 
 const TITLE_LINE = /^(\S+)\((\d\w*)\)\s.*\s\1\(\2\)\s*$/u;
 const SECTION = /^[A-Z][A-Z0-9 ,/&'()-]{1,40}$/u;
 
-/** A line-end hyphen inside a word ("exam-\nple"), not a dash or an option ("--\n", " -\n"). */
+/**
+ * A word broken at a line-end hyphen is made one again ("partially-\n   downloaded" →
+ * "partially-downloaded"), not dashes or options ("--\n", " -\n"). The hyphen stays: it cannot
+ * be told from a compound's, and full-text search indexes the parts of a hyphenated word too.
+ */
 export function joinHyphenated(text: string): string {
-  return text.replace(/(\p{Ll})-\n[ \t]*(\p{Ll})/gu, '$1$2');
+  return text.replace(/(\p{Ll})-\n[ \t]*(\p{Ll})/gu, '$1-$2');
 }
 
 const indentOf = (line: string) => line.length - line.trimStart().length;
