@@ -9,9 +9,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d -t bastion-eval-retrieval-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-bash "$root/bench/retrieval/assemble-corpora.sh" "$work/corpora"
+bash "$root/eval/retrieval/assemble-corpora.sh" "$work/corpora"
 args=()
-for questions in "$root"/bench/retrieval/questions/*.tsv; do
+for questions in "$root"/eval/retrieval/questions/*.tsv; do
   args+=(--corpus "$work/corpora/$(basename "$questions" .tsv)" --questions "$questions")
 done
 if [[ -z ${DATABASE_URL:-} ]]; then
