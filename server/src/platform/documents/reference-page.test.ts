@@ -43,10 +43,11 @@ describe('reference pages', () => {
     expect(markdown).not.toMatch(/local\s+GZIP\(1\)/u);
   });
 
-  it('gives each option its own chunk, with its description and the heading path', () => {
+  it('keeps each option with its description, packs short ones under their section, and keeps the heading path', () => {
     const chunks = chunkText(referencePageToMarkdown(PAGE), { maxTokens: 300, overlapTokens: 40 });
-    const keep = chunks.find((chunk) => chunk.heading === 'gzip(1) > OPTIONS > -k --keep');
-    expect(keep?.text).toBe("Keep (don't delete) input files during compression or decompression.");
+    const options = chunks.find((chunk) => chunk.heading === 'gzip(1) > OPTIONS');
+    expect(options?.text).toBe("-k --keep\nKeep (don't delete) input files during compression or decompression.\n\n-l --list\nFor each compressed file, list the following fields:\n\nAdvanced options");
+    // A lone short section keeps its own heading.
     expect(chunks.find((chunk) => chunk.text.includes('rsync-friendly'))?.heading).toBe('gzip(1) > OPTIONS > Advanced options > --rsyncable');
   });
 
