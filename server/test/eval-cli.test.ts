@@ -1,0 +1,51 @@
+/**
+ * `bastion eval retrieval` as an operator runs it: a folder of documents and a questions file
+ * in, the table out; a question that could never be answered, or bad arguments, refused.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createPostgresDatabase, postgresDatabaseName, tempDir, TEST_DATABASE_URL, TEST_RUN } from './harness.js';
+
+const SERVER_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+function bastion(args: string[], env: Record<string, string>) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/entry.ts', ...args], { cwd: SERVER_DIR, env: { PATH: TEST_RUN.path, ...env }, encoding: 'utf8', timeout: 90_000 });
+  return { status: result.status, out: result.stdout + result.stderr };
+}
+
+describe('bastion eval retrieval', () => {
+  it('ingests a folder, asks the questions and prints recall, MRR and the misses; refuses unanswerable questions', async () => {
+    const dir = await tempDir('eval');
+    const corpus = path.join(dir, 'handbook');
+    await mkdir(corpus);
+    await writeFile(path.join(corpus, 'travel.md'), '# Travel\n\nEconomy class is booked for flights under six hours.\n\n## Hotels\n\nHotel costs are reimbursed up to the city limit.');
+    await writeFile(path.join(corpus, 'leave.md'), '# Leave\n\nEmployees get 25 days of paid vacation per year.');
+    await writeFile(path.join(corpus, 'page.html'), '<html><body><nav><a href="/">Home</a></nav><h1>Parking</h1><p>The garage has 40 spaces for electric cars.</p></body></html>');
+    const questions = path.join(dir, 'handbook.tsv');
+    await writeFile(
+      questions,
+      'question\tdocument\tphrase\nwhich class for a four hour flight\ttravel.md\tEconomy class is booked\nhow many vacation days\tleave.md\t25 days of paid vacation\nwhere to charge my electric car\tpage.html\t40 spaces for electric cars\nwho pays the taxi\ttravel.md\tHotel costs are reimbursed\n',
+    );
+    const env: Record<string, string> = { DATA_DIR: path.join(dir, 'data') };
+    if (TEST_DATABASE_URL) env.DATABASE_URL = await createPostgresDatabase(postgresDatabaseName('eval'));
+
+    const run = bastion(['eval', 'retrieval', '--corpus', corpus, '--questions', questions], env);
+    expect(run.status, run.out).toBe(0);
+    expect(run.out).toContain('handbook: 3 documents');
+    expect(run.out).toMatch(/\| handbook \| 4 \| [\d.]+ \| [\d.]+ \|/u);
+    expect(run.out).toContain('Search latency over 4 questions');
+    expect(run.out).toContain('"who pays the taxi" → travel.md');
+
+    await writeFile(questions, 'question\tdocument\tphrase\nwhere do I park\tpage.html\tHome\n');
+    const unanswerable = bastion(['eval', 'retrieval', '--corpus', corpus, '--questions', questions], env);
+    expect(unanswerable.status, unanswerable.out).toBe(1);
+    expect(unanswerable.out).toContain('have a phrase that is in no chunk of their document');
+
+    const bad = bastion(['eval', 'retrieval', '--corpus', corpus], env);
+    expect(bad.status).toBe(2);
+    expect(bad.out).toContain('give one --questions file for each --base or --corpus');
+  }, 120_000);
+});
