@@ -52,11 +52,17 @@ export function titlesToIndex(db: Db, limit: number): Promise<TitleToIndex[]> {
  * content is still what it read, so a change made meanwhile is indexed by a later run.
  */
 export function lockMessages(trx: Db, ids: string[]): Promise<{ id: string; content: Buffer; superseded: boolean; terms: string[] | null; hits: number[] | null }[]> {
-  return trx.selectFrom('messages').select(['id', 'content', 'superseded', 'search_terms as terms', 'search_hits as hits']).where('id', 'in', ids).where('search_indexed_at', 'is', null).forUpdate().skipLocked().execute();
+  return trx.selectFrom('messages').select(['id', 'content', 'superseded', 'search_terms as terms', 'search_hits as hits']).where('id', 'in', ids).where('search_indexed_at', 'is', null).forNoKeyUpdate().skipLocked().execute();
 }
 
+/**
+ * As lockMessages, for titles. Both lock FOR NO KEY UPDATE, not FOR UPDATE: writing a
+ * conversation's totals takes the foreign key's KEY SHARE lock on it, which FOR UPDATE
+ * conflicts with, so a message indexer and a title indexer working on the same conversations
+ * deadlocked.
+ */
 export function lockTitles(trx: Db, ids: string[]): Promise<{ id: string; title: Buffer | null; terms: string[] | null; hits: number[] | null }[]> {
-  return trx.selectFrom('conversations').select(['id', 'title', 'title_terms as terms', 'title_hits as hits']).where('id', 'in', ids).where('title_indexed_at', 'is', null).forUpdate().skipLocked().execute();
+  return trx.selectFrom('conversations').select(['id', 'title', 'title_terms as terms', 'title_hits as hits']).where('id', 'in', ids).where('title_indexed_at', 'is', null).forNoKeyUpdate().skipLocked().execute();
 }
 
 /**

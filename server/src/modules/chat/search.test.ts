@@ -8,12 +8,12 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { apiUser, type ApiClient } from '../../../test/api-client.js';
 import { setUpChat, useChatApp } from '../../../test/chat-fixture.js';
-import { silentLogger } from '../../../test/harness.js';
+import { silentLogger, TEST_DATABASE_URL } from '../../../test/harness.js';
 import { systemClock } from '../../platform/clock.js';
 import { ApiKeyService } from '../api-keys/service.js';
 import * as repo from './repo.js';
 import { ConversationSearchIndexer } from './search-index.js';
-import { totalsDrift } from './search-repo.js';
+import { lockTitles, totalsDrift } from './search-repo.js';
 import { MessageSealing } from './sealing.js';
 
 const chat = useChatApp();
@@ -242,6 +242,38 @@ describe('the indexer', () => {
     await expectConsistentTotals();
     const hits = await search(client, 'heron survey');
     expect(new Set(ids(hits))).toEqual(new Set(conversations));
+  });
+
+  // On the embedded database transactions take turns, so there is no lock to conflict with.
+  it.runIf(TEST_DATABASE_URL)('does not skip a title whose conversation is locked by a totals write (the two indexers used to deadlock)', async () => {
+    const { client, conversationId } = await setUpChat(chat);
+    await ask(client, conversationId, 'Where are the kingfishers?', 'By the river.');
+    await indexed();
+    const db = chat.t.database.db;
+    const owner = await db.selectFrom('conversations').select(['workspace_id', 'user_id']).where('id', '=', conversationId).executeTakeFirstOrThrow();
+    await db.updateTable('conversations').set({ title_indexed_at: null }).where('id', '=', conversationId).execute();
+    // A message indexer mid-transaction: its totals insert holds the foreign key's KEY SHARE lock on the conversation.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inserted!: () => void;
+    const holding = new Promise<void>((resolve) => (inserted = resolve));
+    const messageIndexer = db.transaction().execute(async (trx) => {
+      await sql`insert into conversation_search_totals (workspace_id, user_id, conversation_id, term, tf) values (${owner.workspace_id}, ${owner.user_id}, ${conversationId}, 42, 1)`.execute(trx);
+      inserted();
+      await held;
+      throw new Error('rolled back');
+    });
+    await holding;
+    try {
+      const locked = await db.transaction().execute((trx) => lockTitles(trx, [conversationId]));
+      expect(
+        locked.map((row) => row.id),
+        'the title indexer takes the title, not skips it',
+      ).toEqual([conversationId]);
+    } finally {
+      release();
+      await expect(messageIndexer).rejects.toThrow('rolled back');
+    }
   });
 
   it('indexes a message again when its content changes', async () => {

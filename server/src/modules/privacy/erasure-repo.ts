@@ -41,7 +41,7 @@ export async function lockSharedWorkspaces(trx: Db, userId: string): Promise<voi
     .where('personal_owner_id', 'is', null)
     .where('id', 'in', (eb) => eb.selectFrom('workspace_members').select('workspace_id').where('user_id', '=', userId))
     .orderBy('id')
-    .forUpdate()
+    .forNoKeyUpdate()
     .execute();
 }
 

@@ -67,11 +67,13 @@ export function findMemberRole(db: Db, workspaceId: string, userId: string): Pro
 }
 
 /**
- * Locks the workspace row until the transaction ends (`select … for update`): every
- * change that can lower the number of owners takes it first. False: no such workspace.
+ * Locks the workspace row until the transaction ends: every change that can lower the
+ * number of owners takes it first. FOR NO KEY UPDATE still makes those changes take turns,
+ * without holding up, meanwhile, every insert that references the workspace (its foreign
+ * keys take KEY SHARE, which FOR UPDATE would block). False: no such workspace.
  */
 export async function lockWorkspace(trx: Db, workspaceId: string): Promise<boolean> {
-  return (await trx.selectFrom('workspaces').select('id').where('id', '=', workspaceId).forUpdate().executeTakeFirst()) !== undefined;
+  return (await trx.selectFrom('workspaces').select('id').where('id', '=', workspaceId).forNoKeyUpdate().executeTakeFirst()) !== undefined;
 }
 
 export async function countOwners(db: Db, workspaceId: string): Promise<number> {
