@@ -24,9 +24,10 @@ export function isGuardedWrite(request: Pick<FastifyRequest, 'method' | 'is404' 
   return request.routeOptions.config?.lowStorage !== 'allow';
 }
 
-/** onRequest, before the body is read: an upload is refused without being received. */
+/** onRequest, before the body is read: an upload is refused without being received. Callback style: reads cost no promise. */
 export function registerStorageGuard(app: App, guard: StorageGuard): void {
-  app.addHook('onRequest', async (request) => {
-    if (isGuardedWrite(request)) await guard.assertWritable();
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!isGuardedWrite(request)) return done();
+    guard.assertWritable().then(() => done(), done);
   });
 }

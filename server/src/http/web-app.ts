@@ -20,10 +20,12 @@ export function hasWebBuild(root: string): boolean {
 export async function registerWebApp(app: FastifyInstance, root: string): Promise<void> {
   // The same URL answers brotli, gzip or identity: caches must key on Accept-Encoding.
   // (Set on the reply so it merges with CORS's `Vary: Origin` instead of being overwritten.)
-  app.addHook('onSend', async (request, reply) => {
-    if (isApiPath(request.url)) return;
-    const vary = String(reply.getHeader('vary') ?? '');
-    if (!/accept-encoding/i.test(vary)) reply.header('vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding');
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (!isApiPath(request.url)) {
+      const vary = String(reply.getHeader('vary') ?? '');
+      if (!/accept-encoding/i.test(vary)) reply.header('vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding');
+    }
+    done(null, payload);
   });
   await app.register(fastifyStatic, {
     root,

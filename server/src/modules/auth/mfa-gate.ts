@@ -8,7 +8,7 @@
  *
  * The caller plugin (caller.ts) registers the gate; the row it loads serves the route too.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isApiRoute } from '../../http/access.js';
 import { AppError } from '../../errors.js';
 import type { UserRow } from '../users/service.js';
@@ -40,13 +40,14 @@ function routeOf(request: FastifyRequest): string {
 
 /** The gate as an onRequest hook; `loadCaller` loads (and keeps) the caller's row. Registered by the caller plugin. */
 export function mfaGateHook(requireMfa: RequireMfa, loadCaller: (request: FastifyRequest) => Promise<UserRow>) {
-  return async (request: FastifyRequest): Promise<void> => {
-    if (requireMfa === 'none') return;
+  // Callback style: the requests it does not concern (most, with REQUIRE_MFA=none all) cost no promise.
+  return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
+    if (requireMfa === 'none') return done();
     const config = request.routeOptions.config;
-    if (!isApiRoute(request) || !request.principal || (config?.access === 'public' && !config.actsAsCaller)) return;
-    const user = await loadCaller(request);
-    if (mfaEnrollmentRequired(requireMfa, user) && !MFA_EXEMPT.has(routeOf(request))) {
-      throw new AppError('mfa_enrollment_required', MFA_ENROLLMENT_MESSAGE);
-    }
+    if (!isApiRoute(request) || !request.principal || (config?.access === 'public' && !config.actsAsCaller)) return done();
+    loadCaller(request).then((user) => {
+      if (mfaEnrollmentRequired(requireMfa, user) && !MFA_EXEMPT.has(routeOf(request))) return done(new AppError('mfa_enrollment_required', MFA_ENROLLMENT_MESSAGE));
+      done();
+    }, done);
   };
 }

@@ -112,8 +112,9 @@ export type UploadOptions = z.infer<typeof UploadOptionsView>;
 
 export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: AuthPageOptions = {}): FastifyPluginAsyncZod {
   return async (app) => {
-    const noStore = async (_request: FastifyRequest, reply: FastifyReply) => {
+    const noStore = (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       reply.header('cache-control', 'no-store'); // ASVS 14.3.2: sensitive responses are not cached
+      done();
     };
     app.addHook('onRequest', noStore);
     const tags = ['auth'];
