@@ -5,6 +5,9 @@
  *   completion) and `GET /v1/models`;
  * - OpenAI embeddings: `POST /v1/embeddings` with `fakeEmbedding` vectors (queued failures
  *   apply to it too);
+ * - a rerank endpoint, `POST /v1/rerank` in the Jina/Cohere shape, scoring each document by
+ *   the cosine of its `fakeEmbedding` with the query's (queued failures apply; 404 while
+ *   `rerankEndpoint` is false, as on servers that have none);
  * - Anthropic: `POST /v1/messages` (streamed or not) and `GET /v1/models` (Anthropic's
  *   list shape when the request carries `x-api-key` or `anthropic-version`).
  *
@@ -55,7 +58,9 @@ export interface FakeLlm {
   requests: RecordedRequest[];
   /** Queues scripted replies, consumed in order; when empty, replies with the default text. */
   enqueue(...replies: FakeReply[]): void;
-  /** Forgets recorded requests and queued replies. */
+  /** Whether `POST /v1/rerank` exists (default true); false answers 404 like a server without one. */
+  rerankEndpoint: boolean;
+  /** Forgets recorded requests and queued replies, and turns the rerank endpoint back on. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -208,6 +213,20 @@ export async function startFakeLlm(): Promise<FakeLlm> {
         data: input.map((text, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(String(text), dims) })),
         usage: { prompt_tokens: input.length, total_tokens: input.length },
       });
+      return;
+    }
+    if (req.method === 'POST' && path === '/v1/rerank' && fake.rerankEndpoint) {
+      const head = queue[0];
+      if (head && head.kind !== 'text' && head.kind !== 'tool_call') {
+        queue.shift();
+        await failure(res, 'openai', head, false);
+        return;
+      }
+      const documents: unknown[] = Array.isArray(body?.documents) ? body.documents : [];
+      const query = fakeEmbedding(String(body?.query ?? ''));
+      const results = documents.map((document, index) => ({ index, relevance_score: fakeEmbedding(String(document)).reduce((sum, x, i) => sum + x * query[i]!, 0) })).sort((a, b) => b.relevance_score - a.relevance_score);
+      const used = words(String(body?.query ?? '')) * documents.length + documents.reduce<number>((sum, document) => sum + words(String(document)), 0);
+      json(res, 200, { model: body?.model, results, usage: { total_tokens: used } });
       return;
     }
     const protocol: Protocol | undefined = req.method === 'POST' && path === '/v1/chat/completions' ? 'openai' : req.method === 'POST' && path === '/v1/messages' ? 'anthropic' : undefined;
@@ -462,15 +481,17 @@ export async function startFakeLlm(): Promise<FakeLlm> {
   });
   const { port } = server.address() as AddressInfo;
 
-  return {
+  const fake: FakeLlm = {
     url: `http://127.0.0.1:${port}`,
     requests,
+    rerankEndpoint: true,
     enqueue(...replies) {
       queue.push(...replies);
     },
     reset() {
       queue.length = 0;
       requests.length = 0;
+      fake.rerankEndpoint = true;
     },
     async close() {
       if (closed) return;
@@ -483,6 +504,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       await done;
     },
   };
+  return fake;
 }
 
 /** Drains an async iterable; a thrown error is returned next to the items seen before it. */

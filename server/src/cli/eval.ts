@@ -5,6 +5,11 @@
  * into a throw-away workspace of the configured database, removed again afterwards. The
  * documents go through the same extraction and chunking as uploads; searches run as the
  * search endpoint runs them, without the result cache.
+ *
+ * `--rerank URL MODEL` measures reranking (modules/knowledge/reranking.ts) in the same run:
+ * every question is asked once as searched and once reranked by MODEL at the OpenAI-compatible
+ * URL (its /rerank endpoint, else a chat model's judgement; key read from --rerank-key-file), and the
+ * two tables are printed with the reranking's latency and tokens.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -15,7 +20,9 @@ import type { Config } from '../config/index.js';
 import { CHUNKING, extractLimits } from '../modules/knowledge/ingestion.js';
 import { fold, judge, misses, parseQuestions, report, table, type CorpusReport, type EvalQuestion } from '../modules/knowledge/evaluation.js';
 import { saveChunks } from '../modules/knowledge/repo.js';
+import { Reranker, type RerankOutcome } from '../modules/knowledge/reranking.js';
 import { KnowledgeRetrieval } from '../modules/knowledge/retrieval.js';
+import { createProvider } from '../platform/llm/index.js';
 import { chunkText } from '../platform/documents/chunk.js';
 import { detectKind } from '../platform/documents/detect.js';
 import { extractText } from '../platform/documents/extract.js';
@@ -24,7 +31,9 @@ import type { JsonCache } from '../platform/store/cache.js';
 import { withDatabase } from './database.js';
 
 export const EVAL_USAGE = `  eval retrieval --questions FILE (--base ID | --corpus DIR) [--questions FILE --corpus DIR …] [--misses N]
-                   how often search returns the answering passage: recall@1/5/10, MRR, nDCG@10`;
+                 [--rerank URL MODEL [--rerank-key-file FILE]]
+                   how often search returns the answering passage: recall@1/5/10, MRR, nDCG@10;
+                   with --rerank, also reranked by MODEL at the OpenAI-compatible URL`;
 
 const TOP_K = 10;
 const DEFAULT_MISSES = 10;
@@ -66,8 +75,15 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
   }
   const missesIndex = args.indexOf('--misses');
   const missLimit = missesIndex >= 0 ? Number(args[missesIndex + 1]) : DEFAULT_MISSES;
+  const rerank = await rerankOption(args);
+  if (typeof rerank === 'string') {
+    console.error(`bastion eval retrieval: ${rerank}\n${EVAL_USAGE}`);
+    return 2;
+  }
   return withDatabase(config, async ({ db }) => {
     const reports: CorpusReport[] = [];
+    const reranked: CorpusReport[] = [];
+    const outcomes: RerankOutcome[] = [];
     let invalid = false;
     const latencies: number[] = [];
     for (const target of parsed) {
@@ -82,7 +98,8 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
           );
           invalid = true;
         }
-        reports.push(report(name, await ask(db, scope, questions, latencies)));
+        reports.push(report(name, await ask(new KnowledgeRetrieval(db, noCache), scope, questions, latencies)));
+        if (rerank) reranked.push(report(name, await ask(rerankingRetrieval(db, rerank, outcomes), scope, questions, [])));
       } finally {
         if (target.corpus) await db.deleteFrom('workspaces').where('id', '=', scope.workspaceId).execute();
       }
@@ -91,6 +108,7 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
     const sorted = [...latencies].sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
     console.log(`Search latency over ${sorted.length} questions, one at a time, no cache: p50 ${at(0.5)} ms, p95 ${at(0.95)} ms (${config.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}).`);
+    if (rerank) printReranked(rerank, reranked, outcomes);
     for (const corpus of reports) {
       const lines = misses(corpus, missLimit);
       if (lines.length > 0) console.log(`\nPassages not in the top 5 (${corpus.name}, first ${lines.length}):\n${lines.join('\n')}`);
@@ -177,8 +195,46 @@ async function unanswerableQuestions(db: Db, scope: Scope, questions: EvalQuesti
   return questions.filter((q) => !(texts.get(q.document) ?? []).some((text) => text.includes(fold(q.phrase))));
 }
 
-async function ask(db: Db, scope: Scope, questions: EvalQuestion[], latencies: number[]) {
-  const retrieval = new KnowledgeRetrieval(db, noCache);
+interface RerankOption {
+  url: string;
+  model: string;
+  apiKey?: string;
+}
+
+/** The key comes from a file, so it is in no shell history and no process list. */
+async function rerankOption(args: string[]): Promise<RerankOption | null | string> {
+  const at = args.indexOf('--rerank');
+  if (at < 0) return null;
+  const [url, model] = [args[at + 1], args[at + 2]];
+  if (!url || !model || model.startsWith('--')) return '--rerank needs a URL and a MODEL';
+  if (!URL.canParse(url) || !/^https?:$/u.test(new URL(url).protocol)) return `--rerank: "${url}" is not an http(s) URL`;
+  const keyAt = args.indexOf('--rerank-key-file');
+  if (keyAt < 0) return { url, model };
+  const file = args[keyAt + 1];
+  if (!file) return '--rerank-key-file needs a FILE';
+  const apiKey = (await readFile(file, 'utf8').catch(() => null))?.trim();
+  if (!apiKey) return `--rerank-key-file: cannot read a key from ${file}`;
+  return { url, model, apiKey };
+}
+
+/** Searches as the endpoint runs them, then reranked by the option's model; each rerank's cost goes to `outcomes`. */
+function rerankingRetrieval(db: Db, option: RerankOption, outcomes: RerankOutcome[]): KnowledgeRetrieval {
+  const provider = createProvider('openai', { baseUrl: option.url, ...(option.apiKey ? { apiKey: option.apiKey } : {}), fetch: (url, init) => fetch(url, init) });
+  const reranker = new Reranker({ providerFor: () => Promise.resolve(provider) }, { observe: async (_target, outcome) => void outcomes.push(outcome) });
+  // Every search reranked by the option's model, whatever the base says.
+  return new KnowledgeRetrieval(db, noCache, null, null, reranker, (workspaceId) => ({ workspaceId, connectionId: 'eval', model: option.model }));
+}
+
+function printReranked(option: RerankOption, reports: CorpusReport[], outcomes: RerankOutcome[]): void {
+  console.log(`\nReranked by ${option.model} at ${option.url}:\n\n${table(reports)}\n`);
+  const ms = outcomes.map((o) => o.ms).sort((a, b) => a - b);
+  const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? 0;
+  const methods = [...new Set(outcomes.map((o) => o.method))].join(', ') || 'none';
+  const tokens = outcomes.reduce((sum, o) => sum + o.inputTokens + o.outputTokens, 0);
+  console.log(`Reranking over ${outcomes.length} searches (${methods}): p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, ${tokens} tokens (${outcomes.length > 0 ? Math.round(tokens / outcomes.length) : 0} per search).`);
+}
+
+async function ask(retrieval: KnowledgeRetrieval, scope: Scope, questions: EvalQuestion[], latencies: number[]) {
   const judged = [];
   for (const question of questions) {
     const started = performance.now();

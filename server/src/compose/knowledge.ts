@@ -10,6 +10,7 @@ import { ChunkEmbeddings } from '../modules/knowledge/embeddings.js';
 import { createPipeline, createScanners, extractLimits } from '../modules/knowledge/ingestion.js';
 import { EMBED_JOB, INGEST_JOB } from '../modules/knowledge/pipeline.js';
 import { IngestionReconciler } from '../modules/knowledge/reconciler.js';
+import { Reranker } from '../modules/knowledge/reranking.js';
 import { KnowledgeRetrieval, type SearchHit } from '../modules/knowledge/retrieval.js';
 import { knowledgeRoutes } from '../modules/knowledge/routes.js';
 import { KnowledgeService } from '../modules/knowledge/service.js';
@@ -52,7 +53,17 @@ export const knowledge = fp(
   async (app: App, options: KnowledgeOptions) => {
     const { config, db, clock, encryptor, logger, metrics, cacheStats, securityEvents, store, outbound, storage } = app.core;
     const embeddings = new ChunkEmbeddings(db, app.providers.resolver);
-    const retrieval = new KnowledgeRetrieval(db, new JsonCache<SearchHit[]>(store, 'retrieval', cacheStats, RETRIEVAL_CACHE_TTL_MS), embeddings, logger);
+    const { usage } = app.workspaces;
+    const reranker = new Reranker(app.providers.resolver, {
+      allowed: (workspaceId) => usage.hasBudgetLeft(workspaceId),
+      observe: async (target, outcome) => {
+        metrics.rerankDuration.observe({ method: outcome.method }, outcome.ms / 1000);
+        metrics.rerankTokens.inc({ method: outcome.method, direction: 'input' }, outcome.inputTokens);
+        metrics.rerankTokens.inc({ method: outcome.method, direction: 'output' }, outcome.outputTokens);
+        await usage.record(target.workspaceId, outcome.inputTokens, outcome.outputTokens);
+      },
+    });
+    const retrieval = new KnowledgeRetrieval(db, new JsonCache<SearchHit[]>(store, 'retrieval', cacheStats, RETRIEVAL_CACHE_TTL_MS), embeddings, logger, reranker);
 
     const queue = options.queue ?? new MemoryQueue();
     if (!options.queue) app.addHook('onClose', () => queue.close());

@@ -108,6 +108,8 @@ export class IngestionPipeline {
         db,
         page.map((c, i) => ({ chunkId: c.id, knowledgeBaseId: baseId, workspaceId: base.workspace_id, model: target.model, vector: vectors[i]! })),
       );
+      // Searches cached while this page had no vectors must not be answered again.
+      await repo.bumpBaseVersion(db, baseId, this.deps.clock.now());
       done += page.length;
     }
   }

@@ -21,6 +21,11 @@ const bump = (db: Db, id: string, now: Date) =>
     .where('id', '=', id)
     .execute();
 
+/** A new version of the base: its cached search results are not used again (retrieval.ts keys them by version). */
+export async function bumpBaseVersion(db: Db, id: string, now: Date): Promise<void> {
+  await bump(db, id, now);
+}
+
 export async function insertBase(db: Db, row: Omit<BaseRow, 'version' | 'conversation_id'>): Promise<void> {
   await db.insertInto('knowledge_bases').values(row).execute();
 }
@@ -40,7 +45,13 @@ export async function workspaceBaseIds(db: Db, workspaceId: string, ids: string[
   return (await db.selectFrom('knowledge_bases').select('id').where('workspace_id', '=', workspaceId).where('id', 'in', ids).where('conversation_id', 'is', null).execute()).map((row) => row.id);
 }
 
-export async function updateBase(db: Db, workspaceId: string, id: string, changes: { name?: string; description?: string; embedding_connection_id?: string | null; embedding_model?: string | null }, now: Date): Promise<void> {
+export async function updateBase(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  changes: { name?: string; description?: string; embedding_connection_id?: string | null; embedding_model?: string | null; rerank_connection_id?: string | null; rerank_model?: string | null },
+  now: Date,
+): Promise<void> {
   await db
     .updateTable('knowledge_bases')
     .set({ ...changes, version: sql`version + 1`, updated_at: now })
@@ -60,12 +71,14 @@ export interface BaseVersion {
   version: string;
   embedding_connection_id: string | null;
   embedding_model: string | null;
+  rerank_connection_id: string | null;
+  rerank_model: string | null;
 }
 
-/** Versions (and embedding models) of the given bases of the workspace (unknown ids are absent). */
+/** Versions (and embedding and rerank models) of the given bases of the workspace (unknown ids are absent). */
 export function baseVersions(db: Db, workspaceId: string, ids: string[]): Promise<BaseVersion[]> {
   if (ids.length === 0) return Promise.resolve([]);
-  return db.selectFrom('knowledge_bases').select(['id', 'version', 'embedding_connection_id', 'embedding_model']).where('workspace_id', '=', workspaceId).where('id', 'in', ids).execute();
+  return db.selectFrom('knowledge_bases').select(['id', 'version', 'embedding_connection_id', 'embedding_model', 'rerank_connection_id', 'rerank_model']).where('workspace_id', '=', workspaceId).where('id', 'in', ids).execute();
 }
 
 /** The base of a document being ingested (the job carries no caller). */

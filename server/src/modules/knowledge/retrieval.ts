@@ -2,7 +2,8 @@
  * Retrieval for agents and the search endpoint: PostgreSQL full-text search over the
  * chunks of the given bases, strictly inside the caller's workspace, fused by reciprocal
  * rank fusion with vector search where a base names an embedding model and the database
- * has pgvector (a provider failure at query time falls back to full text). Results are cached
+ * has pgvector (a provider failure at query time falls back to full text), then optionally
+ * reranked by the model a base names (reranking.ts; a failure keeps the order). Results are cached
  * for a minute under a key made of the bases' versions and the query, so any change to
  * a base (a document added, processed or deleted) makes new keys at once. Scores are
  * relative to the best hit of the query (full-text ranks have no absolute scale), so an
@@ -15,6 +16,7 @@ import type { JsonCache } from '../../platform/store/cache.js';
 import type { RetrievalQuery, Retriever } from '../chat/retriever.js';
 import type { Logger } from 'pino';
 import { reciprocalRankFusion, type ChunkEmbeddings } from './embeddings.js';
+import { RERANK_CANDIDATES, type Reranker, type RerankTarget } from './reranking.js';
 import { FullTextSearch } from './fulltext.js';
 import { baseVersions, chunkHits, workspaceBaseIds, type BaseVersion, type ChunkHit } from './repo.js';
 
@@ -30,6 +32,21 @@ export interface SearchHit {
   score: number;
 }
 
+/**
+ * The reranking model of a search: the first of its bases (by id, so it is the same on
+ * every instance) that names one; a search over several bases is reranked once, as a whole.
+ */
+function rerankTarget(workspaceId: string, versions: BaseVersion[]): RerankTarget | null {
+  const base = [...versions].sort((a, b) => (a.id < b.id ? -1 : 1)).find((v) => v.rerank_connection_id && v.rerank_model);
+  return base ? { workspaceId, connectionId: base.rerank_connection_id!, model: base.rerank_model! } : null;
+}
+
+/** Neither rank has a fixed scale: scores are relative to the best hit (1.0). */
+function relative(rows: SearchHit[], minScore: number): SearchHit[] {
+  const best = Math.max(...rows.map((hit) => hit.score), Number.MIN_VALUE);
+  return rows.map((hit) => ({ ...hit, score: Number((hit.score / best).toFixed(4)) })).filter((hit) => hit.score >= minScore);
+}
+
 function toHit(row: ChunkHit): SearchHit {
   return { documentId: row.document_id, knowledgeBaseId: row.knowledge_base_id, chunkId: row.chunk_id, filename: row.filename, title: row.title, position: row.position, heading: row.heading, text: row.text, score: Number(row.score) };
 }
@@ -42,6 +59,9 @@ export class KnowledgeRetrieval implements Retriever {
     private readonly cache: JsonCache<SearchHit[]>,
     private readonly embeddings: ChunkEmbeddings | null = null,
     private readonly logger: Logger | null = null,
+    private readonly reranker: Reranker | null = null,
+    /** Which model reranks a search over these bases (the evaluation overrides it). */
+    private readonly rerankTargetOf: (workspaceId: string, bases: BaseVersion[]) => RerankTarget | null = rerankTarget,
   ) {
     this.fullText = new FullTextSearch(db);
   }
@@ -55,26 +75,55 @@ export class KnowledgeRetrieval implements Retriever {
   async hits(workspaceId: string, baseIds: string[], query: string, topK: number, minScore = 0): Promise<SearchHit[]> {
     const versions = await baseVersions(this.db, workspaceId, [...new Set(baseIds)]);
     if (versions.length === 0 || query.trim() === '') return [];
-    const scope = versions.map((v) => `${v.id}@${v.version}`).sort();
+    const scope = versions.map((v) => `${v.id}@${v.version}@${v.rerank_connection_id ?? ''}/${v.rerank_model ?? ''}`).sort();
     const key = createHash('sha256')
       .update(JSON.stringify([workspaceId, scope, query, topK, minScore]))
       .digest('hex');
+    const rerank = this.reranker ? this.rerankTargetOf(workspaceId, versions) : null;
+    // Results whose reranking failed are answered but not cached: the next search tries again.
+    let unranked: SearchHit[] | null = null;
     const cached = await this.cache.getOrLoad(key, async () => {
-      const vectorLists = await this.vectorLists(workspaceId, versions, query, topK * 2);
+      const candidates = rerank ? Math.max(topK, RERANK_CANDIDATES) : topK;
+      const vectorLists = await this.vectorLists(workspaceId, versions, query, candidates * 2);
       const fullText = (
         await this.fullText.search(
           workspaceId,
           versions.map((v) => v.id),
           query,
-          vectorLists.length > 0 ? topK * 2 : topK,
+          vectorLists.length > 0 ? candidates * 2 : candidates,
         )
       ).map(toHit);
-      const rows = vectorLists.length > 0 ? await this.fuse(workspaceId, fullText, vectorLists, topK) : fullText;
-      // Neither rank has a fixed scale: scores are relative to the best hit (1.0).
-      const best = Math.max(...rows.map((hit) => hit.score), Number.MIN_VALUE);
-      return rows.map((hit) => ({ ...hit, score: Number((hit.score / best).toFixed(4)) })).filter((hit) => hit.score >= minScore);
+      let rows = vectorLists.length > 0 ? await this.fuse(workspaceId, fullText, vectorLists, candidates) : fullText;
+      if (rerank) {
+        const reranked = await this.rerank(rerank, query, rows);
+        if (!reranked) {
+          unranked = relative(rows.slice(0, topK), minScore);
+          return null;
+        }
+        rows = reranked;
+      }
+      return relative(rows.slice(0, topK), minScore);
     });
-    return cached ?? [];
+    return cached ?? unranked ?? [];
+  }
+
+  /** `hits` in the reranking model's order with its scores; null when the provider failed. */
+  private async rerank(target: RerankTarget, query: string, hits: SearchHit[]): Promise<SearchHit[] | null> {
+    if (hits.length < 2) return hits;
+    try {
+      const { scores } = await this.reranker!.rerank(
+        target,
+        query,
+        hits.map((hit) => (hit.heading ? `${hit.heading}\n${hit.text}` : hit.text)),
+      );
+      return hits
+        .map((hit, i) => ({ hit: { ...hit, score: scores[i]! }, i }))
+        .sort((a, b) => b.hit.score - a.hit.score || a.i - b.i)
+        .map(({ hit }) => hit);
+    } catch (error) {
+      this.logger?.warn({ err: { message: (error as Error).message }, model: target.model }, 'reranking failed; results in their search order');
+      return null;
+    }
   }
 
   /** Chunk ids nearest to the query, one list per embedding model among the bases. */

@@ -4,16 +4,24 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError, withoutClientText } from '../../errors.js';
 import type { BaseRow, DocumentRow } from './repo.js';
+import { RERANK_CANDIDATES } from './reranking.js';
 import type { KnowledgeService } from './service.js';
 
 const Embedding = z
   .strictObject({ connectionId: z.uuid().describe('An OpenAI-compatible provider connection of the workspace'), model: z.string().trim().min(1).max(200).describe('e.g. text-embedding-3-small') })
   .describe('The embedding model for vector search (needs pgvector); null: full-text search only');
+const Rerank = z
+  .strictObject({
+    connectionId: z.uuid().describe('A provider connection of the workspace (OpenAI-compatible or Anthropic)'),
+    model: z.string().trim().min(1).max(200).describe('A rerank model (e.g. bge-reranker-v2-m3) where the server has a /rerank endpoint, otherwise a chat model that judges relevance'),
+  })
+  .describe(`Rescore the best ${RERANK_CANDIDATES} results of each search with this model (latency and tokens are recorded); null: no reranking`);
 const BaseView = z.object({
   id: z.uuid(),
   name: z.string(),
   description: z.string(),
   embedding: Embedding.nullable(),
+  rerank: Rerank.nullable(),
   version: z.number().int().describe('Changes whenever the base or its documents change'),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -48,7 +56,8 @@ const Hit = z.object({
 
 function baseView(row: BaseRow): z.infer<typeof BaseView> {
   const embedding = row.embedding_connection_id && row.embedding_model ? { connectionId: row.embedding_connection_id, model: row.embedding_model } : null;
-  return { id: row.id, name: row.name, description: row.description, embedding, version: Number(row.version), createdAt: row.created_at.toISOString(), updatedAt: row.updated_at.toISOString() };
+  const rerank = row.rerank_connection_id && row.rerank_model ? { connectionId: row.rerank_connection_id, model: row.rerank_model } : null;
+  return { id: row.id, name: row.name, description: row.description, embedding, rerank, version: Number(row.version), createdAt: row.created_at.toISOString(), updatedAt: row.updated_at.toISOString() };
 }
 
 export function documentView(row: DocumentRow): z.infer<typeof DocumentView> {
@@ -95,7 +104,7 @@ export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: numbe
           tags,
           summary: 'Create a knowledge base',
           body: z
-            .strictObject({ name: z.string().trim().min(1).max(100), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() })
+            .strictObject({ name: z.string().trim().min(1).max(100), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional(), rerank: Rerank.nullable().optional() })
             .meta({ examples: [{ name: 'Handbook', description: 'Policies and how-tos' }] }),
           response: { 201: BaseView },
         },
@@ -116,9 +125,9 @@ export function knowledgeRoutes(knowledge: KnowledgeService, maxFileBytes: numbe
         config: write,
         schema: {
           tags,
-          summary: 'Rename or describe a knowledge base, or change its embedding model (existing chunks are embedded again in the background)',
+          summary: 'Rename or describe a knowledge base, change its embedding model (existing chunks are embedded again in the background) or its reranking',
           params: Id,
-          body: z.strictObject({ name: z.string().trim().min(1).max(100).optional(), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional() }),
+          body: z.strictObject({ name: z.string().trim().min(1).max(100).optional(), description: z.string().max(1_000).optional(), embedding: Embedding.nullable().optional(), rerank: Rerank.nullable().optional() }),
           response: { 200: BaseView },
         },
       },

@@ -70,6 +70,8 @@ type DocumentMeta = { filename: string; declaredType: string | undefined; source
 
 /** The embedding model a base's chunks are indexed with (null: full-text search only). */
 export type EmbeddingChoice = { connectionId: string; model: string } | null;
+/** The model that reranks a base's search results (null: no reranking). */
+export type RerankChoice = { connectionId: string; model: string } | null;
 
 export class KnowledgeService {
   constructor(private readonly deps: KnowledgeDeps) {}
@@ -86,9 +88,10 @@ export class KnowledgeService {
     return base;
   }
 
-  async create(context: WorkspaceContext, input: { name: string; description?: string | undefined; embedding?: EmbeddingChoice | undefined }, actor: Actor): Promise<repo.BaseRow> {
+  async create(context: WorkspaceContext, input: { name: string; description?: string | undefined; embedding?: EmbeddingChoice | undefined; rerank?: RerankChoice | undefined }, actor: Actor): Promise<repo.BaseRow> {
     this.deps.workspaces.require(context, 'knowledge.write');
     const embedding = input.embedding ? await this.checkEmbedding(context, input.embedding) : null;
+    const rerank = input.rerank ? await this.checkRerank(context, input.rerank) : null;
     const now = this.deps.clock.now();
     const id = randomUUID();
     await this.deps.audit.transaction(async (trx) => {
@@ -99,6 +102,8 @@ export class KnowledgeService {
         description: input.description ?? '',
         embedding_connection_id: embedding?.connectionId ?? null,
         embedding_model: embedding?.model ?? null,
+        rerank_connection_id: rerank?.connectionId ?? null,
+        rerank_model: rerank?.model ?? null,
         created_by: context.userId,
         created_at: now,
         updated_at: now,
@@ -112,10 +117,16 @@ export class KnowledgeService {
    * Renames or describes a base, or changes its embedding model: vectors of the old model
    * are dropped and the existing chunks are embedded again in the background.
    */
-  async update(context: WorkspaceContext, id: string, changes: { name?: string | undefined; description?: string | undefined; embedding?: EmbeddingChoice | undefined }, actor: Actor): Promise<repo.BaseRow> {
+  async update(
+    context: WorkspaceContext,
+    id: string,
+    changes: { name?: string | undefined; description?: string | undefined; embedding?: EmbeddingChoice | undefined; rerank?: RerankChoice | undefined },
+    actor: Actor,
+  ): Promise<repo.BaseRow> {
     this.deps.workspaces.require(context, 'knowledge.write');
     const before = await this.get(context, id);
     const embedding = changes.embedding ? await this.checkEmbedding(context, changes.embedding) : changes.embedding;
+    const rerank = changes.rerank ? await this.checkRerank(context, changes.rerank) : changes.rerank;
     await this.deps.audit.transaction(async (trx) => {
       await repo.updateBase(
         trx,
@@ -125,6 +136,7 @@ export class KnowledgeService {
           ...(changes.name !== undefined ? { name: changes.name } : {}),
           ...(changes.description !== undefined ? { description: changes.description } : {}),
           ...(embedding !== undefined ? { embedding_connection_id: embedding?.connectionId ?? null, embedding_model: embedding?.model ?? null } : {}),
+          ...(rerank !== undefined ? { rerank_connection_id: rerank?.connectionId ?? null, rerank_model: rerank?.model ?? null } : {}),
         },
         this.deps.clock.now(),
       );
@@ -143,13 +155,29 @@ export class KnowledgeService {
     if (!(await this.deps.embeddings.available())) {
       throw new AppError('validation_failed', 'Vector search is not available on this server: its PostgreSQL has no pgvector extension. Full-text search works without it.', [{ path: 'embedding', message: 'vector_search_unavailable' }]);
     }
-    const connection = await this.deps.providers.getForRun(context.workspaceId, choice.connectionId).catch((error: unknown) => {
+    const connection = await this.workspaceConnection(context, choice.connectionId, 'embedding.connectionId');
+    if (connection.kind !== 'openai') throw new AppError('validation_failed', `A ${connection.kind} connection cannot compute embeddings; use an OpenAI-compatible one.`, [{ path: 'embedding.connectionId', message: 'no_embeddings' }]);
+    return choice;
+  }
+
+  /**
+   * The connection must be this workspace's: OpenAI-compatible (its rerank endpoint, else a
+   * judgement by chat) or Anthropic (a judgement by chat).
+   */
+  private async checkRerank(context: WorkspaceContext, choice: { connectionId: string; model: string }): Promise<{ connectionId: string; model: string }> {
+    this.deps.workspaces.require(context, 'providers.read');
+    await this.workspaceConnection(context, choice.connectionId, 'rerank.connectionId');
+    return choice;
+  }
+
+  /** The workspace's connection, or 400 validation_failed at `path` (another workspace's is not found either). */
+  private async workspaceConnection(context: WorkspaceContext, connectionId: string, path: string) {
+    const connection = await this.deps.providers.getForRun(context.workspaceId, connectionId).catch((error: unknown) => {
       if (error instanceof AppError && error.code === 'not_found') return undefined;
       throw error;
     });
-    if (!connection) throw new AppError('validation_failed', 'No such provider connection in this workspace.', [{ path: 'embedding.connectionId', message: 'not_found' }]);
-    if (connection.kind !== 'openai') throw new AppError('validation_failed', `A ${connection.kind} connection cannot compute embeddings; use an OpenAI-compatible one.`, [{ path: 'embedding.connectionId', message: 'no_embeddings' }]);
-    return choice;
+    if (!connection) throw new AppError('validation_failed', 'No such provider connection in this workspace.', [{ path, message: 'not_found' }]);
+    return connection;
   }
 
   async delete(context: WorkspaceContext, id: string, actor: Actor): Promise<void> {

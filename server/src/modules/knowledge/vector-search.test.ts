@@ -154,8 +154,11 @@ function registerVectorTests(): void {
     await fill(client, baseId);
     expect((await search(client, baseId, 'automobile')).length).toBe(0); // full text only
 
+    chat.fake.enqueue({ kind: 'error', status: 500 }); // the backfill's first call is retried: it finishes later
     const patched = await client.patch(`/knowledge-bases/${baseId}`, { embedding: { connectionId, model: 'fake-embed-2' } });
     expect(patched.statusCode, patched.body).toBe(200);
+    // A search while the chunks have no vectors yet is cached; the backfill must make it stale.
+    await search(client, baseId, 'automobile');
     await expect.poll(async () => (await search(client, baseId, 'automobile'))[0]?.filename, { timeout: 15_000, interval: 100 }).toBe('fleet.md');
     const models = await chat.t.database.db.selectFrom('chunk_embeddings').select('model').distinct().where('knowledge_base_id', '=', baseId).execute();
     expect(models).toEqual([{ model: 'fake-embed-2' }]);

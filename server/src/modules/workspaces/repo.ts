@@ -182,6 +182,17 @@ export async function addUsage(db: Db, workspaceId: string, period: string, inpu
     .execute();
 }
 
+/** True when the workspace has no budget or this period's tokens are below it (one query). */
+export async function hasBudgetLeft(db: Db, workspaceId: string, period: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('workspaces as w')
+    .leftJoin('workspace_usage as u', (join) => join.onRef('u.workspace_id', '=', 'w.id').on('u.period', '=', period))
+    .select(sql<boolean>`w.monthly_token_budget is null or coalesce(u.input_tokens + u.output_tokens, 0) < w.monthly_token_budget`.as('left'))
+    .where('w.id', '=', workspaceId)
+    .executeTakeFirst();
+  return row?.left === true;
+}
+
 export function findUsage(db: Db, workspaceId: string, period: string) {
   return db.selectFrom('workspace_usage').select(['input_tokens', 'output_tokens']).where('workspace_id', '=', workspaceId).where('period', '=', period).executeTakeFirst();
 }

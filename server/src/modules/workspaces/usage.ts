@@ -6,7 +6,7 @@
 import { AppError } from '../../errors.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db/database.js';
-import { addUsage, findUsage } from './repo.js';
+import { addUsage, findUsage, hasBudgetLeft } from './repo.js';
 import type { WorkspaceContext } from './service.js';
 
 export interface UsageSummary {
@@ -42,6 +42,11 @@ export class UsageService {
     if (usage.budget !== null && usage.inputTokens + usage.outputTokens >= usage.budget) {
       throw new AppError('budget_exhausted', `This workspace used its monthly budget of ${usage.budget} tokens; an admin can raise it (PATCH /api/v1/workspaces/:id).`);
     }
+  }
+
+  /** For provider calls made without a request's workspace context (search reranking). */
+  hasBudgetLeft(workspaceId: string): Promise<boolean> {
+    return hasBudgetLeft(this.db, workspaceId, this.period());
   }
 
   async record(workspaceId: string, inputTokens: number, outputTokens: number): Promise<void> {

@@ -8,7 +8,7 @@
  * provider_unavailable after the deltas already received were yielded.
  */
 import { DEFAULT_FIRST_BYTE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, Exchange, codeForStatus, isJsonResponse, isObject, joinUrl, listModels, parseChunk, providerErrorMessage, safeMessage, throwIfAborted, type FetchLike } from './http.js';
-import { ProviderError, type ChatEvent, type ChatMessage, type ChatRequest, type EmbedRequest, type FinishReason, type LlmProvider, type ToolCall } from './types.js';
+import { ProviderError, type ChatEvent, type ChatMessage, type ChatRequest, type EmbedRequest, type FinishReason, type LlmProvider, type RerankRequest, type RerankResult, type ToolCall } from './types.js';
 
 export interface OpenAiProviderOptions {
   /** e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1; a query (Azure api-version) is kept. */
@@ -184,6 +184,28 @@ export class OpenAiProvider implements LlmProvider {
     }
   }
 
+  /**
+   * `POST /rerank` in the shape Jina, Cohere (v2), vLLM, llama.cpp's server, LocalAI and
+   * Infinity share: `{model, query, documents}` in, `{results: [{index, relevance_score}]}` out.
+   */
+  async rerank(request: RerankRequest): Promise<RerankResult> {
+    throwIfAborted(request.signal);
+    if (request.documents.length === 0) return { scores: [], inputTokens: 0 };
+    const exchange = this.exchange(request.signal);
+    try {
+      const res = await exchange.send(joinUrl(this.options.baseUrl, '/rerank'), {
+        method: 'POST',
+        headers: { ...this.headers('application/json'), 'content-type': 'application/json' },
+        body: JSON.stringify({ model: request.model, query: request.query, documents: request.documents, top_n: request.documents.length, return_documents: false }),
+      });
+      return rerankScores(await exchange.json(res), request.documents.length);
+    } catch (err) {
+      throw exchange.mapError(err, 'connect');
+    } finally {
+      exchange.close();
+    }
+  }
+
   async *stream(request: ChatRequest): AsyncGenerator<ChatEvent, void, undefined> {
     throwIfAborted(request.signal);
     const exchange = this.exchange(request.signal);
@@ -289,6 +311,23 @@ function* completionEvents(body: unknown): Generator<ChatEvent> {
   let finish = typeof choice.finish_reason === 'string' ? mapFinishReason(choice.finish_reason) : 'stop';
   if (taken.length > 0 && finish === 'stop') finish = 'tool_calls';
   yield { type: 'done', finishReason: finish };
+}
+
+/** The `results` of a rerank response as one score per document (in the documents' order), checked. */
+export function rerankScores(body: unknown, expected: number): RerankResult {
+  const bad = (why: string) => new ProviderError('provider_protocol_error', `The provider sent an unusable rerank response: ${why}.`);
+  if (!isObject(body) || !Array.isArray(body.results)) throw bad('no results list');
+  const scores = new Array<number>(expected).fill(Number.NEGATIVE_INFINITY);
+  for (const item of body.results as unknown[]) {
+    if (!isObject(item) || !Number.isInteger(item.index) || (item.index as number) < 0 || (item.index as number) >= expected) throw bad('a result without a valid index');
+    const score = item.relevance_score ?? item.score;
+    if (typeof score !== 'number' || !Number.isFinite(score)) throw bad('a score that is not a finite number');
+    scores[item.index as number] = score;
+  }
+  if (scores.some((s) => s === Number.NEGATIVE_INFINITY)) throw bad('fewer results than documents');
+  const usage = isObject(body.usage) ? body.usage : isObject(body.meta) && isObject(body.meta.billed_units) ? body.meta.billed_units : {};
+  const tokens = usage.prompt_tokens ?? usage.total_tokens ?? usage.input_tokens ?? 0;
+  return { scores, inputTokens: typeof tokens === 'number' && Number.isFinite(tokens) && tokens >= 0 ? Math.round(tokens) : 0 };
 }
 
 /** The `data` of an embeddings response, ordered by `index` and checked. */

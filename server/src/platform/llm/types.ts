@@ -68,6 +68,26 @@ export interface LlmProvider {
   test(signal?: AbortSignal): Promise<{ ok: true; models?: string[] }>;
   /** Embedding vectors, one per input in order; absent on providers without embeddings. */
   embed?(request: EmbedRequest): Promise<number[][]>;
+  /**
+   * Relevance of each document to the query from a dedicated rerank endpoint (a cross-encoder);
+   * absent on providers whose protocol has none. Throws HttpProviderError 404/405/501 when
+   * this server does not offer one.
+   */
+  rerank?(request: RerankRequest): Promise<RerankResult>;
+}
+
+export interface RerankRequest {
+  model: string;
+  query: string;
+  documents: string[];
+  signal?: AbortSignal;
+}
+
+export interface RerankResult {
+  /** One score per document, in the documents' order; higher is more relevant. */
+  scores: number[];
+  /** Tokens the provider billed, when it says (rerank endpoints bill input only). */
+  inputTokens: number;
 }
 
 export interface EmbedRequest {

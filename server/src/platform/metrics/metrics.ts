@@ -40,6 +40,8 @@ export class Metrics {
   readonly authFailures: Counter<'kind'>;
   readonly providerDuration: Histogram<'provider' | 'operation'>;
   readonly providerErrors: Counter<'provider' | 'operation' | 'code'>;
+  readonly rerankDuration: Histogram<'method'>;
+  readonly rerankTokens: Counter<'method' | 'direction'>;
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
@@ -74,6 +76,19 @@ export class Metrics {
       name: 'bastion_provider_errors_total',
       help: 'LLM provider calls that failed, by provider kind, operation and error code (caller cancellations excluded).',
       labelNames: ['provider', 'operation', 'code'],
+      registers,
+    });
+    this.rerankDuration = new Histogram({
+      name: 'bastion_rerank_duration_seconds',
+      help: "Reranking of a search's best results, by method (the provider's rerank endpoint, or a model's judgement by chat).",
+      labelNames: ['method'],
+      buckets: PROVIDER_BUCKETS,
+      registers,
+    });
+    this.rerankTokens = new Counter({
+      name: 'bastion_rerank_tokens_total',
+      help: 'Tokens reranking used, by method and direction (input, output); they count against the workspace budget.',
+      labelNames: ['method', 'direction'],
       registers,
     });
   }

@@ -1,13 +1,13 @@
 /**
  * Latency and errors of LLM provider calls, by provider kind. Every remote call (chat,
- * retrieval embeddings, connection tests) gets its provider from one resolver, so wrapping
+ * retrieval embeddings and reranking, connection tests) gets its provider from one resolver, so wrapping
  * the providers it hands out measures them all without touching each provider's code.
  * The built-in extractive provider makes no calls and is left alone.
  */
 import { ProviderError, type ChatEvent, type ChatRequest, type LlmProvider } from '../llm/types.js';
 import type { Metrics } from './metrics.js';
 
-type Operation = 'stream' | 'embed' | 'test';
+type Operation = 'stream' | 'embed' | 'rerank' | 'test';
 
 /** Anything that hands out providers (the ProviderResolver). */
 export interface ProviderSource {
@@ -49,6 +49,10 @@ export function observeProvider(provider: LlmProvider, metrics: Metrics): LlmPro
   if (provider.embed) {
     const embed = provider.embed.bind(provider);
     observed.embed = (request) => timed('embed', request.signal, () => embed(request));
+  }
+  if (provider.rerank) {
+    const rerank = provider.rerank.bind(provider);
+    observed.rerank = (request) => timed('rerank', request.signal, () => rerank(request));
   }
   return observed;
 }

@@ -4209,6 +4209,15 @@ export interface paths {
                                     /** @description e.g. text-embedding-3-small */
                                     model: string;
                                 } | null;
+                                rerank: {
+                                    /**
+                                     * Format: uuid
+                                     * @description A provider connection of the workspace (OpenAI-compatible or Anthropic)
+                                     */
+                                    connectionId: string;
+                                    /** @description A rerank model (e.g. bge-reranker-v2-m3) where the server has a /rerank endpoint, otherwise a chat model that judges relevance */
+                                    model: string;
+                                } | null;
                                 /** @description Changes whenever the base or its documents change */
                                 version: number;
                                 createdAt: string;
@@ -4266,6 +4275,15 @@ export interface paths {
                             /** @description e.g. text-embedding-3-small */
                             model: string;
                         } | null;
+                        rerank?: {
+                            /**
+                             * Format: uuid
+                             * @description A provider connection of the workspace (OpenAI-compatible or Anthropic)
+                             */
+                            connectionId: string;
+                            /** @description A rerank model (e.g. bge-reranker-v2-m3) where the server has a /rerank endpoint, otherwise a chat model that judges relevance */
+                            model: string;
+                        } | null;
                     };
                 };
             };
@@ -4288,6 +4306,15 @@ export interface paths {
                                  */
                                 connectionId: string;
                                 /** @description e.g. text-embedding-3-small */
+                                model: string;
+                            } | null;
+                            rerank: {
+                                /**
+                                 * Format: uuid
+                                 * @description A provider connection of the workspace (OpenAI-compatible or Anthropic)
+                                 */
+                                connectionId: string;
+                                /** @description A rerank model (e.g. bge-reranker-v2-m3) where the server has a /rerank endpoint, otherwise a chat model that judges relevance */
                                 model: string;
                             } | null;
                             /** @description Changes whenever the base or its documents change */
@@ -4360,6 +4387,15 @@ export interface paths {
                                  */
                                 connectionId: string;
                                 /** @description e.g. text-embedding-3-small */
+                                model: string;
+                            } | null;
+                            rerank: {
+                                /**
+                                 * Format: uuid
+                                 * @description A provider connection of the workspace (OpenAI-compatible or Anthropic)
+                                 */
+                                connectionId: string;
+                                /** @description A rerank model (e.g. bge-reranker-v2-m3) where the server has a /rerank endpoint, otherwise a chat model that judges relevance */
                                 model: string;
                             } | null;
                             /** @description Changes whenever the base or its documents change */
@@ -4437,7 +4473,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Rename or describe a knowledge base, or change its embedding model (existing chunks are embedded again in the background) */
+        /** Rename or describe a knowledge base, change its embedding model (existing chunks are embedded again in the background) or its reranking */
         patch: {
             parameters: {
                 query?: never;
@@ -4459,6 +4495,15 @@ export interface paths {
                              */
                             connectionId: string;
                             /** @description e.g. text-embedding-3-small */
+                            model: string;
+                        } | null;
+                        rerank?: {
+                            /**
+                             * Format: uuid
+                             * @description A provider connection of the workspace (OpenAI-compatible or Anthropic)
+                             */
+                            connectionId: string;
+                            /** @description A rerank model (e.g. bge-reranker-v2-m3) where the server has a /rerank endpoint, otherwise a chat model that judges relevance */
                             model: string;
                         } | null;
                     };
@@ -4483,6 +4528,15 @@ export interface paths {
                                  */
                                 connectionId: string;
                                 /** @description e.g. text-embedding-3-small */
+                                model: string;
+                            } | null;
+                            rerank: {
+                                /**
+                                 * Format: uuid
+                                 * @description A provider connection of the workspace (OpenAI-compatible or Anthropic)
+                                 */
+                                connectionId: string;
+                                /** @description A rerank model (e.g. bge-reranker-v2-m3) where the server has a /rerank endpoint, otherwise a chat model that judges relevance */
                                 model: string;
                             } | null;
                             /** @description Changes whenever the base or its documents change */

@@ -10,6 +10,9 @@ export interface KnowledgeBasesTable {
   version: Generated<string>; // bigint comes back as a string
   embedding_connection_id: Generated<string | null>;
   embedding_model: Generated<string | null>;
+  /** Optional reranking of search results (migration 0030); null: none. */
+  rerank_connection_id: Generated<string | null>;
+  rerank_model: Generated<string | null>;
   created_by: string | null;
   created_at: Date;
   updated_at: Date;
