@@ -69,7 +69,8 @@ describe('password hashing', () => {
     const stored = await Promise.all(Array.from({ length: 4 }, (_, i) => hashPassword(`violet tractor ${i} sings at dawn`)));
     clearInterval(ticker);
     expect(stored.every((h) => h.startsWith('$argon2id$'))).toBe(true);
-    expect(niceOfThreads()).toContain(mine + HASHING_NICE_INCREMENT);
+    // Linux caps nice at 19 (a test run under `nice` starts higher).
+    expect(niceOfThreads()).toContain(Math.min(19, mine + HASHING_NICE_INCREMENT));
     // The event loop kept turning while four hashes ran (they run elsewhere).
     expect(ticks).toBeGreaterThan((performance.now() - started) / 10);
   });
