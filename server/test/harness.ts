@@ -57,7 +57,9 @@ const POOL = { DB_POOL_MAX: 5, DB_STATEMENT_TIMEOUT_MS: 15_000, DB_IDLE_TIMEOUT_
 export async function createPostgresDatabase(name: string): Promise<string> {
   if (!TEST_DATABASE_URL) throw new Error('DATABASE_URL is not set');
   if (!/^[a-z0-9_]{1,63}$/.test(name)) throw new Error(`unexpected database name ${name}`);
-  const admin = openPostgres(TEST_DATABASE_URL, { ...POOL, DB_POOL_MAX: 1 }, silentLogger);
+  // Dropping and creating a database waits on the whole server's I/O: on a busy machine (two test
+  // workers, other suites' servers) it has taken longer than the tests' 15-s statement timeout.
+  const admin = openPostgres(TEST_DATABASE_URL, { ...POOL, DB_POOL_MAX: 1, DB_STATEMENT_TIMEOUT_MS: 60_000 }, silentLogger);
   try {
     // DDL takes no bound parameters: the name goes through sql.id (quoted identifier).
     await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);

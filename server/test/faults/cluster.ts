@@ -15,7 +15,8 @@ import { TEST_RUN, testMasterKeys, waitFor } from '../harness.js';
 const SERVER_DIR = fileURLToPath(new URL('../..', import.meta.url));
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 
-export const PORTS = { postgres: 55433, redis: 56380, api: [58101, 58102] as const, metrics: 58190 };
+// Below the ephemeral range (32768–60999 here): an outbound connection can never hold them.
+export const PORTS = { postgres: 25433, redis: 26380, api: [28101, 28102] as const, metrics: 28190 };
 export const DATABASE_URL = `postgres://postgres@127.0.0.1:${PORTS.postgres}/bastion`;
 export const REDIS_URL = `redis://127.0.0.1:${PORTS.redis}`;
 /** `id:base64` for MASTER_KEYS: every process of the deployment shares it. */

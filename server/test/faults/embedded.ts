@@ -20,7 +20,7 @@ import { Child } from './cluster.js';
 import { Client } from './load.js';
 
 export const MiB = 1024 * 1024;
-const PORT = 58103;
+const PORT = 28103; // beside cluster.ts PORTS, below the ephemeral range
 const MIN_FREE = 48 * MiB;
 
 export interface Embedded {

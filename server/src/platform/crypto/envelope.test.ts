@@ -4,7 +4,7 @@
  * crypto-shredding, rotation with re-wrap and retirement, and a dump grep.
  */
 import { sql } from 'kysely';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildTestApp, testDatabase } from '../../../test/harness.js';
 import type { Database } from '../db/database.js';
 import { CryptoError } from './crypto-error.js';
@@ -62,6 +62,11 @@ beforeEach(async () => {
   await sql`create table if not exists crypto_test_records (id text primary key, secret bytea not null)`.execute(database.db);
   await sql`truncate crypto_test_records`.execute(database.db);
   events = [];
+});
+
+// The scratch table is not part of the schema: leave the worker's shared database as it was.
+afterAll(async () => {
+  await sql`drop table if exists crypto_test_records`.execute((await testDatabase()).db);
 });
 
 describe('envelope encryption', () => {
