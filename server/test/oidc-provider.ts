@@ -2,9 +2,12 @@
  * A real OpenID Connect provider (oidc-provider) on loopback, with its development login
  * and consent pages driven like a browser would (cookies, forms, redirects).
  */
-import type { Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { decodeJwt, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
 import Provider from 'oidc-provider';
 import { freePort } from './harness.js';
+
+const KEY_ID = 'test-signing-key';
 
 export interface TestAccount {
   email?: string;
@@ -15,12 +18,22 @@ export interface TestAccount {
 export class TestOidcProvider {
   readonly accounts = new Map<string, TestAccount>();
   private server: Server | undefined;
+  private signingKey: JWK | undefined;
   issuer = '';
+  /**
+   * When set, the ID token the token endpoint answers is re-signed with the provider's own key
+   * after this change of its claims: a token the provider really signed, but not as issued
+   * (one meant for another client, say).
+   */
+  tamperIdToken: ((claims: JWTPayload) => JWTPayload) | undefined;
 
   async start(redirectUri: string, clientSecret: string): Promise<void> {
     const port = await freePort();
     this.issuer = `http://127.0.0.1:${port}`;
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    this.signingKey = { ...(await exportJWK(privateKey)), kid: KEY_ID, alg: 'RS256', use: 'sig' };
     const provider = new Provider(this.issuer, {
+      jwks: { keys: [this.signingKey] },
       clients: [{ client_id: 'bastion', client_secret: clientSecret, redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'] }],
       pkce: { required: () => true },
       findAccount: async (_ctx: unknown, sub: string) => ({ accountId: sub, claims: async () => ({ sub, ...(this.accounts.get(sub) ?? {}) }) }),
@@ -28,7 +41,29 @@ export class TestOidcProvider {
       features: { devInteractions: { enabled: true } },
       ttl: { AccessToken: 600, IdToken: 600, AuthorizationCode: 60, Interaction: 600, Session: 600, Grant: 600 },
     });
-    this.server = provider.listen(port);
+    const handle = provider.callback();
+    this.server = createServer((request, response) => {
+      if (this.tamperIdToken && request.method === 'POST' && request.url?.startsWith('/token')) this.rewriteIdToken(response, this.tamperIdToken);
+      void handle(request, response);
+    }).listen(port);
+  }
+
+  /** Replaces the id_token in the token endpoint's JSON answer before it is sent. */
+  private rewriteIdToken(response: ServerResponse, change: (claims: JWTPayload) => JWTPayload): void {
+    const end = response.end.bind(response) as (body?: string | Buffer) => ServerResponse;
+    response.end = ((body?: string | Buffer) => {
+      void (async () => {
+        const answer = JSON.parse(String(body)) as { id_token?: string };
+        if (answer.id_token) {
+          const key = await importJWK(this.signingKey!, 'RS256');
+          answer.id_token = await new SignJWT(change(decodeJwt(answer.id_token))).setProtectedHeader({ alg: 'RS256', kid: KEY_ID }).sign(key);
+        }
+        const text = JSON.stringify(answer);
+        if (!response.headersSent) response.setHeader('content-length', Buffer.byteLength(text));
+        end(text);
+      })();
+      return response;
+    }) as ServerResponse['end'];
   }
 
   async stop(): Promise<void> {

@@ -2,7 +2,8 @@
  * Honest states in Chromium: a link into another of your workspaces switches to it, the last
  * workspace is remembered across sign-ins, a session that ended keeps the unsent message and
  * says why it asks to sign in again, a failed send says the server cannot be reached and keeps
- * the text, and a mailed export link survives the detour through sign-in.
+ * the text, a mailed export link survives the detour through sign-in, and browser storage
+ * holds no credential while signed in and nothing of the person once signed out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -38,6 +39,18 @@ afterAll(async () => {
   await chromium?.close();
   await stack?.close();
 });
+
+/** The page's storage, as the browser-side functions below see it (this file is typed without the DOM). */
+interface BrowserGlobals {
+  document: { cookie: string };
+  localStorage: Record<string, string>;
+  sessionStorage: Record<string, string>;
+  indexedDB: { databases(): Promise<{ name?: string }[]> };
+  caches: { keys(): Promise<string[]>; open(name: string): Promise<{ keys(): Promise<{ url: string }[]> }> };
+}
+
+/** What the app put in storage; SvelteKit's own scroll positions (numbers) and empty snapshots aside. */
+const ours = (stored: Record<string, string>) => Object.fromEntries(Object.entries(stored).filter(([key, value]) => !(key === 'sveltekit:scroll' || (key === 'sveltekit:snapshot' && value === '{}'))));
 
 const switcher = (p: Page) => p.locator('#workspace-switcher');
 const switcherName = (p: Page) =>
@@ -100,6 +113,10 @@ describe('honest states', () => {
     await page.goto(`/chat/${ids.teamConversation}`);
     const composer = page.getByLabel('Message', { exact: true });
     await composer.fill('How many days do I have to claim rail tickets?');
+    // Loaded first: a request of the page still in flight when the session ends would send it
+    // to sign-in before Send is pressed (seen on a loaded machine).
+    await expect.poll(() => page.getByRole('button', { name: 'Send', exact: true }).isEnabled(), { timeout: 30_000 }).toBe(true);
+    await page.waitForLoadState('networkidle');
     // The session ends behind the page's back (as an expiry or a sign-out elsewhere would).
     api = new BrowserApi(context, stack.baseUrl); // signed in again since: a new CSRF token
     expect((await api.call('POST', '/auth/logout')).status()).toBeLessThan(300);
@@ -155,6 +172,65 @@ describe('honest states', () => {
     await other.getByText('Downloaded.').waitFor();
     expect(other.url()).not.toContain('token');
     await fresh.context.close();
+  });
+
+  it('keeps no credential in browser storage, and nothing of the person once signed out [ASVS 14.3.1, 14.3.3]', async () => {
+    await page.goto(`/chat/${ids.teamConversation}`);
+    await page.getByTestId('messages').getByText('How many days do I have to claim rail tickets?').waitFor();
+    await page.getByLabel('Message', { exact: true }).fill('A draft about the Lyon offsite');
+    await expect.poll(() => page.evaluate(() => Object.keys((globalThis as unknown as BrowserGlobals).sessionStorage).length)).toBeGreaterThan(0);
+    const secrets = (await context.cookies()).map((cookie) => cookie.value).filter((value) => value.length >= 16);
+    expect(secrets.length, 'the session cookie').toBeGreaterThan(0);
+    const held = () =>
+      page.evaluate(async () => {
+        const { document, localStorage, sessionStorage, indexedDB, caches } = globalThis as unknown as BrowserGlobals;
+        return {
+          cookies: document.cookie,
+          local: Object.fromEntries(Object.entries(localStorage)),
+          session: Object.fromEntries(Object.entries(sessionStorage)),
+          databases: (await indexedDB.databases()).map((db) => db.name),
+          cached: (await Promise.all((await caches.keys()).map(async (name) => (await (await caches.open(name)).keys()).map((request) => new URL(request.url).pathname)))).flat(),
+        };
+      });
+
+    // Signed in: the session is an HttpOnly cookie that scripts cannot read, and no storage
+    // holds a credential; the service worker caches the public app only, never an API answer.
+    const during = await held();
+    for (const secret of secrets) expect(JSON.stringify(during), 'a cookie value in script-readable storage').not.toContain(secret);
+    expect(Object.keys(during.local)).toEqual(['bastion.workspace']);
+    expect(during.databases).toEqual([]);
+    expect(during.cached.filter((path) => path.startsWith('/api/'))).toEqual([]);
+
+    // Signed out: the draft is gone, only the last workspace's id stays (the server keeps it too).
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.waitForURL((url) => url.pathname === '/sign-in');
+    const after = await held();
+    expect(ours(after.session)).toEqual({});
+    expect(Object.keys(after.local)).toEqual(['bastion.workspace']);
+    expect(after.cookies).toBe('');
+    expect(JSON.stringify(after)).not.toContain('Lyon');
+    // Going back does not bring the conversation back from memory: the page loads anew and asks to sign in.
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
+    expect(await page.evaluate(() => (globalThis as unknown as { performance: { getEntriesByType(type: string): { type?: string }[] } }).performance.getEntriesByType('navigation')[0]?.type)).toBe('navigate');
+    expect(await page.getByText('How many days do I have to claim rail tickets?').count()).toBe(0);
+  });
+
+  it('clears unsent drafts when signing out every session from the account page [ASVS 14.3.1]', async () => {
+    await page.goto('/sign-in');
+    await signIn(page, PERSON.email, PASSWORD);
+    await page.waitForURL((url) => url.pathname.startsWith('/chat'));
+    await page.goto(`/chat/${ids.teamConversation}`);
+    await page.getByLabel('Message', { exact: true }).fill('Another draft about the Lyon offsite');
+    await expect.poll(() => page.evaluate(() => Object.keys((globalThis as unknown as BrowserGlobals).sessionStorage).length)).toBeGreaterThan(0);
+    await page.goto('/account');
+    await page.getByRole('button', { name: 'Sign out everywhere', exact: true }).waitFor();
+    await page.evaluate(() => ((globalThis as unknown as { confirm: () => boolean }).confirm = () => true)); // the "this one included?" question, answered yes
+    await page.getByRole('button', { name: 'Sign out everywhere', exact: true }).click();
+    await page.waitForURL((url) => url.pathname === '/sign-in');
+    const left = await page.evaluate(() => Object.fromEntries(Object.entries((globalThis as unknown as BrowserGlobals).sessionStorage)));
+    expect(ours(left)).toEqual({});
+    expect(JSON.stringify(left)).not.toContain('Lyon');
   });
 
   it('saw no CSP violation, no dialog and no uncaught error', () => {

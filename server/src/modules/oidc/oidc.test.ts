@@ -118,6 +118,27 @@ describe('OIDC single sign-on', () => {
     expect(landed).toContain('#error=invalid_token');
   });
 
+  it('refuses an ID token the provider signed for another client (aud) [ASVS 10.5.4]', async () => {
+    const sub = login({ email: `audience${n}@example.org`, email_verified: true });
+    const attempt = async (change: (claims: Record<string, unknown>) => Record<string, unknown>) => {
+      provider.tamperIdToken = change;
+      try {
+        const { location, flowCookie } = await start();
+        return await callback(await provider.authorize(location, sub), flowCookie);
+      } finally {
+        provider.tamperIdToken = undefined;
+      }
+    };
+    // Meant for another client; or for both, but authorised for the other one (azp).
+    for (const forged of [{ aud: 'another-app' }, { aud: ['another-app'] }, { aud: ['another-app', 'bastion'], azp: 'another-app' }]) {
+      const { session, location } = await attempt((claims) => ({ ...claims, ...forged }));
+      expect(session, JSON.stringify(forged)).toBeUndefined();
+      expect(location, JSON.stringify(forged)).toContain('#error=invalid_token');
+    }
+    // The same re-signing with the claims as issued is accepted: the refusals above are the audience's.
+    expect((await attempt((claims) => claims)).session).toBeDefined();
+  });
+
   it('never silently takes over an existing account: unverified emails are refused, verified ones need the owner [ASVS 6.8.1]', async () => {
     const address = `owner${n}@example.org`;
     const ownerId = await createUser(t.database, { email: address });
