@@ -3,14 +3,17 @@
  * mode behind TLS. Fails on any finding above info that is not in security/allow-list.json
  * (each entry with its reason), and writes the results table to security/results-<profile>.md.
  *
- * DAST_PROFILE=ci (the default, in .ci/run): testssl.sh --fast, sqlmap on the three
- * riskiest endpoints without time-based techniques, wapiti's modules for a bounded time.
- * DAST_PROFILE=full (`npm run test:security`): everything, longer.
+ * Targets come from the OpenAPI document the stack serves (openapi-targets.ts).
+ * DAST_PROFILE=ci (the default, in .ci/run): testssl.sh --fast, sqlmap on the five riskiest
+ * operations without time-based techniques, wapiti's modules for a bounded time.
+ * DAST_PROFILE=full (`npm run test:security`): sqlmap on every operation that takes a
+ * parameter, with every technique; the full testssl.sh; wapiti for longer.
  */
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_RUN } from '../../harness.js';
+import { crawlStartUrls, sqlmapTargets, type OpenApiDocument } from './openapi-targets.js';
 import { nmap, sqlmap, testssl, wapiti, type Finding, type ScanResult, type SqlmapTarget } from './scanners.js';
 import { startStack, type Stack } from './stack.js';
 
@@ -24,7 +27,29 @@ const ADMIN_DATABASE_URL = (() => {
   return url.href;
 })();
 
+/**
+ * The five operations whose parameters reach the most hand-built SQL: full-text search,
+ * conversation search over the blind index, keyset pagination, sign-in (which also stores
+ * the User-Agent) and the administrators' account search.
+ */
+const RISKIEST = ['POST /api/v1/knowledge-bases/{id}/search', 'GET /api/v1/conversations/search', 'GET /api/v1/conversations', 'POST /api/v1/auth/login', 'GET /api/v1/admin/users'];
+/**
+ * Changes that alter what every later request sees (a new policy to accept, a token budget,
+ * a wrong current password counted against the owner, a member's role): attacked last.
+ */
+const LAST = ['PATCH /api/v1/workspaces/{id}/members/{userId}', 'POST /api/v1/auth/password/change', 'PATCH /api/v1/workspaces/{id}', 'POST /api/v1/admin/policies'];
+
+function inRunOrder(targets: SqlmapTarget[]): SqlmapTarget[] {
+  const rank = (t: SqlmapTarget) => LAST.indexOf(t.name) + 1 + (t.method === 'GET' ? -1 : 0);
+  return targets
+    .map((t, i) => ({ t, i }))
+    .sort((a, b) => rank(a.t) - rank(b.t) || a.i - b.i)
+    .map(({ t }) => t);
+}
+
 let stack: Stack;
+let document: OpenApiDocument | undefined;
+const openApi = async () => (document ??= (await (await fetch(`${stack.direct}/api/v1/openapi.json`)).json()) as OpenApiDocument);
 const results: ScanResult[] = [];
 
 function unexplained(findings: Finding[]): Finding[] {
@@ -78,34 +103,15 @@ describe(`scanners against the staging stack (${TEST_RUN.dastProfile})`, () => {
 
   it('testssl.sh: protocols, ciphers, HSTS, certificate', () => scan(testssl(stack.port, { fast: !FULL })), 660_000);
 
-  it('sqlmap: no injectable parameter', () => {
-    const api = `${stack.url}/api/v1`;
-    const targets: SqlmapTarget[] = [
-      { name: 'knowledge search', url: `${api}/knowledge-bases/${stack.ids.base}/search`, method: 'POST', data: '{"query":"parking","topK":5}', params: ['JSON query'] },
-      { name: 'conversation list', url: `${api}/conversations?limit=20&before=2030-01-01T00:00:00Z`, method: 'GET', params: ['limit', 'before'] },
-      { name: 'sign-in', url: `${api}/auth/login`, method: 'POST', data: '{"email":"nobody@example.org","password":"not the password at all"}', params: ['JSON email', 'JSON password'], ignoreCodes: [401] },
-    ];
-    if (FULL) {
-      targets.push(
-        { name: 'document', url: `${api}/knowledge-bases/${stack.ids.base}/documents?status=ready`, method: 'GET', params: ['status'] },
-        { name: 'export', url: `${api}/conversations/${stack.ids.conversation}/export?format=json`, method: 'GET', params: ['format'] },
-        { name: 'agent change', url: `${api}/agents/${stack.ids.agent}`, method: 'PATCH', data: '{"name":"Front desk"}', params: ['JSON name'] },
-      );
-    }
-    return scan(sqlmap(targets, auth(), { level: 3, risk: 2, techniques: FULL ? 'BEUSTQ' : 'BEUS', timeoutMs: FULL ? 1_800_000 : 300_000 }));
-  }, 3_600_000);
+  it('sqlmap: no injectable parameter', async () => {
+    const all = sqlmapTargets(await openApi(), stack);
+    const targets = FULL ? inRunOrder(all) : RISKIEST.map((name) => all.find((t) => t.name === name) ?? expect.unreachable(`${name} is not in the OpenAPI document`));
+    if (FULL) expect(targets.length).toBeGreaterThan(90);
+    return scan(sqlmap(targets, { level: 3, risk: 2, techniques: FULL ? 'BEUSTQ' : 'BEUS', timeoutMs: 600_000 }));
+  }, 7_200_000);
 
-  it('wapiti: injection, XSS, CRLF, SSRF, redirects, XXE, files, exec, methods, cookies, CSP, headers', () => {
-    const api = `${stack.url}/api/v1`;
-    const startUrls = [
-      `${api}/conversations?limit=20`,
-      `${api}/conversations/${stack.ids.conversation}/messages?includeSuperseded=false`,
-      `${api}/conversations/${stack.ids.conversation}/export?format=json`,
-      `${api}/knowledge-bases/${stack.ids.base}/documents`,
-      `${api}/agents/${stack.ids.agent}`,
-      `${api}/me`,
-      `${stack.url}/chat`,
-    ];
+  it('wapiti: injection, XSS, CRLF, SSRF, redirects, XXE, files, exec, methods, cookies, CSP, headers', async () => {
+    const startUrls = [...crawlStartUrls(await openApi(), stack), `${stack.url}/chat`];
     const modules = 'sql,blindsql,xss,permanentxss,crlf,ssrf,redirect,xxe,file,exec,methods,cookieflags,csp,http_headers';
     return scan(wapiti(stack.url, startUrls, auth(), { modules, maxScanSeconds: FULL ? 1_200 : 150, maxAttackSeconds: FULL ? 300 : 60 }));
   }, 1_800_000);

@@ -105,21 +105,74 @@ export function testssl(port: number, options: { fast: boolean }): Promise<ScanR
 }
 
 export interface SqlmapTarget {
+  /** The operation, `METHOD /path`. */
   name: string;
+  /** Path and query values to attack are marked with sqlmap's `*`. */
   url: string;
-  method: 'GET' | 'POST' | 'PATCH';
-  /** JSON body; its values are tested. */
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** JSON body; sqlmap attacks each of its fields. */
   data?: string;
-  /** The parameters to test (body, query or path markers). */
-  params: string[];
-  /** HTTP codes that are this endpoint's normal answer (sign-in's 401), not a reason for sqlmap to stop. */
+  /** How many `*` markers the URL holds: each must get a verdict. */
+  markers: number;
+  /** The body's top-level scalar fields: each must get a verdict. */
+  bodyFields: string[];
+  /** The credential this operation accepts. */
+  headers: Record<string, string>;
+  /** HTTP codes that are this request's normal answer (a made-up id's 404), not a reason to stop. */
   ignoreCodes?: number[];
 }
 
-/** sqlmap on each target; a parameter it calls injectable is a high finding. */
-export function sqlmap(targets: SqlmapTarget[], headers: Record<string, string>, options: { level: number; risk: number; techniques: string; timeoutMs: number }): Promise<ScanResult> {
-  return timed('sqlmap', `${targets.length} endpoints, --level ${options.level} --risk ${options.risk} --technique ${options.techniques}`, async () => {
+/**
+ * Which parameters sqlmap gave a verdict on, which it found injectable, and whether the
+ * injection was confirmed: after finding one, sqlmap fingerprints the database through it,
+ * and a real injection into PostgreSQL answers PostgreSQL's checks. A difference between
+ * its "true" and "false" pages that no database's checks reproduce is not confirmed.
+ */
+export function sqlmapVerdicts(out: string): { tested: Set<string>; injectable: Set<string>; confirmed: boolean } {
+  const tested = new Set<string>();
+  const injectable = new Set<string>();
+  const confirmed = !/not able to fingerprint the back-end database management system/i.test(out);
+  for (const match of out.matchAll(/parameter '([^']+)' does not seem to be injectable/gi)) tested.add(match[1]!);
+  // Only the closing summary is a verdict: "appears to be … injectable" lines are candidates
+  // that sqlmap may still reject as false positives.
+  const summary = /identified the following injection point\(s\)[^\n]*\n---\n([\s\S]*?)\n---/i.exec(out)?.[1] ?? '';
+  for (const match of summary.matchAll(/^Parameter: (.+?) \(/gm)) {
+    tested.add(match[1]!);
+    injectable.add(match[1]!);
+  }
+  return { tested, injectable, confirmed };
+}
+
+/**
+ * Below --level 4 sqlmap skips, as a likely anti-CSRF value, every parameter whose name holds
+ * "csrf", "xsrf" or "token", and the one-time tokens of verify-email, reset, sign-in links
+ * and refresh are exactly such parameters. Naming the parameters with -p makes it test them:
+ * all of them, then, with the headers --level 3 would have added.
+ */
+export function namedParameters(target: Pick<SqlmapTarget, 'markers' | 'bodyFields'>): string[] {
+  if (!target.bodyFields.some((field) => /csrf|xsrf|token/i.test(field))) return [];
+  const markers = Array.from({ length: target.markers }, (_, i) => `#${i + 1}*`);
+  return ['-p', [...target.bodyFields, ...markers, 'User-Agent', 'Referer'].join(',')];
+}
+
+/** The parameters of `target` that sqlmap gave no verdict on. */
+export function untested(target: Pick<SqlmapTarget, 'markers' | 'bodyFields'>, tested: Set<string>): string[] {
+  const missing = target.bodyFields.filter((field) => !tested.has(`JSON ${field}`)).map((field) => `body ${field}`);
+  // sqlmap numbers the URL's markers #1*, #2*, …, naming them after the body's type when there is one.
+  const markers = new Set([...tested].flatMap((name) => /^(?:JSON )?#(\d+)\*$/.exec(name)?.[1] ?? []));
+  for (let i = 1; i <= target.markers; i++) if (!markers.has(String(i))) missing.push(`URL marker #${i}`);
+  return missing;
+}
+
+/**
+ * sqlmap on each target, one after the other, told the back end is PostgreSQL (it is; the
+ * payloads for other databases would only add requests). A parameter it confirms is a high
+ * finding; one it could not test (refused, unreachable, stopped early) a medium one.
+ */
+export function sqlmap(targets: SqlmapTarget[], options: { level: number; risk: number; techniques: string; timeoutMs: number }): Promise<ScanResult> {
+  return timed('sqlmap', `${targets.length} operations, --level ${options.level} --risk ${options.risk} --technique ${options.techniques} --dbms PostgreSQL`, async () => {
     const findings: Finding[] = [];
+    let requests = 0;
     for (const target of targets) {
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bastion-sqlmap-'));
       const out = await capture(
@@ -129,19 +182,23 @@ export function sqlmap(targets: SqlmapTarget[], headers: Record<string, string>,
           target.url,
           '--method',
           target.method,
-          ...(target.data ? ['--data', target.data] : []),
-          ...Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]),
-          ...(target.data ? ['-H', 'Content-Type: application/json'] : []),
+          ...(target.data ? ['--data', target.data, '-H', 'Content-Type: application/json'] : []),
+          ...Object.entries(target.headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]),
           ...(target.ignoreCodes ? ['--ignore-code', target.ignoreCodes.join(',')] : []),
-          '-p',
-          target.params.join(','),
+          ...namedParameters(target),
           '--batch',
+          // After one injectable parameter, go on with the others (batch mode would stop).
+          '--answers',
+          'keep testing=Y',
+          '--dbms',
+          'PostgreSQL',
           '--level',
           String(options.level),
           '--risk',
           String(options.risk),
           '--technique',
           options.techniques,
+          '--drop-set-cookie',
           '--timeout',
           '10',
           '--retries',
@@ -151,27 +208,32 @@ export function sqlmap(targets: SqlmapTarget[], headers: Record<string, string>,
           '--flush-session',
           '--output-dir',
           dir,
+          '-t',
+          path.join(dir, 'traffic.txt'),
           '--disable-coloring',
         ],
         options.timeoutMs,
-      );
+      ).catch((error: Error) => `[CRITICAL] ${error.message}`); // out of time: its parameters are reported untested
+      const traffic = await fs.readFile(path.join(dir, 'traffic.txt'), 'utf8').catch(() => '');
+      requests += traffic.match(/^HTTP request \[#\d+\]/gm)?.length ?? 0;
       await fs.rm(dir, { recursive: true, force: true });
-      for (const match of out.matchAll(/parameter '([^']+)' (?:is|appears to be) '?([^'\n]*?)'? injectable/gi)) {
-        if (/not/i.test(match[0])) continue;
-        findings.push({ tool: 'sqlmap', id: `${target.name}:${match[1]}`, severity: 'high', detail: match[0] });
+      const { tested, injectable, confirmed } = sqlmapVerdicts(out);
+      for (const parameter of injectable) {
+        const technique = /Parameter: [^\n]*\n\s+Type: ([^\n]+)/.exec(out)?.[1] ?? 'unknown technique';
+        findings.push(
+          confirmed
+            ? { tool: 'sqlmap', id: `${target.name}:${parameter}`, severity: 'high', detail: `sqlmap confirmed an injection in ${parameter} (${technique}) and fingerprinted the database through it` }
+            : { tool: 'sqlmap', id: `${target.name}:${parameter}:unconfirmed`, severity: 'low', detail: `sqlmap saw ${parameter} change the answer (${technique}) but no database's checks answered through it: not confirmed` },
+        );
       }
-      if (/sqlmap identified the following injection point/i.test(out) && !findings.some((f) => f.id.startsWith(`${target.name}:`))) {
-        findings.push({ tool: 'sqlmap', id: `${target.name}`, severity: 'high', detail: 'sqlmap identified an injection point' });
-      }
-      // A target sqlmap could not test (refused, unreachable) is not a pass.
-      const verdict = (param: string) => new RegExp(`parameter '${param.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' (does not seem to be|is|appears to be) `, 'i');
-      const tested = target.params.filter((param) => verdict(param).test(out));
-      if (tested.length < target.params.length) {
-        const critical = /\[(?:CRITICAL|ERROR)\] ([^\n]*)/.exec(out)?.[1] ?? `no verdict; its output ended: ${out.trim().split('\n').slice(-3).join(' / ')}`;
-        findings.push({ tool: 'sqlmap', id: `${target.name}:untested`, severity: 'medium', detail: `tested ${tested.length} of ${target.params.length} parameters: ${critical}` });
+      // A parameter sqlmap could not test is not a pass.
+      const missing = untested(target, tested);
+      if (missing.length > 0) {
+        const reason = /\[(?:CRITICAL|ERROR)\] ([^\n]*)/.exec(out)?.[1] ?? `its output ended: ${out.trim().split('\n').slice(-3).join(' / ')}`;
+        findings.push({ tool: 'sqlmap', id: `${target.name}:untested`, severity: 'medium', detail: `no verdict on ${missing.join(', ')}: ${reason}` });
       }
     }
-    return { requests: null, findings };
+    return { requests: requests || null, findings };
   });
 }
 

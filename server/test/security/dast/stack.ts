@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { openPostgres } from '../../../src/platform/db/database.js';
+import { totpAt } from '../../../src/modules/auth/totp.js';
 import { SCOPES } from '../../../src/principal.js';
 import { createUser, PASSWORD } from '../../accounts.js';
 import { Child, track } from '../../faults/cluster.js';
@@ -29,9 +30,12 @@ export interface Stack {
   /** http://127.0.0.1:<port>, the instance itself. */
   direct: string;
   port: number;
+  /** The workspace owner's key, with every scope. */
   apiKey: string;
+  /** The instance administrator's key (two-factor enrolled, as administrators must be). */
+  adminApiKey: string;
   session: Session;
-  ids: { workspace: string; agent: string; base: string; document: string; conversation: string };
+  ids: { workspace: string; agent: string; base: string; document: string; conversation: string; member: string };
   stop(): Promise<void>;
 }
 
@@ -50,6 +54,28 @@ async function signIn(base: string, email: string, password: string): Promise<Se
   const cookie = cookiesOf(login);
   const csrf = ((await (await fetch(`${base}/api/v1/auth/csrf`, { headers: { cookie } })).json()) as { token: string }).token;
   return { cookie, csrf };
+}
+
+/** Signs the administrator in, enrols TOTP as the sign-in requires, and makes an API key. */
+async function administratorKey(base: string, email: string): Promise<string> {
+  let session = await signIn(base, email, PASSWORD);
+  const post = async (route: string, body?: unknown) => {
+    const response = await fetch(`${base}/api/v1${route}`, {
+      method: 'POST',
+      headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    if (response.status >= 300) throw new Error(`administrator ${route}: ${response.status} ${await response.text()}`);
+    return response;
+  };
+  const { secret } = (await (await post('/auth/mfa/totp/setup')).json()) as { secret: string };
+  const confirmed = await post('/auth/mfa/totp/confirm', { code: await totpAt(secret, new Date()) });
+  // Enrolment may rotate the session; take the new cookie and its CSRF token.
+  const cookie = cookiesOf(confirmed) || session.cookie;
+  const csrf = ((await (await fetch(`${base}/api/v1/auth/csrf`, { headers: { cookie } })).json()) as { token: string }).token;
+  session = { cookie, csrf };
+  const created = await post('/api-keys', { name: 'scanner (administrator)', scopes: [...SCOPES] });
+  return String(((await created.json()) as { key: string }).key);
 }
 
 function nginxTls(dir: string, port: number, upstream: string): string {
@@ -129,8 +155,11 @@ export async function startStack(adminDatabaseUrl: string, redisUrl: string): Pr
   const people = ['owner', 'admin', 'member', 'viewer', 'stranger'].map((role) => ({ role, email: `${role}-${randomBytes(3).toString('hex')}@example.org` }));
   const userIds: Record<string, string> = {};
   for (const person of people) userIds[person.role] = await createUser(db, { email: person.email, name: `Staging ${person.role}` });
-  // An instance administrator exists, as on any running instance (no setup link is open).
-  await createUser(db, { email: `instance-admin-${randomBytes(3).toString('hex')}@example.org`, role: 'admin' });
+  // An instance administrator exists, as on any running instance (no setup link is open),
+  // enrolled in two-factor authentication, with an API key for the administration routes.
+  const adminEmail = `instance-admin-${randomBytes(3).toString('hex')}@example.org`;
+  await createUser(db, { email: adminEmail, role: 'admin' });
+  const adminApiKey = await administratorKey(direct, adminEmail);
 
   const owner = await signIn(direct, people[0]!.email, PASSWORD);
   const api = async (session: Session, method: string, route: string, body?: unknown, workspace?: string) => {
@@ -170,8 +199,9 @@ export async function startStack(adminDatabaseUrl: string, redisUrl: string): Pr
     direct,
     port,
     apiKey,
+    adminApiKey,
     session: owner,
-    ids: { workspace, agent, base, document, conversation },
+    ids: { workspace, agent, base, document, conversation, member: userIds.member! },
     stop: async () => {
       await server.stop('SIGTERM');
       nginx.kill('SIGQUIT');
