@@ -3,7 +3,9 @@
  * Markdown file with a distinctive fact, its chip shows Processing then Ready (sending waits
  * for it), the question is asked, and the streamed answer's citation names the attached
  * file; the model was given its passage. A file dropped onto the message box is attached
- * too, and removing the chips removes the attachments.
+ * too, and removing the chips removes the attachments. On the new-conversation page a file
+ * is staged beside the first question and attached once the conversation exists; the question
+ * waits for it and its answer cites it; a file that cannot be attached keeps the question unsent.
  * Throughout: no CSP violation, no dialog, no uncaught error.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -100,6 +102,43 @@ describe('attaching files to a question', () => {
     await expect.poll(() => chips().count()).toBe(0);
     const listed = await api.json<{ attachments: unknown[] }>('GET', `/conversations/${state.conversationId}/attachments`);
     expect(listed.attachments).toEqual([]);
+  });
+
+  it('attaches a file staged on the new-conversation page before asking the first question', async () => {
+    await page.goto('/chat');
+    await page.getByLabel('File to attach').setInputFiles({ name: 'ferry.md', mimeType: 'text/markdown', buffer: Buffer.from('# Ferry\n\nThe Quillhaven ferry carries exactly nineteen bicycles.\n') });
+    await chips().filter({ hasText: 'ferry.md' }).getByText('Attached when you send').waitFor();
+    expect(await api.json<{ conversations: unknown[] }>('GET', '/conversations').then((r) => r.conversations.length), 'staging creates nothing').toBe(1);
+    stack.fake.enqueue({ kind: 'text', text: 'It carries **nineteen** bicycles [1].', chunkDelayMs: 20 });
+    await page.getByLabel('Message').fill('How many bicycles does the Quillhaven ferry carry?');
+    await page.getByLabel('Message').press('Enter');
+    await page.waitForURL((url) => /^\/chat\/[0-9a-f-]{36}$/.test(url.pathname));
+    await chips().filter({ hasText: 'ferry.md' }).getByText('Ready').waitFor({ timeout: 30_000 });
+    const answer = page.locator('[data-testid="message"][data-role="assistant"]').last();
+    await expect.poll(() => answer.getAttribute('data-status'), { timeout: 30_000 }).toBe('complete');
+    expect(await answer.getByRole('button', { name: /^\[1\] / }).innerText()).toContain('ferry.md');
+    // Asked only once the file could be cited: the model was given its passage.
+    expect(JSON.stringify(stack.fake.requests.at(-1)?.body)).toContain('exactly nineteen bicycles');
+  });
+
+  it('keeps the first question unsent when its staged file cannot be attached, and says why', async () => {
+    await page.goto('/chat');
+    const requests = stack.fake.requests.length;
+    // A program renamed to .pdf: refused for what it is (415), not for its name.
+    await page.getByLabel('File to attach').setInputFiles({ name: 'notes.pdf', mimeType: 'application/pdf', buffer: Buffer.concat([Buffer.from('MZ'), Buffer.alloc(512, 1)]) });
+    await page.getByLabel('Message').fill('What do the notes say?');
+    await page.getByLabel('Message').press('Enter');
+    await page.waitForURL((url) => /^\/chat\/[0-9a-f-]{36}$/.test(url.pathname));
+    const alert = page.getByRole('alert').filter({ hasText: 'Not sent' });
+    await alert.waitFor({ timeout: 30_000 });
+    expect(await alert.innerText()).toContain('notes.pdf');
+    await chips()
+      .filter({ hasText: 'notes.pdf' })
+      .getByText(/^Failed/)
+      .waitFor();
+    expect(await page.getByLabel('Message').inputValue(), 'the question comes back to edit').toBe('What do the notes say?');
+    expect(await page.locator('[data-testid="message"]').count(), 'nothing was asked').toBe(0);
+    expect(stack.fake.requests.length).toBe(requests);
   });
 
   it('saw no CSP violation, no dialog and no uncaught error', () => {

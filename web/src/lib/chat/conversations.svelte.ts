@@ -113,16 +113,22 @@ class ChatDirectory {
 
 export const chatDirectory = new ChatDirectory();
 
-/** The first message typed on /chat, handed to the new conversation's page to send. */
-let pendingFirst: { conversationId: string; content: string } | null = null;
-
-export function setPendingMessage(conversationId: string, content: string): void {
-  pendingFirst = { conversationId, content };
+/** The first message typed on /chat, with the files staged beside it, handed to the new conversation's page to send. */
+export interface PendingMessage {
+  content: string;
+  /** Attached on arrival; the question waits until they can be cited. */
+  files: File[];
 }
 
-export function takePendingMessage(conversationId: string): string | null {
+let pendingFirst: (PendingMessage & { conversationId: string }) | null = null;
+
+export function setPendingMessage(conversationId: string, content: string, files: File[] = []): void {
+  pendingFirst = { conversationId, content, files };
+}
+
+export function takePendingMessage(conversationId: string): PendingMessage | null {
   if (pendingFirst?.conversationId !== conversationId) return null;
-  const { content } = pendingFirst;
+  const { content, files } = pendingFirst;
   pendingFirst = null;
-  return content;
+  return { content, files };
 }
