@@ -46,7 +46,9 @@ describe('bastion eval retrieval', () => {
     const run = bastion(['eval', 'retrieval', '--corpus', corpus, '--questions', questions], env);
     expect(run.status, run.out).toBe(0);
     expect(run.out).toContain('handbook: 4 documents');
-    expect(run.out).toMatch(/\| handbook \| 4 \| [\d.]+ \| [\d.]+ \|/u);
+    // Judged on the chunks found, then on the passages answers are given (the hit with its neighbours).
+    expect(run.out.match(/\| handbook \| 4 \| [\d.]+ \| [\d.]+ \|/gu)).toHaveLength(2);
+    expect(run.out).toContain('As answers read them: each hit with 1 chunk on either side');
     expect(run.out).toContain('Search latency over 4 questions');
     expect(run.out).toContain('"who pays the taxi" → travel.md');
 
@@ -57,7 +59,7 @@ describe('bastion eval retrieval', () => {
       const reranked = await bastionAsync(['eval', 'retrieval', '--corpus', corpus, '--questions', questions, '--rerank', `${fake.url}/v1`, 'fake-reranker', '--rerank-key-file', path.join(dir, 'rerank.key')], env);
       expect(reranked.status, reranked.out).toBe(0);
       expect(reranked.out).toContain(`Reranked by fake-reranker at ${fake.url}/v1`);
-      expect(reranked.out.match(/\| handbook \| 4 \| [\d.]+ \| [\d.]+ \|/gu)).toHaveLength(2);
+      expect(reranked.out.match(/\| handbook \| 4 \| [\d.]+ \| [\d.]+ \|/gu)).toHaveLength(3);
       expect(reranked.out).toMatch(/Reranking over \d+ searches \(endpoint\): p50 \d+ ms, p95 \d+ ms, [1-9]\d* tokens/u);
       const calls = fake.requests.filter((r) => r.path === '/v1/rerank');
       expect(calls.length).toBeGreaterThan(0);

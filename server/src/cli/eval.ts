@@ -21,6 +21,7 @@ import { CHUNKING, extractLimits } from '../modules/knowledge/ingestion.js';
 import { fold, judge, misses, parseQuestions, report, table, type CorpusReport, type EvalQuestion } from '../modules/knowledge/evaluation.js';
 import { saveChunks } from '../modules/knowledge/repo.js';
 import { Reranker, type RerankOutcome } from '../modules/knowledge/reranking.js';
+import { NEIGHBOURS, withNeighbours } from '../modules/knowledge/context.js';
 import { KnowledgeRetrieval } from '../modules/knowledge/retrieval.js';
 import { createProvider } from '../platform/llm/index.js';
 import { chunkText } from '../platform/documents/chunk.js';
@@ -82,10 +83,12 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
   }
   return withDatabase(config, async ({ db }) => {
     const reports: CorpusReport[] = [];
+    const inContext: CorpusReport[] = [];
     const reranked: CorpusReport[] = [];
     const outcomes: RerankOutcome[] = [];
     let invalid = false;
     const latencies: number[] = [];
+    const widenedLatencies: number[] = [];
     for (const target of parsed) {
       const questions = parseQuestions(await readFile(target.questions, 'utf8'));
       const name = target.corpus ? path.basename(path.resolve(target.corpus)) : path.basename(target.questions).replace(/\.tsv$/u, '');
@@ -98,16 +101,24 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
           );
           invalid = true;
         }
-        reports.push(report(name, await ask(new KnowledgeRetrieval(db, noCache), scope, questions, latencies)));
-        if (rerank) reranked.push(report(name, await ask(rerankingRetrieval(db, rerank, outcomes), scope, questions, [])));
+        const asked = await ask(db, new KnowledgeRetrieval(db, noCache), scope, questions, latencies, widenedLatencies);
+        reports.push(report(name, asked.hits));
+        inContext.push(report(name, asked.passages));
+        if (rerank) reranked.push(report(name, (await ask(db, rerankingRetrieval(db, rerank, outcomes), scope, questions, [], [])).hits));
       } finally {
         if (target.corpus) await db.deleteFrom('workspaces').where('id', '=', scope.workspaceId).execute();
       }
     }
     console.log(`\n${table(reports)}\n`);
-    const sorted = [...latencies].sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
-    console.log(`Search latency over ${sorted.length} questions, one at a time, no cache: p50 ${at(0.5)} ms, p95 ${at(0.95)} ms (${config.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}).`);
+    console.log(`As answers read them: each hit with ${NEIGHBOURS} chunk on either side, hits that touch merged (document level unchanged but for the merging):\n\n${table(inContext)}\n`);
+    const percentiles = (values: number[]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
+      return `p50 ${at(0.5)} ms, p95 ${at(0.95)} ms`;
+    };
+    console.log(
+      `Search latency over ${latencies.length} questions, one at a time, no cache: ${percentiles(latencies)}; with the neighbours read: ${percentiles(widenedLatencies)} (${config.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}).`,
+    );
     if (rerank) printReranked(rerank, reranked, outcomes);
     for (const corpus of reports) {
       const lines = misses(corpus, missLimit);
@@ -234,13 +245,18 @@ function printReranked(option: RerankOption, reports: CorpusReport[], outcomes: 
   console.log(`Reranking over ${outcomes.length} searches (${methods}): p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, ${tokens} tokens (${outcomes.length > 0 ? Math.round(tokens / outcomes.length) : 0} per search).`);
 }
 
-async function ask(retrieval: KnowledgeRetrieval, scope: Scope, questions: EvalQuestion[], latencies: number[]) {
-  const judged = [];
+/** Each question searched; judged on the chunks found, and on the passages answers are given (context.ts). */
+async function ask(db: Db, retrieval: KnowledgeRetrieval, scope: Scope, questions: EvalQuestion[], latencies: number[], widenedLatencies: number[]) {
+  const hits = [];
+  const passages = [];
   for (const question of questions) {
     const started = performance.now();
-    const hits = await retrieval.hits(scope.workspaceId, [scope.baseId], question.question, TOP_K);
+    const found = await retrieval.hits(scope.workspaceId, [scope.baseId], question.question, TOP_K);
     latencies.push(performance.now() - started);
-    judged.push(judge(question, hits));
+    const widened = await withNeighbours(db, scope.workspaceId, found);
+    widenedLatencies.push(performance.now() - started);
+    hits.push(judge(question, found));
+    passages.push(judge(question, widened));
   }
-  return judged;
+  return { hits, passages };
 }

@@ -230,6 +230,19 @@ export interface ChunkHit {
   score: number;
 }
 
+/** The chunks at these (document, position) pairs, of the workspace's ready documents. */
+export function chunksAt(db: Db, workspaceId: string, at: { documentId: string; position: number }[]): Promise<{ document_id: string; position: number; heading: string | null; text: string }[]> {
+  if (at.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('chunks as c')
+    .innerJoin('documents as d', 'd.id', 'c.document_id')
+    .select(['c.document_id', 'c.position', 'c.heading', 'c.text'])
+    .where('c.workspace_id', '=', workspaceId)
+    .where('d.status', '=', 'ready')
+    .where((eb) => eb.or(at.map((p) => eb.and([eb('c.document_id', '=', p.documentId), eb('c.position', '=', p.position)]))))
+    .execute();
+}
+
 /** Chunks by id with their documents, inside the workspace (for hits found by vector search). */
 export function chunkHits(db: Db, workspaceId: string, ids: string[]): Promise<Omit<ChunkHit, 'score'>[]> {
   if (ids.length === 0) return Promise.resolve([]);

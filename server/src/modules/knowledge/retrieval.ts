@@ -17,6 +17,7 @@ import type { RetrievalQuery, Retriever } from '../chat/retriever.js';
 import type { Logger } from 'pino';
 import { reciprocalRankFusion, type ChunkEmbeddings } from './embeddings.js';
 import { RERANK_CANDIDATES, type Reranker, type RerankTarget } from './reranking.js';
+import { withNeighbours, type ContextPassage } from './context.js';
 import { FullTextSearch } from './fulltext.js';
 import { baseVersions, chunkHits, workspaceBaseIds, type BaseVersion, type ChunkHit } from './repo.js';
 
@@ -162,16 +163,21 @@ export class KnowledgeRetrieval implements Retriever {
     });
   }
 
+  /** The hits as an answer reads them: each with its neighbouring chunks, merged where they touch (context.ts). */
+  async passages(workspaceId: string, baseIds: string[], query: string, topK: number, minScore = 0): Promise<ContextPassage[]> {
+    return withNeighbours(this.db, workspaceId, await this.hits(workspaceId, baseIds, query, topK, minScore));
+  }
+
   /**
    * The chat port: passages with citation-ready sources. A source is named by the document's
    * filename (what people uploaded and see in the list), never by its metadata title: a
    * printed page's PDF is titled after the page ("policy.html"), not after the file.
    */
   async search(query: RetrievalQuery): Promise<Passage[]> {
-    const hits = await this.hits(query.workspaceId, query.knowledgeBaseIds, query.query, query.topK, query.minScore);
+    const hits = await this.passages(query.workspaceId, query.knowledgeBaseIds, query.query, query.topK, query.minScore);
     return hits.map((hit, index) => ({
       id: String(index + 1),
-      source: `${hit.filename}${hit.heading ? ` › ${hit.heading}` : ''} (chunk ${hit.position + 1})`,
+      source: `${hit.filename}${hit.heading ? ` › ${hit.heading}` : ''} (${hit.from === hit.to ? `chunk ${hit.position + 1}` : `chunks ${hit.from + 1}–${hit.to + 1}`})`,
       text: hit.text,
       score: hit.score,
       origin: { documentId: hit.documentId, knowledgeBaseId: hit.knowledgeBaseId, filename: hit.filename, heading: hit.heading, chunk: hit.position + 1 },
