@@ -4,7 +4,7 @@
  * (each entry with its reason), and writes the results table to security/results-<profile>.md.
  *
  * Targets come from the OpenAPI document the stack serves (openapi-targets.ts).
- * DAST_PROFILE=ci (the default, in .ci/run): testssl.sh --fast, sqlmap on the five riskiest
+ * DAST_PROFILE=ci (the default, in .ci/run): testssl.sh's configuration checks, sqlmap on the five riskiest
  * operations without time-based techniques, wapiti's modules for a bounded time.
  * DAST_PROFILE=full (`npm run test:security`): sqlmap on every operation that takes a
  * parameter, with every technique; the full testssl.sh; wapiti for longer.
