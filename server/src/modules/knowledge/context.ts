@@ -9,29 +9,33 @@
  */
 import type { Db } from '../../platform/db/database.js';
 import { chunksAt } from './repo.js';
-import type { SearchHit } from './retrieval.js';
 
 /** Chunks taken on each side of a hit. */
 export const NEIGHBOURS = 1;
 /** The most chunks one passage spans (hits merged into it included). */
 export const MAX_PASSAGE_CHUNKS = 5;
 
-export interface ContextPassage extends SearchHit {
-  /** First and last chunk position the passage's text spans (the hit's `position` lies within). */
-  from: number;
-  to: number;
+/** What a hit needs here (retrieval's SearchHit has it). */
+export interface ChunkInDocument {
+  documentId: string;
+  position: number;
+  heading: string | null;
+  text: string;
 }
 
-interface Window {
-  hit: SearchHit;
+/** A hit whose text is its passage: first and last chunk position it spans (the hit's `position` lies within). */
+export type ContextPassage<T extends ChunkInDocument> = T & { from: number; to: number };
+
+interface Window<T extends ChunkInDocument = ChunkInDocument> {
+  hit: T;
   from: number;
   to: number;
 }
 
 /** The hits, best first, widened by their neighbours; merged where they touch. */
-export async function withNeighbours(db: Db, workspaceId: string, hits: SearchHit[], neighbours = NEIGHBOURS): Promise<ContextPassage[]> {
+export async function withNeighbours<T extends ChunkInDocument>(db: Db, workspaceId: string, hits: T[], neighbours = NEIGHBOURS): Promise<ContextPassage<T>[]> {
   if (hits.length === 0 || neighbours <= 0) return hits.map((hit) => ({ ...hit, from: hit.position, to: hit.position }));
-  const windows: Window[] = [];
+  const windows: Window<T>[] = [];
   for (const hit of hits) {
     const same = windows.filter((w) => w.hit.documentId === hit.documentId);
     if (same.some((w) => w.from <= hit.position && hit.position <= w.to)) continue; // its text is in a better passage already

@@ -164,7 +164,7 @@ export class KnowledgeRetrieval implements Retriever {
   }
 
   /** The hits as an answer reads them: each with its neighbouring chunks, merged where they touch (context.ts). */
-  async passages(workspaceId: string, baseIds: string[], query: string, topK: number, minScore = 0): Promise<ContextPassage[]> {
+  async passages(workspaceId: string, baseIds: string[], query: string, topK: number, minScore = 0): Promise<ContextPassage<SearchHit>[]> {
     return withNeighbours(this.db, workspaceId, await this.hits(workspaceId, baseIds, query, topK, minScore));
   }
 
