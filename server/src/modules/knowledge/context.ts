@@ -52,11 +52,13 @@ export async function withNeighbours<T extends ChunkInDocument>(db: Db, workspac
     clip(window, same);
     windows.push(window);
   }
-  const wanted = windows.flatMap((w) => range(w.from, w.to).map((position) => ({ documentId: w.hit.documentId, position })));
-  const chunks = new Map((await chunksAt(db, workspaceId, wanted)).map((c) => [`${c.document_id}/${c.position}`, c]));
+  // The hits' own chunks are in hand: only the neighbours are read.
+  const chunks = new Map<string, Pick<ChunkInDocument, 'heading' | 'text'>>(hits.map((hit) => [`${hit.documentId}/${hit.position}`, hit]));
+  const wanted = windows.flatMap((w) => range(w.from, w.to).flatMap((position) => (chunks.has(`${w.hit.documentId}/${position}`) ? [] : [{ documentId: w.hit.documentId, position }])));
+  for (const c of await chunksAt(db, workspaceId, wanted)) chunks.set(`${c.document_id}/${c.position}`, c);
   return windows.map(({ hit, from, to }) => {
     const parts = range(from, to).flatMap((position) => {
-      const chunk = position === hit.position ? hit : chunks.get(`${hit.documentId}/${position}`);
+      const chunk = chunks.get(`${hit.documentId}/${position}`);
       return chunk ? [{ position, heading: chunk.heading, text: chunk.text }] : [];
     });
     let text = '';
