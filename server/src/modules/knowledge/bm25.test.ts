@@ -71,6 +71,20 @@ describe('BM25 ranking', () => {
     expect(rows.rows.map((r) => r.tf)).toEqual(counts);
   });
 
+  it("keeps a chunk's row whole, so ranking reads its tsvector without TOAST or decompression", async () => {
+    const client = await apiUser(chat.t);
+    const baseId = (await client.post('/knowledge-bases', { name: 'Wide' })).json().id;
+    // 150 distinct words: a tsvector of about 2 kB, beside the text — a row PostgreSQL would compress by default.
+    const word = (n: number) => 'harbour' + [...n.toString(26)].map((d) => String.fromCharCode(97 + parseInt(d, 26))).join('');
+    const documentId = await upload(client, baseId, 'wide.md', `# Wide\n\n${Array.from({ length: 150 }, (_, n) => word(n)).join(' ')}.`);
+    await allReady(client, baseId);
+    const row = await sql<{ row: number; stored: number; plain: number }>`
+      select pg_column_size(c.*) as row, pg_column_size(c.tsv) as stored, pg_column_size(c.tsv || ''::tsvector) as plain
+      from chunks c where c.document_id = ${documentId} order by pg_column_size(c.*) desc limit 1`.execute(chat.t.database.db);
+    expect(row.rows[0]!.row).toBeGreaterThan(2_032);
+    expect(row.rows[0]!.stored).toBe(row.rows[0]!.plain);
+  });
+
   it('weighs a rare word above a word in every document, and does not reward repeating a word', async () => {
     const client = await apiUser(chat.t);
     const baseId = (await client.post('/knowledge-bases', { name: 'Manual' })).json().id;

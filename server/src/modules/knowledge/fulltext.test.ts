@@ -7,9 +7,10 @@ describe('full-text query planning', () => {
   const df = (l: string) => frequencies[l] ?? 0;
 
   it('selects candidates by the rarest words that fit the budget together, and ranks by all of them', () => {
-    expect(CANDIDATE_BUDGET).toBe(2_000);
-    expect(planQuery(['annual', 'plan', 'refund', 'invoice'], df)).toEqual({ filter: 'refund | invoice', all: false });
-    expect(planQuery(['annual', 'plan', 'refund'], df)).toEqual({ filter: 'refund | annual', all: false });
+    expect(CANDIDATE_BUDGET).toBe(1_000);
+    expect(planQuery(['annual', 'plan', 'refund', 'invoice'], df)).toEqual({ filter: 'refund', all: false });
+    expect(planQuery(['annual', 'plan', 'refund', 'invoice'], df, 2_000)).toEqual({ filter: 'refund | invoice', all: false });
+    expect(planQuery(['annual', 'plan', 'refund'], df, 2_000)).toEqual({ filter: 'refund | annual', all: false });
     expect(planQuery(['zebra', 'plan'], df)).toEqual({ filter: 'zebra', all: false });
   });
 

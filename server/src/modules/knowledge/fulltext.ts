@@ -19,7 +19,7 @@ import type { Db } from '../../platform/db/database.js';
 import type { ChunkHit } from './repo.js';
 
 /** About how many chunks one query ranks at most (the sum of the selecting words' frequencies). */
-export const CANDIDATE_BUDGET = 2_000;
+export const CANDIDATE_BUDGET = 1_000;
 /** BM25's term-frequency saturation and length normalisation: the usual values. */
 const K1 = 1.2;
 const B = 0.75;
