@@ -40,6 +40,13 @@ const HNSW_INDEXES: Record<number, ReturnType<typeof sql>> = {
   1536: sql`create index chunk_embeddings_hnsw_1536 on chunk_embeddings using hnsw ((embedding::vector(1536)) vector_cosine_ops) where vector_dims(embedding) = 1536`,
 };
 if (VECTOR_DIMS && !HNSW_INDEXES[VECTOR_DIMS]) throw new Error('BENCH_VECTORS must be 384 or 1536');
+/** BENCH_GIN: storage options of the full-text index to compare with the default (fastupdate on, 4 MB pending list). */
+const GIN_VARIANTS: Record<string, ReturnType<typeof sql>> = {
+  'fastupdate-off': sql`alter index chunks_tsv set (fastupdate = off)`,
+  'pending-256kB': sql`alter index chunks_tsv set (gin_pending_list_limit = 256)`,
+};
+const GIN_VARIANT = process.env.BENCH_GIN;
+if (GIN_VARIANT && !GIN_VARIANTS[GIN_VARIANT]) throw new Error(`BENCH_GIN must be one of ${Object.keys(GIN_VARIANTS).join(', ')}`);
 const dbUrl = new URL(ADMIN_URL);
 dbUrl.pathname = `/${DB_NAME}`;
 
@@ -158,7 +165,7 @@ for (const corpus of CORPORA) {
     .execute();
   await db.insertInto('workspaces').values({ id: workspaceId, name: 'bench', personal_owner_id: userId, monthly_token_budget: null, created_at: now, updated_at: now }).execute();
   await db.insertInto('knowledge_bases').values({ id: baseId, workspace_id: workspaceId, name: 'bench', description: '', created_by: userId, created_at: now, updated_at: now }).execute();
-  if (process.env.BENCH_GIN_OPTIONS) await sql.raw(`alter index chunks_tsv set (${process.env.BENCH_GIN_OPTIONS})`).execute(db);
+  if (GIN_VARIANT) await GIN_VARIANTS[GIN_VARIANT]!.execute(db);
   const addDocument = async (filename: string, count: number) => {
     const docId = randomUUID();
     await db
