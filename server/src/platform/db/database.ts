@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { PGlite, type PGliteOptions } from '@electric-sql/pglite';
+import type { PGliteOptions } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/index.js';
 import { formatBytes, statfsReader } from '../storage/free-space.js';
 import { claimDataDir, type ClaimOwner } from './data-dir-claim.js';
-import { PGliteDialect, type PGliteRecovery } from './pglite-dialect.js';
+import { PGliteDialect, type PGliteRecovery, type PGliteSession } from './pglite-dialect.js';
+import { PGliteThread } from './pglite-thread.js';
 import type { Schema } from './schema/index.js';
 
 export type Db = Kysely<Schema>;
@@ -68,7 +69,8 @@ export async function openDatabase(config: DatabaseConfig, logger: Logger, optio
 async function openPGlite(config: DatabaseConfig, logger: Logger): Promise<Database> {
   const dir = path.join(config.DATA_DIR, 'pgdata');
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const open = () => PGlite.create({ dataDir: dir, ...PGLITE_OPTIONS });
+  // In a worker thread: statements never hold the HTTP event loop (pglite-thread.ts).
+  const open = () => PGliteThread.open(dir);
   const free = statfsReader(dir);
   const recovery: PGliteRecovery = {
     logger,
@@ -86,7 +88,7 @@ async function openPGlite(config: DatabaseConfig, logger: Logger): Promise<Datab
 export const PGLITE_OPTIONS = { extensions: { vector } } satisfies PGliteOptions;
 
 /** Wraps an open PGlite instance (tests pass in-memory instances); `recovery`: see pglite-dialect.ts. */
-export function wrapPGlite(pglite: PGlite, options: { dataDir?: string; recovery?: PGliteRecovery } = {}): Database {
+export function wrapPGlite(pglite: PGliteSession, options: { dataDir?: string; recovery?: PGliteRecovery } = {}): Database {
   const database = toDatabase(new Kysely<Schema>({ dialect: new PGliteDialect(pglite, options.recovery) }), 'pglite');
   return options.dataDir ? { ...database, dataDir: options.dataDir } : database;
 }

@@ -1,5 +1,6 @@
 /**
- * Kysely dialect over PGlite (PostgreSQL compiled to WASM, in process).
+ * Kysely dialect over PGlite (PostgreSQL compiled to WASM): an instance in process (tests)
+ * or one in a worker thread (`serve` and the commands: pglite-thread.ts).
  *
  * PGlite has exactly one session, so the driver hands out one connection at a
  * time: a transaction holds it until commit/rollback and other queries wait.
@@ -10,7 +11,6 @@
  * statements fail at once with 53100 (a 503), and with a `recovery` a fresh instance is
  * opened on the same files when space is back; it replays the WAL like after a crash.
  */
-import type { PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -28,10 +28,29 @@ import {
 } from 'kysely';
 import type { Logger } from 'pino';
 
-/** How the driver gets a working instance back after a disk-full error. */
+export interface SessionResult {
+  rows: unknown[];
+  affectedRows?: number;
+}
+
+/** PGlite's one session, as the dialect uses it: a PGlite instance is one, so is a PGliteThread. */
+export interface PGliteSession {
+  query<R>(sql: string, params: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+  /** Parameterless text, possibly several statements: a result per statement. */
+  exec(sql: string): Promise<SessionResult[]>;
+  close(): Promise<void>;
+  readonly closed: boolean;
+  readonly waitReady?: Promise<void>;
+  /** The session died under the dialect (its thread crashed): reopen it like after a full disk. */
+  readonly lost?: boolean;
+  /** Lets go of a stopped session without closing it (closing runs a checkpoint, which would spin). */
+  discard?(): Promise<void>;
+}
+
+/** How the driver gets a working instance back after a disk-full error or a lost session. */
 export interface PGliteRecovery {
   /** Opens a fresh instance on the same files; rejects while that is not safe yet (too little space). */
-  reopen(): Promise<PGlite>;
+  reopen(): Promise<PGliteSession>;
   logger: Logger;
   /**
    * Least time between two attempts; default 1 s. An attempt refused by `reopen` (too little
@@ -42,7 +61,7 @@ export interface PGliteRecovery {
 
 export class PGliteDialect implements Dialect {
   constructor(
-    private readonly pglite: PGlite,
+    private readonly pglite: PGliteSession,
     private readonly recovery?: PGliteRecovery,
   ) {}
 
@@ -67,9 +86,14 @@ function isDiskFull(error: unknown): boolean {
 
 class PGliteConnection implements DatabaseConnection {
   /** Set by a disk-full error: this instance must not be called again. */
-  stopped = false;
+  private diskFull = false;
 
-  constructor(readonly pglite: PGlite) {}
+  constructor(readonly pglite: PGliteSession) {}
+
+  /** Whether this instance must not be called again: its disk filled, or its thread died. */
+  get stopped(): boolean {
+    return this.diskFull || this.pglite.lost === true;
+  }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (this.stopped) {
@@ -78,7 +102,7 @@ class PGliteConnection implements DatabaseConnection {
     try {
       return await this.run<R>(query);
     } catch (error) {
-      if (isDiskFull(error)) this.stopped = true;
+      if (isDiskFull(error)) this.diskFull = true;
       throw error;
     }
   }
@@ -108,7 +132,7 @@ class PGliteDriver implements Driver {
   private nextRecovery = 0;
 
   constructor(
-    pglite: PGlite,
+    pglite: PGliteSession,
     private readonly recovery: PGliteRecovery | undefined,
   ) {
     this.connection = new PGliteConnection(pglite);
@@ -135,10 +159,13 @@ class PGliteDriver implements Driver {
     this.nextRecovery = Date.now() + (recovery.retryMs ?? 1_000);
     try {
       // The stopped instance is dropped, not closed: closing runs a checkpoint, which would spin.
+      // A thread is ended first: it may be spinning, and it holds the files.
+      const lost = this.connection.pglite.lost === true;
+      await this.connection.pglite.discard?.();
       this.connection = new PGliteConnection(await recovery.reopen());
-      recovery.logger.warn('embedded database reopened after a full disk (recovered from its write-ahead log)');
+      recovery.logger.warn(lost ? 'embedded database reopened after its thread stopped (recovered from its write-ahead log)' : 'embedded database reopened after a full disk (recovered from its write-ahead log)');
     } catch (error) {
-      recovery.logger.warn({ err: error }, 'embedded database still stopped after a full disk; retrying when space under DATA_DIR is back');
+      recovery.logger.warn({ err: error }, 'embedded database still stopped; retrying when space under DATA_DIR is back');
     }
   }
 
