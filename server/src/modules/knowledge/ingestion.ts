@@ -72,5 +72,6 @@ export function createPipeline(deps: {
     embeddings: deps.embeddings,
     securityEvents: deps.securityEvents,
     storage: deps.storage ?? StorageGuard.off(),
+    oneSession: !deps.config.DATABASE_URL,
   });
 }

@@ -50,6 +50,8 @@ export interface PipelineDeps {
   securityEvents: SecurityEventSink;
   /** Space for the chunks is reserved before they are written (a refusal retries the job with backoff). */
   storage: Pick<StorageGuard, 'reserve'>;
+  /** The database has one session (the embedded one): chunks go in batch by batch, not in one transaction (repo.saveChunks). */
+  oneSession?: boolean;
 }
 
 /** The encryption binding (authenticated data) of a document's original in document_blobs.data. */
@@ -156,7 +158,7 @@ export class IngestionPipeline {
       const vectors = await this.vectorsFor(document.knowledge_base_id, chunks);
       const reservation = await this.deps.storage.reserve(CHUNK_STORAGE_FACTOR * Buffer.byteLength(extracted.text));
       try {
-        await repo.saveChunks(db, { ...document, status: 'processing' }, chunks, extracted.title?.slice(0, 300) ?? null, clock.now(), randomUUID, vectors);
+        await repo.saveChunks(db, { ...document, status: 'processing' }, chunks, extracted.title?.slice(0, 300) ?? null, clock.now(), randomUUID, vectors, this.deps.oneSession);
       } finally {
         reservation.release();
       }

@@ -108,7 +108,10 @@ export async function insertDocument(db: Db, row: DocumentRow, blob: Buffer): Pr
       .onConflict((oc) => oc.columns(['knowledge_base_id', 'content_hash']).doNothing())
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) !== 1) return false;
-    await trx.insertInto('document_blobs').values({ document_id: row.id, data: blob }).execute();
+    await trx
+      .insertInto('document_blobs')
+      .values({ document_id: row.id, data: blob })
+      .execute();
     await bump(trx, row.knowledge_base_id, row.created_at);
     return true;
   });
@@ -164,42 +167,76 @@ export async function quarantine(db: Db, id: string, reason: string, now: Date):
 /** Chunks per insert: about 40 ms of work each on the embedded database (500 took 150–450 ms). */
 const CHUNK_BATCH = 100;
 
-/**
- * Replaces the document's chunks (and their vectors, when given: one per chunk) and marks
- * it ready, in one transaction (a rerun replaces, never duplicates).
- */
-export async function saveChunks(
-  db: Db,
-  document: DocumentRow,
-  chunks: Omit<ChunkRow, 'id' | 'document_id' | 'knowledge_base_id' | 'workspace_id'>[],
-  title: string | null,
-  now: Date,
-  newId: () => string,
-  vectors?: { model: string; values: number[][]; store: (trx: Db, rows: { chunkId: string; knowledgeBaseId: string; workspaceId: string; model: string; vector: number[] }[]) => Promise<void> },
-): Promise<boolean> {
+type NewChunk = Omit<ChunkRow, 'id' | 'document_id' | 'knowledge_base_id' | 'workspace_id'>;
+type ChunkVectors = { model: string; values: number[][]; store: (trx: Db, rows: { chunkId: string; knowledgeBaseId: string; workspaceId: string; model: string; vector: number[] }[]) => Promise<void> };
+
+/** Runs `work` in a transaction with the document's row locked, if it is still `processing` (a delete or another run may have moved it on); whether it ran. */
+function whileProcessing(db: Db, documentId: string, work: (trx: Db) => Promise<unknown>): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
-    const current = await trx.selectFrom('documents').select('status').where('id', '=', document.id).forUpdate().executeTakeFirst();
-    if (!current || current.status !== 'processing') return false;
-    await trx.deleteFrom('chunks').where('document_id', '=', document.id).execute();
-    const rows = chunks.map((c) => ({ ...c, id: newId(), document_id: document.id, knowledge_base_id: document.knowledge_base_id, workspace_id: document.workspace_id }));
-    for (let i = 0; i < rows.length; i += CHUNK_BATCH) {
-      // Between batches, let the event loop answer requests: on the embedded database each
-      // insert (with its full-text index) runs on this thread, and a long stall makes the
-      // overload guard shed uploads and page loads that arrived meanwhile.
-      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      await trx
-        .insertInto('chunks')
-        .values(rows.slice(i, i + CHUNK_BATCH))
-        .execute();
-      if (vectors) {
-        const slice = rows.slice(i, i + CHUNK_BATCH).map((row, j) => ({ chunkId: row.id, knowledgeBaseId: row.knowledge_base_id, workspaceId: row.workspace_id, model: vectors.model, vector: vectors.values[i + j]! }));
-        await vectors.store(trx, slice);
-      }
-    }
-    await trx.updateTable('documents').set({ status: 'ready', chunk_count: chunks.length, title, error_code: null, error_message: null, updated_at: now }).where('id', '=', document.id).execute();
-    await bump(trx, document.knowledge_base_id, now);
+    const current = await trx.selectFrom('documents').select('status').where('id', '=', documentId).forUpdate().executeTakeFirst();
+    if (current?.status !== 'processing') return false;
+    await work(trx);
     return true;
   });
+}
+
+async function insertBatch(trx: Db, rows: ChunkRow[], from: number, vectors: ChunkVectors | undefined): Promise<void> {
+  const batch = rows.slice(from, from + CHUNK_BATCH);
+  await trx.insertInto('chunks').values(batch).execute();
+  if (vectors)
+    await vectors.store(
+      trx,
+      batch.map((row, j) => ({ chunkId: row.id, knowledgeBaseId: row.knowledge_base_id, workspaceId: row.workspace_id, model: vectors.model, vector: vectors.values[from + j]! })),
+    );
+}
+
+/**
+ * Replaces the document's chunks (and their vectors, when given: one per chunk) and marks
+ * it ready (a rerun replaces, never duplicates). Returns false when the document was no
+ * longer `processing` (deleted, or finished by another run).
+ *
+ * On PostgreSQL this is one transaction. With `oneSession` (the embedded database, whose
+ * single session a transaction holds against every other request: a 2,000-chunk document
+ * held them for a second and more) each batch is a transaction of its own while the
+ * document stays `processing`, and readers only ever see chunks of `ready` documents. The
+ * last transaction marks it ready only if every position is there exactly once; otherwise
+ * (two runs interleaved) it removes the chunks and throws, and the job's retry starts over.
+ */
+export async function saveChunks(db: Db, document: DocumentRow, chunks: NewChunk[], title: string | null, now: Date, newId: () => string, vectors?: ChunkVectors, oneSession = false): Promise<boolean> {
+  const rows: ChunkRow[] = chunks.map((c) => ({ ...c, id: newId(), document_id: document.id, knowledge_base_id: document.knowledge_base_id, workspace_id: document.workspace_id }));
+  const removeChunks = (trx: Db) => trx.deleteFrom('chunks').where('document_id', '=', document.id).execute();
+  const finish = async (trx: Db) => {
+    await trx.updateTable('documents').set({ status: 'ready', chunk_count: chunks.length, title, error_code: null, error_message: null, updated_at: now }).where('id', '=', document.id).execute();
+    await bump(trx, document.knowledge_base_id, now);
+  };
+  if (!oneSession) {
+    return whileProcessing(db, document.id, async (trx) => {
+      await removeChunks(trx);
+      for (let i = 0; i < rows.length; i += CHUNK_BATCH) await insertBatch(trx, rows, i, vectors);
+      await finish(trx);
+    });
+  }
+  try {
+    if (!(await whileProcessing(db, document.id, removeChunks))) return false;
+    for (let i = 0; i < rows.length; i += CHUNK_BATCH) {
+      if (!(await whileProcessing(db, document.id, (trx) => insertBatch(trx, rows, i, vectors)))) return false;
+    }
+    return await whileProcessing(db, document.id, async (trx) => {
+      const stored = await trx
+        .selectFrom('chunks')
+        .select([(eb) => eb.fn.countAll<string>().as('n'), (eb) => eb.fn.count<string>('position').distinct().as('positions')])
+        .where('document_id', '=', document.id)
+        .executeTakeFirstOrThrow();
+      if (Number(stored.n) !== rows.length || Number(stored.positions) !== rows.length) {
+        throw new Error(`indexing of document ${document.id} interleaved with another run (${stored.n} chunks for ${rows.length}); retrying`);
+      }
+      await finish(trx);
+    });
+  } catch (error) {
+    // Half a document's chunks must not stay behind a failed run (they would count in the word statistics).
+    await whileProcessing(db, document.id, removeChunks).catch(() => undefined);
+    throw error;
+  }
 }
 
 const UNFINISHED = ['pending', 'scanning', 'processing'] as const;
