@@ -28,7 +28,7 @@ const PORT = 3917;
 const USERS = 300;
 const PASSWORD = 'violet tractor sings at dawn';
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
-const CONCURRENCY = [20, 50, 100];
+const CONCURRENCY = (process.env.BENCH_CLIENTS ?? '20,50,100').split(',').map(Number);
 
 async function argon2Cost(): Promise<number> {
   const stored = await hashPassword(PASSWORD);
@@ -74,7 +74,7 @@ async function seedUsers(env: Record<string, string>): Promise<void> {
 }
 
 async function startServer(env: Record<string, string>) {
-  const child = startNode(['dist/entry.js', 'serve'], { cwd: path.join(ROOT, 'server'), env });
+  const child = startNode([...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), 'dist/entry.js', 'serve'], { cwd: path.join(ROOT, 'server'), env });
   try {
     await waitUp(`http://127.0.0.1:${PORT}/readyz`, { intervalMs: 500, ready: (status) => status >= 200 && status < 300 });
   } catch {
