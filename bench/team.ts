@@ -59,8 +59,10 @@ if (DATABASE_URL && REDIS_URL) {
   await admin.close();
   teamDatabaseUrl = Object.assign(new URL(DATABASE_URL), { pathname: `/${teamDb}` }).toString();
 }
+const METRICS_TOKEN = 'bench-team-metrics-token-0123456789';
 const env = {
   DATA_DIR: dataDir,
+  METRICS_TOKEN,
   HOST: '127.0.0.1',
   PORT: String(PORT),
   PUBLIC_URL: BASE,
@@ -235,7 +237,16 @@ const sampler = setInterval(() => {
     // gone
   }
 }, 1_000);
+// The JavaScript heap in use (after the last GC, as prom-client reads it), every 10 s: tells a heap that grows from memory that does not return.
+const heap: number[] = [];
+const heapSampler = setInterval(() => {
+  void fetch(`${BASE}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+    .then((answer) => answer.text())
+    .then((text) => heap.push(Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN) / 1024 / 1024))
+    .catch(() => undefined);
+}, 10_000);
 await Promise.all(emails.map((email, i) => person(email, i, until)));
+clearInterval(heapSampler);
 clearInterval(sampler);
 const loadAfter = loadAverage();
 await stop(server);
@@ -254,6 +265,7 @@ const nonLlm = samples.filter((s) => !s.step.startsWith('LLM:')).map((s) => s.ms
 const total = samples.length;
 const failed = samples.filter((s) => !s.ok).length;
 const half = Math.floor(rss.length / 2);
+const at = (series: number[]) => [0.5, 0.75, 1].map((share) => series[Math.min(series.length - 1, Math.floor(share * series.length))]?.toFixed(0) ?? '?').join(', ');
 const slow = steps.filter(
   (name) =>
     !name.startsWith('LLM:') &&
@@ -271,7 +283,7 @@ const report = [
   `- command: \`${teamDatabaseUrl ? 'DATABASE_URL=… REDIS_URL=… ' : ''}BENCH_USERS=${USERS} BENCH_SECONDS=${SECONDS} BENCH_RAMP_SECONDS=${RAMP_SECONDS} BENCH_UPLOADS=${UPLOADS}${UPLOADS === 'team' ? ` BENCH_UPLOAD_EVERY_SECONDS=${UPLOAD_EVERY_MS / 1000}` : ''}${env.RATE_LIMIT_SCALE ? ` BENCH_RATE_LIMIT_SCALE=${env.RATE_LIMIT_SCALE}` : ''}${env.DB_POOL_MAX ? ` DB_POOL_MAX=${env.DB_POOL_MAX}` : ''} npx tsx bench/team.ts\` (after \`npm run build\`), started ${startedAt.toISOString()}`,
   `- Bastion \`serve\` on ${backend}, shipped defaults otherwise (load shedding on), ${USERS} people arriving over ${RAMP_SECONDS} s, ${SECONDS} s, a pause of 0.5–1.5 s between steps, ${UPLOADS === 'team' ? `one upload every ${UPLOAD_EVERY_MS / 1000} s or so across the team` : 'an upload every 5 s or so per person'} (a 5 KB Markdown note; every fourth a 1 MB handbook), streamed answers from the fake LLM server (50 tokens at 20 ms)`,
   `- p95 of every step but the LLM ones: ${percentile(nonLlm, 95).toFixed(1)} ms (${nonLlm.length} requests); steps whose own p95 is over 150 ms: ${slow.length > 0 ? slow.join(', ') : 'none'}`,
-  `- requests: ${total}, failed: ${failed} (${((failed / Math.max(total, 1)) * 100).toFixed(2)}%); server RSS first half max ${Math.max(...rss.slice(0, half)).toFixed(0)} MB, second half max ${Math.max(...rss.slice(half)).toFixed(0)} MB; at 50%, 75% and 100% of the run ${[0.5, 0.75, 1].map((at) => rss[Math.min(rss.length - 1, Math.floor(at * rss.length))]!.toFixed(0)).join(', ')} MB`,
+  `- requests: ${total}, failed: ${failed} (${((failed / Math.max(total, 1)) * 100).toFixed(2)}%); server RSS first half max ${Math.max(...rss.slice(0, half)).toFixed(0)} MB, second half max ${Math.max(...rss.slice(half)).toFixed(0)} MB; at 50%, 75% and 100% of the run ${at(rss)} MB; JavaScript heap in use then ${at(heap)} MB`,
   '',
   '| step | count | p50 ms | p95 ms | max ms | failed |',
   '|---|---:|---:|---:|---:|---:|',
