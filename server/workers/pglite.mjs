@@ -16,6 +16,7 @@ function serialise(error) {
 
 let db;
 try {
+  // The same options as PGLITE_OPTIONS in platform/db/database.ts (pgvector), which this plain file cannot import.
   db = await PGlite.create({ dataDir: workerData.dataDir, extensions: { vector } });
   parentPort.postMessage({ ready: true });
 } catch (error) {
