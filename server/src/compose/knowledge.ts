@@ -63,7 +63,8 @@ export const knowledge = fp(
         await usage.record(target.workspaceId, outcome.inputTokens, outcome.outputTokens);
       },
     });
-    const retrieval = new KnowledgeRetrieval(db, new JsonCache<SearchHit[]>(store, 'retrieval', cacheStats, RETRIEVAL_CACHE_TTL_MS), embeddings, logger, reranker);
+    const cache = new JsonCache<SearchHit[]>(store, 'retrieval', cacheStats, RETRIEVAL_CACHE_TTL_MS);
+    const retrieval = new KnowledgeRetrieval(db, cache, embeddings, logger, reranker, undefined, config.SEARCH_CONCURRENCY);
 
     const queue = options.queue ?? new MemoryQueue();
     if (!options.queue) app.addHook('onClose', () => queue.close());

@@ -63,4 +63,10 @@ export const knowledgeVariables = {
     schema: z.coerce.number().int().min(32).max(4_096).default(256),
     doc: 'Heap limit of the PDF parsing worker thread.',
   },
+  SEARCH_CONCURRENCY: {
+    group: 'Knowledge',
+    schema: z.coerce.number().int().min(1).max(256).optional(),
+    doc: 'Knowledge searches one API process runs against the database at once; the others wait their turn. Default: the number of CPU cores + 1. Raise it when PostgreSQL runs on a machine with more cores than this one.',
+    example: '',
+  },
 } satisfies Record<string, Variable>;

@@ -7,7 +7,7 @@ describe('full-text query planning', () => {
   const df = (l: string) => frequencies[l] ?? 0;
 
   it('selects candidates by the rarest words that fit the budget together, and ranks by all of them', () => {
-    expect(CANDIDATE_BUDGET).toBe(1_000);
+    expect(CANDIDATE_BUDGET).toBe(700);
     expect(planQuery(['annual', 'plan', 'refund', 'invoice'], df)).toEqual({ filter: 'refund', all: false });
     expect(planQuery(['annual', 'plan', 'refund', 'invoice'], df, 2_000)).toEqual({ filter: 'refund | invoice', all: false });
     expect(planQuery(['annual', 'plan', 'refund'], df, 2_000)).toEqual({ filter: 'refund | annual', all: false });

@@ -14,18 +14,29 @@
  * Queries written with web-search syntax (quotes, `-word`, `or`) select with
  * `websearch_to_tsquery` as written: the person asked for exactly that.
  */
+import { availableParallelism } from 'node:os';
 import { sql } from 'kysely';
+import { Bulkhead } from '../../platform/bulkhead.js';
 import type { Db } from '../../platform/db/database.js';
 import type { ChunkHit } from './repo.js';
 
 /** About how many chunks one query ranks at most (the sum of the selecting words' frequencies). */
-export const CANDIDATE_BUDGET = 1_000;
+export const CANDIDATE_BUDGET = 700;
 /** BM25's term-frequency saturation and length normalisation: the usual values. */
 const K1 = 1.2;
 const B = 0.75;
 /** π²/6: ts_rank's normalising constant (see termFrequency). */
 const ZETA2 = Math.PI ** 2 / 6;
 const MAX_TERMS = 32;
+
+/**
+ * Searches one process runs at once when SEARCH_CONCURRENCY is not set: one per core and one
+ * in its round trip. Ranking is CPU work in the database; past that, searches only share the
+ * CPU and all of them slow down (bench/results/search-postgres.md).
+ */
+export function defaultSearchConcurrency(): number {
+  return availableParallelism() + 1;
+}
 
 /** Web-search syntax the person typed on purpose: a quoted phrase, `-exclusion`, or `OR`. */
 export function isWebSearchSyntax(query: string): boolean {
@@ -71,11 +82,19 @@ export function termFrequency(tsv: ReturnType<typeof sql>, lexeme: ReturnType<ty
 }
 
 export class FullTextSearch {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** Searches of this process that run at once; the others wait their turn. */
+    readonly slots: Bulkhead = new Bulkhead(defaultSearchConcurrency()),
+  ) {}
 
   /** Best first, by BM25 over the bases' own word statistics. */
   async search(workspaceId: string, baseIds: string[], query: string, limit: number): Promise<ChunkHit[]> {
     if (baseIds.length === 0) return [];
+    return this.slots.run(() => this.rank(workspaceId, baseIds, query, limit));
+  }
+
+  private async rank(workspaceId: string, baseIds: string[], query: string, limit: number): Promise<ChunkHit[]> {
     const words = queryWords(query);
     const lexemes =
       words.length === 0 ? [] : (await sql<{ lexeme: string }>`select unnest(tsvector_to_array(to_tsvector('english', ${words.join(' ')}))) as lexeme`.execute(this.db)).rows.map((r) => r.lexeme).filter((l) => /^[\p{L}\p{N}]+$/u.test(l));

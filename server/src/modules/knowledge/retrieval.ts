@@ -10,6 +10,7 @@
  * agent's `minScore` reads as "at least this share of the best match".
  */
 import { createHash } from 'node:crypto';
+import { Bulkhead } from '../../platform/bulkhead.js';
 import type { Db } from '../../platform/db/database.js';
 import type { Passage } from '../../platform/llm/types.js';
 import type { JsonCache } from '../../platform/store/cache.js';
@@ -63,8 +64,15 @@ export class KnowledgeRetrieval implements Retriever {
     private readonly reranker: Reranker | null = null,
     /** Which model reranks a search over these bases (the evaluation overrides it). */
     private readonly rerankTargetOf: (workspaceId: string, bases: BaseVersion[]) => RerankTarget | null = rerankTarget,
+    /** Full-text searches this process runs at once (SEARCH_CONCURRENCY), or the bulkhead that bounds them; default: cores + 1. */
+    searchSlots?: number | Bulkhead,
   ) {
-    this.fullText = new FullTextSearch(db);
+    this.fullText = new FullTextSearch(db, typeof searchSlots === 'number' ? new Bulkhead(searchSlots) : searchSlots);
+  }
+
+  /** Full-text searches running and waiting in this process. */
+  get searchLoad(): { active: number; queued: number } {
+    return { active: this.fullText.slots.active, queued: this.fullText.slots.queued };
   }
 
   /** The ids among `ids` that name bases of the workspace. */
