@@ -18,6 +18,7 @@ import pg from 'pg';
 import { loadConfig } from '../server/src/config/index.js';
 import { createLogger } from '../server/src/platform/log.js';
 import { KnowledgeRetrieval } from '../server/src/modules/knowledge/retrieval.js';
+import { defaultSearchConcurrency } from '../server/src/modules/knowledge/fulltext.js';
 import { ChunkEmbeddings, toVectorText } from '../server/src/modules/knowledge/embeddings.js';
 import type { Db } from '../server/src/platform/db/database.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
@@ -34,6 +35,14 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const CORPORA = (process.env.BENCH_CORPORA ?? 'zipf,narrow').split(',');
 const DB_NAME = 'bastion_bench_search';
 const VECTOR_DIMS = Number(process.env.BENCH_VECTORS ?? 0);
+/**
+ * Full-text searches the process runs at once (SEARCH_CONCURRENCY), one set of rows each, in
+ * the same run: e.g. `1000,3` compares no limit with the default on 2 cores. Default: the
+ * server's default.
+ */
+/** Chunks added per second in the "while … added" rows; 0 (default): as fast as the database takes them. */
+const INGEST_RATE = Number(process.env.BENCH_INGEST_RATE ?? 0);
+const SEARCH_CONCURRENCIES = (process.env.BENCH_SEARCH_CONCURRENCY ?? String(defaultSearchConcurrency())).split(',').map(Number);
 /** The indexes of migration 0029 the vector step rebuilds after loading (DDL takes no parameters). */
 const HNSW_INDEXES: Record<number, ReturnType<typeof sql>> = {
   384: sql`create index chunk_embeddings_hnsw_384 on chunk_embeddings using hnsw ((embedding::vector(384)) vector_cosine_ops) where vector_dims(embedding) = 384`,
@@ -207,7 +216,6 @@ for (const corpus of CORPORA) {
   for (let done = 0; done < CHUNKS; done += 1000) await addDocument(`doc-${done}.txt`, Math.min(1000, CHUNKS - done));
   await sql`vacuum analyze chunks`.execute(db); // as autovacuum would: hint bits set, GIN index tidy
   const loadS = (performance.now() - t0) / 1000;
-  const retrieval = new KnowledgeRetrieval(db, noCache);
   const question = () => {
     const n = 3 + Math.floor(rand() * 6);
     return Array.from({ length: n }, () => (rand() < 0.4 ? QUESTION[Math.floor(rand() * QUESTION.length)]! : word())).join(' ');
@@ -215,7 +223,7 @@ for (const corpus of CORPORA) {
   if (process.env.BENCH_EXPLAIN) {
     const q = question();
     console.log(corpus, JSON.stringify(q));
-    await retrieval.hits(workspaceId, [baseId], q, 5);
+    await new KnowledgeRetrieval(db, noCache).hits(workspaceId, [baseId], q, 5);
   }
   // The previous query, for comparison: every chunk sharing any word is ranked.
   const naive = (q: string) => {
@@ -226,26 +234,39 @@ for (const corpus of CORPORA) {
       order by score desc, c.id limit 5`.execute(db);
   };
   const baseline = await loop(() => sql`select 1`.execute(db));
-  const search = await loop(() => retrieval.hits(workspaceId, [baseId], question(), 5));
-  const previous = await loop(() => naive(question()));
-  // The same searches while documents of 100 chunks are added one after another (ingestion's writes).
-  let ingesting = true;
-  let added = 0;
-  const ingest = (async () => {
-    while (ingesting) {
-      await addDocument(`live-${added}.txt`, 100);
-      added += 100;
-    }
-  })();
-  const during = await loop(() => retrieval.hits(workspaceId, [baseId], question(), 5));
-  ingesting = false;
-  await ingest;
   rows.push(`| ${corpus} | select 1 (baseline) | ${baseline.rps.toFixed(0)} | ${f(pct(baseline.lat, 50))} | ${f(pct(baseline.lat, 95))} | 1.00× |`);
-  rows.push(`| ${corpus} | search, topK 5 | ${search.rps.toFixed(0)} | ${f(pct(search.lat, 50))} | ${f(pct(search.lat, 95))} | ${(pct(search.lat, 95) / pct(baseline.lat, 95)).toFixed(1)}× |`);
-  rows.push(
-    `| ${corpus} | search, topK 5, while ${(added / (SECONDS + WARMUP_SECONDS)).toFixed(0)} chunks/s are added | ${during.rps.toFixed(0)} | ${f(pct(during.lat, 50))} | ${f(pct(during.lat, 95))} | ${(pct(during.lat, 95) / pct(baseline.lat, 95)).toFixed(1)}× |`,
-  );
-  rows.push(`| ${corpus} | previous query (every match ranked) | ${previous.rps.toFixed(0)} | ${f(pct(previous.lat, 50))} | ${f(pct(previous.lat, 95))} | ${(pct(previous.lat, 95) / pct(baseline.lat, 95)).toFixed(1)}× |`);
+  const p95 = (lat: number[]) => `${(pct(lat, 95) / pct(baseline.lat, 95)).toFixed(1)}×`;
+  const slots = (concurrency: number) => (SEARCH_CONCURRENCIES.length > 1 ? `, ${concurrency >= 1000 ? 'no limit' : `at most ${concurrency} at once`}` : '');
+  for (const concurrency of SEARCH_CONCURRENCIES) {
+    const retrieval = new KnowledgeRetrieval(db, noCache, null, null, null, undefined, concurrency);
+    const search = await loop(() => retrieval.hits(workspaceId, [baseId], question(), 5));
+    rows.push(`| ${corpus} | search, topK 5${slots(concurrency)} | ${search.rps.toFixed(0)} | ${f(pct(search.lat, 50))} | ${f(pct(search.lat, 95))} | ${p95(search.lat)} |`);
+  }
+  // Before any chunk is added, as the searches above.
+  const previous = await loop(() => naive(question()));
+  rows.push(`| ${corpus} | previous query (every match ranked) | ${previous.rps.toFixed(0)} | ${f(pct(previous.lat, 50))} | ${f(pct(previous.lat, 95))} | ${p95(previous.lat)} |`);
+  for (const concurrency of SEARCH_CONCURRENCIES) {
+    const retrieval = new KnowledgeRetrieval(db, noCache, null, null, null, undefined, concurrency);
+    // The same searches while documents of 100 chunks are added one after another (ingestion's writes).
+    let ingesting = true;
+    let added = 0;
+    const ingestStart = performance.now();
+    const ingest = (async () => {
+      while (ingesting) {
+        await addDocument(`live-${concurrency}-${added}.txt`, 100);
+        added += 100;
+        const due = INGEST_RATE > 0 ? ingestStart + (added / INGEST_RATE) * 1000 : 0;
+        if (due > performance.now()) await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+      }
+    })();
+    const during = await loop(() => retrieval.hits(workspaceId, [baseId], question(), 5));
+    ingesting = false;
+    await ingest;
+    rows.push(
+      `| ${corpus} | search, topK 5${slots(concurrency)}, while ${(added / (SECONDS + WARMUP_SECONDS)).toFixed(0)} chunks/s are added | ${during.rps.toFixed(0)} | ${f(pct(during.lat, 50))} | ${f(pct(during.lat, 95))} | ${p95(during.lat)} |`,
+    );
+    await sql`vacuum chunks`.execute(db); // the next setting starts from a merged index, as this one did
+  }
   console.error(`${corpus}: ${CHUNKS} chunks loaded in ${loadS.toFixed(1)} s`);
   if (VECTOR_DIMS > 0 && corpus === CORPORA[0]) rows.push(...(await vectorSearch(db, workspaceId, baseId, baseline)));
   await database.close();
