@@ -65,6 +65,7 @@ export const knowledge = fp(
     });
     const cache = new JsonCache<SearchHit[]>(store, 'retrieval', cacheStats, RETRIEVAL_CACHE_TTL_MS);
     const retrieval = new KnowledgeRetrieval(db, cache, embeddings, logger, reranker, undefined, config.SEARCH_CONCURRENCY);
+    metrics.observeSearches(() => retrieval.searchLoad);
 
     const queue = options.queue ?? new MemoryQueue();
     if (!options.queue) app.addHook('onClose', () => queue.close());

@@ -162,6 +162,12 @@ describe('recorded metrics', () => {
     }
   });
 
+  it('exports knowledge searches running and waiting', async () => {
+    const samples = await scrape(t);
+    expect(valueOf(samples, 'bastion_knowledge_searches', { state: 'running' })).toBe(0);
+    expect(valueOf(samples, 'bastion_knowledge_searches', { state: 'waiting' })).toBe(0);
+  });
+
   it('exports pool occupancy where the driver has a pool (PostgreSQL), and nothing on PGlite', async () => {
     const samples = await scrape(t);
     const pool = samplesOf(samples, 'bastion_db_pool_connections');
@@ -204,5 +210,18 @@ describe('queue depth collection', () => {
     expect(samplesOf(samples, 'bastion_queue_jobs', { queue: 'slow' })).toEqual([]);
     expect(valueOf(samples, 'bastion_queue_jobs', { queue: 'fast', state: 'waiting' })).toBe(3);
     expect(valueOf(samples, 'bastion_queue_jobs', { queue: 'fast', state: 'failed' })).toBe(2);
+  });
+});
+
+describe('knowledge search collection', () => {
+  it('reads the searches running and waiting at scrape time', async () => {
+    const metrics = new Metrics({ defaults: false });
+    let load = { active: 3, queued: 7 };
+    metrics.observeSearches(() => load);
+    let samples = parseExposition((await metrics.text()).body);
+    expect([valueOf(samples, 'bastion_knowledge_searches', { state: 'running' }), valueOf(samples, 'bastion_knowledge_searches', { state: 'waiting' })]).toEqual([3, 7]);
+    load = { active: 1, queued: 0 };
+    samples = parseExposition((await metrics.text()).body);
+    expect([valueOf(samples, 'bastion_knowledge_searches', { state: 'running' }), valueOf(samples, 'bastion_knowledge_searches', { state: 'waiting' })]).toEqual([1, 0]);
   });
 });

@@ -146,6 +146,21 @@ export class Metrics {
     });
   }
 
+  /** Knowledge searches of this process ranking and waiting their turn (SEARCH_CONCURRENCY), at scrape time. */
+  observeSearches(load: () => { active: number; queued: number }): void {
+    new Gauge({
+      name: 'bastion_knowledge_searches',
+      help: 'Knowledge searches of this process: running in the database, and waiting for a turn (SEARCH_CONCURRENCY).',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const { active, queued } = load();
+        this.set({ state: 'running' }, active);
+        this.set({ state: 'waiting' }, queued);
+      },
+    });
+  }
+
   /** The exposition in Prometheus text format. */
   async text(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
