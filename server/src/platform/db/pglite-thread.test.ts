@@ -59,7 +59,9 @@ describe('the embedded database in a worker thread', () => {
       await inProcess.close();
     }
     expect(threaded.tookMs).toBeGreaterThan(200);
-    expect(threaded.heldMs).toBeLessThan(100);
+    // Relative to the statement, not a fixed figure: on a machine busy with other tests a timer
+    // can be late by some tens of ms whoever runs the statement (105 ms was seen in CI).
+    expect(threaded.heldMs).toBeLessThan(Math.min(250, threaded.tookMs / 4));
   }, 60_000);
 
   it('carries values and rows across intact', async () => {
