@@ -151,11 +151,21 @@ export async function apiAccount(baseUrl: string, sink: SmtpSink, email: string)
 
 /** The first administrator, made through the one-time setup link the server logged (POST /auth/setup). */
 export async function createFirstAdmin(baseUrl: string, logFile: string, person: { name: string; email: string }): Promise<void> {
-  const line = fs
-    .readFileSync(logFile, 'utf8')
-    .split('\n')
-    .find((l) => l.includes('Set up Bastion'));
-  const token = /#token=(bst_setup_[\w-]{43})/.exec(line ?? '')?.[1];
+  // The server writes its log asynchronously: the line may reach the file a moment after the server answers.
+  const setupToken = () => {
+    const line = fs
+      .readFileSync(logFile, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('Set up Bastion'));
+    return /#token=(bst_setup_[\w-]{43})/.exec(line ?? '')?.[1];
+  };
+  // A loop, not expect.poll: this runs in beforeAll hooks too.
+  const deadline = Date.now() + 10_000;
+  let token = setupToken();
+  while (!token && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    token = setupToken();
+  }
   expect(token, 'the setup link in the log').toBeDefined();
   const setup = await fetch(`${baseUrl}/api/v1/auth/setup`, {
     method: 'POST',
