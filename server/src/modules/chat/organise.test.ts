@@ -128,8 +128,9 @@ describe('organising conversations', () => {
 
     // The row is still stored until the purge: privacy exports and erasure still see it.
     expect((await row(conversationId))?.deleted_at).toBeInstanceOf(Date);
-    await new DeletedConversationPurge(chat.t.database.db, chat.clock, silentLogger).purge();
-    expect(await row(conversationId)).toBeUndefined();
+    // A row the conversation indexer holds at that moment is skipped, and taken by the next run.
+    const purge = new DeletedConversationPurge(chat.t.database.db, chat.clock, silentLogger);
+    await expect.poll(async () => (await purge.purge(), await row(conversationId)), { timeout: 5_000, interval: 20 }).toBeUndefined();
     const messages = await chat.t.database.db.selectFrom('messages').select('id').where('conversation_id', '=', conversationId).execute();
     expect(messages).toEqual([]);
     expect(await row(recent), 'deleted within the window: kept, restorable').toBeDefined();
