@@ -13,6 +13,9 @@ beforeAll(async () => {
         request.log.info({ body: request.body, headers: request.headers }, 'probe received');
         return { ok: true };
       });
+      app.get('/api/v1/probe/read', async () => ({ ok: true }));
+      // Shaped as the health probes are: quiet when it succeeds.
+      app.get('/api/v1/probe/quiet', { config: { accessLog: 'debug' } }, async (request, reply) => reply.status((request.query as { fail?: string }).fail ? 503 : 200).send({ ok: true }));
     },
   });
 });
@@ -22,17 +25,40 @@ afterAll(async () => {
 
 describe('request ids', () => {
   it('echoes a well-formed X-Request-Id and logs it', async () => {
-    const response = await t.app.inject({ url: '/healthz', headers: { 'x-request-id': 'edge-1234.abc:5' } });
+    const response = await t.app.inject({ url: '/api/v1/probe/read', headers: { 'x-request-id': 'edge-1234.abc:5' } });
     expect(response.headers['x-request-id']).toBe('edge-1234.abc:5');
     const records = logs.records().filter((r) => r.requestId === 'edge-1234.abc:5');
     expect(records.length).toBeGreaterThanOrEqual(1);
   });
 
   it('writes one access line per request at info: method, redacted URL, status, time [ASVS 16.2.1]', async () => {
-    await t.app.inject({ url: '/healthz?token=sekret-access-1', headers: { 'x-request-id': 'access-line-1' } });
+    await t.app.inject({ url: '/api/v1/probe/read?token=sekret-access-1', headers: { 'x-request-id': 'access-line-1' } });
     const lines = logs.records().filter((r) => r.requestId === 'access-line-1' && r.level === 30);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ msg: 'request completed', req: { method: 'GET', url: '/healthz?token=[REDACTED]' }, res: { statusCode: 200 }, responseTime: expect.any(Number) });
+    expect(lines[0]).toMatchObject({ msg: 'request completed', req: { method: 'GET', url: '/api/v1/probe/read?token=[REDACTED]' }, res: { statusCode: 200 }, responseTime: expect.any(Number) });
+  });
+
+  it('keeps successful health probes out of the info log, and logs a failing probe there', async () => {
+    for (const url of ['/healthz', '/readyz', '/api/v1/healthz', '/api/v1/readyz', '/api/v1/probe/quiet']) {
+      const id = `probe-${url.replaceAll('/', '-')}`;
+      expect((await t.app.inject({ url, headers: { 'x-request-id': id } })).statusCode, url).toBe(200);
+      expect(
+        logs.records().filter((r) => r.requestId === id && r.level === 30),
+        url,
+      ).toEqual([]);
+    }
+    await t.app.inject({ url: '/api/v1/probe/quiet?fail=1', headers: { 'x-request-id': 'probe-failed' } });
+    expect(logs.records().filter((r) => r.requestId === 'probe-failed' && r.level === 30)).toMatchObject([{ msg: 'request completed', res: { statusCode: 503 } }]);
+
+    // At LOG_LEVEL=debug the probes' lines are there.
+    const debugLogs = new LogCapture();
+    const debug = await buildTestApp({ logs: debugLogs, env: { LOG_LEVEL: 'debug' } });
+    try {
+      await debug.app.inject({ url: '/healthz', headers: { 'x-request-id': 'probe-debug' } });
+      expect(debugLogs.records().filter((r) => r.requestId === 'probe-debug' && r.msg === 'request completed')).toMatchObject([{ level: 20, res: { statusCode: 200 } }]);
+    } finally {
+      await debug.close();
+    }
   });
 
   it('replaces a malformed X-Request-Id with a fresh id [ASVS 16.4.1]', async () => {

@@ -43,7 +43,7 @@ export function healthRoutes(deps: { database: Database; store: Store; encryptor
     app.get(
       '/healthz',
       {
-        config: { rateLimit: false, access: 'public' },
+        config: { rateLimit: false, access: 'public', accessLog: 'debug' },
         schema: {
           tags: ['health'],
           summary: 'Liveness: the process is running',
@@ -56,7 +56,7 @@ export function healthRoutes(deps: { database: Database; store: Store; encryptor
     app.get(
       '/readyz',
       {
-        config: { rateLimit: false, access: 'public' },
+        config: { rateLimit: false, access: 'public', accessLog: 'debug' },
         schema: {
           tags: ['health'],
           summary: 'Readiness: the database and the store are reachable, the master keys configured',
