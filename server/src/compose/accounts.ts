@@ -81,7 +81,8 @@ export const accounts = fp(
     let stopCheckpoints = (): void => undefined;
     app.addHook('onReady', async () => void (stopCheckpoints = audit.startSchedule()));
     app.addHook('onClose', async () => stopCheckpoints());
-    const apiKeys = new ApiKeyService(db, clock, store, securityEvents, audit);
+    const apiKeys = new ApiKeyService(db, clock, store, securityEvents, audit, app.core.cacheStats);
+    app.addHook('onClose', () => apiKeys.close());
     const signingKeys = new SigningKeys(db, app.core.encryptor, clock, config.JWT_ACCESS_TTL_SECONDS * 1000);
     const tokens = new TokenService(
       db,

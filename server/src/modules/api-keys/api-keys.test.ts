@@ -4,6 +4,7 @@ import { createUser, PASSWORD, useAccountsApp } from '../../../test/accounts.js'
 import { BrowserClient } from '../../../test/browser-client.js';
 import { SCOPES } from '../../principal.js';
 import { isWellFormedApiKey } from './key-format.js';
+import { API_KEY_CACHE_TTL_MS } from './service.js';
 
 const fixture = useAccountsApp({ REQUIRE_MFA: 'none' });
 const { clock } = fixture;
@@ -84,12 +85,18 @@ describe('API keys', () => {
     const { key } = (await browser.post('/api-keys', { name: 'k', scopes: ['profile:read'] })).json();
     const db = fixture.t.database.db;
     expect((await bearer(key)).statusCode).toBe(200);
-    // Set directly (the admin routes also revoke the keys): the key itself stays live.
-    await db.updateTable('users').set({ disabled_at: clock.now() }).where('email', '=', address).execute();
+    // Set directly (the admin routes also revoke the keys, which drops them from every
+    // instance's cache at once): the key itself stays live, and a cached key is read again
+    // once its entry expires.
+    const change = async (fields: { disabled_at?: Date | null; password_reset_required?: boolean }) => {
+      await db.updateTable('users').set(fields).where('email', '=', address).execute();
+      clock.advance(API_KEY_CACHE_TTL_MS + 1);
+    };
+    await change({ disabled_at: clock.now() });
     expect((await bearer(key)).json().error.code).toBe('unauthenticated');
-    await db.updateTable('users').set({ disabled_at: null, password_reset_required: true }).where('email', '=', address).execute();
+    await change({ disabled_at: null, password_reset_required: true });
     expect((await bearer(key)).statusCode).toBe(401);
-    await db.updateTable('users').set({ password_reset_required: false }).where('email', '=', address).execute();
+    await change({ password_reset_required: false });
     expect((await bearer(key)).statusCode).toBe(200);
   });
 

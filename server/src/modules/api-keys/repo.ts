@@ -9,8 +9,11 @@ export async function insertApiKey(db: Db, row: Omit<ApiKeyRow, 'last_used_at' |
   await db.insertInto('api_keys').values(row).execute();
 }
 
-/** The key and what its user's state says of it, in one round trip (it runs on every request made with a key). */
-export function findApiKeyWithUserByHash(db: Db, keyHash: string): Promise<(ApiKeyRow & { user_password_reset_required: boolean; user_disabled_at: Date | null }) | undefined> {
+/** A key with what its user's state says of it. */
+export type ApiKeyWithUser = ApiKeyRow & { user_password_reset_required: boolean; user_disabled_at: Date | null };
+
+/** The key and what its user's state says of it, in one round trip (it runs on every request made with a key that is not cached). */
+export function findApiKeyWithUserByHash(db: Db, keyHash: string): Promise<ApiKeyWithUser | undefined> {
   return db
     .selectFrom('api_keys')
     .innerJoin('users', 'users.id', 'api_keys.user_id')
@@ -24,9 +27,10 @@ export function listApiKeys(db: Db, userId: string): Promise<ApiKeyRow[]> {
   return db.selectFrom('api_keys').selectAll().where('user_id', '=', userId).where('revoked_at', 'is', null).orderBy('created_at', 'desc').execute();
 }
 
-export async function revokeApiKey(db: Db, userId: string, id: string, now: Date): Promise<boolean> {
-  const result = await db.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+/** Revokes the key if it is live; its hash (for the caches to drop), or null when nothing was revoked. */
+export async function revokeApiKey(db: Db, userId: string, id: string, now: Date): Promise<string | null> {
+  const row = await db.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).where('user_id', '=', userId).where('revoked_at', 'is', null).returning('key_hash').executeTakeFirst();
+  return row?.key_hash ?? null;
 }
 
 /** The fields that decide whether a key (and what was minted from it) may still be used. */
@@ -34,9 +38,9 @@ export function findApiKeyStatus(db: Db, id: string): Promise<Pick<ApiKeyRow, 'r
   return db.selectFrom('api_keys').select(['revoked_at', 'expires_at', 'allowed_cidrs']).where('id', '=', id).executeTakeFirst();
 }
 
-/** Revokes every live key of a user; returns the ids revoked. */
-export function revokeUserApiKeys(db: Db, userId: string, now: Date): Promise<{ id: string }[]> {
-  return db.updateTable('api_keys').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).returning('id').execute();
+/** Revokes every live key of a user; returns the ids and hashes revoked. */
+export function revokeUserApiKeys(db: Db, userId: string, now: Date): Promise<{ id: string; key_hash: string }[]> {
+  return db.updateTable('api_keys').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).returning(['id', 'key_hash']).execute();
 }
 
 export async function recordApiKeyUse(db: Db, id: string, ip: string, now: Date): Promise<void> {

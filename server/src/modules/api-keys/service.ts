@@ -10,18 +10,28 @@ import type { Principal, Scope } from '../../principal.js';
 import type { Clock } from '../../platform/clock.js';
 import { hashToken } from '../../platform/crypto/tokens.js';
 import type { Db } from '../../platform/db/database.js';
+import type { CacheStats } from '../../platform/store/cache.js';
+import { LocalCache } from '../../platform/store/local-cache.js';
 import type { Store } from '../../platform/store/store.js';
 import type { Actor } from '../audit/actor.js';
 import type { AuditEvent, AuditLog } from '../audit/service.js';
 import type { SecurityEventSink } from '../security-events/service.js';
 import { isDisabled } from '../users/disabled.js';
 import { generateApiKey, isWellFormedApiKey } from './key-format.js';
-import { findApiKeyStatus, findApiKeyWithUserByHash, insertApiKey, listApiKeys, recordApiKeyUse, revokeApiKey, revokeUserApiKeys, type ApiKeyRow } from './repo.js';
+import { findApiKeyStatus, findApiKeyWithUserByHash, insertApiKey, listApiKeys, recordApiKeyUse, revokeApiKey, revokeUserApiKeys, type ApiKeyRow, type ApiKeyWithUser } from './repo.js';
 
 const USE_RECORD_INTERVAL_MS = 60_000;
 // Access tokens minted from a revoked key check this marker; it outlives every one of them.
 const REVOKED_MARKER_TTL_MS = 2 * 60 * 60 * 1000;
 const revokedMarker = (id: string) => `revoked:api_key:${id}`;
+/**
+ * How long an instance reuses a key it read from the database. Revoking a key (and so
+ * disabling its user, or the user's "this wasn't me", which revoke every key) drops it on
+ * every instance first (LocalCache broadcasts), so this bounds only how stale the last-use
+ * time may be, never how long a revoked key works.
+ */
+export const API_KEY_CACHE_TTL_MS = 5_000;
+const API_KEY_CACHE_ENTRIES = 10_000;
 
 /** A key that can still be used: what credentials derived from it must carry. */
 export interface LiveApiKey {
@@ -59,6 +69,9 @@ export function ipAllowed(cidrs: readonly string[], ip: string): boolean {
 }
 
 export class ApiKeyService {
+  /** Keys by hash, as authenticate last read them; a request with a cached key costs no query. */
+  private readonly cache: LocalCache<ApiKeyWithUser>;
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
@@ -66,7 +79,15 @@ export class ApiKeyService {
     private readonly events?: SecurityEventSink,
     /** Records keys made and revoked by people; tests that only need a key may leave it out. */
     private readonly audit?: AuditLog,
-  ) {}
+    cacheStats?: CacheStats,
+  ) {
+    this.cache = new LocalCache(store, 'api_key', { ttlMs: API_KEY_CACHE_TTL_MS, maxEntries: API_KEY_CACHE_ENTRIES, stats: cacheStats, now: () => clock.now().getTime() });
+  }
+
+  /** Stops listening for other instances' invalidations. */
+  close(): Promise<void> {
+    return this.cache.close();
+  }
 
   /** A new key for `userId`; `by` (who asked) is recorded in the audit log, omitted when the system issues the key itself. */
   async create(userId: string, input: NewApiKey, by?: Actor): Promise<{ key: string; row: ApiKeyRow }> {
@@ -101,15 +122,16 @@ export class ApiKeyService {
 
   /** Revokes the key by its owner (`actor`: recorded in the audit log) or by the monitor (not audited). */
   async revoke(userId: string, id: string, by: 'owner' | 'monitor' = 'owner', actor?: Actor): Promise<boolean> {
-    const revoked = await this.transaction(async (trx) => {
-      if (!(await revokeApiKey(trx, userId, id, this.clock.now()))) return false;
-      await this.record(trx, actor, { action: 'api_key.revoked', target: { type: 'api_key', id } });
-      return true;
+    const hash = await this.transaction(async (trx) => {
+      const revoked = await revokeApiKey(trx, userId, id, this.clock.now());
+      if (revoked) await this.record(trx, actor, { action: 'api_key.revoked', target: { type: 'api_key', id } });
+      return revoked;
     });
-    // Access tokens minted from this key stop working too (they check this marker).
-    if (revoked) await this.store.set(revokedMarker(id), '1', { ttlMs: REVOKED_MARKER_TTL_MS });
-    if (revoked) await this.events?.record({ type: 'api_key.revoked', userId, details: { keyId: id, by } });
-    return revoked;
+    if (!hash) return false;
+    // Refused on every instance before this answers; access tokens minted from the key check the marker.
+    await Promise.all([this.cache.invalidate(hash), this.store.set(revokedMarker(id), '1', { ttlMs: REVOKED_MARKER_TTL_MS })]);
+    await this.events?.record({ type: 'api_key.revoked', userId, details: { keyId: id, by } });
+    return true;
   }
 
   /**
@@ -118,7 +140,12 @@ export class ApiKeyService {
    */
   async revokeAllFor(userId: string): Promise<void> {
     const keys = await revokeUserApiKeys(this.db, userId, this.clock.now());
-    await Promise.all(keys.map((k) => this.store.set(revokedMarker(k.id), '1', { ttlMs: REVOKED_MARKER_TTL_MS })));
+    await Promise.all(keys.flatMap((k) => [this.cache.invalidate(k.key_hash), this.store.set(revokedMarker(k.id), '1', { ttlMs: REVOKED_MARKER_TTL_MS })]));
+  }
+
+  /** Drops these keys (by hash) from every instance's cache, for rows deleted behind the service (account erasure). */
+  async evict(keyHashes: string[]): Promise<void> {
+    await Promise.all(keyHashes.map((hash) => this.cache.invalidate(hash)));
   }
 
   /** The key's IP ranges while it is neither revoked nor expired; null otherwise (or when unknown). */
@@ -149,12 +176,14 @@ export class ApiKeyService {
   async authenticate(key: string, ip: string): Promise<Principal> {
     const refused = () => new AppError('unauthenticated', 'Invalid, expired or revoked credentials.');
     if (!isWellFormedApiKey(key)) throw refused();
-    const row = await findApiKeyWithUserByHash(this.db, hashToken(key)); // no row either when the user is gone
+    const hash = hashToken(key);
+    const row = await this.cache.getOrLoad(hash, async () => (await findApiKeyWithUserByHash(this.db, hash)) ?? null); // no row either when the user is gone
     const now = this.clock.now();
     if (!row || row.revoked_at || (row.expires_at && row.expires_at <= now) || !ipAllowed(row.allowed_cidrs, ip)) throw refused();
     if (row.user_password_reset_required || isDisabled({ disabled_at: row.user_disabled_at })) throw refused();
     if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > USE_RECORD_INTERVAL_MS || row.last_used_ip !== ip) {
       await recordApiKeyUse(this.db, row.id, ip, now);
+      this.cache.update(hash, { ...row, last_used_at: now, last_used_ip: ip });
     }
     if (row.last_used_ip && row.last_used_ip !== ip) {
       // Once per key and address per minute: a key bouncing between two hosts is not a flood of rows.

@@ -30,6 +30,12 @@ export interface CredentialRevoker {
   revokeAllFor(userId: string): Promise<void>;
 }
 
+/** API keys are also cached by each instance (ApiKeyService). */
+export interface ApiKeyRevoker extends CredentialRevoker {
+  /** Drops these keys (by hash) from every instance's cache: their rows are gone (erasure). */
+  evict(keyHashes: string[]): Promise<void>;
+}
+
 export interface AuthDeps {
   db: Db;
   store: Store;
@@ -41,7 +47,7 @@ export interface AuthDeps {
   /** Accounts: read and change users only through it. */
   users: UserService;
   /** API keys and refresh tokens: revoked through their owners on evidence of compromise. */
-  apiKeys: CredentialRevoker;
+  apiKeys: ApiKeyRevoker;
   tokens: CredentialRevoker;
   throttle: LoginThrottle;
   settings: AuthSettings;

@@ -25,6 +25,10 @@ export function sessionHashes(trx: Db, userId: string): Promise<{ token_hash: st
   return trx.selectFrom('sessions').select('token_hash').where('user_id', '=', userId).execute();
 }
 
+export function apiKeyHashes(trx: Db, userId: string): Promise<{ key_hash: string }[]> {
+  return trx.selectFrom('api_keys').select('key_hash').where('user_id', '=', userId).execute();
+}
+
 export function personalWorkspaceIds(trx: Db, userId: string): Promise<{ id: string }[]> {
   return trx.selectFrom('workspaces').select('id').where('personal_owner_id', '=', userId).execute();
 }

@@ -131,7 +131,7 @@ export class ErasureService {
     });
     if (!outcome) return null;
     await this.options.membershipsChanged?.();
-    await this.forgetInStore(this.deps.store, outcome.user, outcome.sessionHashes, outcome.agentIds);
+    await this.forgetInStore(this.deps.store, outcome.user, outcome.sessionHashes, outcome.apiKeyHashes, outcome.agentIds);
     const report: ErasureReport = {
       userId: outcome.user.id,
       workspacesDeleted: outcome.workspacesDeleted,
@@ -146,6 +146,7 @@ export class ErasureService {
   private async erase(trx: Db, user: { id: string; email: string; name: string }) {
     const email = user.email.toLowerCase();
     const sessionHashes = (await repo.sessionHashes(trx, user.id)).map((r) => r.token_hash);
+    const apiKeyHashes = (await repo.apiKeyHashes(trx, user.id)).map((r) => r.key_hash);
     const doomed = (await repo.personalWorkspaceIds(trx, user.id)).map((r) => r.id);
     let workspacesTransferred = 0;
     // Roles are read after the lock: an owner stepping down now either went first or waits.
@@ -170,7 +171,7 @@ export class ErasureService {
     // Audit entries are kept for their integrity chain; the person in them becomes a pseudonym.
     await this.options.pseudonymiseActor?.(trx, user.id, `erased-${randomUUID()}`);
     await repo.deleteUser(trx, user.id);
-    return { sessionHashes, agentIds, workspacesDeleted: doomed.length, workspacesTransferred, dataKeysShredded };
+    return { sessionHashes, apiKeyHashes, agentIds, workspacesDeleted: doomed.length, workspacesTransferred, dataKeysShredded };
   }
 
   /**
@@ -178,10 +179,10 @@ export class ErasureService {
    * content hashes (retrieval results, cached model answers) cannot be listed: they are
    * unreachable once the workspace is gone and expire with their TTL (docs/compliance.md).
    */
-  private async forgetInStore(store: Store, user: { id: string; email: string }, sessionHashes: string[], agentIds: string[]): Promise<void> {
+  private async forgetInStore(store: Store, user: { id: string; email: string }, sessionHashes: string[], apiKeyHashes: string[], agentIds: string[]): Promise<void> {
     const account = accountKey(user.email.toLowerCase());
-    // Through the session service, so no instance keeps serving one from its cache.
-    await this.deps.sessions.evict(sessionHashes);
+    // Through the session and key services, so no instance keeps serving one from its cache.
+    await Promise.all([this.deps.sessions.evict(sessionHashes), this.deps.apiKeys.evict(apiKeyHashes)]);
     const keys = [
       ...Object.keys(RATE_LIMIT_POLICIES).map((policy) => `rl:${policy}:u:${user.id}`),
       ...['lock', 'locks', 'fail', 'delay'].map((kind) => `auth:${kind}:${account}`),
