@@ -30,6 +30,7 @@ import { adminUserRoutes } from '../modules/users/admin-routes.js';
 import { AdminUserService } from '../modules/users/admin-service.js';
 import { UserService } from '../modules/users/service.js';
 import { ACCEPTED_TYPES } from '../platform/documents/detect.js';
+import { originOf } from '../modules/security-events/origin.js';
 
 /**
  * Sign-in limits besides the per-account lockout (LOCKOUT_THRESHOLD, LOCKOUT_MINUTES):
@@ -103,8 +104,8 @@ export const accounts = fp(
       sessions,
       cookie,
       allowedOrigins: new Set([new URL(config.PUBLIC_URL).origin, ...config.CORS_ORIGINS.filter((o) => o !== '*')]),
-      bearer: async (credential, ip) => {
-        if (credential.startsWith('bst_key_')) return apiKeys.authenticate(credential, ip);
+      bearer: async (credential, ip, request) => {
+        if (credential.startsWith('bst_key_')) return apiKeys.authenticate(credential, ip, originOf(request));
         if (credential.split('.').length === 3) return tokens.verify(credential, ip);
         throw new AppError('unauthenticated', 'Invalid, expired or revoked credentials.');
       },

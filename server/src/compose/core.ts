@@ -88,7 +88,7 @@ export const core = fp(
     drain.register(app); // the first onRequest hook
     app.server.on('checkExpectation', expectationFailedHandler(headers));
     registerJsonBody(app, config.JSON_MAX_DEPTH, CSP_REPORT_CONTENT_TYPES);
-    // Security monitoring: request context for events, the address block, answer counting.
+    // Security monitoring: the address block, answer counting.
     const monitoring = new Monitoring({ config, db: database.db, store, clock, logger, mailer: options.mailer });
     monitoring.registerBoundary(app);
     watchDecryption(options.encryptor, monitoring.events);

@@ -62,7 +62,7 @@ export interface AuthenticationOptions {
   cookie: CookiePolicy;
   allowedOrigins: Set<string>;
   /** Resolves a bearer credential (API key or access token) to a principal, or throws 401. */
-  bearer: (credential: string, ip: string) => Promise<Principal>;
+  bearer: (credential: string, ip: string, request: FastifyRequest) => Promise<Principal>;
   /** Told of each refused bearer credential (metrics), by kind only. */
   onFailure?: (kind: CredentialKind) => void;
 }
@@ -110,7 +110,7 @@ async function resolvePrincipal(request: FastifyRequest, options: Authentication
     // API credentials: the cookie is not consulted.
     const [scheme, credential] = authorization.split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !credential) throw new AppError('unauthenticated', 'Use Authorization: Bearer <API key or access token>.');
-    request.principal = await options.bearer(credential, request.ip);
+    request.principal = await options.bearer(credential, request.ip, request);
     return;
   }
   const token = request.cookies[options.cookie.name];

@@ -19,6 +19,7 @@ import type { SecurityEventSink } from '../security-events/service.js';
 import { isDisabled } from '../users/disabled.js';
 import { generateApiKey, isWellFormedApiKey } from './key-format.js';
 import { findApiKeyStatus, findApiKeyWithUserByHash, insertApiKey, listApiKeys, recordApiKeyUse, revokeApiKey, revokeUserApiKeys, type ApiKeyRow, type ApiKeyWithUser } from './repo.js';
+import { originOfActor, type EventOrigin } from '../security-events/origin.js';
 
 const USE_RECORD_INTERVAL_MS = 60_000;
 // Access tokens minted from a revoked key check this marker; it outlives every one of them.
@@ -112,7 +113,7 @@ export class ApiKeyService {
       await insertApiKey(trx, row);
       await this.record(trx, by, { action: 'api_key.created', target: { type: 'api_key', id: row.id }, details: { scopes: row.scopes, expiresAt: row.expires_at } });
     });
-    await this.events?.record({ type: 'api_key.created', userId, details: { keyId: row.id, name: row.name, scopes: row.scopes } });
+    await this.events?.record({ ...(by ? originOfActor(by) : {}), type: 'api_key.created', userId, details: { keyId: row.id, name: row.name, scopes: row.scopes } });
     return { key, row: { ...row, last_used_at: null, last_used_ip: null, revoked_at: null } };
   }
 
@@ -130,7 +131,7 @@ export class ApiKeyService {
     if (!hash) return false;
     // Refused on every instance before this answers; access tokens minted from the key check the marker.
     await Promise.all([this.cache.invalidate(hash), this.store.set(revokedMarker(id), '1', { ttlMs: REVOKED_MARKER_TTL_MS })]);
-    await this.events?.record({ type: 'api_key.revoked', userId, details: { keyId: id, by } });
+    await this.events?.record({ ...(actor ? originOfActor(actor) : {}), type: 'api_key.revoked', userId, details: { keyId: id, by } });
     return true;
   }
 
@@ -173,7 +174,7 @@ export class ApiKeyService {
   }
 
   /** The principal for a bearer API key, or an `unauthenticated` error with one fixed message. */
-  async authenticate(key: string, ip: string): Promise<Principal> {
+  async authenticate(key: string, ip: string, origin: EventOrigin = {}): Promise<Principal> {
     const refused = () => new AppError('unauthenticated', 'Invalid, expired or revoked credentials.');
     if (!isWellFormedApiKey(key)) throw refused();
     const hash = hashToken(key);
@@ -187,7 +188,7 @@ export class ApiKeyService {
     }
     if (row.last_used_ip && row.last_used_ip !== ip) {
       // Once per key and address per minute: a key bouncing between two hosts is not a flood of rows.
-      await this.events?.recordSampled({ type: 'api_key.new_ip', userId: row.user_id, apiKeyId: row.id, ip, details: { keyId: row.id, previousIp: row.last_used_ip } }, `${row.id}:${ip}`);
+      await this.events?.recordSampled({ ...origin, type: 'api_key.new_ip', userId: row.user_id, apiKeyId: row.id, ip, details: { keyId: row.id, previousIp: row.last_used_ip } }, `${row.id}:${ip}`);
     }
     return { kind: 'api_key', userId: row.user_id, scopes: new Set(row.scopes), apiKeyId: row.id, allowedCidrs: row.allowed_cidrs };
   }

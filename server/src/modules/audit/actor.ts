@@ -19,4 +19,6 @@ export interface AuditActor {
 /** An actor and the request it acted in. */
 export interface Actor extends AuditActor {
   requestId?: string | null | undefined;
+  /** For security events the change raises (not stored in the audit entry). */
+  userAgent?: string | null | undefined;
 }

@@ -24,6 +24,7 @@ function actor(this: FastifyRequest): Actor {
     keyId: principal?.apiKeyId ?? null,
     ip: this.ip,
     requestId: this.id,
+    userAgent: typeof this.headers['user-agent'] === 'string' ? this.headers['user-agent'] : null,
   };
 }
 

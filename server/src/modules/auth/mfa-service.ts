@@ -12,6 +12,7 @@ import { consumeRecoveryCode, countUnusedRecoveryCodes, deleteRecoveryCodes, rep
 import { verifyPassword } from './passwords.js';
 import { accountKey } from './throttle.js';
 import { hashRecoveryCode, looksLikeRecoveryCode, matchTotp, newRecoveryCodes, newTotpSecret, totpQrSvgDataUrl, totpUri } from './totp.js';
+import type { EventOrigin } from '../security-events/origin.js';
 
 const binding = (userId: string) => ({ table: 'users', column: 'totp_secret', rowId: userId });
 
@@ -31,19 +32,19 @@ export async function setupTotp(deps: AuthDeps, user: UserRow): Promise<{ otpaut
 }
 
 /** Confirms enrolment with a first code; returns the recovery codes, shown once. */
-export async function confirmTotp(deps: AuthDeps, user: UserRow, code: string): Promise<string[]> {
+export async function confirmTotp(deps: AuthDeps, user: UserRow, code: string, origin: EventOrigin = {}): Promise<string[]> {
   const secret = await secretOf(deps, user);
   if (user.totp_enabled_at || !secret) throw new AppError('conflict', 'Start enrolment first (POST /api/v1/auth/mfa/totp/setup).');
   const step = await matchTotp(secret, code, deps.clock.now());
   if (step === null) throw new AppError('invalid_credentials', 'Invalid code; check the time on your device and try the next code.');
   if (!(await deps.users.enableTotp(user.id, step, deps.clock.now()))) throw new AppError('conflict', 'Two-factor authentication is already enabled.');
   const codes = await issueRecoveryCodes(deps, user.id);
-  await securityEvent(deps, { type: 'auth.mfa_enabled', userId: user.id });
+  await securityEvent(deps, { ...origin, type: 'auth.mfa_enabled', userId: user.id });
   sendInBackground(deps, mails.mfaChanged(user.email, true));
   return codes;
 }
 
-export async function disableTotpFor(deps: AuthDeps, user: UserRow, input: { password: string; code: string }, ip: string): Promise<void> {
+export async function disableTotpFor(deps: AuthDeps, user: UserRow, input: { password: string; code: string }, ip: string, origin: EventOrigin = {}): Promise<void> {
   if (!user.totp_enabled_at) throw new AppError('conflict', 'Two-factor authentication is not enabled.');
   const attempt = await deps.throttle.begin(accountKey(user.email), ip);
   const ok = (await verifyPassword(user.password_hash, input.password)) && (await verifySecondFactor(deps, user, input.code));
@@ -54,7 +55,7 @@ export async function disableTotpFor(deps: AuthDeps, user: UserRow, input: { pas
   await deps.throttle.recordSuccess(attempt.account, attempt);
   await deps.users.disableTotp(user.id, deps.clock.now());
   await deleteRecoveryCodes(deps.db, user.id);
-  await securityEvent(deps, { type: 'auth.mfa_disabled', userId: user.id, ip });
+  await securityEvent(deps, { ...origin, type: 'auth.mfa_disabled', userId: user.id, ip });
   sendInBackground(deps, mails.mfaChanged(user.email, false));
 }
 
@@ -68,7 +69,7 @@ export async function resetSecondFactor(deps: Pick<AuthDeps, 'users' | 'clock'>,
 }
 
 /** New recovery codes (the old ones stop working); needs a current TOTP code. */
-export async function regenerateRecoveryCodes(deps: AuthDeps, user: UserRow, code: string, ip: string): Promise<string[]> {
+export async function regenerateRecoveryCodes(deps: AuthDeps, user: UserRow, code: string, ip: string, origin: EventOrigin = {}): Promise<string[]> {
   if (!user.totp_enabled_at) throw new AppError('conflict', 'Two-factor authentication is not enabled.');
   const attempt = await deps.throttle.begin(accountKey(user.email), ip);
   if (looksLikeRecoveryCode(code) || !(await verifySecondFactor(deps, user, code))) {
@@ -77,7 +78,7 @@ export async function regenerateRecoveryCodes(deps: AuthDeps, user: UserRow, cod
   }
   await deps.throttle.recordSuccess(attempt.account, attempt);
   const codes = await issueRecoveryCodes(deps, user.id);
-  await securityEvent(deps, { type: 'auth.recovery_codes_regenerated', userId: user.id, ip });
+  await securityEvent(deps, { ...origin, type: 'auth.recovery_codes_regenerated', userId: user.id, ip });
   return codes;
 }
 

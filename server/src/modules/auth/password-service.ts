@@ -11,6 +11,7 @@ import { mails } from './mail-templates.js';
 import { assertPasswordAcceptable, hashPassword, verifyPassword } from './passwords.js';
 import { accountKey } from './throttle.js';
 import { consumeToken, invalidateTokens } from './tokens-repo.js';
+import { originOfContext } from '../security-events/origin.js';
 
 const RESET_TTL_MS = 30 * 60 * 1000;
 const HOUR = 60 * 60 * 1000;
@@ -31,7 +32,7 @@ export async function requestPasswordReset(deps: AuthDeps, rawEmail: string, con
     const user = await deps.users.byEmail(email);
     if (!user) return;
     const token = await issueToken(deps, 'password_reset', { userId: user.id }, RESET_TTL_MS, { replace: true });
-    await securityEvent(deps, { type: 'auth.password_reset_requested', userId: user.id, ip: context.ip });
+    await securityEvent(deps, { type: 'auth.password_reset_requested', userId: user.id, ...originOfContext(context) });
     sendInBackground(deps, mails.passwordReset(user.email, appLink(deps, 'reset-password', { token })));
   })().catch((error: unknown) => deps.logger.error({ err: error }, 'password reset request failed'));
 }
@@ -46,10 +47,10 @@ export async function resetPassword(deps: AuthDeps, input: { token: string; pass
   if (!(await consumeToken(deps.db, row.id, now))) throw new AppError('invalid_token', 'This reset link was already used; ask for a new one.');
   await deps.users.setPasswordHash(user.id, hash, now, true);
   await invalidateTokens(deps.db, user.id, 'password_reset', now);
-  await deps.sessions.revokeAll(user.id, 'password_reset');
+  await deps.sessions.revokeAll(user.id, 'password_reset', undefined, originOfContext(context));
   await revokeMachineCredentials(deps, user.id);
   await deps.throttle.unlock(accountKey(user.email)); // the owner proved control of the mailbox
-  await securityEvent(deps, { type: 'auth.password_reset', userId: user.id, ip: context.ip });
+  await securityEvent(deps, { type: 'auth.password_reset', userId: user.id, ...originOfContext(context) });
   sendInBackground(deps, mails.passwordChanged(user.email));
 }
 
@@ -64,8 +65,8 @@ export async function changePassword(deps: AuthDeps, user: UserRow, input: { cur
   await deps.throttle.recordSuccess(account, attempt);
   assertPasswordAcceptable(input.newPassword, { email: user.email, name: user.name, minLength: deps.settings.passwordMinLength });
   await deps.users.setPasswordHash(user.id, await hashPassword(input.newPassword), deps.clock.now(), true);
-  await deps.sessions.revokeAll(user.id, 'password_changed', context.sessionId);
-  await securityEvent(deps, { type: 'auth.password_changed', userId: user.id, ip: context.ip });
+  await deps.sessions.revokeAll(user.id, 'password_changed', context.sessionId, originOfContext(context));
+  await securityEvent(deps, { type: 'auth.password_changed', userId: user.id, ...originOfContext(context) });
   sendInBackground(deps, mails.passwordChanged(user.email));
 }
 

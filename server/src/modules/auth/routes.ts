@@ -15,6 +15,7 @@ import { completeSetup, setupRequired } from './setup.js';
 import { disownSignIn, register, signIn, signInWithCode, verifyEmail, type SignInResult } from './service.js';
 import { USER_ROLES } from '../../domain/accounts.js';
 import { POLICY_KINDS } from '../../domain/privacy.js';
+import { originOf } from '../security-events/origin.js';
 
 const Email = z.string().trim().min(3).max(254).email().describe('Email address');
 const Password = z
@@ -52,7 +53,7 @@ const SignInResponse = z.union([z.object({ mfaRequired: z.literal(false), user: 
 
 function context(request: FastifyRequest): RequestContext {
   const userAgent = request.headers['user-agent'];
-  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : '' };
+  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : '', requestId: request.id };
 }
 
 async function meView(deps: AuthDeps, user: UserRow): Promise<z.infer<typeof Me>> {
@@ -78,7 +79,7 @@ async function answerSignIn(deps: AuthDeps, cookie: CookiePolicy, reply: Fastify
 /** Replaces the caller's session with a new one (privilege change: ASVS 7.2.4). */
 async function rotateSession(deps: AuthDeps, cookie: CookiePolicy, request: FastifyRequest, reply: FastifyReply, user: UserRow, reason: string) {
   const session = requireSession(request);
-  await deps.sessions.revoke(user.id, session.id, reason);
+  await deps.sessions.revoke(user.id, session.id, reason, originOf(request));
   const { token, state } = await deps.sessions.create(user.id, context(request));
   setSessionCookie(reply, cookie, token);
   request.session = state;
@@ -230,7 +231,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
 
     app.post('/auth/logout', { config: { access: { session: true }, lowStorage: 'allow' }, schema: { tags, summary: 'End this session', response: { 200: Ok } } }, async (request, reply) => {
       const session = requireSession(request);
-      await deps.sessions.revoke(session.userId, session.id, 'logout');
+      await deps.sessions.revoke(session.userId, session.id, 'logout', originOf(request));
       clearSessionCookie(reply, cookie);
       return { ok: true as const };
     });
@@ -240,7 +241,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
       { config: { access: { session: true }, lowStorage: 'allow' }, schema: { tags, summary: 'End every session of this account, this one included', response: { 200: z.object({ ended: z.number().int() }) } } },
       async (request, reply) => {
         const session = requireSession(request);
-        const ended = await deps.sessions.revokeAll(session.userId, 'logout_all');
+        const ended = await deps.sessions.revokeAll(session.userId, 'logout_all', undefined, originOf(request));
         clearSessionCookie(reply, cookie);
         return { ended };
       },
@@ -263,7 +264,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
 
     app.delete('/auth/sessions/:id', { config: { access: { session: true }, lowStorage: 'allow' }, schema: { tags, summary: 'End one session', params: z.object({ id: z.uuid() }), response: { 200: Ok } } }, async (request, reply) => {
       const user = await request.callerUser();
-      if (!(await deps.sessions.revoke(user.id, request.params.id, 'revoked_by_user'))) throw new AppError('not_found', 'No such session.');
+      if (!(await deps.sessions.revoke(user.id, request.params.id, 'revoked_by_user', originOf(request)))) throw new AppError('not_found', 'No such session.');
       if (request.params.id === request.session?.id) clearSessionCookie(reply, cookie);
       return { ok: true as const };
     });
@@ -319,7 +320,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
       { config: { access: { session: true } }, schema: { tags, summary: 'Confirm TOTP enrolment; returns recovery codes once', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } },
       async (request, reply) => {
         const user = await request.callerUser();
-        const recoveryCodes = await confirmTotp(deps, user, request.body.code);
+        const recoveryCodes = await confirmTotp(deps, user, request.body.code, originOf(request));
         await rotateSession(deps, cookie, request, reply, user, 'mfa_enabled');
         return { recoveryCodes };
       },
@@ -329,7 +330,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
       '/auth/mfa/totp/disable',
       { config: { access: { session: true } }, schema: { tags, summary: 'Disable TOTP (password and code)', body: z.strictObject({ password: Password, code: Code }), response: { 200: Ok } } },
       async (request) => {
-        await disableTotpFor(deps, await request.callerUser(), request.body, request.ip);
+        await disableTotpFor(deps, await request.callerUser(), request.body, request.ip, originOf(request));
         return { ok: true as const };
       },
     );
@@ -338,7 +339,7 @@ export function authRoutes(deps: AuthDeps, cookie: CookiePolicy, pageOptions: Au
       '/auth/mfa/recovery-codes',
       { config: { access: { session: true } }, schema: { tags, summary: 'Replace the recovery codes (needs a TOTP code)', body: z.strictObject({ code: Code }), response: { 200: z.object({ recoveryCodes: z.array(z.string()) }) } } },
       async (request) => ({
-        recoveryCodes: await regenerateRecoveryCodes(deps, await request.callerUser(), request.body.code, request.ip),
+        recoveryCodes: await regenerateRecoveryCodes(deps, await request.callerUser(), request.body.code, request.ip, originOf(request)),
       }),
     );
 

@@ -17,6 +17,7 @@ import { assertPasswordAcceptable, burnPasswordCheck, hashPassword, needsRehash,
 import { deviceOf, loadSignInHistory, networkOf, scoreSignIn, SUSPICIOUS_THRESHOLD } from './suspicious.js';
 import { accountKey, type Attempt } from './throttle.js';
 import { consumeToken } from './tokens-repo.js';
+import { originOfContext } from '../security-events/origin.js';
 
 const HOUR = 60 * 60 * 1000;
 export const INVALID_CREDENTIALS = 'Invalid email or password.';
@@ -135,12 +136,12 @@ async function failAttempt(deps: AuthDeps, attempt: Attempt, user: UserRow | und
   await securityEvent(deps, {
     type: 'auth.sign_in_failed',
     userId: user?.id ?? null,
-    ip: context.ip,
+    ...originOfContext(context),
     details: { factor, locked, account },
     signals: { account, ...(passwordPrefix ? { passwordPrefix } : {}) },
   });
   if (locked && user) {
-    await securityEvent(deps, { type: 'auth.account_locked', userId: user.id, ip: context.ip });
+    await securityEvent(deps, { type: 'auth.account_locked', userId: user.id, ...originOfContext(context) });
     sendInBackground(deps, mails.accountLocked(user.email, deps.settings.lockoutMinutes, appLink(deps, 'forgot-password', {})));
   }
 }
@@ -153,10 +154,10 @@ export async function completeSignIn(deps: AuthDeps, user: UserRow, context: Req
   // Disabled while this sign-in ran: the disabling revoked the sessions it found, maybe before this one existed.
   const current = await deps.users.byId(user.id);
   if (current?.disabled_at) {
-    await deps.sessions.revoke(user.id, state.id, 'account_disabled');
+    await deps.sessions.revoke(user.id, state.id, 'account_disabled', originOfContext(context));
     assertEnabled(current);
   }
-  await securityEvent(deps, { type: 'auth.sign_in_succeeded', userId: user.id, ip: context.ip, details: { sessionId: state.id } }); // ASVS 16.3.1
+  await securityEvent(deps, { type: 'auth.sign_in_succeeded', userId: user.id, ...originOfContext(context), details: { sessionId: state.id } }); // ASVS 16.3.1
   await recordSignIn(deps, user, context, failuresBefore);
   return { kind: 'session', token, session: state, user };
 }
@@ -170,7 +171,7 @@ async function recordSignIn(deps: AuthDeps, user: UserRow, context: RequestConte
   const { score, reasons } = scoreSignIn({ device, network, hour, failuresBefore, otherAccountsFromIp, history });
   await deps.db.insertInto('sign_ins').values({ id: randomUUID(), user_id: user.id, at: now, ip: context.ip, network, device, hour, score, reasons }).execute();
   if (score < SUSPICIOUS_THRESHOLD) return;
-  await securityEvent(deps, { type: 'auth.suspicious_sign_in', userId: user.id, ip: context.ip, details: { score, reasons } });
+  await securityEvent(deps, { type: 'auth.suspicious_sign_in', userId: user.id, ...originOfContext(context), details: { score, reasons } });
   const token = await issueToken(deps, 'not_me', { userId: user.id }, 7 * 24 * HOUR);
   const details = [`When: ${now.toISOString()}`, `From: ${context.ip}`, `Device: ${context.userAgent.slice(0, 120) || 'unknown'}`, `Why: ${reasons.join(', ')}`];
   sendInBackground(deps, mails.newSignIn(user.email, details, appLink(deps, 'not-me', { token })));
@@ -185,10 +186,10 @@ export async function disownSignIn(deps: AuthDeps, token: string, context: Reque
   }
   const user = await deps.users.byId(row.user_id);
   if (!user) throw new AppError('invalid_token', 'This link is invalid or was already used.');
-  await deps.sessions.revokeAll(user.id, 'sign_in_disowned');
+  await deps.sessions.revokeAll(user.id, 'sign_in_disowned', undefined, originOfContext(context));
   await revokeMachineCredentials(deps, user.id);
   await deps.users.requirePasswordReset(user.id, now);
-  await securityEvent(deps, { type: 'auth.sign_in_disowned', userId: user.id, ip: context.ip });
+  await securityEvent(deps, { type: 'auth.sign_in_disowned', userId: user.id, ...originOfContext(context) });
   const reset = await issueToken(deps, 'password_reset', { userId: user.id }, 30 * 60 * 1000, { replace: true });
   sendInBackground(deps, mails.passwordReset(user.email, appLink(deps, 'reset-password', { token: reset })));
 }

@@ -15,6 +15,7 @@ import { appLink, findToken, issueToken, securityEvent, type AuthDeps } from './
 import { assertPasswordAcceptable, hashPassword } from './passwords.js';
 import type { SignInResult } from './service.js';
 import { consumeToken, invalidateAllTokens } from './tokens-repo.js';
+import { originOfContext } from '../security-events/origin.js';
 
 export const SETUP_LINK_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -56,7 +57,7 @@ export async function completeSetup(deps: AuthDeps, input: { token: string; emai
     // Every other setup link (one per start) dies with this one.
     await invalidateAllTokens(trx, 'setup', now);
   });
-  await securityEvent(deps, { type: 'auth.first_admin_created', userId: id, ip: context.ip });
+  await securityEvent(deps, { type: 'auth.first_admin_created', userId: id, ...originOfContext(context) });
   const user = (await deps.users.byId(id))!;
   const { token, state } = await deps.sessions.create(user.id, context);
   return { kind: 'session', token, session: state, user };

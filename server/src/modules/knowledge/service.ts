@@ -288,7 +288,12 @@ export class KnowledgeService {
 
   private async store(context: WorkspaceContext, baseId: string, file: Awaited<ReturnType<typeof receive>>, meta: DocumentMeta, actor: Actor): Promise<repo.DocumentRow> {
     const checked = await check(file, meta, this.deps.scanners, this.deps.settings.extractLimits, (reason, scanner) =>
-      this.deps.securityEvents.record({ type: 'knowledge.malware_refused', userId: context.userId, details: { workspaceId: context.workspaceId, knowledgeBaseId: baseId, reason, scanner, sha256: file.sha256, size: file.size } }),
+      this.deps.securityEvents.record({
+        ...context.origin,
+        type: 'knowledge.malware_refused',
+        userId: context.userId,
+        details: { workspaceId: context.workspaceId, knowledgeBaseId: baseId, reason, scanner, sha256: file.sha256, size: file.size },
+      }),
     );
     const used = await repo.workspaceStorageBytes(this.deps.db, context.workspaceId);
     if (used + file.size > this.deps.settings.workspaceQuotaBytes) {

@@ -13,7 +13,6 @@ import type { Mailer } from '../../platform/mail/mailer.js';
 import type { OutboundHttp } from '../../platform/net/outbound.js';
 import type { Store } from '../../platform/store/store.js';
 import type { ApiKeyService } from '../api-keys/service.js';
-import { registerRequestContext } from '../security-events/context.js';
 import { SecurityEvents } from '../security-events/service.js';
 import { AlertService } from './alerts.js';
 import { Detector } from './detector.js';
@@ -69,10 +68,9 @@ export class Monitoring {
     this.spend = new SpendWatch(deps.store, deps.clock, this.alerts, { minTokens: config.MONITOR_SPEND_MIN_TOKENS, factor: config.MONITOR_SPEND_FACTOR });
   }
 
-  /** Hooks that run before authentication: the request context for events, then the address block. */
+  /** Hooks that run before authentication: the address block; and the traffic observer. */
   registerBoundary(app: App): void {
     const { config, store } = this.deps;
-    registerRequestContext(app);
     // The block costs a store read per API request, so the hook exists only when a rule may block.
     if ([...this.actions.values()].includes('block_ip')) app.addHook('onRequest', ipBlockHook(store));
     app.addHook(

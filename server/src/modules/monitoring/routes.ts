@@ -7,6 +7,7 @@ import { cursorSchema, decodeCursor, nextCursor } from '../security-events/curso
 import type { SecurityEventSink } from '../security-events/service.js';
 import type { AlertRow } from './alerts-repo.js';
 import type { AlertService } from './alerts.js';
+import { originOf } from '../security-events/origin.js';
 
 const alertSchema = z.object({
   id: z.string(),
@@ -81,7 +82,7 @@ export function alertRoutes(deps: AuthDeps, alerts: AlertService, events: Securi
       async (request) => {
         const admin = await request.requireAdmin('acknowledge alerts');
         if (!(await alerts.acknowledge(request.params.id, admin.id))) throw new AppError('not_found', 'No such open alert.');
-        await events.record({ type: 'admin.action', userId: admin.id, details: { action: 'alert.acknowledge', target: request.params.id } });
+        await events.record({ ...originOf(request), type: 'admin.action', userId: admin.id, details: { action: 'alert.acknowledge', target: request.params.id } });
         return { ok: true as const };
       },
     );

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { setSessionCookie, type CookiePolicy } from '../../http/authenticate.js';
 import { AppError } from '../../errors.js';
 import type { OidcService } from './service.js';
+import { originOf } from '../security-events/origin.js';
 
 const FLOW_COOKIE = 'bastion_oidc';
 const FLOW_PATH = '/api/v1/auth/oidc';
@@ -57,7 +58,7 @@ export function oidcRoutes(oidc: OidcService, cookie: CookiePolicy, publicUrl: s
         schema: { tags, summary: 'Confirm linking a single sign-on identity to your account', body: z.strictObject({ token: z.string().min(10).max(200) }), response: { 200: z.object({ ok: z.literal(true) }) } },
       },
       async (request) => {
-        await oidc.confirmLink(request.body.token);
+        await oidc.confirmLink(request.body.token, originOf(request));
         return { ok: true as const };
       },
     );

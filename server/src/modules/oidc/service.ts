@@ -21,6 +21,7 @@ import { completeSignIn, type SignInResult } from '../auth/service.js';
 import type { RequestContext } from '../sessions/service.js';
 import { normalizeEmail } from '../users/email.js';
 import { findIdentityUser, insertIdentity, insertIdentityIfAbsent } from './repo.js';
+import { originOfContext, type EventOrigin } from '../security-events/origin.js';
 
 export interface OidcProviderSettings {
   issuer: string;
@@ -173,7 +174,7 @@ export class OidcService {
     const email = typeof userinfo.email === 'string' ? normalizeEmail(userinfo.email) : undefined;
     const verified = userinfo.email_verified === true;
     if (!email || !verified) {
-      await securityEvent(this.deps, { type: 'auth.oidc_unverified_email', ip: context.ip, details: { issuer, subject } });
+      await securityEvent(this.deps, { type: 'auth.oidc_unverified_email', ...originOfContext(context), details: { issuer, subject } });
       throw failed('the identity provider did not confirm a verified email address');
     }
     const existing = await this.deps.users.byEmail(email);
@@ -200,11 +201,11 @@ export class OidcService {
   }
 
   /** The owner confirms linking an identity (from the mailed link, while signed in or not). */
-  async confirmLink(token: string): Promise<void> {
+  async confirmLink(token: string, origin: EventOrigin = {}): Promise<void> {
     const row = await findToken(this.deps, 'oidc_link', token);
     if (!row?.user_id || !(await spendToken(this.deps, row.id))) throw new AppError('invalid_token', 'This link is invalid or has expired.');
     const payload = (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as { issuer: string; subject: string; email: string };
     await insertIdentityIfAbsent(this.deps.db, { issuer: payload.issuer, subject: payload.subject, user_id: row.user_id, email: payload.email, created_at: this.deps.clock.now() });
-    await securityEvent(this.deps, { type: 'auth.oidc_identity_linked', userId: row.user_id, details: { issuer: payload.issuer } });
+    await securityEvent(this.deps, { ...origin, type: 'auth.oidc_identity_linked', userId: row.user_id, details: { issuer: payload.issuer } });
   }
 }

@@ -30,6 +30,7 @@ import { verifyPassword } from '../auth/passwords.js';
 import { accountKey } from '../auth/throttle.js';
 import type { UserRow } from '../users/service.js';
 import * as repo from './erasure-repo.js';
+import type { EventOrigin } from '../security-events/origin.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -88,13 +89,13 @@ export class ErasureService {
   ) {}
 
   /** Schedules the erasure and ends every session but `keepSessionId`; returns when it will happen. */
-  async request(user: UserRow, reauth: Reauthentication, context: { ip: string; sessionId: string }): Promise<Date> {
+  async request(user: UserRow, reauth: Reauthentication, context: { ip: string; sessionId: string; origin?: EventOrigin }): Promise<Date> {
     await reauthenticate(this.deps, user, reauth, context.ip);
     const now = this.deps.clock.now();
     // A repeated request keeps the first date: asking twice never postpones the erasure.
     const scheduledAt = user.erasure_scheduled_at ?? new Date(now.getTime() + this.options.graceDays * DAY_MS);
     await repo.scheduleErasure(this.deps.db, user.id, user.erasure_requested_at ?? now, scheduledAt);
-    await this.deps.sessions.revokeAll(user.id, 'erasure_requested', context.sessionId);
+    await this.deps.sessions.revokeAll(user.id, 'erasure_requested', context.sessionId, context.origin);
     this.deps.logger.info({ userId: user.id, scheduledAt }, 'account erasure scheduled');
     this.notify(user.email, 'Your Bastion account will be erased', [
       `Your Bastion account and its data will be erased on ${scheduledAt.toISOString()}.`,

@@ -11,6 +11,7 @@ import type { AuthDeps } from '../auth/deps.js';
 import type { ErasureService } from './erasure.js';
 import type { ExportService } from './export-service.js';
 import { CONSENT_PURPOSES, POLICY_KINDS, type PolicyService } from './policies.js';
+import { originOf } from '../security-events/origin.js';
 
 const Ok = z.object({ ok: z.literal(true) });
 const Kind = z.enum(POLICY_KINDS).describe('`privacy` (privacy policy) or `terms` (terms of use)');
@@ -58,7 +59,7 @@ export function privacyRoutes(deps: AuthDeps, services: PrivacyServices): Fastif
       },
       async (request, reply) => {
         const user = await request.callerUser();
-        const at = await services.erasure.request(user, request.body, { ip: request.ip, sessionId: requireSession(request).id });
+        const at = await services.erasure.request(user, request.body, { ip: request.ip, sessionId: requireSession(request).id, origin: originOf(request) });
         return reply.status(202).send({ erasureScheduledAt: at.toISOString() });
       },
     );

@@ -33,14 +33,14 @@ export function watchSessionRevocations(sessions: SessionService, events: Securi
   watched.add(sessions);
   const revoke = sessions.revoke.bind(sessions);
   const revokeAll = sessions.revokeAll.bind(sessions);
-  sessions.revoke = async (userId, sessionId, reason) => {
-    const revoked = await revoke(userId, sessionId, reason);
-    if (revoked) await events.record({ type: 'session.revoked', userId, details: { reason, sessionId } });
+  sessions.revoke = async (userId, sessionId, reason, origin) => {
+    const revoked = await revoke(userId, sessionId, reason, origin);
+    if (revoked) await events.record({ ...origin, type: 'session.revoked', userId, details: { reason, sessionId } });
     return revoked;
   };
-  sessions.revokeAll = async (userId, reason, exceptId) => {
-    const count = await revokeAll(userId, reason, exceptId);
-    if (count > 0) await events.record({ type: 'session.revoked', userId, details: { reason, count } });
+  sessions.revokeAll = async (userId, reason, exceptId, origin) => {
+    const count = await revokeAll(userId, reason, exceptId, origin);
+    if (count > 0) await events.record({ ...origin, type: 'session.revoked', userId, details: { reason, count } });
     return count;
   };
 }

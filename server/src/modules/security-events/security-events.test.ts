@@ -58,6 +58,27 @@ describe('events at their sources', () => {
     expect(succeeded!.request_id).not.toBe(failed!.request_id);
   });
 
+  it('fills in the request for events raised inside services: a permission refusal, an API key, a session ended [ASVS 16.2.1]', async () => {
+    const address = email();
+    const userId = await createUser(fixture.t.database, { email: address });
+    const browser = from('192.0.2.48', 'OriginAgent/2.0');
+    expect((await browser.signIn(address, PASSWORD)).statusCode).toBe(200);
+    // A viewer of a shared workspace tries to change it: refused deep in the agents service.
+    const workspaceId = crypto.randomUUID();
+    const now = new Date();
+    await fixture.t.database.db.insertInto('workspaces').values({ id: workspaceId, name: 'Shared', personal_owner_id: null, monthly_token_budget: null, created_at: now, updated_at: now }).execute();
+    await fixture.t.database.db.insertInto('workspace_members').values({ workspace_id: workspaceId, user_id: userId, role: 'viewer', created_at: now }).execute();
+    expect((await browser.post('/agents', { name: 'Refused' }, { 'x-workspace-id': workspaceId })).statusCode).toBe(403);
+    expect((await browser.post('/api-keys', { name: 'Build', scopes: ['agents:read'] })).statusCode).toBe(201);
+    expect((await browser.post('/auth/logout', {})).statusCode).toBeLessThan(300);
+    for (const type of ['access.permission_denied', 'api_key.created', 'session.revoked']) {
+      const rows = (await eventsOf(type)).filter((row) => row.user_id === userId);
+      expect(rows, type).toHaveLength(1);
+      expect(rows[0], type).toMatchObject({ ip: '192.0.2.48', user_agent: 'OriginAgent/2.0' });
+      expect(rows[0]!.request_id, type).toMatch(/^[A-Za-z0-9._:-]+$/);
+    }
+  });
+
   it('samples 429s: an attack writes one rate-limit event per principal and minute', async () => {
     const attacker = from('192.0.2.45');
     const codes: number[] = [];

@@ -8,7 +8,6 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db/database.js';
 import type { Store } from '../../platform/store/store.js';
-import { currentRequest } from './context.js';
 import { passwordPrefix } from './password-prefix.js';
 import { cleanText, redactDetails } from './redact.js';
 import { insertSecurityEvent } from './repo.js';
@@ -102,19 +101,17 @@ export class SecurityEvents implements SecurityEventSink {
     }
   }
 
-  /** Fills who/where from the current request and applies the redaction allow-list. */
+  /** Applies the redaction allow-list; who/where come with the event (origin.ts). */
   private complete(input: SecurityEventInput): RecordedSecurityEvent {
-    const request = currentRequest();
-    const userAgent = input.userAgent ?? request?.userAgent ?? null;
     return {
       id: randomUUID(),
       type: input.type,
       severity: EVENT_CATALOG[input.type].severity,
       userId: input.userId ?? null,
-      apiKeyId: input.apiKeyId ?? request?.apiKeyId() ?? null,
-      ip: cleanOrNull(input.ip ?? request?.ip ?? null, 64),
-      userAgent: cleanOrNull(userAgent, 300),
-      requestId: cleanOrNull(input.requestId ?? request?.requestId ?? null, 128),
+      apiKeyId: input.apiKeyId ?? null,
+      ip: cleanOrNull(input.ip ?? null, 64),
+      userAgent: cleanOrNull(input.userAgent ?? null, 300),
+      requestId: cleanOrNull(input.requestId ?? null, 128),
       details: redactDetails(input.type, input.details),
       at: this.deps.clock.now(),
     };

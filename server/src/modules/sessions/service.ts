@@ -24,10 +24,13 @@ import { LocalCache } from '../../platform/store/local-cache.js';
 import type { Store } from '../../platform/store/store.js';
 import type { SessionState } from '../../principal.js';
 import { findSessionByTokenHash, findUserSession, insertSession, listActiveSessions, revokeSessions, sessionsRevokedSince, touchSession, type SessionRow } from './repo.js';
+import type { EventOrigin } from '../security-events/origin.js';
 
 export interface RequestContext {
   ip: string;
   userAgent: string;
+  /** The request's id, for the security events the sign-in raises. */
+  requestId?: string;
 }
 
 export interface SessionTimeouts {
@@ -192,15 +195,18 @@ export class SessionService {
     return !row.revoked_at && now < row.expires_at.getTime() && now - row.last_seen_at.getTime() < this.timeouts.idleMs;
   }
 
-  /** Ends one session of a user; false when it is not theirs or already ended. */
-  async revoke(userId: string, sessionId: string, reason: string): Promise<boolean> {
+  /**
+   * Ends one session of a user; false when it is not theirs or already ended. `_origin`: the
+   * request that ended it, for the `session.revoked` event (security-events/observers.ts).
+   */
+  async revoke(userId: string, sessionId: string, reason: string, _origin?: EventOrigin): Promise<boolean> {
     const revoked = await revokeSessions(this.db, userId, { onlyId: sessionId }, reason, this.clock.now());
     await this.forget(revoked);
     return revoked.length > 0;
   }
 
-  /** Ends every session of a user, optionally keeping one (the caller's). */
-  async revokeAll(userId: string, reason: string, exceptId?: string): Promise<number> {
+  /** Ends every session of a user, optionally keeping one (the caller's); `_origin` as for revoke. */
+  async revokeAll(userId: string, reason: string, exceptId?: string, _origin?: EventOrigin): Promise<number> {
     const revoked = await revokeSessions(this.db, userId, exceptId ? { exceptId } : {}, reason, this.clock.now());
     await this.forget(revoked);
     return revoked.length;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { SigningKeys } from './signing-keys.js';
 import type { TokenService } from './service.js';
+import { originOf } from '../security-events/origin.js';
 
 const TokenPair = z.object({
   accessToken: z.string().describe('JWT (EdDSA, typ at+jwt); send as Authorization: Bearer'),
@@ -31,7 +32,7 @@ export function tokenRoutes(tokens: TokenService): FastifyPluginAsyncZod {
       },
       async (request) => {
         const body = request.body;
-        if (body.grantType === 'refresh_token') return tokens.refresh(body.refreshToken, request.ip);
+        if (body.grantType === 'refresh_token') return tokens.refresh(body.refreshToken, request.ip, originOf(request));
         const principal = request.principal;
         const expected = body.grantType === 'session' ? 'session' : 'api_key';
         if (!principal || principal.kind !== expected) {

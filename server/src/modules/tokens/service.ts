@@ -22,6 +22,7 @@ import { isDisabled } from '../users/disabled.js';
 import type { UserService } from '../users/service.js';
 import { claimRefreshToken, findRefreshFamily, findRefreshToken, insertRefreshToken, revokeRefreshFamily, revokeUserRefreshTokens } from './repo.js';
 import { JWT_ALG, type SigningKeys } from './signing-keys.js';
+import type { EventOrigin } from '../security-events/origin.js';
 
 export const CLOCK_SKEW_SECONDS = 30;
 
@@ -86,14 +87,14 @@ export class TokenService {
   }
 
   /** Exchanges a refresh token for a new pair; a reused token revokes its family. */
-  async refresh(refreshToken: string, ip: string): Promise<TokenPair> {
+  async refresh(refreshToken: string, ip: string, origin: EventOrigin = {}): Promise<TokenPair> {
     if (refreshToken.length > 200) throw invalid();
     const now = this.clock.now();
     const row = await findRefreshToken(this.db, hashToken(refreshToken));
     if (!row || row.revoked_at || row.expires_at <= now) throw invalid();
     if (row.used_at) {
       await this.revokeFamily(row.family_id);
-      await securityEvent(this.deps, { type: 'auth.refresh_token_reused', userId: row.user_id, ip, details: { familyId: row.family_id } });
+      await securityEvent(this.deps, { ...origin, type: 'auth.refresh_token_reused', userId: row.user_id, ip, details: { familyId: row.family_id } });
       throw invalid();
     }
     // A chain from an API key lives only with the key, and only within its IP ranges (read

@@ -18,6 +18,7 @@ import { accountKey } from '../auth/throttle.js';
 import { reauthenticate, type Reauthentication } from '../privacy/erasure.js';
 import { findAdminUser, lockEnabledAdmins, markDisabled, markEnabled, searchUsers, type AdminUserRow } from './admin-repo.js';
 import type { UserRow } from './service.js';
+import { originOfActor } from '../security-events/origin.js';
 
 /** One account as the administration screen shows it. */
 export interface AdminUserView {
@@ -74,9 +75,9 @@ export class AdminUserService {
       return true;
     });
     // After the commit: a sign-in racing this finds the account disabled (auth/service.ts completeSignIn).
-    await this.deps.sessions.revokeAll(id, 'account_disabled');
+    await this.deps.sessions.revokeAll(id, 'account_disabled', undefined, originOfActor(by));
     await revokeMachineCredentials(this.deps, id);
-    if (changed) await securityEvent(this.deps, { type: 'auth.account_disabled', userId: id, ip: by.ip ?? null, details: { by: admin.id } });
+    if (changed) await securityEvent(this.deps, { type: 'auth.account_disabled', userId: id, ...originOfActor(by), details: { by: admin.id } });
     return this.view(await this.target(id));
   }
 
@@ -88,7 +89,7 @@ export class AdminUserService {
       await this.record(trx, by, target, 'user.enabled');
       return true;
     });
-    if (changed) await securityEvent(this.deps, { type: 'auth.account_enabled', userId: id, ip: by.ip ?? null, details: { by: admin.id } });
+    if (changed) await securityEvent(this.deps, { type: 'auth.account_enabled', userId: id, ...originOfActor(by), details: { by: admin.id } });
     return this.view(await this.target(id));
   }
 
@@ -97,7 +98,7 @@ export class AdminUserService {
     const target = await this.target(id);
     await this.deps.throttle.unlock(accountKey(target.email));
     await this.audit.recordAction(by, { action: 'user.unlocked', target: { type: 'user', id }, subjectId: id });
-    await securityEvent(this.deps, { type: 'auth.account_unlocked', userId: id, ip: by.ip ?? null, details: { by: admin.id } });
+    await securityEvent(this.deps, { type: 'auth.account_unlocked', userId: id, ...originOfActor(by), details: { by: admin.id } });
     return this.view(target);
   }
 
@@ -112,8 +113,8 @@ export class AdminUserService {
       await resetSecondFactor(this.deps, id, trx);
       await this.record(trx, by, target, 'user.mfa_reset');
     });
-    await this.deps.sessions.revokeAll(id, 'mfa_reset');
-    await securityEvent(this.deps, { type: 'auth.mfa_reset', userId: id, ip: by.ip ?? null, details: { by: admin.id } });
+    await this.deps.sessions.revokeAll(id, 'mfa_reset', undefined, originOfActor(by));
+    await securityEvent(this.deps, { type: 'auth.mfa_reset', userId: id, ...originOfActor(by), details: { by: admin.id } });
     sendInBackground(this.deps, mails.mfaReset(target.email));
     return this.view(await this.target(id));
   }

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SIGNATURE_HEADER } from '../../sdk/sign.js';
 import type { WebhookService } from './service.js';
+import { originOf } from '../security-events/origin.js';
 
 export function webhookRoutes(webhooks: WebhookService): FastifyPluginAsyncZod {
   return async (app) => {
@@ -52,7 +53,12 @@ export function webhookRoutes(webhooks: WebhookService): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const header = request.headers[SIGNATURE_HEADER];
-        const { conversationId } = await webhooks.receive(request.params.id, { method: request.method, url: request.url, body: request.rawBody ?? '', header: typeof header === 'string' ? header : undefined }, request.body.input);
+        const { conversationId } = await webhooks.receive(
+          request.params.id,
+          { method: request.method, url: request.url, body: request.rawBody ?? '', header: typeof header === 'string' ? header : undefined },
+          request.body.input,
+          originOf(request),
+        );
         return reply.status(202).send({ conversationId, status: 'accepted' as const });
       },
     );

@@ -18,6 +18,7 @@ import type { ChatService, Message } from '../chat/service.js';
 import type { SecurityEventSink } from '../security-events/service.js';
 import type { SigningSecretService } from '../signing-secrets/service.js';
 import type { WorkspaceContext, WorkspaceService } from '../workspaces/service.js';
+import type { EventOrigin } from '../security-events/origin.js';
 
 const CALLBACK_TIMEOUT_MS = 10_000;
 
@@ -65,7 +66,7 @@ export class WebhookService {
    * Verifies the signature, then starts the run in the background. Unknown agents and
    * agents without a secret answer like a bad signature: nothing to probe.
    */
-  async receive(agentId: string, signed: { method: string; url: string; body: string; header: string | undefined }, input: string): Promise<{ conversationId: string }> {
+  async receive(agentId: string, signed: { method: string; url: string; body: string; header: string | undefined }, input: string, origin: EventOrigin = {}): Promise<{ conversationId: string }> {
     const agent = await this.deps.agents.webhookOwner(agentId);
     const secrets = agent ? await this.deps.secrets.validSecrets(owner(agentId)) : [];
     try {
@@ -74,7 +75,7 @@ export class WebhookService {
     } catch (error) {
       if (error instanceof AppError && error.code === 'unauthenticated') {
         const reason = error.message.replace(/^Invalid request signature: /, '').replace(/\.$/, '');
-        await this.deps.events?.recordSampled({ type: 'webhook.signature_failed', details: { agentId, reason } }, `${agentId}:${reason}`);
+        await this.deps.events?.recordSampled({ ...origin, type: 'webhook.signature_failed', details: { agentId, reason } }, `${agentId}:${reason}`);
       }
       throw error;
     }

@@ -9,6 +9,7 @@ import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { App } from '../../http/app-type.js';
 import type { Permission } from './permissions.js';
+import { originOf } from '../security-events/origin.js';
 import type { WorkspaceContext, WorkspaceService } from './service.js';
 
 export const WORKSPACE_HEADER = 'x-workspace-id';
@@ -37,7 +38,7 @@ export const workspaceContext = fp(
       const key = target ?? '';
       let membership = byId.get(key);
       if (!membership) byId.set(key, (membership = options.workspaces.membership(this.callerId(), target)));
-      const context = await membership;
+      const context: WorkspaceContext = { ...(await membership), origin: originOf(this) };
       options.workspaces.require(context, permission);
       return context;
     });

@@ -16,6 +16,7 @@ import { normalizeEmail } from '../users/email.js';
 import { workspaceMails } from './mails.js';
 import { can, type Permission } from './permissions.js';
 import * as repo from './repo.js';
+import type { EventOrigin } from '../security-events/origin.js';
 import type { SecurityEventSink } from '../security-events/service.js';
 import { UserService } from '../users/service.js';
 import type { CacheStats } from '../../platform/store/cache.js';
@@ -34,6 +35,8 @@ export interface WorkspaceContext {
   userId: string;
   role: WorkspaceRole;
   workspace: repo.WorkspaceRow;
+  /** The request it was resolved for (`request.workspace`), for the security events it leads to. */
+  origin?: EventOrigin;
 }
 
 export class WorkspaceService {
@@ -110,7 +113,7 @@ export class WorkspaceService {
   require(context: WorkspaceContext, permission: Permission): void {
     if (!can(context.role, permission)) {
       // ASVS 16.3.2: authorisation failures are logged (recording never throws).
-      void this.events?.record({ type: 'access.permission_denied', userId: context.userId, details: { workspaceId: context.workspaceId, role: context.role, permission } });
+      void this.events?.record({ type: 'access.permission_denied', userId: context.userId, ...context.origin, details: { workspaceId: context.workspaceId, role: context.role, permission } });
       throw new AppError('forbidden', `Your role in this workspace (${context.role}) does not allow this (${permission}).`);
     }
   }
