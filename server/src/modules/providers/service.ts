@@ -145,6 +145,7 @@ export class ProviderService {
     });
     this.breakers.delete(id); // new settings deserve a fresh chance
     this.forget(id);
+    await this.resolver.forget(context.workspaceId, id);
     const connection = await this.get(context, id);
     if (test?.models) this.remember(connection, test.models);
     return { connection, test };
@@ -161,6 +162,7 @@ export class ProviderService {
     });
     this.breakers.delete(id);
     this.forget(id);
+    await this.resolver.forget(context.workspaceId, id);
   }
 
   /**
