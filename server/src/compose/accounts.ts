@@ -16,6 +16,7 @@ import { auditActor } from '../modules/audit/request.js';
 import { AuditLog } from '../modules/audit/service.js';
 import { caller } from '../modules/auth/caller.js';
 import type { AuthDeps } from '../modules/auth/deps.js';
+import { warmPasswordPool } from '../modules/auth/password-pool.js';
 import { authRoutes } from '../modules/auth/routes.js';
 import { issueSetupLink } from '../modules/auth/setup.js';
 import { LoginThrottle } from '../modules/auth/throttle.js';
@@ -145,6 +146,8 @@ export const accounts = fp(
     const uploads = { maxBytes: config.UPLOAD_MAX_BYTES, maxBytesSetting: 'UPLOAD_MAX_BYTES', types: ACCEPTED_TYPES.map((type) => ({ ...type })) };
     await app.register(authRoutes(authDeps, cookie, { ssoEnabled, uploads }), { prefix: API_PREFIX });
     await app.register(adminUserRoutes(new AdminUserService(authDeps, audit)), { prefix: API_PREFIX });
+    // The first sign-in should not wait for a hashing thread to start.
+    app.addHook('onListen', async () => void warmPasswordPool().catch((error: unknown) => logger.warn({ err: error }, 'could not start the password hashing thread')));
     // First run: once the server listens, log the one-time setup link while no administrator exists.
     app.addHook('onListen', async () => {
       const link = await issueSetupLink(authDeps).catch((error: unknown) => logger.error({ err: error }, 'could not issue the setup link'));

@@ -4,6 +4,9 @@
  * burst of sign-ins uses every core; when requests are waiting, the event loop thread is
  * scheduled first, so a sign-in storm slows sign-ins, not everyone else's reads.
  * (libuv's shared pool, where @node-rs/argon2's async calls run, cannot be deprioritised.)
+ *
+ * One thread stays up (and the server starts it when it listens): starting a thread and
+ * loading argon2 in it made the first sign-in after a quiet spell wait for both.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -25,7 +28,7 @@ function passwordPool(): Piscina<Task, string | boolean> {
   if (!existsSync(WORKER)) throw new Error(`The password hashing worker ${fileURLToPath(WORKER)} is missing: deploy server/workers/ beside server/dist/.`);
   pool = new Piscina({
     filename: WORKER.href,
-    minThreads: 0,
+    minThreads: 1,
     maxThreads: availableParallelism(),
     idleTimeout: 30_000,
     niceIncrement: HASHING_NICE_INCREMENT,
@@ -33,6 +36,26 @@ function passwordPool(): Piscina<Task, string | boolean> {
   // A worker that fails rejects the task that ran on it; the pool's own 'error' event must not end the process.
   pool.on('error', () => undefined);
   return pool;
+}
+
+/**
+ * Starts the pool's first thread and loads argon2 in it, so the first sign-in does not wait
+ * for either. A verification of nothing: it checks no password and is not counted.
+ */
+export async function warmPasswordPool(): Promise<void> {
+  await passwordPool().run({ op: 'verify', hash: '', password: '' });
+}
+
+/** Stops the pool's threads (tasks in flight are refused); the next task starts a new pool. */
+export async function closePasswordPool(): Promise<void> {
+  const closing = pool;
+  pool = undefined;
+  await closing?.destroy();
+}
+
+/** Threads the pool has running now (started, idle or busy). */
+export function passwordThreads(): number {
+  return pool?.threads.length ?? 0;
 }
 
 export async function hashInPool(password: string, options: object): Promise<string> {
