@@ -14,10 +14,21 @@ function serialise(error) {
   return out;
 }
 
+function byteaBytes(value) {
+  if (!(value instanceof Uint8Array)) throw new Error('Invalid input for bytea type'); // as PGlite's own codec
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
 let db;
 try {
-  // The same options as PGLITE_OPTIONS in platform/db/database.ts (pgvector), which this plain file cannot import.
-  db = await PGlite.create({ dataDir: workerData.dataDir, extensions: { vector } });
+  // The same options as PGLITE_OPTIONS in platform/db/database.ts (pgvector, bytea as hex through
+  // Buffer), which this plain file cannot import.
+  db = await PGlite.create({
+    dataDir: workerData.dataDir,
+    extensions: { vector },
+    serializers: { 17: (value) => `\\x${byteaBytes(value).toString('hex')}` },
+    parsers: { 17: (text) => Buffer.from(text.slice(2), 'hex') },
+  });
   parentPort.postMessage({ ready: true });
 } catch (error) {
   parentPort.postMessage({ ready: false, error: serialise(error) });

@@ -84,8 +84,25 @@ async function openPGlite(config: DatabaseConfig, logger: Logger): Promise<Datab
   return wrapPGlite(await open(), { dataDir: dir, recovery });
 }
 
-/** PGlite with pgvector, so the embedded database has vector search too. */
-export const PGLITE_OPTIONS = { extensions: { vector } } satisfies PGliteOptions;
+const BYTEA = 17;
+
+function byteaBytes(value: unknown): Buffer {
+  if (!(value instanceof Uint8Array)) throw new Error('Invalid input for bytea type'); // as PGlite's own codec
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/**
+ * bytea as hex through Buffer (native) both ways: PGlite's own codec converts a byte at a time
+ * in JavaScript, which held its one session for about half a second per MB. Values come back
+ * as Buffers, as on PostgreSQL. `server/workers/pglite.mjs` repeats this codec.
+ */
+export const PGLITE_BYTEA = {
+  serializers: { [BYTEA]: (value: unknown) => `\\x${byteaBytes(value).toString('hex')}` },
+  parsers: { [BYTEA]: (text: string) => Buffer.from(text.slice(2), 'hex') },
+} satisfies PGliteOptions;
+
+/** PGlite with pgvector, so the embedded database has vector search too, and fast bytea. */
+export const PGLITE_OPTIONS = { extensions: { vector }, ...PGLITE_BYTEA } satisfies PGliteOptions;
 
 /** Wraps an open PGlite instance (tests pass in-memory instances); `recovery`: see pglite-dialect.ts. */
 export function wrapPGlite(pglite: PGliteSession, options: { dataDir?: string; recovery?: PGliteRecovery } = {}): Database {

@@ -2,7 +2,8 @@ import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger, tempDir, testConfig } from '../../../test/harness.js';
-import { openDatabase, wrapPGlite, type Database } from './database.js';
+import { randomBytes } from 'node:crypto';
+import { openDatabase, PGLITE_BYTEA, PGLITE_OPTIONS, wrapPGlite, type Database } from './database.js';
 import type { PGliteSession } from './pglite-dialect.js';
 import { PGliteThread } from './pglite-thread.js';
 
@@ -62,6 +63,30 @@ describe('the embedded database in a worker thread', () => {
     // Relative to the statement, not a fixed figure: on a machine busy with other tests a timer
     // can be late by some tens of ms whoever runs the statement (105 ms was seen in CI).
     expect(threaded.heldMs).toBeLessThan(Math.min(250, threaded.tookMs / 4));
+  }, 60_000);
+
+  it('converts bytea with Buffer’s native hex, and refuses what is not bytes as PGlite does', () => {
+    expect(PGLITE_BYTEA.serializers[17](Buffer.from([0, 1, 254, 255]))).toBe('\\x0001feff');
+    expect(PGLITE_BYTEA.serializers[17](new Uint8Array([7, 8]).subarray(1))).toBe('\\x08');
+    expect(PGLITE_BYTEA.parsers[17]('\\x0001feff').equals(Buffer.from([0, 1, 254, 255]))).toBe(true);
+    expect(() => PGLITE_BYTEA.serializers[17]('0001')).toThrow('Invalid input for bytea type');
+  });
+
+  it('stores and reads back an original of a few MB intact, in the thread and in process', async () => {
+    const original = randomBytes(3 * 1024 * 1024 + 7);
+    const inProcess = wrapPGlite(await PGlite.create(PGLITE_OPTIONS));
+    try {
+      for (const db of [database.db, inProcess.db]) {
+        await sql`create temporary table originals (data bytea not null)`.execute(db);
+        await sql`insert into originals (data) values (${original})`.execute(db);
+        const { rows } = await sql<{ data: Uint8Array; size: number }>`select data, length(data) as size from originals`.execute(db);
+        expect(rows[0]!.size).toBe(original.length);
+        expect(Buffer.from(rows[0]!.data).equals(original)).toBe(true);
+        await sql`drop table originals`.execute(db);
+      }
+    } finally {
+      await inProcess.close();
+    }
   }, 60_000);
 
   it('carries values and rows across intact', async () => {
