@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EICAR, TestFiles, pdf, withMemoryPeak } from '../../../test/clamav/files.js';
 import { buildZip, docxEntries } from '../../../test/clamav/zip.js';
-import { BuiltInScanner } from './builtin.js';
+import { BuiltInScanner, SCAN_READ_BYTES } from './builtin.js';
 
 const files = new TestFiles();
 const scanner = new BuiltInScanner();
@@ -34,7 +34,7 @@ describe('BuiltInScanner: EICAR', () => {
     expect(await reasonOf('eicar.txt', EICAR)).toBe('eicar_test_signature');
   });
 
-  it.each([0, 65_536 - 30, 65_536 * 2 + 500 - 20, 1_000_003])('finds it anywhere in the file (offset %i, across read boundaries)', async (offset) => {
+  it.each([0, SCAN_READ_BYTES - 30, SCAN_READ_BYTES * 2 + 500 - 20, 1_000_003])('finds it anywhere in the file (offset %i, across read boundaries)', async (offset) => {
     const content = Buffer.alloc(offset + EICAR.length + 1000, 'a');
     content.write(EICAR, offset, 'latin1');
     expect(await reasonOf('notes.md', content)).toBe('eicar_test_signature');

@@ -22,7 +22,12 @@ export interface BuiltInScannerOptions {
 
 /** Enough for every magic number and for the "%PDF within the first 1024 bytes" rule readers apply. */
 const HEAD_BYTES = 1024;
-const CHUNK_BYTES = 64 * 1024;
+/**
+ * Bytes read per step of the content pass. Each read is a round trip through libuv's pool and
+ * the event loop; under load each waited a few ms, so a 1 MB upload spent ~20 ms in 16 reads of
+ * 64 KB. One buffer of this size per scan in progress.
+ */
+export const SCAN_READ_BYTES = 1024 * 1024;
 /** Bytes a pattern check may look at after a match (the longest: a ZIP local header with its name). */
 const LOOKAHEAD = 512;
 /** Bytes a pattern check may look at before a match (the `>>` before a PDF `stream` keyword). */
@@ -310,7 +315,7 @@ function contentChecks(head: Buffer): WindowCheck[] {
 
 /** One pass over the file through a fixed buffer; the first check to match gives the reason. */
 async function scanContent(file: FileHandle, size: number, checks: WindowCheck[], signal?: AbortSignal): Promise<string | null> {
-  const buffer = Buffer.allocUnsafe(LOOKBEHIND + LOOKAHEAD + CHUNK_BYTES);
+  const buffer = Buffer.allocUnsafe(LOOKBEHIND + LOOKAHEAD + SCAN_READ_BYTES);
   let kept = 0; // bytes carried over from the previous window, at buffer[0..kept)
   let start = 0;
   let offset = 0;
