@@ -25,7 +25,7 @@ const HEAD_BYTES = 1024;
 /**
  * Bytes read per step of the content pass. Each read is a round trip through libuv's pool and
  * the event loop; under load each waited a few ms, so a 1 MB upload spent ~20 ms in 16 reads of
- * 64 KB. One buffer of this size per scan in progress.
+ * 64 KB. One buffer of at most this size per scan in progress.
  */
 export const SCAN_READ_BYTES = 1024 * 1024;
 /** Bytes a pattern check may look at after a match (the longest: a ZIP local header with its name). */
@@ -315,7 +315,8 @@ function contentChecks(head: Buffer): WindowCheck[] {
 
 /** One pass over the file through a fixed buffer; the first check to match gives the reason. */
 async function scanContent(file: FileHandle, size: number, checks: WindowCheck[], signal?: AbortSignal): Promise<string | null> {
-  const buffer = Buffer.allocUnsafe(LOOKBEHIND + LOOKAHEAD + SCAN_READ_BYTES);
+  // No bigger than the file needs, and no smaller than 64 KB (a file that grew is still read in steps).
+  const buffer = Buffer.allocUnsafe(LOOKBEHIND + LOOKAHEAD + Math.min(SCAN_READ_BYTES, Math.max(64 * 1024, size)));
   let kept = 0; // bytes carried over from the previous window, at buffer[0..kept)
   let start = 0;
   let offset = 0;
