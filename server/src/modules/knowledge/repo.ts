@@ -108,10 +108,7 @@ export async function insertDocument(db: Db, row: DocumentRow, blob: Buffer): Pr
       .onConflict((oc) => oc.columns(['knowledge_base_id', 'content_hash']).doNothing())
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) !== 1) return false;
-    await trx
-      .insertInto('document_blobs')
-      .values({ document_id: row.id, data: blob })
-      .execute();
+    await trx.insertInto('document_blobs').values({ document_id: row.id, data: blob }).execute();
     await bump(trx, row.knowledge_base_id, row.created_at);
     return true;
   });
