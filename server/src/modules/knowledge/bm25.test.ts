@@ -66,7 +66,7 @@ describe('BM25 ranking', () => {
   it("reads how often a word occurs in a chunk exactly, from 0 to tsvector's 255 positions", async () => {
     const counts = [0, 1, 2, 3, 4, 7, 10, 31, 64, 100, 199, 255];
     const rows = await sql<{ n: number; tf: number }>`
-      select n, ${termFrequency(sql`to_tsvector('simple', repeat('harbour ', n) || 'gull')`, sql`'harbour'`)}::integer as tf
+      select n, ${termFrequency(sql`to_tsvector('simple', repeat('harbour ', n) || 'gull')`, sql`to_tsquery('simple', 'harbour')`)}::integer as tf
       from unnest(${`{${counts.join(',')}}`}::int[]) as n order by n`.execute(chat.t.database.db);
     expect(rows.rows.map((r) => r.tf)).toEqual(counts);
   });

@@ -71,14 +71,14 @@ export function planQuery(lexemes: string[], df: (lexeme: string) => number, bud
 }
 
 /**
- * How often `lexeme` occurs in `tsv`, without unnesting the whole vector (a binary search).
+ * How often the one-lexeme tsquery `query` occurs in `tsv`, without unnesting the whole vector (a binary search).
  * For a one-word query on an unweighted vector, ts_rank is 0.1 × H(tf) / (π²/6), where
  * H(n) = Σ 1/j² for j ≤ n; π²/6 − H(n) lies within 1/(n + 1/2) to a few parts in a
  * thousand, which gives n back exactly up to tsvector's 255 positions a word (checked in bm25.test.ts);
  * 0 when it does not occur.
  */
-export function termFrequency(tsv: ReturnType<typeof sql>, lexeme: ReturnType<typeof sql>) {
-  return sql`round(1 / (${ZETA2}::float8 - ts_rank(${tsv}, to_tsquery('simple', ${lexeme}), 0)::float8 * ${10 * ZETA2}::float8) - 0.5)`;
+export function termFrequency(tsv: ReturnType<typeof sql>, query: ReturnType<typeof sql>) {
+  return sql`round(1 / (${ZETA2}::float8 - ts_rank(${tsv}, ${query}, 0)::float8 * ${10 * ZETA2}::float8) - 0.5)`;
 }
 
 export class FullTextSearch {
@@ -130,6 +130,9 @@ export class FullTextSearch {
    * candidates `filter` selects, over the query's `lexemes`. Document frequencies, the chunk
    * count and the average length come from knowledge_term_stats, which triggers keep exact
    * as chunks come and go; a chunk's length is its number of distinct words.
+   * `materialized` is load-bearing: inlined, the candidates' scan ran again for every query
+   * word and each term frequency was computed twice, 2–2.5× the time of the whole query
+   * (bench/results/search-postgres.md).
    */
   private async ranked(workspaceId: string, baseIds: string[], filter: ReturnType<typeof sql>, lexemes: string[], limit: number): Promise<ChunkHit[]> {
     if (lexemes.length === 0) return [];
@@ -143,21 +146,23 @@ export class FullTextSearch {
         select greatest(coalesce(max(df) filter (where lexeme = ''), 0), 1) as n,
                greatest(coalesce(max(words / nullif(df, 0)) filter (where lexeme = ''), 1), 1) as avgdl
         from stats
-      ), weights as (
-        select s.lexeme, ln(1 + (t.n - s.df + 0.5) / (s.df + 0.5)) as idf from stats s cross join totals t where s.lexeme <> ''
-      ), candidates as (
+      ), weights as materialized (
+        select to_tsquery('simple', s.lexeme) as query, ln(1 + (t.n - s.df + 0.5) / (s.df + 0.5)) as idf
+        from stats s cross join totals t where s.lexeme <> ''
+      ), candidates as materialized (
         select c.id, c.tsv from chunks c
         where c.workspace_id = ${workspaceId} and c.knowledge_base_id in (${bases}) and c.tsv @@ ${filter}
         limit ${CANDIDATE_BUDGET}
+      ), pairs as materialized (
+        select c.id, length(c.tsv) as len, w.idf, ${termFrequency(sql`c.tsv`, sql`w.query`)} as tf
+        from candidates c cross join weights w
       ), top as (
-        select c.id, sum(w.idf * u.tf * ${K1 + 1}::float8 / (u.tf + ${K1}::float8 * (1 - ${B}::float8 + ${B}::float8 * length(c.tsv) / t.avgdl))) as score
-        from candidates c
+        select p.id, sum(p.idf * p.tf * ${K1 + 1}::float8 / (p.tf + ${K1}::float8 * (1 - ${B}::float8 + ${B}::float8 * p.len / t.avgdl))) as score
+        from pairs p
         cross join totals t
-        cross join weights w
-        cross join lateral (select ${termFrequency(sql`c.tsv`, sql`w.lexeme`)} as tf) u
-        where u.tf > 0
-        group by c.id
-        order by score desc, c.id
+        where p.tf > 0
+        group by p.id
+        order by score desc, p.id
         limit ${limit * 2}
       )
       select c.id as chunk_id, c.document_id, c.knowledge_base_id, d.filename, d.title, c.position, c.heading, c.text, top.score
