@@ -42,17 +42,28 @@ export async function serve(config: Config): Promise<App> {
   const queue = openQueue(config.REDIS_URL, { prefix: `${config.REDIS_KEY_PREFIX}queue`, lockDurationMs: config.QUEUE_LOCK_MS, stalledIntervalMs: Math.ceil(config.QUEUE_LOCK_MS / 2) });
   const app = await buildApp({ config, logger, database, store, encryptor, mailer, queue, recoverIngestion: true });
   // The app does not own its backends (tests share them); the process does.
-  app.addHook('onClose', async () => {
+  const closeBackends = async () => {
     await queue.close();
     await mailer.close();
     await Promise.allSettled([database.close(), store.close()]);
-  });
+  };
   await app.listen({ host: config.HOST, port: config.PORT });
-  installShutdown(app, config.SHUTDOWN_TIMEOUT_MS, logger);
+  installShutdown(app, closeBackends, config.SHUTDOWN_TIMEOUT_MS, logger);
   return app;
 }
 
-function installShutdown(app: App, timeoutMs: number, logger: Logger): void {
+/**
+ * Closes the app, then its backends. Not an onClose hook of the app: Fastify runs the root's
+ * onClose hooks last-registered first, so one added after buildApp closed the database and
+ * the store before the modules' own hooks stopped the indexers, jobs and counters that use
+ * them ("driver has already been destroyed", "Connection is closed" on every shutdown under load).
+ */
+export async function closeAppThenBackends(app: Pick<App, 'close'>, closeBackends: () => Promise<void>): Promise<void> {
+  await app.close();
+  await closeBackends();
+}
+
+function installShutdown(app: App, closeBackends: () => Promise<void>, timeoutMs: number, logger: Logger): void {
   let closing = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (closing) {
@@ -66,7 +77,7 @@ function installShutdown(app: App, timeoutMs: number, logger: Logger): void {
       app.server.closeAllConnections();
     }, timeoutMs);
     timer.unref();
-    app.close().then(
+    closeAppThenBackends(app, closeBackends).then(
       () => {
         clearTimeout(timer);
         logger.info('stopped');

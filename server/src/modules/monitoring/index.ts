@@ -20,7 +20,7 @@ import { PressureSampler } from './pressure.js';
 import { ipBlockHook, parseResponses, Responder } from './responses.js';
 import { EmailSink, WebhookSink, type AlertSink } from './sinks.js';
 import { SpendWatch } from './spend.js';
-import { trafficHook } from './traffic.js';
+import { trafficObserver } from './traffic.js';
 import { SlidingWindows } from './windows.js';
 
 export interface MonitoringDeps {
@@ -42,6 +42,7 @@ export class Monitoring {
   private readonly actions;
   private responder: Responder | undefined;
   private sampler: PressureSampler | undefined;
+  private traffic: ReturnType<typeof trafficObserver> | undefined;
 
   constructor(private readonly deps: MonitoringDeps) {
     const { config } = deps;
@@ -73,23 +74,22 @@ export class Monitoring {
     const { config, store } = this.deps;
     // The block costs a store read per API request, so the hook exists only when a rule may block.
     if ([...this.actions.values()].includes('block_ip')) app.addHook('onRequest', ipBlockHook(store));
-    app.addHook(
-      'onResponse',
-      trafficHook({
-        ...this.deps,
-        events: this.events,
-        detector: this.detector,
-        allowedOrigins: new Set([new URL(config.PUBLIC_URL).origin, ...config.CORS_ORIGINS]),
-        anyOrigin: config.CORS_ORIGINS.includes('*'),
-        thresholds: {
-          windowMs: config.MONITOR_TRAFFIC_WINDOW_SECONDS * 1000,
-          enumeration: config.MONITOR_ENUMERATION_RESPONSES,
-          volume: config.MONITOR_REQUESTS_PER_PRINCIPAL,
-          errorRatio: config.MONITOR_ERROR_RATIO,
-          errorMin: config.MONITOR_ERROR_MIN,
-        },
-      }),
-    );
+    const traffic = trafficObserver({
+      ...this.deps,
+      events: this.events,
+      detector: this.detector,
+      allowedOrigins: new Set([new URL(config.PUBLIC_URL).origin, ...config.CORS_ORIGINS]),
+      anyOrigin: config.CORS_ORIGINS.includes('*'),
+      thresholds: {
+        windowMs: config.MONITOR_TRAFFIC_WINDOW_SECONDS * 1000,
+        enumeration: config.MONITOR_ENUMERATION_RESPONSES,
+        volume: config.MONITOR_REQUESTS_PER_PRINCIPAL,
+        errorRatio: config.MONITOR_ERROR_RATIO,
+        errorMin: config.MONITOR_ERROR_MIN,
+      },
+    });
+    app.addHook('onResponse', traffic.hook);
+    this.traffic = traffic;
   }
 
   /** The pieces app.ts builds later: outbound HTTP (webhook sink), API keys (revocation), the DB pool (pressure). */
@@ -102,6 +102,8 @@ export class Monitoring {
     app.addHook('onReady', async () => sampler.start(config.MONITOR_SAMPLE_SECONDS * 1000));
     app.addHook('onClose', async () => {
       sampler.stop();
+      // The last answers' counts first: they may raise alerts of their own.
+      await this.traffic?.settle();
       await this.alerts.settled();
     });
   }

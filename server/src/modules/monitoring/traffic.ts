@@ -47,13 +47,30 @@ export function principalKey(request: FastifyRequest): string {
   return `ip:${request.ip}`;
 }
 
-export function trafficHook(deps: TrafficDeps) {
+/**
+ * The onResponse hook, and `settle` for the app's close: observations run after the answer
+ * is sent, so the last answers' counts are still being written when the server has drained.
+ */
+export function trafficObserver(deps: TrafficDeps) {
   const counts = new BatchedCounter(deps.store);
-  return (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+  const running = new Set<Promise<void>>();
+  const hook = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     done();
     if (!isApiPath(request.url)) return;
-    observe(deps, counts, request, reply).catch((error: unknown) => deps.logger.warn({ err: error }, 'traffic monitoring failed'));
+    const observation = observe(deps, counts, request, reply)
+      .catch((error: unknown) => deps.logger.warn({ err: error }, 'traffic monitoring failed'))
+      .finally(() => running.delete(observation));
+    running.add(observation);
   };
+  /** Writes the pending counts now and waits for every observation started (each may count up to three keys, one after another). */
+  const settle = async (): Promise<void> => {
+    while (running.size > 0) {
+      const batch = [...running];
+      void counts.flush();
+      await Promise.allSettled(batch);
+    }
+  };
+  return { hook, settle };
 }
 
 async function observe(deps: TrafficDeps, counts: BatchedCounter, request: FastifyRequest, reply: FastifyReply): Promise<void> {
