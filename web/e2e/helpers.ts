@@ -40,7 +40,9 @@ export async function firstVisit(page: Page, url: string): Promise<void> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       // A function, not source text: a string predicate is eval'd in the page, which the CSP forbids.
-      await page.waitForFunction(() => (globalThis as { navigator?: { serviceWorker?: { controller: unknown } } }).navigator?.serviceWorker?.controller != null, undefined, { timeout: 10_000 });
+      // 30 s: the worker precaches the whole app before it claims the page, and a fresh browser
+      // on a busy 2-core machine once took over 10 s (CI, 2026-12-07).
+      await page.waitForFunction(() => (globalThis as { navigator?: { serviceWorker?: { controller: unknown } } }).navigator?.serviceWorker?.controller != null, undefined, { timeout: 30_000 });
       await page.waitForLoadState('load');
       // Controlled in the document now shown (after the reload, if one happened).
       if (await page.evaluate<boolean>("navigator.serviceWorker.controller != null && document.readyState === 'complete'")) return;
