@@ -51,8 +51,8 @@ export function principalKey(request: FastifyRequest): string {
  * The onResponse hook, and `settle` for the app's close: observations run after the answer
  * is sent, so the last answers' counts are still being written when the server has drained.
  */
-export function trafficObserver(deps: TrafficDeps) {
-  const counts = new BatchedCounter(deps.store);
+export function trafficObserver(deps: TrafficDeps, flushMs?: number) {
+  const counts = new BatchedCounter(deps.store, flushMs);
   const running = new Set<Promise<void>>();
   const hook = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     done();
