@@ -25,6 +25,7 @@
  *   npm run bench:chat                                   # embedded PGlite + in-memory store
  *   DATABASE_URL=postgres://… REDIS_URL=redis://… npm run bench:chat
  *   BENCH_SECONDS=300 DATABASE_URL=… REDIS_URL=… npm run bench:chat   # memory stability
+ * (DATABASE_URL names the admin database: the run creates `<it>_chat` and drops it at the end.)
  *
  * Results: bench/results/chat-<postgres|embedded>[-<N>s].md (the suffix when
  * BENCH_SECONDS is not the default). Everything listens on 127.0.0.1; every phase is
@@ -46,6 +47,7 @@ import { hashPassword } from '../server/src/modules/auth/passwords.js';
 import { insertUser } from '../server/src/modules/users/repo.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
+import { dropDatabase, freshDatabase } from './lib/database.js';
 import { cores } from './lib/machine.js';
 import { summariseProfile } from './lib/profile.js';
 import { ROOT, tempDir, writeResult } from './lib/paths.js';
@@ -69,9 +71,11 @@ const FAKE_PORT = 3930;
 const PORT = 3931;
 const FAKE = `http://127.0.0.1:${FAKE_PORT}`;
 const BASTION = `http://127.0.0.1:${PORT}`;
-const DATABASE_URL = process.env.DATABASE_URL;
+/** DATABASE_URL names the admin database: the run gets a database of its own beside it (dropped at the end). */
+const ADMIN_DATABASE_URL = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL;
-if (Boolean(DATABASE_URL) !== Boolean(REDIS_URL)) throw new Error('set both DATABASE_URL and REDIS_URL (PostgreSQL + Redis), or neither (embedded PGlite + memory store)');
+if (Boolean(ADMIN_DATABASE_URL) !== Boolean(REDIS_URL)) throw new Error('set both DATABASE_URL and REDIS_URL (PostgreSQL + Redis), or neither (embedded PGlite + memory store)');
+const DATABASE_URL = ADMIN_DATABASE_URL ? await freshDatabase(ADMIN_DATABASE_URL, 'chat') : undefined;
 if (!Number.isFinite(SECONDS) || SECONDS < 5 || SECONDS > 3_600) throw new Error('BENCH_SECONDS must be between 5 and 3600');
 const BACKEND = DATABASE_URL ? 'postgres' : 'embedded';
 const RUN = Date.now().toString(36);
@@ -657,6 +661,7 @@ await stop(bastion);
 await stop(fake);
 await dispatcher.close();
 await pgStats?.end();
+if (ADMIN_DATABASE_URL && DATABASE_URL) await dropDatabase(ADMIN_DATABASE_URL, DATABASE_URL);
 
 // ---------------------------------------------------------------- report
 

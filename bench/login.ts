@@ -9,6 +9,7 @@
  *
  *   npm run bench:login                       # embedded PGlite + in-memory store
  *   DATABASE_URL=… REDIS_URL=… npm run bench:login
+ * (DATABASE_URL names the admin database: the run creates `<it>_login` and drops it at the end.)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import { insertUser } from '../server/src/modules/users/repo.js';
 import { createLogger } from '../server/src/platform/log.js';
 import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
+import { dropDatabase, freshDatabase } from './lib/database.js';
 import { cores as coreCount, loadAverage } from './lib/machine.js';
 import { ROOT, tempDir, writeResult } from './lib/paths.js';
 import { startNode, waitUp } from './lib/processes.js';
@@ -118,7 +120,8 @@ async function run(connections: number, offset: number) {
 const dataDir = tempDir('bastion-bench-');
 // One reader makes thousands of requests a second: the read limit (600 a minute) would answer for it.
 const env: Record<string, string> = { DATA_DIR: dataDir, PORT: String(PORT), LOG_LEVEL: 'warn', REQUIRE_MFA: 'none', REGISTRATION: 'closed', RATE_LIMIT_SCALE: '1000' };
-if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
+// DATABASE_URL names the admin database: the run gets a database of its own beside it (dropped at the end).
+if (process.env.DATABASE_URL) env.DATABASE_URL = await freshDatabase(process.env.DATABASE_URL, 'login');
 if (process.env.REDIS_URL) Object.assign(env, { REDIS_URL: process.env.REDIS_URL, REDIS_KEY_PREFIX: `bench-login-${Date.now().toString(36)}:` }); // no throttles left by an earlier run
 
 const hashMs = await argon2Cost();
@@ -169,3 +172,4 @@ const report = lines.join('\n') + '\n';
 writeResult(`login-${env.DATABASE_URL ? 'postgres' : 'embedded'}.md`, report);
 console.log(report);
 fs.rmSync(dataDir, { recursive: true, force: true });
+if (process.env.DATABASE_URL && env.DATABASE_URL) await dropDatabase(process.env.DATABASE_URL, env.DATABASE_URL);

@@ -26,15 +26,15 @@ import path from 'node:path';
 import { loadConfig } from '../server/src/config/index.js';
 import { hashPassword } from '../server/src/modules/auth/passwords.js';
 import { insertUser } from '../server/src/modules/users/repo.js';
-import { openDatabase, openPostgres } from '../server/src/platform/db/database.js';
+import { openDatabase } from '../server/src/platform/db/database.js';
 import { migrate } from '../server/src/platform/db/migrator.js';
+import { dropDatabase, freshDatabase } from './lib/database.js';
 import { createLogger } from '../server/src/platform/log.js';
 import { cores, loadAverage } from './lib/machine.js';
 import { ROOT, tempDir, writeResult } from './lib/paths.js';
 import { assertPortFree, startNode, stop, waitUp } from './lib/processes.js';
 import { summariseProfile } from './lib/profile.js';
 import { percentile } from './lib/stats.js';
-import { sql } from 'kysely';
 
 const USERS = Number(process.env.BENCH_USERS ?? '10');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '120');
@@ -49,16 +49,7 @@ const dataDir = tempDir('bastion-bench-team-');
 const DATABASE_URL = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL;
 const backend = DATABASE_URL && REDIS_URL ? 'PostgreSQL + Redis' : 'PGlite + the in-memory store';
-let teamDatabaseUrl: string | undefined;
-if (DATABASE_URL && REDIS_URL) {
-  const teamDb = `${new URL(DATABASE_URL).pathname.slice(1) || 'bastion'}_team`.replace(/[^a-z0-9_]/gi, '_');
-  const admin = openPostgres(DATABASE_URL, { DB_POOL_MAX: 1, DB_STATEMENT_TIMEOUT_MS: 30_000, DB_IDLE_TIMEOUT_MS: 10_000, DB_CONNECT_TIMEOUT_MS: 5_000 }, createLogger('silent'));
-  // DDL takes no bound parameters: the name goes through sql.id (a quoted identifier).
-  await sql`drop database if exists ${sql.id(teamDb)} with (force)`.execute(admin.db);
-  await sql`create database ${sql.id(teamDb)}`.execute(admin.db);
-  await admin.close();
-  teamDatabaseUrl = Object.assign(new URL(DATABASE_URL), { pathname: `/${teamDb}` }).toString();
-}
+const teamDatabaseUrl = DATABASE_URL && REDIS_URL ? await freshDatabase(DATABASE_URL, 'team') : undefined;
 const METRICS_TOKEN = 'bench-team-metrics-token-0123456789';
 const env = {
   DATA_DIR: dataDir,
@@ -251,11 +242,7 @@ clearInterval(sampler);
 const loadAfter = loadAverage();
 await stop(server);
 await stop(fake);
-if (DATABASE_URL && teamDatabaseUrl) {
-  const admin = openPostgres(DATABASE_URL, { DB_POOL_MAX: 1, DB_STATEMENT_TIMEOUT_MS: 30_000, DB_IDLE_TIMEOUT_MS: 10_000, DB_CONNECT_TIMEOUT_MS: 5_000 }, createLogger('silent'));
-  await sql`drop database if exists ${sql.id(new URL(teamDatabaseUrl).pathname.slice(1))} with (force)`.execute(admin.db);
-  await admin.close();
-}
+if (DATABASE_URL && teamDatabaseUrl) await dropDatabase(DATABASE_URL, teamDatabaseUrl);
 const profile = profiling ? fs.readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
 const profileSummary = profile ? summariseProfile(path.join(profileDir, profile)) : [];
 fs.rmSync(dataDir, { recursive: true, force: true });
