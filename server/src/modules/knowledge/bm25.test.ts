@@ -100,4 +100,20 @@ describe('BM25 ranking', () => {
     expect(results.map((r) => r.filename)).toContain('spam.md');
     expect(results[0]!.score).toBe(1);
   });
+  it('reads "or" and quotes in a plain question as words when, taken literally, they match too little, and keeps `-word` out', async () => {
+    const client = await apiUser(chat.t);
+    const baseId = (await client.post('/knowledge-bases', { name: 'Deployment' })).json().id;
+    await Promise.all([
+      upload(client, baseId, 'proxy.md', '# Deployment\n\nRun the server behind a reverse proxy such as nginx, which buffers responses; exposing it directly is discouraged.'),
+      upload(client, baseId, 'gzip.md', '# Gzip\n\nThe application can compress responses with gzip.'),
+      upload(client, baseId, 'encoding.md', '# Encoding\n\nResponses may be encoded in several ways.'),
+    ]);
+    await allReady(client, baseId);
+    const search = async (query: string) => ((await client.post(`/knowledge-bases/${baseId}/search`, { query, topK: 3 })).json().results as { filename: string }[]).map((r) => r.filename);
+    // Literally: (should expose … internet) OR (put nginx front): no chunk has either group whole.
+    expect((await search('should I expose my server directly to the internet or put nginx in front'))[0]).toBe('proxy.md');
+    expect((await search('why does "gzip" make the server slower'))[0]).toBe('gzip.md');
+    // (compress AND responses) OR (headers AND NOT nginx): the exact match first, then the rest ranked, never one with nginx.
+    expect(await search('compress responses or headers -nginx')).toEqual(['gzip.md', 'encoding.md']);
+  });
 });

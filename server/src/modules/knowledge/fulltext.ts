@@ -12,7 +12,8 @@
  *    the words, and failing that the rarest one selects up to CANDIDATE_BUDGET;
  *  - text is read for the top K only.
  * Queries written with web-search syntax (quotes, `-word`, `or`) select with
- * `websearch_to_tsquery` as written: the person asked for exactly that.
+ * `websearch_to_tsquery` as written, and those matches come first; plain questions use "or"
+ * and quotes too, so when that finds too little the words rank as usual after them.
  */
 import { availableParallelism } from 'node:os';
 import { sql } from 'kysely';
@@ -41,6 +42,11 @@ export function defaultSearchConcurrency(): number {
 /** Web-search syntax the person typed on purpose: a quoted phrase, `-exclusion`, or `OR`. */
 export function isWebSearchSyntax(query: string): boolean {
   return /"[^"]+"|(^|\s)-[\p{L}\p{N}]|\sor\s/iu.test(query);
+}
+
+/** The words excluded with `-word` (letters and digits only). */
+export function excludedWords(query: string): string[] {
+  return [...query.matchAll(/(?:^|\s)-([\p{L}\p{N}]+)/gu)].map((m) => m[1]!.toLowerCase());
 }
 
 /** Letters and digits only, so the words are always valid tsquery lexemes. */
@@ -98,19 +104,30 @@ export class FullTextSearch {
     const words = queryWords(query);
     const lexemes =
       words.length === 0 ? [] : (await sql<{ lexeme: string }>`select unnest(tsvector_to_array(to_tsvector('english', ${words.join(' ')}))) as lexeme`.execute(this.db)).rows.map((r) => r.lexeme).filter((l) => /^[\p{L}\p{N}]+$/u.test(l));
-    if (isWebSearchSyntax(query)) {
-      const tsquery = sql`websearch_to_tsquery('english', ${query.slice(0, 1_000)})`;
-      return this.ranked(workspaceId, baseIds, tsquery, lexemes, limit);
-    }
     if (lexemes.length === 0) return [];
+    if (!isWebSearchSyntax(query)) return this.planned(workspaceId, baseIds, lexemes, limit);
+    const exact = await this.ranked(workspaceId, baseIds, sql`websearch_to_tsquery('english', ${query.slice(0, 1_000)})`, lexemes, limit);
+    if (exact.length >= limit) return exact;
+    // Questions use "or" and quotes in plain English too ("should I expose it or put nginx in
+    // front"): read literally they often match nothing. What matches as written comes first,
+    // then the words rank as usual, still without any word the person excluded with `-word`.
+    const excluded = excludedWords(query);
+    const more = await this.planned(workspaceId, baseIds, lexemes, limit, excluded.length > 0 ? sql`!! websearch_to_tsquery('english', ${excluded.join(' or ')})` : undefined);
+    const seen = new Set(exact.map((hit) => hit.chunk_id));
+    return [...exact, ...more.filter((hit) => !seen.has(hit.chunk_id))].slice(0, limit);
+  }
+
+  /** The rarest words select candidates, all of them rank; `except` (a tsquery) leaves chunks out. */
+  private async planned(workspaceId: string, baseIds: string[], lexemes: string[], limit: number, except?: ReturnType<typeof sql>): Promise<ChunkHit[]> {
     const frequencies = await this.frequencies(baseIds, lexemes);
     const df = (lexeme: string) => frequencies.get(lexeme) ?? 0;
     const plan = planQuery(lexemes, df)!;
-    const rows = await this.ranked(workspaceId, baseIds, sql`to_tsquery('simple', ${plan.filter})`, lexemes, limit);
+    const select = (filter: string) => (except ? sql`(to_tsquery('simple', ${filter}) && ${except})` : sql`to_tsquery('simple', ${filter})`);
+    const rows = await this.ranked(workspaceId, baseIds, select(plan.filter), lexemes, limit);
     if (rows.length > 0 || !plan.all) return rows;
     // Every word is common and no chunk has them all: the rarest one selects, ranking sorts.
     const rarest = [...lexemes].sort((a, b) => df(a) - df(b))[0]!;
-    return this.ranked(workspaceId, baseIds, sql`to_tsquery('simple', ${rarest})`, lexemes, limit);
+    return this.ranked(workspaceId, baseIds, select(rarest), lexemes, limit);
   }
 
   /** How many chunks of the bases contain each lexeme. */
