@@ -109,29 +109,48 @@ export async function replaceTerms(trx: Db, kind: 'messages' | 'titles', rows: R
       from unnest(${ids}::uuid[], ${terms}::text[], ${hits}::text[]) as v(id, terms, hits) where c.id = v.id`.execute(trx);
   }
   const weight = kind === 'titles' ? TITLE_WEIGHT : 1;
-  const deltas = new Map<string, { owner: ConversationOwner; conversation_id: string; term: string; tf: number }>();
-  const add = (row: Reindexed, words: readonly string[], counts: readonly number[], sign: number) => {
-    words.forEach((word, i) => {
-      const term = String(word);
-      const key = `${row.conversation_id}:${term}`;
-      const entry = deltas.get(key) ?? { owner: row.owner, conversation_id: row.conversation_id, term, tf: 0 };
-      entry.tf += sign * weight * (counts[i] ?? 0);
-      deltas.set(key, entry);
-    });
-  };
+  // Each conversation's change of each term's count. Plain loops and per-conversation maps:
+  // this runs on the event loop, and a batch is thousands of terms.
+  const deltas = new Map<string, { owner: ConversationOwner; tf: Map<string, number> }>();
   for (const row of rows) {
-    add(row, row.old.terms ?? [], row.old.hits ?? [], -1);
-    add(row, row.terms, row.hits, 1);
+    let conversation = deltas.get(row.conversation_id);
+    if (!conversation) deltas.set(row.conversation_id, (conversation = { owner: row.owner, tf: new Map() }));
+    const tf = conversation.tf;
+    const add = (words: readonly string[], counts: readonly number[], sign: number) => {
+      for (let i = 0; i < words.length; i++) {
+        const term = String(words[i]);
+        tf.set(term, (tf.get(term) ?? 0) + sign * weight * (counts[i] ?? 0));
+      }
+    };
+    add(row.old.terms ?? [], row.old.hits ?? [], -1);
+    add(row.terms, row.hits, 1);
   }
-  const changes = [...deltas.values()].filter((delta) => delta.tf !== 0).sort((a, b) => (a.conversation_id !== b.conversation_id ? (a.conversation_id < b.conversation_id ? -1 : 1) : BigInt(a.term) < BigInt(b.term) ? -1 : 1));
-  if (changes.length > 0) {
+  const changes = { workspaces: [] as string[], users: [] as string[], conversations: [] as string[], terms: [] as string[], tf: [] as number[] };
+  const shrunk: string[] = [];
+  for (const [conversationId, { owner, tf }] of deltas) {
+    let shrinks = false;
+    for (const [term, n] of tf) {
+      if (n === 0) continue;
+      changes.workspaces.push(owner.workspace_id);
+      changes.users.push(owner.user_id);
+      changes.conversations.push(conversationId);
+      changes.terms.push(term);
+      changes.tf.push(n);
+      if (n < 0) shrinks = true;
+    }
+    if (shrinks) shrunk.push(conversationId);
+  }
+  if (changes.terms.length > 0) {
+    // Written in (conversation, term) order, so concurrent indexers lock totals in the same
+    // order. The database sorts: sorting thousands of terms here held the event loop for
+    // tens of milliseconds a batch, and answers streaming in the same process waited.
     await sql`insert into conversation_search_totals (workspace_id, user_id, conversation_id, term, tf)
-      select * from unnest(${arrayOf(changes.map((c) => c.owner.workspace_id))}::uuid[], ${arrayOf(changes.map((c) => c.owner.user_id))}::uuid[],
-        ${arrayOf(changes.map((c) => c.conversation_id))}::uuid[], ${arrayOf(changes.map((c) => c.term))}::bigint[], ${arrayOf(changes.map((c) => c.tf))}::int[])
+      select * from unnest(${arrayOf(changes.workspaces)}::uuid[], ${arrayOf(changes.users)}::uuid[],
+        ${arrayOf(changes.conversations)}::uuid[], ${arrayOf(changes.terms)}::bigint[], ${arrayOf(changes.tf)}::int[]) as v(workspace_id, user_id, conversation_id, term, tf)
+      order by v.conversation_id, v.term
       on conflict (conversation_id, term) do update set tf = conversation_search_totals.tf + excluded.tf`.execute(trx);
   }
   // A word no longer anywhere in the conversation leaves its totals.
-  const shrunk = [...new Set(changes.filter((change) => change.tf < 0).map((change) => change.conversation_id))];
   if (shrunk.length > 0) await trx.deleteFrom('conversation_search_totals').where('conversation_id', 'in', shrunk).where('tf', '<=', 0).execute();
 }
 
