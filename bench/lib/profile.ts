@@ -77,3 +77,48 @@ export function summariseProfile(file: string, fromMs = 0, toMs = Number.POSITIV
       .map(([k, v]) => `| ${esc(k)} | ${pct(v)} |`),
   ];
 }
+
+/**
+ * How long the event loop stayed in code matching `pattern` without a break: runs of
+ * consecutive samples whose stack has a frame (`functionName url`) matching it. A long
+ * stretch delays everything else the process serves, which a share of CPU does not show.
+ */
+export function stretches(file: string, pattern: RegExp): { count: number; totalMs: number; longestMs: number[] } {
+  const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const matches = new Map<number, boolean>();
+  const inside = (id: number): boolean => {
+    let found = matches.get(id);
+    if (found !== undefined) return found;
+    found = false;
+    for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) {
+      const frame = byId.get(x)!.callFrame;
+      if (pattern.test(`${frame.functionName} ${frame.url}`)) {
+        found = true;
+        break;
+      }
+    }
+    matches.set(id, found);
+    return found;
+  };
+  const runs: number[] = [];
+  let current = 0;
+  profile.samples.forEach((id, i) => {
+    // A sample's time is the gap to the next one.
+    const ms = (profile.timeDeltas[i + 1] ?? 0) / 1000;
+    if (inside(id)) current += ms;
+    else if (current > 0) {
+      runs.push(current);
+      current = 0;
+    }
+  });
+  if (current > 0) runs.push(current);
+  runs.sort((a, b) => b - a);
+  return { count: runs.length, totalMs: runs.reduce((a, b) => a + b, 0), longestMs: runs.slice(0, 10) };
+}
