@@ -50,6 +50,22 @@ describe('chat', () => {
     expect(rows.rows.map((r) => r.row).join()).not.toContain('capital');
   });
 
+  it("stores the answer and moves its conversation to the agent's current version in the same write", async () => {
+    const { client, agentId, conversationId } = await setUpChat(chat);
+    expect((await client.patch(`/agents/${agentId}`, { systemPrompt: 'Answer in one sentence.' })).json().version).toBe(2);
+    const before = (await client.get(`/conversations/${conversationId}`)).json();
+    expect(before.agentVersion).toBe(1);
+    chat.fake.enqueue({ kind: 'text', text: 'Version two speaking.' });
+    const answer = (await client.post(`/conversations/${conversationId}/messages`, { content: 'Who is this?' })).json().answer;
+    expect(answer).toMatchObject({ text: 'Version two speaking.', status: 'complete', agentVersion: 2 });
+    const after = (await client.get(`/conversations/${conversationId}`)).json();
+    expect(after.agentVersion).toBe(2);
+    expect(Date.parse(after.updatedAt)).toBeGreaterThanOrEqual(Date.parse(answer.createdAt));
+    const stored = (await client.get(`/conversations/${conversationId}/messages`)).json().messages.at(-1);
+    expect(stored).toMatchObject({ text: 'Version two speaking.', status: 'complete', stopReason: answer.stopReason, usage: answer.usage });
+    expect(answer.usage.outputTokens).toBeGreaterThan(0);
+  });
+
   it('answers as JSON without an event stream, through the Anthropic protocol, with history', async () => {
     const { client, conversationId } = await setUpChat(chat, { kind: 'anthropic', agent: { systemPrompt: 'Be brief.' } });
     chat.fake.enqueue({ kind: 'text', text: 'First answer.' }, { kind: 'text', text: 'Second answer.' });

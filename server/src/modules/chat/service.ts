@@ -268,12 +268,9 @@ export class ChatService {
         await this.deps.usage.record(context.workspaceId, unrecorded.input, unrecorded.output);
         unrecorded.input = unrecorded.output = 0;
       }
-      await this.saveContent(context, answerRow.id, { text: final.text, citations: final.citations, toolCalls: final.toolCalls }, final.status, {
-        stop_reason: final.stopReason,
-        input_tokens: final.inputTokens,
-        output_tokens: final.outputTokens,
-      });
-      await repo.touchConversation(this.deps.db, this.owner(context), conversation.id, { agent_version: agent.version }, this.deps.clock.now());
+      const content = await this.sealing.sealContent(context.workspaceId, answerRow.id, { text: final.text, citations: final.citations, toolCalls: final.toolCalls });
+      const changes = { content, status: final.status, stop_reason: final.stopReason, input_tokens: final.inputTokens, output_tokens: final.outputTokens };
+      await repo.finishAnswer(this.deps.db, this.owner(context), conversation.id, answerRow.id, changes, agent.version, this.deps.clock.now());
     });
     this.deps.searchIndex?.nudge(); // the question (and its title) and the answer become searchable
     // The client has every token but the answer is not stored yet: say so, never just end the stream.
