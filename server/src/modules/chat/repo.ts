@@ -79,6 +79,22 @@ export function findConversation(db: Db, owner: Owner, id: string): Promise<Conv
   return db.selectFrom('conversations').select(CONVERSATION_COLUMNS).where('workspace_id', '=', owner.workspaceId).where('user_id', '=', owner.userId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
 }
 
+/** A conversation about to be answered, with the base of its attached files (null: none). */
+export type ConversationToAnswer = ConversationRow & { attachment_base_id: string | null };
+
+/** As findConversation, with the attachment base in the same query: one round trip fewer before the provider call. */
+export function findConversationToAnswer(db: Db, owner: Owner, id: string): Promise<ConversationToAnswer | undefined> {
+  return db
+    .selectFrom('conversations as c')
+    .select(CONVERSATION_COLUMNS.map((column) => `c.${column}` as const))
+    .select((eb) => eb.selectFrom('knowledge_bases as kb').select('kb.id').whereRef('kb.conversation_id', '=', 'c.id').limit(1).as('attachment_base_id'))
+    .where('c.workspace_id', '=', owner.workspaceId)
+    .where('c.user_id', '=', owner.userId)
+    .where('c.id', '=', id)
+    .where('c.deleted_at', 'is', null)
+    .executeTakeFirst();
+}
+
 /** What organising a conversation changes; an absent field stays as it is. */
 export interface OrganiseChanges {
   title?: Buffer | undefined;

@@ -146,11 +146,11 @@ export class ChatService {
   /** Stores the user's message, then answers it. */
   async send(context: WorkspaceContext, conversationId: string, text: string, options: SendOptions = {}): Promise<{ userMessage: Message; answer: Message; error?: { code: string; message: string } }> {
     // Everything before the provider call is the time to first token: independent steps run together.
-    const [conversation] = await Promise.all([this.findConversation(context, conversationId), this.deps.usage.assertWithinBudget(context)]);
+    const [conversation] = await Promise.all([this.findConversationToAnswer(context, conversationId), this.deps.usage.assertWithinBudget(context)]);
     // A picked model replaces the agent's for this answer: the provider call, the cache key and the answer's `model` column.
     const agent = await this.models.withModel(context, await this.agentOf(context, conversation), options.model);
     // The provider and the passages do not depend on what is stored: fetched while it is written.
-    const prepared = this.prepare(context, agent, text, conversation.id);
+    const prepared = this.prepare(context, agent, text, conversation.id, conversation.attachment_base_id);
     prepared.catch(() => undefined); // awaited by produce(); a failure before then is reported there, not as unhandled
     const now = this.deps.clock.now();
     const content: StoredContent = { text, citations: [], toolCalls: [] };
@@ -291,9 +291,10 @@ export class ChatService {
   }
 
   /** What the provider call needs besides the history: the passages and the provider. */
-  private prepare(context: WorkspaceContext, agent: Agent, question: string, conversationId: string): Promise<Prepared> {
-    // The conversation's attached files are searched with the agent's knowledge (attachments.ts).
-    const attached = attachmentBaseId(this.deps.db, this.owner(context), conversationId).then((id) => (id ? [id] : []));
+  private prepare(context: WorkspaceContext, agent: Agent, question: string, conversationId: string, attachmentBase?: string | null): Promise<Prepared> {
+    // The conversation's attached files are searched with the agent's knowledge (attachments.ts);
+    // `attachmentBase` when the caller read it with the conversation (null: none).
+    const attached = (attachmentBase !== undefined ? Promise.resolve(attachmentBase) : attachmentBaseId(this.deps.db, this.owner(context), conversationId)).then((id) => (id ? [id] : []));
     return prepareTurns(this.deps, context, agent, question, attached);
   }
 
@@ -304,6 +305,12 @@ export class ChatService {
       if (error instanceof AppError && error.code === 'not_found') throw new AppError('conflict', 'The agent of this conversation was deleted; start a conversation with another agent.');
       throw error;
     }
+  }
+
+  private async findConversationToAnswer(context: WorkspaceContext, id: string): Promise<repo.ConversationToAnswer> {
+    const row = await repo.findConversationToAnswer(this.deps.db, this.owner(context), id);
+    if (!row) throw new AppError('not_found', 'No such conversation.');
+    return row;
   }
 
   private async findConversation(context: WorkspaceContext, id: string): Promise<repo.ConversationRow> {
