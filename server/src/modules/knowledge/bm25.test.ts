@@ -116,4 +116,12 @@ describe('BM25 ranking', () => {
     // (compress AND responses) OR (headers AND NOT nginx): the exact match first, then the rest ranked, never one with nginx.
     expect(await search('compress responses or headers -nginx')).toEqual(['gzip.md', 'encoding.md']);
   });
+  it('reads a short -option in a question as the option, not as a word to exclude', async () => {
+    const client = await apiUser(chat.t);
+    const baseId = (await client.post('/knowledge-bases', { name: 'Tools' })).json().id;
+    await Promise.all([upload(client, baseId, 'tar-options.md', '# tar options\n\n-xz: extract an archive compressed with gzip.'), upload(client, baseId, 'tar.md', '# tar\n\ntar stores many files in one archive.')]);
+    await allReady(client, baseId);
+    const results = (await client.post(`/knowledge-bases/${baseId}/search`, { query: 'what does tar -xz do', topK: 3 })).json().results as { filename: string }[];
+    expect(results[0]?.filename).toBe('tar-options.md');
+  });
 });

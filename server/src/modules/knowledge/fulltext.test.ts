@@ -1,6 +1,6 @@
 /** Query planning for full-text search: rare words select candidates, common words only rank. */
 import { describe, expect, it } from 'vitest';
-import { CANDIDATE_BUDGET, isWebSearchSyntax, planQuery, queryWords } from './fulltext.js';
+import { CANDIDATE_BUDGET, excludedWords, isWebSearchSyntax, optionsAsWords, planQuery, queryWords } from './fulltext.js';
 
 describe('full-text query planning', () => {
   const frequencies: Record<string, number> = { plan: 40_000, refund: 300, annual: 1_200, invoice: 900 };
@@ -31,5 +31,14 @@ describe('full-text query planning', () => {
     expect(isWebSearchSyntax('refund or credit')).toBe(true);
     expect(isWebSearchSyntax('how do refunds work for annual plans')).toBe(false);
     expect(isWebSearchSyntax('two-factor setup')).toBe(false);
+  });
+
+  it('reads -n and -xz as command-line options, and longer -words as exclusions', () => {
+    expect(optionsAsWords('what does rsync -n do')).toBe('what does rsync n do');
+    expect(optionsAsWords('tar -xz, then ls -la.')).toBe('tar xz, then ls la.');
+    expect(isWebSearchSyntax(optionsAsWords('what does rsync -n do'))).toBe(false);
+    expect(optionsAsWords('refund -monthly')).toBe('refund -monthly');
+    expect(optionsAsWords('tar --exclude')).toBe('tar --exclude');
+    expect(excludedWords('refund -Monthly or -yearly plan')).toEqual(['monthly', 'yearly']);
   });
 });

@@ -44,6 +44,15 @@ export function isWebSearchSyntax(query: string): boolean {
   return /"[^"]+"|(^|\s)-[\p{L}\p{N}]|\sor\s/iu.test(query);
 }
 
+/**
+ * `-n` and `-xz` are command-line options ("what does rsync -n do"), not exclusions: the
+ * dash goes, the letters stay words. Excluding a one- or two-letter word is never what
+ * someone searching documentation means.
+ */
+export function optionsAsWords(query: string): string {
+  return query.replace(/(^|\s)-([\p{L}\p{N}]{1,2})(?=[\s,.;:!?)]|$)/gu, '$1$2');
+}
+
 /** The words excluded with `-word` (letters and digits only). */
 export function excludedWords(query: string): string[] {
   return [...query.matchAll(/(?:^|\s)-([\p{L}\p{N}]+)/gu)].map((m) => m[1]!.toLowerCase());
@@ -100,7 +109,8 @@ export class FullTextSearch {
     return this.slots.run(() => this.rank(workspaceId, baseIds, query, limit));
   }
 
-  private async rank(workspaceId: string, baseIds: string[], query: string, limit: number): Promise<ChunkHit[]> {
+  private async rank(workspaceId: string, baseIds: string[], asked: string, limit: number): Promise<ChunkHit[]> {
+    const query = optionsAsWords(asked);
     const words = queryWords(query);
     const lexemes =
       words.length === 0 ? [] : (await sql<{ lexeme: string }>`select unnest(tsvector_to_array(to_tsvector('english', ${words.join(' ')}))) as lexeme`.execute(this.db)).rows.map((r) => r.lexeme).filter((l) => /^[\p{L}\p{N}]+$/u.test(l));
