@@ -9,6 +9,7 @@
  *     says where the time goes.
  *
  *   DATABASE_URL=postgres://…/db REDIS_URL=redis://… npm run bench:http
+ * (DATABASE_URL names the admin database: the run creates `<it>_http` and drops it at the end.)
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
@@ -26,11 +27,14 @@ import { cores, loadAverage } from './lib/machine.js';
 import { ROOT, tempDir, writeResult } from './lib/paths.js';
 import { summariseProfile } from './lib/profile.js';
 import { startNode, stop, waitUp } from './lib/processes.js';
+import { dropDatabase, freshDatabase } from './lib/database.js';
 import { wrk as runWrk, type WrkResult } from './lib/wrk.js';
 
-const DATABASE_URL = process.env.DATABASE_URL;
+const ADMIN_DATABASE_URL = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL;
-if (!DATABASE_URL || !REDIS_URL) throw new Error('set DATABASE_URL and REDIS_URL (the benchmark measures the production backends)');
+if (!ADMIN_DATABASE_URL || !REDIS_URL) throw new Error('set DATABASE_URL and REDIS_URL (the benchmark measures the production backends)');
+// A database of its own beside the one named, so a run never meets another run's rows and keys.
+const DATABASE_URL = await freshDatabase(ADMIN_DATABASE_URL, 'http');
 const DURATION = process.env.BENCH_SECONDS ?? '10';
 const PASSWORD = 'violet tractor sings at dawn';
 const EMAIL = 'bench-reader@example.org';
@@ -69,6 +73,7 @@ if (process.env.BENCH_ONLY === 'lists') {
   writeResult('http-lists-postgres.md', report);
   console.log(report);
   fs.rmSync(dataDir, { recursive: true, force: true });
+  await dropDatabase(ADMIN_DATABASE_URL, DATABASE_URL);
   process.exit(0);
 }
 let bastion = start(['dist/entry.js', 'serve'], env, path.join(ROOT, 'server'));
@@ -167,6 +172,7 @@ writeResult('http-postgres.md', report);
 console.log(`load average after the run: ${loadAverage()}`);
 console.log(report);
 fs.rmSync(dataDir, { recursive: true, force: true });
+await dropDatabase(ADMIN_DATABASE_URL, DATABASE_URL);
 
 /**
  * Signed-in list reads (session cookie, 20 items each) against a hand-written Fastify route
@@ -214,7 +220,7 @@ async function listReads(): Promise<string[]> {
   const database = await openDatabase(config, createLogger('silent'));
   const workspace = await database.db.selectFrom('workspaces').select('id').where('personal_owner_id', '=', user.id).executeTakeFirstOrThrow();
   await database.close();
-  const minimalServer = start(['bench/servers/minimal-list.mjs', '3923', DATABASE_URL!, REDIS_URL!, `bastion:session:${hashToken(session.split('=')[1]!)}`, user.id, workspace.id]);
+  const minimalServer = start(['bench/servers/minimal-list.mjs', '3923', DATABASE_URL, REDIS_URL!, `bastion:session:${hashToken(session.split('=')[1]!)}`, user.id, workspace.id]);
   await waitUp('http://127.0.0.1:3923/agents');
   const minimalRuns = Object.fromEntries(lists.map((name) => [name, wrk(`http://127.0.0.1:3923/${name}`)]));
   await stop(minimalServer);
