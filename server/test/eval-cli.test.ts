@@ -65,6 +65,22 @@ describe('bastion eval retrieval', () => {
       expect(calls.length).toBeGreaterThan(0);
       expect(calls[0]!.headers.authorization).toBe('Bearer sk-eval-rerank-key');
       expect(calls[0]!.body.model).toBe('fake-reranker');
+
+      // Hybrid in the same run: every chunk embedded by the named model, every question then
+      // searched with its vector too, and a table of its own.
+      fake.requests.length = 0;
+      await writeFile(path.join(dir, 'embed.key'), 'sk-eval-embed-key\n');
+      const hybrid = await bastionAsync(['eval', 'retrieval', '--corpus', corpus, '--questions', questions, '--embed', `${fake.url}/v1`, 'fake-embedder', '--embed-key-file', path.join(dir, 'embed.key')], env);
+      expect(hybrid.status, hybrid.out).toBe(0);
+      expect(hybrid.out).toContain(`Hybrid: full text fused with vector search by fake-embedder at ${fake.url}/v1`);
+      expect(hybrid.out.match(/\| handbook \| 4 \| [\d.]+ \| [\d.]+ \|/gu)).toHaveLength(3);
+      const chunks = Number(/embedded (\d+) chunks with fake-embedder/u.exec(hybrid.out)?.[1]);
+      expect(chunks).toBeGreaterThanOrEqual(4);
+      const embedded = fake.requests.filter((r) => r.path === '/v1/embeddings');
+      expect(embedded.every((r) => r.headers.authorization === 'Bearer sk-eval-embed-key' && r.body.model === 'fake-embedder')).toBe(true);
+      const inputs = embedded.flatMap((r) => r.body.input as string[]);
+      expect(inputs).toHaveLength(chunks + 4);
+      expect(inputs).toContain('who pays the taxi');
     } finally {
       await fake.close();
     }
@@ -73,6 +89,9 @@ describe('bastion eval retrieval', () => {
       expect(refused.status, refused.out).toBe(2);
       expect(refused.out).toMatch(/--rerank/u);
     }
+    const named = bastion(['eval', 'retrieval', '--base', '00000000-0000-4000-8000-000000000000', '--questions', questions, '--embed', 'http://127.0.0.1:1/v1', 'm'], env);
+    expect(named.status, named.out).toBe(2);
+    expect(named.out).toContain('--embed works with --corpus only');
 
     await writeFile(questions, 'question\tdocument\tphrase\nwhere do I park\tpage.html\tHome\n');
     const unanswerable = bastion(['eval', 'retrieval', '--corpus', corpus, '--questions', questions], env);

@@ -10,6 +10,10 @@
  * every question is asked once as searched and once reranked by MODEL at the OpenAI-compatible
  * URL (its /rerank endpoint, else a chat model's judgement; key read from --rerank-key-file), and the
  * two tables are printed with the reranking's latency and tokens.
+ *
+ * `--embed URL MODEL` (with `--corpus`) measures hybrid retrieval: each corpus's chunks are
+ * embedded by MODEL, the base names it, and every question is asked again as a base with an
+ * embedding model is searched (full text fused with vector search).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -21,6 +25,8 @@ import { CHUNKING, extractLimits } from '../modules/knowledge/ingestion.js';
 import { fold, judge, misses, parseQuestions, report, table, type CorpusReport, type EvalQuestion } from '../modules/knowledge/evaluation.js';
 import { saveChunks } from '../modules/knowledge/repo.js';
 import { Reranker, type RerankOutcome } from '../modules/knowledge/reranking.js';
+import { ChunkEmbeddings } from '../modules/knowledge/embeddings.js';
+import type { ProviderResolver } from '../modules/providers/resolver.js';
 import { NEIGHBOURS, withNeighbours } from '../modules/knowledge/context.js';
 import { KnowledgeRetrieval } from '../modules/knowledge/retrieval.js';
 import { createProvider } from '../platform/llm/index.js';
@@ -32,12 +38,15 @@ import type { JsonCache } from '../platform/store/cache.js';
 import { withDatabase } from './database.js';
 
 export const EVAL_USAGE = `  eval retrieval --questions FILE (--base ID | --corpus DIR) [--questions FILE --corpus DIR …] [--misses N]
-                 [--rerank URL MODEL [--rerank-key-file FILE]]
+                 [--rerank URL MODEL [--rerank-key-file FILE]] [--embed URL MODEL [--embed-key-file FILE]]
                    how often search returns the answering passage: recall@1/5/10, MRR, nDCG@10;
-                   with --rerank, also reranked by MODEL at the OpenAI-compatible URL`;
+                   with --rerank, also reranked by MODEL at the OpenAI-compatible URL;
+                   with --embed (corpora only), also hybrid: full text fused with MODEL's vectors`;
 
 const TOP_K = 10;
 const DEFAULT_MISSES = 10;
+/** Chunks read per embeddings round; the provider is called in EMBED_BATCH-sized requests. */
+const EMBED_PAGE = 256;
 
 /** No caching: every question is searched. */
 const noCache = { getOrLoad: (_key: string, load: () => Promise<unknown>) => load() } as unknown as JsonCache<never>;
@@ -76,15 +85,24 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
   }
   const missesIndex = args.indexOf('--misses');
   const missLimit = missesIndex >= 0 ? Number(args[missesIndex + 1]) : DEFAULT_MISSES;
-  const rerank = await rerankOption(args);
-  if (typeof rerank === 'string') {
-    console.error(`bastion eval retrieval: ${rerank}\n${EVAL_USAGE}`);
+  const rerank = await modelOption(args, '--rerank');
+  const embed = await modelOption(args, '--embed');
+  const wrong = [rerank, embed].find((option) => typeof option === 'string') ?? (embed && parsed.some((t) => t.base) ? '--embed works with --corpus only: a base you name keeps its own settings' : null);
+  if (wrong) {
+    console.error(`bastion eval retrieval: ${wrong}\n${EVAL_USAGE}`);
     return 2;
   }
   return withDatabase(config, async ({ db }) => {
+    const embeddings = embed ? new ChunkEmbeddings(db, { providerFor: () => Promise.resolve(openAiProvider(embed as ModelOption)) } as unknown as ProviderResolver) : null;
+    if (embeddings && !(await embeddings.available())) {
+      console.error('bastion eval retrieval: --embed needs a database with pgvector (PGlite has it; for PostgreSQL see docs/deploy.md)');
+      return 2;
+    }
     const reports: CorpusReport[] = [];
     const inContext: CorpusReport[] = [];
     const reranked: CorpusReport[] = [];
+    const hybrid: CorpusReport[] = [];
+    const hybridLatencies: number[] = [];
     const outcomes: RerankOutcome[] = [];
     let invalid = false;
     const latencies: number[] = [];
@@ -104,7 +122,11 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
         const asked = await ask(db, new KnowledgeRetrieval(db, noCache), scope, questions, latencies, widenedLatencies);
         reports.push(report(name, asked.hits));
         inContext.push(report(name, asked.passages));
-        if (rerank) reranked.push(report(name, (await ask(db, rerankingRetrieval(db, rerank, outcomes), scope, questions, [], [])).hits));
+        if (rerank) reranked.push(report(name, (await ask(db, rerankingRetrieval(db, rerank as ModelOption, outcomes), scope, questions, [], [])).hits));
+        if (embeddings) {
+          await embedCorpus(db, embeddings, scope, embed as ModelOption);
+          hybrid.push(report(name, (await ask(db, new KnowledgeRetrieval(db, noCache, embeddings), scope, questions, hybridLatencies, [])).hits));
+        }
       } finally {
         if (target.corpus) await db.deleteFrom('workspaces').where('id', '=', scope.workspaceId).execute();
       }
@@ -119,7 +141,12 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
     console.log(
       `Search latency over ${latencies.length} questions, one at a time, no cache: ${percentiles(latencies)}; with the neighbours read: ${percentiles(widenedLatencies)} (${config.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}).`,
     );
-    if (rerank) printReranked(rerank, reranked, outcomes);
+    if (rerank) printReranked(rerank as ModelOption, reranked, outcomes);
+    if (embed) {
+      const option = embed as ModelOption;
+      console.log(`\nHybrid: full text fused with vector search by ${option.model} at ${option.url} (reciprocal rank fusion):\n\n${table(hybrid)}\n`);
+      console.log(`Hybrid search latency, the question's embedding included: ${percentiles(hybridLatencies)}.`);
+    }
     for (const corpus of reports) {
       const lines = misses(corpus, missLimit);
       if (lines.length > 0) console.log(`\nPassages not in the top 5 (${corpus.name}, first ${lines.length}):\n${lines.join('\n')}`);
@@ -206,37 +233,68 @@ async function unanswerableQuestions(db: Db, scope: Scope, questions: EvalQuesti
   return questions.filter((q) => !(texts.get(q.document) ?? []).some((text) => text.includes(fold(q.phrase))));
 }
 
-interface RerankOption {
+/** A model at an OpenAI-compatible URL, named by `--rerank` or `--embed`. */
+interface ModelOption {
   url: string;
   model: string;
   apiKey?: string;
 }
 
-/** The key comes from a file, so it is in no shell history and no process list. */
-async function rerankOption(args: string[]): Promise<RerankOption | null | string> {
-  const at = args.indexOf('--rerank');
+/** `FLAG URL MODEL [FLAG-key-file FILE]`; the key comes from a file, so it is in no shell history and no process list. */
+async function modelOption(args: string[], flag: '--rerank' | '--embed'): Promise<ModelOption | null | string> {
+  const at = args.indexOf(flag);
   if (at < 0) return null;
   const [url, model] = [args[at + 1], args[at + 2]];
-  if (!url || !model || model.startsWith('--')) return '--rerank needs a URL and a MODEL';
-  if (!URL.canParse(url) || !/^https?:$/u.test(new URL(url).protocol)) return `--rerank: "${url}" is not an http(s) URL`;
-  const keyAt = args.indexOf('--rerank-key-file');
+  if (!url || !model || model.startsWith('--')) return `${flag} needs a URL and a MODEL`;
+  if (!URL.canParse(url) || !/^https?:$/u.test(new URL(url).protocol)) return `${flag}: "${url}" is not an http(s) URL`;
+  const keyAt = args.indexOf(`${flag}-key-file`);
   if (keyAt < 0) return { url, model };
   const file = args[keyAt + 1];
-  if (!file) return '--rerank-key-file needs a FILE';
+  if (!file) return `${flag}-key-file needs a FILE`;
   const apiKey = (await readFile(file, 'utf8').catch(() => null))?.trim();
-  if (!apiKey) return `--rerank-key-file: cannot read a key from ${file}`;
+  if (!apiKey) return `${flag}-key-file: cannot read a key from ${file}`;
   return { url, model, apiKey };
 }
 
+const openAiProvider = (option: ModelOption) => createProvider('openai', { baseUrl: option.url, ...(option.apiKey ? { apiKey: option.apiKey } : {}), fetch: (url, init) => fetch(url, init) });
+
+/**
+ * Names the option's model as the throw-away base's embedding model (through a connection
+ * row, as a workspace would) and embeds every chunk, as the ingestion pipeline does.
+ */
+async function embedCorpus(db: Db, embeddings: ChunkEmbeddings, scope: Scope, option: ModelOption): Promise<void> {
+  const now = new Date();
+  const connectionId = randomUUID();
+  await db
+    .insertInto('provider_connections')
+    .values({ id: connectionId, workspace_id: scope.workspaceId, name: 'evaluation', kind: 'openai', base_url: option.url, default_model: null, credentials: null, credential_hint: null, created_at: now, updated_at: now })
+    .execute();
+  await db.updateTable('knowledge_bases').set({ embedding_connection_id: connectionId, embedding_model: option.model }).where('id', '=', scope.baseId).execute();
+  const started = performance.now();
+  let count = 0;
+  for (let batch = await embeddings.missing(scope.baseId, option.model, EMBED_PAGE); batch.length > 0; batch = await embeddings.missing(scope.baseId, option.model, EMBED_PAGE)) {
+    const vectors = await embeddings.embed(
+      { workspaceId: scope.workspaceId, connectionId, model: option.model },
+      batch.map((chunk) => chunk.text),
+    );
+    await embeddings.store(
+      db,
+      batch.map((chunk, i) => ({ chunkId: chunk.id, knowledgeBaseId: scope.baseId, workspaceId: scope.workspaceId, model: option.model, vector: vectors[i]! })),
+    );
+    count += batch.length;
+  }
+  console.log(`  embedded ${count} chunks with ${option.model} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
 /** Searches as the endpoint runs them, then reranked by the option's model; each rerank's cost goes to `outcomes`. */
-function rerankingRetrieval(db: Db, option: RerankOption, outcomes: RerankOutcome[]): KnowledgeRetrieval {
-  const provider = createProvider('openai', { baseUrl: option.url, ...(option.apiKey ? { apiKey: option.apiKey } : {}), fetch: (url, init) => fetch(url, init) });
+function rerankingRetrieval(db: Db, option: ModelOption, outcomes: RerankOutcome[]): KnowledgeRetrieval {
+  const provider = openAiProvider(option);
   const reranker = new Reranker({ providerFor: () => Promise.resolve(provider) }, { observe: async (_target, outcome) => void outcomes.push(outcome) });
   // Every search reranked by the option's model, whatever the base says.
   return new KnowledgeRetrieval(db, noCache, null, null, reranker, (workspaceId) => ({ workspaceId, connectionId: 'eval', model: option.model }));
 }
 
-function printReranked(option: RerankOption, reports: CorpusReport[], outcomes: RerankOutcome[]): void {
+function printReranked(option: ModelOption, reports: CorpusReport[], outcomes: RerankOutcome[]): void {
   console.log(`\nReranked by ${option.model} at ${option.url}:\n\n${table(reports)}\n`);
   const ms = outcomes.map((o) => o.ms).sort((a, b) => a - b);
   const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? 0;
