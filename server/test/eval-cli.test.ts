@@ -67,19 +67,21 @@ describe('bastion eval retrieval', () => {
       expect(calls[0]!.body.model).toBe('fake-reranker');
 
       // Hybrid in the same run: every chunk embedded by the named model, every question then
-      // searched with its vector too, and a table of its own.
+      // searched with its vector too (a table), and by its vector alone (another).
       fake.requests.length = 0;
       await writeFile(path.join(dir, 'embed.key'), 'sk-eval-embed-key\n');
       const hybrid = await bastionAsync(['eval', 'retrieval', '--corpus', corpus, '--questions', questions, '--embed', `${fake.url}/v1`, 'fake-embedder', '--embed-key-file', path.join(dir, 'embed.key')], env);
       expect(hybrid.status, hybrid.out).toBe(0);
       expect(hybrid.out).toContain(`Hybrid: full text fused with vector search by fake-embedder at ${fake.url}/v1`);
-      expect(hybrid.out.match(/\| handbook \| 4 \| [\d.]+ \| [\d.]+ \|/gu)).toHaveLength(3);
+      expect(hybrid.out).toContain('Vector search alone by fake-embedder');
+      expect(hybrid.out.match(/\| handbook \| 4 \| [\d.]+ \| [\d.]+ \|/gu)).toHaveLength(4);
       const chunks = Number(/embedded (\d+) chunks with fake-embedder/u.exec(hybrid.out)?.[1]);
       expect(chunks).toBeGreaterThanOrEqual(4);
       const embedded = fake.requests.filter((r) => r.path === '/v1/embeddings');
       expect(embedded.every((r) => r.headers.authorization === 'Bearer sk-eval-embed-key' && r.body.model === 'fake-embedder')).toBe(true);
       const inputs = embedded.flatMap((r) => r.body.input as string[]);
-      expect(inputs).toHaveLength(chunks + 4);
+      // The chunks once; each question twice: hybrid, then vector search alone.
+      expect(inputs).toHaveLength(chunks + 8);
       expect(inputs).toContain('who pays the taxi');
     } finally {
       await fake.close();

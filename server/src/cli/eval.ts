@@ -23,7 +23,7 @@ import { sql } from 'kysely';
 import type { Config } from '../config/index.js';
 import { CHUNKING, extractLimits } from '../modules/knowledge/ingestion.js';
 import { fold, judge, misses, parseQuestions, report, table, type CorpusReport, type EvalQuestion } from '../modules/knowledge/evaluation.js';
-import { saveChunks } from '../modules/knowledge/repo.js';
+import { chunkHits, saveChunks } from '../modules/knowledge/repo.js';
 import { Reranker, type RerankOutcome } from '../modules/knowledge/reranking.js';
 import { ChunkEmbeddings } from '../modules/knowledge/embeddings.js';
 import type { ProviderResolver } from '../modules/providers/resolver.js';
@@ -102,6 +102,7 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
     const inContext: CorpusReport[] = [];
     const reranked: CorpusReport[] = [];
     const hybrid: CorpusReport[] = [];
+    const vectorOnly: CorpusReport[] = [];
     const hybridLatencies: number[] = [];
     const outcomes: RerankOutcome[] = [];
     let invalid = false;
@@ -126,6 +127,7 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
         if (embeddings) {
           await embedCorpus(db, embeddings, scope, embed as ModelOption);
           hybrid.push(report(name, (await ask(db, new KnowledgeRetrieval(db, noCache, embeddings), scope, questions, hybridLatencies, [])).hits));
+          vectorOnly.push(report(name, await nearestOnly(db, embeddings, scope, embed as ModelOption, questions)));
         }
       } finally {
         if (target.corpus) await db.deleteFrom('workspaces').where('id', '=', scope.workspaceId).execute();
@@ -146,6 +148,7 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
       const option = embed as ModelOption;
       console.log(`\nHybrid: full text fused with vector search by ${option.model} at ${option.url} (reciprocal rank fusion):\n\n${table(hybrid)}\n`);
       console.log(`Hybrid search latency, the question's embedding included: ${percentiles(hybridLatencies)}.`);
+      console.log(`\nVector search alone by ${option.model} (the nearest chunks, no full text; how good the model is by itself on these documents):\n\n${table(vectorOnly)}\n`);
     }
     for (const corpus of reports) {
       const lines = misses(corpus, missLimit);
@@ -284,6 +287,23 @@ async function embedCorpus(db: Db, embeddings: ChunkEmbeddings, scope: Scope, op
     count += batch.length;
   }
   console.log(`  embedded ${count} chunks with ${option.model} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** Each question judged on the chunks nearest to its embedding alone. */
+async function nearestOnly(db: Db, embeddings: ChunkEmbeddings, scope: Scope, option: ModelOption, questions: EvalQuestion[]) {
+  const judged = [];
+  for (const question of questions) {
+    const [vector] = await embeddings.embed({ workspaceId: scope.workspaceId, connectionId: 'eval', model: option.model }, [question.question]);
+    const ids = (await embeddings.nearest(scope.workspaceId, [scope.baseId], option.model, vector!, TOP_K)).map((hit) => hit.chunkId);
+    const rows = new Map((await chunkHits(db, scope.workspaceId, ids)).map((row) => [row.chunk_id, row]));
+    judged.push(
+      judge(
+        question,
+        ids.flatMap((id) => (rows.has(id) ? [rows.get(id)!] : [])),
+      ),
+    );
+  }
+  return judged;
 }
 
 /** Searches as the endpoint runs them, then reranked by the option's model; each rerank's cost goes to `outcomes`. */
