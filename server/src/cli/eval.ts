@@ -25,7 +25,7 @@ import { CHUNKING, extractLimits } from '../modules/knowledge/ingestion.js';
 import { fold, judge, misses, parseQuestions, report, table, type CorpusReport, type EvalQuestion } from '../modules/knowledge/evaluation.js';
 import { chunkHits, saveChunks } from '../modules/knowledge/repo.js';
 import { Reranker, type RerankOutcome } from '../modules/knowledge/reranking.js';
-import { ChunkEmbeddings } from '../modules/knowledge/embeddings.js';
+import { ChunkEmbeddings, type EmbeddingTarget } from '../modules/knowledge/embeddings.js';
 import type { ProviderResolver } from '../modules/providers/resolver.js';
 import { NEIGHBOURS, withNeighbours } from '../modules/knowledge/context.js';
 import { KnowledgeRetrieval } from '../modules/knowledge/retrieval.js';
@@ -85,17 +85,20 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
   }
   const missesIndex = args.indexOf('--misses');
   const missLimit = missesIndex >= 0 ? Number(args[missesIndex + 1]) : DEFAULT_MISSES;
-  const rerank = await modelOption(args, '--rerank');
-  const embed = await modelOption(args, '--embed');
-  const wrong = [rerank, embed].find((option) => typeof option === 'string') ?? (embed && parsed.some((t) => t.base) ? '--embed works with --corpus only: a base you name keeps its own settings' : null);
-  if (wrong) {
-    console.error(`bastion eval retrieval: ${wrong}\n${EVAL_USAGE}`);
+  const refuse = (why: string) => {
+    console.error(`bastion eval retrieval: ${why}\n${EVAL_USAGE}`);
     return 2;
-  }
+  };
+  const rerank = await modelOption(args, '--rerank');
+  if (typeof rerank === 'string') return refuse(rerank);
+  const embed = await modelOption(args, '--embed');
+  if (typeof embed === 'string') return refuse(embed);
+  if (embed && parsed.some((target) => target.base)) return refuse('--embed works with --corpus only: a base you name keeps its own settings');
   return withDatabase(config, async ({ db }) => {
-    const embeddings = embed ? new ChunkEmbeddings(db, { providerFor: () => Promise.resolve(openAiProvider(embed as ModelOption)) } as unknown as ProviderResolver) : null;
+    const embedder = embed ? openAiProvider(embed) : null;
+    const embeddings = embedder ? new ChunkEmbeddings(db, { providerFor: () => Promise.resolve(embedder) } as unknown as ProviderResolver) : null;
     if (embeddings && !(await embeddings.available())) {
-      console.error('bastion eval retrieval: --embed needs a database with pgvector (PGlite has it; for PostgreSQL see docs/deploy.md)');
+      console.error('bastion eval retrieval: --embed needs a database with pgvector (PGlite has it; for PostgreSQL see "Vector search needs pgvector" in docs/deploy.md)');
       return 2;
     }
     const reports: CorpusReport[] = [];
@@ -123,11 +126,11 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
         const asked = await ask(db, new KnowledgeRetrieval(db, noCache), scope, questions, latencies, widenedLatencies);
         reports.push(report(name, asked.hits));
         inContext.push(report(name, asked.passages));
-        if (rerank) reranked.push(report(name, (await ask(db, rerankingRetrieval(db, rerank as ModelOption, outcomes), scope, questions, [], [])).hits));
-        if (embeddings) {
-          await embedCorpus(db, embeddings, scope, embed as ModelOption);
+        if (rerank) reranked.push(report(name, (await ask(db, rerankingRetrieval(db, rerank, outcomes), scope, questions, [], [])).hits));
+        if (embed && embeddings) {
+          const target = await embedCorpus(db, embeddings, scope, embed);
           hybrid.push(report(name, (await ask(db, new KnowledgeRetrieval(db, noCache, embeddings), scope, questions, hybridLatencies, [])).hits));
-          vectorOnly.push(report(name, await nearestOnly(db, embeddings, scope, embed as ModelOption, questions)));
+          vectorOnly.push(report(name, await nearestOnly(db, embeddings, scope, target, questions)));
         }
       } finally {
         if (target.corpus) await db.deleteFrom('workspaces').where('id', '=', scope.workspaceId).execute();
@@ -143,12 +146,11 @@ export async function runEval(config: Config, args: string[]): Promise<number> {
     console.log(
       `Search latency over ${latencies.length} questions, one at a time, no cache: ${percentiles(latencies)}; with the neighbours read: ${percentiles(widenedLatencies)} (${config.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}).`,
     );
-    if (rerank) printReranked(rerank as ModelOption, reranked, outcomes);
+    if (rerank) printReranked(rerank, reranked, outcomes);
     if (embed) {
-      const option = embed as ModelOption;
-      console.log(`\nHybrid: full text fused with vector search by ${option.model} at ${option.url} (reciprocal rank fusion):\n\n${table(hybrid)}\n`);
+      console.log(`\nHybrid: full text fused with vector search by ${embed.model} at ${embed.url} (reciprocal rank fusion):\n\n${table(hybrid)}\n`);
       console.log(`Hybrid search latency, the question's embedding included: ${percentiles(hybridLatencies)}.`);
-      console.log(`\nVector search alone by ${option.model} (the nearest chunks, no full text; how good the model is by itself on these documents):\n\n${table(vectorOnly)}\n`);
+      console.log(`\nVector search alone by ${embed.model} (the nearest chunks, no full text; how good the model is by itself on these documents):\n\n${table(vectorOnly)}\n`);
     }
     for (const corpus of reports) {
       const lines = misses(corpus, missLimit);
@@ -265,7 +267,7 @@ const openAiProvider = (option: ModelOption) => createProvider('openai', { baseU
  * Names the option's model as the throw-away base's embedding model (through a connection
  * row, as a workspace would) and embeds every chunk, as the ingestion pipeline does.
  */
-async function embedCorpus(db: Db, embeddings: ChunkEmbeddings, scope: Scope, option: ModelOption): Promise<void> {
+async function embedCorpus(db: Db, embeddings: ChunkEmbeddings, scope: Scope, option: ModelOption): Promise<EmbeddingTarget> {
   const now = new Date();
   const connectionId = randomUUID();
   await db
@@ -273,11 +275,12 @@ async function embedCorpus(db: Db, embeddings: ChunkEmbeddings, scope: Scope, op
     .values({ id: connectionId, workspace_id: scope.workspaceId, name: 'evaluation', kind: 'openai', base_url: option.url, default_model: null, credentials: null, credential_hint: null, created_at: now, updated_at: now })
     .execute();
   await db.updateTable('knowledge_bases').set({ embedding_connection_id: connectionId, embedding_model: option.model }).where('id', '=', scope.baseId).execute();
+  const target = { workspaceId: scope.workspaceId, connectionId, model: option.model };
   const started = performance.now();
   let count = 0;
   for (let batch = await embeddings.missing(scope.baseId, option.model, EMBED_PAGE); batch.length > 0; batch = await embeddings.missing(scope.baseId, option.model, EMBED_PAGE)) {
     const vectors = await embeddings.embed(
-      { workspaceId: scope.workspaceId, connectionId, model: option.model },
+      target,
       batch.map((chunk) => chunk.text),
     );
     await embeddings.store(
@@ -287,14 +290,15 @@ async function embedCorpus(db: Db, embeddings: ChunkEmbeddings, scope: Scope, op
     count += batch.length;
   }
   console.log(`  embedded ${count} chunks with ${option.model} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return target;
 }
 
 /** Each question judged on the chunks nearest to its embedding alone. */
-async function nearestOnly(db: Db, embeddings: ChunkEmbeddings, scope: Scope, option: ModelOption, questions: EvalQuestion[]) {
+async function nearestOnly(db: Db, embeddings: ChunkEmbeddings, scope: Scope, target: EmbeddingTarget, questions: EvalQuestion[]) {
   const judged = [];
   for (const question of questions) {
-    const [vector] = await embeddings.embed({ workspaceId: scope.workspaceId, connectionId: 'eval', model: option.model }, [question.question]);
-    const ids = (await embeddings.nearest(scope.workspaceId, [scope.baseId], option.model, vector!, TOP_K)).map((hit) => hit.chunkId);
+    const [vector] = await embeddings.embed(target, [question.question]);
+    const ids = (await embeddings.nearest(scope.workspaceId, [scope.baseId], target.model, vector!, TOP_K)).map((hit) => hit.chunkId);
     const rows = new Map((await chunkHits(db, scope.workspaceId, ids)).map((row) => [row.chunk_id, row]));
     judged.push(
       judge(
