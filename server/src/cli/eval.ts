@@ -26,6 +26,7 @@ import { fold, judge, misses, parseQuestions, report, table, type CorpusReport, 
 import { chunkHits, saveChunks } from '../modules/knowledge/repo.js';
 import { Reranker, type RerankOutcome } from '../modules/knowledge/reranking.js';
 import { ChunkEmbeddings, type EmbeddingTarget } from '../modules/knowledge/embeddings.js';
+import { backfillEmbeddings } from '../modules/knowledge/pipeline.js';
 import type { ProviderResolver } from '../modules/providers/resolver.js';
 import { NEIGHBOURS, withNeighbours } from '../modules/knowledge/context.js';
 import { KnowledgeRetrieval } from '../modules/knowledge/retrieval.js';
@@ -35,6 +36,7 @@ import { detectKind } from '../platform/documents/detect.js';
 import { extractText } from '../platform/documents/extract.js';
 import type { Db } from '../platform/db/database.js';
 import type { JsonCache } from '../platform/store/cache.js';
+import { systemClock } from '../platform/clock.js';
 import { withDatabase } from './database.js';
 
 export const EVAL_USAGE = `  eval retrieval --questions FILE (--base ID | --corpus DIR) [--questions FILE --corpus DIR …] [--misses N]
@@ -45,8 +47,6 @@ export const EVAL_USAGE = `  eval retrieval --questions FILE (--base ID | --corp
 
 const TOP_K = 10;
 const DEFAULT_MISSES = 10;
-/** Chunks read per embeddings round; the provider is called in EMBED_BATCH-sized requests. */
-const EMBED_PAGE = 256;
 
 /** No caching: every question is searched. */
 const noCache = { getOrLoad: (_key: string, load: () => Promise<unknown>) => load() } as unknown as JsonCache<never>;
@@ -265,7 +265,7 @@ const openAiProvider = (option: ModelOption) => createProvider('openai', { baseU
 
 /**
  * Names the option's model as the throw-away base's embedding model (through a connection
- * row, as a workspace would) and embeds every chunk, as the ingestion pipeline does.
+ * row, as a workspace would) and embeds every chunk with the ingestion pipeline's backfill.
  */
 async function embedCorpus(db: Db, embeddings: ChunkEmbeddings, scope: Scope, option: ModelOption): Promise<EmbeddingTarget> {
   const now = new Date();
@@ -275,22 +275,10 @@ async function embedCorpus(db: Db, embeddings: ChunkEmbeddings, scope: Scope, op
     .values({ id: connectionId, workspace_id: scope.workspaceId, name: 'evaluation', kind: 'openai', base_url: option.url, default_model: null, credentials: null, credential_hint: null, created_at: now, updated_at: now })
     .execute();
   await db.updateTable('knowledge_bases').set({ embedding_connection_id: connectionId, embedding_model: option.model }).where('id', '=', scope.baseId).execute();
-  const target = { workspaceId: scope.workspaceId, connectionId, model: option.model };
   const started = performance.now();
-  let count = 0;
-  for (let batch = await embeddings.missing(scope.baseId, option.model, EMBED_PAGE); batch.length > 0; batch = await embeddings.missing(scope.baseId, option.model, EMBED_PAGE)) {
-    const vectors = await embeddings.embed(
-      target,
-      batch.map((chunk) => chunk.text),
-    );
-    await embeddings.store(
-      db,
-      batch.map((chunk, i) => ({ chunkId: chunk.id, knowledgeBaseId: scope.baseId, workspaceId: scope.workspaceId, model: option.model, vector: vectors[i]! })),
-    );
-    count += batch.length;
-  }
+  const count = await backfillEmbeddings(db, embeddings, scope.baseId, systemClock);
   console.log(`  embedded ${count} chunks with ${option.model} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  return target;
+  return { workspaceId: scope.workspaceId, connectionId, model: option.model };
 }
 
 /** Each question judged on the chunks nearest to its embedding alone. */

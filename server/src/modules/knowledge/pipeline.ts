@@ -93,27 +93,8 @@ export class IngestionPipeline {
   }
 
   /** Embeds, page by page, the base's chunks without a vector for its current model; idempotent. */
-  async backfill(baseId: string): Promise<number> {
-    const { db, embeddings } = this.deps;
-    let done = 0;
-    for (;;) {
-      const base = await repo.findBaseForIngestion(db, baseId);
-      if (!base?.embedding_connection_id || !base.embedding_model || !(await embeddings.available())) return done;
-      const target = { workspaceId: base.workspace_id, connectionId: base.embedding_connection_id, model: base.embedding_model };
-      const page = await embeddings.missing(baseId, target.model, EMBED_PAGE);
-      if (page.length === 0) return done;
-      const vectors = await embeddings.embed(
-        target,
-        page.map((c) => c.text),
-      );
-      await embeddings.store(
-        db,
-        page.map((c, i) => ({ chunkId: c.id, knowledgeBaseId: baseId, workspaceId: base.workspace_id, model: target.model, vector: vectors[i]! })),
-      );
-      // Searches cached while this page had no vectors must not be answered again.
-      await repo.bumpBaseVersion(db, baseId, this.deps.clock.now());
-      done += page.length;
-    }
+  backfill(baseId: string): Promise<number> {
+    return backfillEmbeddings(this.deps.db, this.deps.embeddings, baseId, this.deps.clock);
   }
 
   /** Enqueues every document left unfinished by a stop or a crash; returns how many. */
@@ -178,5 +159,31 @@ export class IngestionPipeline {
       chunks.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text)),
     );
     return { model: target.model, values, store: (trx, rows) => embeddings.store(trx, rows) };
+  }
+}
+
+/**
+ * Embeds, page by page, the base's chunks without a vector for its current model; idempotent.
+ * The base is read again for every page: a model changed meanwhile ends this run.
+ */
+export async function backfillEmbeddings(db: Db, embeddings: ChunkEmbeddings, baseId: string, clock: Clock): Promise<number> {
+  let done = 0;
+  for (;;) {
+    const base = await repo.findBaseForIngestion(db, baseId);
+    if (!base?.embedding_connection_id || !base.embedding_model || !(await embeddings.available())) return done;
+    const target = { workspaceId: base.workspace_id, connectionId: base.embedding_connection_id, model: base.embedding_model };
+    const page = await embeddings.missing(baseId, target.model, EMBED_PAGE);
+    if (page.length === 0) return done;
+    const vectors = await embeddings.embed(
+      target,
+      page.map((c) => c.text),
+    );
+    await embeddings.store(
+      db,
+      page.map((c, i) => ({ chunkId: c.id, knowledgeBaseId: baseId, workspaceId: base.workspace_id, model: target.model, vector: vectors[i]! })),
+    );
+    // Searches cached while this page had no vectors must not be answered again.
+    await repo.bumpBaseVersion(db, baseId, clock.now());
+    done += page.length;
   }
 }
