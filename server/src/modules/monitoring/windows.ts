@@ -11,12 +11,17 @@ import type { Clock } from '../../platform/clock.js';
 import type { Store } from '../../platform/store/store.js';
 
 const BUCKETS = 10;
+/** Windows `once` remembers as already taken, per process; past this many it forgets them all. */
+const MAX_TAKEN = 10_000;
 
 function digest(value: string): string {
   return createHash('sha256').update(value).digest('base64url').slice(0, 22);
 }
 
 export class SlidingWindows {
+  /** `once` windows this process knows are taken (name, key, window → its bucket). */
+  private readonly taken = new Map<string, number>();
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
@@ -51,11 +56,19 @@ export class SlidingWindows {
 
   /**
    * True once per `windowMs` for `name`/`key`: a rule that stays above its threshold
-   * fires once per window, not on every further event.
+   * fires once per window, not on every further event. The store decides (set-if-absent,
+   * so two processes asking at once get one true); after that this process remembers the
+   * window is taken, so a principal that stays above a threshold — a flood, one request
+   * after another — costs no store call per event for the rest of the window.
    */
   async once(name: string, key: string, windowMs: number): Promise<boolean> {
     const bucket = Math.floor(this.clock.now().getTime() / windowMs);
-    return this.store.set(`mon:once:${name}:${digest(key)}:${bucket}`, '1', { ifAbsent: true, ttlMs: windowMs * 2 });
+    const local = `${name}\0${windowMs}\0${key}`;
+    if (this.taken.get(local) === bucket) return false;
+    const first = await this.store.set(`mon:once:${name}:${digest(key)}:${bucket}`, '1', { ifAbsent: true, ttlMs: windowMs * 2 });
+    if (this.taken.size >= MAX_TAKEN) this.taken.clear();
+    this.taken.set(local, bucket);
+    return first;
   }
 
   private locate(name: string, key: string, windowMs: number): { bucket: number; bucketMs: number; base: string } {
