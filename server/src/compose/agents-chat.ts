@@ -57,6 +57,8 @@ export const agentsChat = fp(
     app.addHook('onReady', () => searchIndex.start());
     app.addHook('onClose', () => searchIndex.stop());
     const responseCache = config.LLM_CACHE_TTL_SECONDS > 0 ? new JsonCache<CachedTurn>(store, 'llm', cacheStats, config.LLM_CACHE_TTL_SECONDS * 1000) : null;
+    const cancellations = new Cancellations(store);
+    app.addHook('onClose', () => cancellations.close());
     const chat = new ChatService({
       db,
       encryptor,
@@ -67,7 +69,7 @@ export const agentsChat = fp(
       usage,
       retriever: retrieval,
       outbound: outbound.tools,
-      cancellations: new Cancellations(store),
+      cancellations,
       leases,
       responseCache,
       searchIndex,

@@ -138,9 +138,11 @@ export class ChatService {
   async cancel(context: WorkspaceContext, id: string): Promise<{ cancelled: boolean }> {
     await this.findConversation(context, id);
     const now = this.deps.clock.now().getTime();
-    if (await this.deps.cancellations.cancel(id, now)) return { cancelled: true };
-    // Streaming on another API copy: it stops at its next poll of the flag just set.
-    return { cancelled: await repo.hasStreamingAnswer(this.deps.db, context.workspaceId, id, this.deps.leases.liveSince()) };
+    // Asked before the broadcast: the copy streaming the answer stops when it arrives and may
+    // have stored the answer as cancelled before this request reads anything.
+    const streaming = await repo.hasStreamingAnswer(this.deps.db, context.workspaceId, id, this.deps.leases.liveSince());
+    const here = await this.deps.cancellations.cancel(id, now);
+    return { cancelled: here || streaming };
   }
 
   /** Stores the user's message, then answers it. */
