@@ -62,7 +62,8 @@ export class Cancellations {
   /** Cancels every answer of the conversation started before now; returns whether one ran here. */
   async cancel(conversationId: string, now: number): Promise<boolean> {
     await this.store.set(flagKey(conversationId), String(now), { ttlMs: FLAG_TTL_MS });
-    const here = this.abort(conversationId, now);
+    // Every answer running here started before this request, whatever the clock says.
+    const here = this.abort(conversationId, Number.POSITIVE_INFINITY);
     await this.store.publish(CHANNEL, `${conversationId} ${now}`);
     return here;
   }

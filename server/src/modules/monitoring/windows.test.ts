@@ -1,7 +1,7 @@
 /**
  * `SlidingWindows.once`: the store decides who is first (set-if-absent), and a process that
  * knows a window is taken stops asking the store for the rest of it. Runs on the store of
- * the test run (Redis when TEST_REDIS_URL is set, else memory).
+ * the test run (Redis when REDIS_URL is set, else memory).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { testStore } from '../../../test/harness.js';
