@@ -74,7 +74,9 @@ export const accounts = fp(
     // Memory store: access tokens of sessions ended before a restart stay refused (not fatal: the database may be starting).
     await sessions.restoreRevocations().catch((error: unknown) => logger.warn({ err: error }, 'could not restore session revocations'));
     watchSessionRevocations(sessions, securityEvents);
-    const users = new UserService(db);
+    // Gate state (role, TOTP, disabled) cached per user, invalidated across instances on the store.
+    const users = new UserService(db, { store, stats: app.core.cacheStats, now: () => clock.now().getTime() });
+    app.addHook('onClose', () => users.close());
     // Services write the audit entry of a change in the change's own transaction.
     const audit = new AuditLog(db, new AuditKeys(db, app.core.encryptor, clock), clock, logger, {
       checkpointEvery: config.AUDIT_CHECKPOINT_EVERY,

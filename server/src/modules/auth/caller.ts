@@ -1,8 +1,8 @@
 /**
  * The caller plugin: who is asking, resolved once per request. After authentication (the
  * principal) and the principal limits (rate limit, the route's access), it loads the
- * caller's account once — enforcing the MFA gate on the way (mfa-gate.ts) — and gives
- * every route the same three questions:
+ * caller's account once when a route asks for it, enforces the MFA gate (mfa-gate.ts) on
+ * the account's cached gate state, and gives every route the same three questions:
  *
  * - `request.callerId()`: the user id of the principal, or 401;
  * - `request.callerUser()`: the user's row, loaded at most once per request;
@@ -12,7 +12,8 @@ import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../../errors.js';
 import type { App } from '../../http/app-type.js';
-import { assertEnabled } from '../users/disabled.js';
+import { ACCOUNT_DISABLED_MESSAGE, assertEnabled } from '../users/disabled.js';
+import type { GateState } from '../users/gate-state.js';
 import type { UserRow, UserService } from '../users/service.js';
 import { mfaGateHook, type RequireMfa } from './mfa-gate.js';
 
@@ -21,7 +22,7 @@ declare module 'fastify' {
     callerId(): string;
     callerUser(): Promise<UserRow>;
     requireAdmin(what: string): Promise<UserRow>;
-    /** The caller's user row once loaded this request (by the MFA gate or callerUser). */
+    /** The caller's user row once loaded this request (by callerUser or requireAdmin). */
     callerRow?: UserRow;
   }
 }
@@ -56,7 +57,13 @@ export const caller = fp(
       if (user.role !== 'admin') throw new AppError('forbidden', `Only administrators can ${what}.`);
       return user;
     });
-    app.addHook('onRequest', mfaGateHook(options.requireMfa, load));
+    const gateState = async (request: FastifyRequest): Promise<GateState> => {
+      const state = await options.users.gateState(request.callerId());
+      if (!state) throw new AppError('unauthenticated', 'Sign in first.');
+      if (state.disabled) throw new AppError('account_disabled', ACCOUNT_DISABLED_MESSAGE);
+      return state;
+    };
+    app.addHook('onRequest', mfaGateHook(options.requireMfa, gateState));
   },
   { name: 'bastion-caller', fastify: '5.x', dependencies: ['authentication', 'principal-limits'] },
 );

@@ -58,6 +58,8 @@ async function promotedAdmin() {
   const browser = new BrowserClient(fixture.t.app);
   expect((await browser.signIn(address, PASSWORD)).statusCode).toBe(200);
   await fixture.t.database.db.updateTable('users').set({ role: 'admin' }).where('id', '=', userId).execute();
+  // No route changes a role: this direct write forgets the cached gate state as a change through the service would.
+  await fixture.t.app.accounts.users.forgetGateState(userId);
   return { address, userId, key, accessToken, browser };
 }
 

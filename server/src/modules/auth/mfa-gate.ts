@@ -6,12 +6,14 @@
  * routes anyone may call (`access: 'public'`) need no identity, so the gate skips them —
  * unless they act as the caller when one is identified (`actsAsCaller`, e.g. POST /auth/token).
  *
- * The caller plugin (caller.ts) registers the gate; the row it loads serves the route too.
+ * The caller plugin (caller.ts) registers the gate. It decides on the account's gate state
+ * (role, TOTP, disabled), cached per user across requests (users/gate-state.ts), not on a
+ * users row read per request.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isApiRoute } from '../../http/access.js';
 import { AppError } from '../../errors.js';
-import type { UserRow } from '../users/service.js';
+import type { GateState } from '../users/gate-state.js';
 
 export type RequireMfa = 'none' | 'admins' | 'all';
 
@@ -27,8 +29,8 @@ export const MFA_EXEMPT: ReadonlySet<string> = new Set([
   'POST /api/v1/me/policies/accept',
 ]);
 
-export function mfaEnrollmentRequired(requireMfa: RequireMfa, user: Pick<UserRow, 'totp_enabled_at' | 'role'>): boolean {
-  if (user.totp_enabled_at) return false;
+export function mfaEnrollmentRequired(requireMfa: RequireMfa, user: Pick<GateState, 'totpEnabled' | 'role'>): boolean {
+  if (user.totpEnabled) return false;
   return requireMfa === 'all' || (requireMfa === 'admins' && user.role === 'admin');
 }
 
@@ -38,14 +40,14 @@ function routeOf(request: FastifyRequest): string {
   return `${request.method} ${request.routeOptions.url ?? ''}`;
 }
 
-/** The gate as an onRequest hook; `loadCaller` loads (and keeps) the caller's row. Registered by the caller plugin. */
-export function mfaGateHook(requireMfa: RequireMfa, loadCaller: (request: FastifyRequest) => Promise<UserRow>) {
+/** The gate as an onRequest hook; `gateState` gives the caller's state (or throws). Registered by the caller plugin. */
+export function mfaGateHook(requireMfa: RequireMfa, gateState: (request: FastifyRequest) => Promise<GateState>) {
   // Callback style: the requests it does not concern (most, with REQUIRE_MFA=none all) cost no promise.
   return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
     if (requireMfa === 'none') return done();
     const config = request.routeOptions.config;
     if (!isApiRoute(request) || !request.principal || (config?.access === 'public' && !config.actsAsCaller)) return done();
-    loadCaller(request).then((user) => {
+    gateState(request).then((user) => {
       if (mfaEnrollmentRequired(requireMfa, user) && !MFA_EXEMPT.has(routeOf(request))) return done(new AppError('mfa_enrollment_required', MFA_ENROLLMENT_MESSAGE));
       done();
     }, done);

@@ -8,6 +8,7 @@ import type { UserRow } from '../users/service.js';
 import type { RequestContext } from '../sessions/service.js';
 import type { AuthDeps } from './deps.js';
 import { mfaEnrollmentRequired } from './mfa-gate.js';
+import { gateStateOf } from '../users/gate-state.js';
 import { confirmTotp, countUnusedRecoveryCodes, disableTotpFor, regenerateRecoveryCodes, setupTotp } from './mfa-service.js';
 import { checkPassword, PASSWORD_MAX_LENGTH } from './passwords.js';
 import { changePassword, requestPasswordReset, resetPassword } from './password-service.js';
@@ -64,7 +65,7 @@ async function meView(deps: AuthDeps, user: UserRow): Promise<z.infer<typeof Me>
     role: user.role,
     emailVerified: user.email_verified_at !== null,
     mfaEnabled: user.totp_enabled_at !== null,
-    mfaEnrollmentRequired: mfaEnrollmentRequired(deps.settings.requireMfa, user),
+    mfaEnrollmentRequired: mfaEnrollmentRequired(deps.settings.requireMfa, gateStateOf(user)),
     recoveryCodesLeft: user.totp_enabled_at ? await countUnusedRecoveryCodes(deps.db, user.id) : 0,
     erasureScheduledAt: user.erasure_scheduled_at?.toISOString() ?? null,
   };

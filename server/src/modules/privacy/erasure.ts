@@ -132,6 +132,7 @@ export class ErasureService {
     });
     if (!outcome) return null;
     await this.options.membershipsChanged?.();
+    await this.deps.users.forgetGateState(outcome.user.id);
     await this.forgetInStore(this.deps.store, outcome.user, outcome.sessionHashes, outcome.apiKeyHashes, outcome.agentIds);
     const report: ErasureReport = {
       userId: outcome.user.id,

@@ -75,6 +75,7 @@ export class AdminUserService {
       return true;
     });
     // After the commit: a sign-in racing this finds the account disabled (auth/service.ts completeSignIn).
+    await this.deps.users.forgetGateState(id);
     await this.deps.sessions.revokeAll(id, 'account_disabled', undefined, originOfActor(by));
     await revokeMachineCredentials(this.deps, id);
     if (changed) await securityEvent(this.deps, { type: 'auth.account_disabled', userId: id, ...originOfActor(by), details: { by: admin.id } });
@@ -89,6 +90,7 @@ export class AdminUserService {
       await this.record(trx, by, target, 'user.enabled');
       return true;
     });
+    await this.deps.users.forgetGateState(id);
     if (changed) await securityEvent(this.deps, { type: 'auth.account_enabled', userId: id, ...originOfActor(by), details: { by: admin.id } });
     return this.view(await this.target(id));
   }
@@ -113,6 +115,7 @@ export class AdminUserService {
       await resetSecondFactor(this.deps, id, trx);
       await this.record(trx, by, target, 'user.mfa_reset');
     });
+    await this.deps.users.forgetGateState(id);
     await this.deps.sessions.revokeAll(id, 'mfa_reset', undefined, originOfActor(by));
     await securityEvent(this.deps, { type: 'auth.mfa_reset', userId: id, ...originOfActor(by), details: { by: admin.id } });
     sendInBackground(this.deps, mails.mfaReset(target.email));

@@ -13,6 +13,11 @@ export function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** The columns the per-request gates decide on (gate-state.ts). */
+export function findGateColumns(db: Db, id: string): Promise<Pick<UserRow, 'role' | 'totp_enabled_at' | 'disabled_at'> | undefined> {
+  return db.selectFrom('users').select(['role', 'totp_enabled_at', 'disabled_at']).where('id', '=', id).executeTakeFirst();
+}
+
 /** Inserts unless the email is taken; returns whether it inserted. */
 export async function insertUser(db: Db, row: { id: string; email: string; name: string; role: UserRow['role']; password_hash: string; email_verified_at: Date | null; created_at: Date }): Promise<boolean> {
   const result = await db

@@ -4,13 +4,42 @@
  * service keeps the account rows consistent.
  */
 import type { Db } from '../../platform/db/database.js';
+import { gateStateOf, GateStates, type GateState, type GateStateCacheOptions } from './gate-state.js';
 import * as repo from './repo.js';
 
 export type { UserRow } from './repo.js';
 export type NewUser = Parameters<typeof repo.insertUser>[1];
 
 export class UserService {
-  constructor(private readonly db: Db) {}
+  private readonly gateStates: GateStates;
+
+  /** `cache`: where the gate-state cache broadcasts its invalidations; without it every gate check reads the row. */
+  constructor(
+    private readonly db: Db,
+    cache?: GateStateCacheOptions,
+  ) {
+    this.gateStates = new GateStates(async (id) => {
+      const row = await repo.findGateColumns(this.db, id);
+      return row ? gateStateOf(row) : null;
+    }, cache);
+  }
+
+  /** Role, TOTP and disabled state for the per-request gates (cached; gate-state.ts). Null: no such user. */
+  gateState(id: string): Promise<GateState | null> {
+    return this.gateStates.of(id);
+  }
+
+  /**
+   * Drops the cached gate state on every instance. Called after a change of TOTP or
+   * disabled state commits; the methods here that change it call it themselves.
+   */
+  forgetGateState(id: string): Promise<void> {
+    return this.gateStates.forget(id);
+  }
+
+  close(): Promise<void> {
+    return this.gateStates.close();
+  }
 
   byId(id: string): Promise<repo.UserRow | undefined> {
     return repo.findUserById(this.db, id);
@@ -49,13 +78,16 @@ export class UserService {
   }
 
   /** Turns TOTP on once (false when it already was, or no secret is pending). */
-  enableTotp(id: string, step: number, now: Date): Promise<boolean> {
-    return repo.enableTotp(this.db, id, step, now);
+  async enableTotp(id: string, step: number, now: Date): Promise<boolean> {
+    const enabled = await repo.enableTotp(this.db, id, step, now);
+    if (enabled) await this.forgetGateState(id);
+    return enabled;
   }
 
-  /** `trx`: inside the caller's transaction (an administrator's reset, with its audit entry). */
-  disableTotp(id: string, now: Date, trx: Db = this.db): Promise<void> {
-    return repo.disableTotp(trx, id, now);
+  /** `trx`: inside the caller's transaction (an administrator's reset, with its audit entry), which must call forgetGateState after it commits. */
+  async disableTotp(id: string, now: Date, trx?: Db): Promise<void> {
+    await repo.disableTotp(trx ?? this.db, id, now);
+    if (!trx) await this.forgetGateState(id);
   }
 
   /** Accepts a TOTP step once, atomically across API copies (repo.claimTotpStep). */
