@@ -117,7 +117,7 @@ describe('the last owner, under concurrency', () => {
     // The services of the app, on the same database: the erasure job is not an HTTP route.
     // (The job uses only these dependencies; the others serve requesting and cancelling.)
     const sessions = new SessionService(t.database.db, t.store, clock, { idleMs: 60 * 60_000, absoluteMs: 24 * 60 * 60_000 });
-    const jobDeps: Partial<AuthDeps> = { db: t.database.db, store: t.store, clock, logger: silentLogger, sessions, apiKeys: t.app.accounts.apiKeys };
+    const jobDeps: Partial<AuthDeps> = { db: t.database.db, store: t.store, clock, logger: silentLogger, sessions, apiKeys: t.app.accounts.apiKeys, users: t.app.accounts.users };
     const erasure = new ErasureService(jobDeps as AuthDeps, { graceDays: 0 });
     const noMail: Mailer = { kind: 'outbox', send: async () => undefined, close: async () => undefined };
     const workspaces = new WorkspaceService(t.database.db, clock, noMail, 'http://127.0.0.1:3000');
