@@ -6,6 +6,7 @@ import { afterAll, beforeAll } from 'vitest';
 import type { Env } from '../src/config/index.js';
 import { RedisStore } from '../src/platform/store/redis-store.js';
 import type { Store } from '../src/platform/store/store.js';
+import { BrowserClient } from './browser-client.js';
 import { buildTestApp, silentLogger, TEST_REDIS_URL, testStore, type TestApp } from './harness.js';
 
 /** The same store as another process reaches it: its own Redis connections on the same prefix (a memory store is shared as is). */
@@ -66,4 +67,12 @@ export function useTwoInstances(env: Env): TwoInstances {
       return started(storeA);
     },
   };
+}
+
+/** The same browser's requests reaching the other instance (a load balancer). */
+export function sameBrowserOn(t: TestApp, browser: BrowserClient): BrowserClient {
+  const other = new BrowserClient(t.app, undefined, browser.userAgent, browser.ip);
+  other.cookies = new Map(browser.cookies);
+  other.csrf = browser.csrf;
+  return other;
 }

@@ -47,8 +47,8 @@ export function mfaGateHook(requireMfa: RequireMfa, gateState: (request: Fastify
     if (requireMfa === 'none') return done();
     const config = request.routeOptions.config;
     if (!isApiRoute(request) || !request.principal || (config?.access === 'public' && !config.actsAsCaller)) return done();
-    gateState(request).then((user) => {
-      if (mfaEnrollmentRequired(requireMfa, user) && !MFA_EXEMPT.has(routeOf(request))) return done(new AppError('mfa_enrollment_required', MFA_ENROLLMENT_MESSAGE));
+    gateState(request).then((state) => {
+      if (mfaEnrollmentRequired(requireMfa, state) && !MFA_EXEMPT.has(routeOf(request))) return done(new AppError('mfa_enrollment_required', MFA_ENROLLMENT_MESSAGE));
       done();
     }, done);
   };

@@ -7,19 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { createUser, PASSWORD } from '../../../test/accounts.js';
 import { BrowserClient } from '../../../test/browser-client.js';
-import type { TestApp } from '../../../test/harness.js';
-import { useTwoInstances } from '../../../test/instances.js';
+import { sameBrowserOn, useTwoInstances } from '../../../test/instances.js';
 import { hashToken } from '../../platform/crypto/tokens.js';
 
 const instances = useTwoInstances({ REQUIRE_MFA: 'none' });
-
-/** The same browser's requests reaching the other instance (a load balancer). */
-function sameBrowserOn(t: TestApp, browser: BrowserClient): BrowserClient {
-  const other = new BrowserClient(t.app, undefined, browser.userAgent, browser.ip);
-  other.cookies = new Map(browser.cookies);
-  other.csrf = browser.csrf;
-  return other;
-}
 
 /** The browser's request over HTTP to an instance. */
 async function over(base: string, browser: BrowserClient, method: 'GET' | 'POST', path: string): Promise<number> {

@@ -9,18 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { createUser, PASSWORD } from '../../../test/accounts.js';
 import { BrowserClient } from '../../../test/browser-client.js';
 import type { TestApp } from '../../../test/harness.js';
-import { useTwoInstances } from '../../../test/instances.js';
+import { sameBrowserOn, useTwoInstances } from '../../../test/instances.js';
 import { totpAt } from '../auth/totp.js';
 
 const instances = useTwoInstances({ REQUIRE_MFA: 'admins' });
-
-/** The same browser's requests reaching the other instance (a load balancer). */
-function sameBrowserOn(t: TestApp, browser: BrowserClient): BrowserClient {
-  const other = new BrowserClient(t.app, undefined, browser.userAgent, browser.ip);
-  other.cookies = new Map(browser.cookies);
-  other.csrf = browser.csrf;
-  return other;
-}
 
 const gateHits = (t: TestApp): number => t.app.core.cacheStats.snapshot().user_gate_state?.hits ?? 0;
 

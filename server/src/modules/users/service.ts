@@ -4,41 +4,44 @@
  * service keeps the account rows consistent.
  */
 import type { Db } from '../../platform/db/database.js';
-import { gateStateOf, GateStates, type GateState, type GateStateCacheOptions } from './gate-state.js';
+import { LocalCache } from '../../platform/store/local-cache.js';
+import { GATE_STATE_ENTRIES, GATE_STATE_TTL_MS, gateStateOf, type GateState, type GateStateCacheOptions } from './gate-state.js';
 import * as repo from './repo.js';
 
 export type { UserRow } from './repo.js';
 export type NewUser = Parameters<typeof repo.insertUser>[1];
 
 export class UserService {
-  private readonly gateStates: GateStates;
+  /** Gate states read recently, by user id (gate-state.ts); without a store nothing is cached. */
+  private readonly gateStates: LocalCache<GateState> | undefined;
 
   /** `cache`: where the gate-state cache broadcasts its invalidations; without it every gate check reads the row. */
   constructor(
     private readonly db: Db,
     cache?: GateStateCacheOptions,
   ) {
-    this.gateStates = new GateStates(async (id) => {
-      const row = await repo.findGateColumns(this.db, id);
-      return row ? gateStateOf(row) : null;
-    }, cache);
+    this.gateStates = cache ? new LocalCache(cache.store, 'user_gate_state', { ttlMs: GATE_STATE_TTL_MS, maxEntries: GATE_STATE_ENTRIES, stats: cache.stats, ...(cache.now ? { now: cache.now } : {}) }) : undefined;
   }
 
-  /** Role, TOTP and disabled state for the per-request gates (cached; gate-state.ts). Null: no such user. */
+  /** Role, TOTP and disabled state for the per-request gates (cached). Null: no such user. */
   gateState(id: string): Promise<GateState | null> {
-    return this.gateStates.of(id);
+    const load = async () => {
+      const row = await repo.findGateColumns(this.db, id);
+      return row ? gateStateOf(row) : null;
+    };
+    return this.gateStates ? this.gateStates.getOrLoad(id, load) : load();
   }
 
   /**
    * Drops the cached gate state on every instance. Called after a change of TOTP or
    * disabled state commits; the methods here that change it call it themselves.
    */
-  forgetGateState(id: string): Promise<void> {
-    return this.gateStates.forget(id);
+  async forgetGateState(id: string): Promise<void> {
+    await this.gateStates?.invalidate(id);
   }
 
   close(): Promise<void> {
-    return this.gateStates.close();
+    return this.gateStates?.close() ?? Promise.resolve();
   }
 
   byId(id: string): Promise<repo.UserRow | undefined> {
