@@ -4,6 +4,8 @@
  * then the profile summarised (bench/lib/profile.ts). Creates and drops the database
  * `bastion_profile_route` beside the one named.
  *
+ * BENCH_KEEP_PROFILE=1 keeps the .cpuprofile (its folder is printed).
+ *
  *   npm run build -w server && DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npx tsx bench/profile-route.ts /api/v1/me
  */
 import path from 'node:path';
@@ -61,4 +63,5 @@ console.log(`${url}: ${measured.rps.toFixed(0)} req/s, p50 ${measured.p50} ms, p
 console.log(summariseProfile(path.join(`${dir}/p`, f)).join('\n'));
 await sql`drop database if exists ${sql.id('bastion_profile_route')} with (force)`.execute(admin.db);
 await admin.close();
-fs.rmSync(dir, { recursive: true, force: true });
+if (process.env.BENCH_KEEP_PROFILE) console.log(`profile kept in ${dir}/p`);
+else fs.rmSync(dir, { recursive: true, force: true });

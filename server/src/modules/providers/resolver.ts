@@ -105,7 +105,7 @@ export class ProviderResolver {
   }
 
   private fetchFor(breaker: CircuitBreaker | undefined): FetchLike {
-    return (url, init) => this.outbound.fetch(url, { ...init, timeoutMs: this.settings.timeoutMs, maxRetries: this.settings.maxRetries, ...(breaker ? { breaker } : {}) });
+    return (url, init) => this.outbound.request(url, { ...init, timeoutMs: this.settings.timeoutMs, maxRetries: this.settings.maxRetries, ...(breaker ? { breaker } : {}) });
   }
 }
 

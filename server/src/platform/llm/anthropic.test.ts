@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { collect, startFakeLlm, tokens, type FakeLlm } from '../../../test/fake-llm.js';
+import { OutboundHttp } from '../net/outbound.js';
+import { parseAllowList } from '../net/ssrf-guard.js';
 import { AnthropicProvider, anthropicRequestBody } from './anthropic.js';
 import type { FetchLike } from './http.js';
 import { ProviderError, type ChatEvent, type ChatRequest } from './types.js';
 
-const realFetch: FetchLike = (url, init) => fetch(url, init);
+// As the app calls providers: through the network layer, whose responses have Node-stream bodies.
+const outbound = new OutboundHttp({ purpose: 'providers', allow: parseAllowList('127.0.0.1:*') });
+const realFetch: FetchLike = (url, init) => outbound.request(url, { ...init, timeoutMs: 60_000 });
 const API_KEY = 'test-anthropic-key-0123456789';
 
 let fake: FakeLlm;
@@ -12,6 +16,7 @@ beforeAll(async () => {
   fake = await startFakeLlm();
 });
 afterAll(async () => {
+  await outbound.close();
   await fake.close();
 });
 beforeEach(() => fake.reset());

@@ -17,8 +17,26 @@ import { NetError } from '../net/errors.js';
 import { parseSse, type SseEvent } from './sse.js';
 import { ProviderError, type ProviderErrorCode } from './types.js';
 
-/** The fetch the providers use; the network layer passes its guarded fetch here. */
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<Response>;
+/**
+ * A body read as a Node stream (the network layer's responses to providers). Reading one
+ * costs about half the CPU per chunk of a WHATWG stream, and a streamed answer is one chunk
+ * per token (bench/results/token-path-2026-12-08.md).
+ */
+export interface StreamBody extends AsyncIterable<Uint8Array> {
+  destroy(error?: Error): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/** What the providers read of a response: a WHATWG Response is one, and so is the network layer's. */
+export interface ProviderResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly headers: { get(name: string): string | null };
+  readonly body: ReadableStream<Uint8Array> | StreamBody | null;
+}
+
+/** The fetch the providers use; the network layer passes its guarded request function here. */
+export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<ProviderResponse>;
 
 /** Longest gap between two chunks of a response body (a stalled stream). */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
@@ -88,7 +106,7 @@ export function providerErrorMessage(body: unknown): string | undefined {
   return undefined;
 }
 
-function parseRetryAfter(headers: Headers): number | undefined {
+function parseRetryAfter(headers: ProviderResponse['headers']): number | undefined {
   const ms = headers.get('retry-after-ms');
   if (ms && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms));
   const value = headers.get('retry-after')?.trim();
@@ -170,17 +188,17 @@ export class Exchange {
   }
 
   /** Sends the request; resolves with a 2xx response, throws a mapped ProviderError otherwise. */
-  async send(url: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<Response> {
+  async send(url: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<ProviderResponse> {
     let late = false;
     const pending = this.options.fetch(url, { ...init, signal: this.controller.signal });
     // A fetch that ignores the signal may still answer after we gave up: drop that body.
     pending.then(
       (res) => {
-        if (late) res.body?.cancel().catch(() => undefined);
+        if (late && res.body) bodyReader(res.body).cancel();
       },
       () => undefined,
     );
-    let res: Response;
+    let res: ProviderResponse;
     try {
       res = await this.guard(pending, 'connect');
     } catch (err) {
@@ -192,13 +210,13 @@ export class Exchange {
   }
 
   /** The response body as server-sent events, each read bounded by the idle timeout. */
-  events(res: Response): AsyncGenerator<SseEvent, void, undefined> {
+  events(res: ProviderResponse): AsyncGenerator<SseEvent, void, undefined> {
     if (!res.body) throw new ProviderError('provider_protocol_error', 'The provider sent an empty response.');
     return parseSse(this.chunks(res.body));
   }
 
   /** The response body as JSON (bounded); invalid JSON is a protocol error. */
-  async json(res: Response): Promise<unknown> {
+  async json(res: ProviderResponse): Promise<unknown> {
     const text = await this.text(res, MAX_JSON_BODY_BYTES, true);
     try {
       return JSON.parse(text);
@@ -277,8 +295,8 @@ export class Exchange {
    * (re-armed before each read) and one abort listener per stream, not one per chunk:
    * an answer is hundreds of chunks.
    */
-  private async *chunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
-    const reader = body.getReader();
+  private async *chunks(body: ReadableStream<Uint8Array> | StreamBody): AsyncGenerator<Uint8Array, void, undefined> {
+    const reader = bodyReader(body);
     const signal = this.controller.signal;
     const timeoutMs = this.options.idleTimeoutMs;
     let interrupt: ((reason: unknown) => void) | null = null;
@@ -293,7 +311,7 @@ export class Exchange {
       for (;;) {
         if (signal.aborted) throw this.mapError(signal.reason, 'stream');
         timer.refresh();
-        const { done, value } = await new Promise<Awaited<ReturnType<typeof reader.read>>>((resolve, reject) => {
+        const { done, value } = await new Promise<IteratorResult<Uint8Array, unknown>>((resolve, reject) => {
           interrupt = reject;
           reader.read().then(resolve, (err: unknown) => reject(this.mapError(err, 'stream')));
         });
@@ -307,17 +325,13 @@ export class Exchange {
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
-      if (!finished) reader.cancel().catch(() => undefined);
-      try {
-        reader.releaseLock();
-      } catch {
-        // a read is still pending on a fetch that ignores the signal; the cancel above ends it
-      }
+      if (!finished) reader.cancel();
+      reader.release();
     }
   }
 
   /** Reads at most `limit` bytes of the body as text; beyond the limit is an error or cut. */
-  private async text(res: Response, limit: number, strict: boolean): Promise<string> {
+  private async text(res: ProviderResponse, limit: number, strict: boolean): Promise<string> {
     if (!res.body) return '';
     const decoder = new TextDecoder();
     let text = '';
@@ -333,7 +347,7 @@ export class Exchange {
     return text + decoder.decode();
   }
 
-  private async httpError(res: Response): Promise<ProviderError> {
+  private async httpError(res: ProviderResponse): Promise<ProviderError> {
     const code = codeForStatus(res.status);
     let detail: string | undefined;
     try {
@@ -351,6 +365,37 @@ export class Exchange {
     const status = `The provider answered HTTP ${res.status}`;
     return new HttpProviderError(code, message ? `${status}: ${message}` : `${status}.`, res.status, parseRetryAfter(res.headers));
   }
+}
+
+interface BodyReader {
+  read(): Promise<IteratorResult<Uint8Array, unknown>>;
+  /** Stops reading and lets the connection go; never throws. */
+  cancel(): void;
+  release(): void;
+}
+
+/** One way to read either kind of body, chunk by chunk. */
+function bodyReader(body: ReadableStream<Uint8Array> | StreamBody): BodyReader {
+  if ('getReader' in body) {
+    const reader = body.getReader();
+    return {
+      read: () => reader.read() as Promise<IteratorResult<Uint8Array, unknown>>,
+      cancel: () => void reader.cancel().catch(() => undefined),
+      release: () => {
+        try {
+          reader.releaseLock();
+        } catch {
+          // a read is still pending on a fetch that ignores the signal; the cancel ends it
+        }
+      },
+    };
+  }
+  const iterator = body[Symbol.asyncIterator]();
+  const cancel = () => {
+    body.on('error', () => undefined); // destroying an unfinished body reports an abort: expected here
+    body.destroy();
+  };
+  return { read: () => iterator.next(), cancel, release: () => undefined };
 }
 
 /** Parses one stream chunk's JSON; anything else is a protocol error. */
@@ -372,7 +417,7 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** The response is a JSON document rather than an event stream. */
-export function isJsonResponse(res: Response): boolean {
+export function isJsonResponse(res: ProviderResponse): boolean {
   return /^application\/(.+\+)?json\b/i.test(res.headers.get('content-type') ?? '');
 }
 

@@ -1,11 +1,17 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { collect, fakeEmbedding, startFakeLlm, tokens, type FakeLlm } from '../../../test/fake-llm.js';
+import { OutboundHttp } from '../net/outbound.js';
+import { parseAllowList } from '../net/ssrf-guard.js';
 import type { FetchLike } from './http.js';
 import { HttpProviderError } from './http.js';
 import { embeddingVectors, OpenAiProvider } from './openai.js';
 import { ProviderError, type ChatEvent, type ChatRequest } from './types.js';
 
-const realFetch: FetchLike = (url, init) => fetch(url, init);
+// As the app calls providers: through the network layer, whose responses have Node-stream bodies.
+const outbound = new OutboundHttp({ purpose: 'providers', allow: parseAllowList('127.0.0.1:*') });
+const realFetch: FetchLike = (url, init) => outbound.request(url, { ...init, timeoutMs: 60_000 });
 const API_KEY = 'test-openai-key-0123456789';
 
 let fake: FakeLlm;
@@ -13,6 +19,7 @@ beforeAll(async () => {
   fake = await startFakeLlm();
 });
 afterAll(async () => {
+  await outbound.close();
   await fake.close();
 });
 beforeEach(() => fake.reset());
@@ -272,6 +279,44 @@ describe('OpenAiProvider errors', () => {
     }
     expect(seen).toHaveLength(3);
     expect(error).toMatchObject({ name: 'AbortError' });
+  });
+
+  it.each(['the signal aborts', 'the reader stops'])('when %s mid-answer, the connection to the provider is closed at once', async (how) => {
+    // A provider that streams until the client goes away, and tells when it did.
+    let closed!: () => void;
+    const gone = new Promise<void>((resolve) => (closed = resolve));
+    const endless = http.createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      const timer = setInterval(() => response.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'x ' } }] })}\n\n`), 10);
+      response.on('close', () => {
+        clearInterval(timer);
+        closed();
+      });
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    try {
+      const controller = new AbortController();
+      const p = new OpenAiProvider({ baseUrl: `http://127.0.0.1:${(endless.address() as AddressInfo).port}/v1`, fetch: realFetch });
+      let deltas = 0;
+      await collect(
+        (async function* () {
+          for await (const event of p.stream(ask({ signal: controller.signal }))) {
+            if (event.type === 'delta' && ++deltas === 3) {
+              if (how === 'the reader stops') return;
+              controller.abort();
+            }
+            yield event;
+          }
+        })(),
+      );
+      expect(deltas).toBe(3);
+      const started = performance.now();
+      await gone;
+      expect(performance.now() - started).toBeLessThan(500);
+    } finally {
+      endless.closeAllConnections();
+      await new Promise((resolve) => endless.close(resolve));
+    }
   });
 
   it('aborting while waiting for headers rejects at once', async () => {

@@ -2,6 +2,8 @@
  * A provider call's timeouts on real loopback sockets (docs/architecture.md, "Timeouts of a provider call"):
  * the wait for the response headers is bounded by the first-byte timeout (PROVIDER_TIMEOUT_MS
  * in the app), not the idle one; a stream that stalls after its headers by the idle timeout.
+ * Each holds for a WHATWG body (fetch) and for the Node-stream body the app reads providers
+ * through (OutboundHttp.request).
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -41,12 +43,17 @@ beforeAll(async () => {
   });
   [silentUrl, stallingUrl] = await Promise.all([listen(silent), listen(stalling)]);
 });
+const outbound = new OutboundHttp({ purpose: 'providers', allow: parseAllowList('127.0.0.1:*') });
 afterAll(async () => {
+  await outbound.close();
   for (const socket of sockets) socket.destroy();
   await Promise.all([silent, stalling].map((server) => new Promise((resolve) => server.close(resolve))));
 });
 
-const plainFetch: FetchLike = (url, init) => fetch(url, init);
+const fetches: Array<[string, FetchLike]> = [
+  ['fetch', (url, init) => fetch(url, init)],
+  ['OutboundHttp.request', (url, init) => outbound.request(url, { ...init, timeoutMs: 5_000 })],
+];
 const ask: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'Hello?' }] };
 const baseUrl = (url: string, kind: 'openai' | 'anthropic') => (kind === 'openai' ? `${url}/v1` : url);
 
@@ -56,7 +63,7 @@ async function timed(run: () => Promise<{ error?: unknown }>): Promise<{ error: 
   return { error, elapsed: performance.now() - started };
 }
 
-describe.each(['openai', 'anthropic'] as const)('%s provider timeouts', (kind) => {
+describe.each(fetches.flatMap(([name, fetch]) => (['openai', 'anthropic'] as const).map((kind) => [kind, name, fetch] as const)))('%s provider timeouts over %s', (kind, _name, plainFetch) => {
   it('a provider that accepts the connection and never answers times out at the first-byte timeout, not the idle one', async () => {
     const provider = createProvider(kind, { baseUrl: baseUrl(silentUrl, kind), apiKey: 'k-123456', fetch: plainFetch, firstByteTimeoutMs: FIRST_BYTE_MS, idleTimeoutMs: IDLE_MS });
     const { error, elapsed } = await timed(() => collect(provider.stream(ask)));
@@ -78,16 +85,16 @@ describe('through the network layer, as the app calls a provider', () => {
   it('PROVIDER_TIMEOUT_MS bounds each attempt and the provider alike: one timeout, at that time', async () => {
     // What compose/providers.ts wires: the outbound client's per-attempt deadline and the
     // provider's first-byte timeout are both PROVIDER_TIMEOUT_MS, longer here than the idle one.
-    const outbound = new OutboundHttp({ purpose: 'providers', allow: parseAllowList('127.0.0.1:*') });
+    const client = new OutboundHttp({ purpose: 'providers', allow: parseAllowList('127.0.0.1:*') });
     try {
-      const fetchThroughNet: FetchLike = (url, init) => outbound.fetch(url, { ...init, timeoutMs: FIRST_BYTE_MS, maxRetries: 2 });
+      const fetchThroughNet: FetchLike = (url, init) => client.request(url, { ...init, timeoutMs: FIRST_BYTE_MS, maxRetries: 2 });
       const provider = createProvider('openai', { baseUrl: `${silentUrl}/v1`, fetch: fetchThroughNet, firstByteTimeoutMs: FIRST_BYTE_MS, idleTimeoutMs: IDLE_MS });
       const { error, elapsed } = await timed(() => collect(provider.stream(ask)));
       expect(error).toMatchObject({ name: 'ProviderError', code: 'provider_timeout' });
       expect(elapsed).toBeGreaterThanOrEqual(FIRST_BYTE_MS - 20); // not cut at the idle timeout
       expect(elapsed).toBeLessThan(FIRST_BYTE_MS + 600); // and a timeout is not retried
     } finally {
-      await outbound.close();
+      await client.close();
     }
   });
 });

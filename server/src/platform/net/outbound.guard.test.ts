@@ -68,6 +68,9 @@ describe('OutboundHttp SSRF guard', () => {
     // The name goes through the guarded DNS lookup; the refusal must not surface as "fetch failed".
     const error = await expectCode(http.fetch(`http://localhost:${port}/`, opts), 'blocked_address');
     expect(error.message).toContain('localhost');
+    // `request` (what providers are read through) is guarded the same way.
+    await expectCode(http.request(`http://127.0.0.1:${port}/`, opts), 'blocked_address');
+    expect((await expectCode(http.request(`http://localhost:${port}/`, opts), 'blocked_address')).message).toContain('localhost');
     expect(seen.length).toBe(before);
   });
 
@@ -135,6 +138,13 @@ describe('OutboundHttp redirects', () => {
     expect(response.status).toBe(302);
     expect(response.headers.get('location')).toBe('/ok');
     await response.body?.cancel();
+  });
+
+  it('does not follow redirects in request [ASVS 15.3.2]', async () => {
+    const response = await client(`127.0.0.1:${port}`).request(`http://127.0.0.1:${port}${redirect('/ok')}`, opts);
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe('/ok');
+    expect(await response.body.text()).toBe('moved');
   });
 
   it('follows redirects in fetchFollowing, up to the limit', async () => {

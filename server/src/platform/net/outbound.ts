@@ -5,12 +5,13 @@
  * breaker. A client serves one purpose (purposes.ts) with that purpose's allowance of
  * private destinations; see outbound-clients.ts.
  *
- * Uses the `undici` package's fetch with its own Agent rather than the global fetch:
- * the Agent is where the guarded DNS lookup plugs in, and the global fetch bundles a
- * different undici version that is not guaranteed to accept this Agent.
+ * Uses the `undici` package's fetch (and, for `request`, its request API) with its own
+ * Agent rather than the global fetch: the Agent is where the guarded DNS lookup plugs in,
+ * and the global fetch bundles a different undici version that is not guaranteed to accept
+ * this Agent.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, request as undiciRequest, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import { NetError, isNetError } from './errors.js';
@@ -50,6 +51,28 @@ export interface OutboundRequest {
   breaker?: CircuitBreaker;
 }
 
+/**
+ * A response whose body is a Node stream (undici's request API). Reading a body chunk by
+ * chunk costs about half the CPU of fetch's WHATWG stream, and a streamed LLM answer is one
+ * chunk per token (bench/results/token-path-2026-12-08.md). Read the body to its end or
+ * destroy it, so the connection goes back to the pool.
+ */
+export interface StreamedResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly headers: { get(name: string): string | null };
+  readonly body: Dispatcher.ResponseData['body'];
+}
+
+/** What the retries and the breaker read of either kind of response. */
+interface Answer {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+}
+
+/** Sends one attempt; `signal` carries the caller's abort and the attempt's deadline. */
+type Transport<R extends Answer> = (url: URL, request: OutboundRequest, signal: AbortSignal) => Promise<R>;
+
 const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> => delay(ms, undefined, { signal });
 
 /**
@@ -80,7 +103,13 @@ export class OutboundHttp<P extends OutboundPurpose = OutboundPurpose> {
   /** Returns the final WHATWG Response (body unread) — including non-2xx responses after retries are exhausted. Throws NetError for invalid_url (only http: and https:, no credentials in URL), blocked_address, timeout, network, circuit_open, aborted (caller's signal). Redirects are NOT followed automatically (redirect: 'manual'). */
   async fetch(url: string, request: OutboundRequest): Promise<Response> {
     const target = checkTarget(url, this.policy, this.setting);
-    return this.withBreaker(request, () => this.exchange(target, request));
+    return this.withBreaker(request, () => this.exchange(target, request, this.viaFetch));
+  }
+
+  /** Like fetch (the same guard, deadline, retries and breaker), answering with a Node-stream body: for long streamed bodies (LLM answers). */
+  async request(url: string, request: OutboundRequest): Promise<StreamedResponse> {
+    const target = checkTarget(url, this.policy, this.setting);
+    return this.withBreaker(request, () => this.exchange(target, request, this.viaRequest));
   }
 
   /**
@@ -94,7 +123,7 @@ export class OutboundHttp<P extends OutboundPurpose = OutboundPurpose> {
     return this.withBreaker(request, async () => {
       let hopRequest = request;
       for (let hop = 0; ; hop++) {
-        const response = await this.exchange(target, hopRequest);
+        const response = await this.exchange(target, hopRequest, this.viaFetch);
         const location = response.headers.get('location');
         if (!isRedirect(response.status) || location === null || hop >= maxRedirects) return response;
         await discard(response);
@@ -111,7 +140,7 @@ export class OutboundHttp<P extends OutboundPurpose = OutboundPurpose> {
   }
 
   /** Consults the breaker once for a logical request and reports its outcome. */
-  private async withBreaker(request: OutboundRequest, run: () => Promise<Response>): Promise<Response> {
+  private async withBreaker<R extends Answer>(request: OutboundRequest, run: () => Promise<R>): Promise<R> {
     const breaker = request.breaker;
     if (!breaker) return run();
     breaker.before();
@@ -129,13 +158,13 @@ export class OutboundHttp<P extends OutboundPurpose = OutboundPurpose> {
   }
 
   /** One request with its retries; returns the last response once retries run out. */
-  private async exchange(url: URL, request: OutboundRequest): Promise<Response> {
+  private async exchange<R extends Answer>(url: URL, request: OutboundRequest, transport: Transport<R>): Promise<R> {
     const maxRetries = request.maxRetries ?? 0;
     for (let attempt = 0; ; attempt++) {
       const last = attempt >= maxRetries;
-      let response: Response;
+      let response: R;
       try {
-        response = await this.attempt(url, request);
+        response = await this.attempt(url, request, transport);
       } catch (error) {
         // Only connection-level failures are retried: a timeout already cost the
         // caller a full deadline, and a refused address will be refused again.
@@ -151,7 +180,7 @@ export class OutboundHttp<P extends OutboundPurpose = OutboundPurpose> {
   }
 
   /** A single attempt, bounded by `timeoutMs` until the response headers arrive. */
-  private async attempt(url: URL, request: OutboundRequest): Promise<Response> {
+  private async attempt<R extends Answer>(url: URL, request: OutboundRequest, transport: Transport<R>): Promise<R> {
     const caller = request.signal;
     if (caller?.aborted) throw abortedError(caller.reason);
     // Our own timer rather than AbortSignal.timeout: it must be cleared once headers
@@ -160,15 +189,7 @@ export class OutboundHttp<P extends OutboundPurpose = OutboundPurpose> {
     const timer = setTimeout(() => deadline.abort(), request.timeoutMs);
     const signal = caller ? AbortSignal.any([caller, deadline.signal]) : deadline.signal;
     try {
-      const response = await undiciFetch(url, {
-        method: request.method ?? 'GET',
-        headers: request.headers,
-        body: request.body,
-        signal,
-        redirect: 'manual',
-        dispatcher: this.agent,
-      });
-      return response;
+      return await transport(url, request, signal);
     } catch (error) {
       if (caller?.aborted) throw abortedError(error);
       if (deadline.signal.aborted) throw timeoutError(url, request.timeoutMs, error);
@@ -177,6 +198,12 @@ export class OutboundHttp<P extends OutboundPurpose = OutboundPurpose> {
       clearTimeout(timer);
     }
   }
+
+  private readonly viaFetch: Transport<Response> = (url, request, signal) => undiciFetch(url, { method: request.method ?? 'GET', headers: request.headers, body: request.body, signal, redirect: 'manual', dispatcher: this.agent });
+
+  // undici's request API never follows redirects.
+  private readonly viaRequest: Transport<StreamedResponse> = async (url, request, signal) =>
+    streamedResponse(await undiciRequest(url, { method: (request.method ?? 'GET') as Dispatcher.HttpMethod, headers: request.headers, body: request.body, signal, dispatcher: this.agent }));
 
   /** Waits between retries; a caller abort while waiting ends the request. */
   private async pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -190,9 +217,26 @@ export class OutboundHttp<P extends OutboundPurpose = OutboundPurpose> {
   }
 }
 
+function streamedResponse(data: Dispatcher.ResponseData): StreamedResponse {
+  const headers = data.headers;
+  return {
+    status: data.statusCode,
+    ok: data.statusCode >= 200 && data.statusCode < 300,
+    headers: {
+      get: (name) => {
+        const value = headers[name.toLowerCase()];
+        return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+      },
+    },
+    body: data.body,
+  };
+}
+
 /** Releases a response we will not read, so its connection goes back to the pool. */
-async function discard(response: Response): Promise<void> {
-  await response.body?.cancel().catch(() => undefined);
+async function discard(response: Answer): Promise<void> {
+  const body = (response as Response | StreamedResponse).body;
+  if (body && 'getReader' in body) await body.cancel().catch(() => undefined);
+  else await body?.dump().catch(() => undefined);
 }
 
 function abortedError(cause: unknown): NetError {
